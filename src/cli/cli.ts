@@ -1,0 +1,98 @@
+import { parseArgs } from 'node:util';
+import { InvalidConfigError, loadConfig, type Config } from '../config.ts';
+import { startServer, version } from '../main.ts';
+import { systemClock } from '../domain/clock.ts';
+import { AppError } from '../domain/errors.ts';
+import { openDatabase } from '../stores/sql/database.ts';
+import { createServices } from '../services.ts';
+import { join, resolve } from 'node:path';
+
+const usage = `Causerie ${version}
+
+Usage:
+  causerie start                                   start the server (the default)
+  causerie users create <username> [--password P] [--admin]
+  causerie keys create <username> [--name N] [--expires-in-days D]
+
+Configuration comes from the environment: see docs/configuration.md.`;
+
+async function withServices<T>(config: Config, run: (services: ReturnType<typeof createServices>) => Promise<T>): Promise<T> {
+  const sql = await openDatabase({ databaseUrl: config.databaseUrl, sqlitePath: join(resolve(config.dataDir), 'causerie.sqlite') });
+  const services = createServices({ config, sql, clock: systemClock, tokenSecret: 'cli-does-not-sign-tokens-'.padEnd(32, 'x'), version });
+  try {
+    return await run(services);
+  } finally {
+    await services.close();
+  }
+}
+
+const cliAdmin = { userId: 0, role: 'admin' as const };
+
+async function start(config: Config) {
+  const server = await startServer(config);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    server.app.log.info({ signal }, 'shutting down: finishing in-flight requests');
+    const timer = setTimeout(() => {
+      server.app.log.warn('grace period over, exiting');
+      process.exit(1);
+    }, config.shutdownGraceSeconds * 1000);
+    timer.unref();
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        server.app.log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+async function main(argv: string[]) {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      password: { type: 'string' },
+      admin: { type: 'boolean' },
+      name: { type: 'string' },
+      'expires-in-days': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return console.log(usage);
+  const config = loadConfig();
+  const [command = 'start', subcommand, argument] = positionals;
+  if (command === 'start') return start(config);
+  if (command === 'users' && subcommand === 'create' && argument) {
+    const password = values.password ?? (await import('../domain/secrets.ts')).randomToken(12);
+    const user = await withServices(config, (s) => s.users.create({ username: argument, password, role: values.admin ? 'admin' : 'user' }, cliAdmin));
+    console.log(`Created ${user.role} "${user.username}" (id ${user.id}).${values.password ? '' : ` Password: ${password}`}`);
+    return;
+  }
+  if (command === 'keys' && subcommand === 'create' && argument) {
+    const { key, apiKey } = await withServices(config, async (s) => {
+      const user = await s.users.find(argument);
+      if (!user) throw new AppError('not_found', `No user "${argument}"`);
+      return s.apiKeys.create(cliAdmin, {
+        name: values.name,
+        user_id: user.id,
+        expires_in_days: values['expires-in-days'] ? Number(values['expires-in-days']) : undefined,
+      });
+    });
+    console.log(`API key for ${argument} (id ${apiKey.id}), shown once:\n${key}`);
+    return;
+  }
+  console.error(usage);
+  process.exitCode = 2;
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof InvalidConfigError || error instanceof AppError) console.error(`causerie: ${error.message}`);
+  else console.error('causerie: failed to start:', error instanceof Error ? error.message : error);
+  process.exit(1);
+});

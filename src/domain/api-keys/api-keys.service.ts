@@ -1,0 +1,137 @@
+import { AppError, invalid, notFound } from '../errors.ts';
+import { isoAt, type Clock } from '../clock.ts';
+import { newUuid, parseReference } from '../ids.ts';
+import { randomBase32, sha256 } from '../secrets.ts';
+import type { Actor } from '../users/users.service.ts';
+import type { ApiKeyRow, ApiKeysStore } from './api-keys.store.ts';
+
+/** Limits a key may carry on top of its owner's plan (issue 5 enforces them). */
+export interface KeyLimits {
+  requests_per_minute?: number;
+  requests_per_day?: number;
+  tokens_per_day?: number;
+  tokens_per_month?: number;
+  concurrent_streams?: number;
+}
+
+export interface ApiKey {
+  id: number;
+  uuid: string;
+  user_id: number;
+  name: string | null;
+  prefix: string;
+  kind: 'secret' | 'public';
+  limits: KeyLimits | null;
+  created_at: string;
+  last_used_at: string | null;
+  expires_at: string | null;
+  revoked_at: string | null;
+}
+
+export const toApiKey = (row: ApiKeyRow): ApiKey => ({
+  id: row.id,
+  uuid: row.uuid,
+  user_id: row.user_id,
+  name: row.name,
+  prefix: row.prefix,
+  kind: row.kind,
+  limits: row.limits ? (JSON.parse(row.limits) as KeyLimits) : null,
+  created_at: row.created_at,
+  last_used_at: row.last_used_at,
+  expires_at: row.expires_at,
+  revoked_at: row.revoked_at,
+});
+
+/** Spec 000's form, API_1234_5678_…: eight groups of four base32 characters, 160 random bits. */
+export function generateKey(): string {
+  return `API_${randomBase32().match(/.{4}/g)!.join('_')}`;
+}
+
+export const looksLikeApiKey = (credential: string) => credential.startsWith('API_');
+
+// last_used_at is written at most this often per key, to keep writes off the hot path.
+const touchIntervalMs = 60_000;
+
+export class ApiKeysService {
+  private readonly deps: { store: ApiKeysStore; clock: Clock };
+
+  constructor(deps: { store: ApiKeysStore; clock: Clock }) {
+    this.deps = deps;
+  }
+
+  async create(
+    actor: Actor,
+    input: { name?: string; expires_at?: string; expires_in_days?: number; limits?: KeyLimits; kind?: 'secret' | 'public'; user_id?: number },
+  ): Promise<{ key: string; apiKey: ApiKey }> {
+    const now = this.deps.clock.now();
+    let expiresAt: string | null = null;
+    if (input.expires_at !== undefined) {
+      const at = Date.parse(input.expires_at);
+      if (Number.isNaN(at)) throw invalid('expires_at', 'must be an ISO-8601 date-time');
+      if (at <= now) throw invalid('expires_at', 'must be in the future');
+      expiresAt = isoAt(at);
+    } else if (input.expires_in_days !== undefined) {
+      expiresAt = isoAt(now + input.expires_in_days * 86_400_000);
+    }
+    const ownerId = input.user_id ?? actor.userId;
+    if (ownerId !== actor.userId && actor.role !== 'admin') throw new AppError('forbidden', 'Only an administrator can create keys for another user');
+    const key = generateKey();
+    const row = await this.deps.store.insert({
+      uuid: newUuid(),
+      user_id: ownerId,
+      name: input.name ?? null,
+      prefix: key.slice(0, 13),
+      hash: sha256(key),
+      kind: input.kind ?? 'secret',
+      limits: input.limits ? JSON.stringify(input.limits) : null,
+      created_at: isoAt(now),
+      last_used_at: null,
+      expires_at: expiresAt,
+      revoked_at: null,
+    });
+    return { key, apiKey: toApiKey(row) };
+  }
+
+  async list(actor: Actor, options: { all?: boolean } = {}): Promise<ApiKey[]> {
+    const everyone = actor.role === 'admin' && options.all;
+    return (await this.deps.store.listByUser(everyone ? undefined : actor.userId)).map(toApiKey);
+  }
+
+  /** A key by id or UUID; another user's key is not found (admins see all). */
+  async getRow(actor: Actor, reference: string): Promise<ApiKeyRow> {
+    const parsed = parseReference(reference);
+    const row = parsed && ('id' in parsed ? await this.deps.store.findById(parsed.id) : await this.deps.store.findByUuid(parsed.uuid));
+    if (!row || (actor.role !== 'admin' && row.user_id !== actor.userId)) throw notFound('API key');
+    return row;
+  }
+
+  async get(actor: Actor, reference: string): Promise<ApiKey> {
+    return toApiKey(await this.getRow(actor, reference));
+  }
+
+  async revoke(actor: Actor, reference: string): Promise<ApiKey> {
+    const row = await this.getRow(actor, reference);
+    if (row.revoked_at) return toApiKey(row);
+    return toApiKey((await this.deps.store.update(row.id, { revoked_at: isoAt(this.deps.clock.now()) }))!);
+  }
+
+  async setLimits(actor: Actor, reference: string, limits: KeyLimits | null): Promise<ApiKey> {
+    if (actor.role !== 'admin') throw new AppError('forbidden', 'Only an administrator can change a key\'s limits');
+    const row = await this.getRow(actor, reference);
+    return toApiKey((await this.deps.store.update(row.id, { limits: limits ? JSON.stringify(limits) : null }))!);
+  }
+
+  /** The live key behind a presented secret, or an unauthorized error saying why. */
+  async authenticate(secret: string): Promise<ApiKeyRow> {
+    const row = await this.deps.store.findByHash(sha256(secret));
+    if (!row) throw new AppError('unauthorized', 'Invalid API key');
+    const now = this.deps.clock.now();
+    if (row.revoked_at) throw new AppError('unauthorized', 'This API key has been revoked');
+    if (row.expires_at && Date.parse(row.expires_at) <= now) throw new AppError('unauthorized', 'This API key has expired');
+    if (!row.last_used_at || Date.parse(row.last_used_at) + touchIntervalMs <= now) {
+      row.last_used_at = isoAt(now);
+      await this.deps.store.touch(row.id, row.last_used_at);
+    }
+    return row;
+  }
+}

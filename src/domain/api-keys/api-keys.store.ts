@@ -1,0 +1,42 @@
+import type { Insertable, Kysely, Selectable, Updateable } from 'kysely';
+import type { ApiKeysTable, Database } from '../../stores/sql/schema.ts';
+
+export type ApiKeyRow = Selectable<ApiKeysTable>;
+
+export class ApiKeysStore {
+  private readonly db: Kysely<Database>;
+
+  constructor(db: Kysely<Database>) {
+    this.db = db;
+  }
+
+  insert(row: Insertable<ApiKeysTable>): Promise<ApiKeyRow> {
+    return this.db.insertInto('api_keys').values(row).returningAll().executeTakeFirstOrThrow();
+  }
+
+  findByHash(hash: string): Promise<ApiKeyRow | undefined> {
+    return this.db.selectFrom('api_keys').selectAll().where('hash', '=', hash).executeTakeFirst();
+  }
+
+  findById(id: number): Promise<ApiKeyRow | undefined> {
+    return this.db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  findByUuid(uuid: string): Promise<ApiKeyRow | undefined> {
+    return this.db.selectFrom('api_keys').selectAll().where('uuid', '=', uuid).executeTakeFirst();
+  }
+
+  listByUser(userId: number | undefined): Promise<ApiKeyRow[]> {
+    let query = this.db.selectFrom('api_keys').selectAll().orderBy('id');
+    if (userId !== undefined) query = query.where('user_id', '=', userId);
+    return query.execute();
+  }
+
+  update(id: number, changes: Updateable<ApiKeysTable>): Promise<ApiKeyRow | undefined> {
+    return this.db.updateTable('api_keys').set(changes).where('id', '=', id).returningAll().executeTakeFirst();
+  }
+
+  async touch(id: number, at: string): Promise<void> {
+    await this.db.updateTable('api_keys').set({ last_used_at: at }).where('id', '=', id).execute();
+  }
+}

@@ -1,0 +1,180 @@
+import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { AppError } from '../errors.ts';
+import { isoAt, type Clock } from '../clock.ts';
+import { newUuid } from '../ids.ts';
+import { randomToken, sha256 } from '../secrets.ts';
+import { looksLikeApiKey, type ApiKeysService } from '../api-keys/api-keys.service.ts';
+import type { ApiKeyRow } from '../api-keys/api-keys.store.ts';
+import { decoyHash, verifyPassword } from '../users/passwords.ts';
+import { toUser, type Actor, type User, type UsersService } from '../users/users.service.ts';
+import type { UsersStore } from '../users/users.store.ts';
+import type { RefreshTokensStore } from './refresh-tokens.store.ts';
+
+export type CredentialKind = 'api_key' | 'access_token' | 'basic';
+
+/** The authenticated caller of a request. */
+export interface Principal extends Actor {
+  user: User;
+  via: CredentialKind;
+  apiKey?: ApiKeyRow;
+}
+
+export interface TokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  refresh_token: string;
+}
+
+/** RFC 6749 section 5.2 error codes, carried on AppError for the OAuth surface. */
+export class OAuthError extends AppError {
+  readonly oauthCode: string;
+  constructor(oauthCode: 'invalid_request' | 'invalid_grant' | 'unsupported_grant_type' | 'invalid_client', message: string) {
+    super(oauthCode === 'invalid_client' ? 'unauthorized' : 'validation_failed', message);
+    this.oauthCode = oauthCode;
+  }
+}
+
+const unauthorized = (message: string) => new AppError('unauthorized', message);
+
+export interface AuthDeps {
+  users: UsersService;
+  usersStore: UsersStore;
+  apiKeys: ApiKeysService;
+  refreshTokens: RefreshTokensStore;
+  clock: Clock;
+  tokenSecret: string;
+  accessTokenSeconds: number;
+  refreshTokenSeconds: number;
+}
+
+export class AuthService {
+  private readonly key: Uint8Array;
+
+  private readonly deps: AuthDeps;
+
+  constructor(deps: AuthDeps) {
+    this.deps = deps;
+    this.key = new TextEncoder().encode(deps.tokenSecret);
+  }
+
+  /** Resolves an Authorization header (Bearer API key, Bearer access token, or Basic) to a principal. */
+  async authenticate(header: string | undefined): Promise<Principal> {
+    if (!header) throw unauthorized('Authentication required: send Authorization: Bearer <api_key or access_token>');
+    const space = header.indexOf(' ');
+    const scheme = header.slice(0, space).toLowerCase();
+    const credential = header.slice(space + 1).trim();
+    if (space < 0 || !credential) throw unauthorized('Malformed Authorization header');
+    if (scheme === 'bearer') {
+      return looksLikeApiKey(credential) ? this.byApiKey(credential) : this.byAccessToken(credential);
+    }
+    if (scheme === 'basic') {
+      const decoded = Buffer.from(credential, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      if (colon < 0) throw unauthorized('Malformed Basic credentials');
+      const user = await this.checkPassword(decoded.slice(0, colon), decoded.slice(colon + 1));
+      return { user, userId: user.id, role: user.role, via: 'basic' };
+    }
+    throw unauthorized(`Unsupported authorization scheme "${scheme}"`);
+  }
+
+  private async byApiKey(secret: string): Promise<Principal> {
+    const apiKey = await this.deps.apiKeys.authenticate(secret);
+    const user = await this.activeUser(apiKey.user_id);
+    return { user, userId: user.id, role: user.role, via: 'api_key', apiKey, apiKeyId: apiKey.id };
+  }
+
+  private async byAccessToken(token: string): Promise<Principal> {
+    let subject: string | undefined;
+    try {
+      const { payload } = await jwtVerify(token, this.key, {
+        algorithms: ['HS256'],
+        issuer: 'causerie',
+        currentDate: new Date(this.deps.clock.now()),
+      });
+      subject = payload.sub;
+    } catch (error) {
+      if (error instanceof joseErrors.JWTExpired) throw unauthorized('Access token expired: get a new one from POST /oauth/token');
+      throw unauthorized('Invalid access token');
+    }
+    const user = await this.activeUser(Number(subject));
+    return { user, userId: user.id, role: user.role, via: 'access_token' };
+  }
+
+  private async activeUser(id: number): Promise<User> {
+    const row = await this.deps.usersStore.findById(id);
+    if (!row || row.disabled) throw unauthorized('This account is disabled');
+    return toUser(row);
+  }
+
+  /** Verifies a username and password in constant-ish time whether or not the user exists. */
+  async checkPassword(username: string, password: string): Promise<User> {
+    const row = await this.deps.users.find(username);
+    const ok = await verifyPassword(row?.password_hash ?? decoyHash, password);
+    if (!row || !ok) throw unauthorized('Invalid username or password');
+    if (row.disabled) throw unauthorized('This account is disabled');
+    return toUser(row);
+  }
+
+  /** POST /oauth/token: the password and refresh_token grants of RFC 6749. */
+  async grant(input: Record<string, unknown>): Promise<TokenResponse> {
+    const grantType = input.grant_type;
+    if (typeof grantType !== 'string' || !grantType) throw new OAuthError('invalid_request', 'grant_type is required');
+    if (grantType === 'password') {
+      const { username, password } = input;
+      if (typeof username !== 'string' || typeof password !== 'string') {
+        throw new OAuthError('invalid_request', 'username and password are required for the password grant');
+      }
+      let user: User;
+      try {
+        user = await this.checkPassword(username, password);
+      } catch {
+        throw new OAuthError('invalid_grant', 'Invalid username or password');
+      }
+      return this.issue(user.id, newUuid());
+    }
+    if (grantType === 'refresh_token') {
+      if (typeof input.refresh_token !== 'string') throw new OAuthError('invalid_request', 'refresh_token is required');
+      return this.refresh(input.refresh_token);
+    }
+    throw new OAuthError('unsupported_grant_type', `grant_type "${grantType}" is not supported; use password or refresh_token`);
+  }
+
+  /** Rotates a refresh token; presenting one twice revokes its whole family (theft detection). */
+  private async refresh(token: string): Promise<TokenResponse> {
+    const now = this.deps.clock.now();
+    const row = await this.deps.refreshTokens.findByHash(sha256(token));
+    if (!row || row.revoked_at || Date.parse(row.expires_at) <= now) throw new OAuthError('invalid_grant', 'Invalid or expired refresh token');
+    if (row.used_at || !(await this.deps.refreshTokens.markUsed(row.id, isoAt(now)))) {
+      await this.deps.refreshTokens.revokeFamily(row.family, isoAt(now));
+      throw new OAuthError('invalid_grant', 'Refresh token already used; all tokens of this login are revoked');
+    }
+    const user = await this.deps.usersStore.findById(row.user_id);
+    if (!user || user.disabled) throw new OAuthError('invalid_grant', 'This account is disabled');
+    return this.issue(row.user_id, row.family);
+  }
+
+  private async issue(userId: number, family: string): Promise<TokenResponse> {
+    const now = this.deps.clock.now();
+    const seconds = Math.floor(now / 1000);
+    const accessToken = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(String(userId))
+      .setIssuer('causerie')
+      .setIssuedAt(seconds)
+      .setExpirationTime(seconds + this.deps.accessTokenSeconds)
+      .setJti(newUuid())
+      .sign(this.key);
+    const refreshToken = randomToken();
+    await this.deps.refreshTokens.insert({
+      user_id: userId,
+      hash: sha256(refreshToken),
+      family,
+      created_at: isoAt(now),
+      expires_at: isoAt(now + this.deps.refreshTokenSeconds * 1000),
+      used_at: null,
+      revoked_at: null,
+    });
+    return { access_token: accessToken, token_type: 'Bearer', expires_in: this.deps.accessTokenSeconds, refresh_token: refreshToken };
+  }
+}

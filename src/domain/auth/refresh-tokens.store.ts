@@ -1,0 +1,35 @@
+import type { Insertable, Kysely, Selectable } from 'kysely';
+import type { Database, RefreshTokensTable } from '../../stores/sql/schema.ts';
+
+export type RefreshTokenRow = Selectable<RefreshTokensTable>;
+
+export class RefreshTokensStore {
+  private readonly db: Kysely<Database>;
+
+  constructor(db: Kysely<Database>) {
+    this.db = db;
+  }
+
+  async insert(row: Insertable<RefreshTokensTable>): Promise<void> {
+    await this.db.insertInto('refresh_tokens').values(row).execute();
+  }
+
+  findByHash(hash: string): Promise<RefreshTokenRow | undefined> {
+    return this.db.selectFrom('refresh_tokens').selectAll().where('hash', '=', hash).executeTakeFirst();
+  }
+
+  /** Marks a token used; false when another request used it first. */
+  async markUsed(id: number, at: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('refresh_tokens')
+      .set({ used_at: at })
+      .where('id', '=', id)
+      .where('used_at', 'is', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  async revokeFamily(family: string, at: string): Promise<void> {
+    await this.db.updateTable('refresh_tokens').set({ revoked_at: at }).where('family', '=', family).where('revoked_at', 'is', null).execute();
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * The one error catalogue. Services throw AppError with a stable code; the HTTP error handler
+ * renders it in each surface's shape. docs/errors.md lists every code (a test keeps it in sync).
+ */
+export const errorCodes = {
+  validation_failed: { status: 400, description: 'The request is malformed or a field is invalid; the message names the field.' },
+  unauthorized: { status: 401, description: 'Credentials are missing, wrong, expired or revoked.' },
+  forbidden: { status: 403, description: 'The caller is authenticated but may not do this.' },
+  not_found: { status: 404, description: 'No such resource, or it belongs to someone else.' },
+  conflict: { status: 409, description: 'The resource exists already, or another operation holds it.' },
+  payload_too_large: { status: 413, description: 'The request body is larger than the configured limit.' },
+  rate_limited: { status: 429, description: 'A rate limit, quota or budget is exhausted; Retry-After says when to retry.' },
+  internal_error: { status: 500, description: 'Something failed inside Causerie; the request id helps find it in the logs.' },
+  upstream_error: { status: 502, description: 'The model provider failed or rejected the request.' },
+  model_unavailable: { status: 503, description: 'The model exists but cannot serve now (not downloaded, provider not configured).' },
+  upstream_timeout: { status: 504, description: 'The model provider did not answer in time.' },
+} as const;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  /** Extra response headers (Retry-After, WWW-Authenticate, rate-limit headers). */
+  readonly headers: Record<string, string>;
+  /** The field at fault, for validation errors. */
+  readonly field: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: { headers?: Record<string, string>; field?: string; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.code = code;
+    this.status = errorCodes[code].status;
+    this.headers = options.headers ?? {};
+    this.field = options.field;
+  }
+}
+
+export const notFound = (what: string) => new AppError('not_found', `${what} not found`);
+export const invalid = (field: string, message: string) => new AppError('validation_failed', `${field}: ${message}`, { field });

@@ -1,0 +1,34 @@
+import type { Actor } from '../users/users.service.ts';
+
+/** What a model call asks of the limits before it starts. */
+export interface LimitRequest {
+  actor: Actor;
+  model: string;
+  /** Worst case: prompt tokens + max_tokens (or the model's cap). Reserved up front. */
+  reserveTokens: number;
+  /** Worst-case cost in micro-units, from the model's prices. */
+  reserveCostMicros: number;
+  stream: boolean;
+}
+
+/** A granted admission: settle it with what was actually used, exactly once. */
+export interface Admission {
+  /** X-RateLimit-* headers for the response. */
+  headers: Record<string, string>;
+  settle(actual: { tokens: number; costMicros: number }): Promise<void>;
+}
+
+/**
+ * Checks and reserves every limit that applies to a model call (issue 5). admit() throws
+ * AppError('rate_limited') with Retry-After and X-RateLimit-* headers when a limit is exhausted.
+ */
+export interface LimitsGate {
+  admit(request: LimitRequest): Promise<Admission>;
+}
+
+/** The gate when no plan or key limit applies: admits everything. */
+export const unlimitedGate: LimitsGate = {
+  async admit() {
+    return { headers: {}, async settle() {} };
+  },
+};

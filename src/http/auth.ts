@@ -1,0 +1,30 @@
+import type { FastifyRequest } from 'fastify';
+import { AppError } from '../domain/errors.ts';
+import type { Principal } from '../domain/auth/auth.service.ts';
+import type { Services } from '../services.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+/** OpenAPI security requirement shared by every authenticated route. */
+export const security: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { basicAuth: [] }];
+
+/** preHandler that resolves the Authorization header to a principal or answers 401. */
+export function authenticate(services: Services) {
+  return async (request: FastifyRequest) => {
+    request.principal = await services.auth.authenticate(request.headers.authorization);
+  };
+}
+
+/** The principal of an authenticated route (its preHandler ran). */
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw new AppError('unauthorized', 'Authentication required');
+  return request.principal;
+}
+
+export async function requireAdmin(request: FastifyRequest) {
+  if (principalOf(request).role !== 'admin') throw new AppError('forbidden', 'Administrator role required');
+}

@@ -1,0 +1,47 @@
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { App } from './app.ts';
+
+const require = createRequire(import.meta.url);
+
+const redocPage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Causerie API — Redoc</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><redoc spec-url="/api/v1/openapi.json"></redoc>
+<script src="/api/v1/redoc/redoc.standalone.js"></script></body></html>`;
+
+/**
+ * The OpenAPI document is generated from the route schemas. Swagger UI and Redoc are served from
+ * node_modules, never from a CDN, so the docs work on a machine without internet.
+ */
+export async function registerDocs(app: App) {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Causerie',
+        version: '0.1.0',
+        description: 'A self-hostable chat API server. Five route dialects over one domain model: see docs/compatibility.md.',
+      },
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key (API_…) or an OAuth access token from POST /oauth/token.' },
+          basicAuth: { type: 'http', scheme: 'basic', description: 'Username and password.' },
+        },
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/api/v1/docs', uiConfig: { deepLinking: true }, staticCSP: true });
+
+  const hidden = { schema: { hide: true } };
+  app.get('/api/v1/openapi.json', { schema: { tags: ['docs'], summary: 'The OpenAPI 3.1 document of every route' } }, async () => app.swagger());
+  app.get('/api/v1/redoc', { schema: { tags: ['docs'], summary: 'API reference rendered by Redoc' } }, async (_request, reply) =>
+    reply.type('text/html; charset=utf-8').send(redocPage),
+  );
+  const redocBundle = require.resolve('redoc/bundles/redoc.standalone.js');
+  app.get('/api/v1/redoc/redoc.standalone.js', hidden, async (_request, reply) =>
+    reply.type('application/javascript; charset=utf-8').header('cache-control', 'public, max-age=86400').send(await readFile(redocBundle)),
+  );
+}

@@ -1,0 +1,66 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+/**
+ * A Server-Sent Events response written straight to the socket. Sends a comment every
+ * heartbeatMs of silence so proxies keep the connection; `signal` aborts when the client goes away.
+ */
+export class SseStream {
+  readonly signal: AbortSignal;
+  private readonly reply: FastifyReply;
+  private readonly controller = new AbortController();
+  private heartbeat: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(request: FastifyRequest, reply: FastifyReply, options: { headers?: Record<string, string>; heartbeatMs?: number } = {}) {
+    this.reply = reply;
+    this.signal = this.controller.signal;
+    reply.hijack();
+    const raw = reply.raw;
+    raw.writeHead(200, {
+      ...(reply.getHeaders() as Record<string, string>),
+      ...options.headers,
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    raw.flushHeaders();
+    const onClose = () => {
+      if (!raw.writableFinished) this.controller.abort(new Error('client disconnected'));
+      this.stop();
+    };
+    request.raw.socket.on('close', onClose);
+    raw.on('close', onClose);
+    const heartbeatMs = options.heartbeatMs ?? 15_000;
+    this.heartbeat = setInterval(() => this.write(': keep-alive\n\n'), heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  /** Sends one event whose data may span lines (each line gets its own "data:" field, per the SSE standard). */
+  send(data: string, event?: string): void {
+    let frame = event ? `event: ${event}\n` : '';
+    frame += data.includes('\n') || data.includes('\r') ? data.split(/\r\n|\r|\n/).map((line) => `data: ${line}`).join('\n') : `data: ${data}`;
+    this.write(`${frame}\n\n`);
+  }
+
+  sendJson(value: unknown, event?: string): void {
+    this.send(JSON.stringify(value), event);
+  }
+
+  private write(chunk: string): void {
+    if (this.closed) return;
+    this.heartbeat?.refresh();
+    this.reply.raw.write(chunk);
+  }
+
+  end(): void {
+    if (this.closed) return;
+    this.stop();
+    this.reply.raw.end();
+  }
+
+  private stop(): void {
+    this.closed = true;
+    clearInterval(this.heartbeat);
+  }
+}

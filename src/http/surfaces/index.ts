@@ -1,0 +1,19 @@
+import type { Registry } from 'prom-client';
+import type { Services } from '../../services.ts';
+import type { App } from '../app.ts';
+import { registerOperationsRoutes } from './platform/operations.routes.ts';
+import { registerOAuthRoutes } from './platform/oauth.routes.ts';
+import { registerPagesRoutes } from './platform/pages.routes.ts';
+import { registerKeysRoutes } from './native/keys.routes.ts';
+import { registerAccountRoutes } from './native/account.routes.ts';
+import { registerUsersRoutes } from './chat-service/users.routes.ts';
+
+/** Every route module, one per surface and noun. */
+export function registerSurfaces(app: App, services: Services, extras: { metrics: Registry }) {
+  registerOperationsRoutes(app, services, extras.metrics);
+  registerPagesRoutes(app, services);
+  registerOAuthRoutes(app, services);
+  registerAccountRoutes(app, services);
+  registerKeysRoutes(app, services);
+  registerUsersRoutes(app, services);
+}

@@ -1,0 +1,52 @@
+import { Type } from 'typebox';
+import type { Services } from '../../../services.ts';
+import type { App } from '../../app.ts';
+import { authenticate, principalOf, requireAdmin, security } from '../../auth.ts';
+import { authErrors, IdOrUuid, Pagination } from '../../schemas/common.ts';
+import { UserBody } from '../../schemas/users.ts';
+
+/** Who am I, and the admin's view of accounts. */
+export function registerAccountRoutes(app: App, services: Services) {
+  const tags = ['users'];
+  app.get(
+    '/api/v1/me',
+    {
+      preHandler: authenticate(services),
+      schema: {
+        tags,
+        security,
+        summary: 'The authenticated user and how they authenticated',
+        response: { 200: Type.Object({ user: UserBody, authenticated_with: Type.String(), api_key_id: Type.Union([Type.Integer(), Type.Null()]) }), ...authErrors },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      return { user: principal.user, authenticated_with: principal.via, api_key_id: principal.apiKeyId ?? null };
+    },
+  );
+
+  app.get(
+    '/api/v1/users',
+    {
+      preHandler: [authenticate(services), requireAdmin],
+      schema: { tags, security, summary: 'List users (admin)', querystring: Pagination, response: { 200: Type.Array(UserBody), ...authErrors } },
+    },
+    async (request) => services.users.list(principalOf(request), { limit: request.query.limit ?? 50, offset: request.query.offset ?? 0 }),
+  );
+
+  app.patch(
+    '/api/v1/users/:username',
+    {
+      preHandler: [authenticate(services), requireAdmin],
+      schema: {
+        tags,
+        security,
+        summary: 'Disable or re-enable an account (admin)',
+        params: Type.Object({ username: IdOrUuid }),
+        body: Type.Object({ disabled: Type.Boolean() }, { additionalProperties: false }),
+        response: { 200: UserBody, ...authErrors },
+      },
+    },
+    async (request) => services.users.setDisabled(request.params.username, request.body.disabled, principalOf(request)),
+  );
+}

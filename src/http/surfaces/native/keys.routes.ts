@@ -1,0 +1,49 @@
+import { Type } from 'typebox';
+import type { Services } from '../../../services.ts';
+import type { App } from '../../app.ts';
+import { authenticate, principalOf, security } from '../../auth.ts';
+import { authErrors, IdOrUuid } from '../../schemas/common.ts';
+import { ApiKeyBody, CreateApiKeyBody, CreatedApiKeyBody } from '../../schemas/keys.ts';
+
+/** Spec 000's API keys: created (shown once), listed, read and revoked under /api/v1/keys. */
+export function registerKeysRoutes(app: App, services: Services) {
+  const base = { preHandler: authenticate(services) };
+  const tags = ['api keys'];
+  const KeyParams = Type.Object({ key_id: IdOrUuid });
+
+  app.post(
+    '/api/v1/keys',
+    { ...base, schema: { tags, security, summary: 'Create an API key (the full key is returned once)', body: CreateApiKeyBody, response: { 201: CreatedApiKeyBody, ...authErrors } } },
+    async (request, reply) => {
+      const { key, apiKey } = await services.apiKeys.create(principalOf(request), request.body);
+      return reply.code(201).send({ ...apiKey, key });
+    },
+  );
+
+  app.get(
+    '/api/v1/keys',
+    {
+      ...base,
+      schema: {
+        tags,
+        security,
+        summary: 'List your API keys (admins: ?all=true for everyone\'s)',
+        querystring: Type.Object({ all: Type.Optional(Type.Boolean()) }),
+        response: { 200: Type.Array(ApiKeyBody), ...authErrors },
+      },
+    },
+    async (request) => services.apiKeys.list(principalOf(request), { all: request.query.all }),
+  );
+
+  app.get(
+    '/api/v1/keys/:key_id',
+    { ...base, schema: { tags, security, summary: 'Read one API key', params: KeyParams, response: { 200: ApiKeyBody, ...authErrors } } },
+    async (request) => services.apiKeys.get(principalOf(request), request.params.key_id),
+  );
+
+  app.delete(
+    '/api/v1/keys/:key_id',
+    { ...base, schema: { tags, security, summary: 'Revoke an API key (effective on the next request)', params: KeyParams, response: { 200: ApiKeyBody, ...authErrors } } },
+    async (request) => services.apiKeys.revoke(principalOf(request), request.params.key_id),
+  );
+}

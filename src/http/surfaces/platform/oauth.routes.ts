@@ -1,0 +1,45 @@
+import { Type } from 'typebox';
+import type { Services } from '../../../services.ts';
+import type { App } from '../../app.ts';
+
+const TokenRequest = Type.Object(
+  {
+    grant_type: Type.String({ description: 'password or refresh_token' }),
+    username: Type.Optional(Type.String()),
+    password: Type.Optional(Type.String()),
+    refresh_token: Type.Optional(Type.String()),
+    scope: Type.Optional(Type.String()),
+    client_id: Type.Optional(Type.String()),
+  },
+  { additionalProperties: true },
+);
+
+const TokenResponse = Type.Object({
+  access_token: Type.String(),
+  token_type: Type.Literal('Bearer'),
+  expires_in: Type.Integer(),
+  refresh_token: Type.String(),
+});
+
+const OAuthErrorBody = Type.Object({ error: Type.String(), error_description: Type.String() });
+
+/** RFC 6749 token endpoint: password and refresh_token grants; form-encoded or JSON bodies. */
+export function registerOAuthRoutes(app: App, services: Services) {
+  app.post(
+    '/oauth/token',
+    {
+      config: { surface: 'oauth' },
+      schema: {
+        tags: ['auth'],
+        summary: 'Get an access token (password grant) or rotate a refresh token',
+        consumes: ['application/x-www-form-urlencoded', 'application/json'],
+        body: TokenRequest,
+        response: { 200: TokenResponse, 400: OAuthErrorBody, 401: OAuthErrorBody },
+      },
+    },
+    async (request, reply) => {
+      reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+      return services.auth.grant(request.body);
+    },
+  );
+}

@@ -1,0 +1,30 @@
+import { sql } from 'kysely';
+import type { Registry } from 'prom-client';
+import { Type } from 'typebox';
+import type { Services } from '../../../services.ts';
+import type { App } from '../../app.ts';
+
+const Status = Type.Object({ status: Type.String() });
+
+/** Liveness, readiness and Prometheus metrics for orchestrators and monitoring. */
+export function registerOperationsRoutes(app: App, services: Services, metrics: Registry) {
+  app.get('/healthz', { schema: { tags: ['operations'], summary: 'The process is up', response: { 200: Status } } }, async () => ({ status: 'ok' }));
+
+  app.get(
+    '/readyz',
+    { schema: { tags: ['operations'], summary: 'The database answers', response: { 200: Status, 503: Status } } },
+    async (request, reply) => {
+      try {
+        await sql`select 1`.execute(services.sql.db);
+        return { status: 'ready' };
+      } catch (error) {
+        request.log.warn({ err: error }, 'readiness check failed');
+        return reply.code(503).send({ status: 'database unreachable' });
+      }
+    },
+  );
+
+  app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics (text exposition format)' } }, async (_request, reply) =>
+    reply.type(metrics.contentType).send(await metrics.metrics()),
+  );
+}

@@ -1,0 +1,58 @@
+import type { AppError } from '../domain/errors.ts';
+
+/** A message in the normalized chat request every adapter receives. */
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant' | 'tool';
+  content: string | null;
+  name?: string;
+  tool_call_id?: string;
+  /** OpenAI-shaped tool calls on assistant messages, passed through untouched. */
+  tool_calls?: unknown[];
+}
+
+/** The provider-neutral chat request (OpenAI's field names, which every dialect maps onto). */
+export interface ChatRequest {
+  /** The upstream model name (the registry has already mapped the public id). */
+  model: string;
+  messages: ChatMessage[];
+  temperature?: number;
+  top_p?: number;
+  max_tokens?: number;
+  stop?: string[];
+  seed?: number;
+  tools?: unknown[];
+  tool_choice?: unknown;
+  response_format?: unknown;
+}
+
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+}
+
+export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'cancelled' | 'error';
+
+/** The normalized event stream every adapter yields. Errors after the first byte travel as events. */
+export type StreamEvent =
+  | { type: 'text-delta'; text: string }
+  | { type: 'tool-call-delta'; index: number; id?: string; name?: string; arguments?: string }
+  | { type: 'usage'; usage: Usage }
+  | { type: 'finish'; reason: FinishReason }
+  | { type: 'error'; error: AppError };
+
+/**
+ * A model provider. stream() resolves once the upstream has accepted the request (so errors before
+ * the first byte are thrown as AppError and can become a proper HTTP status), then yields events.
+ * Aborting the signal stops the upstream request or the local generation at once.
+ */
+export interface Provider {
+  readonly id: string;
+  readonly kind: 'openai-compatible' | 'local' | 'mock';
+  stream(request: ChatRequest, options: { signal: AbortSignal }): Promise<AsyncIterable<StreamEvent>>;
+  embed?(input: string[], model: string, options: { signal: AbortSignal }): Promise<{ embeddings: number[][]; usage: Usage }>;
+  /** Models the provider offers (GET /v1/models upstream), for discovery. */
+  listModels?(options: { signal: AbortSignal }): Promise<string[]>;
+  /** Counts tokens when the upstream did not report usage (local tokenizer, or an estimate). */
+  countTokens?(text: string, model: string): Promise<number>;
+  close?(): Promise<void>;
+}

@@ -1,0 +1,53 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Kysely, PostgresDialect } from 'kysely';
+import { Migrator, type Migration } from 'kysely/migration';
+import pg from 'pg';
+import * as initial from './migrations/001-initial.ts';
+import type { Database } from './schema.ts';
+import { nodeSqliteDialect } from './sqlite-dialect.ts';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface SqlStore {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  close(): Promise<void>;
+}
+
+/** Migrations in order; each receives the dialect for the few types that differ. */
+const migrations: Record<string, (dialect: Dialect) => Migration> = {
+  '001-initial': (dialect) => ({ up: (db) => initial.up(db, dialect) }),
+};
+
+// pg returns int8 (COUNT, SUM, bigint columns) as strings; our sums fit in a double.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+pg.types.setTypeParser(pg.types.builtins.NUMERIC, (value) => Number(value));
+
+/** Opens PostgreSQL when a URL is given, else the SQLite file, and brings the schema up to date. */
+export async function openDatabase(options: { databaseUrl?: string; sqlitePath: string }): Promise<SqlStore> {
+  let db: Kysely<Database>;
+  let dialect: Dialect;
+  if (options.databaseUrl) {
+    dialect = 'postgres';
+    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 20 });
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  } else {
+    dialect = 'sqlite';
+    if (options.sqlitePath !== ':memory:') mkdirSync(dirname(options.sqlitePath), { recursive: true });
+    db = new Kysely<Database>({ dialect: nodeSqliteDialect(options.sqlitePath) });
+  }
+  const migrator = new Migrator({
+    db,
+    provider: {
+      getMigrations: async () =>
+        Object.fromEntries(Object.entries(migrations).map(([name, build]) => [name, build(dialect)])),
+    },
+  });
+  const { error } = await migrator.migrateToLatest();
+  if (error) {
+    await db.destroy();
+    throw error;
+  }
+  return { db, dialect, close: () => db.destroy() };
+}
