@@ -23,7 +23,7 @@ function tokenSecret(config: Config): string {
 }
 
 /** On an empty database: an admin account and a first API key, printed once on the console. */
-async function bootstrapAdmin(services: Services, print: (text: string) => void): Promise<void> {
+async function bootstrapAdmin(services: Services, url: string, print: (text: string) => void): Promise<void> {
   if ((await services.users.count()) > 0) return;
   const { config } = services;
   const password = config.adminPassword ?? randomToken(18);
@@ -40,7 +40,7 @@ async function bootstrapAdmin(services: Services, print: (text: string) => void)
     `  username: ${admin.username}`,
     config.adminPassword ? '  password: (from CAUSERIE_ADMIN_PASSWORD)' : `  password: ${password}`,
     `  API key:  ${key}`,
-    `Try: curl -H "Authorization: Bearer ${key}" http://${config.host}:${config.port}/api/v1/me`,
+    `Try: curl -H "Authorization: Bearer ${key}" ${url}/api/v1/me`,
   ];
   const width = Math.max(...lines.map((l) => l.length));
   const bar = '─'.repeat(width + 2);
@@ -61,9 +61,19 @@ export async function startServer(
 ): Promise<RunningServer> {
   const sql = await openDatabase({ databaseUrl: config.databaseUrl, sqlitePath: join(resolve(config.dataDir), 'causerie.sqlite') });
   const services = createServices({ config, sql, clock: options.clock ?? systemClock, tokenSecret: tokenSecret(config), version });
-  await bootstrapAdmin(services, options.print ?? ((text) => process.stdout.write(text)));
-  const app = await buildApp({ services, logger: options.logger ?? logOptions(config.logLevel) });
-  const url = await app.listen({ host: config.host, port: config.port });
+  let app: App | undefined;
+  let url: string;
+  try {
+    app = await buildApp({ services, logger: options.logger ?? logOptions(config.logLevel) });
+    url = await app.listen({ host: config.host, port: config.port });
+    // After listen, so the banner shows the real address, and a port already in use does not
+    // create an admin whose credentials nobody saw.
+    await bootstrapAdmin(services, url, options.print ?? ((text) => process.stdout.write(text)));
+  } catch (error) {
+    await app?.close();
+    await services.close();
+    throw error;
+  }
   return {
     app,
     services,

@@ -6,6 +6,7 @@ import { AppError } from '../domain/errors.ts';
 import { openDatabase } from '../stores/sql/database.ts';
 import { createServices } from '../services.ts';
 import { join, resolve } from 'node:path';
+import { randomToken } from '../domain/secrets.ts';
 
 const usage = `Causerie ${version}
 
@@ -27,6 +28,15 @@ async function withServices<T>(config: Config, run: (services: ReturnType<typeof
 }
 
 const cliAdmin = { userId: 0, role: 'admin' as const };
+
+/** A mistake in the command line: shown with the usage, exit code 2. */
+class UsageError extends Error {}
+
+function days(raw: string): number {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 3650) throw new UsageError('--expires-in-days must be a whole number of days between 1 and 3650');
+  return value;
+}
 
 async function start(config: Config) {
   const server = await startServer(config);
@@ -52,47 +62,55 @@ async function start(config: Config) {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
+function parseCommandLine(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        password: { type: 'string' },
+        admin: { type: 'boolean' },
+        name: { type: 'string' },
+        'expires-in-days': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
 async function main(argv: string[]) {
-  const { positionals, values } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      password: { type: 'string' },
-      admin: { type: 'boolean' },
-      name: { type: 'string' },
-      'expires-in-days': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  const { positionals, values } = parseCommandLine(argv);
   if (values.help) return console.log(usage);
-  const config = loadConfig();
   const [command = 'start', subcommand, argument] = positionals;
-  if (command === 'start') return start(config);
+  if (command === 'start') return start(loadConfig());
   if (command === 'users' && subcommand === 'create' && argument) {
-    const password = values.password ?? (await import('../domain/secrets.ts')).randomToken(12);
-    const user = await withServices(config, (s) => s.users.create({ username: argument, password, role: values.admin ? 'admin' : 'user' }, cliAdmin));
+    const password = values.password ?? randomToken(12);
+    const user = await withServices(loadConfig(), (s) => s.users.create({ username: argument, password, role: values.admin ? 'admin' : 'user' }, cliAdmin));
     console.log(`Created ${user.role} "${user.username}" (id ${user.id}).${values.password ? '' : ` Password: ${password}`}`);
     return;
   }
   if (command === 'keys' && subcommand === 'create' && argument) {
-    const { key, apiKey } = await withServices(config, async (s) => {
+    const expiresInDays = values['expires-in-days'] === undefined ? undefined : days(values['expires-in-days']);
+    const { key, apiKey } = await withServices(loadConfig(), async (s) => {
       const user = await s.users.find(argument);
       if (!user) throw new AppError('not_found', `No user "${argument}"`);
-      return s.apiKeys.create(cliAdmin, {
-        name: values.name,
-        user_id: user.id,
-        expires_in_days: values['expires-in-days'] ? Number(values['expires-in-days']) : undefined,
-      });
+      return s.apiKeys.create(cliAdmin, { name: values.name, user_id: user.id, expires_in_days: expiresInDays });
     });
-    console.log(`API key for ${argument} (id ${apiKey.id}), shown once:\n${key}`);
+    const expiry = apiKey.expires_at ? `, expires ${apiKey.expires_at}` : '';
+    console.log(`API key for ${JSON.stringify(argument)} (id ${apiKey.id}${expiry}), shown once:\n${key}`);
     return;
   }
-  console.error(usage);
-  process.exitCode = 2;
+  throw new UsageError(`unknown command "${positionals.join(' ')}"`);
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof UsageError) {
+    console.error(`causerie: ${error.message}\n\n${usage}`);
+    process.exit(2);
+  }
   if (error instanceof InvalidConfigError || error instanceof AppError) console.error(`causerie: ${error.message}`);
-  else console.error('causerie: failed to start:', error instanceof Error ? error.message : error);
+  else console.error('causerie: failed:', error instanceof Error ? error.message : error);
   process.exit(1);
 });

@@ -12,14 +12,18 @@ declare module 'fastify' {
 /** OpenAPI security requirement shared by every authenticated route. */
 export const security: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { basicAuth: [] }];
 
-/** preHandler that resolves the Authorization header to a principal or answers 401. */
+/**
+ * Hook that resolves the Authorization header to a principal or answers 401. Use it as the
+ * route's `onRequest` hook: then a caller without valid credentials gets 401 before the body is
+ * read or validated (as `preHandler` it would run after validation, and answer 400 first).
+ */
 export function authenticate(services: Services) {
   return async (request: FastifyRequest) => {
     request.principal = await services.auth.authenticate(request.headers.authorization);
   };
 }
 
-/** The principal of an authenticated route (its preHandler ran). */
+/** The principal of an authenticated route (its authenticate hook ran). */
 export function principalOf(request: FastifyRequest): Principal {
   if (!request.principal) throw new AppError('unauthorized', 'Authentication required');
   return request.principal;

@@ -47,6 +47,12 @@ export function generateKey(): string {
   return `API_${randomBase32().match(/.{4}/g)!.join('_')}`;
 }
 
+/**
+ * What the database and the key listings show: "API_" and the first group. Those 20 bits are no
+ * longer secret, so the 140 bits left keep every key above 128 bits of secret entropy.
+ */
+export const displayPrefix = (key: string) => key.slice(0, 8);
+
 export const looksLikeApiKey = (credential: string) => credential.startsWith('API_');
 
 // last_used_at is written at most this often per key, to keep writes off the hot path.
@@ -80,7 +86,7 @@ export class ApiKeysService {
       uuid: newUuid(),
       user_id: ownerId,
       name: input.name ?? null,
-      prefix: key.slice(0, 13),
+      prefix: displayPrefix(key),
       hash: sha256(key),
       kind: input.kind ?? 'secret',
       limits: input.limits ? JSON.stringify(input.limits) : null,

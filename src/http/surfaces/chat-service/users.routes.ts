@@ -20,6 +20,7 @@ const CreateUserBody = Type.Object(
  */
 export function registerUsersRoutes(app: App, services: Services) {
   const tags = ['users'];
+  // Credentials are optional here (open sign-up) but, when sent, must be valid.
   const optionalAuth = async (request: Parameters<ReturnType<typeof authenticate>>[0]) => {
     if (request.headers.authorization) await authenticate(services)(request);
   };
@@ -27,7 +28,7 @@ export function registerUsersRoutes(app: App, services: Services) {
   app.post(
     '/users',
     {
-      preHandler: optionalAuth,
+      onRequest: optionalAuth,
       schema: {
         tags,
         security: [{}, ...security],
@@ -42,7 +43,7 @@ export function registerUsersRoutes(app: App, services: Services) {
   app.get(
     '/users/:username',
     {
-      preHandler: authenticate(services),
+      onRequest: authenticate(services),
       schema: {
         tags,
         security,

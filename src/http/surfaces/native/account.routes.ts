@@ -11,7 +11,7 @@ export function registerAccountRoutes(app: App, services: Services) {
   app.get(
     '/api/v1/me',
     {
-      preHandler: authenticate(services),
+      onRequest: authenticate(services),
       schema: {
         tags,
         security,
@@ -28,7 +28,7 @@ export function registerAccountRoutes(app: App, services: Services) {
   app.get(
     '/api/v1/users',
     {
-      preHandler: [authenticate(services), requireAdmin],
+      onRequest: [authenticate(services), requireAdmin],
       schema: { tags, security, summary: 'List users (admin)', querystring: Pagination, response: { 200: Type.Array(UserBody), ...authErrors } },
     },
     async (request) => services.users.list(principalOf(request), { limit: request.query.limit ?? 50, offset: request.query.offset ?? 0 }),
@@ -37,7 +37,7 @@ export function registerAccountRoutes(app: App, services: Services) {
   app.patch(
     '/api/v1/users/:username',
     {
-      preHandler: [authenticate(services), requireAdmin],
+      onRequest: [authenticate(services), requireAdmin],
       schema: {
         tags,
         security,

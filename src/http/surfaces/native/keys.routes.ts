@@ -7,7 +7,8 @@ import { ApiKeyBody, CreateApiKeyBody, CreatedApiKeyBody } from '../../schemas/k
 
 /** Spec 000's API keys: created (shown once), listed, read and revoked under /api/v1/keys. */
 export function registerKeysRoutes(app: App, services: Services) {
-  const base = { preHandler: authenticate(services) };
+  // Authentication runs on onRequest: a caller without valid credentials gets 401 before any body is parsed or validated.
+  const base = { onRequest: authenticate(services) };
   const tags = ['api keys'];
   const KeyParams = Type.Object({ key_id: IdOrUuid });
 
