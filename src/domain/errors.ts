@@ -8,10 +8,13 @@ export const errorCodes = {
   forbidden: { status: 403, description: 'The caller is authenticated but may not do this.' },
   not_found: { status: 404, description: 'No such resource, or it belongs to someone else.' },
   conflict: { status: 409, description: 'The resource exists already, or another operation holds it.' },
+  request_timeout: { status: 408, description: 'The request was not received completely in time.' },
   payload_too_large: { status: 413, description: 'The request body is larger than the configured limit.' },
+  headers_too_large: { status: 431, description: 'The request headers are larger than the server accepts.' },
   rate_limited: { status: 429, description: 'A rate limit, quota or budget is exhausted; Retry-After says when to retry.' },
   internal_error: { status: 500, description: 'Something failed inside Causerie; the request id helps find it in the logs.' },
   upstream_error: { status: 502, description: 'The model provider failed or rejected the request.' },
+  shutting_down: { status: 503, description: 'This server is shutting down; retry (on another node, behind a load balancer).' },
   model_unavailable: { status: 503, description: 'The model exists but cannot serve now (not downloaded, provider not configured).' },
   upstream_timeout: { status: 504, description: 'The model provider did not answer in time.' },
 } as const;

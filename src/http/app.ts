@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, type RawServerDefault } from 'fastify';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Services } from '../services.ts';
-import { AppError } from '../domain/errors.ts';
+import { AppError, errorCodes, type ErrorCode } from '../domain/errors.ts';
 import { sendError } from './errors.ts';
 import { registerMetrics } from './metrics.ts';
 import { registerDocs } from './docs.ts';
@@ -33,11 +34,24 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
     },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
     routerOptions: { ignoreTrailingSlash: false },
-    return503OnClosing: true,
+    // Fastify answers these three itself in its own JSON shape; Causerie's shape is used instead.
+    return503OnClosing: false,
+    frameworkErrors: (error, request, reply) => sendError(request, reply, error),
+    clientErrorHandler: rejectMalformedHttp,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
+  // After SIGTERM, requests already running finish; new ones (on kept-alive connections) are
+  // turned away so a load balancer retries them elsewhere.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    if (closing) {
+      reply.header('connection', 'close');
+      throw new AppError('shutting_down', 'This server is shutting down; retry the request');
+    }
   });
 
   // OAuth clients post application/x-www-form-urlencoded (RFC 6749 section 4.3).
@@ -54,6 +68,20 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
   await registerDocs(app);
   registerSurfaces(app, services, { metrics });
   return app;
+}
+
+/** Requests Node cannot even parse as HTTP: answered on the raw socket, still as {detail, code}. */
+function rejectMalformedHttp(error: Error & { code?: string }, socket: Duplex) {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const code: ErrorCode =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request_timeout' : error.code === 'HPE_HEADER_OVERFLOW' ? 'headers_too_large' : 'validation_failed';
+  const detail = { request_timeout: 'Request not received in time', headers_too_large: 'Request headers too large' }[code as string] ?? 'Malformed HTTP request';
+  const body = JSON.stringify({ detail, code });
+  const { status } = errorCodes[code];
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy();
 }
 
 /** Log options: never a header (Authorization, cookies), and secret path segments masked. */
