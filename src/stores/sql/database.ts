@@ -31,6 +31,10 @@ export async function openDatabase(options: { databaseUrl?: string; sqlitePath: 
   if (options.databaseUrl) {
     dialect = 'postgres';
     const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 20 });
+    // An idle connection dropped by the server (restart, failover, pg_terminate_backend) is an
+    // 'error' event; pg discards that client and the next query opens a new one. Without a
+    // listener the event would crash the process.
+    pool.on('error', () => {});
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   } else {
     dialect = 'sqlite';

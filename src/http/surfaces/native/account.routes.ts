@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import type { Services } from '../../../services.ts';
 import type { App } from '../../app.ts';
 import { authenticate, principalOf, requireAdmin, security } from '../../auth.ts';
-import { authErrors, IdOrUuid, Pagination } from '../../schemas/common.ts';
+import { authErrors, ErrorBody, IdOrUuid, Pagination } from '../../schemas/common.ts';
 import { UserBody } from '../../schemas/users.ts';
 
 /** Who am I, and the admin's view of accounts. */
@@ -29,7 +29,7 @@ export function registerAccountRoutes(app: App, services: Services) {
     '/api/v1/users',
     {
       onRequest: [authenticate(services), requireAdmin],
-      schema: { tags, security, summary: 'List users (admin)', querystring: Pagination, response: { 200: Type.Array(UserBody), ...authErrors } },
+      schema: { tags, security, summary: 'List users (admin)', querystring: Pagination, response: { 200: Type.Array(UserBody), ...authErrors, 403: ErrorBody } },
     },
     async (request) => services.users.list(principalOf(request), { limit: request.query.limit ?? 50, offset: request.query.offset ?? 0 }),
   );
@@ -44,7 +44,7 @@ export function registerAccountRoutes(app: App, services: Services) {
         summary: 'Disable or re-enable an account (admin)',
         params: Type.Object({ username: IdOrUuid }),
         body: Type.Object({ disabled: Type.Boolean() }, { additionalProperties: false }),
-        response: { 200: UserBody, ...authErrors },
+        response: { 200: UserBody, ...authErrors, 403: ErrorBody },
       },
     },
     async (request) => services.users.setDisabled(request.params.username, request.body.disabled, principalOf(request)),

@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import type { Services } from '../../../services.ts';
 import type { App } from '../../app.ts';
 import { authenticate, principalOf, security } from '../../auth.ts';
-import { authErrors, IdOrUuid } from '../../schemas/common.ts';
+import { authErrors, ErrorBody, IdOrUuid } from '../../schemas/common.ts';
 import { ApiKeyBody, CreateApiKeyBody, CreatedApiKeyBody } from '../../schemas/keys.ts';
 
 /** Spec 000's API keys: created (shown once), listed, read and revoked under /api/v1/keys. */
@@ -14,7 +14,7 @@ export function registerKeysRoutes(app: App, services: Services) {
 
   app.post(
     '/api/v1/keys',
-    { ...base, schema: { tags, security, summary: 'Create an API key (the full key is returned once)', body: CreateApiKeyBody, response: { 201: CreatedApiKeyBody, ...authErrors } } },
+    { ...base, schema: { tags, security, summary: 'Create an API key (the full key is returned once)', body: CreateApiKeyBody, response: { 201: CreatedApiKeyBody, ...authErrors, 403: ErrorBody } } },
     async (request, reply) => {
       const { key, apiKey } = await services.apiKeys.create(principalOf(request), request.body);
       return reply.code(201).send({ ...apiKey, key });

@@ -24,7 +24,8 @@ export function registerOperationsRoutes(app: App, services: Services, metrics: 
     },
   );
 
-  app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics (text exposition format)' } }, async (_request, reply) =>
+  const exposition = { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } };
+  app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics: request counts and latencies by route and status', response: { 200: exposition } } }, async (_request, reply) =>
     reply.type(metrics.contentType).send(await metrics.metrics()),
   );
 }
