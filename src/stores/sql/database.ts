@@ -4,6 +4,7 @@ import { Kysely, PostgresDialect } from 'kysely';
 import { Migrator, type Migration } from 'kysely/migration';
 import pg from 'pg';
 import * as initial from './migrations/001-initial.ts';
+import * as conversationStreams from './migrations/002-conversation-streams.ts';
 import type { Database } from './schema.ts';
 import { nodeSqliteDialect } from './sqlite-dialect.ts';
 
@@ -18,6 +19,7 @@ export interface SqlStore {
 /** Migrations in order; each receives the dialect for the few types that differ. */
 const migrations: Record<string, (dialect: Dialect) => Migration> = {
   '001-initial': (dialect) => ({ up: (db) => initial.up(db, dialect) }),
+  '002-conversation-streams': () => ({ up: (db) => conversationStreams.up(db) }),
 };
 
 // pg returns int8 (COUNT, SUM, bigint columns) as strings; our sums fit in a double.

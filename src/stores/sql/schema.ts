@@ -57,6 +57,9 @@ export interface ConversationsTable {
   metadata: string;
   created_at: Timestamp;
   updated_at: Timestamp;
+  /** The process generating a reply here (a random token), while its lease holds. */
+  stream_owner: string | null;
+  stream_lease_until: Timestamp | null;
 }
 
 export interface MessagesTable {

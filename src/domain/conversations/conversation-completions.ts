@@ -1,0 +1,261 @@
+import type { ChatMessage, FinishReason, StreamEvent } from '../../providers/provider.ts';
+import type { CompletionRun, Completions } from '../completions/completions.types.ts';
+import { AppError, invalid } from '../errors.ts';
+import { isoAt, type Clock } from '../clock.ts';
+import { newUuid } from '../ids.ts';
+import type { Actor } from '../users/users.service.ts';
+import { ConversationLocks } from './conversation-locks.ts';
+import type { ConversationsService, CreateConversationInput } from './conversations.service.ts';
+import type { ConversationRow, ConversationsStore, MessageRow, MessageStatus } from './conversations.store.ts';
+import { toConversation, toMessage, type Conversation, type Message, type MessageRole, type ModelCatalog } from './conversations.types.ts';
+import { fitToContext } from './context-window.ts';
+import { EventQueue } from './event-queue.ts';
+import { StreamPersister, type StreamTimings } from './stream-persister.ts';
+
+export interface ConversationCompletionsDeps {
+  store: ConversationsStore;
+  conversations: ConversationsService;
+  completions: Completions;
+  models: ModelCatalog;
+  clock: Clock;
+  timings: StreamTimings;
+}
+
+export interface CompleteInput {
+  /** The conversation to continue (id or UUID); undefined creates one from `create`. */
+  conversation?: string | number;
+  create?: CreateConversationInput;
+  /** Messages to append before asking the model (often one user message; may be empty). */
+  messages: Array<{ role: MessageRole; content: string }>;
+  /** The model for this completion; also becomes the conversation's model. Defaults to the conversation's. */
+  model?: string;
+  temperature?: number;
+  top_p?: number;
+  max_tokens?: number;
+  stop?: string[];
+  stream: boolean;
+}
+
+/** A completion admitted in a conversation: the reply streams through `events` and is stored as it goes. */
+export interface ConversationRun {
+  conversation: Conversation;
+  /** Whether this request created the conversation. */
+  created: boolean;
+  model: string;
+  /** Rate-limit headers from the completions service. */
+  headers: Record<string, string>;
+  /** The messages this request appended before the reply. */
+  appended: Message[];
+  /** The assistant reply as first stored (status 'streaming', empty). */
+  reply: Message;
+  /** text-delta, finish and error events; iterate to the end (aborting the signal ends it early). */
+  events: AsyncIterable<StreamEvent>;
+  /** The reply as finally stored, once `events` has ended. */
+  done: Promise<Message>;
+}
+
+const statusOf = (finish: FinishReason | undefined, failed: boolean, aborted: boolean): MessageStatus => {
+  if (failed || finish === 'error') return 'error';
+  if (aborted || finish === 'cancelled') return 'cancelled';
+  return 'complete';
+};
+
+/** Reads a stream to its end so the completions service settles its usage and limits. */
+async function drain(events: AsyncIterable<StreamEvent>) {
+  try {
+    for await (const _event of events);
+  } catch {}
+}
+
+/** The messages a model sees: the system prompt, then the stored history it can use. */
+function contextOf(conversation: ConversationRow, history: MessageRow[]): ChatMessage[] {
+  const messages: ChatMessage[] = [];
+  if (conversation.system_prompt) messages.push({ role: 'system', content: conversation.system_prompt });
+  for (const row of history) {
+    // A reply still streaming elsewhere, or one that failed before any text, is not context.
+    if (row.status === 'streaming' || row.content === '') continue;
+    messages.push({ role: row.role, content: row.content });
+  }
+  return messages;
+}
+
+/**
+ * Completions inside a conversation. Per conversation, one at a time: an in-process lock queues
+ * callers of this process, and a lease row in the database refuses (409) a second node. The new
+ * messages are stored before the model is called, the reply while it streams, and whatever was
+ * generated is kept, with status cancelled or error, if the client leaves or the upstream fails.
+ */
+export class ConversationCompletions {
+  private readonly deps: ConversationCompletionsDeps;
+  private readonly locks = new ConversationLocks();
+
+  constructor(deps: ConversationCompletionsDeps) {
+    this.deps = deps;
+  }
+
+  private now() {
+    return isoAt(this.deps.clock.now());
+  }
+
+  async complete(actor: Actor, input: CompleteInput, options: { signal: AbortSignal }): Promise<ConversationRun> {
+    const { store } = this.deps;
+    let created = false;
+    let conversation: ConversationRow;
+    if (input.conversation === undefined) {
+      const made = await this.deps.conversations.create(actor, input.create);
+      conversation = (await store.findConversationById(made.id))!;
+      created = true;
+    } else {
+      conversation = await this.deps.conversations.findRow(actor, input.conversation);
+    }
+    const model = input.model ?? conversation.model ?? (await this.deps.models.defaultModel());
+    if (!model) throw invalid('model', 'is required: this conversation has no model yet and no default model is configured');
+
+    const release = await this.locks.acquire(conversation.id, options.signal);
+    const owner = newUuid();
+    // Our own signal, so a failure after admission can stop the model too.
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(options.signal.reason);
+    if (options.signal.aborted) onAbort();
+    else options.signal.addEventListener('abort', onAbort, { once: true });
+    let run: CompletionRun | undefined;
+    let leased = false;
+    let handedOver = false;
+    const appended: MessageRow[] = [];
+    try {
+      leased = await store.acquireStreamLease(conversation.id, owner, isoAt(this.deps.clock.now() + this.deps.timings.leaseMs), this.now());
+      if (!leased) {
+        // Only another process can hold it: this one queues its own callers on the lock above.
+        throw new AppError('conflict', 'Another completion is running in this conversation; retry when it has finished');
+      }
+      const now = this.now();
+      for (const message of input.messages) {
+        appended.push(
+          await store.insertMessage({
+            uuid: newUuid(),
+            conversation_id: conversation.id,
+            role: message.role,
+            content: message.content,
+            model: null,
+            status: 'complete',
+            prompt_tokens: null,
+            completion_tokens: null,
+            created_at: now,
+            updated_at: now,
+          }),
+        );
+      }
+      const history = await store.listMessages(conversation.id);
+      const context = contextOf(conversation, history);
+      const last = context.at(-1);
+      if (!last || last.role !== 'user') {
+        throw invalid('messages', 'there is no user message to answer: the conversation must end with a user message');
+      }
+      const fitted = fitToContext(context, { contextWindow: await this.deps.models.contextWindow(model), maxTokens: input.max_tokens });
+      run = await this.deps.completions.start(
+        actor,
+        {
+          model,
+          messages: fitted,
+          temperature: input.temperature,
+          top_p: input.top_p,
+          max_tokens: input.max_tokens,
+          stop: input.stop,
+          stream: input.stream,
+          conversationId: conversation.id,
+        },
+        { signal: controller.signal },
+      );
+      // Admitted: the conversation now uses this model, and is titled after its first user message.
+      const firstUser = input.messages.find((m) => m.role === 'user') ?? (conversation.title === null ? history.find((m) => m.role === 'user') : undefined);
+      await this.deps.conversations.touch(conversation, firstUser?.content, now);
+      if (conversation.model !== run.model) await store.updateConversation(conversation.id, { model: run.model });
+      const replyRow = await store.insertMessage({
+        uuid: newUuid(),
+        conversation_id: conversation.id,
+        role: 'assistant',
+        content: '',
+        model: run.model,
+        status: 'streaming',
+        prompt_tokens: null,
+        completion_tokens: null,
+        created_at: this.now(),
+        updated_at: this.now(),
+      });
+      const current = toConversation((await store.findConversationById(conversation.id)) ?? conversation);
+      const persister = new StreamPersister({
+        store,
+        clock: this.deps.clock,
+        messageId: replyRow.id,
+        conversationId: conversation.id,
+        owner,
+        timings: this.deps.timings,
+      });
+      const queue = new EventQueue<StreamEvent>();
+      handedOver = true;
+      const done = this.pump(run, persister, queue, controller.signal, release).then((final) => ({ ...toMessage(replyRow), ...final }));
+      done.catch(() => {});
+      return {
+        conversation: current,
+        created,
+        model: run.model,
+        headers: run.headers,
+        appended: appended.map(toMessage),
+        reply: toMessage(replyRow),
+        events: queue,
+        done,
+      };
+    } catch (error) {
+      // Refused before the model said anything: the request leaves no trace, so a retry duplicates nothing.
+      if (run) {
+        controller.abort(error);
+        void drain(run.events);
+      }
+      await store.deleteMessages(appended.map((m) => m.id)).catch(() => {});
+      if (created) await store.deleteConversation(conversation.id).catch(() => {});
+      throw error;
+    } finally {
+      if (!handedOver) {
+        if (leased) await store.releaseStreamLease(conversation.id, owner, this.now()).catch(() => {});
+        release();
+      }
+    }
+  }
+
+  /**
+   * Reads the model's events to the end, independently of the client: each is stored, then handed
+   * to the renderer. The reply is finalized whatever happens, then the conversation is freed.
+   */
+  private async pump(run: CompletionRun, persister: StreamPersister, queue: EventQueue<StreamEvent>, signal: AbortSignal, release: () => void) {
+    let finish: FinishReason | undefined;
+    let failed = false;
+    try {
+      for await (const event of run.events) {
+        if (event.type === 'text-delta') persister.append(event.text);
+        else if (event.type === 'finish') finish = event.reason;
+        else if (event.type === 'error') failed = true;
+        queue.push(event);
+      }
+    } catch (error) {
+      if (!signal.aborted) {
+        failed = true;
+        queue.push({ type: 'error', error: error instanceof AppError ? error : new AppError('upstream_error', 'The model stream failed', { cause: error }) });
+      }
+    }
+    try {
+      const status = statusOf(finish, failed, signal.aborted);
+      const usage = run.usage();
+      const final = {
+        content: persister.text,
+        status,
+        prompt_tokens: usage?.prompt_tokens ?? null,
+        completion_tokens: usage?.completion_tokens ?? null,
+      };
+      const at = await persister.finish({ status, model: run.model, promptTokens: final.prompt_tokens, completionTokens: final.completion_tokens });
+      return { ...final, updated_at: at };
+    } finally {
+      queue.end();
+      release();
+    }
+  }
+}

@@ -1,0 +1,221 @@
+import { AppError, invalid, notFound } from '../errors.ts';
+import { isoAt, type Clock } from '../clock.ts';
+import { newUuid, parseReference } from '../ids.ts';
+import type { Actor, UsersService } from '../users/users.service.ts';
+import type { ConversationFilter, ConversationRow, ConversationsStore, MessageRow } from './conversations.store.ts';
+import { toConversation, toMessage, type Conversation, type Message, type MessageRole, type ModelCatalog, type Page } from './conversations.types.ts';
+
+export interface ConversationsDeps {
+  store: ConversationsStore;
+  users: UsersService;
+  models: ModelCatalog;
+  clock: Clock;
+}
+
+export interface CreateConversationInput {
+  title?: string | null;
+  model?: string | null;
+  system_prompt?: string | null;
+  metadata?: Record<string, unknown>;
+  /** Owner reference (id, UUID or username): the caller unless an admin names someone else. */
+  owner?: string | number;
+}
+
+export interface ConversationListQuery {
+  /** Whose conversations (id, UUID or username); the caller by default. */
+  owner?: string | number;
+  model?: string;
+  createdFrom?: string;
+  createdTo?: string;
+  limit: number;
+  offset: number;
+}
+
+const titleLength = 80;
+
+/** A title from the first user message: its first line, cut at a word near 80 characters. */
+export function titleFrom(content: string): string | null {
+  const line = content.trim().split(/\r?\n/, 1)[0]!.replace(/\s+/g, ' ').trim();
+  if (!line) return null;
+  if (line.length <= titleLength) return line;
+  const cut = line.slice(0, titleLength - 1);
+  const space = cut.lastIndexOf(' ');
+  return `${space > titleLength / 2 ? cut.slice(0, space) : cut}…`;
+}
+
+/**
+ * Conversations and their messages: who may see them, how they are created, renamed, switched to
+ * another model and deleted. Completions live in ConversationCompletions, which uses this service
+ * for access checks.
+ */
+export class ConversationsService {
+  private readonly deps: ConversationsDeps;
+
+  constructor(deps: ConversationsDeps) {
+    this.deps = deps;
+  }
+
+  private now() {
+    return isoAt(this.deps.clock.now());
+  }
+
+  /** The user a request acts for: the caller, or (admins only) the named user. */
+  private async ownerId(actor: Actor, owner: string | number | undefined): Promise<number> {
+    if (owner === undefined || owner === actor.userId || String(owner) === String(actor.userId)) return actor.userId;
+    const user = await this.deps.users.find(String(owner));
+    if (user?.id === actor.userId) return actor.userId;
+    if (actor.role !== 'admin') throw new AppError('forbidden', 'You can only act on your own conversations');
+    if (!user) throw notFound('User');
+    return user.id;
+  }
+
+  /** Finds a conversation by id or UUID; someone else's answers 404 as if it did not exist (admins see all). */
+  async findRow(actor: Actor, reference: string | number): Promise<ConversationRow> {
+    const parsed = typeof reference === 'number' ? { id: reference } : parseReference(reference);
+    const row = !parsed ? undefined : 'id' in parsed ? await this.deps.store.findConversationById(parsed.id) : await this.deps.store.findConversationByUuid(parsed.uuid);
+    if (!row || (row.user_id !== actor.userId && actor.role !== 'admin')) throw notFound('Conversation');
+    return row;
+  }
+
+  async create(actor: Actor, input: CreateConversationInput = {}): Promise<Conversation> {
+    const userId = await this.ownerId(actor, input.owner);
+    if (input.model) await this.requireModel(input.model, 'model');
+    const now = this.now();
+    const row = await this.deps.store.insertConversation({
+      uuid: newUuid(),
+      user_id: userId,
+      api_key_id: actor.apiKeyId ?? null,
+      title: input.title?.trim() || null,
+      model: input.model ?? null,
+      agent_id: null,
+      system_prompt: input.system_prompt ?? null,
+      metadata: JSON.stringify(input.metadata ?? {}),
+      created_at: now,
+      updated_at: now,
+    });
+    return toConversation(row);
+  }
+
+  async get(actor: Actor, reference: string | number): Promise<Conversation> {
+    return toConversation(await this.findRow(actor, reference));
+  }
+
+  async list(actor: Actor, query: ConversationListQuery): Promise<Page<Conversation>> {
+    let userId = actor.userId;
+    if (query.owner !== undefined) {
+      // Reading a user's list: yourself, or anyone for admins; another user answers 404 like GET /users/:id.
+      const user = await this.deps.users.get(String(query.owner), actor);
+      userId = user.id;
+    }
+    const filter: ConversationFilter = { userId, model: query.model, createdFrom: query.createdFrom, createdTo: query.createdTo };
+    const [rows, total] = await Promise.all([
+      this.deps.store.listConversations(filter, { limit: query.limit, offset: query.offset }),
+      this.deps.store.countConversations(filter),
+    ]);
+    return { items: rows.map(toConversation), total };
+  }
+
+  async update(
+    actor: Actor,
+    reference: string | number,
+    changes: { title?: string | null; system_prompt?: string | null; metadata?: Record<string, unknown> },
+  ): Promise<Conversation> {
+    const row = await this.findRow(actor, reference);
+    const updated = await this.deps.store.updateConversation(row.id, {
+      ...(changes.title !== undefined ? { title: changes.title?.trim() || null } : {}),
+      ...(changes.system_prompt !== undefined ? { system_prompt: changes.system_prompt } : {}),
+      ...(changes.metadata !== undefined ? { metadata: JSON.stringify(changes.metadata) } : {}),
+      updated_at: this.now(),
+    });
+    if (!updated) throw notFound('Conversation');
+    return toConversation(updated);
+  }
+
+  /** Spec 003's switch-model: the history stays, later completions use the new model. */
+  async switchModel(actor: Actor, reference: string | number, model: string): Promise<Conversation> {
+    const row = await this.findRow(actor, reference);
+    await this.requireModel(model, 'model');
+    const updated = await this.deps.store.updateConversation(row.id, { model, updated_at: this.now() });
+    if (!updated) throw notFound('Conversation');
+    return toConversation(updated);
+  }
+
+  async requireModel(model: string, field: string): Promise<void> {
+    if (!(await this.deps.models.exists(model))) throw invalid(field, `unknown model "${model}"; GET /api/v1/models lists the available ones`);
+  }
+
+  async delete(actor: Actor, reference: string | number): Promise<Conversation> {
+    const row = await this.findRow(actor, reference);
+    await this.deps.store.deleteConversation(row.id);
+    return toConversation(row);
+  }
+
+  async listMessages(actor: Actor, reference: string | number, page?: { limit: number; offset: number }): Promise<Page<Message>> {
+    const row = await this.findRow(actor, reference);
+    const [rows, total] = await Promise.all([this.deps.store.listMessages(row.id, page), this.deps.store.countMessages(row.id)]);
+    return { items: rows.map(toMessage), total };
+  }
+
+  /** The messages of several conversations the caller already holds, for history listings. */
+  async messagesOf(conversations: Conversation[]): Promise<Map<number, Message[]>> {
+    const byConversation = new Map<number, Message[]>(conversations.map((c) => [c.id, []]));
+    for (const row of await this.deps.store.listMessagesOfConversations(conversations.map((c) => c.id))) {
+      byConversation.get(row.conversation_id)?.push(toMessage(row));
+    }
+    return byConversation;
+  }
+
+  /** Adds a message without asking the model (spec 001's POST .../messages, spec 004's conversations/create). */
+  async addMessage(actor: Actor, reference: string | number, input: { role: MessageRole; content: string }): Promise<Message> {
+    const row = await this.findRow(actor, reference);
+    const now = this.now();
+    const message = await this.deps.store.insertMessage({
+      uuid: newUuid(),
+      conversation_id: row.id,
+      role: input.role,
+      content: input.content,
+      model: null,
+      status: 'complete',
+      prompt_tokens: null,
+      completion_tokens: null,
+      created_at: now,
+      updated_at: now,
+    });
+    await this.touch(row, input.role === 'user' ? input.content : undefined, now);
+    return toMessage(message);
+  }
+
+  /** Marks the conversation active and, on its first user message, gives it a title. */
+  async touch(row: ConversationRow, userContent: string | undefined, at: string): Promise<void> {
+    await this.deps.store.updateConversation(row.id, { updated_at: at });
+    if (row.title === null && userContent !== undefined) {
+      const title = titleFrom(userContent);
+      if (title) await this.deps.store.setTitleIfEmpty(row.id, title);
+    }
+  }
+
+  private async findMessageRow(actor: Actor, messageReference: string, conversationReference?: string): Promise<MessageRow> {
+    const parsed = parseReference(messageReference);
+    const row = !parsed ? undefined : 'id' in parsed ? await this.deps.store.findMessageById(parsed.id) : await this.deps.store.findMessageByUuid(parsed.uuid);
+    if (!row) throw notFound('Message');
+    const conversation = await this.findRow(actor, row.conversation_id).catch(() => undefined);
+    if (!conversation) throw notFound('Message');
+    if (conversationReference !== undefined) {
+      const named = await this.findRow(actor, conversationReference);
+      if (named.id !== conversation.id) throw notFound('Message');
+    }
+    return row;
+  }
+
+  /** Spec 000's note: every message has its own id, and can be read and deleted by it. */
+  async getMessage(actor: Actor, messageReference: string, conversationReference?: string): Promise<Message> {
+    return toMessage(await this.findMessageRow(actor, messageReference, conversationReference));
+  }
+
+  async deleteMessage(actor: Actor, messageReference: string, conversationReference?: string): Promise<Message> {
+    const row = await this.findMessageRow(actor, messageReference, conversationReference);
+    if (row.status === 'streaming') throw new AppError('conflict', 'This message is still being generated; cancel the completion first');
+    await this.deps.store.deleteMessages([row.id]);
+    return toMessage(row);
+  }
+}

@@ -1,0 +1,159 @@
+import type { Insertable, Kysely, Selectable, Updateable } from 'kysely';
+import type { ConversationsTable, Database, MessagesTable } from '../../stores/sql/schema.ts';
+
+export type ConversationRow = Selectable<ConversationsTable>;
+export type MessageRow = Selectable<MessagesTable>;
+export type MessageStatus = MessageRow['status'];
+
+/** What a conversation listing filters on; dates are ISO strings compared as text. */
+export interface ConversationFilter {
+  userId: number;
+  model?: string;
+  createdFrom?: string;
+  createdTo?: string;
+}
+
+/** Conversations and their messages: one method per query, no rules. */
+export class ConversationsStore {
+  private readonly db: Kysely<Database>;
+
+  constructor(db: Kysely<Database>) {
+    this.db = db;
+  }
+
+  insertConversation(row: Insertable<ConversationsTable>): Promise<ConversationRow> {
+    return this.db.insertInto('conversations').values(row).returningAll().executeTakeFirstOrThrow();
+  }
+
+  findConversationById(id: number): Promise<ConversationRow | undefined> {
+    return this.db.selectFrom('conversations').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  findConversationByUuid(uuid: string): Promise<ConversationRow | undefined> {
+    return this.db.selectFrom('conversations').selectAll().where('uuid', '=', uuid).executeTakeFirst();
+  }
+
+  private filtered(filter: ConversationFilter) {
+    let query = this.db.selectFrom('conversations').where('user_id', '=', filter.userId);
+    if (filter.model !== undefined) query = query.where('model', '=', filter.model);
+    if (filter.createdFrom !== undefined) query = query.where('created_at', '>=', filter.createdFrom);
+    if (filter.createdTo !== undefined) query = query.where('created_at', '<=', filter.createdTo);
+    return query;
+  }
+
+  /** Newest activity first; the id breaks ties so pages never overlap. */
+  listConversations(filter: ConversationFilter, page: { limit: number; offset: number }): Promise<ConversationRow[]> {
+    return this.filtered(filter)
+      .selectAll()
+      .orderBy('updated_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(page.limit)
+      .offset(page.offset)
+      .execute();
+  }
+
+  async countConversations(filter: ConversationFilter): Promise<number> {
+    const row = await this.filtered(filter).select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow();
+    return Number(row.count);
+  }
+
+  updateConversation(id: number, changes: Updateable<ConversationsTable>): Promise<ConversationRow | undefined> {
+    return this.db.updateTable('conversations').set(changes).where('id', '=', id).returningAll().executeTakeFirst();
+  }
+
+  /** Sets the title only if none is set yet (two first messages racing keep the first title). */
+  async setTitleIfEmpty(id: number, title: string): Promise<void> {
+    await this.db.updateTable('conversations').set({ title }).where('id', '=', id).where('title', 'is', null).execute();
+  }
+
+  async deleteConversation(id: number): Promise<void> {
+    await this.db.deleteFrom('conversations').where('id', '=', id).execute();
+  }
+
+  /** Takes the stream lease if it is free or expired; true when this owner now holds it. */
+  async acquireStreamLease(id: number, owner: string, until: string, now: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('conversations')
+      .set({ stream_owner: owner, stream_lease_until: until })
+      .where('id', '=', id)
+      .where((eb) => eb.or([eb('stream_lease_until', 'is', null), eb('stream_lease_until', '<', now), eb('stream_owner', '=', owner)]))
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  async renewStreamLease(id: number, owner: string, until: string): Promise<void> {
+    await this.db.updateTable('conversations').set({ stream_lease_until: until }).where('id', '=', id).where('stream_owner', '=', owner).execute();
+  }
+
+  async releaseStreamLease(id: number, owner: string, updatedAt: string): Promise<void> {
+    await this.db
+      .updateTable('conversations')
+      .set({ stream_owner: null, stream_lease_until: null, updated_at: updatedAt })
+      .where('id', '=', id)
+      .where('stream_owner', '=', owner)
+      .execute();
+  }
+
+  /** Embedded mode at start-up: no other process can hold a lease on this database. */
+  async releaseAllStreamLeases(): Promise<void> {
+    await this.db.updateTable('conversations').set({ stream_owner: null, stream_lease_until: null }).where('stream_owner', 'is not', null).execute();
+  }
+
+  insertMessage(row: Insertable<MessagesTable>): Promise<MessageRow> {
+    return this.db.insertInto('messages').values(row).returningAll().executeTakeFirstOrThrow();
+  }
+
+  findMessageById(id: number): Promise<MessageRow | undefined> {
+    return this.db.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  findMessageByUuid(uuid: string): Promise<MessageRow | undefined> {
+    return this.db.selectFrom('messages').selectAll().where('uuid', '=', uuid).executeTakeFirst();
+  }
+
+  /** A conversation's messages in the order they were written. */
+  listMessages(conversationId: number, page?: { limit: number; offset: number }): Promise<MessageRow[]> {
+    let query = this.db.selectFrom('messages').selectAll().where('conversation_id', '=', conversationId).orderBy('id');
+    if (page) query = query.limit(page.limit).offset(page.offset);
+    return query.execute();
+  }
+
+  async countMessages(conversationId: number): Promise<number> {
+    const row = await this.db
+      .selectFrom('messages')
+      .select((eb) => eb.fn.countAll<number>().as('count'))
+      .where('conversation_id', '=', conversationId)
+      .executeTakeFirstOrThrow();
+    return Number(row.count);
+  }
+
+  /** Messages of several conversations at once (history listings), in order within each. */
+  listMessagesOfConversations(conversationIds: number[]): Promise<MessageRow[]> {
+    if (conversationIds.length === 0) return Promise.resolve([]);
+    return this.db.selectFrom('messages').selectAll().where('conversation_id', 'in', conversationIds).orderBy('conversation_id').orderBy('id').execute();
+  }
+
+  lastMessage(conversationId: number): Promise<MessageRow | undefined> {
+    return this.db.selectFrom('messages').selectAll().where('conversation_id', '=', conversationId).orderBy('id', 'desc').limit(1).executeTakeFirst();
+  }
+
+  async updateMessage(id: number, changes: Updateable<MessagesTable>): Promise<void> {
+    await this.db.updateTable('messages').set(changes).where('id', '=', id).execute();
+  }
+
+  async deleteMessages(ids: number[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db.deleteFrom('messages').where('id', 'in', ids).execute();
+  }
+
+  /**
+   * Settles replies a dead process left in status 'streaming': all of them (`before` undefined,
+   * embedded mode at start-up) or those not written since `before` (cluster mode).
+   */
+  async settleStreamingMessages(status: MessageStatus, at: string, before?: string): Promise<number> {
+    let query = this.db.updateTable('messages').set({ status, updated_at: at }).where('status', '=', 'streaming');
+    if (before !== undefined) query = query.where('updated_at', '<', before);
+    const result = await query.executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+}
