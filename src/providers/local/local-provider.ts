@@ -1,0 +1,202 @@
+import { readdir, stat } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { AppError, invalid } from '../../domain/errors.ts';
+import type { ChatRequest, Provider, StreamEvent } from '../provider.ts';
+import { assertLocallySupported, toChatHistory, toFinishReason, toGenerationOptions } from './chat-request-mapping.ts';
+import { EventChannel } from './event-channel.ts';
+import { llamaRuntime, type LocalLogger } from './llama-runtime.ts';
+import { LoadedModel } from './loaded-model.ts';
+import { localModelId } from './local-models.ts';
+
+export interface LocalProviderOptions {
+  /** Folder holding the GGUF files (config `modelsDir`, CAUSERIE_MODELS_DIR). */
+  modelsDir: string;
+  /** CPU threads per model (config `localThreads`, CAUSERIE_LOCAL_THREADS). */
+  threads: number;
+  logger?: LocalLogger;
+  /** Requests generated side by side on one model; more wait their turn in a FIFO queue. */
+  parallelRequests?: number;
+  /** Tokens per request (prompt + answer), capped by what the model was trained on. */
+  contextSize?: number;
+  /** Provider id in the registry. */
+  id?: string;
+}
+
+/** A GGUF file present in the models folder. */
+export interface LocalModelFile {
+  /** Public model id ("local/" + the name without .gguf). */
+  id: string;
+  /** File name, what `ChatRequest.model` names. */
+  file: string;
+  path: string;
+  bytes: number;
+}
+
+/** The GGUF files in `modelsDir` (none when the folder does not exist); partial downloads are left out. */
+export async function listLocalModelFiles(modelsDir: string): Promise<LocalModelFile[]> {
+  let names: string[];
+  try {
+    names = await readdir(modelsDir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const files: LocalModelFile[] = [];
+  for (const file of names.filter((name) => /\.gguf$/i.test(name)).sort()) {
+    const path = join(modelsDir, file);
+    const info = await stat(path).catch(() => undefined);
+    if (info?.isFile()) files.push({ id: localModelId(file), file, path, bytes: info.size });
+  }
+  return files;
+}
+
+/**
+ * Where a model named by the registry lives: an absolute path as is, otherwise a file under
+ * modelsDir (".gguf" may be left out). Relative names may not climb out of the folder.
+ */
+export async function resolveLocalModelPath(modelsDir: string, model: string): Promise<string | undefined> {
+  const folder = resolve(modelsDir);
+  const base = isAbsolute(model) ? model : resolve(folder, model);
+  if (!isAbsolute(model) && relative(folder, base).startsWith('..')) return undefined;
+  for (const candidate of /\.gguf$/i.test(base) ? [base] : [base, `${base}.gguf`]) {
+    const info = await stat(candidate).catch(() => undefined);
+    if (info?.isFile()) return candidate;
+  }
+  return undefined;
+}
+
+export type LocalProvider = Provider & { readonly kind: 'local' };
+
+/**
+ * Runs GGUF models in process with node-llama-cpp. A model loads on its first request and stays
+ * loaded; the chat template comes from the GGUF. Aborting the signal (or leaving the stream) stops
+ * generation at the next token, and usage counts come from the model's own tokenizer.
+ */
+export function createLocalProvider(options: LocalProviderOptions): LocalProvider {
+  const parallelRequests = options.parallelRequests ?? 2;
+  const contextSize = options.contextSize ?? 4096;
+  const loaded = new Map<string, Promise<LoadedModel>>();
+  let closed = false;
+
+  async function load(model: string): Promise<LoadedModel> {
+    if (closed) throw new AppError('model_unavailable', 'The local provider is shutting down');
+    const path = await resolveLocalModelPath(options.modelsDir, model);
+    if (!path) {
+      throw new AppError('model_unavailable', `The local model file "${model}" is not in the models folder; download it with "npx causerie models pull"`);
+    }
+    let pending = loaded.get(path);
+    if (!pending) {
+      pending = (async () => {
+        const { module, llama } = await llamaRuntime(options.logger);
+        const result = await LoadedModel.load(llama, path, {
+          threads: options.threads,
+          sequences: parallelRequests,
+          contextSize,
+          resolveChatWrapper: (llamaModel) => module.resolveChatWrapper(llamaModel),
+        });
+        options.logger?.info(
+          { model, contextSize: result.contextSize, parallelRequests, threads: options.threads, chatTemplate: result.chatWrapper.wrapperName },
+          'local model loaded',
+        );
+        return result;
+      })();
+      loaded.set(path, pending);
+      pending.catch(() => loaded.delete(path));
+    }
+    try {
+      return await pending;
+    } catch (error) {
+      throw new AppError('model_unavailable', `The local model "${model}" could not be loaded: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  async function generate(model: LoadedModel, request: ChatRequest, prepared: Prepared, signal: AbortSignal, channel: EventChannel<StreamEvent>) {
+    const { module } = await llamaRuntime(options.logger);
+    const finish = (promptTokens: number, completionTokens: number, reason: 'cancelled' | ReturnType<typeof toFinishReason>) => {
+      channel.push({ type: 'usage', usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens } });
+      channel.push({ type: 'finish', reason });
+    };
+    const sequence = await model.acquire(signal).catch(() => undefined);
+    if (!sequence) {
+      // Aborted while waiting for a turn: nothing was evaluated, nothing is charged.
+      finish(0, 0, 'cancelled');
+      return channel.end();
+    }
+    const chat = new module.LlamaChat({ contextSequence: sequence, chatWrapper: model.chatWrapper });
+    const meterBefore = sequence.tokenMeter.getState();
+    const generated = () => sequence.tokenMeter.diff(meterBefore).usedOutputTokens;
+    try {
+      const response = await chat.generateResponse(prepared.history, {
+        ...toGenerationOptions(request, prepared.maxTokens),
+        signal,
+        // Once text has started, an abort returns what exists instead of throwing.
+        stopOnAbortSignal: true,
+        onTextChunk: (text) => {
+          if (text) channel.push({ type: 'text-delta', text });
+        },
+      });
+      finish(prepared.promptTokens, generated(), toFinishReason(response.metadata.stopReason));
+    } catch (error) {
+      if (signal.aborted) finish(prepared.promptTokens, generated(), 'cancelled');
+      else {
+        options.logger?.warn({ err: error, model: request.model }, 'local generation failed');
+        channel.push({ type: 'error', error: new AppError('upstream_error', `The local model failed: ${(error as Error).message}`, { cause: error }) });
+      }
+    } finally {
+      chat.dispose({ disposeSequence: false });
+      model.release(sequence);
+      channel.end();
+    }
+  }
+
+  interface Prepared {
+    history: ReturnType<typeof toChatHistory>;
+    promptTokens: number;
+    maxTokens: number;
+  }
+
+  return {
+    id: options.id ?? 'local',
+    kind: 'local',
+
+    async stream(request, { signal }) {
+      assertLocallySupported(request);
+      const history = toChatHistory(request.messages);
+      const model = await load(request.model);
+      const promptTokens = model.countPromptTokens(history);
+      const room = model.contextSize - promptTokens;
+      if (room < 1) {
+        throw invalid('messages', `the conversation takes ${promptTokens} tokens; this local model holds ${model.contextSize} (prompt and answer together)`);
+      }
+      // An answer cannot outgrow the context: max_tokens beyond the room left ends with "length".
+      const prepared: Prepared = { history, promptTokens, maxTokens: Math.min(request.max_tokens ?? room, room) };
+      const consumerLeft = new AbortController();
+      const stop = AbortSignal.any([signal, consumerLeft.signal]);
+      const channel: EventChannel<StreamEvent> = new EventChannel<StreamEvent>({
+        start: () =>
+          void generate(model, request, prepared, stop, channel).catch((error: unknown) => {
+            channel.push({ type: 'error', error: new AppError('internal_error', 'The local generation could not start', { cause: error }) });
+            channel.end();
+          }),
+        onClose: () => consumerLeft.abort(new Error('the stream was closed by its reader')),
+      });
+      return channel;
+    },
+
+    async countTokens(text, modelName) {
+      const model = await load(modelName);
+      return model.countTokens(text);
+    },
+
+    async listModels() {
+      return (await listLocalModelFiles(options.modelsDir)).map((file) => file.file);
+    },
+
+    async close() {
+      closed = true;
+      const models = await Promise.allSettled([...loaded.values()]);
+      loaded.clear();
+      for (const result of models) if (result.status === 'fulfilled') await result.value.dispose();
+    },
+  };
+}
