@@ -45,7 +45,7 @@ describe('local GGUF provider (tiny random-weight llama built by the test)', () 
     ]);
     assert.ok(files.every((file) => file.bytes > 100_000 && file.path.startsWith(modelsDir)));
     assert.deepEqual(await listLocalModelFiles(join(modelsDir, 'nope')), []);
-    assert.deepEqual(await provider.listModels!({ signal: new AbortController().signal }), ['tiny-llama.gguf', 'tiny-templated.gguf']);
+    assert.deepEqual(await provider.listModels({ signal: new AbortController().signal }), ['tiny-llama.gguf', 'tiny-templated.gguf']);
   });
 
   test('loads the model on first use and streams text deltas, then usage, then finish', async () => {
@@ -89,13 +89,13 @@ describe('local GGUF provider (tiny random-weight llama built by the test)', () 
 
   test('usage counts come from the model tokenizer', async () => {
     // "▁the" and "▁cat" are single pieces of the fixture's vocabulary.
-    assert.equal(await provider.countTokens!('the cat', 'tiny-llama.gguf'), 2);
-    assert.equal(await provider.countTokens!('the cat said hello', 'tiny-llama.gguf'), 4);
+    assert.equal(await provider.countTokens('the cat', 'tiny-llama.gguf'), 2);
+    assert.equal(await provider.countTokens('the cat said hello', 'tiny-llama.gguf'), 4);
     const short = await collect(provider, tiny('Once upon a time', { max_tokens: 2 }));
     const longer = await collect(provider, tiny('Once upon a time the cat', { max_tokens: 2 }));
     assert.equal(longer.usage!.prompt_tokens - short.usage!.prompt_tokens, 2);
     // The prompt is the whole rendered template (markers and all), more than the user text alone.
-    assert.ok(short.usage!.prompt_tokens > (await provider.countTokens!('Once upon a time', 'tiny-llama.gguf')));
+    assert.ok(short.usage!.prompt_tokens > (await provider.countTokens('Once upon a time', 'tiny-llama.gguf')));
   });
 
   test('aborting the signal stops generation at once and reports what was produced', async () => {

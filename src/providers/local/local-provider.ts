@@ -65,7 +65,8 @@ export async function resolveLocalModelPath(modelsDir: string, model: string): P
   return undefined;
 }
 
-export type LocalProvider = Provider & { readonly kind: 'local' };
+/** A Provider whose optional parts are all there: local models count tokens, list files, unload. */
+export type LocalProvider = Provider & Required<Pick<Provider, 'countTokens' | 'listModels' | 'close'>> & { readonly kind: 'local' };
 
 /**
  * Runs GGUF models in process with node-llama-cpp. A model loads on its first request and stays
