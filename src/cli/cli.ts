@@ -7,6 +7,7 @@ import { openDatabase } from '../stores/sql/database.ts';
 import { createServices } from '../services.ts';
 import { join, resolve } from 'node:path';
 import { randomToken } from '../domain/secrets.ts';
+import { runModelsPull } from './models-pull.ts';
 
 const usage = `Causerie ${version}
 
@@ -14,6 +15,8 @@ Usage:
   causerie start                                   start the server (the default)
   causerie users create <username> [--password P] [--admin]
   causerie keys create <username> [--name N] [--expires-in-days D]
+  causerie models pull [<uri>]                     download a GGUF model (hf:<user>/<repo>/<file>.gguf or a URL;
+                                                   the default local model without <uri>) into CAUSERIE_MODELS_DIR
 
 Configuration comes from the environment: see docs/configuration.md.`;
 
@@ -89,6 +92,10 @@ async function main(argv: string[]) {
     const password = values.password ?? randomToken(12);
     const user = await withServices(loadConfig(), (s) => s.users.create({ username: argument, password, role: values.admin ? 'admin' : 'user' }, cliAdmin));
     console.log(`Created ${user.role} "${user.username}" (id ${user.id}).${values.password ? '' : ` Password: ${password}`}`);
+    return;
+  }
+  if (command === 'models' && subcommand === 'pull') {
+    process.exitCode = await runModelsPull(argument, loadConfig().modelsDir);
     return;
   }
   if (command === 'keys' && subcommand === 'create' && argument) {
