@@ -64,6 +64,8 @@ export async function startServer(
   let app: App | undefined;
   let url: string;
   try {
+    // Before serving: settle replies a killed process left streaming (docs/conversations.md).
+    await services.streamRecovery.start();
     app = await buildApp({ services, logger: options.logger ?? logOptions(config.logLevel) });
     url = await app.listen({ host: config.host, port: config.port });
     // After listen, so the banner shows the real address, and a port already in use does not

@@ -7,6 +7,13 @@ import { RefreshTokensStore } from './domain/auth/refresh-tokens.store.ts';
 import { UsersService } from './domain/users/users.service.ts';
 import { UsersStore } from './domain/users/users.store.ts';
 import { ModelsService } from './domain/models/models.service.ts';
+import { ConversationCompletions } from './domain/conversations/conversation-completions.ts';
+import { ConversationsService } from './domain/conversations/conversations.service.ts';
+import { ConversationsStore } from './domain/conversations/conversations.store.ts';
+import { modelCatalogFrom } from './domain/conversations/model-catalog.ts';
+import { StreamRecovery } from './domain/conversations/stream-recovery.ts';
+import type { Completions } from './domain/completions/completions.types.ts';
+import { AppError } from './domain/errors.ts';
 import type { SqlStore } from './stores/sql/database.ts';
 
 /** Every domain service, built once from the stores and the config and passed down explicitly. */
@@ -18,6 +25,12 @@ export interface Services {
   apiKeys: ApiKeysService;
   auth: AuthService;
   models: ModelsService;
+  /** Conversations (sessions, chats) and their messages. */
+  conversations: ConversationsService;
+  /** Completions inside a conversation: history in, reply stored as it streams. */
+  conversationCompletions: ConversationCompletions;
+  /** Settles replies a dead process left streaming; start() once at start-up. */
+  streamRecovery: StreamRecovery;
   version: string;
   /** Releases every resource the services hold (database pool, provider connections). */
   close(): Promise<void>;
@@ -39,6 +52,18 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     refreshTokenSeconds: config.refreshTokenSeconds,
   });
   const models = new ModelsService();
+  const conversationsStore = new ConversationsStore(sql.db);
+  const modelCatalog = modelCatalogFrom(models);
+  const conversations = new ConversationsService({ store: conversationsStore, users, models: modelCatalog, clock });
+  // Until the completions service is wired (issue 3), completions in conversations answer 503.
+  const completions: Completions = {
+    start: async () => {
+      throw new AppError('model_unavailable', 'No model provider is configured');
+    },
+  };
+  const leaseMs = config.streamStaleSeconds * 1000;
+  const conversationCompletions = new ConversationCompletions({ store: conversationsStore, conversations, completions, models: modelCatalog, clock, timings: { leaseMs } });
+  const streamRecovery = new StreamRecovery({ store: conversationsStore, clock, mode: config.mode, leaseMs });
   return {
     config,
     clock,
@@ -47,7 +72,13 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     apiKeys,
     auth,
     models,
+    conversations,
+    conversationCompletions,
+    streamRecovery,
     version: options.version,
-    close: () => sql.close(),
+    async close() {
+      streamRecovery.stop();
+      await sql.close();
+    },
   };
 }

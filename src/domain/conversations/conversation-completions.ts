@@ -29,6 +29,13 @@ export interface CompleteInput {
   messages: Array<{ role: MessageRole; content: string }>;
   /** The model for this completion; also becomes the conversation's model. Defaults to the conversation's. */
   model?: string;
+  /** A model used only when neither `model` nor the conversation names one (spec 003: the session's model wins). */
+  fallbackModel?: string;
+  /**
+   * Clients that resend the whole conversation each time (spec 003's `messages`): when the given
+   * messages start with the stored history, only what follows it is appended.
+   */
+  skipStoredPrefix?: boolean;
   temperature?: number;
   top_p?: number;
   max_tokens?: number;
@@ -65,6 +72,14 @@ async function drain(events: AsyncIterable<StreamEvent>) {
   try {
     for await (const _event of events);
   } catch {}
+}
+
+/** The part of `given` that follows the stored history, when `given` starts with all of it. */
+export function afterStoredPrefix<T extends { role: string; content: string }>(stored: MessageRow[], given: T[]): T[] {
+  const comparable = stored.filter((m) => m.status !== 'streaming');
+  if (comparable.length === 0 || given.length <= comparable.length) return given;
+  const same = comparable.every((m, index) => m.role === given[index]!.role && m.content === given[index]!.content);
+  return same ? given.slice(comparable.length) : given;
 }
 
 /** The messages a model sees: the system prompt, then the stored history it can use. */
@@ -108,7 +123,7 @@ export class ConversationCompletions {
     } else {
       conversation = await this.deps.conversations.findRow(actor, input.conversation);
     }
-    const model = input.model ?? conversation.model ?? (await this.deps.models.defaultModel());
+    const model = input.model ?? conversation.model ?? input.fallbackModel ?? (await this.deps.models.defaultModel());
     if (!model) throw invalid('model', 'is required: this conversation has no model yet and no default model is configured');
 
     const release = await this.locks.acquire(conversation.id, options.signal);
@@ -129,7 +144,9 @@ export class ConversationCompletions {
         throw new AppError('conflict', 'Another completion is running in this conversation; retry when it has finished');
       }
       const now = this.now();
-      for (const message of input.messages) {
+      const stored = await store.listMessages(conversation.id);
+      const toAppend = input.skipStoredPrefix ? afterStoredPrefix(stored, input.messages) : input.messages;
+      for (const message of toAppend) {
         appended.push(
           await store.insertMessage({
             uuid: newUuid(),
@@ -145,7 +162,7 @@ export class ConversationCompletions {
           }),
         );
       }
-      const history = await store.listMessages(conversation.id);
+      const history = [...stored, ...appended];
       const context = contextOf(conversation, history);
       const last = context.at(-1);
       if (!last || last.role !== 'user') {
@@ -167,7 +184,7 @@ export class ConversationCompletions {
         { signal: controller.signal },
       );
       // Admitted: the conversation now uses this model, and is titled after its first user message.
-      const firstUser = input.messages.find((m) => m.role === 'user') ?? (conversation.title === null ? history.find((m) => m.role === 'user') : undefined);
+      const firstUser = toAppend.find((m) => m.role === 'user') ?? (conversation.title === null ? history.find((m) => m.role === 'user') : undefined);
       await this.deps.conversations.touch(conversation, firstUser?.content, now);
       if (conversation.model !== run.model) await store.updateConversation(conversation.id, { model: run.model });
       const replyRow = await store.insertMessage({

@@ -7,6 +7,12 @@ import { registerPagesRoutes } from './platform/pages.routes.ts';
 import { registerKeysRoutes } from './native/keys.routes.ts';
 import { registerAccountRoutes } from './native/account.routes.ts';
 import { registerUsersRoutes } from './chat-service/users.routes.ts';
+import { registerSessionsRoutes } from './native/sessions.routes.ts';
+import { registerMessagesRoutes } from './native/messages.routes.ts';
+import { registerChatServiceConversationsRoutes } from './chat-service/conversations.routes.ts';
+import { registerChatApiRoutes } from './chat-api/chat.routes.ts';
+import { registerChatsRoutes } from './chats/chats.routes.ts';
+import { registerChatsConversationsRoutes } from './chats/conversations.routes.ts';
 
 /** Every route module, one per surface and noun. */
 export function registerSurfaces(app: App, services: Services, extras: { metrics: Registry }) {
@@ -16,4 +22,10 @@ export function registerSurfaces(app: App, services: Services, extras: { metrics
   registerAccountRoutes(app, services);
   registerKeysRoutes(app, services);
   registerUsersRoutes(app, services);
+  registerSessionsRoutes(app, services);
+  registerMessagesRoutes(app, services);
+  registerChatServiceConversationsRoutes(app, services);
+  registerChatApiRoutes(app, services);
+  registerChatsRoutes(app, services);
+  registerChatsConversationsRoutes(app, services);
 }

@@ -1,0 +1,11 @@
+import type { ModelsService } from '../models/models.service.ts';
+import type { ModelCatalog } from './conversations.types.ts';
+
+/** The conversation service's view of the model registry. */
+export function modelCatalogFrom(models: ModelsService): ModelCatalog {
+  return {
+    contextWindow: async () => undefined,
+    exists: async (id) => (await models.summaries()).some((model) => model.id === id),
+    defaultModel: async () => (await models.summaries()).find((model) => model.available)?.id,
+  };
+}

@@ -1,0 +1,79 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ConversationRun } from '../domain/conversations/conversation-completions.ts';
+import type { Message } from '../domain/conversations/conversations.types.ts';
+import { AppError } from '../domain/errors.ts';
+import type { FinishReason } from '../providers/provider.ts';
+import { SseStream } from './sse.ts';
+import { renderError } from './errors.ts';
+
+/**
+ * Aborts when the client goes away before the response is complete, so the model stops and the
+ * reply is stored as cancelled. Needed before the SSE stream exists (the completion starts first,
+ * to answer refusals with a real HTTP status), and for JSON answers too.
+ */
+export function clientGone(request: FastifyRequest, reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  const socket = request.raw.socket;
+  const onClose = () => {
+    if (!reply.raw.writableFinished) controller.abort(new Error('client disconnected'));
+    socket.off('close', onClose);
+  };
+  socket.on('close', onClose);
+  reply.raw.once('close', onClose);
+  if (socket.destroyed) onClose();
+  return controller.signal;
+}
+
+/** A reply collected whole, for the surfaces' non-streaming answers. */
+export async function collectReply(run: ConversationRun): Promise<{ message: Message; finishReason: FinishReason }> {
+  let error: AppError | undefined;
+  let finishReason: FinishReason = 'stop';
+  for await (const event of run.events) {
+    if (event.type === 'error') error = event.error;
+    else if (event.type === 'finish') finishReason = event.reason;
+  }
+  const message = await run.done;
+  // Nothing was sent yet, so a failure can still be a proper HTTP error; the partial text is kept in the history.
+  if (error) throw error;
+  if (message.status === 'cancelled') throw new AppError('upstream_error', 'The completion was cancelled before it finished');
+  return { message, finishReason };
+}
+
+export interface StreamRendering {
+  /** Extra response headers (the completions service's rate-limit headers are added). */
+  headers?: Record<string, string>;
+  /** Sent once before the first token. */
+  start?(sse: SseStream): void;
+  delta(sse: SseStream, text: string): void;
+  /** Sent after the last token when the reply ended normally. */
+  end?(sse: SseStream, message: Message, finishReason: FinishReason): void;
+  /** Sent when the model failed mid-stream; defaults to an `error` event with the native error body. */
+  error?(sse: SseStream, error: AppError, requestId: string): void;
+  /** Whether to close with `data: [DONE]` (also after an error). */
+  done?: boolean;
+}
+
+/** Streams a conversation run as Server-Sent Events in a surface's dialect. */
+export async function streamReply(request: FastifyRequest, reply: FastifyReply, run: ConversationRun, rendering: StreamRendering): Promise<void> {
+  const sse = new SseStream(request, reply, { headers: { ...run.headers, ...rendering.headers } });
+  rendering.start?.(sse);
+  let finishReason: FinishReason = 'stop';
+  let failure: AppError | undefined;
+  for await (const event of run.events) {
+    if (event.type === 'text-delta') rendering.delta(sse, event.text);
+    else if (event.type === 'finish') finishReason = event.reason;
+    else if (event.type === 'error') failure = event.error;
+  }
+  const message = await run.done.catch((error: unknown) => {
+    failure ??= error instanceof AppError ? error : new AppError('internal_error', 'The reply could not be stored');
+    return undefined;
+  });
+  if (failure) {
+    if (rendering.error) rendering.error(sse, failure, String(request.id));
+    else sse.sendJson(renderError(failure, 'native', String(request.id)), 'error');
+  } else if (message && message.status === 'complete') {
+    rendering.end?.(sse, message, finishReason);
+  }
+  if (rendering.done !== false) sse.send('[DONE]');
+  sse.end();
+}

@@ -1,0 +1,67 @@
+import { Type } from 'typebox';
+import type { Conversation, Message } from '../../domain/conversations/conversations.types.ts';
+import { Nullable } from './common.ts';
+
+/** Spec 001's shapes, field for field. */
+export const ConversationListItem = Type.Object({
+  conversation_id: Type.Integer(),
+  title: Nullable(Type.String()),
+  user_id: Type.Integer(),
+});
+
+export const ConversationCreated = Type.Object({
+  id: Type.Integer(),
+  title: Nullable(Type.String()),
+  user_id: Type.Integer(),
+});
+
+export const CreateConversationBody = Type.Object(
+  {
+    title: Type.Optional(Nullable(Type.String({ maxLength: 500 }))),
+    user_id: Type.Optional(
+      Type.Union([Type.Integer(), Type.String({ minLength: 1, maxLength: 64 })], {
+        description: 'Must be you (id, UUID or username) unless you are an admin; defaults to you',
+      }),
+    ),
+    model: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Causerie extension: the model its completions use' })),
+  },
+  { additionalProperties: false },
+);
+
+export const ChatMessage = Type.Object({
+  id: Type.Integer(),
+  role: Type.Union([Type.Literal('user'), Type.Literal('assistant'), Type.Literal('system'), Type.Literal('tool')]),
+  content: Type.String(),
+});
+
+export const AddMessageBody = Type.Object(
+  {
+    content: Type.String({ minLength: 1, maxLength: 1_000_000 }),
+    role: Type.Optional(Type.Union([Type.Literal('user'), Type.Literal('assistant'), Type.Literal('system')], { default: 'user' })),
+  },
+  { additionalProperties: false },
+);
+
+export const CompleteBody = Type.Object(
+  {
+    stream: Type.Optional(Type.Boolean({ default: false })),
+    model: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "Causerie extension: defaults to the conversation's model" })),
+    temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })),
+    max_tokens: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+export const CompletionChoices = Type.Object({
+  choices: Type.Array(
+    Type.Object({
+      finish_reason: Type.String(),
+      index: Type.Integer(),
+      message: Type.Object({ role: Type.Literal('assistant'), content: Type.String() }),
+    }),
+  ),
+});
+
+export const toListItem = (c: Conversation) => ({ conversation_id: c.id, title: c.title, user_id: c.user_id });
+export const toCreated = (c: Conversation) => ({ id: c.id, title: c.title, user_id: c.user_id });
+export const toChatMessage = (m: Message) => ({ id: m.id, role: m.role, content: m.content });

@@ -1,0 +1,70 @@
+import { Type } from 'typebox';
+import type { Services } from '../../../services.ts';
+import type { App } from '../../app.ts';
+import { authenticate, principalOf, security } from '../../auth.ts';
+import { clientGone, streamReply } from '../../conversation-runs.ts';
+import { authErrors, ErrorBody, IdOrUuid } from '../../schemas/common.ts';
+import { ChatConversationBody, CreateChatConversationBody, fromRole, toChatConversationBody } from '../../schemas/conversations-chats.ts';
+
+/**
+ * Spec 004's "conversations", which are the messages of a chat (roles Human and Assistant), and
+ * the inference stream that answers a chat's latest Human message and stores the answer.
+ */
+export function registerChatsConversationsRoutes(app: App, services: Services) {
+  const base = { onRequest: authenticate(services) };
+  const tags = ['chats (spec 004)'];
+
+  app.post(
+    '/conversations/create',
+    {
+      ...base,
+      schema: {
+        tags,
+        security,
+        summary: 'Add a message ("conversation") to a chat; role Human or Assistant',
+        body: CreateChatConversationBody,
+        response: { 201: ChatConversationBody, ...authErrors },
+      },
+    },
+    async (request, reply) => {
+      const actor = principalOf(request);
+      const chat = await services.conversations.get(actor, request.body.chat_id);
+      const message = await services.conversations.addMessage(actor, chat.id, { role: fromRole[request.body.role], content: request.body.message });
+      return reply.code(201).send(toChatConversationBody(message, chat.uuid));
+    },
+  );
+
+  app.get(
+    '/conversations/inference/:id',
+    {
+      ...base,
+      schema: {
+        tags,
+        security,
+        summary: "Stream the Assistant's answer to the chat's latest Human message, and store it",
+        description:
+          'Server-Sent Events: one `data: <token text>` event per token, then an `event: conversation` whose data is the stored Assistant ' +
+          'conversation, then `data: [DONE]`. `:id` is the chat id. A failure mid-stream is an `event: error` with {"detail","code"}.',
+        params: Type.Object({ id: IdOrUuid }),
+        response: {
+          200: { description: 'Server-Sent Events', content: { 'text/event-stream': { schema: Type.String() } } },
+          ...authErrors,
+          409: ErrorBody,
+          429: ErrorBody,
+          502: ErrorBody,
+          503: ErrorBody,
+          504: ErrorBody,
+        },
+      },
+    },
+    async (request, reply) => {
+      const signal = clientGone(request, reply);
+      const run = await services.conversationCompletions.complete(principalOf(request), { conversation: request.params.id, messages: [], stream: true }, { signal });
+      await streamReply(request, reply, run, {
+        delta: (sse, text) => sse.send(text),
+        end: (sse, message) => sse.sendJson(toChatConversationBody(message, run.conversation.uuid), 'conversation'),
+      });
+      return reply;
+    },
+  );
+}

@@ -1,0 +1,182 @@
+import { Type } from 'typebox';
+import type { Services } from '../../../services.ts';
+import type { App } from '../../app.ts';
+import { authenticate, principalOf, security } from '../../auth.ts';
+import { clientGone, collectReply, streamReply } from '../../conversation-runs.ts';
+import { renderError } from '../../errors.ts';
+import { authErrors, ErrorBody, IdOrUuid } from '../../schemas/common.ts';
+import {
+  CreateSessionBody,
+  HistoryQuery,
+  MessageBody,
+  PageQuery,
+  SessionBody,
+  SessionCompletionBody,
+  SessionCompletionResult,
+  toMessageBody,
+  toSessionBody,
+  UpdateSessionBody,
+} from '../../schemas/conversations.ts';
+
+const SessionParams = Type.Object({ session_id: IdOrUuid });
+const conflict = { 409: ErrorBody };
+const modelErrors = { 409: ErrorBody, 429: ErrorBody, 502: ErrorBody, 503: ErrorBody, 504: ErrorBody };
+
+/**
+ * Spec 000's sessions under /api/v1: a session is a conversation; its history is its messages.
+ * Lists carry X-Total-Count and take limit/offset.
+ */
+export function registerSessionsRoutes(app: App, services: Services) {
+  const base = { onRequest: authenticate(services) };
+  const tags = ['sessions'];
+
+  app.get(
+    '/api/v1/sessions',
+    {
+      ...base,
+      schema: {
+        tags,
+        security,
+        summary: 'List your sessions, most recently active first',
+        querystring: Type.Intersect([PageQuery, Type.Object({ model: Type.Optional(Type.String({ description: 'Only sessions using this model' })) })]),
+        response: { 200: Type.Array(SessionBody), ...authErrors },
+      },
+    },
+    async (request, reply) => {
+      const { limit, offset, model } = request.query;
+      const page = await services.conversations.list(principalOf(request), { limit, offset, model });
+      reply.header('x-total-count', String(page.total));
+      return page.items.map(toSessionBody);
+    },
+  );
+
+  app.post(
+    '/api/v1/sessions',
+    {
+      ...base,
+      schema: { tags, security, summary: 'Create a session (all fields optional)', body: Type.Optional(CreateSessionBody), response: { 201: SessionBody, ...authErrors } },
+    },
+    async (request, reply) => reply.code(201).send(toSessionBody(await services.conversations.create(principalOf(request), request.body ?? {}))),
+  );
+
+  app.get(
+    '/api/v1/sessions/:session_id',
+    { ...base, schema: { tags, security, summary: 'Read a session by id or UUID', params: SessionParams, response: { 200: SessionBody, ...authErrors } } },
+    async (request) => toSessionBody(await services.conversations.get(principalOf(request), request.params.session_id)),
+  );
+
+  app.patch(
+    '/api/v1/sessions/:session_id',
+    {
+      ...base,
+      schema: {
+        tags,
+        security,
+        summary: 'Rename a session, change its system prompt or metadata, or switch its model (the history is kept)',
+        params: SessionParams,
+        body: UpdateSessionBody,
+        response: { 200: SessionBody, ...authErrors },
+      },
+    },
+    async (request) => {
+      const actor = principalOf(request);
+      const { model, ...changes } = request.body;
+      if (model !== undefined) await services.conversations.switchModel(actor, request.params.session_id, model);
+      return toSessionBody(await services.conversations.update(actor, request.params.session_id, changes));
+    },
+  );
+
+  app.delete(
+    '/api/v1/sessions/:session_id',
+    {
+      ...base,
+      schema: { tags, security, summary: 'Delete a session and its history', params: SessionParams, response: { 204: Type.Null({ description: 'Deleted' }), ...authErrors } },
+    },
+    async (request, reply) => {
+      await services.conversations.delete(principalOf(request), request.params.session_id);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    '/api/v1/sessions/:session_id/history',
+    {
+      ...base,
+      schema: {
+        tags,
+        security,
+        summary: "A session's messages, oldest first (every message has its own id)",
+        params: SessionParams,
+        querystring: HistoryQuery,
+        response: { 200: Type.Array(MessageBody), ...authErrors },
+      },
+    },
+    async (request, reply) => {
+      const page = await services.conversations.listMessages(principalOf(request), request.params.session_id, request.query);
+      reply.header('x-total-count', String(page.total));
+      return page.items.map(toMessageBody);
+    },
+  );
+
+  app.post(
+    '/api/v1/sessions/:session_id/models/completions',
+    {
+      ...base,
+      schema: {
+        tags,
+        security,
+        summary: 'Send a prompt to a model within a session; the prompt and the reply are stored in its history',
+        description:
+          'With "stream": true the answer is Server-Sent Events: {"type":"start",…}, then {"type":"delta","content":…} per token, ' +
+          '{"type":"end","message":…} (or {"type":"error","detail","code"}), then [DONE].',
+        params: SessionParams,
+        body: SessionCompletionBody,
+        response: {
+          200: {
+            description: 'The stored reply (JSON), or Server-Sent Events when stream is true',
+            content: { 'application/json': { schema: SessionCompletionResult }, 'text/event-stream': { schema: Type.String() } },
+          },
+          ...authErrors,
+          ...conflict,
+          ...modelErrors,
+        },
+      },
+    },
+    async (request, reply) => {
+      const signal = clientGone(request, reply);
+      const body = request.body;
+      const run = await services.conversationCompletions.complete(
+        principalOf(request),
+        {
+          conversation: request.params.session_id,
+          messages: [{ role: 'user', content: body.prompt }],
+          model: body.model_id,
+          temperature: body.temperature,
+          top_p: body.top_p,
+          max_tokens: body.max_tokens,
+          stream: body.stream ?? false,
+        },
+        { signal },
+      );
+      const userMessage = toMessageBody(run.appended[0]!);
+      if (!body.stream) {
+        const { message } = await collectReply(run);
+        reply.headers(run.headers);
+        return {
+          session_id: run.conversation.id,
+          model: run.model,
+          user_message: userMessage,
+          message: toMessageBody(message),
+          usage: { prompt_tokens: message.prompt_tokens, completion_tokens: message.completion_tokens },
+        };
+      }
+      await streamReply(request, reply, run, {
+        start: (sse) => sse.sendJson({ type: 'start', session_id: run.conversation.id, model: run.model, user_message: userMessage, message_id: run.reply.id }),
+        delta: (sse, text) => sse.sendJson({ type: 'delta', content: text }),
+        end: (sse, message) => sse.sendJson({ type: 'end', message: toMessageBody(message) }),
+        error: (sse, error, requestId) => sse.sendJson({ type: 'error', ...renderError(error, 'native', requestId) }),
+      });
+      return reply;
+    },
+  );
+}
