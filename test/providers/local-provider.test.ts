@@ -29,6 +29,7 @@ describe('local GGUF provider (tiny random-weight llama built by the test)', () 
     modelsDir = await mkdtemp(join(tmpdir(), 'causerie-local-'));
     await writeTinyLlamaGguf(modelsDir, 'tiny-llama.gguf');
     await writeTinyLlamaGguf(modelsDir, 'tiny-templated.gguf', { chatTemplate: customTemplate, seed: 7 });
+    await writeFile(join(modelsDir, 'broken.gguf'), 'not a model');
     provider = createLocalProvider({ modelsDir, threads: 1, parallelRequests: 2, logger });
   });
   after(async () => {
@@ -36,16 +37,18 @@ describe('local GGUF provider (tiny random-weight llama built by the test)', () 
     await rm(modelsDir, { recursive: true, force: true });
   });
 
-  test('lists the GGUF files of the models folder, not partial downloads, and nothing for a missing folder', async () => {
+  test('lists the GGUF files of the models folder with their context, not partial downloads, and nothing for a missing folder', async () => {
     await writeFile(join(modelsDir, 'half.gguf.part'), 'partial');
     const files = await listLocalModelFiles(modelsDir);
-    assert.deepEqual(files.map((file) => [file.id, file.file]), [
-      ['local/tiny-llama', 'tiny-llama.gguf'],
-      ['local/tiny-templated', 'tiny-templated.gguf'],
+    assert.deepEqual(files.map((file) => [file.id, file.file, file.contextWindow]), [
+      ['local/broken', 'broken.gguf', undefined],
+      ['local/tiny-llama', 'tiny-llama.gguf', 512], // as trained: less than the provider's 4096
+      ['local/tiny-templated', 'tiny-templated.gguf', 512],
     ]);
-    assert.ok(files.every((file) => file.bytes > 100_000 && file.path.startsWith(modelsDir)));
+    assert.ok(files.slice(1).every((file) => file.bytes > 100_000 && file.path.startsWith(modelsDir)));
+    assert.deepEqual((await listLocalModelFiles(modelsDir, { contextSize: 256 })).map((file) => file.contextWindow), [undefined, 256, 256]);
     assert.deepEqual(await listLocalModelFiles(join(modelsDir, 'nope')), []);
-    assert.deepEqual(await provider.listModels({ signal: new AbortController().signal }), ['tiny-llama.gguf', 'tiny-templated.gguf']);
+    assert.deepEqual(await provider.listModels({ signal: new AbortController().signal }), ['broken.gguf', 'tiny-llama.gguf', 'tiny-templated.gguf']);
   });
 
   test('loads the model on first use and streams text deltas, then usage, then finish', async () => {
@@ -194,6 +197,9 @@ describe('local GGUF provider (tiny random-weight llama built by the test)', () 
     assert.match(missing.message, /models pull/);
     assert.doesNotMatch(missing.message, new RegExp(modelsDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
     assert.equal((await refused({ ...tiny('hi'), model: '../escape.gguf' })).code, 'model_unavailable');
+    const broken = await refused({ ...tiny('hi'), model: 'broken.gguf' });
+    assert.equal(broken.code, 'model_unavailable');
+    assert.match(broken.message, /could not be loaded/);
     assert.equal((await refused(tiny('hi', { tools: [{ type: 'function', function: { name: 'f' } }] }))).field, 'tools');
     assert.equal((await refused(tiny('hi', { response_format: { type: 'json_object' } }))).field, 'response_format');
     assert.equal((await refused({ model: 'tiny-llama.gguf', messages: [] })).field, 'messages');

@@ -1,12 +1,14 @@
-import { readdir, stat } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { AppError, invalid } from '../../domain/errors.ts';
 import type { ChatRequest, Provider, StreamEvent } from '../provider.ts';
 import { assertLocallySupported, toChatHistory, toFinishReason, toGenerationOptions } from './chat-request-mapping.ts';
 import { EventChannel } from './event-channel.ts';
 import { llamaRuntime, type LocalLogger } from './llama-runtime.ts';
 import { LoadedModel } from './loaded-model.ts';
-import { localModelId } from './local-models.ts';
+import { listLocalModelFiles, resolveLocalModelPath } from './local-model-files.ts';
+import { localContextSize } from './local-models.ts';
+
+export { listLocalModelFiles, resolveLocalModelPath, type LocalModelFile } from './local-model-files.ts';
 
 export interface LocalProviderOptions {
   /** Folder holding the GGUF files (config `modelsDir`, CAUSERIE_MODELS_DIR). */
@@ -22,49 +24,6 @@ export interface LocalProviderOptions {
   id?: string;
 }
 
-/** A GGUF file present in the models folder. */
-export interface LocalModelFile {
-  /** Public model id ("local/" + the name without .gguf). */
-  id: string;
-  /** File name, what `ChatRequest.model` names. */
-  file: string;
-  path: string;
-  bytes: number;
-}
-
-/** The GGUF files in `modelsDir` (none when the folder does not exist); partial downloads are left out. */
-export async function listLocalModelFiles(modelsDir: string): Promise<LocalModelFile[]> {
-  let names: string[];
-  try {
-    names = await readdir(modelsDir);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
-  const files: LocalModelFile[] = [];
-  for (const file of names.filter((name) => /\.gguf$/i.test(name)).sort()) {
-    const path = join(modelsDir, file);
-    const info = await stat(path).catch(() => undefined);
-    if (info?.isFile()) files.push({ id: localModelId(file), file, path, bytes: info.size });
-  }
-  return files;
-}
-
-/**
- * Where a model named by the registry lives: an absolute path as is, otherwise a file under
- * modelsDir (".gguf" may be left out). Relative names may not climb out of the folder.
- */
-export async function resolveLocalModelPath(modelsDir: string, model: string): Promise<string | undefined> {
-  const folder = resolve(modelsDir);
-  const base = isAbsolute(model) ? model : resolve(folder, model);
-  if (!isAbsolute(model) && relative(folder, base).startsWith('..')) return undefined;
-  for (const candidate of /\.gguf$/i.test(base) ? [base] : [base, `${base}.gguf`]) {
-    const info = await stat(candidate).catch(() => undefined);
-    if (info?.isFile()) return candidate;
-  }
-  return undefined;
-}
-
 /** A Provider whose optional parts are all there: local models count tokens, list files, unload. */
 export type LocalProvider = Provider & Required<Pick<Provider, 'countTokens' | 'listModels' | 'close'>> & { readonly kind: 'local' };
 
@@ -75,7 +34,7 @@ export type LocalProvider = Provider & Required<Pick<Provider, 'countTokens' | '
  */
 export function createLocalProvider(options: LocalProviderOptions): LocalProvider {
   const parallelRequests = options.parallelRequests ?? 2;
-  const contextSize = options.contextSize ?? 4096;
+  const contextSize = options.contextSize ?? localContextSize;
   const loaded = new Map<string, Promise<LoadedModel>>();
   let closed = false;
 
@@ -107,7 +66,9 @@ export function createLocalProvider(options: LocalProviderOptions): LocalProvide
     try {
       return await pending;
     } catch (error) {
-      throw new AppError('model_unavailable', `The local model "${model}" could not be loaded: ${(error as Error).message}`, { cause: error });
+      // The reason is shown to API clients: never with the server's folders in it.
+      const reason = (error as Error).message.replaceAll(path, model).replaceAll(resolve(options.modelsDir), 'models');
+      throw new AppError('model_unavailable', `The local model "${model}" could not be loaded: ${reason}`, { cause: error });
     }
   }
 
@@ -190,7 +151,7 @@ export function createLocalProvider(options: LocalProviderOptions): LocalProvide
     },
 
     async listModels() {
-      return (await listLocalModelFiles(options.modelsDir)).map((file) => file.file);
+      return (await listLocalModelFiles(options.modelsDir, { contextSize })).map((file) => file.file);
     },
 
     async close() {
