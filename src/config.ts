@@ -69,6 +69,18 @@ export const fields = {
     parse: url('redis:', 'rediss:'),
     secret: true,
   },
+  redisPrefix: {
+    env: 'CAUSERIE_REDIS_PREFIX',
+    description: 'Prefix of every Redis key Causerie writes, so several deployments (or tests) can share one Redis.',
+    default: 'causerie:',
+    parse: text,
+  },
+  defaultPlan: {
+    env: 'CAUSERIE_DEFAULT_PLAN',
+    description: 'Name of the plan whose limits apply to users who have none (unset: such users have no plan limits).',
+    default: undefined,
+    parse: text,
+  },
   logLevel: {
     env: 'LOG_LEVEL',
     description: 'Log level: fatal, error, warn, info, debug, trace or silent.',

@@ -14,6 +14,13 @@ import { modelCatalogFrom } from './domain/conversations/model-catalog.ts';
 import { StreamRecovery } from './domain/conversations/stream-recovery.ts';
 import type { Completions } from './domain/completions/completions.types.ts';
 import { AppError } from './domain/errors.ts';
+import { createLimits } from './domain/limits/create-limits.ts';
+import type { LimitsService } from './domain/limits/limits.service.ts';
+import type { LimitsGate } from './domain/limits/limits.types.ts';
+import { PlansService } from './domain/plans/plans.service.ts';
+import { PlansStore } from './domain/plans/plans.store.ts';
+import { UsageService } from './domain/usage/usage.service.ts';
+import { UsageStore } from './domain/usage/usage.store.ts';
 import type { SqlStore } from './stores/sql/database.ts';
 
 /** Every domain service, built once from the stores and the config and passed down explicitly. */
@@ -31,6 +38,14 @@ export interface Services {
   conversationCompletions: ConversationCompletions;
   /** Settles replies a dead process left streaming; start() once at start-up. */
   streamRecovery: StreamRecovery;
+  /** Plans (tiers) and their assignment to users. */
+  plans: PlansService;
+  /** What is left of each limit; key limits. */
+  limits: LimitsService;
+  /** Admits or refuses every model call (quotas, rate limits, token budgets). */
+  limitsGate: LimitsGate;
+  /** Usage reports over the ledger. */
+  usage: UsageService;
   version: string;
   /** Releases every resource the services hold (database pool, provider connections). */
   close(): Promise<void>;
@@ -40,7 +55,8 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
   const { config, sql, clock } = options;
   const usersStore = new UsersStore(sql.db);
   const users = new UsersService({ store: usersStore, clock, allowSignup: config.allowSignup });
-  const apiKeys = new ApiKeysService({ store: new ApiKeysStore(sql.db), clock });
+  const apiKeysStore = new ApiKeysStore(sql.db);
+  const apiKeys = new ApiKeysService({ store: apiKeysStore, clock });
   const auth = new AuthService({
     users,
     usersStore,
@@ -64,6 +80,21 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
   const leaseMs = config.streamStaleSeconds * 1000;
   const conversationCompletions = new ConversationCompletions({ store: conversationsStore, conversations, completions, models: modelCatalog, clock, timings: { leaseMs } });
   const streamRecovery = new StreamRecovery({ store: conversationsStore, clock, mode: config.mode, leaseMs });
+  const plansStore = new PlansStore(sql.db);
+  const usageStore = new UsageStore(sql.db);
+  const limits = createLimits({
+    redisUrl: config.redisUrl,
+    redisPrefix: config.redisPrefix,
+    defaultPlan: config.defaultPlan,
+    clock,
+    plansStore,
+    apiKeysStore,
+    usageStore,
+    apiKeys,
+    users,
+  });
+  const plans = new PlansService({ store: plansStore, users, usersStore, clock, onChange: () => limits.resolver.forget() });
+  const usage = new UsageService({ store: usageStore, users, clock });
   return {
     config,
     clock,
@@ -75,9 +106,14 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     conversations,
     conversationCompletions,
     streamRecovery,
+    plans,
+    limits: limits.service,
+    limitsGate: limits.gate,
+    usage,
     version: options.version,
     async close() {
       streamRecovery.stop();
+      await limits.close();
       await sql.close();
     },
   };

@@ -9,12 +9,20 @@ export interface LimitRequest {
   /** Worst-case cost in micro-units, from the model's prices. */
   reserveCostMicros: number;
   stream: boolean;
+  /**
+   * Optional: the prompt's own tokens. When given and the worst case does not fit in a token
+   * quota, the gate may grant less (at least promptTokens + 1) and say so in
+   * Admission.maxCompletionTokens, which the caller must then apply as its max_tokens.
+   */
+  promptTokens?: number;
 }
 
 /** A granted admission: settle it with what was actually used, exactly once. */
 export interface Admission {
   /** X-RateLimit-* headers for the response. */
   headers: Record<string, string>;
+  /** Set when the gate granted fewer tokens than reserveTokens: the most the completion may produce. */
+  maxCompletionTokens?: number;
   settle(actual: { tokens: number; costMicros: number }): Promise<void>;
 }
 

@@ -13,6 +13,9 @@ import { registerChatServiceConversationsRoutes } from './chat-service/conversat
 import { registerChatApiRoutes } from './chat-api/chat.routes.ts';
 import { registerChatsRoutes } from './chats/chats.routes.ts';
 import { registerChatsConversationsRoutes } from './chats/conversations.routes.ts';
+import { registerPlansRoutes } from './native/plans.routes.ts';
+import { registerLimitsRoutes } from './native/limits.routes.ts';
+import { registerUsageRoutes } from './native/usage.routes.ts';
 
 /** Every route module, one per surface and noun. */
 export function registerSurfaces(app: App, services: Services, extras: { metrics: Registry }) {
@@ -28,4 +31,7 @@ export function registerSurfaces(app: App, services: Services, extras: { metrics
   registerChatApiRoutes(app, services);
   registerChatsRoutes(app, services);
   registerChatsConversationsRoutes(app, services);
+  registerPlansRoutes(app, services);
+  registerLimitsRoutes(app, services);
+  registerUsageRoutes(app, services);
 }

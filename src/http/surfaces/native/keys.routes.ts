@@ -4,6 +4,7 @@ import type { App } from '../../app.ts';
 import { authenticate, principalOf, security } from '../../auth.ts';
 import { authErrors, ErrorBody, IdOrUuid } from '../../schemas/common.ts';
 import { ApiKeyBody, CreateApiKeyBody, CreatedApiKeyBody } from '../../schemas/keys.ts';
+import { ApiKeyWithRemainingBody } from '../../schemas/limits.ts';
 
 /** Spec 000's API keys: created (shown once), listed, read and revoked under /api/v1/keys. */
 export function registerKeysRoutes(app: App, services: Services) {
@@ -38,8 +39,11 @@ export function registerKeysRoutes(app: App, services: Services) {
 
   app.get(
     '/api/v1/keys/:key_id',
-    { ...base, schema: { tags, security, summary: 'Read one API key', params: KeyParams, response: { 200: ApiKeyBody, ...authErrors } } },
-    async (request) => services.apiKeys.get(principalOf(request), request.params.key_id),
+    {
+      ...base,
+      schema: { tags, security, summary: 'Read one API key, with what is left of each of its limits', params: KeyParams, response: { 200: ApiKeyWithRemainingBody, ...authErrors } },
+    },
+    async (request) => services.limits.keyWithRemaining(principalOf(request), request.params.key_id),
   );
 
   app.delete(

@@ -1,0 +1,97 @@
+import { AppError, invalid, notFound } from '../errors.ts';
+import { isoAt, type Clock } from '../clock.ts';
+import { microsPerUnit } from '../limits/limit-definitions.ts';
+import { windowAt } from '../limits/windows.ts';
+import type { Actor, UsersService } from '../users/users.service.ts';
+import type { UsageGroup, UsageStore, UsageTotals } from './usage.store.ts';
+
+export const usageGroups: UsageGroup[] = ['day', 'model', 'key'];
+
+export interface UsageLine {
+  day?: string;
+  model?: string;
+  api_key_id?: number | null;
+  api_key_name?: string | null;
+  requests: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  /** In the currency of the model prices. */
+  cost: number;
+}
+
+export interface UsageReport {
+  from: string;
+  to: string;
+  group_by: UsageGroup[];
+  /** Whose usage: a user id, or null for everyone (admins only). */
+  user_id: number | null;
+  rows: UsageLine[];
+  total: UsageLine;
+}
+
+const dateOnly = /^\d{4}-\d{2}-\d{2}$/;
+const dayMs = 86_400_000;
+
+/** A bound as a timestamp: a bare date is that day's start, or with `endOfDay` the next day's start. */
+function parseBound(field: string, raw: string, endOfDay: boolean): number {
+  const at = Date.parse(dateOnly.test(raw) ? `${raw}T00:00:00.000Z` : raw);
+  if (Number.isNaN(at)) throw invalid(field, 'must be a date (YYYY-MM-DD) or an ISO-8601 date-time');
+  return dateOnly.test(raw) && endOfDay ? at + dayMs : at;
+}
+
+const line = (totals: Omit<UsageTotals, 'requests'> & { requests: number }): UsageLine => {
+  const { cost_micros, ...rest } = totals;
+  return { ...rest, total_tokens: totals.prompt_tokens + totals.completion_tokens, cost: cost_micros / microsPerUnit };
+};
+
+/** Usage reporting over the ledger (GET /api/v1/usage). */
+export class UsageService {
+  private readonly deps: { store: UsageStore; users: UsersService; clock: Clock };
+
+  constructor(deps: { store: UsageStore; users: UsersService; clock: Clock }) {
+    this.deps = deps;
+  }
+
+  /**
+   * The caller's usage in [from, to) grouped as asked. Defaults: from the start of the UTC month to
+   * the end of today. Admins may name another user, or ask for everyone's with all.
+   */
+  async report(actor: Actor, query: { from?: string; to?: string; group_by?: string; user?: string; all?: boolean }): Promise<UsageReport> {
+    const now = this.deps.clock.now();
+    const from = query.from === undefined ? windowAt('month', now).start : parseBound('from', query.from, false);
+    const to = query.to === undefined ? windowAt('day', now).end : parseBound('to', query.to, true);
+    if (to <= from) throw invalid('to', 'must be after from');
+    const groupBy: UsageGroup[] = [];
+    for (const part of (query.group_by ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+      if (!usageGroups.includes(part as UsageGroup)) throw invalid('group_by', `must be a comma-separated list of ${usageGroups.join(', ')}`);
+      if (!groupBy.includes(part as UsageGroup)) groupBy.push(part as UsageGroup);
+    }
+    let userId: number | undefined = actor.userId;
+    if (query.user !== undefined || query.all) {
+      if (actor.role !== 'admin') throw new AppError('forbidden', "Only an administrator can read another user's usage");
+      if (query.all) userId = undefined;
+      else {
+        const user = await this.deps.users.find(query.user!);
+        if (!user) throw notFound('User');
+        userId = user.id;
+      }
+    }
+    const rows = await this.deps.store.report({ userId, from: isoAt(from), to: isoAt(to) }, groupBy);
+    const sum = { requests: 0, prompt_tokens: 0, completion_tokens: 0, cost_micros: 0 };
+    for (const row of rows) {
+      sum.requests += row.requests;
+      sum.prompt_tokens += row.prompt_tokens;
+      sum.completion_tokens += row.completion_tokens;
+      sum.cost_micros += row.cost_micros;
+    }
+    return {
+      from: isoAt(from),
+      to: isoAt(to),
+      group_by: groupBy,
+      user_id: userId ?? null,
+      rows: groupBy.length === 0 ? [] : rows.map(line),
+      total: line(sum),
+    };
+  }
+}

@@ -1,0 +1,89 @@
+import { sql, type Insertable, type Kysely, type Selectable } from 'kysely';
+import type { Database, UsageRecordsTable } from '../../stores/sql/schema.ts';
+
+export type UsageRow = Selectable<UsageRecordsTable>;
+export type UsageGroup = 'day' | 'model' | 'key';
+
+/** One line of a usage report: the group's values and its sums. */
+export interface UsageTotals {
+  day?: string;
+  model?: string;
+  api_key_id?: number | null;
+  api_key_name?: string | null;
+  requests: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_micros: number;
+}
+
+/** The usage ledger: one row per model call. */
+export class UsageStore {
+  private readonly db: Kysely<Database>;
+
+  constructor(db: Kysely<Database>) {
+    this.db = db;
+  }
+
+  async insert(row: Insertable<UsageRecordsTable>): Promise<void> {
+    await this.db.insertInto('usage_records').values(row).execute();
+  }
+
+  /** Calls, tokens and cost since `since` (ISO), per user and key: what quotas count. */
+  async totalsSince(since: string) {
+    const rows = await this.db
+      .selectFrom('usage_records')
+      .select((eb) => [
+        'user_id',
+        'api_key_id',
+        eb.fn.countAll<number>().as('requests'),
+        eb.fn.sum<number>(sql`prompt_tokens + completion_tokens`).as('tokens'),
+        eb.fn.sum<number>('cost_micros').as('cost_micros'),
+      ])
+      .where('created_at', '>=', since)
+      .groupBy(['user_id', 'api_key_id'])
+      .execute();
+    return rows.map((row) => ({
+      user_id: row.user_id,
+      api_key_id: row.api_key_id,
+      requests: Number(row.requests),
+      tokens: Number(row.tokens ?? 0),
+      cost_micros: Number(row.cost_micros ?? 0),
+    }));
+  }
+
+  /** Sums over [from, to), for one user or everyone, grouped by any of day, model and key. */
+  async report(filter: { userId?: number; from: string; to: string }, groupBy: UsageGroup[]): Promise<UsageTotals[]> {
+    const day = sql<string>`substr(usage_records.created_at, 1, 10)`;
+    let query = this.db
+      .selectFrom('usage_records')
+      .leftJoin('api_keys', 'api_keys.id', 'usage_records.api_key_id')
+      .select((eb) => [
+        eb.fn.countAll<number>().as('requests'),
+        eb.fn.sum<number>('usage_records.prompt_tokens').as('prompt_tokens'),
+        eb.fn.sum<number>('usage_records.completion_tokens').as('completion_tokens'),
+        eb.fn.sum<number>('usage_records.cost_micros').as('cost_micros'),
+      ])
+      .where('usage_records.created_at', '>=', filter.from)
+      .where('usage_records.created_at', '<', filter.to);
+    if (filter.userId !== undefined) query = query.where('usage_records.user_id', '=', filter.userId);
+    if (groupBy.includes('day')) query = query.select(day.as('day')).groupBy(day).orderBy(day);
+    if (groupBy.includes('model')) query = query.select('usage_records.model').groupBy('usage_records.model').orderBy('usage_records.model');
+    if (groupBy.includes('key')) {
+      query = query
+        .select(['usage_records.api_key_id', 'api_keys.name as api_key_name'])
+        .groupBy(['usage_records.api_key_id', 'api_keys.name'])
+        // Calls without a key first, on both dialects (they sort NULL differently).
+        .orderBy(sql`coalesce(usage_records.api_key_id, 0)`);
+    }
+    const rows = (await query.execute()) as Array<Record<string, unknown>>;
+    return rows.map((row) => ({
+      ...(groupBy.includes('day') ? { day: String(row.day) } : {}),
+      ...(groupBy.includes('model') ? { model: String(row.model) } : {}),
+      ...(groupBy.includes('key') ? { api_key_id: (row.api_key_id as number | null) ?? null, api_key_name: (row.api_key_name as string | null) ?? null } : {}),
+      requests: Number(row.requests),
+      prompt_tokens: Number(row.prompt_tokens ?? 0),
+      completion_tokens: Number(row.completion_tokens ?? 0),
+      cost_micros: Number(row.cost_micros ?? 0),
+    }));
+  }
+}

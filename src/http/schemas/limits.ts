@@ -1,0 +1,104 @@
+import { Type } from 'typebox';
+import { ApiKeyBody } from './keys.ts';
+import { Nullable } from './common.ts';
+
+const limit = (description: string) => Type.Optional(Type.Integer({ minimum: 0, description }));
+
+/** A plan's limits; each is optional (absent: not limited). */
+export const PlanLimitsBody = Type.Object(
+  {
+    requests_per_minute: limit('Requests per minute'),
+    requests_per_day: limit('Requests per UTC day'),
+    tokens_per_day: limit('Prompt + completion tokens per UTC day'),
+    tokens_per_month: limit('Prompt + completion tokens per UTC month'),
+    budget_per_month: Type.Optional(Type.Number({ minimum: 0, description: 'Spending budget per UTC month, in the currency of the model prices' })),
+    concurrent_streams: limit('Streams open at once'),
+  },
+  { additionalProperties: false },
+);
+
+export const PlanBody = Type.Object({
+  id: Type.Integer(),
+  name: Type.String(),
+  limits: PlanLimitsBody,
+  users: Type.Integer({ description: 'Users on this plan' }),
+  created_at: Type.String({ format: 'date-time' }),
+  updated_at: Type.String({ format: 'date-time' }),
+});
+
+export const CreatePlanBody = Type.Object(
+  { name: Type.String({ minLength: 1, maxLength: 64 }), limits: Type.Optional(PlanLimitsBody) },
+  { additionalProperties: false },
+);
+
+export const UpdatePlanBody = Type.Object(
+  { name: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })), limits: Type.Optional(PlanLimitsBody) },
+  { additionalProperties: false },
+);
+
+export const AssignPlanBody = Type.Object(
+  { plan: Type.Union([Type.String({ minLength: 1 }), Type.Integer({ minimum: 1 }), Type.Null()], { description: 'Plan id or name; null removes the plan' }) },
+  { additionalProperties: false },
+);
+
+const remaining = (description: string) => Type.Optional(Type.Number({ description }));
+
+export const ApiKeyWithRemainingBody = Type.Intersect([
+  ApiKeyBody,
+  Type.Object({
+    limits_remaining: Type.Union(
+      [Type.Object({
+        requests_per_minute: remaining('Requests left this minute'),
+        requests_per_day: remaining('Requests left today (UTC)'),
+        tokens_per_day: remaining('Tokens left today (UTC)'),
+        tokens_per_month: remaining('Tokens left this month (UTC)'),
+        concurrent_streams: remaining('Streams that can still open'),
+      }), Type.Null()],
+      { description: "What is left of each of the key's own limits (null: the key has none)" },
+    ),
+  }),
+]);
+
+export const LimitStatusBody = Type.Object({
+  scope: Type.String({ description: 'user.<limit> (from the plan) or key.<limit> (the key\'s own), as in X-RateLimit-Scope' }),
+  limit: Type.Number(),
+  used: Type.Number({ description: 'Includes the reservations of calls still running' }),
+  remaining: Type.Number(),
+  resets_at: Nullable(Type.String({ format: 'date-time' })),
+});
+
+export const LimitsOverviewBody = Type.Object({
+  user_id: Type.Integer(),
+  plan: Nullable(Type.Object({ id: Type.Integer(), name: Type.String() })),
+  api_key_id: Nullable(Type.Integer({ description: 'The key the request came with; its own limits are listed too' })),
+  limits: Type.Array(LimitStatusBody),
+});
+
+export const UsageQuery = Type.Object({
+  from: Type.Optional(Type.String({ description: 'Start (inclusive): YYYY-MM-DD or ISO date-time; default: start of the UTC month' })),
+  to: Type.Optional(Type.String({ description: 'End (exclusive; a bare date includes that day); default: end of today (UTC)' })),
+  group_by: Type.Optional(Type.String({ description: 'Comma-separated: day, model, key' })),
+  user: Type.Optional(Type.String({ description: 'Admins: whose usage (username, id or UUID)' })),
+  all: Type.Optional(Type.Boolean({ description: "Admins: everyone's usage" })),
+});
+
+const UsageLineBody = Type.Object({
+  day: Type.Optional(Type.String()),
+  model: Type.Optional(Type.String()),
+  api_key_id: Type.Optional(Nullable(Type.Integer())),
+  api_key_name: Type.Optional(Nullable(Type.String())),
+  requests: Type.Integer(),
+  prompt_tokens: Type.Integer(),
+  completion_tokens: Type.Integer(),
+  total_tokens: Type.Integer(),
+  cost: Type.Number({ description: 'In the currency of the model prices' }),
+});
+
+export const UsageReportBody = Type.Object({
+  from: Type.String({ format: 'date-time' }),
+  to: Type.String({ format: 'date-time' }),
+  group_by: Type.Array(Type.String()),
+  user_id: Nullable(Type.Integer()),
+  rows: Type.Array(UsageLineBody),
+  total: UsageLineBody,
+});
