@@ -76,6 +76,12 @@ describe('local GGUF provider (tiny random-weight llama built by the test)', () 
     }
   });
 
+  test('an answer cannot outgrow the context: it ends with "length" when the context is full', async () => {
+    const result = await collect(provider, tiny('the cat '.repeat(200), { max_tokens: 1000 }));
+    assert.equal(result.finish, 'length');
+    assert.equal(result.usage!.prompt_tokens + result.usage!.completion_tokens, 512); // the fixture's trained context
+  });
+
   test('a stop sequence ends the answer before it, and the stop text is not returned', async () => {
     const free = await collect(provider, tiny('Once upon a time there was a cat', { max_tokens: 40 }));
     // Pick a stop string from the second half of what the model writes for this prompt.
@@ -203,6 +209,7 @@ describe('local GGUF provider (tiny random-weight llama built by the test)', () 
     assert.equal((await refused(tiny('hi', { tools: [{ type: 'function', function: { name: 'f' } }] }))).field, 'tools');
     assert.equal((await refused(tiny('hi', { response_format: { type: 'json_object' } }))).field, 'response_format');
     assert.equal((await refused({ model: 'tiny-llama.gguf', messages: [] })).field, 'messages');
+    assert.equal((await refused(tiny('hi', { max_tokens: 0 }))).field, 'max_tokens');
     assert.equal((await refused(tiny('the cat '.repeat(400)))).field, 'messages');
   });
 });

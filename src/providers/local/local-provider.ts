@@ -131,7 +131,9 @@ export function createLocalProvider(options: LocalProviderOptions): LocalProvide
         throw invalid('messages', `the conversation takes ${promptTokens} tokens; this local model holds ${model.contextSize} (prompt and answer together)`);
       }
       // An answer cannot outgrow the context: max_tokens beyond the room left ends with "length".
-      const prepared: Prepared = { history, promptTokens, maxTokens: Math.min(request.max_tokens ?? room, room) };
+      // node-llama-cpp reads maxTokens 0 as "no limit": never pass it on.
+      if (request.max_tokens !== undefined && !(request.max_tokens >= 1)) throw invalid('max_tokens', 'must be at least 1');
+      const prepared: Prepared = { history, promptTokens, maxTokens: Math.min(Math.floor(request.max_tokens ?? room), room) };
       const consumerLeft = new AbortController();
       const stop = AbortSignal.any([signal, consumerLeft.signal]);
       const channel: EventChannel<StreamEvent> = new EventChannel<StreamEvent>({
