@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { AppError } from '../../src/domain/errors.ts';
-import { locate } from '../../src/domain/limits/limit-definitions.ts';
+import { Redis } from 'ioredis';
+import { locate, streamLeaseMs } from '../../src/domain/limits/limit-definitions.ts';
+import { redisUrl } from '../helpers/server.ts';
 import { backends, gateFor, keyActor, request, tally } from './helpers.ts';
 
 for (const backend of backends) {
@@ -165,6 +167,37 @@ for (const backend of backends) {
         return true;
       });
     });
+
+    test('a stream whose node died frees its slot once its lease expires', async () => {
+      ctx.clock.set(Date.parse('2026-01-15T12:00:00.000Z'));
+      ctx.limits.keys.set(109, { concurrent_streams: 1 });
+      await ctx.gate.admit(request(keyActor(109), { stream: true })); // never settled: its node "died"
+      await assert.rejects(ctx.gate.admit(request(keyActor(109), { stream: true })), /concurrent_streams/);
+      ctx.clock.advance(streamLeaseMs + 1);
+      const next = await ctx.gate.admit(request(keyActor(109), { stream: true }));
+      await next.settle({ tokens: 0, costMicros: 0 });
+    });
+
+    if (backend === 'redis') {
+      test('every Redis key it writes expires: counters after their window, lease sets after the lease', async () => {
+        ctx.clock.set(Date.parse('2026-01-15T23:00:00.000Z'));
+        ctx.limits.keys.set(110, { requests_per_day: 10, concurrent_streams: 2 });
+        const admission = await ctx.gate.admit(request(keyActor(110), { stream: true }));
+        const redis = new Redis(redisUrl);
+        try {
+          const keys = await redis.keys(`${ctx.prefix}*key:110:*`);
+          assert.equal(keys.length, 2, keys.join(', '));
+          for (const key of keys) {
+            const ttl = await redis.pttl(key);
+            const expected = key.includes(':streams') ? streamLeaseMs : 3600_000 + 60_000;
+            assert.ok(ttl > 0 && ttl <= expected, `${key} expires in ${ttl} ms`);
+          }
+        } finally {
+          redis.disconnect();
+        }
+        await admission.settle({ tokens: 0, costMicros: 0 });
+      });
+    }
 
     test('with no plan and no key limits every call is admitted without headers', async () => {
       const admission = await ctx.gate.admit(request({ userId: 70, role: 'user' }, { reserveTokens: 10 ** 9, stream: true }));
