@@ -10,7 +10,16 @@ export interface Window {
 const minuteMs = 60_000;
 const dayMs = 86_400_000;
 
+// The last window computed per kind: nearly every call falls in it, and its tag costs a Date.
+const recent: Partial<Record<WindowName, Window>> = {};
+
 export function windowAt(name: WindowName, now: number): Window {
+  const last = recent[name];
+  if (last && now >= last.start && now < last.end) return last;
+  return (recent[name] = computeWindow(name, now));
+}
+
+function computeWindow(name: WindowName, now: number): Window {
   if (name === 'minute') {
     const start = Math.floor(now / minuteMs) * minuteMs;
     return { start, end: start + minuteMs, tag: `m${new Date(start).toISOString().slice(0, 16)}` };
