@@ -54,9 +54,13 @@ export function registerSessionsRoutes(app: App, services: Services) {
     '/api/v1/sessions',
     {
       ...base,
-      schema: { tags, security, summary: 'Create a session (all fields optional)', body: Type.Optional(CreateSessionBody), response: { 201: SessionBody, ...authErrors } },
+      // No body at all (spec 000 shows none) is an empty one.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
+      schema: { tags, security, summary: 'Create a session (every field optional; no body is fine)', body: CreateSessionBody, response: { 201: SessionBody, ...authErrors } },
     },
-    async (request, reply) => reply.code(201).send(toSessionBody(await services.conversations.create(principalOf(request), request.body ?? {}))),
+    async (request, reply) => reply.code(201).send(toSessionBody(await services.conversations.create(principalOf(request), request.body))),
   );
 
   app.get(
