@@ -141,3 +141,28 @@ for (const dialect of dialects) {
     });
   });
 }
+
+describe('CAUSERIE_DEFAULT_PLAN', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ env: { CAUSERIE_DEFAULT_PLAN: 'starter' } });
+  });
+  after(() => server?.stop());
+
+  test('applies its plan to users who have none, and a change to the plan applies at once', async () => {
+    const user = await signUp(server, 'newcomer');
+    // Named but not created yet: no limits.
+    assert.deepEqual((await server.api('/api/v1/limits', { auth: user.basic })).body.plan, null);
+    // The node's one-second cache is cleared by changes made through it.
+    await server.api('/api/v1/plans', { method: 'POST', body: { name: 'starter', limits: { requests_per_day: 10 } } });
+    assert.equal((await server.api('/api/v1/limits', { auth: user.basic })).body.plan.name, 'starter');
+    await server.api('/api/v1/plans/starter', { method: 'PATCH', body: { limits: { requests_per_day: 20 } } });
+    const overview = await server.api('/api/v1/limits', { auth: user.basic });
+    assert.equal(overview.body.plan.name, 'starter');
+    assert.deepEqual(overview.body.limits.map((l: { scope: string; limit: number }) => [l.scope, l.limit]), [['user.requests_per_day', 20]]);
+    // A plan of their own replaces the default.
+    await server.api('/api/v1/plans', { method: 'POST', body: { name: 'gold', limits: { tokens_per_month: 5 } } });
+    await server.api(`/api/v1/users/${user.username}/plan`, { method: 'PUT', body: { plan: 'gold' } });
+    assert.deepEqual((await server.api('/api/v1/limits', { auth: user.basic })).body.limits.map((l: { scope: string }) => l.scope), ['user.tokens_per_month']);
+  });
+});

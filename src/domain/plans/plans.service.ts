@@ -62,6 +62,8 @@ export class PlansService {
     const limits = normalizeLimits(input.limits ?? {});
     try {
       const row = await this.deps.store.insert({ name: input.name, limits: JSON.stringify(limits), created_at: now, updated_at: now });
+      // It may be the default plan (CAUSERIE_DEFAULT_PLAN) coming into existence.
+      this.deps.onChange();
       return this.present(row);
     } catch (error) {
       if (await this.deps.store.findByName(input.name)) throw new AppError('conflict', `A plan named "${input.name}" exists already`);
