@@ -140,6 +140,12 @@ export const fields = {
     default: 30,
     parse: integer(0, 3600),
   },
+  defaultModel: {
+    env: 'CAUSERIE_DEFAULT_MODEL',
+    description: 'Model id used by conversations that name none (spec 004 chats, spec 001 conversations); default: the first available chat model.',
+    default: undefined,
+    parse: text,
+  },
   streamStaleSeconds: {
     env: 'CAUSERIE_STREAM_STALE_SECONDS',
     description: 'Seconds after which a reply no process has written is considered abandoned (its node died): its conversation accepts new completions and, in cluster mode, the reply is marked error.',
