@@ -69,7 +69,7 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
   });
   const models = new ModelsService();
   const conversationsStore = new ConversationsStore(sql.db);
-  const modelCatalog = modelCatalogFrom(models);
+  const modelCatalog = modelCatalogFrom(models, config.defaultModel);
   const conversations = new ConversationsService({ store: conversationsStore, users, models: modelCatalog, clock });
   // Until the completions service is wired (issue 3), completions in conversations answer 503.
   const completions: Completions = {
