@@ -1,6 +1,6 @@
 import type { ChatMessage, FinishReason, StreamEvent } from '../../providers/provider.ts';
 import type { CompletionRun, Completions } from '../completions/completions.types.ts';
-import { AppError, invalid } from '../errors.ts';
+import { AppError, invalid, notFound } from '../errors.ts';
 import { isoAt, type Clock } from '../clock.ts';
 import { newUuid } from '../ids.ts';
 import type { Actor } from '../users/users.service.ts';
@@ -123,9 +123,6 @@ export class ConversationCompletions {
     } else {
       conversation = await this.deps.conversations.findRow(actor, input.conversation);
     }
-    const model = input.model ?? conversation.model ?? input.fallbackModel ?? (await this.deps.models.defaultModel());
-    if (!model) throw invalid('model', 'is required: this conversation has no model yet and no default model is configured');
-
     const release = await this.locks.acquire(conversation.id, options.signal);
     const owner = newUuid();
     // Our own signal, so a failure after admission can stop the model too.
@@ -143,6 +140,12 @@ export class ConversationCompletions {
         // Only another process can hold it: this one queues its own callers on the lock above.
         throw new AppError('conflict', 'Another completion is running in this conversation; retry when it has finished');
       }
+      // Read again now that it is ours: a completion or a switch-model may have changed it while we waited.
+      const current = await store.findConversationById(conversation.id);
+      if (!current) throw notFound('Conversation');
+      conversation = current;
+      const model = input.model ?? conversation.model ?? input.fallbackModel ?? (await this.deps.models.defaultModel());
+      if (!model) throw invalid('model', 'is required: this conversation has no model yet and no default model is configured');
       const now = this.now();
       const stored = await store.listMessages(conversation.id);
       const toAppend = input.skipStoredPrefix ? afterStoredPrefix(stored, input.messages) : input.messages;
@@ -199,7 +202,7 @@ export class ConversationCompletions {
         created_at: this.now(),
         updated_at: this.now(),
       });
-      const current = toConversation((await store.findConversationById(conversation.id)) ?? conversation);
+      const updated = toConversation((await store.findConversationById(conversation.id)) ?? conversation);
       const persister = new StreamPersister({
         store,
         clock: this.deps.clock,
@@ -213,7 +216,7 @@ export class ConversationCompletions {
       const done = this.pump(run, persister, queue, controller.signal, release).then((final) => ({ ...toMessage(replyRow), ...final }));
       done.catch(() => {});
       return {
-        conversation: current,
+        conversation: updated,
         created,
         model: run.model,
         headers: run.headers,
