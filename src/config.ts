@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 
 /** One configuration field: where it comes from, its default, its rule, what it is for. */
 interface Field<T> {
@@ -8,6 +8,8 @@ interface Field<T> {
   default: T | undefined;
   parse: (raw: string) => T;
   secret?: boolean;
+  /** Read from the environment only: the config file may not hold it (provider keys). */
+  envOnly?: boolean;
 }
 
 class ConfigError extends Error {}
@@ -158,6 +160,88 @@ export const fields = {
     default: undefined,
     parse: text,
   },
+  openaiApiKey: {
+    env: 'OPENAI_API_KEY',
+    description: 'Key for OpenAI (or the server OPENAI_BASE_URL names); setting it registers provider "openai". Environment only.',
+    default: undefined,
+    parse: text,
+    secret: true,
+    envOnly: true,
+  },
+  openaiBaseUrl: {
+    env: 'OPENAI_BASE_URL',
+    description: 'Base URL of the "openai" provider (any OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1); setting it alone registers the provider without a key.',
+    default: undefined,
+    parse: url('http:', 'https:'),
+  },
+  mistralApiKey: {
+    env: 'MISTRAL_API_KEY',
+    description: 'Key for Mistral AI; setting it registers provider "mistral". Environment only.',
+    default: undefined,
+    parse: text,
+    secret: true,
+    envOnly: true,
+  },
+  mistralBaseUrl: {
+    env: 'MISTRAL_BASE_URL',
+    description: 'Base URL of the "mistral" provider.',
+    default: 'https://api.mistral.ai/v1',
+    parse: url('http:', 'https:'),
+  },
+  ollamaBaseUrl: {
+    env: 'OLLAMA_BASE_URL',
+    description: 'Ollama server (e.g. http://127.0.0.1:11434); setting it registers provider "ollama".',
+    default: undefined,
+    parse: url('http:', 'https:'),
+  },
+  mockProvider: {
+    env: 'CAUSERIE_MOCK_PROVIDER',
+    description: 'Registers the scripted "mock" provider (model mock/echo) for client tests; see docs/models.md.',
+    default: false,
+    parse: boolean,
+  },
+  modelsDir: {
+    env: 'CAUSERIE_MODELS_DIR',
+    description: 'Folder of local GGUF models (default: the "models" folder inside CAUSERIE_DATA_DIR).',
+    default: '',
+    parse: text,
+  },
+  localThreads: {
+    env: 'CAUSERIE_LOCAL_THREADS',
+    description: 'CPU threads a local model generates with.',
+    default: 1,
+    parse: integer(1, 256),
+  },
+  modelsRefreshSeconds: {
+    env: 'CAUSERIE_MODELS_REFRESH',
+    description: "Seconds between refreshes of each provider's model list (GET /v1/models upstream); 0 discovers once at start.",
+    default: 300,
+    parse: integer(0, 86_400),
+  },
+  providerConnectTimeoutMs: {
+    env: 'CAUSERIE_PROVIDER_CONNECT_TIMEOUT_MS',
+    description: 'Milliseconds to open a connection to a provider.',
+    default: 5_000,
+    parse: integer(100, 600_000),
+  },
+  providerFirstByteTimeoutMs: {
+    env: 'CAUSERIE_PROVIDER_FIRST_BYTE_TIMEOUT_MS',
+    description: "Milliseconds a provider may take to start its answer (a non-streamed answer's whole generation).",
+    default: 120_000,
+    parse: integer(100, 3_600_000),
+  },
+  providerIdleTimeoutMs: {
+    env: 'CAUSERIE_PROVIDER_IDLE_TIMEOUT_MS',
+    description: 'Milliseconds of silence allowed between two chunks of a streamed answer.',
+    default: 60_000,
+    parse: integer(100, 3_600_000),
+  },
+  providerRetries: {
+    env: 'CAUSERIE_PROVIDER_RETRIES',
+    description: 'Retries (with backoff) of a provider call that failed before its first byte (connection error, 502, 503, 504).',
+    default: 2,
+    parse: integer(0, 10),
+  },
 } satisfies Record<string, Field<unknown>>;
 
 type Fields = typeof fields;
@@ -166,7 +250,14 @@ type Settings = {
   [K in keyof Fields]: Fields[K]['default'] extends undefined ? ValueOf<Fields[K]> | undefined : ValueOf<Fields[K]>;
 };
 
-export type Config = Readonly<Settings & { mode: 'embedded' | 'cluster'; file: Record<string, unknown> }>;
+export type Config = Readonly<
+  Settings & {
+    mode: 'embedded' | 'cluster';
+    file: Record<string, unknown>;
+    /** Keys of the providers the config file declares, read from the variables their `api_key_env` names. */
+    providerSecrets: Readonly<Record<string, string>>;
+  }
+>;
 
 export class InvalidConfigError extends Error {}
 
@@ -187,6 +278,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const settings: Record<string, unknown> = {};
   for (const [key, field] of Object.entries(fields) as [string, Field<unknown>][]) {
     const fromFile = file[field.env];
+    if (field.envOnly && fromFile !== undefined) {
+      throw new InvalidConfigError(`${field.env} may only come from the environment; remove it from ${filePath}`);
+    }
     const raw = env[field.env] ?? (fromFile === undefined ? undefined : String(fromFile));
     if (raw === undefined || raw === '') {
       settings[key] = field.default;
@@ -200,6 +294,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       throw new InvalidConfigError(`${field.env} ${error.message} (got ${shown})`);
     }
   }
+  if (!settings.modelsDir) settings.modelsDir = join(String(settings.dataDir), 'models');
   const mode = settings.databaseUrl ? 'cluster' : 'embedded';
-  return Object.freeze({ ...(settings as Settings), mode, file });
+  return Object.freeze({ ...(settings as Settings), mode, file, providerSecrets: providerSecretsFrom(file, env) });
+}
+
+/**
+ * Provider keys stay out of the config file: a provider there names the variable holding its key
+ * (`"api_key_env": "GROQ_API_KEY"`), read here so nothing below main.ts touches process.env.
+ */
+function providerSecretsFrom(file: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, string> {
+  const providers = file.providers;
+  const secrets: Record<string, string> = {};
+  if (!providers || typeof providers !== 'object') return secrets;
+  for (const [name, spec] of Object.entries(providers as Record<string, Record<string, unknown>>)) {
+    if (spec && typeof spec === 'object' && ('api_key' in spec || 'apiKey' in spec)) {
+      throw new InvalidConfigError(`providers.${name}: keys come from the environment only; use "api_key_env": "<VARIABLE>" instead of "api_key"`);
+    }
+    const variable = spec?.api_key_env;
+    if (typeof variable === 'string' && env[variable]) secrets[variable] = env[variable];
+  }
+  return Object.freeze(secrets);
 }

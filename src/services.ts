@@ -7,13 +7,15 @@ import { RefreshTokensStore } from './domain/auth/refresh-tokens.store.ts';
 import { UsersService } from './domain/users/users.service.ts';
 import { UsersStore } from './domain/users/users.store.ts';
 import { ModelsService } from './domain/models/models.service.ts';
+import { RemovedModelsStore } from './domain/models/models.store.ts';
+import { CompletionsService } from './domain/completions/completions.service.ts';
+import { UsageRecordsStore } from './domain/completions/usage-records.store.ts';
+import { unlimitedGate } from './domain/limits/limits.types.ts';
 import { ConversationCompletions } from './domain/conversations/conversation-completions.ts';
 import { ConversationsService } from './domain/conversations/conversations.service.ts';
 import { ConversationsStore } from './domain/conversations/conversations.store.ts';
 import { modelCatalogFrom } from './domain/conversations/model-catalog.ts';
 import { StreamRecovery } from './domain/conversations/stream-recovery.ts';
-import type { Completions } from './domain/completions/completions.types.ts';
-import { AppError } from './domain/errors.ts';
 import { createLimits } from './domain/limits/create-limits.ts';
 import type { LimitsService } from './domain/limits/limits.service.ts';
 import type { LimitsGate } from './domain/limits/limits.types.ts';
@@ -31,7 +33,10 @@ export interface Services {
   users: UsersService;
   apiKeys: ApiKeysService;
   auth: AuthService;
+  /** The model registry: providers, their models, availability. */
   models: ModelsService;
+  /** Model calls for every surface: admission, provider stream, usage ledger. */
+  completions: CompletionsService;
   /** Conversations (sessions, chats) and their messages. */
   conversations: ConversationsService;
   /** Completions inside a conversation: history in, reply stored as it streams. */
@@ -67,16 +72,16 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     accessTokenSeconds: config.accessTokenSeconds,
     refreshTokenSeconds: config.refreshTokenSeconds,
   });
-  const models = new ModelsService();
+  // Never a key in these messages: providers are named by id and origin only.
+  const warn = (message: string) => {
+    if (!['silent', 'fatal', 'error'].includes(config.logLevel)) process.stderr.write(`${JSON.stringify({ level: 40, time: clock.now(), msg: message })}\n`);
+  };
+  const models = new ModelsService({ config, store: new RemovedModelsStore(sql.db), clock, warn });
   const conversationsStore = new ConversationsStore(sql.db);
   const modelCatalog = modelCatalogFrom(models, config.defaultModel);
   const conversations = new ConversationsService({ store: conversationsStore, users, models: modelCatalog, clock });
-  // Until the completions service is wired (issue 3), completions in conversations answer 503.
-  const completions: Completions = {
-    start: async () => {
-      throw new AppError('model_unavailable', 'No model provider is configured');
-    },
-  };
+  // unlimitedGate until the limits gate is swapped in (issue 5).
+  const completions = new CompletionsService({ models, limits: unlimitedGate, usage: new UsageRecordsStore(sql.db), clock, warn });
   const leaseMs = config.streamStaleSeconds * 1000;
   const conversationCompletions = new ConversationCompletions({ store: conversationsStore, conversations, completions, models: modelCatalog, clock, timings: { leaseMs } });
   const streamRecovery = new StreamRecovery({ store: conversationsStore, clock, mode: config.mode, leaseMs });
@@ -103,6 +108,7 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     apiKeys,
     auth,
     models,
+    completions,
     conversations,
     conversationCompletions,
     streamRecovery,
@@ -113,6 +119,7 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     version: options.version,
     async close() {
       streamRecovery.stop();
+      await models.close();
       await limits.close();
       await sql.close();
     },

@@ -10,6 +10,7 @@ export class SseStream {
   private readonly controller = new AbortController();
   private heartbeat: NodeJS.Timeout | undefined;
   private closed = false;
+  private detach: (() => void) | undefined;
 
   constructor(request: FastifyRequest, reply: FastifyReply, options: { headers?: Record<string, string>; heartbeatMs?: number } = {}) {
     this.reply = reply;
@@ -29,8 +30,11 @@ export class SseStream {
       if (!raw.writableFinished) this.controller.abort(new Error('client disconnected'));
       this.stop();
     };
-    request.raw.socket.on('close', onClose);
+    const socket = request.raw.socket;
+    socket.on('close', onClose);
     raw.on('close', onClose);
+    // A keep-alive socket serves many requests: leaving the listener would pile one up per stream.
+    this.detach = () => socket.off('close', onClose);
     const heartbeatMs = options.heartbeatMs ?? 15_000;
     this.heartbeat = setInterval(() => this.write(': keep-alive\n\n'), heartbeatMs);
     this.heartbeat.unref();
@@ -62,5 +66,6 @@ export class SseStream {
   private stop(): void {
     this.closed = true;
     clearInterval(this.heartbeat);
+    this.detach?.();
   }
 }

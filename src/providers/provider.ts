@@ -23,6 +23,18 @@ export interface ChatRequest {
   tools?: unknown[];
   tool_choice?: unknown;
   response_format?: unknown;
+  /**
+   * The caller wants the whole answer at once. A hint: adapters may then make a non-streaming
+   * upstream call (less work per request); they still yield the same events.
+   */
+  stream?: boolean;
+}
+
+/** A model a provider reports (discovery); only the id is required. */
+export interface ProviderModel {
+  id: string;
+  /** Tokens of context, when the upstream says (vLLM max_model_len, OpenRouter context_length). */
+  contextWindow?: number;
 }
 
 export interface Usage {
@@ -51,7 +63,7 @@ export interface Provider {
   stream(request: ChatRequest, options: { signal: AbortSignal }): Promise<AsyncIterable<StreamEvent>>;
   embed?(input: string[], model: string, options: { signal: AbortSignal }): Promise<{ embeddings: number[][]; usage: Usage }>;
   /** Models the provider offers (GET /v1/models upstream), for discovery. */
-  listModels?(options: { signal: AbortSignal }): Promise<string[]>;
+  listModels?(options: { signal: AbortSignal }): Promise<Array<string | ProviderModel>>;
   /** Counts tokens when the upstream did not report usage (local tokenizer, or an estimate). */
   countTokens?(text: string, model: string): Promise<number>;
   close?(): Promise<void>;

@@ -1,8 +1,252 @@
+import { readdir } from 'node:fs/promises';
+import type { Config } from '../../config.ts';
+import type { Provider, ProviderModel } from '../../providers/provider.ts';
+import { defaultLocalModel, localModelId } from '../../providers/local/local-models.ts';
+import { createMockProvider } from '../../providers/mock/mock-provider.ts';
+import { OpenAiCompatibleProvider } from '../../providers/openai-compatible/openai-compatible-provider.ts';
 import type { ModelSummary } from '../../web/pages.ts';
+import { isoAt, type Clock } from '../clock.ts';
+import { AppError } from '../errors.ts';
+import { howToEnable, registrySpecs, type ModelSpec, type Prices, type ProviderSpec } from './models.config.ts';
+import type { RemovedModelsStore } from './models.store.ts';
 
-/** The model registry (issue 3 fills it from providers and config). */
+/** A model as the registry knows it. */
+export interface ModelEntry {
+  /** Public id, e.g. "mistral/mistral-small-latest". */
+  id: string;
+  provider: string;
+  /** The model name the provider knows (for local models, the GGUF file name). */
+  upstream: string;
+  contextWindow?: number;
+  prices?: Prices;
+  capabilities: string[];
+  /** config: mapped by the config file; discovered: from the provider's GET /v1/models; local: a GGUF file (or the default one to pull). */
+  source: 'config' | 'discovered' | 'local';
+  /** Local models: whether the GGUF file is in the models folder. */
+  downloaded?: boolean;
+}
+
+/** A model as GET /api/v1/models shows it: whether it can serve, and if not, what to do. */
+export interface ModelView {
+  id: string;
+  provider: string;
+  upstream_model: string;
+  available: boolean;
+  status: 'available' | 'not_downloaded' | 'not_configured';
+  /** When not available: why, and how to fix it. */
+  reason: string | null;
+  context_window: number | null;
+  capabilities: string[];
+  prices: { input_per_million: number; output_per_million: number; currency: string } | null;
+  source: ModelEntry['source'];
+}
+
+/** The local engine, when it is wired (src/providers/local): the provider and the GGUF files it can load. */
+export interface LocalModels {
+  provider: Provider;
+  listFiles(): Promise<Array<{ id: string; file: string }>>;
+}
+
+export interface ModelsDeps {
+  config: Config;
+  store: RemovedModelsStore;
+  clock: Clock;
+  local?: LocalModels;
+  /** Extra providers (kind "local" included), e.g. in tests. */
+  providers?: Provider[];
+  /** Where discovery failures are reported (never with a key). */
+  warn?: (message: string) => void;
+}
+
+const discoveryTimeoutMs = 10_000;
+
+/**
+ * The model registry: providers from the environment and the config file, their models (mapped by
+ * config, or discovered from GET /v1/models and refreshed periodically), the local GGUF models,
+ * minus those an administrator removed. Completions resolve public ids through it.
+ */
 export class ModelsService {
+  private readonly deps: ModelsDeps;
+  private readonly providers = new Map<string, Provider>();
+  private readonly specs: Map<string, ProviderSpec>;
+  private readonly mapped: ModelSpec[];
+  private readonly discovered = new Map<string, ProviderModel[]>();
+  private entries = new Map<string, ModelEntry>();
+  private removed = new Set<string>();
+  private localFiles: Array<{ id: string; file: string }> = [];
+  private readonly ready: Promise<void>;
+  private refreshing: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(deps: ModelsDeps) {
+    this.deps = deps;
+    const { config } = deps;
+    const { providers, models } = registrySpecs(config);
+    this.specs = new Map(providers.map((spec) => [spec.id, spec]));
+    this.mapped = models;
+    const timeouts = { connectMs: config.providerConnectTimeoutMs, firstByteMs: config.providerFirstByteTimeoutMs, idleMs: config.providerIdleTimeoutMs };
+    for (const spec of providers) {
+      if (spec.keyMissing) continue;
+      this.providers.set(spec.id, new OpenAiCompatibleProvider({ ...spec, timeouts, retries: config.providerRetries }));
+    }
+    if (config.mockProvider) {
+      this.providers.set('mock', createMockProvider({ timeouts }));
+      this.specs.set('mock', { id: 'mock', kind: 'mock', baseUrl: 'in-process', streamUsage: true, seedField: 'seed', discover: true });
+    }
+    if (deps.local) this.providers.set(deps.local.provider.id, deps.local.provider);
+    for (const provider of deps.providers ?? []) this.providers.set(provider.id, provider);
+    this.ready = this.refresh();
+    if (config.modelsRefreshSeconds > 0) {
+      this.timer = setInterval(() => void this.refresh(), config.modelsRefreshSeconds * 1000);
+      this.timer.unref();
+    }
+  }
+
+  /** Every model (removed ones left out), available or not, sorted by id. */
+  async list(): Promise<ModelView[]> {
+    await this.ready;
+    return [...this.entries.values()].map((entry) => this.view(entry));
+  }
+
+  /** What the home page shows. */
   async summaries(): Promise<ModelSummary[]> {
-    return [];
+    return (await this.list()).map((model) => ({ id: model.id, provider: model.provider, available: model.available }));
+  }
+
+  async get(id: string): Promise<ModelView> {
+    return this.view(await this.entry(id));
+  }
+
+  /**
+   * The entry and provider that serve a public model id. Throws not_found for an unknown or removed
+   * id, and model_unavailable (503) with what to do when it cannot serve now.
+   */
+  async resolve(id: string): Promise<{ entry: ModelEntry; provider: Provider }> {
+    let entry = await this.entry(id);
+    if (entry.source === 'local' && !entry.downloaded) {
+      await this.refreshLocal(); // pulled while we run?
+      entry = await this.entry(id);
+    }
+    const provider = this.providers.get(entry.provider);
+    const reason = this.unavailableReason(entry, provider);
+    if (reason || !provider) throw new AppError('model_unavailable', `Model "${id}" is not available: ${reason}`);
+    return { entry, provider };
+  }
+
+  /** Removes a model from the registry for good (it stays removed after restarts and refreshes). */
+  async remove(id: string): Promise<{ id: string; removed_at: string }> {
+    await this.entry(id);
+    const removedAt = isoAt(this.deps.clock.now());
+    await this.deps.store.insert(id, removedAt);
+    this.removed.add(id);
+    this.entries.delete(id);
+    return { id, removed_at: removedAt };
+  }
+
+  /** Re-reads every provider's model list, the local folder and the removed models. Never throws. */
+  refresh(): Promise<void> {
+    this.refreshing ??= this.doRefresh().finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.refreshing?.catch(() => {});
+    await Promise.all([...this.providers.values()].map((provider) => provider.close?.().catch(() => {})));
+  }
+
+  private async entry(id: string): Promise<ModelEntry> {
+    await this.ready;
+    const entry = this.entries.get(id);
+    if (!entry) throw new AppError('not_found', `Model "${id}" not found; GET /api/v1/models lists the models`);
+    return entry;
+  }
+
+  private async doRefresh(): Promise<void> {
+    const discoverable = [...this.specs.values()].filter((spec) => spec.discover && this.providers.get(spec.id)?.listModels);
+    await Promise.all([
+      ...discoverable.map(async (spec) => {
+        try {
+          const models = await this.providers.get(spec.id)!.listModels!({ signal: AbortSignal.timeout(discoveryTimeoutMs) });
+          this.discovered.set(spec.id, models.map((model) => (typeof model === 'string' ? { id: model } : model)));
+        } catch (error) {
+          // Keep what the last discovery found; the next refresh tries again.
+          this.deps.warn?.(`models: discovery from provider "${spec.id}" failed: ${(error as Error).message}`);
+        }
+      }),
+      this.deps.store.listIds().then(
+        (ids) => (this.removed = new Set(ids)),
+        (error) => this.deps.warn?.(`models: cannot read removed models: ${(error as Error).message}`),
+      ),
+      this.listLocalFiles(),
+    ]);
+    this.rebuild();
+  }
+
+  private async refreshLocal(): Promise<void> {
+    await this.listLocalFiles();
+    this.rebuild();
+  }
+
+  private async listLocalFiles(): Promise<void> {
+    try {
+      if (this.deps.local) {
+        this.localFiles = await this.deps.local.listFiles();
+      } else {
+        const names = await readdir(this.deps.config.modelsDir).catch(() => [] as string[]);
+        this.localFiles = names.filter((name) => /\.gguf$/i.test(name)).map((file) => ({ id: localModelId(file), file }));
+      }
+    } catch (error) {
+      this.deps.warn?.(`models: cannot list local models: ${(error as Error).message}`);
+    }
+  }
+
+  private rebuild(): void {
+    const entries = new Map<string, ModelEntry>();
+    const add = (entry: ModelEntry) => {
+      if (!entries.has(entry.id) && !this.removed.has(entry.id)) entries.set(entry.id, entry);
+    };
+    for (const spec of this.mapped) {
+      add({ ...spec, capabilities: spec.capabilities ?? ['chat'], source: spec.provider === 'local' ? 'local' : 'config', downloaded: spec.provider === 'local' ? this.localFiles.some((f) => f.file === spec.upstream) : undefined });
+    }
+    for (const [provider, models] of this.discovered) {
+      for (const model of models) {
+        add({ id: `${provider}/${model.id}`, provider, upstream: model.id, contextWindow: model.contextWindow, capabilities: /embed/i.test(model.id) ? ['embeddings'] : ['chat'], source: 'discovered' });
+      }
+    }
+    const localProvider = this.deps.local?.provider.id ?? 'local';
+    for (const file of this.localFiles) {
+      const isDefault = file.file === defaultLocalModel.file;
+      add({ id: file.id, provider: localProvider, upstream: file.file, contextWindow: isDefault ? defaultLocalModel.contextWindow : undefined, capabilities: ['chat'], source: 'local', downloaded: true });
+    }
+    add({ id: defaultLocalModel.id, provider: localProvider, upstream: defaultLocalModel.file, contextWindow: defaultLocalModel.contextWindow, capabilities: ['chat'], source: 'local', downloaded: false });
+    this.entries = new Map([...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  }
+
+  private unavailableReason(entry: ModelEntry, provider: Provider | undefined): string | undefined {
+    if (entry.source === 'local' && !entry.downloaded) {
+      return 'it is not downloaded. Run `npm run models:pull` to download it, or configure a provider (set MISTRAL_API_KEY, OPENAI_API_KEY or OLLAMA_BASE_URL; see docs/models.md)';
+    }
+    if (provider) return undefined;
+    if (entry.source === 'local') return 'the local engine is not enabled on this server';
+    const spec = this.specs.get(entry.provider);
+    if (spec?.keyMissing) return `provider "${entry.provider}" has no key: set ${spec.keyVariable}`;
+    return `provider "${entry.provider}" is not configured: ${howToEnable[entry.provider] ?? 'declare it in the config file (see docs/models.md)'}`;
+  }
+
+  private view(entry: ModelEntry): ModelView {
+    const reason = this.unavailableReason(entry, this.providers.get(entry.provider));
+    return {
+      id: entry.id,
+      provider: entry.provider,
+      upstream_model: entry.upstream,
+      available: !reason,
+      status: !reason ? 'available' : entry.source === 'local' && !entry.downloaded ? 'not_downloaded' : 'not_configured',
+      reason: reason ?? null,
+      context_window: entry.contextWindow ?? null,
+      capabilities: entry.capabilities,
+      prices: entry.prices ? { input_per_million: entry.prices.input, output_per_million: entry.prices.output, currency: entry.prices.currency } : null,
+      source: entry.source,
+    };
   }
 }

@@ -1,0 +1,75 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { CompletionRun } from '../domain/completions/completions.types.ts';
+import { AppError } from '../domain/errors.ts';
+import type { FinishReason, Usage } from '../providers/provider.ts';
+import { renderError, type Surface } from './errors.ts';
+import { SseStream } from './sse.ts';
+
+/**
+ * A signal that aborts when the client goes away before the response is complete. It exists
+ * before the SSE stream does (the completion starts first, so refusals get a real HTTP status)
+ * and serves JSON answers too. The listener lives on the response, not the keep-alive socket.
+ */
+export function abortOnClientClose(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  const raw = reply.raw;
+  raw.once('close', () => {
+    if (!raw.writableFinished) controller.abort(new Error('client disconnected'));
+  });
+  return controller.signal;
+}
+
+/** OpenAI has no "cancelled" or "error" finish reason; those runs end as a plain stop. */
+export const openAiFinishReason = (reason: FinishReason) => (reason === 'cancelled' || reason === 'error' ? 'stop' : reason);
+
+export const usageBody = (usage: Usage) => ({ ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens });
+
+/** How a surface writes a run's events as SSE frames. */
+export interface SseRendering {
+  start?(sse: SseStream): void;
+  text(sse: SseStream, text: string): void;
+  toolCall?(sse: SseStream, delta: { index: number; id?: string; name?: string; arguments?: string }): void;
+  end(sse: SseStream, finish: FinishReason, usage: Usage): void;
+  /** After the first byte a failure is a last event, in the surface's error shape. */
+  surface: Surface;
+  /** How the error event is framed (OpenAI: a bare data line; native: {"type": "error", …}). */
+  errorFrame(rendered: unknown): unknown;
+}
+
+/**
+ * Streams a completion run as Server-Sent Events: the surface's frames for each event, an error
+ * event if the run fails after the first byte, and `data: [DONE]` last. Heartbeat comments keep
+ * quiet streams open (SseStream).
+ */
+export async function streamRun(request: FastifyRequest, reply: FastifyReply, run: CompletionRun, rendering: SseRendering): Promise<void> {
+  const sse = new SseStream(request, reply, { headers: run.headers });
+  rendering.start?.(sse);
+  let usage: Usage = { prompt_tokens: 0, completion_tokens: 0 };
+  try {
+    for await (const event of run.events) {
+      switch (event.type) {
+        case 'text-delta':
+          rendering.text(sse, event.text);
+          break;
+        case 'tool-call-delta':
+          rendering.toolCall?.(sse, event);
+          break;
+        case 'usage':
+          usage = event.usage;
+          break;
+        case 'finish':
+          rendering.end(sse, event.reason, usage);
+          break;
+        case 'error':
+          sse.sendJson(rendering.errorFrame(renderError(event.error, rendering.surface, String(request.id))));
+          break;
+      }
+    }
+  } catch (error) {
+    const appError = error instanceof AppError ? error : new AppError('internal_error', 'The answer failed');
+    if (appError.code === 'internal_error') request.log.error({ err: error }, 'completion stream failed');
+    sse.sendJson(rendering.errorFrame(renderError(appError, rendering.surface, String(request.id))));
+  }
+  sse.send('[DONE]');
+  sse.end();
+}

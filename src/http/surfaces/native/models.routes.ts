@@ -1,0 +1,114 @@
+import { randomUUID } from 'node:crypto';
+import type { Static } from 'typebox';
+import { Type } from 'typebox';
+import { isoAt } from '../../../domain/clock.ts';
+import { collectCompletion } from '../../../domain/completions/collect.ts';
+import type { CompletionInput } from '../../../domain/completions/completions.types.ts';
+import { invalid } from '../../../domain/errors.ts';
+import type { ChatMessage } from '../../../providers/provider.ts';
+import type { Services } from '../../../services.ts';
+import type { App } from '../../app.ts';
+import { authenticate, principalOf, requireAdmin, security } from '../../auth.ts';
+import { abortOnClientClose, usageBody } from '../../completion-responses.ts';
+import { streamRun } from '../../completion-responses.ts';
+import { authErrors, ErrorBody } from '../../schemas/common.ts';
+import { ModelBody, NativeCompletionRequest, NativeCompletionResponse, RemovedModelBody } from '../../schemas/models.ts';
+
+type Body = Static<typeof NativeCompletionRequest>;
+
+/** Spec 000's completion body (model_id + prompt, or messages) in the neutral form. */
+function toCompletionInput(body: Body): CompletionInput {
+  const model = body.model_id ?? body.model;
+  if (!model) throw invalid('model_id', 'is required (the id of a model from GET /api/v1/models)');
+  if (body.model_id && body.model && body.model_id !== body.model) throw invalid('model', 'differs from model_id; give one of them');
+  if ((body.prompt === undefined) === (body.messages === undefined)) throw invalid('prompt', 'give either prompt or messages');
+  const messages: ChatMessage[] = body.messages ? [...body.messages] : [{ role: 'user', content: body.prompt! }];
+  if (body.system !== undefined) messages.unshift({ role: 'system', content: body.system });
+  return {
+    model,
+    messages,
+    temperature: body.temperature,
+    top_p: body.top_p,
+    max_tokens: body.max_tokens,
+    stop: body.stop,
+    seed: body.seed,
+    stream: body.stream === true,
+  };
+}
+
+const completionErrors = { ...authErrors, 403: ErrorBody, 429: ErrorBody, 502: ErrorBody, 503: ErrorBody, 504: ErrorBody };
+
+/** Spec 000's models: the registry (list, read, remove) and completions without a session. */
+export function registerModelsRoutes(app: App, services: Services) {
+  const base = { onRequest: authenticate(services) };
+  const tags = ['models'];
+  const ModelParams = Type.Object({ model_id: Type.String({ minLength: 1, description: 'Model id; URL-encode its "/" as %2F (a raw "/" works too)' }) });
+  const WildcardParams = Type.Object({ '*': Type.String({ minLength: 1 }) });
+
+  app.get(
+    '/api/v1/models',
+    { ...base, schema: { tags, security, summary: 'List every model: availability, context window, capabilities, prices', response: { 200: Type.Array(ModelBody), ...authErrors } } },
+    async () => services.models.list(),
+  );
+
+  const readSchema = { tags, security, summary: 'Read one model', response: { 200: ModelBody, ...authErrors } };
+  app.get('/api/v1/models/:model_id', { ...base, schema: { ...readSchema, params: ModelParams } }, async (request) => services.models.get(request.params.model_id));
+  // The same with a raw "/" in the id (mistral/mistral-small-latest); hidden, the documented form is above.
+  app.get('/api/v1/models/*', { ...base, schema: { ...readSchema, params: WildcardParams, hide: true } }, async (request) => services.models.get(request.params['*']));
+
+  const removeSchema = {
+    tags,
+    security,
+    summary: 'Remove a model from the registry (admin); it stays removed across restarts and refreshes',
+    response: { 200: RemovedModelBody, ...authErrors, 403: ErrorBody },
+  };
+  app.delete('/api/v1/models/:model_id', { ...base, preHandler: requireAdmin, schema: { ...removeSchema, params: ModelParams } }, async (request) =>
+    services.models.remove(request.params.model_id),
+  );
+  app.delete('/api/v1/models/*', { ...base, preHandler: requireAdmin, schema: { ...removeSchema, params: WildcardParams, hide: true } }, async (request) =>
+    services.models.remove(request.params['*']),
+  );
+
+  app.post(
+    '/api/v1/models/completions',
+    {
+      ...base,
+      schema: {
+        tags,
+        security,
+        summary: 'Complete a prompt with a model, without a session (nothing is stored but usage)',
+        description:
+          'Give `model_id` (or `model`) and `prompt` (or `messages`). With `"stream": true` the answer is Server-Sent Events: ' +
+          '{"type":"start","id","model_id"}, then {"type":"delta","content"} per token, then {"type":"end","finish_reason","usage"}, ' +
+          'or {"type":"error","detail","code"} if the model fails mid-answer, and `data: [DONE]` last. See docs/models.md.',
+        body: NativeCompletionRequest,
+        response: { 200: NativeCompletionResponse, ...completionErrors },
+      },
+    },
+    async (request, reply) => {
+      const input = toCompletionInput(request.body);
+      const run = await services.completions.start(principalOf(request), input, { signal: abortOnClientClose(reply) });
+      const id = `cmpl_${randomUUID()}`;
+      const createdAt = isoAt(services.clock.now());
+      if (!input.stream) {
+        const result = await collectCompletion(run);
+        return reply.headers(run.headers).send({
+          id,
+          object: 'completion',
+          model_id: run.model,
+          created_at: createdAt,
+          content: result.text,
+          finish_reason: result.finishReason,
+          usage: usageBody(result.usage),
+        });
+      }
+      await streamRun(request, reply, run, {
+        surface: 'native',
+        start: (sse) => sse.sendJson({ type: 'start', id, model_id: run.model, created_at: createdAt }),
+        text: (sse, text) => sse.sendJson({ type: 'delta', content: text }),
+        end: (sse, finish, usage) => sse.sendJson({ type: 'end', finish_reason: finish, usage: usageBody(usage) }),
+        errorFrame: (rendered) => ({ type: 'error', ...(rendered as object) }),
+      });
+    },
+  );
+}

@@ -1,0 +1,39 @@
+import type { ChatRequest, Provider, ProviderModel, StreamEvent, Usage } from '../provider.ts';
+import { OpenAiCompatibleProvider, type ProviderTimeouts } from '../openai-compatible/openai-compatible-provider.ts';
+import { startScriptedUpstream, type ScriptedUpstream } from './scripted-upstream.ts';
+
+/** Models of the mock provider; public ids "mock/echo" and "mock/embed". */
+export const mockModels = ['echo', 'embed'];
+
+/**
+ * The `mock` provider (CAUSERIE_MOCK_PROVIDER=true): the scripted upstream, started on loopback at
+ * first use, behind the real OpenAI-compatible adapter. Users' client tests thus go through the
+ * same wire format, timeouts and failure paths as a real provider, scripted by [[directives]].
+ */
+export function createMockProvider(options: { timeouts: ProviderTimeouts }): Provider {
+  let started: Promise<{ upstream: ScriptedUpstream; adapter: OpenAiCompatibleProvider }> | undefined;
+  const start = () =>
+    (started ??= startScriptedUpstream({ models: mockModels, record: false }).then((upstream) => ({
+      upstream,
+      adapter: new OpenAiCompatibleProvider({ id: 'mock', kind: 'mock', baseUrl: upstream.baseUrl, timeouts: options.timeouts, retries: 0 }),
+    })));
+  return {
+    id: 'mock',
+    kind: 'mock',
+    async stream(request: ChatRequest, streamOptions: { signal: AbortSignal }): Promise<AsyncIterable<StreamEvent>> {
+      return (await start()).adapter.stream(request, streamOptions);
+    },
+    async embed(input: string[], model: string, embedOptions: { signal: AbortSignal }): Promise<{ embeddings: number[][]; usage: Usage }> {
+      return (await start()).adapter.embed(input, model, embedOptions);
+    },
+    async listModels(): Promise<ProviderModel[]> {
+      return mockModels.map((id) => ({ id }));
+    },
+    async close() {
+      if (!started) return;
+      const { upstream, adapter } = await started;
+      await adapter.close();
+      await upstream.close();
+    },
+  };
+}

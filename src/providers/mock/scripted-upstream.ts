@@ -1,0 +1,243 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseScript, piecesOf, wordCount, type Script } from './script.ts';
+
+/** A request the scripted upstream received, so tests can assert what Causerie sent. */
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: any;
+  /** performance.now() when it arrived. */
+  receivedAt: number;
+  /** performance.now() when the connection closed before the answer was complete (the caller went away). */
+  closedEarlyAt?: number;
+  /** Resolves once the response is over: completed or closed early. */
+  settled: Promise<void>;
+}
+
+export interface ScriptedUpstreamOptions {
+  /** Port on 127.0.0.1; 0 (default) picks a free one. */
+  port?: number;
+  /** What GET /v1/models lists (default "echo" and "embed"); chat accepts any model name. */
+  models?: string[];
+  /** When set, every request must carry `Authorization: Bearer <apiKey>` or gets 401. */
+  apiKey?: string;
+  /** The answer when the message has no [[reply:…]]; default: the message echoed back. */
+  reply?: (body: ChatBody) => string | undefined;
+  /** Keep requests in `requests` (default true; the benchmark turns it off). */
+  record?: boolean;
+}
+
+export interface ChatBody {
+  model: string;
+  messages: Array<{ role: string; content: unknown }>;
+  stream?: boolean;
+  stream_options?: { include_usage?: boolean };
+  max_tokens?: number;
+  [field: string]: unknown;
+}
+
+export interface ScriptedUpstream {
+  /** http://127.0.0.1:<port> */
+  url: string;
+  /** url + "/v1": what OPENAI_BASE_URL should be. */
+  baseUrl: string;
+  requests: RecordedRequest[];
+  /** The chat requests only (POST /v1/chat/completions). */
+  chatRequests(): RecordedRequest[];
+  close(): Promise<void>;
+}
+
+const textOf = (content: unknown): string =>
+  typeof content === 'string'
+    ? content
+    : Array.isArray(content)
+      ? content.map((part) => (part && typeof part === 'object' && 'text' in part ? String(part.text) : '')).join('')
+      : '';
+
+const lastUserText = (body: ChatBody) => textOf([...(body.messages ?? [])].reverse().find((m) => m.role === 'user')?.content);
+
+function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}) {
+  const text = JSON.stringify(value);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+const errorBody = (message: string, type: string, code: string | null) => ({ error: { message, type, param: null, code } });
+
+/** A deterministic unit-ish vector per text, so tests can compare embeddings. */
+function vectorOf(text: string): number[] {
+  const digest = createHash('sha256').update(text).digest();
+  return Array.from({ length: 8 }, (_, i) => Math.round(((digest[i]! / 255) * 2 - 1) * 1e6) / 1e6);
+}
+
+/**
+ * An OpenAI-compatible server on loopback that speaks the exact wire format (JSON and SSE) and is
+ * scripted by directives in the last user message (see script.ts). It stands in for a real
+ * provider in tests, benchmarks and the `mock` provider.
+ */
+export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {}): Promise<ScriptedUpstream> {
+  const requests: RecordedRequest[] = [];
+  const failures = new Map<string, number>();
+  const sockets = new Set<Socket>();
+  const models = options.models ?? ['echo', 'embed'];
+  const record = options.record ?? true;
+
+  const server = createServer((req, res) => {
+    let raw = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (raw += chunk));
+    req.on('end', () => {
+      let body: any;
+      try {
+        body = raw ? JSON.parse(raw) : undefined;
+      } catch {
+        return sendJson(res, 400, errorBody('We could not parse the JSON body of your request.', 'invalid_request_error', null));
+      }
+      let settle!: () => void;
+      const entry: RecordedRequest = { method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body, receivedAt: performance.now(), settled: new Promise((r) => (settle = r)) };
+      res.on('close', () => {
+        if (!res.writableFinished) entry.closedEarlyAt = performance.now();
+        settle();
+      });
+      if (record) requests.push(entry);
+      handle(req, res, body).catch(() => res.destroy());
+    });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse, body: any) {
+    if (options.apiKey && req.headers.authorization !== `Bearer ${options.apiKey}`) {
+      // Like OpenAI, quote the key it got: Causerie must never pass this message on.
+      const got = String(req.headers.authorization ?? '').replace(/^Bearer /, '');
+      return sendJson(res, 401, errorBody(`Incorrect API key provided: ${got}.`, 'invalid_request_error', 'invalid_api_key'));
+    }
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'GET' && path === '/v1/models') {
+      return sendJson(res, 200, { object: 'list', data: models.map((id) => ({ id, object: 'model', created: 1_700_000_000, owned_by: 'scripted' })) });
+    }
+    if (req.method === 'POST' && path === '/v1/embeddings') return embeddings(res, body);
+    if (req.method === 'POST' && path === '/v1/chat/completions') return chat(res, body as ChatBody);
+    return sendJson(res, 404, errorBody(`Unknown request URL: ${req.method} ${path}.`, 'invalid_request_error', 'unknown_url'));
+  }
+
+  function embeddings(res: ServerResponse, body: { model?: string; input?: string | string[]; encoding_format?: string }) {
+    const inputs = Array.isArray(body?.input) ? body.input : [String(body?.input ?? '')];
+    const data = inputs.map((text, index) => {
+      const vector = vectorOf(text);
+      const embedding = body.encoding_format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector;
+      return { object: 'embedding', index, embedding };
+    });
+    const tokens = inputs.reduce((sum, text) => sum + wordCount(text), 0);
+    sendJson(res, 200, { object: 'list', data, model: body.model, usage: { prompt_tokens: tokens, total_tokens: tokens } });
+  }
+
+  async function chat(res: ServerResponse, body: ChatBody) {
+    const content = lastUserText(body);
+    const script = parseScript(content);
+    if (!/\[\[reply:/.test(content) && options.reply) script.reply = options.reply(body) ?? script.reply;
+    if (script.drop) return res.destroy();
+    if (script.delayMs) await sleep(script.delayMs);
+    if (res.destroyed) return;
+    if (script.failFirst) {
+      const seen = failures.get(content) ?? 0;
+      failures.set(content, seen + 1);
+      if (seen < script.failFirst) return sendJson(res, 503, errorBody('The server is overloaded, try again.', 'server_error', null));
+    }
+    if (script.status) {
+      const headers: Record<string, string> = script.retryAfter ? { 'retry-after': script.retryAfter } : {};
+      return sendJson(res, script.status, errorBody(`Scripted failure ${script.status}.`, script.status === 429 ? 'rate_limit_error' : 'server_error', null), headers);
+    }
+    const promptTokens = (body.messages ?? []).reduce((sum, m) => sum + wordCount(textOf(m.content)), 0);
+    let pieces = piecesOf(script.reply);
+    let finish = script.tool ? 'tool_calls' : 'stop';
+    if (script.tool) pieces = [];
+    if (typeof body.max_tokens === 'number' && pieces.length > body.max_tokens) {
+      pieces = pieces.slice(0, body.max_tokens);
+      finish = 'length';
+    }
+    const completionTokens = script.tool ? 1 + Math.ceil(script.tool.arguments.length / 4) : pieces.length;
+    const usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+    const id = `chatcmpl-${randomUUID()}`;
+    const created = Math.floor(Date.now() / 1000);
+    const toolCall = script.tool && { id: `call_${randomUUID().slice(0, 8)}`, type: 'function', function: script.tool };
+    if (!body.stream) return chatJson(res, body, script, { id, created, pieces, finish, usage, toolCall });
+
+    const includeUsage = body.stream_options?.include_usage === true && script.usage;
+    const frame = (choices: unknown[], extra?: object) =>
+      `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: body.model, system_fingerprint: null, choices, ...(includeUsage ? { usage: null } : {}), ...extra })}\n\n`;
+    const choice = (delta: object, finishReason: string | null = null) => [{ index: 0, delta, logprobs: null, finish_reason: finishReason }];
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+    res.write(frame(choice({ role: 'assistant', content: '' })));
+    if (script.hang) return; // the caller must go away; `closedEarlyAt` records when it did
+    for (let i = 0; i < pieces.length; i++) {
+      if (script.failAfter === i) {
+        res.end(`data: ${JSON.stringify(errorBody('Scripted failure mid-stream.', 'server_error', null))}\n\n`);
+        return;
+      }
+      if (script.dropAfter === i) return res.destroy();
+      if (script.chunkDelayMs) await sleep(script.chunkDelayMs);
+      if (res.destroyed) return;
+      res.write(frame(choice({ content: pieces[i] })));
+    }
+    if (script.failAfter !== undefined || script.dropAfter !== undefined) {
+      // Fewer chunks than the failure point: fail at the end, before finishing.
+      if (script.dropAfter !== undefined) return res.destroy();
+      return res.end(`data: ${JSON.stringify(errorBody('Scripted failure mid-stream.', 'server_error', null))}\n\n`);
+    }
+    if (toolCall) res.write(frame(choice({ tool_calls: [{ index: 0, ...toolCall }] })));
+    res.write(frame(choice({}, finish)));
+    if (includeUsage) res.write(frame([], { usage }));
+    res.end('data: [DONE]\n\n');
+  }
+
+  function chatJson(
+    res: ServerResponse,
+    body: ChatBody,
+    script: Script,
+    answer: { id: string; created: number; pieces: string[]; finish: string; usage: object; toolCall: object | undefined },
+  ) {
+    const message = { role: 'assistant', content: answer.toolCall ? null : answer.pieces.join(''), ...(answer.toolCall ? { tool_calls: [answer.toolCall] } : {}), refusal: null };
+    const text = JSON.stringify({
+      id: answer.id,
+      object: 'chat.completion',
+      created: answer.created,
+      model: body.model,
+      system_fingerprint: null,
+      choices: [{ index: 0, message, logprobs: null, finish_reason: answer.finish }],
+      ...(script.usage ? { usage: answer.usage } : {}),
+    });
+    if (script.failAfter !== undefined || script.dropAfter !== undefined || script.hang) {
+      // After the first byte: headers and half the body, then the connection goes.
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      res.write(text.slice(0, text.length >> 1));
+      if (!script.hang) res.destroy();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    baseUrl: `${url}/v1`,
+    requests,
+    chatRequests: () => requests.filter((r) => r.path.startsWith('/v1/chat/completions')),
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,168 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Pool, type Dispatcher } from 'undici';
+import { AppError } from '../../domain/errors.ts';
+import type { ChatRequest, Provider, ProviderModel, StreamEvent, Usage } from '../provider.ts';
+import { isRetryableTransportError, retryableStatuses, transportError, upstreamStatusError, type UpstreamIdentity } from './upstream-errors.ts';
+import { eventsOfCompletion, eventsOfSse } from './wire-events.ts';
+
+export interface ProviderTimeouts {
+  /** Opening the TCP (and TLS) connection. */
+  connectMs: number;
+  /** From sending the request to the response headers (a non-streamed answer's whole generation). */
+  firstByteMs: number;
+  /** Silence allowed between two body chunks. */
+  idleMs: number;
+}
+
+export interface OpenAiCompatibleOptions {
+  id: string;
+  /** "mock" for the scripted provider; otherwise the default. */
+  kind?: 'openai-compatible' | 'mock';
+  /** Where /chat/completions, /embeddings and /models live, e.g. https://api.mistral.ai/v1. */
+  baseUrl: string;
+  apiKey?: string;
+  /** The variable holding the key, named when the upstream refuses it. */
+  keyVariable?: string;
+  /** Extra headers on every call (OpenRouter's HTTP-Referer, …). */
+  headers?: Record<string, string>;
+  timeouts: ProviderTimeouts;
+  /** Retries before the first byte (connection errors, 502, 503, 504). */
+  retries: number;
+  /** Send stream_options.include_usage on streamed calls (OpenAI and most servers report usage only then). */
+  streamUsage?: boolean;
+  /** Name of the seed field upstream: Mistral calls it random_seed and refuses unknown fields. */
+  seedField?: 'seed' | 'random_seed';
+  /** Most sockets kept open to this provider. */
+  connections?: number;
+}
+
+const backoffMs = (attempt: number) => Math.min(2_000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
+
+/**
+ * One adapter for every server that speaks OpenAI's /v1/chat/completions, /v1/embeddings and
+ * /v1/models. It keeps a pool of keep-alive connections to the provider, retries only before the
+ * first byte, and parses streams incrementally (see wire-events.ts). It is the hot path: one
+ * JSON.stringify out, one JSON.parse per chunk in, nothing else per chunk.
+ */
+export class OpenAiCompatibleProvider implements Provider {
+  readonly id: string;
+  readonly kind: 'openai-compatible' | 'mock';
+  private readonly pool: Pool;
+  private readonly pathPrefix: string;
+  private readonly headers: Record<string, string>;
+  private readonly who: UpstreamIdentity;
+  private readonly options: OpenAiCompatibleOptions;
+  private readonly seedField: 'seed' | 'random_seed';
+
+  constructor(options: OpenAiCompatibleOptions) {
+    this.options = options;
+    this.id = options.id;
+    this.kind = options.kind ?? 'openai-compatible';
+    this.seedField = options.seedField ?? 'seed';
+    const base = new URL(options.baseUrl);
+    this.pathPrefix = base.pathname.replace(/\/+$/, '');
+    this.pool = new Pool(base.origin, {
+      connections: options.connections ?? 256,
+      connect: { timeout: options.timeouts.connectMs },
+      keepAliveTimeout: 30_000,
+      headersTimeout: options.timeouts.firstByteMs,
+      bodyTimeout: options.timeouts.idleMs,
+    });
+    this.headers = {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      ...options.headers,
+      ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
+    };
+    this.who = { provider: options.id, origin: base.origin, keyVariable: options.keyVariable, secret: options.apiKey };
+  }
+
+  async stream(request: ChatRequest, { signal }: { signal: AbortSignal }): Promise<AsyncIterable<StreamEvent>> {
+    const streamed = request.stream !== false;
+    const body = JSON.stringify({
+      model: request.model,
+      messages: request.messages,
+      temperature: request.temperature,
+      top_p: request.top_p,
+      max_tokens: request.max_tokens,
+      stop: request.stop,
+      [this.seedField]: request.seed,
+      tools: request.tools,
+      tool_choice: request.tool_choice,
+      response_format: request.response_format,
+      stream: streamed,
+      stream_options: streamed && this.options.streamUsage !== false ? { include_usage: true } : undefined,
+    });
+    const response = await this.call('POST', '/chat/completions', body, signal);
+    if (streamed) return eventsOfSse(response.body, this.who, signal, this.options.timeouts);
+    // Read the whole answer before returning, so a failure here still becomes a proper HTTP status.
+    let parsed: Parameters<typeof eventsOfCompletion>[0];
+    try {
+      parsed = (await response.body.json()) as Parameters<typeof eventsOfCompletion>[0];
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      throw error instanceof SyntaxError ? new AppError('upstream_error', `Provider "${this.id}" sent malformed JSON`) : transportError(this.who, error, this.options.timeouts);
+    }
+    return toAsync(eventsOfCompletion(parsed, this.who));
+  }
+
+  async embed(input: string[], model: string, { signal }: { signal: AbortSignal }): Promise<{ embeddings: number[][]; usage: Usage }> {
+    const response = await this.call('POST', '/embeddings', JSON.stringify({ model, input, encoding_format: 'float' }), signal);
+    const body = (await response.body.json()) as { data?: Array<{ index?: number; embedding?: number[] }>; usage?: { prompt_tokens?: number } };
+    const data = [...(body.data ?? [])].sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
+    if (data.length !== input.length || data.some((item) => !Array.isArray(item.embedding))) {
+      throw new AppError('upstream_error', `Provider "${this.id}" returned ${data.length} embeddings for ${input.length} inputs`);
+    }
+    return { embeddings: data.map((item) => item.embedding!), usage: { prompt_tokens: body.usage?.prompt_tokens ?? 0, completion_tokens: 0 } };
+  }
+
+  async listModels({ signal }: { signal: AbortSignal }): Promise<ProviderModel[]> {
+    const response = await this.call('GET', '/models', undefined, signal);
+    const body = (await response.body.json()) as { data?: Array<Record<string, unknown>>; models?: Array<Record<string, unknown>> };
+    const list = body.data ?? body.models ?? [];
+    return list
+      .filter((item) => typeof item.id === 'string')
+      .map((item) => {
+        const window = item.context_length ?? item.max_model_len ?? item.context_window;
+        return { id: item.id as string, contextWindow: typeof window === 'number' && window > 0 ? window : undefined };
+      });
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+
+  /**
+   * Sends one request and returns a 2xx response with its body unread. Transport errors and
+   * 502/503/504 are retried with backoff; everything else becomes an AppError at once.
+   */
+  private async call(method: 'GET' | 'POST', path: string, body: string | undefined, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
+    for (let attempt = 0; ; attempt++) {
+      let response: Dispatcher.ResponseData;
+      try {
+        response = await this.pool.request({ method, path: this.pathPrefix + path, headers: this.headers, body, signal });
+      } catch (error) {
+        if (signal.aborted) throw signal.reason;
+        if (attempt < this.options.retries && isRetryableTransportError(error)) {
+          await sleep(backoffMs(attempt), undefined, { signal });
+          continue;
+        }
+        throw transportError(this.who, error, this.options.timeouts);
+      }
+      if (response.statusCode < 300) return response;
+      let text = '';
+      try {
+        text = await response.body.text();
+      } catch {}
+      if (attempt < this.options.retries && retryableStatuses.has(response.statusCode)) {
+        await sleep(backoffMs(attempt), undefined, { signal });
+        continue;
+      }
+      throw upstreamStatusError(this.who, response.statusCode, response.headers, text);
+    }
+  }
+}
+
+async function* toAsync<T>(items: Iterable<T>): AsyncGenerator<T> {
+  yield* items;
+}

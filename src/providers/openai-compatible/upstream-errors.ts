@@ -1,0 +1,86 @@
+import { AppError } from '../../domain/errors.ts';
+
+/** What an error message may say about the provider: its id, where it lives, which variable holds its key. */
+export interface UpstreamIdentity {
+  provider: string;
+  /** Origin only (scheme, host, port): a base URL may carry credentials in its path or query. */
+  origin: string;
+  /** The variable to check when the key is refused, e.g. "MISTRAL_API_KEY". */
+  keyVariable?: string;
+  /** Scrubbed from every message, should an upstream echo it. */
+  secret?: string;
+}
+
+const maxMessageLength = 300;
+
+/** The human message inside an upstream error body, in any of the shapes providers use. */
+function upstreamMessage(bodyText: string): string {
+  let message: unknown = bodyText;
+  try {
+    const body = JSON.parse(bodyText) as Record<string, any>;
+    message = body?.error?.message ?? body?.message ?? body?.detail ?? body?.error ?? bodyText;
+    if (typeof message !== 'string') message = JSON.stringify(message);
+  } catch {}
+  const text = String(message).replace(/\s+/g, ' ').trim();
+  return text.length > maxMessageLength ? `${text.slice(0, maxMessageLength)}…` : text || '(empty body)';
+}
+
+const scrub = (text: string, secret: string | undefined) => (secret && secret.length >= 4 ? text.replaceAll(secret, '***') : text);
+
+/**
+ * Maps an upstream HTTP error to the error the caller sees: a refused key is Causerie's problem
+ * (502, never the upstream's message, which may quote the key), a rate limit keeps its
+ * Retry-After, a rejected request is the caller's (400) with the upstream's reason.
+ */
+export function upstreamStatusError(who: UpstreamIdentity, status: number, headers: Record<string, string | string[] | undefined>, bodyText: string): AppError {
+  const name = `Provider "${who.provider}"`;
+  if (status === 401 || status === 403) {
+    const check = who.keyVariable ? `; check ${who.keyVariable}` : '';
+    return new AppError('upstream_error', `The provider rejected the key: ${name} answered ${status}${check}`);
+  }
+  const reason = scrub(upstreamMessage(bodyText), who.secret);
+  if (status === 429) {
+    const retryAfter = headers['retry-after'];
+    const value = Array.isArray(retryAfter) ? retryAfter[0] : retryAfter;
+    return new AppError('rate_limited', `${name} is rate limiting requests: ${reason}`, { headers: value ? { 'retry-after': value } : {} });
+  }
+  if (status === 400 || status === 422) return new AppError('validation_failed', `${name} rejected the request: ${reason}`);
+  if (status === 413) return new AppError('payload_too_large', `${name} found the request too large: ${reason}`);
+  if (status === 408 || status === 504) return new AppError('upstream_timeout', `${name} timed out (upstream ${status}): ${reason}`);
+  if (status === 404) return new AppError('upstream_error', `${name} answered 404 (unknown model or path?): ${reason}`);
+  return new AppError('upstream_error', `${name} failed (upstream ${status}): ${reason}`);
+}
+
+/** Statuses worth another try before the first byte: the upstream (or its proxy) was momentarily unable. */
+export const retryableStatuses = new Set([502, 503, 504]);
+
+const connectCodes = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+const lostCodes = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
+
+const codeOf = (error: unknown): string | undefined => {
+  const err = error as { code?: string; cause?: { code?: string } };
+  return err?.code ?? err?.cause?.code;
+};
+
+/** Whether a transport error happened before anything was processed upstream, so a retry is safe. */
+export function isRetryableTransportError(error: unknown): boolean {
+  const code = codeOf(error);
+  return code !== undefined && (connectCodes.has(code) || lostCodes.has(code));
+}
+
+/** Maps a transport failure (timeouts, refused or lost connections) to the caller's error. */
+export function transportError(who: UpstreamIdentity, error: unknown, timeouts: { connectMs: number; firstByteMs: number; idleMs: number }): AppError {
+  const name = `Provider "${who.provider}" (${who.origin})`;
+  const code = codeOf(error);
+  switch (code) {
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return new AppError('upstream_timeout', `${name} did not accept a connection within ${timeouts.connectMs} ms`, { cause: error });
+    case 'UND_ERR_HEADERS_TIMEOUT':
+      return new AppError('upstream_timeout', `${name} did not start answering within ${timeouts.firstByteMs} ms`, { cause: error });
+    case 'UND_ERR_BODY_TIMEOUT':
+      return new AppError('upstream_timeout', `${name} went silent for more than ${timeouts.idleMs} ms`, { cause: error });
+  }
+  if (code && connectCodes.has(code)) return new AppError('upstream_error', `Cannot reach ${name}: ${code}`, { cause: error });
+  if (code && lostCodes.has(code)) return new AppError('upstream_error', `The connection to ${name} was lost`, { cause: error });
+  return new AppError('upstream_error', `${name} failed: ${scrub((error as Error)?.message ?? String(error), who.secret)}`, { cause: error });
+}

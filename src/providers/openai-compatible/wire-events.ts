@@ -1,0 +1,132 @@
+import { AppError } from '../../domain/errors.ts';
+import type { FinishReason, StreamEvent, Usage } from '../provider.ts';
+import { transportError, type UpstreamIdentity } from './upstream-errors.ts';
+
+/** The parts of an OpenAI chat.completion(.chunk) this adapter reads. */
+interface WireToolCall {
+  index?: number;
+  id?: string;
+  function?: { name?: string; arguments?: string };
+}
+interface WireChoice {
+  delta?: { content?: string | null; tool_calls?: WireToolCall[] };
+  message?: { content?: string | null; tool_calls?: WireToolCall[] };
+  finish_reason?: string | null;
+}
+interface WireBody {
+  choices?: WireChoice[];
+  usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
+  error?: { message?: string } | string;
+}
+
+const finishReasons = new Set<FinishReason>(['stop', 'length', 'tool_calls', 'content_filter']);
+
+/** Upstream finish reasons, normalized ("eos" and other vendor words count as a plain stop). */
+export function toFinishReason(raw: string | null | undefined): FinishReason {
+  if (raw === 'function_call') return 'tool_calls';
+  if (raw === 'model_length') return 'length';
+  return raw && finishReasons.has(raw as FinishReason) ? (raw as FinishReason) : 'stop';
+}
+
+const toUsage = (raw: WireBody['usage']): Usage | undefined =>
+  raw && typeof raw.prompt_tokens === 'number' ? { prompt_tokens: raw.prompt_tokens, completion_tokens: raw.completion_tokens ?? 0 } : undefined;
+
+const upstreamErrorMessage = (error: WireBody['error']) =>
+  (typeof error === 'string' ? error : error?.message) || 'the provider reported an error mid-answer';
+
+/** The events of a non-streamed chat.completion body, in stream order (usage, then finish, last). */
+export function* eventsOfCompletion(body: WireBody, who: UpstreamIdentity): Generator<StreamEvent> {
+  if (body.error) {
+    yield { type: 'error', error: new AppError('upstream_error', `Provider "${who.provider}": ${upstreamErrorMessage(body.error)}`) };
+    return;
+  }
+  const choice = body.choices?.[0];
+  const content = choice?.message?.content;
+  if (content) yield { type: 'text-delta', text: content };
+  const calls = choice?.message?.tool_calls ?? [];
+  for (let index = 0; index < calls.length; index++) {
+    const call = calls[index]!;
+    yield { type: 'tool-call-delta', index, id: call.id, name: call.function?.name, arguments: call.function?.arguments ?? '' };
+  }
+  const usage = toUsage(body.usage);
+  if (usage) yield { type: 'usage', usage };
+  yield { type: 'finish', reason: toFinishReason(choice?.finish_reason) };
+}
+
+/**
+ * Parses an upstream SSE body incrementally into events. It holds back the finish reason so the
+ * stream always ends "usage (if reported), finish", reads to the end of the body so the
+ * connection goes back to the pool, and turns failures after the first byte into an error event.
+ * When the caller aborts, it ends quietly.
+ */
+export async function* eventsOfSse(
+  body: AsyncIterable<string> & { setEncoding(encoding: 'utf8'): unknown },
+  who: UpstreamIdentity,
+  signal: AbortSignal,
+  timeouts: { connectMs: number; firstByteMs: number; idleMs: number },
+): AsyncGenerator<StreamEvent> {
+  body.setEncoding('utf8');
+  let buffer = '';
+  let data: string | undefined;
+  let finish: FinishReason | undefined;
+  let usage: Usage | undefined;
+  let done = false;
+  try {
+    for await (const chunk of body) {
+      if (done) continue; // drain what follows [DONE] so the connection can be reused
+      buffer = buffer ? buffer + chunk : chunk;
+      let start = 0;
+      let newline: number;
+      while ((newline = buffer.indexOf('\n', start)) !== -1) {
+        let line = buffer.slice(start, newline);
+        start = newline + 1;
+        if (line.endsWith('\r')) line = line.slice(0, -1);
+        if (line.startsWith('data:')) {
+          const value = line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5);
+          data = data === undefined ? value : `${data}\n${value}`;
+          continue;
+        }
+        if (line !== '' || data === undefined) continue; // comments, event:, id:, retry: carry nothing we use
+        const payload = data;
+        data = undefined;
+        if (payload === '[DONE]') {
+          done = true;
+          break;
+        }
+        const parsed = JSON.parse(payload) as WireBody;
+        if (parsed.error) {
+          yield { type: 'error', error: new AppError('upstream_error', `Provider "${who.provider}": ${upstreamErrorMessage(parsed.error)}`) };
+          return;
+        }
+        const choice = parsed.choices?.[0];
+        if (choice) {
+          const delta = choice.delta;
+          if (delta?.content) yield { type: 'text-delta', text: delta.content };
+          if (delta?.tool_calls) {
+            for (const call of delta.tool_calls) {
+              yield { type: 'tool-call-delta', index: call.index ?? 0, id: call.id, name: call.function?.name, arguments: call.function?.arguments };
+            }
+          }
+          if (choice.finish_reason) finish = toFinishReason(choice.finish_reason);
+        }
+        if (parsed.usage) usage = toUsage(parsed.usage) ?? usage;
+      }
+      buffer = done ? '' : buffer.slice(start);
+    }
+  } catch (error) {
+    if (signal.aborted) return;
+    const appError =
+      error instanceof SyntaxError
+        ? new AppError('upstream_error', `Provider "${who.provider}" sent a malformed stream chunk`)
+        : transportError(who, error, timeouts);
+    yield { type: 'error', error: appError };
+    return;
+  }
+  if (signal.aborted) return;
+  if (!done && finish === undefined) {
+    yield { type: 'error', error: new AppError('upstream_error', `Provider "${who.provider}" closed the stream before the answer was complete`) };
+    return;
+  }
+  if (usage) yield { type: 'usage', usage };
+  yield { type: 'finish', reason: finish ?? 'stop' };
+}
