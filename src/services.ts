@@ -10,7 +10,6 @@ import { ModelsService } from './domain/models/models.service.ts';
 import { RemovedModelsStore } from './domain/models/models.store.ts';
 import { CompletionsService } from './domain/completions/completions.service.ts';
 import { UsageRecordsStore } from './domain/completions/usage-records.store.ts';
-import { unlimitedGate } from './domain/limits/limits.types.ts';
 import { ConversationCompletions } from './domain/conversations/conversation-completions.ts';
 import { ConversationsService } from './domain/conversations/conversations.service.ts';
 import { ConversationsStore } from './domain/conversations/conversations.store.ts';
@@ -80,11 +79,6 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
   const conversationsStore = new ConversationsStore(sql.db);
   const modelCatalog = modelCatalogFrom(models, config.defaultModel);
   const conversations = new ConversationsService({ store: conversationsStore, users, models: modelCatalog, clock });
-  // unlimitedGate until the limits gate is swapped in (issue 5).
-  const completions = new CompletionsService({ models, limits: unlimitedGate, usage: new UsageRecordsStore(sql.db), clock, warn });
-  const leaseMs = config.streamStaleSeconds * 1000;
-  const conversationCompletions = new ConversationCompletions({ store: conversationsStore, conversations, completions, models: modelCatalog, clock, timings: { leaseMs } });
-  const streamRecovery = new StreamRecovery({ store: conversationsStore, clock, mode: config.mode, leaseMs });
   const plansStore = new PlansStore(sql.db);
   const usageStore = new UsageStore(sql.db);
   const limits = createLimits({
@@ -100,6 +94,10 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
   });
   const plans = new PlansService({ store: plansStore, users, usersStore, clock, onChange: () => limits.resolver.forget() });
   const usage = new UsageService({ store: usageStore, users, clock });
+  const completions = new CompletionsService({ models, limits: limits.gate, usage: new UsageRecordsStore(sql.db), clock, warn });
+  const leaseMs = config.streamStaleSeconds * 1000;
+  const conversationCompletions = new ConversationCompletions({ store: conversationsStore, conversations, completions, models: modelCatalog, clock, timings: { leaseMs } });
+  const streamRecovery = new StreamRecovery({ store: conversationsStore, clock, mode: config.mode, leaseMs });
   return {
     config,
     clock,
