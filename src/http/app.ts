@@ -40,18 +40,24 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
     clientErrorHandler: rejectMalformedHttp,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
-  // After SIGTERM, requests already running finish; new ones (on kept-alive connections) are
-  // turned away so a load balancer retries them elsewhere.
+  // On close (SIGTERM): requests already running finish; new ones on kept-alive connections are
+  // turned away so a load balancer retries them elsewhere. Responses then carry Connection: close,
+  // and connections left idle (after a stream, say) are closed, so close() does not wait for
+  // keep-alive timeouts.
   let closing = false;
+  let reaper: NodeJS.Timeout | undefined;
   app.addHook('preClose', async () => {
     closing = true;
+    reaper = setInterval(() => app.server.closeIdleConnections(), 250);
+    reaper.unref();
   });
+  app.addHook('onClose', async () => clearInterval(reaper));
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
-    if (closing) {
-      reply.header('connection', 'close');
-      throw new AppError('shutting_down', 'This server is shutting down; retry the request');
-    }
+    if (closing) throw new AppError('shutting_down', 'This server is shutting down; retry the request');
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
   });
 
   // OAuth clients post application/x-www-form-urlencoded (RFC 6749 section 4.3).

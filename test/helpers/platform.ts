@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { TestServer } from './server.ts';
 
@@ -54,9 +55,17 @@ export interface CauserieProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** The listening URL, read from the "Server listening at" log line. */
   url(): Promise<string>;
+  /** The first-start box (printed after the listening line): username, password when generated, first key. */
+  banner(): Promise<{ username: string; password: string; key: string }>;
   /** SIGTERM, then waits for the exit. */
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
+
+// Servers a failed assertion left running are killed when the test file ends, so no test run hangs.
+const children = new Set<ChildProcess>();
+after(() => {
+  for (const child of children) child.kill('SIGKILL');
+});
 
 /**
  * Runs `node bin/causerie.js <args>` with exactly `env` (plus PATH), so no variable of the test's
@@ -68,6 +77,7 @@ export function runCauserie(options: { args?: string[]; env?: Record<string, str
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOST: '127.0.0.1', PORT: '0', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  children.add(child);
   let out = '';
   let err = '';
   const waiters = new Set<() => void>();
@@ -81,6 +91,7 @@ export function runCauserie(options: { args?: string[]; env?: Record<string, str
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('close', (code, signal) => {
       exitedNow = true;
+      children.delete(child);
       resolve({ code, signal });
       for (const check of waiters) check();
     }),
@@ -109,6 +120,14 @@ export function runCauserie(options: { args?: string[]; env?: Record<string, str
     waitForOutput,
     exited,
     url: async () => (await waitForOutput(/Server listening at (http:\/\/127\.0\.0\.1:\d+)/))[1]!,
+    async banner() {
+      const [box] = await waitForOutput(/┌[\s\S]*?┘/);
+      return {
+        username: /username: (\S+)/.exec(box)![1]!,
+        password: /password: (\S+)/.exec(box)![1]!,
+        key: /API key:\s+(API_\S+)/.exec(box)![1]!,
+      };
+    },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       return exited;
