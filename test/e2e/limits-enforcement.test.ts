@@ -99,6 +99,20 @@ for (const mode of modes) {
       assert.equal(tokens.used, spent);
     });
 
+    test("near the end of a token quota a request gets what is left, its answer cut to fit", async () => {
+      const user = await signUp(server, `shrink-${mode.dialect}`);
+      const key = await createKey(server, user.basic, { limits: { tokens_per_day: 60 } });
+      // No max_tokens: the worst case is the model's whole answer, far more than 60 tokens.
+      const first = await chat(server.url, key.key, `[[reply:${longReply}]]`);
+      assert.equal(first.status, 200, JSON.stringify(first.body));
+      assert.equal(first.body.choices[0].finish_reason, 'length');
+      const used = first.body.usage.prompt_tokens + first.body.usage.completion_tokens;
+      assert.ok(first.body.usage.completion_tokens >= 1 && used <= 60, `used ${used} of 60`);
+      const second = await chat(server.url, key.key, `[[reply:${longReply}]]`);
+      assert.equal(second.status, 429, 'what is left does not even hold the prompt');
+      assert.ok(tokensOf(await ledgerOf(server, key.id)) <= 60);
+    });
+
     test('limits reset at the window boundary, on the clock the server runs on', async () => {
       const user = await signUp(server, `minute-${mode.dialect}`);
       const key = await createKey(server, user.basic, { limits: { requests_per_minute: 2 } });

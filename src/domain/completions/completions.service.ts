@@ -70,6 +70,8 @@ export class CompletionsService implements Completions {
       reserveTokens: promptEstimate + reservedCompletion,
       reserveCostMicros: costMicros(reserve, entry.prices),
       stream: input.stream,
+      // Lets a nearly used-up token quota grant what is left, with the answer capped to fit.
+      promptTokens: promptEstimate,
     });
     const ledger = new Ledger(this.deps, { actor, entry, provider, admission, conversationId: input.conversationId });
     let source: AsyncIterable<StreamEvent>;
@@ -81,7 +83,7 @@ export class CompletionsService implements Completions {
           messages: input.messages,
           temperature: input.temperature,
           top_p: input.top_p,
-          max_tokens: input.max_tokens,
+          max_tokens: admission.maxCompletionTokens ?? input.max_tokens,
           stop: input.stop,
           seed: input.seed,
           tools: input.tools,
