@@ -113,6 +113,36 @@ for (const mode of modes) {
       assert.ok(tokensOf(await ledgerOf(server, key.id)) <= 60);
     });
 
+    test('one quota across every surface: completions, spec 003 streams and spec 000 sessions', async () => {
+      const user = await signUp(server, `surfaces-${mode.dialect}`);
+      const key = await createKey(server, user.basic, { limits: { requests_per_day: 3 } });
+      const native = await server.api('/api/v1/models/completions', { method: 'POST', body: { model_id: model, prompt: 'hello' }, auth: key.key });
+      assert.equal(native.status, 200, native.text);
+      assert.equal(native.headers.get('x-ratelimit-scope'), 'key.requests_per_day');
+      assert.equal(native.headers.get('x-ratelimit-remaining'), '2');
+      const stream = await fetch(`${server.url}/v1/chat/stream`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key.key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model, messages: [{ role: 'user', content: 'Tell me a story' }] }),
+      });
+      assert.equal(stream.status, 200);
+      assert.match(await stream.text(), /data: \[DONE\]/);
+      assert.equal(stream.headers.get('x-ratelimit-remaining'), '1');
+      const session = await server.api('/api/v1/sessions', { method: 'POST', auth: key.key });
+      const path = `/api/v1/sessions/${session.body.id}/models/completions`;
+      const inSession = await server.api(path, { method: 'POST', body: { model_id: model, prompt: 'Bonjour' }, auth: key.key });
+      assert.equal(inSession.status, 200, inSession.text);
+      assert.equal(inSession.headers.get('x-ratelimit-remaining'), '0');
+      const history = (await server.api(`/api/v1/sessions/${session.body.id}/history`, { auth: key.key })).body.length;
+      const refused = await server.api(path, { method: 'POST', body: { model_id: model, prompt: 'Encore' }, auth: key.key });
+      assert.equal(refused.status, 429);
+      assert.equal(refused.body.code, 'rate_limited');
+      assert.match(refused.body.detail, /key\.requests_per_day/);
+      assert.equal(refused.headers.get('x-ratelimit-scope'), 'key.requests_per_day');
+      assert.ok(refused.headers.get('retry-after'));
+      assert.equal((await server.api(`/api/v1/sessions/${session.body.id}/history`, { auth: key.key })).body.length, history, 'a refused prompt is not stored');
+    });
+
     test('limits reset at the window boundary, on the clock the server runs on', async () => {
       const user = await signUp(server, `minute-${mode.dialect}`);
       const key = await createKey(server, user.basic, { limits: { requests_per_minute: 2 } });
