@@ -5,6 +5,7 @@ import { Migrator, type Migration } from 'kysely/migration';
 import pg from 'pg';
 import * as initial from './migrations/001-initial.ts';
 import * as conversationStreams from './migrations/002-conversation-streams.ts';
+import * as usageRecordsByTime from './migrations/003-usage-records-by-time.ts';
 import type { Database } from './schema.ts';
 import { nodeSqliteDialect } from './sqlite-dialect.ts';
 
@@ -20,6 +21,7 @@ export interface SqlStore {
 const migrations: Record<string, (dialect: Dialect) => Migration> = {
   '001-initial': (dialect) => ({ up: (db) => initial.up(db, dialect) }),
   '002-conversation-streams': () => ({ up: (db) => conversationStreams.up(db) }),
+  '003-usage-records-by-time': () => ({ up: (db) => usageRecordsByTime.up(db) }),
 };
 
 // pg returns int8 (COUNT, SUM, bigint columns) as strings; our sums fit in a double.
