@@ -29,6 +29,27 @@ const redocPage = `<!doctype html>
 <body><redoc spec-url="/api/v1/openapi.json"></redoc>
 <script src="/api/v1/redoc/redoc.standalone.js"></script></body></html>`;
 
+// The Redoc page may load from this server only (Redoc injects styles and runs its search in a
+// blob: worker), in case a future Redoc reaches for another remote asset.
+const redocPolicy = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "font-src 'self' data:",
+  "worker-src 'self' blob:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'self'",
+  "frame-ancestors 'self'",
+].join('; ');
+
+/** Redoc's bundle, with its one remote asset (the menu footer's logo) swapped for an empty inline image. */
+async function readRedocBundle(): Promise<string> {
+  const bundle = await readFile(require.resolve('redoc/bundles/redoc.standalone.js'), 'utf8');
+  return bundle.replaceAll('https://cdn.redoc.ly/redoc/logo-mini.svg', "data:image/svg+xml,<svg xmlns='http://www.w3.org/2000/svg'/>");
+}
+
 /**
  * The OpenAPI document is generated from the route schemas. Swagger UI and Redoc are served from
  * node_modules, never from a CDN, so the docs work on a machine without internet.
@@ -66,10 +87,11 @@ export async function registerDocs(app: App) {
     async () => app.swagger() as unknown as Record<string, unknown>,
   );
   app.get('/api/v1/redoc', { schema: { tags: ['docs'], summary: 'API reference rendered by Redoc', response: { 200: htmlPage('The Redoc page') } } }, async (_request, reply) =>
-    reply.type('text/html; charset=utf-8').send(redocPage),
+    reply.type('text/html; charset=utf-8').header('content-security-policy', redocPolicy).send(redocPage),
   );
-  const redocBundle = require.resolve('redoc/bundles/redoc.standalone.js');
-  app.get('/api/v1/redoc/redoc.standalone.js', hidden, async (_request, reply) =>
-    reply.type('application/javascript; charset=utf-8').header('cache-control', 'public, max-age=86400').send(await readFile(redocBundle)),
-  );
+  let redocBundle: Promise<string> | undefined;
+  app.get('/api/v1/redoc/redoc.standalone.js', hidden, async (_request, reply) => {
+    redocBundle ??= readRedocBundle();
+    return reply.type('application/javascript; charset=utf-8').header('cache-control', 'public, max-age=86400').send(await redocBundle);
+  });
 }
