@@ -1,4 +1,4 @@
-import { relative } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { defaultLocalModel, localModelId } from '../providers/local/local-models.ts';
 import {
   DownloadError,
@@ -87,7 +87,8 @@ export async function pullModel(options: {
     if (error instanceof ModelUriError) return fail(error.message);
     throw error;
   }
-  const shownFolder = relative(process.cwd(), modelsDir) || '.';
+  const fromHere = relative(process.cwd(), modelsDir);
+  const shownFolder = !fromHere ? '.' : fromHere.startsWith('..') ? resolve(modelsDir) : fromHere;
   const progress = progressReporter(source.fileName, terminal.stderr, now);
   let announced = false;
   try {
