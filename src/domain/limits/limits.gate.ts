@@ -90,7 +90,7 @@ export class CountersGate implements LimitsGate {
       // Several limits may be exhausted at once; the client must wait for the last of them.
       const resetOf = (index: number) => infos[index]!.window?.end ?? now + 1000;
       const worst = result.failures.reduce((a, b) => (resetOf(b.index) > resetOf(a.index) ? b : a));
-      throw refusal(infos[worst.index]!, worst.current, reserveTokens, now);
+      throw refusal(infos[worst.index]!, worst.current, minimum, now);
     }
 
     const grant = result.grant;
@@ -130,7 +130,7 @@ export class CountersGate implements LimitsGate {
 }
 
 /** The 429 for the limit that did not fit, saying which one, how much is left and when it resets. */
-function refusal(info: ItemInfo, current: number, reserveTokens: number, now: number): AppError {
+function refusal(info: ItemInfo, current: number, neededTokens: number, now: number): AppError {
   const remaining = info.limit - current;
   const headers = rateLimitHeaders(info, remaining, now);
   const retryAfter = info.window ? secondsUntil(info.window.end, now) : 1;
@@ -141,10 +141,10 @@ function refusal(info: ItemInfo, current: number, reserveTokens: number, now: nu
   let message: string;
   if (metric === 'streams') {
     message = `Too many streams at once: ${scope} allows ${limitText}; retry when one ends`;
-  } else if (metric === 'tokens' && reserveTokens > info.limit) {
-    message = `This request may use up to ${reserveTokens} tokens, more than ${scope} allows (${limitText}); lower max_tokens or shorten the prompt`;
+  } else if (metric === 'tokens' && neededTokens > info.limit) {
+    message = `This request needs ${neededTokens} tokens (its worst case), more than ${scope} allows (${limitText}); lower max_tokens or shorten the prompt`;
   } else if (metric === 'tokens') {
-    message = `Token quota ${scope} (${limitText}) has ${Math.max(0, remaining)} left, less than this request may use (up to ${reserveTokens}); lower max_tokens or retry in ${retryAfter} s`;
+    message = `Token quota ${scope} (${limitText}) has ${Math.max(0, remaining)} left, less than this request needs (${neededTokens}); lower max_tokens or retry in ${retryAfter} s`;
   } else {
     message = `Limit ${scope} reached (${limitText}); retry in ${retryAfter} s`;
   }
