@@ -142,7 +142,7 @@ function refusal(info: ItemInfo, current: number, neededTokens: number, now: num
   if (metric === 'streams') {
     message = `Too many streams at once: ${scope} allows ${limitText}; retry when one ends`;
   } else if (metric === 'tokens' && neededTokens > info.limit) {
-    message = `This request needs ${neededTokens} tokens (its worst case), more than ${scope} allows (${limitText}); lower max_tokens or shorten the prompt`;
+    message = `This request needs ${neededTokens} tokens, more than ${scope} allows (${limitText}); lower max_tokens or shorten the prompt`;
   } else if (metric === 'tokens') {
     message = `Token quota ${scope} (${limitText}) has ${Math.max(0, remaining)} left, less than this request needs (${neededTokens}); lower max_tokens or retry in ${retryAfter} s`;
   } else {
