@@ -181,7 +181,9 @@ for (const dialect of dialects) {
       assert.equal(refused.status >= 400, true);
       assert.equal((await api(`/api/v1/sessions/${session.id}/history`)).body.length, before);
       const unknown = await api(`/api/v1/sessions/${session.id}/models/completions`, { method: 'POST', body: { prompt: 'hi', model_id: 'nope' } });
-      assert.equal(unknown.status, 404);
+      assert.equal(unknown.status, 400);
+      assert.match(unknown.body.detail, /unknown model "nope"/);
+      assert.equal((await api(`/api/v1/sessions/${session.id}/history`)).body.length, before);
       const broken = await sse(server, `/api/v1/sessions/${session.id}/models/completions`, {
         auth: key,
         body: { prompt: 'one two three four five [[fail-after:2]]', stream: true },

@@ -216,6 +216,9 @@ for (const dialect of dialects) {
       const noModel = await api('/v1/chat/stream', { method: 'POST', body: { messages: [{ role: 'user', content: 'hi' }] } });
       assert.equal(noModel.status, 400);
       assert.match(noModel.body.detail, /model/);
+      const unknownModel = await api('/v1/chat/stream', { method: 'POST', body: { model: 'gpt-17', messages: [{ role: 'user', content: 'hi' }] } });
+      assert.equal(unknownModel.status, 400);
+      assert.match(unknownModel.body.detail, /gpt-17/);
       const hot = await api('/v1/chat/stream', { method: 'POST', body: { model: 'gpt-4', messages: [{ role: 'user', content: 'hi' }], temperature: 3 } });
       assert.equal(hot.status, 400);
       const stranger = await signUp(server, 'stranger-003');

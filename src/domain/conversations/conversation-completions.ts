@@ -146,6 +146,8 @@ export class ConversationCompletions {
       conversation = current;
       const model = input.model ?? conversation.model ?? input.fallbackModel ?? (await this.deps.models.defaultModel());
       if (!model) throw invalid('model', 'is required: this conversation has no model yet and no default model is configured');
+      // An unknown model is a bad request (spec 003 lists 400, not 404), whichever surface asks.
+      await this.deps.conversations.requireModel(model, 'model');
       const now = this.now();
       const stored = await store.listMessages(conversation.id);
       const toAppend = input.skipStoredPrefix ? afterStoredPrefix(stored, input.messages) : input.messages;
