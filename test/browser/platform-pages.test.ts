@@ -10,7 +10,7 @@ describe('pages and API docs in a real browser (chromium)', () => {
   let operations: Array<{ method: string; path: string; summary: string }>;
 
   before(async () => {
-    server = await startTestServer();
+    server = await startTestServer({ env: { CAUSERIE_MOCK_PROVIDER: 'true' } });
     chromium = await launchChromium();
     const document = (await server.api('/api/v1/openapi.json')).body;
     operations = Object.entries<Record<string, { summary: string }>>(document.paths).flatMap(([path, byMethod]) =>
@@ -41,10 +41,9 @@ describe('pages and API docs in a real browser (chromium)', () => {
       assert.equal(await page.locator('h1').textContent(), 'Causerie');
       assert.match((await page.locator('body').textContent()) ?? '', /self-hostable chat API server/);
       assert.equal(await page.locator('h2', { hasText: 'Models' }).count(), 1);
-      const models = await server.services.models.summaries();
       const rows = page.locator('table tbody tr');
-      if (models.length === 0) assert.match((await rows.first().textContent()) ?? '', /No model configured yet/);
-      for (const model of models) assert.equal(await rows.filter({ hasText: model.id }).count(), 1, model.id);
+      assert.deepEqual(await rows.filter({ hasText: 'mock/echo' }).locator('td').allTextContents(), ['mock/echo', 'mock', 'available']);
+      for (const model of await server.services.models.summaries()) assert.equal(await rows.filter({ hasText: model.id }).count(), 1, model.id);
       for (const href of ['/api/v1/docs', '/api/v1/redoc', '/api/v1/openapi.json', '/about']) {
         assert.ok((await page.locator(`a[href="${href}"]`).count()) >= 1, href);
       }
