@@ -12,6 +12,8 @@ export interface RecordedRequest {
   body: any;
   /** performance.now() when it arrived. */
   receivedAt: number;
+  /** The client's port: equal ports on successive requests mean a reused connection. */
+  remotePort: number | undefined;
   /** performance.now() when the connection closed before the answer was complete (the caller went away). */
   closedEarlyAt?: number;
   /** Resolves once the response is over: completed or closed early. */
@@ -66,6 +68,9 @@ function sendJson(res: ServerResponse, status: number, value: unknown, headers: 
   res.end(text);
 }
 
+/** Destroys the connection once what was written has left (a destroy in the same tick would discard it). */
+const dropSoon = (res: ServerResponse) => void setTimeout(() => res.destroy(), 10);
+
 const errorBody = (message: string, type: string, code: string | null) => ({ error: { message, type, param: null, code } });
 
 /** A deterministic unit-ish vector per text, so tests can compare embeddings. */
@@ -98,7 +103,7 @@ export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {
         return sendJson(res, 400, errorBody('We could not parse the JSON body of your request.', 'invalid_request_error', null));
       }
       let settle!: () => void;
-      const entry: RecordedRequest = { method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body, receivedAt: performance.now(), settled: new Promise((r) => (settle = r)) };
+      const entry: RecordedRequest = { method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body, receivedAt: performance.now(), remotePort: req.socket.remotePort, settled: new Promise((r) => (settle = r)) };
       res.on('close', () => {
         if (!res.writableFinished) entry.closedEarlyAt = performance.now();
         settle();
@@ -181,14 +186,14 @@ export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {
         res.end(`data: ${JSON.stringify(errorBody('Scripted failure mid-stream.', 'server_error', null))}\n\n`);
         return;
       }
-      if (script.dropAfter === i) return res.destroy();
+      if (script.dropAfter === i) return dropSoon(res);
       if (script.chunkDelayMs) await sleep(script.chunkDelayMs);
       if (res.destroyed) return;
       res.write(frame(choice({ content: pieces[i] })));
     }
     if (script.failAfter !== undefined || script.dropAfter !== undefined) {
       // Fewer chunks than the failure point: fail at the end, before finishing.
-      if (script.dropAfter !== undefined) return res.destroy();
+      if (script.dropAfter !== undefined) return dropSoon(res);
       return res.end(`data: ${JSON.stringify(errorBody('Scripted failure mid-stream.', 'server_error', null))}\n\n`);
     }
     if (toolCall) res.write(frame(choice({ tool_calls: [{ index: 0, ...toolCall }] })));
@@ -217,7 +222,7 @@ export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {
       // After the first byte: headers and half the body, then the connection goes.
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
       res.write(text.slice(0, text.length >> 1));
-      if (!script.hang) res.destroy();
+      if (!script.hang) dropSoon(res);
       return;
     }
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });

@@ -1,0 +1,200 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { AppError } from '../../src/domain/errors.ts';
+import { startScriptedUpstream, type ScriptedUpstream } from '../../src/providers/mock/scripted-upstream.ts';
+import { OpenAiCompatibleProvider, type OpenAiCompatibleOptions } from '../../src/providers/openai-compatible/openai-compatible-provider.ts';
+import type { ChatRequest, StreamEvent } from '../../src/providers/provider.ts';
+
+const timeouts = { connectMs: 2_000, firstByteMs: 5_000, idleMs: 5_000 };
+const says = (content: string, extra: Partial<ChatRequest> = {}): ChatRequest => ({ model: 'echo', messages: [{ role: 'user', content }], ...extra });
+
+async function events(provider: OpenAiCompatibleProvider, request: ChatRequest, signal = new AbortController().signal): Promise<StreamEvent[]> {
+  const out: StreamEvent[] = [];
+  for await (const event of await provider.stream(request, { signal })) out.push(event);
+  return out;
+}
+
+const textOf = (list: StreamEvent[]) => list.map((e) => (e.type === 'text-delta' ? e.text : '')).join('');
+
+async function rejectsWith(promise: Promise<unknown>, code: string, message?: RegExp): Promise<AppError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof AppError, `expected an AppError, got ${error}`);
+    assert.equal(error.code, code, error.message);
+    if (message) assert.match(error.message, message);
+    return error;
+  }
+  assert.fail(`expected ${code}`);
+}
+
+describe('OpenAI-compatible adapter against the scripted upstream', () => {
+  let upstream: ScriptedUpstream;
+  const providers: OpenAiCompatibleProvider[] = [];
+  const adapter = (options: Partial<OpenAiCompatibleOptions> = {}) => {
+    const provider = new OpenAiCompatibleProvider({ id: 'test', baseUrl: upstream.baseUrl, apiKey: 'sk-right', keyVariable: 'TEST_API_KEY', timeouts, retries: 2, ...options });
+    providers.push(provider);
+    return provider;
+  };
+
+  before(async () => {
+    upstream = await startScriptedUpstream({ apiKey: 'sk-right', models: ['echo', 'embed'] });
+  });
+  after(async () => {
+    await Promise.all(providers.map((p) => p.close()));
+    await upstream.close();
+  });
+
+  test('streams text deltas, then the usage the upstream reported, then the finish reason', async () => {
+    const list = await events(adapter(), says('one two three'));
+    assert.deepEqual(list.filter((e) => e.type === 'text-delta').map((e) => (e as { text: string }).text), ['one ', 'two ', 'three']);
+    assert.deepEqual(list.slice(-2), [{ type: 'usage', usage: { prompt_tokens: 3, completion_tokens: 3 } }, { type: 'finish', reason: 'stop' }]);
+    const sent = upstream.chatRequests().at(-1)!;
+    assert.equal(sent.headers.authorization, 'Bearer sk-right');
+    assert.deepEqual(sent.body.stream_options, { include_usage: true });
+    assert.equal(sent.body.stream, true);
+  });
+
+  test('a non-streamed call (stream: false) yields the same events from one JSON answer', async () => {
+    const list = await events(adapter(), says('alpha beta', { stream: false, temperature: 0.5, max_tokens: 10, stop: ['x'], seed: 4 }));
+    assert.equal(textOf(list), 'alpha beta');
+    assert.deepEqual(list.slice(-2), [{ type: 'usage', usage: { prompt_tokens: 2, completion_tokens: 2 } }, { type: 'finish', reason: 'stop' }]);
+    const sent = upstream.chatRequests().at(-1)!.body;
+    assert.deepEqual(
+      { stream: sent.stream, temperature: sent.temperature, max_tokens: sent.max_tokens, stop: sent.stop, seed: sent.seed, stream_options: sent.stream_options },
+      { stream: false, temperature: 0.5, max_tokens: 10, stop: ['x'], seed: 4, stream_options: undefined },
+    );
+  });
+
+  test('max_tokens cuts the answer with finish reason length', async () => {
+    const list = await events(adapter(), says('a b c d e', { max_tokens: 2 }));
+    assert.equal(textOf(list), 'a b ');
+    assert.deepEqual(list.at(-1), { type: 'finish', reason: 'length' });
+  });
+
+  test('tool calls come through as deltas; tools and tool_choice are passed upstream untouched', async () => {
+    const tools = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+    for (const stream of [true, false]) {
+      const list = await events(adapter(), says('[[tool:get_weather:{"city":"Paris"}]]', { tools, tool_choice: 'auto', stream }));
+      const call = list.find((e) => e.type === 'tool-call-delta');
+      assert.ok(call && call.type === 'tool-call-delta');
+      assert.equal(call.name, 'get_weather');
+      assert.equal(call.arguments, '{"city":"Paris"}');
+      assert.match(call.id ?? '', /^call_/);
+      assert.deepEqual(list.at(-1), { type: 'finish', reason: 'tool_calls' });
+      assert.deepEqual(upstream.chatRequests().at(-1)!.body.tools, tools);
+      assert.equal(upstream.chatRequests().at(-1)!.body.tool_choice, 'auto');
+    }
+  });
+
+  test('no usage upstream: no usage event (the completions service counts it)', async () => {
+    const list = await events(adapter(), says('[[no-usage]] hi'));
+    assert.equal(list.some((e) => e.type === 'usage'), false);
+    assert.deepEqual(list.at(-1), { type: 'finish', reason: 'stop' });
+  });
+
+  test('Mistral dialect: no stream_options, the seed sent as random_seed', async () => {
+    await events(adapter({ streamUsage: false, seedField: 'random_seed' }), says('hi', { seed: 42 }));
+    const sent = upstream.chatRequests().at(-1)!.body;
+    assert.equal('stream_options' in sent, false);
+    assert.equal('seed' in sent, false);
+    assert.equal(sent.random_seed, 42);
+  });
+
+  test('successive calls reuse keep-alive connections', async () => {
+    const provider = adapter();
+    const before = upstream.requests.length;
+    for (let i = 0; i < 6; i++) await events(provider, says(`call ${i}`, { stream: i % 2 === 0 }));
+    const ports = new Set(upstream.requests.slice(before).map((r) => r.remotePort));
+    // undici frees a socket a tick after the body ends, so back-to-back calls alternate between two.
+    assert.ok(ports.size <= 2, `6 calls used ${ports.size} connections`);
+  });
+
+  test('a refused key is a 502 "provider rejected the key" that never quotes the key', async () => {
+    const error = await rejectsWith(events(adapter({ apiKey: 'sk-wrong-secret' }), says('hi')), 'upstream_error', /rejected the key.*401.*TEST_API_KEY/);
+    assert.equal(error.status, 502);
+    assert.doesNotMatch(error.message, /sk-wrong-secret/);
+  });
+
+  test('an upstream 429 stays a 429 with its Retry-After; 400 is the caller\'s error with the upstream reason', async () => {
+    const limited = await rejectsWith(events(adapter(), says('[[status:429]] [[retry-after:7]]')), 'rate_limited');
+    assert.equal(limited.headers['retry-after'], '7');
+    await rejectsWith(events(adapter(), says('[[status:400]]')), 'validation_failed', /rejected the request: Scripted failure 400/);
+  });
+
+  test('502/503/504 before the first byte are retried with backoff, then succeed', async () => {
+    const content = `[[fail-first:2]] retried ${Math.random()}`;
+    const before = upstream.chatRequests().length;
+    const list = await events(adapter({ retries: 2 }), says(content));
+    assert.match(textOf(list), /^retried/);
+    assert.equal(upstream.chatRequests().length - before, 3);
+  });
+
+  test('when retries run out, the last upstream failure is mapped (503 → 502 upstream_error)', async () => {
+    const content = `[[fail-first:5]] never ${Math.random()}`;
+    const before = upstream.chatRequests().length;
+    await rejectsWith(events(adapter({ retries: 1 }), says(content)), 'upstream_error', /failed \(upstream 503\)/);
+    assert.equal(upstream.chatRequests().length - before, 2);
+  });
+
+  test('a connection dropped before any answer is retried; a refused port is upstream_error', async () => {
+    const before = upstream.chatRequests().length;
+    await rejectsWith(events(adapter({ retries: 1 }), says('[[drop]]')), 'upstream_error', /connection .* was lost/);
+    assert.equal(upstream.chatRequests().length - before, 2);
+    const closedPort = await new Promise<number>((resolve) => {
+      const probe = createServer();
+      probe.listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as { port: number };
+        probe.close(() => resolve(port));
+      });
+    });
+    await rejectsWith(events(adapter({ baseUrl: `http://127.0.0.1:${closedPort}/v1`, retries: 0 }), says('hi')), 'upstream_error', /Cannot reach Provider "test" \(http:\/\/127\.0\.0\.1:\d+\): ECONNREFUSED/);
+  });
+
+  test('first-byte timeout: upstream_timeout before any event; idle timeout: an error event after the first bytes', async () => {
+    await rejectsWith(events(adapter({ timeouts: { ...timeouts, firstByteMs: 200 }, retries: 0 }), says('[[delay:1500]] slow')), 'upstream_timeout', /did not start answering within 200 ms/);
+    const list = await events(adapter({ timeouts: { ...timeouts, idleMs: 200 } }), says('[[chunk-delay:1500]] a b'));
+    const last = list.at(-1)!;
+    assert.equal(last.type, 'error');
+    assert.equal(last.type === 'error' && last.error.code, 'upstream_timeout');
+    assert.match(last.type === 'error' ? last.error.message : '', /went silent for more than 200 ms/);
+  });
+
+  test('failures after the first byte become one last error event: SSE error frame, dropped connection', async () => {
+    const failed = await events(adapter(), says('[[fail-after:2]] a b c d'));
+    assert.equal(textOf(failed), 'a b ');
+    assert.equal(failed.at(-1)!.type, 'error');
+    const dropped = await events(adapter(), says('[[drop-after:1]] a b c'));
+    assert.equal(textOf(dropped), 'a ');
+    const last = dropped.at(-1)!;
+    assert.equal(last.type === 'error' && last.error.code, 'upstream_error');
+    // Non-streamed: the body is cut midway, still before anything reached our client: thrown.
+    await rejectsWith(events(adapter(), says('[[drop-after:1]] a b', { stream: false })), 'upstream_error');
+  });
+
+  test('aborting the signal closes the upstream connection and ends the stream quietly', async () => {
+    const controller = new AbortController();
+    const stream = await adapter().stream(says(`[[hang]] ${Math.random()}`), { signal: controller.signal });
+    const seen: StreamEvent[] = [];
+    const reading = (async () => {
+      for await (const event of stream) seen.push(event);
+    })();
+    const request = upstream.chatRequests().at(-1)!;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    controller.abort(new Error('client went away'));
+    await reading;
+    await request.settled;
+    assert.ok(request.closedEarlyAt !== undefined, 'the upstream saw the connection close');
+    assert.equal(seen.some((e) => e.type === 'error'), false);
+  });
+
+  test('embeddings and model discovery', async () => {
+    const provider = adapter();
+    const result = await provider.embed(['a b', 'c'], 'embed', { signal: new AbortController().signal });
+    assert.equal(result.embeddings.length, 2);
+    assert.equal(result.embeddings[0]!.length, 8);
+    assert.deepEqual(result.usage, { prompt_tokens: 3, completion_tokens: 0 });
+    assert.deepEqual(await provider.listModels({ signal: new AbortController().signal }), [{ id: 'echo', contextWindow: undefined }, { id: 'embed', contextWindow: undefined }]);
+  });
+});
