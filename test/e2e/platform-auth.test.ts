@@ -46,8 +46,13 @@ for (const dialect of dialects) {
       // Scheme names are case-insensitive (RFC 9110).
       assert.equal((await server.api('/api/v1/me', { auth: `bearer ${key}` })).status, 200);
       assert.equal((await server.api('/api/v1/me', { auth: ivan.basic.replace('Basic', 'BASIC') })).status, 200);
-      // Basic usernames follow the same case-insensitive rule as sign-up.
+      // Basic usernames follow the same case-insensitive rule as sign-up...
       assert.equal((await server.api('/api/v1/me', { auth: basic('IVAN', ivan.password) })).status, 200);
+      // ...but sign-in is by username only, not by id or UUID.
+      assert.equal((await server.api('/api/v1/me', { auth: basic(String(ivan.id), ivan.password) })).status, 401);
+      assert.equal((await server.api('/api/v1/me', { auth: basic(ivan.uuid, ivan.password) })).status, 401);
+      const byId = await tokenRequest(server, { grant_type: 'password', username: String(ivan.id), password: ivan.password });
+      assert.equal(byId.body.error, 'invalid_grant');
     });
 
     test('missing or wrong credentials answer 401 with WWW-Authenticate', async () => {

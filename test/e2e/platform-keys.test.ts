@@ -126,6 +126,13 @@ for (const dialect of dialects) {
       const days = await server.api('/api/v1/keys', { method: 'POST', body: { expires_in_days: 0 }, auth: owner.basic });
       assert.equal(days.status, 400);
       assert.match(days.body.detail, /^body\.expires_in_days: /);
+      const both = await server.api('/api/v1/keys', {
+        method: 'POST',
+        body: { expires_in_days: 5, expires_at: new Date(clock.now() + day).toISOString() },
+        auth: owner.basic,
+      });
+      assert.equal(both.status, 400);
+      assert.deepEqual(both.body, { detail: 'expires_in_days: give expires_at or expires_in_days, not both', code: 'validation_failed' });
       const unknown = await server.api('/api/v1/keys', { method: 'POST', body: { scopes: ['all'] }, auth: owner.basic });
       assert.equal(unknown.status, 400);
       assert.equal(unknown.body.detail, 'body.scopes: is not a known field');

@@ -51,6 +51,9 @@ for (const dialect of dialects) {
         [{ username: '-dash-first', password: 'long-enough-password' }, /^username: /],
         [{ password: 'long-enough-password' }, /^body\.username: is required$/],
         [{ username: 'dave' }, /^body\.password: is required$/],
+        // Routes name users by username, id or UUID: a name that looks like an id would shadow one.
+        [{ username: '42', password: 'long-enough-password' }, /^username: must not look like a user id or a UUID$/],
+        [{ username: '6f1c2b3a-0d4e-4f5a-8b6c-7d8e9f0a1b2c', password: 'long-enough-password' }, /^username: must not look like a user id or a UUID$/],
         [{ username: 'dave', password: 'long-enough-password', email: 'd@example.com' }, /^body\.email: is not a known field$/],
         [{ username: { first: 'dave' }, password: 'long-enough-password' }, /^body\.username: must be string$/],
       ];

@@ -71,6 +71,9 @@ export class ApiKeysService {
   ): Promise<{ key: string; apiKey: ApiKey }> {
     const now = this.deps.clock.now();
     let expiresAt: string | null = null;
+    if (input.expires_at !== undefined && input.expires_in_days !== undefined) {
+      throw invalid('expires_in_days', 'give expires_at or expires_in_days, not both');
+    }
     if (input.expires_at !== undefined) {
       const at = Date.parse(input.expires_at);
       if (Number.isNaN(at)) throw invalid('expires_at', 'must be an ISO-8601 date-time');

@@ -6,7 +6,7 @@ import { randomToken, sha256 } from '../secrets.ts';
 import { looksLikeApiKey, type ApiKeysService } from '../api-keys/api-keys.service.ts';
 import type { ApiKeyRow } from '../api-keys/api-keys.store.ts';
 import { decoyHash, verifyPassword } from '../users/passwords.ts';
-import { toUser, type Actor, type User, type UsersService } from '../users/users.service.ts';
+import { toUser, usernameKey, type Actor, type User, type UsersService } from '../users/users.service.ts';
 import type { UsersStore } from '../users/users.store.ts';
 import type { RefreshTokensStore } from './refresh-tokens.store.ts';
 
@@ -109,7 +109,8 @@ export class AuthService {
 
   /** Verifies a username and password in constant-ish time whether or not the user exists. */
   async checkPassword(username: string, password: string): Promise<User> {
-    const row = await this.deps.users.find(username);
+    // By username only (any case): signing in with an id or a UUID is not a thing.
+    const row = await this.deps.usersStore.findByUsernameKey(usernameKey(username));
     const ok = await verifyPassword(row?.password_hash ?? decoyHash, password);
     if (!row || !ok) throw unauthorized('Invalid username or password');
     if (row.disabled) throw unauthorized('This account is disabled');

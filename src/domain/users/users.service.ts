@@ -55,6 +55,8 @@ export class UsersService {
     if (!usernamePattern.test(input.username)) {
       throw invalid('username', 'must be 2 to 64 letters, digits, "_", "." or "-", starting with a letter or digit');
     }
+    // Routes take a username, an id or a UUID: a user named "42" would shadow user 42.
+    if (parseReference(input.username)) throw invalid('username', 'must not look like a user id or a UUID');
     if (input.password.length < 8) throw invalid('password', 'must be at least 8 characters');
     if (input.password.length > 1024) throw invalid('password', 'must be at most 1024 characters');
     const key = usernameKey(input.username);
