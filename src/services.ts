@@ -8,6 +8,7 @@ import { UsersService } from './domain/users/users.service.ts';
 import { UsersStore } from './domain/users/users.store.ts';
 import { ModelsService } from './domain/models/models.service.ts';
 import { RemovedModelsStore } from './domain/models/models.store.ts';
+import { createLocalProvider, listLocalModelFiles } from './providers/local/local-provider.ts';
 import { CompletionsService } from './domain/completions/completions.service.ts';
 import { UsageRecordsStore } from './domain/completions/usage-records.store.ts';
 import { ConversationCompletions } from './domain/conversations/conversation-completions.ts';
@@ -75,7 +76,11 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
   const warn = (message: string) => {
     if (!['silent', 'fatal', 'error'].includes(config.logLevel)) process.stderr.write(`${JSON.stringify({ level: 40, time: clock.now(), msg: message })}\n`);
   };
-  const models = new ModelsService({ config, store: new RemovedModelsStore(sql.db), clock, warn });
+  const local = {
+    provider: createLocalProvider({ modelsDir: config.modelsDir, threads: config.localThreads, logger: { info: () => {}, warn: (_data, message) => warn(`local: ${message}`) } }),
+    listFiles: () => listLocalModelFiles(config.modelsDir),
+  };
+  const models = new ModelsService({ config, store: new RemovedModelsStore(sql.db), clock, warn, local });
   const conversationsStore = new ConversationsStore(sql.db);
   const modelCatalog = modelCatalogFrom(models, config.defaultModel);
   const conversations = new ConversationsService({ store: conversationsStore, users, models: modelCatalog, clock });

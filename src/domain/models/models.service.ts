@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import type { Config } from '../../config.ts';
 import type { Provider, ProviderModel } from '../../providers/provider.ts';
-import { defaultLocalModel, localModelId } from '../../providers/local/local-models.ts';
+import { defaultLocalModel, localContextSize, localModelId } from '../../providers/local/local-models.ts';
 import { createMockProvider } from '../../providers/mock/mock-provider.ts';
 import { OpenAiCompatibleProvider } from '../../providers/openai-compatible/openai-compatible-provider.ts';
 import type { ModelSummary } from '../../web/pages.ts';
@@ -44,7 +44,7 @@ export interface ModelView {
 /** The local engine, when it is wired (src/providers/local): the provider and the GGUF files it can load. */
 export interface LocalModels {
   provider: Provider;
-  listFiles(): Promise<Array<{ id: string; file: string }>>;
+  listFiles(): Promise<Array<{ id: string; file: string; contextWindow?: number | null }>>;
 }
 
 export interface ModelsDeps {
@@ -73,7 +73,7 @@ export class ModelsService {
   private readonly discovered = new Map<string, ProviderModel[]>();
   private entries = new Map<string, ModelEntry>();
   private removed = new Set<string>();
-  private localFiles: Array<{ id: string; file: string }> = [];
+  private localFiles: Array<{ id: string; file: string; contextWindow?: number | null }> = [];
   private readonly ready: Promise<void>;
   private refreshing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -216,10 +216,11 @@ export class ModelsService {
     }
     const localProvider = this.deps.local?.provider.id ?? 'local';
     for (const file of this.localFiles) {
-      const isDefault = file.file === defaultLocalModel.file;
-      add({ id: file.id, provider: localProvider, upstream: file.file, contextWindow: isDefault ? defaultLocalModel.contextWindow : undefined, capabilities: ['chat'], source: 'local', downloaded: true });
+      add({ id: file.id, provider: localProvider, upstream: file.file, contextWindow: file.contextWindow ?? undefined, capabilities: ['chat'], source: 'local', downloaded: true });
     }
-    add({ id: defaultLocalModel.id, provider: localProvider, upstream: defaultLocalModel.file, contextWindow: defaultLocalModel.contextWindow, capabilities: ['chat'], source: 'local', downloaded: false });
+    // A local request gets at most localContextSize tokens, whatever the model was trained on.
+    const defaultContext = Math.min(defaultLocalModel.contextWindow, localContextSize);
+    add({ id: defaultLocalModel.id, provider: localProvider, upstream: defaultLocalModel.file, contextWindow: defaultContext, capabilities: ['chat'], source: 'local', downloaded: false });
     this.entries = new Map([...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   }
 
