@@ -11,6 +11,7 @@ export class SseStream {
   private heartbeat: NodeJS.Timeout | undefined;
   private closed = false;
   private detach: (() => void) | undefined;
+  private corked: NodeJS.Immediate | undefined;
 
   constructor(request: FastifyRequest, reply: FastifyReply, options: { headers?: Record<string, string>; heartbeatMs?: number } = {}) {
     this.reply = reply;
@@ -54,8 +55,23 @@ export class SseStream {
   private write(chunk: string): void {
     if (this.closed) return;
     this.heartbeat?.refresh();
-    this.reply.raw.write(chunk);
+    const raw = this.reply.raw;
+    // Frames written in one turn of the event loop (an upstream packet often holds several tokens)
+    // leave in one syscall: cork now, uncork once this turn's callbacks have run.
+    if (!this.corked) {
+      this.corked = setImmediate(this.uncork);
+      raw.cork();
+    }
+    raw.write(chunk);
   }
+
+  /** Sends what is corked. Must run before the response ends: a later uncork would hit the next response on a keep-alive socket. */
+  private readonly uncork = () => {
+    if (!this.corked) return;
+    clearImmediate(this.corked);
+    this.corked = undefined;
+    this.reply.raw.uncork();
+  };
 
   end(): void {
     if (this.closed) return;
@@ -64,6 +80,7 @@ export class SseStream {
   }
 
   private stop(): void {
+    this.uncork();
     this.closed = true;
     clearInterval(this.heartbeat);
     this.detach?.();

@@ -12,15 +12,22 @@ function toParameters(parameters: ReadonlyArray<unknown>): Parameter[] {
   });
 }
 
-/** Adapts node:sqlite's synchronous statements to the better-sqlite3 shape Kysely's SqliteDialect expects. */
-function adapt(statement: StatementSync) {
+/**
+ * Adapts node:sqlite's synchronous statements to the better-sqlite3 shape Kysely's SqliteDialect
+ * expects. all() and run() finish before returning, so one prepared statement can serve every
+ * caller; iterate() gets its own, since two iterations of one statement would interleave.
+ */
+function adapt(statement: StatementSync, prepareAgain: () => StatementSync) {
   return {
     reader: statement.columns().length > 0,
     all: (parameters: ReadonlyArray<unknown>) => statement.all(...toParameters(parameters)),
     run: (parameters: ReadonlyArray<unknown>) => statement.run(...toParameters(parameters)),
-    iterate: (parameters: ReadonlyArray<unknown>) => statement.iterate(...toParameters(parameters)),
+    iterate: (parameters: ReadonlyArray<unknown>) => prepareAgain().iterate(...toParameters(parameters)),
   };
 }
+
+/** Distinct SQL texts kept prepared; the same few queries serve every request, so this rarely fills. */
+const statementCacheSize = 500;
 
 /**
  * Kysely dialect over Node's built-in SQLite: no native module to compile on install.
@@ -29,10 +36,20 @@ function adapt(statement: StatementSync) {
 export function nodeSqliteDialect(path: string): SqliteDialect {
   const database = new DatabaseSync(path);
   database.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
+  // Preparing costs more than running the hot queries (key lookup, usage insert): prepare each once.
+  const prepared = new Map<string, ReturnType<typeof adapt>>();
   return new SqliteDialect({
     database: {
       close: () => database.close(),
-      prepare: (sql: string) => adapt(database.prepare(sql)),
+      prepare: (sql: string) => {
+        let statement = prepared.get(sql);
+        if (!statement) {
+          if (prepared.size >= statementCacheSize) prepared.clear();
+          statement = adapt(database.prepare(sql), () => database.prepare(sql));
+          prepared.set(sql, statement);
+        }
+        return statement;
+      },
     },
   });
 }
