@@ -10,7 +10,6 @@ import { ModelsService } from './domain/models/models.service.ts';
 import { RemovedModelsStore } from './domain/models/models.store.ts';
 import { createLocalProvider, listLocalModelFiles } from './providers/local/local-provider.ts';
 import { CompletionsService } from './domain/completions/completions.service.ts';
-import { UsageRecordsStore } from './domain/completions/usage-records.store.ts';
 import { ConversationCompletions } from './domain/conversations/conversation-completions.ts';
 import { ConversationsService } from './domain/conversations/conversations.service.ts';
 import { ConversationsStore } from './domain/conversations/conversations.store.ts';
@@ -99,7 +98,7 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
   });
   const plans = new PlansService({ store: plansStore, users, usersStore, clock, onChange: () => limits.resolver.forget() });
   const usage = new UsageService({ store: usageStore, users, clock });
-  const completions = new CompletionsService({ models, limits: limits.gate, usage: new UsageRecordsStore(sql.db), clock, warn });
+  const completions = new CompletionsService({ models, limits: limits.gate, usage: usageStore, clock, warn });
   const leaseMs = config.streamStaleSeconds * 1000;
   const conversationCompletions = new ConversationCompletions({ store: conversationsStore, conversations, completions, models: modelCatalog, clock, timings: { leaseMs } });
   const streamRecovery = new StreamRecovery({ store: conversationsStore, clock, mode: config.mode, leaseMs });

@@ -5,20 +5,6 @@ import type { FinishReason, Usage } from '../providers/provider.ts';
 import { renderError, type Surface } from './errors.ts';
 import { SseStream } from './sse.ts';
 
-/**
- * A signal that aborts when the client goes away before the response is complete. It exists
- * before the SSE stream does (the completion starts first, so refusals get a real HTTP status)
- * and serves JSON answers too. The listener lives on the response, not the keep-alive socket.
- */
-export function abortOnClientClose(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  const raw = reply.raw;
-  raw.once('close', () => {
-    if (!raw.writableFinished) controller.abort(new Error('client disconnected'));
-  });
-  return controller.signal;
-}
-
 /** OpenAI has no "cancelled" or "error" finish reason; those runs end as a plain stop. */
 export const openAiFinishReason = (reason: FinishReason) => (reason === 'cancelled' || reason === 'error' ? 'stop' : reason);
 

@@ -6,24 +6,6 @@ import type { FinishReason } from '../providers/provider.ts';
 import { SseStream } from './sse.ts';
 import { renderError } from './errors.ts';
 
-/**
- * Aborts when the client goes away before the response is complete, so the model stops and the
- * reply is stored as cancelled. Needed before the SSE stream exists (the completion starts first,
- * to answer refusals with a real HTTP status), and for JSON answers too.
- */
-export function clientGone(request: FastifyRequest, reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  const socket = request.raw.socket;
-  const onClose = () => {
-    if (!reply.raw.writableFinished) controller.abort(new Error('client disconnected'));
-    socket.off('close', onClose);
-  };
-  socket.on('close', onClose);
-  reply.raw.once('close', onClose);
-  if (socket.destroyed) onClose();
-  return controller.signal;
-}
-
 /** A reply collected whole, for the surfaces' non-streaming answers. */
 export async function collectReply(run: ConversationRun): Promise<{ message: Message; finishReason: FinishReason }> {
   let error: AppError | undefined;

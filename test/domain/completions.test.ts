@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../../src/config.ts';
 import { CompletionsService } from '../../src/domain/completions/completions.service.ts';
-import { UsageRecordsStore } from '../../src/domain/completions/usage-records.store.ts';
+import { UsageStore } from '../../src/domain/usage/usage.store.ts';
 import type { CompletionInput } from '../../src/domain/completions/completions.types.ts';
 import { AppError } from '../../src/domain/errors.ts';
 import type { LimitRequest, LimitsGate } from '../../src/domain/limits/limits.types.ts';
@@ -47,7 +47,7 @@ for (const dialect of dialects) {
     before(async () => {
       upstream = await startScriptedUpstream();
       const dir = mkdtempSync(join(tmpdir(), 'causerie-completions-'));
-      writeFileSync(join(dir, 'config.json'), JSON.stringify({ models: { priced: { provider: 'openai', upstream: 'echo', context_window: 500, prices: { input: 3, output: 7 } } } }));
+      writeFileSync(join(dir, 'config.json'), JSON.stringify({ models: { priced: { provider: 'openai', upstream: 'echo', context_window: 500, prices: { input: 3, output: 7 } }, unbounded: { provider: 'openai', upstream: 'echo' } } }));
       const env: Record<string, string> = { CAUSERIE_DATA_DIR: dir, OPENAI_BASE_URL: upstream.baseUrl, CAUSERIE_CONFIG: join(dir, 'config.json'), CAUSERIE_MODELS_REFRESH: '0', CAUSERIE_PROVIDER_RETRIES: '0' };
       let drop = async () => {};
       if (dialect === 'postgres') {
@@ -66,7 +66,7 @@ for (const dialect of dialects) {
       userId = user.id;
       models = new ModelsService({ config, store: new RemovedModelsStore(sql.db), clock });
       gate = new RecordingGate();
-      service = new CompletionsService({ models, limits: gate, usage: new UsageRecordsStore(sql.db), clock });
+      service = new CompletionsService({ models, limits: gate, usage: new UsageStore(sql.db), clock });
       cleanup = async () => {
         await models.close();
         await sql.close();
@@ -92,6 +92,15 @@ for (const dialect of dialects) {
       assert.deepEqual(gate.settled.at(-1), { tokens: 8, costMicros: 4 * 3 + 4 * 7 });
       const row = (await rows()).at(-1)!;
       assert.deepEqual([row.status, row.prompt_tokens, row.completion_tokens, Number(row.cost_micros), row.user_id], ['complete', 4, 4, 40, userId]);
+    });
+
+    test('without max_tokens the model never answers past its reservation: the reserved cap is sent when the window is unknown', async () => {
+      await drain((await service.start(actor(), input('hello', { model: 'unbounded' }), { signal: new AbortController().signal })).events);
+      assert.equal(gate.admitted.at(-1)!.reserveTokens - 2, upstream.chatRequests().at(-1)!.body.max_tokens);
+      assert.equal(upstream.chatRequests().at(-1)!.body.max_tokens, 4096);
+      await drain((await service.start(actor(), input('hello'), { signal: new AbortController().signal })).events);
+      // A known window bounds the answer by itself: nothing is imposed.
+      assert.equal(upstream.chatRequests().at(-1)!.body.max_tokens, undefined);
     });
 
     test('a consumer that leaves early still leaves exactly one row (cancelled) and one settlement', async () => {

@@ -3,7 +3,7 @@ import { isoAt, type Clock } from '../clock.ts';
 import { AppError, invalid } from '../errors.ts';
 import type { Admission, LimitsGate } from '../limits/limits.types.ts';
 import type { ModelEntry, ModelsService } from '../models/models.service.ts';
-import type { UsageRecordsStore } from './usage-records.store.ts';
+import type { UsageStore } from '../usage/usage.store.ts';
 import type { Actor } from '../users/users.service.ts';
 import type { CompletionInput, CompletionRun, Completions } from './completions.types.ts';
 import { costMicros, countPromptTokens, estimateTokens, ProducedText } from './usage-meter.ts';
@@ -12,7 +12,7 @@ export interface CompletionsDeps {
   models: ModelsService;
   limits: LimitsGate;
   /** The usage ledger (usage_records). */
-  usage: Pick<UsageRecordsStore, 'insert'>;
+  usage: Pick<UsageStore, 'insert'>;
   clock: Clock;
   /** Where a failure to write the ledger is reported (the answer itself is not failed for it). */
   warn?: (message: string) => void;
@@ -83,7 +83,8 @@ export class CompletionsService implements Completions {
           messages: input.messages,
           temperature: input.temperature,
           top_p: input.top_p,
-          max_tokens: admission.maxCompletionTokens ?? input.max_tokens,
+          // Never more than was reserved: with no known context window the reservation is the cap.
+          max_tokens: admission.maxCompletionTokens ?? input.max_tokens ?? (entry.contextWindow ? undefined : reservedCompletion),
           stop: input.stop,
           seed: input.seed,
           tools: input.tools,

@@ -3,7 +3,8 @@ import { invalid } from '../../../domain/errors.ts';
 import type { Services } from '../../../services.ts';
 import type { App } from '../../app.ts';
 import { authenticate, principalOf, security } from '../../auth.ts';
-import { clientGone, collectReply, streamReply } from '../../conversation-runs.ts';
+import { collectReply, streamReply } from '../../conversation-runs.ts';
+import { clientGone } from '../../client-gone.ts';
 import { renderError } from '../../errors.ts';
 import { authErrors, ErrorBody, IdOrUuid } from '../../schemas/common.ts';
 import {
@@ -66,7 +67,7 @@ export function registerChatApiRoutes(app: App, services: Services) {
       },
     },
     async (request, reply) => {
-      const signal = clientGone(request, reply);
+      const signal = clientGone(reply);
       const body = request.body;
       const stream = body.stream ?? true;
       const existing = body.session_id !== undefined;

@@ -2,7 +2,8 @@ import { Type } from 'typebox';
 import type { Services } from '../../../services.ts';
 import type { App } from '../../app.ts';
 import { authenticate, principalOf, security } from '../../auth.ts';
-import { clientGone, collectReply, streamReply } from '../../conversation-runs.ts';
+import { collectReply, streamReply } from '../../conversation-runs.ts';
+import { clientGone } from '../../client-gone.ts';
 import { authErrors, ErrorBody, IdOrUuid } from '../../schemas/common.ts';
 import {
   AddMessageBody,
@@ -135,7 +136,7 @@ export function registerChatServiceConversationsRoutes(app: App, services: Servi
       },
     },
     async (request, reply) => {
-      const signal = clientGone(request, reply);
+      const signal = clientGone(reply);
       const { stream = false, model, temperature, max_tokens } = request.body;
       const run = await services.conversationCompletions.complete(
         principalOf(request),

@@ -2,7 +2,8 @@ import { Type } from 'typebox';
 import type { Services } from '../../../services.ts';
 import type { App } from '../../app.ts';
 import { authenticate, principalOf, security } from '../../auth.ts';
-import { clientGone, streamReply } from '../../conversation-runs.ts';
+import { streamReply } from '../../conversation-runs.ts';
+import { clientGone } from '../../client-gone.ts';
 import { authErrors, ErrorBody, IdOrUuid } from '../../schemas/common.ts';
 import { ChatConversationBody, CreateChatConversationBody, fromRole, toChatConversationBody } from '../../schemas/conversations-chats.ts';
 
@@ -58,7 +59,7 @@ export function registerChatsConversationsRoutes(app: App, services: Services) {
       },
     },
     async (request, reply) => {
-      const signal = clientGone(request, reply);
+      const signal = clientGone(reply);
       const run = await services.conversationCompletions.complete(principalOf(request), { conversation: request.params.id, messages: [], stream: true }, { signal });
       await streamReply(request, reply, run, {
         delta: (sse, text) => sse.send(text),

@@ -9,7 +9,8 @@ import type { ChatMessage } from '../../../providers/provider.ts';
 import type { Services } from '../../../services.ts';
 import type { App } from '../../app.ts';
 import { authenticate, principalOf, requireAdmin, security } from '../../auth.ts';
-import { abortOnClientClose, usageBody } from '../../completion-responses.ts';
+import { usageBody } from '../../completion-responses.ts';
+import { clientGone } from '../../client-gone.ts';
 import { streamRun } from '../../completion-responses.ts';
 import { authErrors, ErrorBody } from '../../schemas/common.ts';
 import { ModelBody, NativeCompletionRequest, NativeCompletionResponse, RemovedModelBody } from '../../schemas/models.ts';
@@ -87,7 +88,7 @@ export function registerModelsRoutes(app: App, services: Services) {
     },
     async (request, reply) => {
       const input = toCompletionInput(request.body);
-      const run = await services.completions.start(principalOf(request), input, { signal: abortOnClientClose(reply) });
+      const run = await services.completions.start(principalOf(request), input, { signal: clientGone(reply) });
       const id = `cmpl_${randomUUID()}`;
       const createdAt = isoAt(services.clock.now());
       if (!input.stream) {

@@ -2,7 +2,8 @@ import { Type } from 'typebox';
 import type { Services } from '../../../services.ts';
 import type { App } from '../../app.ts';
 import { authenticate, principalOf, security } from '../../auth.ts';
-import { clientGone, collectReply, streamReply } from '../../conversation-runs.ts';
+import { collectReply, streamReply } from '../../conversation-runs.ts';
+import { clientGone } from '../../client-gone.ts';
 import { renderError } from '../../errors.ts';
 import { authErrors, ErrorBody, IdOrUuid } from '../../schemas/common.ts';
 import {
@@ -147,7 +148,7 @@ export function registerSessionsRoutes(app: App, services: Services) {
       },
     },
     async (request, reply) => {
-      const signal = clientGone(request, reply);
+      const signal = clientGone(reply);
       const body = request.body;
       const run = await services.conversationCompletions.complete(
         principalOf(request),

@@ -7,7 +7,8 @@ import type { ChatMessage } from '../../../providers/provider.ts';
 import type { Services } from '../../../services.ts';
 import type { App } from '../../app.ts';
 import { authenticate, principalOf, security } from '../../auth.ts';
-import { abortOnClientClose, openAiFinishReason, streamRun, usageBody } from '../../completion-responses.ts';
+import { openAiFinishReason, streamRun, usageBody } from '../../completion-responses.ts';
+import { clientGone } from '../../client-gone.ts';
 import { ChatCompletionRequest, ChatCompletionResponse, openAiErrors } from '../../schemas/openai.ts';
 
 type Body = Static<typeof ChatCompletionRequest>;
@@ -79,7 +80,7 @@ export function registerOpenAiChatRoutes(app: App, services: Services) {
     },
     async (request, reply) => {
       const input = toCompletionInput(request.body);
-      const signal = abortOnClientClose(reply);
+      const signal = clientGone(reply);
       const run = await services.completions.start(principalOf(request), input, { signal });
       const id = `chatcmpl-${randomUUID()}`;
       const created = Math.floor(Date.now() / 1000);

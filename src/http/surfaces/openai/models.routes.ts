@@ -4,7 +4,7 @@ import type { ModelView } from '../../../domain/models/models.service.ts';
 import type { Services } from '../../../services.ts';
 import type { App } from '../../app.ts';
 import { authenticate, principalOf, security } from '../../auth.ts';
-import { abortOnClientClose } from '../../completion-responses.ts';
+import { clientGone } from '../../client-gone.ts';
 import { EmbeddingsRequest, EmbeddingsResponse, OpenAiModel, OpenAiModelList, openAiErrors } from '../../schemas/openai.ts';
 
 // OpenAI lists a creation time; the registry has none, so every model shows the same fixed one.
@@ -52,7 +52,7 @@ export function registerOpenAiModelsRoutes(app: App, services: Services) {
     },
     async (request, reply) => {
       const { model, encoding_format: format } = request.body;
-      const result = await services.completions.embed(principalOf(request), { model, input: inputList(request.body.input) }, { signal: abortOnClientClose(reply) });
+      const result = await services.completions.embed(principalOf(request), { model, input: inputList(request.body.input) }, { signal: clientGone(reply) });
       return {
         object: 'list' as const,
         data: result.embeddings.map((vector, index) => ({
