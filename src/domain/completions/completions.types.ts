@@ -1,19 +1,10 @@
-import type { ChatMessage, StreamEvent, Usage } from '../../providers/provider.ts';
+import type { ChatRequest, StreamEvent, Usage } from '../../providers/provider.ts';
 import type { Actor } from '../users/users.service.ts';
 
-/** A completion as every surface asks for it, with the public model id. */
-export interface CompletionInput {
+/** A completion as every surface asks for it: the provider-neutral request with the public model id. */
+export interface CompletionInput extends Omit<ChatRequest, 'stream'> {
   /** Public model id from the registry (GET /api/v1/models). */
   model: string;
-  messages: ChatMessage[];
-  temperature?: number;
-  top_p?: number;
-  max_tokens?: number;
-  stop?: string[];
-  seed?: number;
-  tools?: unknown[];
-  tool_choice?: unknown;
-  response_format?: unknown;
   /** Whether the caller streams (limits count concurrent streams). */
   stream: boolean;
   /** The conversation this completion belongs to, for the usage ledger. */
