@@ -39,14 +39,28 @@ interface Target {
   model: string;
 }
 
+/** JSON and streamed against an upstream that answers at once; then JSON against one that takes 20 ms, like a fast real model. */
+interface Scenario {
+  label: string;
+  stream: boolean;
+  upstreamDelayMs: number;
+}
+
+const scenarios: Scenario[] = [
+  { label: 'json', stream: false, upstreamDelayMs: 0 },
+  { label: 'stream', stream: true, upstreamDelayMs: 0 },
+  { label: 'json+20ms', stream: false, upstreamDelayMs: 20 },
+];
+
 interface Sample {
   firstByteMs: number;
   lastByteMs: number;
 }
 
 /** Runs `total` requests with `concurrency` workers; returns each request's timings and the wall time. */
-async function load(target: Target, stream: boolean, concurrency: number, total: number): Promise<{ samples: Sample[]; seconds: number; failures: number }> {
-  const body = JSON.stringify({ model: target.model, stream, messages: [{ role: 'user', content: prompt }] });
+async function load(target: Target, scenario: Scenario, concurrency: number, total: number): Promise<{ samples: Sample[]; seconds: number; failures: number }> {
+  const content = scenario.upstreamDelayMs ? `[[delay:${scenario.upstreamDelayMs}]] ${prompt}` : prompt;
+  const body = JSON.stringify({ model: target.model, stream: scenario.stream, messages: [{ role: 'user', content }] });
   const samples: Sample[] = [];
   let next = 0;
   let failures = 0;
@@ -98,19 +112,21 @@ export async function runCompletionsBench(overrides: Partial<Options> = {}): Pro
   const lines = [
     'completions  POST /v1/chat/completions: Causerie (auth, registry, adapter, usage row in SQLite) vs the scripted upstream called directly;',
     '             client, Causerie and upstream are three processes on loopback (2 cores, shared with other work)',
-    '  mode    conc | req/s direct  causerie  ratio | p50 ms direct  causerie  added | p99 ms direct  causerie | first byte p50 direct/causerie | failures',
+    '  mode       conc | req/s direct  causerie  ratio | p50 ms direct  causerie  added | p99 ms direct  causerie | first byte p50 direct/causerie | failures',
   ];
   try {
-    for (const stream of [false, true]) {
+    for (const scenario of scenarios) {
+      const stream = scenario.stream;
       for (const concurrency of options.concurrencies) {
-        const total = options.requests(concurrency);
+        // A slow upstream needs fewer requests for the same precision (and a bounded run time).
+        const total = scenario.upstreamDelayMs ? Math.max(100, concurrency * 4) : options.requests(concurrency);
         const results = { direct: { rps: [] as number[], samples: [] as Sample[], failures: 0 }, causerie: { rps: [] as number[], samples: [] as Sample[], failures: 0 } };
-        await load(direct, stream, concurrency, Math.min(total, concurrency * 2)); // warm connections and code paths
-        await load(causerie, stream, concurrency, Math.min(total, concurrency * 2));
+        await load(direct, scenario, concurrency, Math.min(total, concurrency * 2)); // warm connections and code paths
+        await load(causerie, scenario, concurrency, Math.min(total, concurrency * 2));
         for (let round = 0; round < options.rounds; round++) {
           const order = round % 2 === 0 ? [direct, causerie] : [causerie, direct];
           for (const target of order) {
-            const run = await load(target, stream, concurrency, total);
+            const run = await load(target, scenario, concurrency, total);
             const into = results[target.name];
             into.rps.push(run.samples.length / run.seconds);
             into.samples.push(...run.samples);
@@ -123,7 +139,7 @@ export async function runCompletionsBench(overrides: Partial<Options> = {}): Pro
         const p99 = (s: Sample[]) => percentile(s.map((x) => x.lastByteMs), 99);
         const first = (s: Sample[]) => percentile(s.map((x) => x.firstByteMs), 50);
         lines.push(
-          `  ${(stream ? 'stream' : 'json').padEnd(6)} ${String(concurrency).padStart(4)} | ${median(d.rps).toFixed(0).padStart(12)} ${median(c.rps).toFixed(0).padStart(9)} ${((median(c.rps) / median(d.rps)) * 100).toFixed(0).padStart(5)}% |` +
+          `  ${scenario.label.padEnd(9)} ${String(concurrency).padStart(4)} | ${median(d.rps).toFixed(0).padStart(12)} ${median(c.rps).toFixed(0).padStart(9)} ${((median(c.rps) / median(d.rps)) * 100).toFixed(0).padStart(5)}% |` +
             ` ${ms(p50(d.samples)).padStart(13)} ${ms(p50(c.samples)).padStart(9)} ${ms(p50(c.samples) - p50(d.samples)).padStart(6)} |` +
             ` ${ms(p99(d.samples)).padStart(13)} ${ms(p99(c.samples)).padStart(9)} |` +
             ` ${(stream ? `${ms(first(d.samples))} / ${ms(first(c.samples))}` : '(= last byte)').padStart(30)} | ${d.failures + c.failures}`,

@@ -16,6 +16,9 @@ export interface UsageTotals {
   cost_micros: number;
 }
 
+// Rows per group-committed statement (well under SQLite's and PostgreSQL's parameter limits).
+const maxBatch = 100;
+
 /** The usage ledger: one row per model call. */
 export class UsageStore {
   private readonly db: Kysely<Database>;
@@ -24,8 +27,33 @@ export class UsageStore {
     this.db = db;
   }
 
-  async insert(row: Insertable<UsageRecordsTable>): Promise<void> {
-    await this.db.insertInto('usage_records').values(row).execute();
+  /**
+   * Appends one row. Rows arriving in the same event-loop turn are written together in one
+   * statement (a group commit: one transaction instead of one per call); each caller still
+   * resolves only once its row is stored. If the batch fails, its rows are retried one by one so
+   * that one bad row (its user deleted meanwhile) fails only its own call.
+   */
+  insert(row: Insertable<UsageRecordsTable>): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ row, resolve, reject });
+      if (this.pending.length === 1) setImmediate(() => void this.flush());
+    });
+  }
+
+  private pending: Array<{ row: Insertable<UsageRecordsTable>; resolve: () => void; reject: (error: unknown) => void }> = [];
+
+  private async flush(): Promise<void> {
+    const batch = this.pending.splice(0, maxBatch);
+    if (this.pending.length) setImmediate(() => void this.flush());
+    try {
+      await this.db.insertInto('usage_records').values(batch.map((entry) => entry.row)).execute();
+      for (const entry of batch) entry.resolve();
+    } catch (error) {
+      if (batch.length === 1) return batch[0]!.reject(error);
+      for (const entry of batch) {
+        await this.db.insertInto('usage_records').values(entry.row).execute().then(entry.resolve, entry.reject);
+      }
+    }
   }
 
   /** Calls, tokens and cost since `since` (ISO), per user and key: what quotas count. */

@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { UsageStore } from '../../src/domain/usage/usage.store.ts';
+import { openDatabase, type SqlStore } from '../../src/stores/sql/database.ts';
+import { createTestDatabase, dialects } from '../helpers/server.ts';
+
+for (const dialect of dialects) {
+  describe(`usage ledger group commit (${dialect})`, () => {
+    let sql: SqlStore;
+    let drop: () => Promise<void>;
+    let userId: number;
+    before(async () => {
+      const database = await createTestDatabase(dialect);
+      drop = database.drop;
+      sql = await openDatabase({ databaseUrl: database.env.DATABASE_URL, sqlitePath: join(database.env.CAUSERIE_DATA_DIR!, 'causerie.sqlite') });
+      const now = new Date().toISOString();
+      const user = await sql.db
+        .insertInto('users')
+        .values({ uuid: crypto.randomUUID(), username: 'u', username_key: 'u', password_hash: 'x', role: 'user', disabled: 0, plan_id: null, created_at: now, updated_at: now })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      userId = user.id;
+    });
+    after(async () => {
+      await sql.close();
+      await drop();
+    });
+
+    const row = (user: number, tokens: number) => ({
+      user_id: user,
+      api_key_id: null,
+      conversation_id: null,
+      model: 'm',
+      provider: 'p',
+      prompt_tokens: tokens,
+      completion_tokens: 0,
+      cost_micros: 0,
+      status: 'complete' as const,
+      created_at: new Date().toISOString(),
+    });
+
+    test('rows inserted at once are all stored, each call resolving once its row is', async () => {
+      const store = new UsageStore(sql.db);
+      await Promise.all(Array.from({ length: 250 }, (_, i) => store.insert(row(userId, i + 1))));
+      const stored = await sql.db.selectFrom('usage_records').select('prompt_tokens').where('user_id', '=', userId).execute();
+      assert.equal(stored.length, 250);
+      assert.deepEqual(new Set(stored.map((r) => r.prompt_tokens)).size, 250);
+    });
+
+    test('a bad row in a batch fails only its own call', async () => {
+      const store = new UsageStore(sql.db);
+      const results = await Promise.allSettled([store.insert(row(userId, 1001)), store.insert(row(999_999, 1002)), store.insert(row(userId, 1003))]);
+      assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+      const stored = await sql.db.selectFrom('usage_records').select('prompt_tokens').where('prompt_tokens', '>', 1000).orderBy('prompt_tokens').execute();
+      assert.deepEqual(stored.map((r) => r.prompt_tokens), [1001, 1003]);
+    });
+  });
+}
