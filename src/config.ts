@@ -136,6 +136,12 @@ export const fields = {
     default: 1_048_576,
     parse: integer(1024, 100 * 1_048_576),
   },
+  sseHeartbeatMs: {
+    env: 'CAUSERIE_SSE_HEARTBEAT_MS',
+    description: 'Milliseconds of silence in a Server-Sent Events stream before a keep-alive comment is sent.',
+    default: 15_000,
+    parse: integer(100, 300_000),
+  },
   shutdownGraceSeconds: {
     env: 'CAUSERIE_SHUTDOWN_GRACE',
     description: 'Seconds in-flight requests get to finish after SIGTERM before the process exits.',

@@ -70,6 +70,7 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
     sendError(request, reply, new AppError('not_found', `Route ${request.method} ${maskSecretsInUrl(request.url.split('?')[0]!)} not found`)),
   );
 
+  app.decorate('sseHeartbeatMs', services.config.sseHeartbeatMs);
   const metrics = registerMetrics(app);
   await registerDocs(app);
   registerSurfaces(app, services, { metrics });

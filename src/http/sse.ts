@@ -1,5 +1,12 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Silence before a keep-alive comment (config CAUSERIE_SSE_HEARTBEAT_MS). */
+    sseHeartbeatMs?: number;
+  }
+}
+
 /**
  * A Server-Sent Events response written straight to the socket. Sends a comment every
  * heartbeatMs of silence so proxies keep the connection; `signal` aborts when the client goes away.
@@ -36,7 +43,7 @@ export class SseStream {
     raw.on('close', onClose);
     // A keep-alive socket serves many requests: leaving the listener would pile one up per stream.
     this.detach = () => socket.off('close', onClose);
-    const heartbeatMs = options.heartbeatMs ?? 15_000;
+    const heartbeatMs = options.heartbeatMs ?? request.server.sseHeartbeatMs ?? 15_000;
     this.heartbeat = setInterval(() => this.write(': keep-alive\n\n'), heartbeatMs);
     this.heartbeat.unref();
   }
