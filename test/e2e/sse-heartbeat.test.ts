@@ -22,5 +22,4 @@ describe('SSE heartbeats', () => {
     assert.match(response.text, /"content":"one/);
     assert.ok(response.text.trimEnd().endsWith('data: [DONE]'));
   });
-
 });
