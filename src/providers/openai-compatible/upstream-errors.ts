@@ -25,7 +25,8 @@ function upstreamMessage(bodyText: string): string {
   return text.length > maxMessageLength ? `${text.slice(0, maxMessageLength)}…` : text || '(empty body)';
 }
 
-const scrub = (text: string, secret: string | undefined) => (secret && secret.length >= 4 ? text.replaceAll(secret, '***') : text);
+/** The text with the provider's key masked, should an upstream echo it. */
+export const scrub = (text: string, secret: string | undefined) => (secret && secret.length >= 4 ? text.replaceAll(secret, '***') : text);
 
 /**
  * Maps an upstream HTTP error to the error the caller sees: a refused key is Causerie's problem

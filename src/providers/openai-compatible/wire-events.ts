@@ -1,6 +1,6 @@
 import { AppError } from '../../domain/errors.ts';
 import type { FinishReason, StreamEvent, Usage } from '../provider.ts';
-import { transportError, type UpstreamIdentity } from './upstream-errors.ts';
+import { scrub, transportError, type UpstreamIdentity } from './upstream-errors.ts';
 
 /** The parts of an OpenAI chat.completion(.chunk) this adapter reads. */
 interface WireToolCall {
@@ -31,13 +31,16 @@ export function toFinishReason(raw: string | null | undefined): FinishReason {
 const toUsage = (raw: WireBody['usage']): Usage | undefined =>
   raw && typeof raw.prompt_tokens === 'number' ? { prompt_tokens: raw.prompt_tokens, completion_tokens: raw.completion_tokens ?? 0 } : undefined;
 
-const upstreamErrorMessage = (error: WireBody['error']) =>
-  (typeof error === 'string' ? error : error?.message) || 'the provider reported an error mid-answer';
+/** An upstream's in-body error, as the caller sees it: its key masked (as for HTTP errors), at most 300 characters. */
+const upstreamErrorMessage = (error: WireBody['error'], who: UpstreamIdentity) => {
+  const text = scrub(String((typeof error === 'string' ? error : error?.message) || 'the provider reported an error mid-answer'), who.secret);
+  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
+};
 
 /** The events of a non-streamed chat.completion body, in stream order (usage, then finish, last). */
 export function* eventsOfCompletion(body: WireBody, who: UpstreamIdentity): Generator<StreamEvent> {
   if (body.error) {
-    yield { type: 'error', error: new AppError('upstream_error', `Provider "${who.provider}": ${upstreamErrorMessage(body.error)}`) };
+    yield { type: 'error', error: new AppError('upstream_error', `Provider "${who.provider}": ${upstreamErrorMessage(body.error, who)}`) };
     return;
   }
   const choice = body.choices?.[0];
@@ -95,7 +98,7 @@ export async function* eventsOfSse(
         }
         const parsed = JSON.parse(payload) as WireBody;
         if (parsed.error) {
-          yield { type: 'error', error: new AppError('upstream_error', `Provider "${who.provider}": ${upstreamErrorMessage(parsed.error)}`) };
+          yield { type: 'error', error: new AppError('upstream_error', `Provider "${who.provider}": ${upstreamErrorMessage(parsed.error, who)}`) };
           return;
         }
         const choice = parsed.choices?.[0];
