@@ -1,5 +1,4 @@
 import { isoAt, type Clock } from '../clock.ts';
-import { AppError, notFound } from '../errors.ts';
 import type { ApiKey, ApiKeysService, KeyLimits } from '../api-keys/api-keys.service.ts';
 import type { Actor, UsersService } from '../users/users.service.ts';
 import type { LimitCounters } from '../../stores/kv/limit-counters.ts';
@@ -48,10 +47,9 @@ export class LimitsService {
   async overview(actor: Actor, options: { user?: string } = {}): Promise<LimitsOverview> {
     let subjectActor: Actor = actor;
     if (options.user !== undefined) {
-      if (actor.role !== 'admin') throw new AppError('forbidden', "Only an administrator can read another user's limits");
-      const user = await this.deps.users.find(options.user);
-      if (!user) throw notFound('User');
-      subjectActor = { userId: user.id, role: user.role };
+      // Yourself, or anyone for admins; another user is 404 as on GET /users/:id (their existence is not revealed).
+      const user = await this.deps.users.get(options.user, actor);
+      if (user.id !== actor.userId) subjectActor = { userId: user.id, role: user.role };
     }
     const applicable = await this.deps.resolver.resolve(subjectActor);
     const { userId, apiKeyId } = subjectActor;

@@ -1,4 +1,4 @@
-import { AppError, invalid, notFound } from '../errors.ts';
+import { AppError, invalid } from '../errors.ts';
 import { isoAt, type Clock } from '../clock.ts';
 import { microsPerUnit } from '../limits/limit-definitions.ts';
 import { windowAt } from '../limits/windows.ts';
@@ -68,14 +68,12 @@ export class UsageService {
       if (!groupBy.includes(part as UsageGroup)) groupBy.push(part as UsageGroup);
     }
     let userId: number | undefined = actor.userId;
-    if (query.user !== undefined || query.all) {
-      if (actor.role !== 'admin') throw new AppError('forbidden', "Only an administrator can read another user's usage");
-      if (query.all) userId = undefined;
-      else {
-        const user = await this.deps.users.find(query.user!);
-        if (!user) throw notFound('User');
-        userId = user.id;
-      }
+    if (query.all) {
+      if (actor.role !== 'admin') throw new AppError('forbidden', "Only an administrator can read everyone's usage");
+      userId = undefined;
+    } else if (query.user !== undefined) {
+      // Yourself, or anyone for admins; another user is 404 as on GET /users/:id (their existence is not revealed).
+      userId = (await this.deps.users.get(query.user, actor)).id;
     }
     const rows = await this.deps.store.report({ userId, from: isoAt(from), to: isoAt(to) }, groupBy);
     const sum = { requests: 0, prompt_tokens: 0, completion_tokens: 0, cost_micros: 0 };
