@@ -75,7 +75,9 @@ export class AuthService {
       const user = await this.checkPassword(decoded.slice(0, colon), decoded.slice(colon + 1));
       return { user, userId: user.id, role: user.role, via: 'basic' };
     }
-    throw unauthorized(`Unsupported authorization scheme "${scheme}"`);
+    // The scheme is echoed only when it looks like one: a misplaced key or token ("Authorization: API_…") never is.
+    const named = /^[a-z][a-z-]{0,19}$/.test(scheme) ? ` "${scheme}"` : '';
+    throw unauthorized(`Unsupported authorization scheme${named}`);
   }
 
   private async byApiKey(secret: string): Promise<Principal> {
