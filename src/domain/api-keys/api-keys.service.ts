@@ -101,9 +101,11 @@ export class ApiKeysService {
     return { key, apiKey: toApiKey(row) };
   }
 
-  async list(actor: Actor, options: { all?: boolean } = {}): Promise<ApiKey[]> {
+  /** Oldest first, one page at a time (a user may hold any number of keys). */
+  async list(actor: Actor, options: { all?: boolean; limit?: number; offset?: number } = {}): Promise<ApiKey[]> {
     const everyone = actor.role === 'admin' && options.all;
-    return (await this.deps.store.listByUser(everyone ? undefined : actor.userId)).map(toApiKey);
+    const page = { limit: options.limit ?? 100, offset: options.offset ?? 0 };
+    return (await this.deps.store.listByUser(everyone ? undefined : actor.userId, page)).map(toApiKey);
   }
 
   /** A key by id or UUID; another user's key is not found (admins see all). */

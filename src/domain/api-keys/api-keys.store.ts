@@ -26,8 +26,8 @@ export class ApiKeysStore {
     return this.db.selectFrom('api_keys').selectAll().where('uuid', '=', uuid).executeTakeFirst();
   }
 
-  listByUser(userId: number | undefined): Promise<ApiKeyRow[]> {
-    let query = this.db.selectFrom('api_keys').selectAll().orderBy('id');
+  listByUser(userId: number | undefined, page: { limit: number; offset: number }): Promise<ApiKeyRow[]> {
+    let query = this.db.selectFrom('api_keys').selectAll().orderBy('id').limit(page.limit).offset(page.offset);
     if (userId !== undefined) query = query.where('user_id', '=', userId);
     return query.execute();
   }

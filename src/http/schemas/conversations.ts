@@ -118,6 +118,7 @@ export const PageQuery = Type.Object({
 });
 
 export const HistoryQuery = Type.Object({
-  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+  // At most 100 per page, like every list: a message may hold a million characters.
+  limit: Type.Integer({ minimum: 1, maximum: 100, default: 100 }),
   offset: Type.Integer({ minimum: 0, default: 0 }),
 });

@@ -30,11 +30,15 @@ export function registerKeysRoutes(app: App, services: Services) {
         tags,
         security,
         summary: 'List your API keys (admins: ?all=true for everyone\'s)',
-        querystring: Type.Object({ all: Type.Optional(Type.Boolean()) }),
+        querystring: Type.Object({
+          all: Type.Optional(Type.Boolean()),
+          limit: Type.Integer({ minimum: 1, maximum: 100, default: 100 }),
+          offset: Type.Integer({ minimum: 0, default: 0 }),
+        }),
         response: { 200: Type.Array(ApiKeyBody), ...authErrors },
       },
     },
-    async (request) => services.apiKeys.list(principalOf(request), { all: request.query.all }),
+    async (request) => services.apiKeys.list(principalOf(request), request.query),
   );
 
   app.get(
