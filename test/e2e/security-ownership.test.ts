@@ -169,6 +169,12 @@ for (const dialect of dialects) {
       for (const path of ['/api/v1/sessions?limit=101', `/api/v1/sessions/${session.id}/history?limit=101`, '/api/v1/keys?limit=101', '/chats?limit=101', '/v1/chat/history?page_size=101', '/api/v1/users?limit=101']) {
         assert.equal((await server.api(path)).status, 400, path);
       }
+      const long = 'x'.repeat(250);
+      for (const path of [`/api/v1/models/a/${long}`, `/v1/models/a/${long}`, `/api/v1/usage?user=${long}`, `/api/v1/limits?user=${long}`, `/api/v1/sessions?model=${long}`]) {
+        const response = await server.api(path);
+        assert.equal(response.status, 400, path);
+        assert.ok(!response.text.includes(long), `${path} echoed the oversized input`);
+      }
       await createKey(server, alice.basic, { name: 'second' });
       const first = await as(alice)('/api/v1/keys?limit=1');
       const second = await as(alice)('/api/v1/keys?limit=1&offset=1');

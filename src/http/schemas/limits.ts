@@ -75,10 +75,10 @@ export const LimitsOverviewBody = Type.Object({
 });
 
 export const UsageQuery = Type.Object({
-  from: Type.Optional(Type.String({ description: 'Start (inclusive): YYYY-MM-DD or ISO date-time; default: start of the UTC month' })),
-  to: Type.Optional(Type.String({ description: 'End (exclusive; a bare date includes that day); default: end of today (UTC)' })),
-  group_by: Type.Optional(Type.String({ description: 'Comma-separated: day, model, key' })),
-  user: Type.Optional(Type.String({ description: 'Admins: whose usage (username, id or UUID)' })),
+  from: Type.Optional(Type.String({ maxLength: 40, description: 'Start (inclusive): YYYY-MM-DD or ISO date-time; default: start of the UTC month' })),
+  to: Type.Optional(Type.String({ maxLength: 40, description: 'End (exclusive; a bare date includes that day); default: end of today (UTC)' })),
+  group_by: Type.Optional(Type.String({ maxLength: 40, description: 'Comma-separated: day, model, key' })),
+  user: Type.Optional(Type.String({ maxLength: 64, description: 'Admins: whose usage (username, id or UUID)' })),
   all: Type.Optional(Type.Boolean({ description: "Admins: everyone's usage" })),
 });
 

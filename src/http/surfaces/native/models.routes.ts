@@ -43,8 +43,8 @@ const completionErrors = { ...authErrors, 403: ErrorBody, 429: ErrorBody, 502: E
 export function registerModelsRoutes(app: App, services: Services) {
   const base = { onRequest: authenticate(services) };
   const tags = ['models'];
-  const ModelParams = Type.Object({ model_id: Type.String({ minLength: 1, description: 'Model id; URL-encode its "/" as %2F (a raw "/" works too)' }) });
-  const WildcardParams = Type.Object({ '*': Type.String({ minLength: 1 }) });
+  const ModelParams = Type.Object({ model_id: Type.String({ minLength: 1, maxLength: 200, description: 'Model id; URL-encode its "/" as %2F (a raw "/" works too)' }) });
+  const WildcardParams = Type.Object({ '*': Type.String({ minLength: 1, maxLength: 200 }) });
 
   app.get(
     '/api/v1/models',

@@ -39,7 +39,7 @@ export function registerSessionsRoutes(app: App, services: Services) {
         tags,
         security,
         summary: 'List your sessions, most recently active first',
-        querystring: Type.Intersect([PageQuery, Type.Object({ model: Type.Optional(Type.String({ description: 'Only sessions using this model' })) })]),
+        querystring: Type.Intersect([PageQuery, Type.Object({ model: Type.Optional(Type.String({ maxLength: 200, description: 'Only sessions using this model' })) })]),
         response: { 200: Type.Array(SessionBody), ...authErrors },
       },
     },

@@ -36,11 +36,11 @@ export function registerOpenAiModelsRoutes(app: App, services: Services) {
   const readSchema = { tags, security, summary: 'Read one model (OpenAI-compatible)', response: { 200: OpenAiModel, ...openAiErrors } };
   app.get(
     '/v1/models/:model',
-    { ...base, schema: { ...readSchema, params: Type.Object({ model: Type.String({ minLength: 1, description: 'Model id; its "/" URL-encoded as %2F or raw' }) }) } },
+    { ...base, schema: { ...readSchema, params: Type.Object({ model: Type.String({ minLength: 1, maxLength: 200, description: 'Model id; its "/" URL-encoded as %2F or raw' }) }) } },
     async (request) => readModel(request.params.model),
   );
   // Model ids contain "/" (mistral/mistral-small-latest): this twin takes them raw.
-  app.get('/v1/models/*', { ...base, schema: { ...readSchema, params: Type.Object({ '*': Type.String({ minLength: 1 }) }), hide: true } }, async (request) =>
+  app.get('/v1/models/*', { ...base, schema: { ...readSchema, params: Type.Object({ '*': Type.String({ minLength: 1, maxLength: 200 }) }), hide: true } }, async (request) =>
     readModel(request.params['*']),
   );
 
