@@ -7,7 +7,7 @@ import type { Actor } from '../users/users.service.ts';
 import { ConversationLocks } from './conversation-locks.ts';
 import type { ConversationsService, CreateConversationInput } from './conversations.service.ts';
 import type { ConversationRow, ConversationsStore, MessageRow, MessageStatus } from './conversations.store.ts';
-import { toConversation, toMessage, type Conversation, type Message, type MessageRole, type ModelCatalog } from './conversations.types.ts';
+import { newMessageRow, toConversation, toMessage, type Conversation, type Message, type MessageRole, type ModelCatalog } from './conversations.types.ts';
 import { fitToContext } from './context-window.ts';
 import { EventQueue } from './event-queue.ts';
 import { StreamPersister, type StreamTimings } from './stream-persister.ts';
@@ -153,18 +153,7 @@ export class ConversationCompletions {
       const toAppend = input.skipStoredPrefix ? afterStoredPrefix(stored, input.messages) : input.messages;
       for (const message of toAppend) {
         appended.push(
-          await store.insertMessage({
-            uuid: newUuid(),
-            conversation_id: conversation.id,
-            role: message.role,
-            content: message.content,
-            model: null,
-            status: 'complete',
-            prompt_tokens: null,
-            completion_tokens: null,
-            created_at: now,
-            updated_at: now,
-          }),
+          await store.insertMessage(newMessageRow(conversation.id, { role: message.role, content: message.content }, now)),
         );
       }
       const history = [...stored, ...appended];
@@ -192,18 +181,7 @@ export class ConversationCompletions {
       const firstUser = toAppend.find((m) => m.role === 'user') ?? (conversation.title === null ? history.find((m) => m.role === 'user') : undefined);
       await this.deps.conversations.touch(conversation, firstUser?.content, now);
       if (conversation.model !== run.model) await store.updateConversation(conversation.id, { model: run.model });
-      const replyRow = await store.insertMessage({
-        uuid: newUuid(),
-        conversation_id: conversation.id,
-        role: 'assistant',
-        content: '',
-        model: run.model,
-        status: 'streaming',
-        prompt_tokens: null,
-        completion_tokens: null,
-        created_at: this.now(),
-        updated_at: this.now(),
-      });
+      const replyRow = await store.insertMessage(newMessageRow(conversation.id, { role: 'assistant', content: '', model: run.model, status: 'streaming' }, this.now()));
       const updated = toConversation((await store.findConversationById(conversation.id)) ?? conversation);
       const persister = new StreamPersister({
         store,

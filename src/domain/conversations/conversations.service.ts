@@ -3,7 +3,7 @@ import { isoAt, type Clock } from '../clock.ts';
 import { newUuid, parseReference } from '../ids.ts';
 import type { Actor, UsersService } from '../users/users.service.ts';
 import type { ConversationFilter, ConversationRow, ConversationsStore, MessageRow } from './conversations.store.ts';
-import { toConversation, toMessage, type Conversation, type Message, type MessageRole, type ModelCatalog, type Page } from './conversations.types.ts';
+import { newMessageRow, toConversation, toMessage, type Conversation, type Message, type MessageRole, type ModelCatalog, type Page } from './conversations.types.ts';
 
 export interface ConversationsDeps {
   store: ConversationsStore;
@@ -169,18 +169,7 @@ export class ConversationsService {
   async addMessage(actor: Actor, reference: string | number, input: { role: MessageRole; content: string }): Promise<Message> {
     const row = await this.findRow(actor, reference);
     const now = this.now();
-    const message = await this.deps.store.insertMessage({
-      uuid: newUuid(),
-      conversation_id: row.id,
-      role: input.role,
-      content: input.content,
-      model: null,
-      status: 'complete',
-      prompt_tokens: null,
-      completion_tokens: null,
-      created_at: now,
-      updated_at: now,
-    });
+    const message = await this.deps.store.insertMessage(newMessageRow(row.id, input, now));
     await this.touch(row, input.role === 'user' ? input.content : undefined, now);
     return toMessage(message);
   }

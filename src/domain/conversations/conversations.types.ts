@@ -1,3 +1,6 @@
+import type { Insertable } from 'kysely';
+import type { MessagesTable } from '../../stores/sql/schema.ts';
+import { newUuid } from '../ids.ts';
 import type { ConversationRow, MessageRow, MessageStatus } from './conversations.store.ts';
 
 export type MessageRole = MessageRow['role'];
@@ -78,4 +81,24 @@ export interface ModelCatalog {
 export interface Page<T> {
   items: T[];
   total: number;
+}
+
+/** A new message row: complete and without usage unless said otherwise. */
+export function newMessageRow(
+  conversationId: number,
+  fields: { role: MessageRow['role']; content: string; model?: string | null; status?: MessageStatus },
+  now: string,
+): Insertable<MessagesTable> {
+  return {
+    uuid: newUuid(),
+    conversation_id: conversationId,
+    role: fields.role,
+    content: fields.content,
+    model: fields.model ?? null,
+    status: fields.status ?? 'complete',
+    prompt_tokens: null,
+    completion_tokens: null,
+    created_at: now,
+    updated_at: now,
+  };
 }

@@ -7,14 +7,8 @@ import type { UsageGroup, UsageStore, UsageTotals } from './usage.store.ts';
 
 export const usageGroups: UsageGroup[] = ['day', 'model', 'key'];
 
-export interface UsageLine {
-  day?: string;
-  model?: string;
-  api_key_id?: number | null;
-  api_key_name?: string | null;
-  requests: number;
-  prompt_tokens: number;
-  completion_tokens: number;
+/** A report line: the store's totals, with the cost in currency units instead of micros. */
+export interface UsageLine extends Omit<UsageTotals, 'cost_micros'> {
   total_tokens: number;
   /** In the currency of the model prices. */
   cost: number;
