@@ -136,6 +136,12 @@ export const fields = {
     default: 1_048_576,
     parse: integer(1024, 100 * 1_048_576),
   },
+  loginFailureLimit: {
+    env: 'CAUSERIE_LOGIN_FAILURE_LIMIT',
+    description: 'Wrong passwords allowed per username and client address in 15 minutes before sign-ins answer 429.',
+    default: 10,
+    parse: integer(1, 10_000),
+  },
   sseHeartbeatMs: {
     env: 'CAUSERIE_SSE_HEARTBEAT_MS',
     description: 'Milliseconds of silence in a Server-Sent Events stream before a keep-alive comment is sent.',

@@ -3,6 +3,7 @@ import type { Clock } from './domain/clock.ts';
 import { ApiKeysService } from './domain/api-keys/api-keys.service.ts';
 import { ApiKeysStore } from './domain/api-keys/api-keys.store.ts';
 import { AuthService } from './domain/auth/auth.service.ts';
+import { LoginThrottle } from './domain/auth/login-throttle.ts';
 import { RefreshTokensStore } from './domain/auth/refresh-tokens.store.ts';
 import { UsersService } from './domain/users/users.service.ts';
 import { UsersStore } from './domain/users/users.store.ts';
@@ -61,16 +62,6 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
   const users = new UsersService({ store: usersStore, clock, allowSignup: config.allowSignup });
   const apiKeysStore = new ApiKeysStore(sql.db);
   const apiKeys = new ApiKeysService({ store: apiKeysStore, clock });
-  const auth = new AuthService({
-    users,
-    usersStore,
-    apiKeys,
-    refreshTokens: new RefreshTokensStore(sql.db),
-    clock,
-    tokenSecret: options.tokenSecret,
-    accessTokenSeconds: config.accessTokenSeconds,
-    refreshTokenSeconds: config.refreshTokenSeconds,
-  });
   // Never a key in these messages: providers are named by id and origin only.
   const warn = (message: string) => {
     if (!['silent', 'fatal', 'error'].includes(config.logLevel)) process.stderr.write(`${JSON.stringify({ level: 40, time: clock.now(), msg: message })}\n`);
@@ -95,6 +86,17 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     usageStore,
     apiKeys,
     users,
+  });
+  const auth = new AuthService({
+    users,
+    usersStore,
+    apiKeys,
+    refreshTokens: new RefreshTokensStore(sql.db),
+    clock,
+    tokenSecret: options.tokenSecret,
+    accessTokenSeconds: config.accessTokenSeconds,
+    refreshTokenSeconds: config.refreshTokenSeconds,
+    loginThrottle: new LoginThrottle({ counters: limits.counters, clock, prefix: config.redisPrefix, maxFailures: config.loginFailureLimit }),
   });
   const plans = new PlansService({ store: plansStore, users, usersStore, clock, onChange: () => limits.resolver.forget() });
   const usage = new UsageService({ store: usageStore, users, clock });

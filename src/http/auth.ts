@@ -19,7 +19,7 @@ export const security: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { 
  */
 export function authenticate(services: Services) {
   return async (request: FastifyRequest) => {
-    request.principal = await services.auth.authenticate(request.headers.authorization);
+    request.principal = await services.auth.authenticate(request.headers.authorization, request.ip);
   };
 }
 

@@ -8,6 +8,7 @@ import type { ApiKeyRow } from '../api-keys/api-keys.store.ts';
 import { decoyHash, verifyPassword } from '../users/passwords.ts';
 import { toUser, usernameKey, type Actor, type User, type UsersService } from '../users/users.service.ts';
 import type { UsersStore } from '../users/users.store.ts';
+import type { LoginThrottle } from './login-throttle.ts';
 import type { RefreshTokensStore } from './refresh-tokens.store.ts';
 
 export type CredentialKind = 'api_key' | 'access_token' | 'basic';
@@ -46,6 +47,7 @@ export interface AuthDeps {
   tokenSecret: string;
   accessTokenSeconds: number;
   refreshTokenSeconds: number;
+  loginThrottle: LoginThrottle;
 }
 
 export class AuthService {
@@ -59,7 +61,7 @@ export class AuthService {
   }
 
   /** Resolves an Authorization header (Bearer API key, Bearer access token, or Basic) to a principal. */
-  async authenticate(header: string | undefined): Promise<Principal> {
+  async authenticate(header: string | undefined, address: string): Promise<Principal> {
     if (!header) throw unauthorized('Authentication required: send Authorization: Bearer <api_key or access_token>');
     const space = header.indexOf(' ');
     const scheme = header.slice(0, space).toLowerCase();
@@ -72,7 +74,7 @@ export class AuthService {
       const decoded = Buffer.from(credential, 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
       if (colon < 0) throw unauthorized('Malformed Basic credentials');
-      const user = await this.checkPassword(decoded.slice(0, colon), decoded.slice(colon + 1));
+      const user = await this.checkPassword(decoded.slice(0, colon), decoded.slice(colon + 1), address);
       return { user, userId: user.id, role: user.role, via: 'basic' };
     }
     // The scheme is echoed only when it looks like one: a misplaced key or token ("Authorization: API_…") never is.
@@ -109,18 +111,26 @@ export class AuthService {
     return toUser(row);
   }
 
-  /** Verifies a username and password in constant-ish time whether or not the user exists. */
-  async checkPassword(username: string, password: string): Promise<User> {
+  /**
+   * Verifies a username and password in constant-ish time whether or not the user exists, after
+   * the throttle of failed attempts for this username from this address.
+   */
+  async checkPassword(username: string, password: string, address: string): Promise<User> {
     // By username only (any case): signing in with an id or a UUID is not a thing.
-    const row = await this.deps.usersStore.findByUsernameKey(usernameKey(username));
+    const key = usernameKey(username);
+    await this.deps.loginThrottle.check(key, address);
+    const row = await this.deps.usersStore.findByUsernameKey(key);
     const ok = await verifyPassword(row?.password_hash ?? decoyHash, password);
-    if (!row || !ok) throw unauthorized('Invalid username or password');
+    if (!row || !ok) {
+      await this.deps.loginThrottle.failed(key, address);
+      throw unauthorized('Invalid username or password');
+    }
     if (row.disabled) throw unauthorized('This account is disabled');
     return toUser(row);
   }
 
   /** POST /oauth/token: the password and refresh_token grants of RFC 6749. */
-  async grant(input: Record<string, unknown>): Promise<TokenResponse> {
+  async grant(input: Record<string, unknown>, address: string): Promise<TokenResponse> {
     const grantType = input.grant_type;
     if (typeof grantType !== 'string' || !grantType) throw new OAuthError('invalid_request', 'grant_type is required');
     if (grantType === 'password') {
@@ -130,8 +140,9 @@ export class AuthService {
       }
       let user: User;
       try {
-        user = await this.checkPassword(username, password);
-      } catch {
+        user = await this.checkPassword(username, password, address);
+      } catch (error) {
+        if (error instanceof AppError && error.code === 'rate_limited') throw error;
         throw new OAuthError('invalid_grant', 'Invalid username or password');
       }
       return this.issue(user.id, newUuid());

@@ -39,7 +39,7 @@ export function registerOAuthRoutes(app: App, services: Services) {
     },
     async (request, reply) => {
       reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
-      return services.auth.grant(request.body);
+      return services.auth.grant(request.body, request.ip);
     },
   );
 }

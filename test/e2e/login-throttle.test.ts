@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { loginWindowMs } from '../../src/domain/auth/login-throttle.ts';
+import { ManualClock, redisUrl, startTestServer, type Dialect, type TestServer } from '../helpers/server.ts';
+
+const basic = (username: string, password: string) => `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+
+// Password guessing is slowed per username and address, in process and through Redis (cluster mode).
+const modes: Array<{ dialect: Dialect; redis: boolean }> = [
+  { dialect: 'sqlite', redis: false },
+  { dialect: 'postgres', redis: true },
+];
+
+for (const mode of modes) {
+  describe(`failed sign-ins are throttled (${mode.dialect}${mode.redis ? ' + Redis' : ''})`, () => {
+    const clock = new ManualClock(Date.parse('2026-03-01T10:00:00.000Z'));
+    let server: TestServer;
+    before(async () => {
+      const env: Record<string, string> = { CAUSERIE_LOGIN_FAILURE_LIMIT: '3' };
+      if (mode.redis) Object.assign(env, { REDIS_URL: redisUrl, CAUSERIE_REDIS_PREFIX: `causerie-test-${process.pid}-${Date.now()}:` });
+      server = await startTestServer({ dialect: mode.dialect, env, clock });
+      for (const username of ['carol', 'dave']) {
+        const created = await server.api('/users', { method: 'POST', body: { username, password: `${username}-password` } });
+        assert.equal(created.status, 201, created.text);
+      }
+    });
+    after(() => server.stop());
+
+    test('after the limit of wrong passwords, even the right one waits for the window to end', async () => {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        assert.equal((await server.api('/api/v1/me', { auth: basic('carol', 'wrong') })).status, 401);
+      }
+      const locked = await server.api('/api/v1/me', { auth: basic('carol', 'carol-password') });
+      assert.equal(locked.status, 429, locked.text);
+      assert.equal(locked.body.code, 'rate_limited');
+      assert.ok(Number(locked.headers.get('retry-after')) > 0);
+      const token = await server.api('/oauth/token', { method: 'POST', auth: null, body: { grant_type: 'password', username: 'Carol', password: 'carol-password' } });
+      assert.equal(token.status, 429, token.text);
+
+      // Other accounts and other credentials are not affected.
+      assert.equal((await server.api('/api/v1/me', { auth: basic('dave', 'dave-password') })).status, 200);
+      assert.equal((await server.api('/api/v1/me')).status, 200);
+
+      clock.advance(loginWindowMs);
+      assert.equal((await server.api('/api/v1/me', { auth: basic('carol', 'carol-password') })).status, 200);
+    });
+
+    test('wrong passwords through the OAuth password grant count too', async () => {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const response = await server.api('/oauth/token', { method: 'POST', auth: null, body: { grant_type: 'password', username: 'dave', password: 'wrong' } });
+        assert.equal(response.status, 400);
+        assert.equal(response.body.error, 'invalid_grant');
+      }
+      assert.equal((await server.api('/api/v1/me', { auth: basic('dave', 'dave-password') })).status, 429);
+    });
+  });
+}
