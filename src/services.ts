@@ -77,6 +77,7 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
   const plansStore = new PlansStore(sql.db);
   const usageStore = new UsageStore(sql.db);
   const limits = createLimits({
+    warn,
     redisUrl: config.redisUrl,
     redisPrefix: config.redisPrefix,
     defaultPlan: config.defaultPlan,

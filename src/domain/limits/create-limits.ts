@@ -28,6 +28,8 @@ export interface Limits {
 export function createLimits(options: {
   redisUrl?: string;
   redisPrefix: string;
+  /** Where Redis connection trouble is reported. */
+  warn?: (message: string) => void;
   defaultPlan?: string;
   clock: Clock;
   plansStore: PlansStore;
@@ -38,7 +40,7 @@ export function createLimits(options: {
 }): Limits {
   const { clock, redisPrefix: prefix } = options;
   const counters: LimitCounters = options.redisUrl
-    ? new RedisLimitCounters(openRedis(options.redisUrl), { ownsConnection: true })
+    ? new RedisLimitCounters(openRedis(options.redisUrl, options.warn), { ownsConnection: true })
     : new MemoryLimitCounters();
   const ready =
     counters.kind === 'memory' ? rebuildFromLedger({ counters, usage: options.usageStore, prefix, now: clock.now() }) : Promise.resolve();

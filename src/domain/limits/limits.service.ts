@@ -43,6 +43,11 @@ export class LimitsService {
     this.deps = deps;
   }
 
+  /** Whether the limits store (in process, or Redis) answers: for /readyz. */
+  ping(): Promise<void> {
+    return this.deps.counters.ping(1000);
+  }
+
   /** The caller's limits (their plan's, and their key's if they came with one); admins may name a user. */
   async overview(actor: Actor, options: { user?: string } = {}): Promise<LimitsOverview> {
     let subjectActor: Actor = actor;

@@ -53,5 +53,7 @@ export interface LimitCounters {
   read(items: Array<{ kind: LimitItem['kind']; key: string }>, now: number): Promise<number[]>;
   /** Adds to counters, creating them with the given lifetime (used to rebuild from the ledger). */
   add(entries: Array<{ key: string; amount: number; ttlMs: number }>, now: number): Promise<void>;
+  /** Resolves when the store answers within `timeoutMs` (readiness checks), else rejects. */
+  ping(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }

@@ -68,6 +68,8 @@ export class MemoryLimitCounters implements LimitCounters {
     for (const entry of entries) this.increment(entry.key, entry.amount, now + entry.ttlMs, now);
   }
 
+  async ping(): Promise<void> {}
+
   async close(): Promise<void> {
     this.counters.clear();
     this.leaseSets.clear();

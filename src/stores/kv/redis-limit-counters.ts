@@ -149,7 +149,23 @@ export class RedisLimitCounters implements LimitCounters {
     await this.scripts.causerieLimitsAdd(keys.length, ...keys, ...args);
   }
 
+  async ping(timeoutMs: number): Promise<void> {
+    // While disconnected ioredis queues commands until it reconnects: bound the wait.
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('Redis did not answer in time')), timeoutMs);
+    });
+    try {
+      await Promise.race([this.redis.ping(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async close(): Promise<void> {
-    if (this.ownsConnection) await this.redis.quit();
+    if (!this.ownsConnection) return;
+    // quit() waits for a reply that a lost Redis never sends.
+    if (this.redis.status === 'ready') await this.redis.quit();
+    else this.redis.disconnect();
   }
 }

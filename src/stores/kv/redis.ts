@@ -4,8 +4,16 @@ import { Redis } from 'ioredis';
  * Opens the Redis connection cluster mode shares (REDIS_URL). Commands issued in the same tick
  * go out as one pipeline, which keeps a burst of admissions to few round trips.
  */
-export function openRedis(url: string): Redis {
-  return new Redis(url, { enableAutoPipelining: true, maxRetriesPerRequest: 2 });
+export function openRedis(url: string, warn: (message: string) => void = () => {}): Redis {
+  const redis = new Redis(url, { enableAutoPipelining: true, maxRetriesPerRequest: 2 });
+  // ioredis reconnects by itself; say so at most every 30 s instead of once per retry.
+  let lastWarning = 0;
+  redis.on('error', (error: Error) => {
+    if (Date.now() - lastWarning < 30_000) return;
+    lastWarning = Date.now();
+    warn(`redis: ${error.message} (reconnecting)`);
+  });
+  return redis;
 }
 
 export type { Redis };

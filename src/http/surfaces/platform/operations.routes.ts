@@ -12,15 +12,21 @@ export function registerOperationsRoutes(app: App, services: Services, metrics: 
 
   app.get(
     '/readyz',
-    { schema: { tags: ['operations'], summary: 'The database answers', response: { 200: Status, 503: Status } } },
+    { schema: { tags: ['operations'], summary: 'The database and the limits store (Redis in cluster mode) answer', response: { 200: Status, 503: Status } } },
     async (request, reply) => {
       try {
         await sql`select 1`.execute(services.sql.db);
-        return { status: 'ready' };
       } catch (error) {
-        request.log.warn({ err: error }, 'readiness check failed');
+        request.log.warn({ err: error }, 'readiness check failed: database');
         return reply.code(503).send({ status: 'database unreachable' });
       }
+      try {
+        await services.limits.ping();
+      } catch (error) {
+        request.log.warn({ err: error }, 'readiness check failed: limits store');
+        return reply.code(503).send({ status: 'limits store unreachable' });
+      }
+      return { status: 'ready' };
     },
   );
 
