@@ -10,6 +10,7 @@ export const errorCodes = {
   conflict: { status: 409, description: 'The resource exists already, or another operation holds it.' },
   request_timeout: { status: 408, description: 'The request was not received completely in time.' },
   payload_too_large: { status: 413, description: 'The request body is larger than the configured limit.' },
+  unsupported_media_type: { status: 415, description: 'The request body is in a format this route does not read (send application/json).' },
   headers_too_large: { status: 431, description: 'The request headers are larger than the server accepts.' },
   rate_limited: { status: 429, description: 'A rate limit, quota or budget is exhausted; Retry-After says when to retry.' },
   internal_error: { status: 500, description: 'Something failed inside Causerie; the request id helps find it in the logs.' },

@@ -60,7 +60,7 @@ export function toAppError(error: FastifyError | AppError | Error): AppError {
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new AppError('validation_failed', 'body: is not valid JSON', { field: 'body' });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new AppError('validation_failed', 'Unsupported Content-Type; send application/json');
+      return new AppError('unsupported_media_type', 'Unsupported Content-Type; send application/json');
   }
   if (error instanceof SyntaxError && (fastifyError.statusCode === 400)) {
     return new AppError('validation_failed', 'body: is not valid JSON', { field: 'body' });

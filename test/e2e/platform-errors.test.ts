@@ -104,6 +104,12 @@ describe('errors over HTTP', () => {
     assert.deepEqual(response.body, { detail: 'Request body is too large', code: 'payload_too_large' });
   });
 
+  test('a body in a format the route does not read answers 415', async () => {
+    const response = await server.api('/api/v1/keys', { method: 'POST', body: 'name=x', headers: { 'content-type': 'text/csv' } });
+    assert.equal(response.status, 415);
+    assert.deepEqual(response.body, { detail: 'Unsupported Content-Type; send application/json', code: 'unsupported_media_type' });
+  });
+
   test('a URL that is not valid percent-encoding answers 400 in the same shape', async () => {
     const response = await fetch(`${server.url}/users/%zz`, { headers: { authorization: `Bearer ${server.adminKey}` } });
     assert.equal(response.status, 400);
