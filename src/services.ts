@@ -14,6 +14,7 @@ import { CompletionsService } from './domain/completions/completions.service.ts'
 import { ConversationCompletions } from './domain/conversations/conversation-completions.ts';
 import { ConversationsService } from './domain/conversations/conversations.service.ts';
 import { ConversationsStore } from './domain/conversations/conversations.store.ts';
+import type { ContextEnricher } from './domain/conversations/context-enrichers.ts';
 import { modelCatalogFrom } from './domain/conversations/model-catalog.ts';
 import { StreamRecovery } from './domain/conversations/stream-recovery.ts';
 import { createLimits } from './domain/limits/create-limits.ts';
@@ -103,7 +104,9 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
   const usage = new UsageService({ store: usageStore, users, clock });
   const completions = new CompletionsService({ models, limits: limits.gate, usage: usageStore, clock, warn });
   const leaseMs = config.streamStaleSeconds * 1000;
-  const conversationCompletions = new ConversationCompletions({ store: conversationsStore, conversations, completions, models: modelCatalog, clock, timings: { leaseMs } });
+  // In this order: what the caller asked for is settled before documents and the web add context.
+  const enrichers: ContextEnricher[] = [];
+  const conversationCompletions = new ConversationCompletions({ store: conversationsStore, conversations, completions, models: modelCatalog, clock, timings: { leaseMs }, enrichers });
   const streamRecovery = new StreamRecovery({ store: conversationsStore, clock, mode: config.mode, leaseMs });
   return {
     config,

@@ -307,6 +307,42 @@ for (const dialect of dialects) {
       await store.updateMessage(streaming.id, { status: 'error' });
     });
 
+    test('context enrichers add to what the model sees, fill unset settings, and their metadata is stored with the reply', async () => {
+      reset();
+      const seen: Array<Record<string, unknown>> = [];
+      const enriched = new ConversationCompletions({
+        store, conversations, completions, models, clock: systemClock, timings: { leaseMs: 30_000, flushMs: 20 },
+        enrichers: [
+          {
+            name: 'notes',
+            async enrich({ messages, options }) {
+              seen.push({ ...options });
+              return { messages: [{ role: 'system', content: 'Notes: the sky is green here.' }, ...messages], metadata: { notes: ['sky'] }, settings: { temperature: 0.1, max_tokens: 50 } };
+            },
+          },
+          { name: 'nothing', enrich: async () => undefined },
+          { name: 'second', enrich: async () => ({ metadata: { second: true }, settings: { temperature: 0.9 } }) },
+        ],
+      });
+      const conversation = await conversations.create(alice);
+      const run = await enriched.complete(
+        alice,
+        { conversation: conversation.id, messages: [{ role: 'user', content: 'What colour is the sky?' }], max_tokens: 20, stream: false, options: { web_search: true } },
+        { signal: new AbortController().signal },
+      );
+      await drain(run.events);
+      const reply = await run.done;
+      const input = completions.calls.at(-1)!.input;
+      assert.deepEqual(input.messages.map((m) => m.content), ['Notes: the sky is green here.', 'What colour is the sky?']);
+      assert.equal(input.temperature, 0.1, 'the first enricher to set a setting wins');
+      assert.equal(input.max_tokens, 20, 'a setting the request gave is kept');
+      assert.deepEqual(seen, [{ web_search: true }]);
+      assert.deepEqual(run.reply.metadata, { notes: ['sky'], second: true });
+      assert.deepEqual(reply.metadata, { notes: ['sky'], second: true });
+      const stored = (await conversations.listMessages(alice, conversation.id)).items;
+      assert.deepEqual(stored.map((m) => m.metadata), [null, { notes: ['sky'], second: true }]);
+    });
+
     test('replies a dead process left streaming are settled: all at embedded start-up, only stale ones in cluster mode', async () => {
       const conversation = await conversations.create(alice);
       const insert = (updatedAt: string) =>

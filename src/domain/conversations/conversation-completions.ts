@@ -9,6 +9,7 @@ import type { ConversationsService, CreateConversationInput } from './conversati
 import type { ConversationRow, ConversationsStore, MessageRow, MessageStatus } from './conversations.store.ts';
 import { newMessageRow, toConversation, toMessage, type Conversation, type Message, type MessageRole, type ModelCatalog } from './conversations.types.ts';
 import { fitToContext } from './context-window.ts';
+import type { ContextEnricher, EnrichedSettings } from './context-enrichers.ts';
 import { EventQueue } from './event-queue.ts';
 import { StreamPersister, type StreamTimings } from './stream-persister.ts';
 
@@ -19,6 +20,8 @@ export interface ConversationCompletionsDeps {
   models: ModelCatalog;
   clock: Clock;
   timings: StreamTimings;
+  /** Run in order on every completion's context (agents, documents, web search). */
+  enrichers?: ContextEnricher[];
 }
 
 export interface CompleteInput {
@@ -41,6 +44,8 @@ export interface CompleteInput {
   max_tokens?: number;
   stop?: string[];
   stream: boolean;
+  /** Per-request options for the context enrichers (`web_search`, `prompt_id`, …), by name. */
+  options?: Record<string, unknown>;
 }
 
 /** A completion admitted in a conversation: the reply streams through `events` and is stored as it goes. */
@@ -162,15 +167,17 @@ export class ConversationCompletions {
       if (!last || last.role !== 'user') {
         throw invalid('messages', 'there is no user message to answer: the conversation must end with a user message');
       }
-      const fitted = fitToContext(context, { contextWindow: await this.deps.models.contextWindow(model), maxTokens: input.max_tokens });
+      const enriched = await this.enrich(actor, conversation, model, context, input, controller.signal);
+      const maxTokens = input.max_tokens ?? enriched.settings.max_tokens;
+      const fitted = fitToContext(enriched.messages, { contextWindow: await this.deps.models.contextWindow(model), maxTokens });
       run = await this.deps.completions.start(
         actor,
         {
           model,
           messages: fitted,
-          temperature: input.temperature,
-          top_p: input.top_p,
-          max_tokens: input.max_tokens,
+          temperature: input.temperature ?? enriched.settings.temperature,
+          top_p: input.top_p ?? enriched.settings.top_p,
+          max_tokens: maxTokens,
           stop: input.stop,
           stream: input.stream,
           conversationId: conversation.id,
@@ -181,7 +188,7 @@ export class ConversationCompletions {
       const firstUser = toAppend.find((m) => m.role === 'user') ?? (conversation.title === null ? history.find((m) => m.role === 'user') : undefined);
       await this.deps.conversations.touch(conversation, firstUser?.content, now);
       if (conversation.model !== run.model) await store.updateConversation(conversation.id, { model: run.model });
-      const replyRow = await store.insertMessage(newMessageRow(conversation.id, { role: 'assistant', content: '', model: run.model, status: 'streaming' }, this.now()));
+      const replyRow = await store.insertMessage(newMessageRow(conversation.id, { role: 'assistant', content: '', model: run.model, status: 'streaming', metadata: enriched.metadata }, this.now()));
       const updated = toConversation((await store.findConversationById(conversation.id)) ?? conversation);
       const persister = new StreamPersister({
         store,
@@ -220,6 +227,22 @@ export class ConversationCompletions {
         release();
       }
     }
+  }
+
+  /** Runs the enrichers in order; their metadata is merged, the first to set a setting wins. */
+  private async enrich(actor: Actor, conversation: ConversationRow, model: string, messages: ChatMessage[], input: CompleteInput, signal: AbortSignal) {
+    let metadata: Record<string, unknown> | undefined;
+    const settings: EnrichedSettings = {};
+    for (const enricher of this.deps.enrichers ?? []) {
+      const result = await enricher.enrich({ actor, conversation, model, messages, options: input.options ?? {}, signal });
+      if (!result) continue;
+      if (result.messages) messages = result.messages;
+      if (result.metadata) metadata = { ...metadata, ...result.metadata };
+      for (const [name, value] of Object.entries(result.settings ?? {}) as Array<[keyof EnrichedSettings, number | undefined]>) {
+        if (value !== undefined) settings[name] ??= value;
+      }
+    }
+    return { messages, metadata, settings };
   }
 
   /**

@@ -35,6 +35,8 @@ export interface Message {
   status: MessageStatus;
   prompt_tokens: number | null;
   completion_tokens: number | null;
+  /** What the reply was built from (set by context enrichers), or null. */
+  metadata: Record<string, unknown> | null;
   created_at: string;
   updated_at: string;
 }
@@ -63,6 +65,7 @@ export const toMessage = (row: MessageRow): Message => ({
   status: row.status,
   prompt_tokens: row.prompt_tokens,
   completion_tokens: row.completion_tokens,
+  metadata: row.metadata === null ? null : (JSON.parse(row.metadata) as Record<string, unknown>),
   created_at: row.created_at,
   updated_at: row.updated_at,
 });
@@ -86,7 +89,7 @@ export interface Page<T> {
 /** A new message row: complete and without usage unless said otherwise. */
 export function newMessageRow(
   conversationId: number,
-  fields: { role: MessageRow['role']; content: string; model?: string | null; status?: MessageStatus },
+  fields: { role: MessageRow['role']; content: string; model?: string | null; status?: MessageStatus; metadata?: Record<string, unknown> | null },
   now: string,
 ): Insertable<MessagesTable> {
   return {
@@ -98,6 +101,7 @@ export function newMessageRow(
     status: fields.status ?? 'complete',
     prompt_tokens: null,
     completion_tokens: null,
+    metadata: fields.metadata ? JSON.stringify(fields.metadata) : null,
     created_at: now,
     updated_at: now,
   };

@@ -72,6 +72,8 @@ export interface MessagesTable {
   status: 'complete' | 'streaming' | 'cancelled' | 'error';
   prompt_tokens: number | null;
   completion_tokens: number | null;
+  /** JSON of what the reply was built from (sources, chunks, agent), or null. */
+  metadata: string | null;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
