@@ -50,6 +50,11 @@ describe('scripted upstream: the test double speaks OpenAI\'s wire format', () =
     decoded.forEach((value, i) => assert.ok(Math.abs(value - floats.data[0].embedding[i]) < 1e-6));
   });
 
+  test('[[echo-prompt]] answers with every message it received, so a test sees the context it was given', async () => {
+    const response = await post('/chat/completions', { model: 'echo', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Quote this [[echo-prompt]]' }] });
+    assert.equal((await response.json()).choices[0].message.content, 'system: Be brief.\nuser: Quote this [[echo-prompt]]');
+  });
+
   test('directives parse out of the message; the rest is the echoed reply', () => {
     const script = parseScript('[[delay:20]] Hello [[fail-after:3]] world [[no-usage]] [[tool:f:{"a":[1,2]}]]');
     assert.equal(script.reply, 'Hello  world');

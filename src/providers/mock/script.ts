@@ -13,6 +13,8 @@
  *   [[hang]]                send the headers and the first chunk, then nothing until the client leaves
  *   [[no-usage]]            report no token usage
  *   [[tool:get_weather:{"city":"Paris"}]]   answer with this tool call (arguments optional)
+ *   [[echo-prompt]]         answer with every message it received, one `role: content` line each
+ *                           (tests see what context Causerie added: instructions, documents, pages)
  */
 export interface Script {
   reply: string;
@@ -27,6 +29,7 @@ export interface Script {
   hang: boolean;
   usage: boolean;
   tool?: { name: string; arguments: string };
+  echoPrompt: boolean;
 }
 
 const directivePattern = /\[\[([a-z-]+)(?::(.*?))?\]\]/g;
@@ -38,7 +41,7 @@ const count = (value: string | undefined, fallback = 0) => {
 
 /** Reads the directives of a message; `reply` is the message without them (or "OK" when empty). */
 export function parseScript(content: string): Script {
-  const script: Script = { reply: '', delayMs: 0, chunkDelayMs: 0, failFirst: 0, drop: false, hang: false, usage: true };
+  const script: Script = { reply: '', delayMs: 0, chunkDelayMs: 0, failFirst: 0, drop: false, hang: false, usage: true, echoPrompt: false };
   let reply: string | undefined;
   for (const [, name, value] of content.matchAll(directivePattern)) {
     switch (name) {
@@ -74,6 +77,9 @@ export function parseScript(content: string): Script {
         break;
       case 'no-usage':
         script.usage = false;
+        break;
+      case 'echo-prompt':
+        script.echoPrompt = true;
         break;
       case 'tool': {
         const colon = (value ?? '').indexOf(':');

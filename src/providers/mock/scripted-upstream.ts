@@ -147,6 +147,7 @@ export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {
     const content = lastUserText(body);
     const script = parseScript(content);
     if (!/\[\[reply:/.test(content) && options.reply) script.reply = options.reply(body) ?? script.reply;
+    if (script.echoPrompt) script.reply = (body.messages ?? []).map((m) => `${m.role}: ${typeof m.content === 'string' ? m.content : JSON.stringify(m.content)}`).join('\n');
     if (script.drop) return res.destroy();
     if (script.delayMs) await sleep(script.delayMs);
     if (res.destroyed) return;
