@@ -15,6 +15,9 @@ import { ConversationCompletions } from './domain/conversations/conversation-com
 import { ConversationsService } from './domain/conversations/conversations.service.ts';
 import { ConversationsStore } from './domain/conversations/conversations.store.ts';
 import type { ContextEnricher } from './domain/conversations/context-enrichers.ts';
+import { AgentsService } from './domain/agents/agents.service.ts';
+import { AgentsStore } from './domain/agents/agents.store.ts';
+import { agentEnricher } from './domain/agents/agent-enricher.ts';
 import { modelCatalogFrom } from './domain/conversations/model-catalog.ts';
 import { StreamRecovery } from './domain/conversations/stream-recovery.ts';
 import { createLimits } from './domain/limits/create-limits.ts';
@@ -40,6 +43,8 @@ export interface Services {
   completions: CompletionsService;
   /** Conversations (sessions, chats) and their messages. */
   conversations: ConversationsService;
+  /** Agents: a model with instructions and settings, owned like a conversation. */
+  agents: AgentsService;
   /** Completions inside a conversation: history in, reply stored as it streams. */
   conversationCompletions: ConversationCompletions;
   /** Settles replies a dead process left streaming; start() once at start-up. */
@@ -105,7 +110,8 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
   const completions = new CompletionsService({ models, limits: limits.gate, usage: usageStore, clock, warn });
   const leaseMs = config.streamStaleSeconds * 1000;
   // In this order: what the caller asked for is settled before documents and the web add context.
-  const enrichers: ContextEnricher[] = [];
+  const agents = new AgentsService({ store: new AgentsStore(sql.db), modelExists: (model) => modelCatalog.exists(model), clock });
+  const enrichers: ContextEnricher[] = [agentEnricher(agents)];
   const conversationCompletions = new ConversationCompletions({ store: conversationsStore, conversations, completions, models: modelCatalog, clock, timings: { leaseMs }, enrichers });
   const streamRecovery = new StreamRecovery({ store: conversationsStore, clock, mode: config.mode, leaseMs });
   return {
@@ -118,6 +124,7 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     models,
     completions,
     conversations,
+    agents,
     conversationCompletions,
     streamRecovery,
     plans,

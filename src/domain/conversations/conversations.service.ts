@@ -17,6 +17,8 @@ export interface CreateConversationInput {
   model?: string | null;
   system_prompt?: string | null;
   metadata?: Record<string, unknown>;
+  /** The agent this conversation talks to (its instructions and settings apply to every completion). */
+  agent_id?: number | null;
   /** Owner reference (id, UUID or username): the caller unless an admin names someone else. */
   owner?: string | number;
 }
@@ -87,7 +89,7 @@ export class ConversationsService {
       api_key_id: actor.apiKeyId ?? null,
       title: input.title?.trim() || null,
       model: input.model ?? null,
-      agent_id: null,
+      agent_id: input.agent_id ?? null,
       system_prompt: input.system_prompt ?? null,
       metadata: JSON.stringify(input.metadata ?? {}),
       created_at: now,

@@ -78,6 +78,25 @@ export interface MessagesTable {
   updated_at: Timestamp;
 }
 
+export interface AgentsTable {
+  id: Generated<number>;
+  uuid: string;
+  user_id: number;
+  name: string;
+  /** The public model id it answers with; null uses the default model. */
+  model: string | null;
+  instructions: string | null;
+  description: string | null;
+  /** JSON of its generation settings (temperature, top_p, max_tokens). */
+  settings: string;
+  /** JSON of OpenAI-shaped tool definitions, or null. */
+  tools: string | null;
+  metadata: string;
+  provider_agent_id: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
 export interface UsageRecordsTable {
   id: Generated<number>;
   user_id: number;
@@ -116,4 +135,5 @@ export interface Database {
   usage_records: UsageRecordsTable;
   plans: PlansTable;
   removed_models: RemovedModelsTable;
+  agents: AgentsTable;
 }
