@@ -142,6 +142,12 @@ export const fields = {
     default: 10,
     parse: integer(1, 10_000),
   },
+  loginAddressFailureLimit: {
+    env: 'CAUSERIE_LOGIN_ADDRESS_FAILURE_LIMIT',
+    description: 'Wrong passwords allowed per client address in 15 minutes, whatever the usernames, before sign-ins from it answer 429.',
+    default: 50,
+    parse: integer(1, 1_000_000),
+  },
   sseHeartbeatMs: {
     env: 'CAUSERIE_SSE_HEARTBEAT_MS',
     description: 'Milliseconds of silence in a Server-Sent Events stream before a keep-alive comment is sent.',

@@ -103,7 +103,7 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     tokenSecret: options.tokenSecret,
     accessTokenSeconds: config.accessTokenSeconds,
     refreshTokenSeconds: config.refreshTokenSeconds,
-    loginThrottle: new LoginThrottle({ counters: limits.counters, clock, prefix: config.redisPrefix, maxFailures: config.loginFailureLimit }),
+    loginThrottle: new LoginThrottle({ counters: limits.counters, clock, prefix: config.redisPrefix, maxFailures: config.loginFailureLimit, maxAddressFailures: config.loginAddressFailureLimit }),
   });
   const plans = new PlansService({ store: plansStore, users, usersStore, clock, onChange: () => limits.resolver.forget() });
   const usage = new UsageService({ store: usageStore, users, clock });

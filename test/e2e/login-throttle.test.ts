@@ -16,10 +16,10 @@ for (const mode of modes) {
     const clock = new ManualClock(Date.parse('2026-03-01T10:00:00.000Z'));
     let server: TestServer;
     before(async () => {
-      const env: Record<string, string> = { CAUSERIE_LOGIN_FAILURE_LIMIT: '3' };
+      const env: Record<string, string> = { CAUSERIE_LOGIN_FAILURE_LIMIT: '3', CAUSERIE_LOGIN_ADDRESS_FAILURE_LIMIT: '20' };
       if (mode.redis) Object.assign(env, { REDIS_URL: redisUrl, CAUSERIE_REDIS_PREFIX: `causerie-test-${process.pid}-${Date.now()}:` });
       server = await startTestServer({ dialect: mode.dialect, env, clock });
-      for (const username of ['carol', 'dave']) {
+      for (const username of ['carol', 'dave', 'erin']) {
         const created = await server.api('/users', { method: 'POST', body: { username, password: `${username}-password` } });
         assert.equal(created.status, 201, created.text);
       }
@@ -52,6 +52,35 @@ for (const mode of modes) {
         assert.equal(response.body.error, 'invalid_grant');
       }
       assert.equal((await server.api('/api/v1/me', { auth: basic('dave', 'dave-password') })).status, 429);
+    });
+
+    test('200 wrong passwords sent at once with the right one: no more than the limit are checked', async () => {
+      clock.advance(loginWindowMs);
+      const attempts = [...Array.from({ length: 200 }, () => 'wrong'), 'erin-password'];
+      const statuses = await Promise.all(attempts.map((password) => server.api('/api/v1/me', { auth: basic('erin', password) }).then((r) => r.status)));
+      const checked = statuses.filter((status) => status !== 429);
+      assert.ok(checked.length <= 3, `checked ${checked.length} passwords: ${checked.join(',')}`);
+      assert.equal(statuses.filter((status) => status === 429).length, attempts.length - checked.length);
+    });
+
+    test('password spraying: wrong passwords for many usernames from one address hit the per-address cap', async () => {
+      clock.advance(loginWindowMs);
+      for (let i = 0; i < 20; i++) {
+        assert.equal((await server.api('/api/v1/me', { auth: basic(`nobody${i}`, 'guess') })).status, 401);
+      }
+      const sprayed = await server.api('/api/v1/me', { auth: basic('nobody-else', 'guess') });
+      assert.equal(sprayed.status, 429, sprayed.text);
+      assert.match(sprayed.body.detail, /from this address/);
+      // The cap is the address's: sign-ins from it wait for the window, API keys still work.
+      assert.equal((await server.api('/api/v1/me', { auth: basic('dave', 'dave-password') })).status, 429);
+      assert.equal((await server.api('/api/v1/me')).status, 200);
+      clock.advance(loginWindowMs);
+      assert.equal((await server.api('/api/v1/me', { auth: basic('dave', 'dave-password') })).status, 200);
+    });
+
+    test('a right password gives its reservation back: signing in many times never locks anyone out', async () => {
+      clock.advance(loginWindowMs);
+      for (let i = 0; i < 25; i++) assert.equal((await server.api('/api/v1/me', { auth: basic('dave', 'dave-password') })).status, 200);
     });
   });
 }

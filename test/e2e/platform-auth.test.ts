@@ -138,9 +138,29 @@ for (const dialect of dialects) {
       const afterReplay = await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: second.body.refresh_token });
       assert.equal(afterReplay.status, 400);
       assert.equal(afterReplay.body.error, 'invalid_grant');
+      // ...and the access tokens of that login stop working at once...
+      const revoked = await server.api('/api/v1/me', { auth: `Bearer ${second.body.access_token}` });
+      assert.equal(revoked.status, 401);
+      assert.equal(revoked.body.detail, 'This sign-in has been revoked');
+      assert.equal((await server.api('/api/v1/keys', { method: 'POST', auth: `Bearer ${second.body.access_token}`, body: { name: 'escape' } })).status, 401);
       // ...but not another login of the same user.
+      assert.equal((await server.api('/api/v1/me', { auth: `Bearer ${otherLogin.access_token}` })).status, 200);
       const other = await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: otherLogin.refresh_token });
       assert.equal(other.status, 200);
+    });
+
+    test('POST /oauth/revoke signs out: that sign-in\'s access and refresh tokens stop working, others do not', async () => {
+      const leaving = await passwordGrant(server, 'ivan', ivan.password);
+      const staying = await passwordGrant(server, 'ivan', ivan.password);
+      const revoke = (body: Record<string, string>) => fetch(`${server.url}/oauth/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(body) });
+      assert.equal((await revoke({ token: leaving.access_token })).status, 200);
+      assert.equal((await server.api('/api/v1/me', { auth: `Bearer ${leaving.access_token}` })).status, 401);
+      assert.equal((await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: leaving.refresh_token })).status, 400);
+      assert.equal((await server.api('/api/v1/me', { auth: `Bearer ${staying.access_token}` })).status, 200);
+      // By refresh token too; an unknown token is not an error (RFC 7009).
+      assert.equal((await revoke({ token: staying.refresh_token })).status, 200);
+      assert.equal((await server.api('/api/v1/me', { auth: `Bearer ${staying.access_token}` })).status, 401);
+      assert.equal((await revoke({ token: 'made-up' })).status, 200);
     });
 
     test('two refreshes racing with one token: exactly one wins', async () => {
@@ -187,6 +207,29 @@ for (const dialect of dialects) {
     });
   });
 }
+
+describe('access tokens must carry every claim Causerie issues', () => {
+  const secret = 'a-known-secret-for-this-test-only-0123456789';
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ env: { CAUSERIE_TOKEN_SECRET: secret } });
+  });
+  after(() => server.stop());
+
+  test('a token signed with the right secret but without exp (or sid, iat, sub) is refused', async () => {
+    const { SignJWT } = await import('jose');
+    const key = new TextEncoder().encode(secret);
+    const tokens = await passwordGrant(server, 'admin', server.adminPassword);
+    const { payload } = decodeJwt(tokens.access_token);
+    assert.equal((await server.api('/api/v1/me', { auth: `Bearer ${tokens.access_token}` })).status, 200);
+    for (const missing of ['exp', 'iat', 'sub', 'sid']) {
+      const claims = { ...payload };
+      delete claims[missing];
+      const forged = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(key);
+      assert.equal((await server.api('/api/v1/me', { auth: `Bearer ${forged}` })).status, 401, `without ${missing}`);
+    }
+  });
+});
 
 describe('token lifetimes come from the configuration', () => {
   let server: TestServer;

@@ -90,17 +90,22 @@ export class AuthService {
 
   private async byAccessToken(token: string): Promise<Principal> {
     let subject: string | undefined;
+    let signIn: unknown;
     try {
       const { payload } = await jwtVerify(token, this.key, {
         algorithms: ['HS256'],
         issuer: 'causerie',
+        requiredClaims: ['exp', 'iat', 'sub', 'sid'],
         currentDate: new Date(this.deps.clock.now()),
       });
       subject = payload.sub;
+      signIn = payload.sid;
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired) throw unauthorized('Access token expired: get a new one from POST /oauth/token');
       throw unauthorized('Invalid access token');
     }
+    // A signed-out sign-in, or one whose refresh token was stolen and reused, ends its access tokens too.
+    if (typeof signIn !== 'string' || (await this.deps.refreshTokens.isFamilyRevoked(signIn))) throw unauthorized('This sign-in has been revoked');
     const user = await this.activeUser(Number(subject));
     return { user, userId: user.id, role: user.role, via: 'access_token' };
   }
@@ -112,19 +117,17 @@ export class AuthService {
   }
 
   /**
-   * Verifies a username and password in constant-ish time whether or not the user exists, after
-   * the throttle of failed attempts for this username from this address.
+   * Verifies a username and password in constant-ish time whether or not the user exists, once
+   * the throttle has reserved the attempt (a wrong password keeps it counted as a failure).
    */
   async checkPassword(username: string, password: string, address: string): Promise<User> {
     // By username only (any case): signing in with an id or a UUID is not a thing.
     const key = usernameKey(username);
-    await this.deps.loginThrottle.check(key, address);
+    const succeeded = await this.deps.loginThrottle.attempt(key, address);
     const row = await this.deps.usersStore.findByUsernameKey(key);
     const ok = await verifyPassword(row?.password_hash ?? decoyHash, password);
-    if (!row || !ok) {
-      await this.deps.loginThrottle.failed(key, address);
-      throw unauthorized('Invalid username or password');
-    }
+    if (!row || !ok) throw unauthorized('Invalid username or password');
+    await succeeded();
     if (row.disabled) throw unauthorized('This account is disabled');
     return toUser(row);
   }
@@ -154,6 +157,20 @@ export class AuthService {
     throw new OAuthError('unsupported_grant_type', `grant_type "${grantType}" is not supported; use password or refresh_token`);
   }
 
+  /**
+   * Signs out (RFC 7009): the sign-in a refresh or access token belongs to is revoked, with every
+   * token it issued. An unknown or invalid token is not an error, as the RFC asks.
+   */
+  async revoke(token: string): Promise<void> {
+    const now = isoAt(this.deps.clock.now());
+    const row = await this.deps.refreshTokens.findByHash(sha256(token));
+    if (row) return this.deps.refreshTokens.revokeFamily(row.family, now);
+    try {
+      const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'], issuer: 'causerie', requiredClaims: ['sid'], currentDate: new Date(this.deps.clock.now()) });
+      if (typeof payload.sid === 'string') await this.deps.refreshTokens.revokeFamily(payload.sid, now);
+    } catch {}
+  }
+
   /** Rotates a refresh token; presenting one twice revokes its whole family (theft detection). */
   private async refresh(token: string): Promise<TokenResponse> {
     const now = this.deps.clock.now();
@@ -171,7 +188,8 @@ export class AuthService {
   private async issue(userId: number, family: string): Promise<TokenResponse> {
     const now = this.deps.clock.now();
     const seconds = Math.floor(now / 1000);
-    const accessToken = await new SignJWT({})
+    // sid: the sign-in (refresh-token family) this token belongs to, so revoking it ends the token.
+    const accessToken = await new SignJWT({ sid: family })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(String(userId))
       .setIssuer('causerie')

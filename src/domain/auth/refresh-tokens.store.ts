@@ -29,6 +29,12 @@ export class RefreshTokensStore {
     return Number(result.numUpdatedRows) === 1;
   }
 
+  /** Whether the sign-in (token family) has been revoked: by sign-out, or by a reused refresh token. */
+  async isFamilyRevoked(family: string): Promise<boolean> {
+    const row = await this.db.selectFrom('refresh_tokens').select('id').where('family', '=', family).where('revoked_at', 'is not', null).limit(1).executeTakeFirst();
+    return row !== undefined;
+  }
+
   async revokeFamily(family: string, at: string): Promise<void> {
     await this.db.updateTable('refresh_tokens').set({ revoked_at: at }).where('family', '=', family).where('revoked_at', 'is', null).execute();
   }
