@@ -136,6 +136,18 @@ export const fields = {
     default: 1_048_576,
     parse: integer(1024, 100 * 1_048_576),
   },
+  requestTimeoutMs: {
+    env: 'CAUSERIE_REQUEST_TIMEOUT_MS',
+    description: 'Milliseconds a client gets to send a whole request (headers and body) before it is answered 408 and disconnected; answers, streams included, are not limited by it.',
+    default: 30_000,
+    parse: integer(100, 600_000),
+  },
+  maxConnections: {
+    env: 'CAUSERIE_MAX_CONNECTIONS',
+    description: 'Open connections this process accepts at once; further ones are closed at once (0: no cap).',
+    default: 20_000,
+    parse: integer(0, 1_000_000),
+  },
   loginFailureLimit: {
     env: 'CAUSERIE_LOGIN_FAILURE_LIMIT',
     description: 'Wrong passwords allowed per username and client address in 15 minutes before sign-ins answer 429.',

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Config } from './config.ts';
 import { systemClock, type Clock } from './domain/clock.ts';
@@ -47,6 +47,13 @@ async function bootstrapAdmin(services: Services, url: string, print: (text: str
   print(`┌${bar}┐\n${lines.map((l) => `│ ${l.padEnd(width)} │`).join('\n')}\n└${bar}┘\n`);
 }
 
+/** A data folder others can read exposes every conversation: say so at start-up (it is not changed for the owner). */
+function dataDirWarning(config: Config): string | undefined {
+  const dir = resolve(config.dataDir);
+  if (config.databaseUrl || !existsSync(dir) || (statSync(dir).mode & 0o077) === 0) return undefined;
+  return `Warning: the data folder ${dir} can be read by other local users; run chmod 700 on it.\n`;
+}
+
 export interface RunningServer {
   app: App;
   services: Services;
@@ -68,6 +75,8 @@ export async function startServer(
     await services.streamRecovery.start();
     app = await buildApp({ services, logger: options.logger ?? logOptions(config.logLevel) });
     url = await app.listen({ host: config.host, port: config.port });
+    const warning = dataDirWarning(config);
+    if (warning) (options.print ?? ((text) => process.stderr.write(text)))(warning);
     // After listen, so the banner shows the real address, and a port already in use does not
     // create an admin whose credentials nobody saw.
     await bootstrapAdmin(services, url, options.print ?? ((text) => process.stdout.write(text)));

@@ -28,6 +28,13 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
   const app = Fastify({
     logger,
     bodyLimit: services.config.bodyLimitBytes,
+    // A client that sends its request slowly (a byte every few seconds) must not hold a connection
+    // for ever: the whole request must arrive in time. Node checks at an interval, so keep it short.
+    requestTimeout: services.config.requestTimeoutMs,
+    http: {
+      headersTimeout: Math.min(60_000, services.config.requestTimeoutMs),
+      connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(services.config.requestTimeoutMs / 4))),
+    },
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && requestIdPattern.test(given) ? given : randomUUID();
@@ -70,6 +77,7 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
     sendError(request, reply, new AppError('not_found', `Route ${request.method} ${maskSecretsInUrl(request.url.split('?')[0]!)} not found`)),
   );
 
+  if (services.config.maxConnections > 0) app.server.maxConnections = services.config.maxConnections;
   app.decorate('sseHeartbeatMs', services.config.sseHeartbeatMs);
   const metrics = registerMetrics(app);
   await registerDocs(app);

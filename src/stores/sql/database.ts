@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Kysely, PostgresDialect } from 'kysely';
 import { Migrator, type Migration } from 'kysely/migration';
@@ -46,7 +46,8 @@ export async function openDatabase(options: { databaseUrl?: string; sqlitePath: 
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   } else {
     dialect = 'sqlite';
-    if (options.sqlitePath !== ':memory:') mkdirSync(dirname(options.sqlitePath), { recursive: true });
+    // The database holds every conversation and the password hashes: the folder is the owner's only.
+    if (options.sqlitePath !== ':memory:') mkdirSync(dirname(options.sqlitePath), { recursive: true, mode: 0o700 });
     db = new Kysely<Database>({ dialect: nodeSqliteDialect(options.sqlitePath) });
   }
   const migrator = new Migrator({
@@ -60,6 +61,10 @@ export async function openDatabase(options: { databaseUrl?: string; sqlitePath: 
   if (error) {
     await db.destroy();
     throw error;
+  }
+  if (dialect === 'sqlite' && options.sqlitePath !== ':memory:') {
+    // SQLite creates its files with the umask's mode (often 644) and the journal files with the database's.
+    for (const path of [options.sqlitePath, `${options.sqlitePath}-wal`, `${options.sqlitePath}-shm`]) if (existsSync(path)) chmodSync(path, 0o600);
   }
   return { db, dialect, close: () => db.destroy() };
 }
