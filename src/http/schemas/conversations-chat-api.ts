@@ -3,7 +3,7 @@ import type { Conversation, Message } from '../../domain/conversations/conversat
 import { Nullable } from './common.ts';
 
 /** Spec 003's shapes ("Chat API Documentation"). */
-const SessionId = Type.Union([Type.Integer({ minimum: 1 }), Type.String({ minLength: 1, maxLength: 64 })], {
+const SessionId = Type.Union([Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), Type.String({ minLength: 1, maxLength: 64 })], {
   description: 'The session id (an integer; the UUID is accepted too)',
 });
 
@@ -23,7 +23,7 @@ export const ChatStreamBody = Type.Object(
       { minItems: 1, maxItems: 1000 },
     ),
     temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2, default: 0.7 })),
-    max_tokens: Type.Optional(Type.Integer({ minimum: 1 })),
+    max_tokens: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000 })),
     stream: Type.Optional(Type.Boolean({ default: true })),
     session_id: Type.Optional(SessionId),
   },
@@ -48,7 +48,7 @@ export const SwitchModelReply = Type.Object({
 });
 
 export const HistoryQuery = Type.Object({
-  page: Type.Integer({ minimum: 1, default: 1 }),
+  page: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 1 }),
   page_size: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
   start_date: Type.Optional(Type.String({ maxLength: 40, description: 'Sessions created at or after (ISO 8601; without a zone, UTC)' })),
   end_date: Type.Optional(Type.String({ maxLength: 40, description: 'Sessions created at or before (ISO 8601; without a zone, UTC)' })),

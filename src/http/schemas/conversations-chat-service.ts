@@ -47,7 +47,7 @@ export const CompleteBody = Type.Object(
     stream: Type.Optional(Type.Boolean({ default: false })),
     model: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "Causerie extension: defaults to the conversation's model" })),
     temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })),
-    max_tokens: Type.Optional(Type.Integer({ minimum: 1 })),
+    max_tokens: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000 })),
   },
   { additionalProperties: false },
 );

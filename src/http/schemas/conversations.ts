@@ -69,7 +69,7 @@ export const SessionCompletionBody = Type.Object(
     stream: Type.Optional(Type.Boolean({ default: false, description: 'Answer as Server-Sent Events' })),
     temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })),
     top_p: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
-    max_tokens: Type.Optional(Type.Integer({ minimum: 1 })),
+    max_tokens: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000 })),
   },
   { additionalProperties: false },
 );
@@ -114,11 +114,11 @@ export const toMessageBody = (message: Message) => ({
 
 export const PageQuery = Type.Object({
   limit: Type.Integer({ minimum: 1, maximum: 100, default: 50 }),
-  offset: Type.Integer({ minimum: 0, default: 0 }),
+  offset: Type.Integer({ minimum: 0, maximum: 1_000_000_000, default: 0 }),
 });
 
 export const HistoryQuery = Type.Object({
   // At most 100 per page, like every list: a message may hold a million characters.
   limit: Type.Integer({ minimum: 1, maximum: 100, default: 100 }),
-  offset: Type.Integer({ minimum: 0, default: 0 }),
+  offset: Type.Integer({ minimum: 0, maximum: 1_000_000_000, default: 0 }),
 });

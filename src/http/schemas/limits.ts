@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import { ApiKeyBody } from './keys.ts';
 import { Nullable } from './common.ts';
 
-const limit = (description: string) => Type.Optional(Type.Integer({ minimum: 0, description }));
+const limit = (description: string) => Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description }));
 
 /** A plan's limits; each is optional (absent: not limited). */
 export const PlanLimitsBody = Type.Object(
@@ -37,7 +37,7 @@ export const UpdatePlanBody = Type.Object(
 );
 
 export const AssignPlanBody = Type.Object(
-  { plan: Type.Union([Type.String({ minLength: 1 }), Type.Integer({ minimum: 1 }), Type.Null()], { description: 'Plan id or name; null removes the plan' }) },
+  { plan: Type.Union([Type.String({ minLength: 1 }), Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), Type.Null()], { description: 'Plan id or name; null removes the plan' }) },
   { additionalProperties: false },
 );
 

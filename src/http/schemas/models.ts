@@ -39,7 +39,7 @@ export const NativeCompletionRequest = Type.Object(
     messages: Type.Optional(Type.Array(NativeMessage, { minItems: 1, maxItems: 1000, description: 'The whole exchange, instead of prompt' })),
     temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })),
     top_p: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
-    max_tokens: Type.Optional(Type.Integer({ minimum: 1 })),
+    max_tokens: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000 })),
     stop: Type.Optional(Type.Array(Type.String(), { maxItems: 4 })),
     seed: Type.Optional(Type.Integer()),
     stream: Type.Optional(Type.Boolean({ default: false, description: 'Answer as Server-Sent Events (see docs/models.md)' })),

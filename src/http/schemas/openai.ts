@@ -103,7 +103,7 @@ export const EmbeddingsRequest = Type.Object(
     model: Type.String({ minLength: 1 }),
     input: Type.Unknown({ description: 'A string or an array of up to 2048 strings' }),
     encoding_format: Type.Optional(Type.Union([Type.Literal('float'), Type.Literal('base64')])),
-    dimensions: Type.Optional(Type.Integer({ minimum: 1 })),
+    dimensions: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
     user: Type.Optional(Type.String()),
   },
   { additionalProperties: true },

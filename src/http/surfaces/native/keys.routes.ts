@@ -33,7 +33,7 @@ export function registerKeysRoutes(app: App, services: Services) {
         querystring: Type.Object({
           all: Type.Optional(Type.Boolean()),
           limit: Type.Integer({ minimum: 1, maximum: 100, default: 100 }),
-          offset: Type.Integer({ minimum: 0, default: 0 }),
+          offset: Type.Integer({ minimum: 0, maximum: 1_000_000_000, default: 0 }),
         }),
         response: { 200: Type.Array(ApiKeyBody), ...authErrors },
       },
