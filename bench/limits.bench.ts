@@ -157,7 +157,7 @@ async function measureGate(label: string, gate: LimitsGate, calls: number): Prom
 
 async function gateLines(options: Options): Promise<string> {
   const allLimits = { requests_per_minute: huge, requests_per_day: huge, tokens_per_day: huge, tokens_per_month: huge, concurrent_streams: 1000 };
-  const resolver = { resolve: async () => ({ plan: { id: 1, name: 'bench' }, user: { ...allLimits, budget_per_month: huge }, key: allLimits }) };
+  const resolver = { resolve: async () => ({ plan: { id: 1, name: 'bench' }, user: { ...allLimits, budget_per_month: huge }, key: allLimits, ancestors: [] }) };
   const gateOver = (counters: LimitCounters) => new CountersGate({ counters, resolver, clock: systemClock, prefix });
   const none = await measureGate('none', unlimitedGate, options.gateCalls);
   const memory = new MemoryLimitCounters();

@@ -148,6 +148,12 @@ export const fields = {
     default: 20_000,
     parse: integer(0, 1_000_000),
   },
+  maxKeysPerUser: {
+    env: 'CAUSERIE_MAX_KEYS_PER_USER',
+    description: 'Live (unrevoked, unexpired) API keys one user may hold; creating another answers 409.',
+    default: 100,
+    parse: integer(1, 100_000),
+  },
   loginFailureLimit: {
     env: 'CAUSERIE_LOGIN_FAILURE_LIMIT',
     description: 'Wrong passwords allowed per username and client address in 15 minutes before sign-ins answer 429.',

@@ -67,7 +67,7 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
   const usersStore = new UsersStore(sql.db);
   const users = new UsersService({ store: usersStore, clock, allowSignup: config.allowSignup });
   const apiKeysStore = new ApiKeysStore(sql.db);
-  const apiKeys = new ApiKeysService({ store: apiKeysStore, clock });
+  const apiKeys = new ApiKeysService({ store: apiKeysStore, clock, maxKeysPerUser: config.maxKeysPerUser });
   // Never a key in these messages: providers are named by id and origin only.
   const warn = (message: string) => {
     if (!['silent', 'fatal', 'error'].includes(config.logLevel)) process.stderr.write(`${JSON.stringify({ level: 40, time: clock.now(), msg: message })}\n`);

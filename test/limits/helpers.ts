@@ -45,7 +45,7 @@ export class FixedLimits {
   keys = new Map<number, KeyLimits>();
   async resolve(actor: { userId: number; apiKeyId?: number }): Promise<ApplicableLimits> {
     const key = actor.apiKeyId === undefined ? null : (this.keys.get(actor.apiKeyId) ?? null);
-    return { plan: this.user ? { id: 1, name: 'test' } : null, user: this.user, key };
+    return { plan: this.user ? { id: 1, name: 'test' } : null, user: this.user, key, ancestors: [] };
   }
 }
 

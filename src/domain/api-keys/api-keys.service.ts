@@ -58,10 +58,17 @@ export const looksLikeApiKey = (credential: string) => credential.startsWith('AP
 // last_used_at is written at most this often per key, to keep writes off the hot path.
 const touchIntervalMs = 60_000;
 
-export class ApiKeysService {
-  private readonly deps: { store: ApiKeysStore; clock: Clock };
+export interface ApiKeysDeps {
+  store: ApiKeysStore;
+  clock: Clock;
+  /** Live (unrevoked, unexpired) keys one user may hold. */
+  maxKeysPerUser: number;
+}
 
-  constructor(deps: { store: ApiKeysStore; clock: Clock }) {
+export class ApiKeysService {
+  private readonly deps: ApiKeysDeps;
+
+  constructor(deps: ApiKeysDeps) {
     this.deps = deps;
   }
 
@@ -84,6 +91,12 @@ export class ApiKeysService {
     }
     const ownerId = input.user_id ?? actor.userId;
     if (ownerId !== actor.userId && actor.role !== 'admin') throw new AppError('forbidden', 'Only an administrator can create keys for another user');
+    // A key created with a key lives no longer than its parent (which also bounds its usage).
+    const parent = actor.apiKeyId === undefined ? undefined : await this.deps.store.findById(actor.apiKeyId);
+    if (parent?.expires_at && (expiresAt === null || expiresAt > parent.expires_at)) expiresAt = parent.expires_at;
+    if ((await this.deps.store.countLive(ownerId, isoAt(now))) >= this.deps.maxKeysPerUser) {
+      throw new AppError('conflict', `This user already has ${this.deps.maxKeysPerUser} live API keys; revoke one first`);
+    }
     const key = generateKey();
     const row = await this.deps.store.insert({
       uuid: newUuid(),
@@ -93,6 +106,7 @@ export class ApiKeysService {
       hash: sha256(key),
       kind: input.kind ?? 'secret',
       limits: input.limits ? JSON.stringify(input.limits) : null,
+      parent_key_id: parent?.id ?? null,
       created_at: isoAt(now),
       last_used_at: null,
       expires_at: expiresAt,
@@ -123,7 +137,11 @@ export class ApiKeysService {
   async revoke(actor: Actor, reference: string): Promise<ApiKey> {
     const row = await this.getRow(actor, reference);
     if (row.revoked_at) return toApiKey(row);
-    return toApiKey((await this.deps.store.update(row.id, { revoked_at: isoAt(this.deps.clock.now()) }))!);
+    const at = isoAt(this.deps.clock.now());
+    const revoked = (await this.deps.store.update(row.id, { revoked_at: at }))!;
+    // Keys created with this one go with it, and theirs in turn.
+    for (let parents = [row.id]; parents.length > 0; ) parents = await this.deps.store.revokeChildren(parents, at);
+    return toApiKey(revoked);
   }
 
   async setLimits(actor: Actor, reference: string, limits: KeyLimits | null): Promise<ApiKey> {

@@ -36,6 +36,29 @@ export class ApiKeysStore {
     return this.db.updateTable('api_keys').set(changes).where('id', '=', id).returningAll().executeTakeFirst();
   }
 
+  /** Revokes the live keys created with any of these keys; returns their ids. */
+  async revokeChildren(parentIds: number[], at: string): Promise<number[]> {
+    const rows = await this.db
+      .updateTable('api_keys')
+      .set({ revoked_at: at })
+      .where('parent_key_id', 'in', parentIds)
+      .where('revoked_at', 'is', null)
+      .returning('id')
+      .execute();
+    return rows.map((row) => row.id);
+  }
+
+  async countLive(userId: number, now: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('api_keys')
+      .select((eb) => eb.fn.countAll<number>().as('count'))
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+      .executeTakeFirstOrThrow();
+    return Number(row.count);
+  }
+
   async touch(id: number, at: string): Promise<void> {
     await this.db.updateTable('api_keys').set({ last_used_at: at }).where('id', '=', id).execute();
   }

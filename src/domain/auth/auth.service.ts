@@ -1,3 +1,4 @@
+import { createHmac, randomBytes } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { AppError } from '../errors.ts';
 import { isoAt, type Clock } from '../clock.ts';
@@ -50,8 +51,17 @@ export interface AuthDeps {
   loginThrottle: LoginThrottle;
 }
 
+// Basic sends the password on every request: a right one is remembered for a while, so a client
+// making many requests pays for one argon2 check, and its concurrent requests never look like a
+// burst of guesses to the throttle. Keyed by an HMAC under a per-process secret, in memory only.
+const verifiedCacheMs = 5 * 60_000;
+const verifiedCacheSize = 1000;
+
 export class AuthService {
   private readonly key: Uint8Array;
+  private readonly pepper = randomBytes(32);
+  private readonly verified = new Map<string, { hash: string; until: number }>();
+  private readonly verifying = new Map<string, Promise<User>>();
 
   private readonly deps: AuthDeps;
 
@@ -123,12 +133,34 @@ export class AuthService {
   async checkPassword(username: string, password: string, address: string): Promise<User> {
     // By username only (any case): signing in with an id or a UUID is not a thing.
     const key = usernameKey(username);
+    const digest = createHmac('sha256', this.pepper).update(`${key}\0${password}`).digest('base64');
+    const known = this.verified.get(digest);
+    if (known && known.until > performance.now()) {
+      const row = await this.deps.usersStore.findByUsernameKey(key);
+      // Still the same password: a changed one (or a removed account) makes this a fresh check.
+      if (row && row.password_hash === known.hash) {
+        if (row.disabled) throw unauthorized('This account is disabled');
+        return toUser(row);
+      }
+    }
+    // The same credentials arriving together (a script using Basic) share one check.
+    let check = this.verifying.get(digest);
+    if (!check) {
+      check = this.verifyOnce(key, password, address, digest).finally(() => this.verifying.delete(digest));
+      this.verifying.set(digest, check);
+    }
+    return check;
+  }
+
+  private async verifyOnce(key: string, password: string, address: string, digest: string): Promise<User> {
     const succeeded = await this.deps.loginThrottle.attempt(key, address);
     const row = await this.deps.usersStore.findByUsernameKey(key);
     const ok = await verifyPassword(row?.password_hash ?? decoyHash, password);
     if (!row || !ok) throw unauthorized('Invalid username or password');
     await succeeded();
     if (row.disabled) throw unauthorized('This account is disabled');
+    if (this.verified.size >= verifiedCacheSize) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(digest, { hash: row.password_hash, until: performance.now() + verifiedCacheMs });
     return toUser(row);
   }
 

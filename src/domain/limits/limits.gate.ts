@@ -58,6 +58,8 @@ export class CountersGate implements LimitsGate {
     const { userId, apiKeyId } = request.actor;
     const sets: Array<[Subject, PlanLimits | null]> = [[{ scope: 'user', userId }, applicable.user]];
     if (apiKeyId !== undefined) sets.push([{ scope: 'key', userId, keyId: apiKeyId }, applicable.key]);
+    // A key created with another key spends that key's allowance too: it cannot escape its limits.
+    for (const ancestor of applicable.ancestors) sets.push([{ scope: 'key', userId, keyId: ancestor.keyId }, ancestor.limits]);
 
     const now = this.deps.clock.now();
     const reserveTokens = Math.max(0, Math.ceil(request.reserveTokens));

@@ -10,6 +10,8 @@ export interface ApplicableLimits {
   plan: { id: number; name: string } | null;
   user: PlanLimits | null;
   key: KeyLimits | null;
+  /** The limits of the keys the caller's key was created with (parent first), where they have any. */
+  ancestors: Array<{ keyId: number; limits: KeyLimits }>;
 }
 
 export interface ResolverDeps {
@@ -20,6 +22,14 @@ export interface ResolverDeps {
   /** How long a node reuses what it read; changes made on another node show within this time. */
   cacheMs?: number;
 }
+
+interface KeyRecord {
+  limits: KeyLimits | null;
+  parentId: number | null;
+}
+
+// Keys created with keys form short chains; a longer one is cut here rather than walked for ever.
+const maxChain = 16;
 
 const hasAny = (limits: object | null | undefined) => !!limits && Object.values(limits).some((v) => v !== undefined && v !== null);
 
@@ -32,7 +42,7 @@ export class LimitsResolver {
   private readonly deps: ResolverDeps;
   private readonly cacheMs: number;
   private readonly users = new Map<number, { at: number; value: Promise<{ plan: ApplicableLimits['plan']; limits: PlanLimits | null }> }>();
-  private readonly keys = new Map<number, { at: number; value: Promise<KeyLimits | null> }>();
+  private readonly keys = new Map<number, { at: number; value: Promise<KeyRecord> }>();
 
   constructor(deps: ResolverDeps) {
     this.deps = deps;
@@ -42,9 +52,19 @@ export class LimitsResolver {
   async resolve(actor: Actor): Promise<ApplicableLimits> {
     const [userSide, key] = await Promise.all([
       this.cached(this.users, actor.userId, () => this.loadUser(actor.userId)),
-      actor.apiKeyId === undefined ? null : this.cached(this.keys, actor.apiKeyId, () => this.loadKey(actor.apiKeyId!)),
+      actor.apiKeyId === undefined ? null : this.key(actor.apiKeyId),
     ]);
-    return { plan: userSide.plan, user: hasAny(userSide.limits) ? userSide.limits : null, key: hasAny(key) ? key : null };
+    const ancestors: ApplicableLimits['ancestors'] = [];
+    for (let parentId = key?.parentId ?? null, depth = 0; parentId !== null && depth < maxChain; depth++) {
+      const parent = await this.key(parentId);
+      if (hasAny(parent.limits)) ancestors.push({ keyId: parentId, limits: parent.limits! });
+      parentId = parent.parentId;
+    }
+    return { plan: userSide.plan, user: hasAny(userSide.limits) ? userSide.limits : null, key: hasAny(key?.limits) ? key!.limits : null, ancestors };
+  }
+
+  private key(keyId: number): Promise<KeyRecord> {
+    return this.cached(this.keys, keyId, () => this.loadKey(keyId));
   }
 
   /** Drops everything cached (after a plan or key limit changed on this node). */
@@ -70,8 +90,8 @@ export class LimitsResolver {
     return row ? { plan: { id: row.id, name: row.name }, limits: planLimitsOf(row) } : { plan: null, limits: null };
   }
 
-  private async loadKey(keyId: number): Promise<KeyLimits | null> {
+  private async loadKey(keyId: number): Promise<KeyRecord> {
     const row = await this.deps.apiKeys.findById(keyId);
-    return row?.limits ? (JSON.parse(row.limits) as KeyLimits) : null;
+    return { limits: row?.limits ? (JSON.parse(row.limits) as KeyLimits) : null, parentId: row?.parent_key_id ?? null };
   }
 }

@@ -28,6 +28,8 @@ export interface ApiKeysTable {
   kind: 'secret' | 'public';
   /** JSON of the key's own limits (tighter than the owner's plan), or null. */
   limits: string | null;
+  /** The key this one was created with, if any: it bounds this key's life and usage. */
+  parent_key_id: number | null;
   created_at: Timestamp;
   last_used_at: Timestamp | null;
   expires_at: Timestamp | null;
