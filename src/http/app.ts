@@ -65,6 +65,12 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
   });
   app.addHook('onSend', async (_request, reply) => {
     if (closing) reply.header('connection', 'close');
+    // Nothing Causerie sends is to be sniffed into another type, and API answers are never a page
+    // to render or frame. Pages set their own policy (and the docs UI theirs).
+    reply.header('x-content-type-options', 'nosniff');
+    if (!reply.hasHeader('content-security-policy') && !String(reply.getHeader('content-type') ?? '').startsWith('text/html')) {
+      reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
+    }
   });
 
   // OAuth clients post application/x-www-form-urlencoded (RFC 6749 section 4.3).
