@@ -73,8 +73,12 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
     }
   });
 
-  // OAuth clients post application/x-www-form-urlencoded (RFC 6749 section 4.3).
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+  // OAuth clients post application/x-www-form-urlencoded (RFC 6749 section 4.3); every other
+  // route reads JSON only. A form is also what a cross-site page can post without a CORS
+  // preflight, so refusing it elsewhere closes that door. text/plain likewise.
+  app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (request, body, done) => {
+    if (!request.url.startsWith('/oauth/')) return done(new AppError('unsupported_media_type', 'Unsupported Content-Type; send application/json'), undefined);
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
 

@@ -105,9 +105,15 @@ describe('errors over HTTP', () => {
   });
 
   test('a body in a format the route does not read answers 415', async () => {
-    const response = await server.api('/api/v1/keys', { method: 'POST', body: 'name=x', headers: { 'content-type': 'text/csv' } });
-    assert.equal(response.status, 415);
-    assert.deepEqual(response.body, { detail: 'Unsupported Content-Type; send application/json', code: 'unsupported_media_type' });
+    for (const type of ['text/csv', 'text/plain', 'application/x-www-form-urlencoded']) {
+      const response = await server.api('/api/v1/keys', { method: 'POST', body: 'name=x', headers: { 'content-type': type } });
+      assert.equal(response.status, 415, type);
+      assert.deepEqual(response.body, { detail: 'Unsupported Content-Type; send application/json', code: 'unsupported_media_type' });
+    }
+    // What `curl -d` sends: a form. It used to create an account on a JSON route.
+    const form = await server.api('/users', { method: 'POST', auth: null, body: 'username=formed&password=formed-password', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    assert.equal(form.status, 415);
+    assert.equal((await server.api('/users/formed')).status, 404);
   });
 
   test('a URL that is not valid percent-encoding answers 400 in the same shape', async () => {
