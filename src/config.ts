@@ -148,6 +148,16 @@ export const fields = {
     default: 20_000,
     parse: integer(0, 1_000_000),
   },
+  metricsToken: {
+    env: 'CAUSERIE_METRICS_TOKEN',
+    description: 'When set, GET /metrics answers only requests with Authorization: Bearer <this token> (unset: open, so protect it at the proxy).',
+    default: undefined,
+    parse: (raw: string) => {
+      if (raw.length < 16) throw new ConfigError('must be at least 16 characters');
+      return raw;
+    },
+    secret: true,
+  },
   maxKeysPerUser: {
     env: 'CAUSERIE_MAX_KEYS_PER_USER',
     description: 'Live (unrevoked, unexpired) API keys one user may hold; creating another answers 409.',

@@ -79,6 +79,22 @@ describe('metrics and pages', () => {
     assert.match(text, /^process_cpu_seconds_total /m);
   });
 
+  test('with CAUSERIE_METRICS_TOKEN set, /metrics answers only that bearer token', async () => {
+    const guarded = await startTestServer({ env: { CAUSERIE_METRICS_TOKEN: 'scraper-token-0123456789' } });
+    try {
+      for (const authorization of [undefined, 'Bearer wrong-token', `Bearer ${guarded.adminKey}`]) {
+        const response = await fetch(`${guarded.url}/metrics`, { headers: authorization ? { authorization } : {} });
+        assert.equal(response.status, 401, authorization);
+        assert.equal((await response.json()).code, 'unauthorized');
+      }
+      const allowed = await fetch(`${guarded.url}/metrics`, { headers: { authorization: 'Bearer scraper-token-0123456789' } });
+      assert.equal(allowed.status, 200);
+      assert.match(await allowed.text(), /causerie_http_requests_total/);
+    } finally {
+      await guarded.stop();
+    }
+  });
+
   test('the home page says what the server is, lists the configured models and links to the docs', async () => {
     const response = await fetch(`${server.url}/`);
     assert.equal(response.status, 200);

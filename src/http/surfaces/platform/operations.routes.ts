@@ -1,8 +1,12 @@
+import { timingSafeEqual } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Registry } from 'prom-client';
 import { Type } from 'typebox';
 import type { Services } from '../../../services.ts';
 import type { App } from '../../app.ts';
+import { AppError } from '../../../domain/errors.ts';
+import { sha256 } from '../../../domain/secrets.ts';
+import { ErrorBody } from '../../schemas/common.ts';
 
 const Status = Type.Object({ status: Type.String() });
 
@@ -31,7 +35,25 @@ export function registerOperationsRoutes(app: App, services: Services, metrics: 
   );
 
   const exposition = { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } };
-  app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics: request counts and latencies by route and status', response: { 200: exposition } } }, async (_request, reply) =>
-    reply.type(metrics.contentType).send(await metrics.metrics()),
+  // Per-route counts reveal how the server is used (sign-ups, sign-in outcomes): a token keeps them for the scraper.
+  const token = services.config.metricsToken;
+  const expected = token === undefined ? undefined : sha256(`Bearer ${token}`);
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Prometheus metrics: request counts and latencies by route and status',
+        description: 'When CAUSERIE_METRICS_TOKEN is set, send it as Authorization: Bearer <token>.',
+        response: { 200: exposition, 401: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const given = request.headers.authorization;
+      if (expected !== undefined && (given === undefined || !timingSafeEqual(Buffer.from(sha256(given)), Buffer.from(expected)))) {
+        throw new AppError('unauthorized', 'The metrics need the token set in CAUSERIE_METRICS_TOKEN', { headers: { 'www-authenticate': 'Bearer realm="metrics"' } });
+      }
+      return reply.type(metrics.contentType).send(await metrics.metrics());
+    },
   );
 }
