@@ -164,6 +164,12 @@ export const fields = {
     default: 100,
     parse: integer(1, 100_000),
   },
+  signupLimit: {
+    env: 'CAUSERIE_SIGNUP_LIMIT',
+    description: 'Open sign-ups (POST /users without admin credentials) allowed per client address per hour, successful or not; more answer 429.',
+    default: 20,
+    parse: integer(1, 1_000_000),
+  },
   loginFailureLimit: {
     env: 'CAUSERIE_LOGIN_FAILURE_LIMIT',
     description: 'Wrong passwords allowed per username and client address in 15 minutes before sign-ins answer 429.',

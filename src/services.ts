@@ -7,6 +7,7 @@ import { LoginThrottle } from './domain/auth/login-throttle.ts';
 import { RefreshTokensStore } from './domain/auth/refresh-tokens.store.ts';
 import { UsersService } from './domain/users/users.service.ts';
 import { UsersStore } from './domain/users/users.store.ts';
+import { SignupThrottle } from './domain/users/signup-throttle.ts';
 import { ModelsService } from './domain/models/models.service.ts';
 import { RemovedModelsStore } from './domain/models/models.store.ts';
 import { createLocalProvider, listLocalModelFiles } from './providers/local/local-provider.ts';
@@ -65,7 +66,9 @@ export interface Services {
 export function createServices(options: { config: Config; sql: SqlStore; clock: Clock; tokenSecret: string; version: string }): Services {
   const { config, sql, clock } = options;
   const usersStore = new UsersStore(sql.db);
-  const users = new UsersService({ store: usersStore, clock, allowSignup: config.allowSignup });
+  // The throttle counts in the limits' counters, which are built from the users service below.
+  let signupThrottle: SignupThrottle | undefined;
+  const users = new UsersService({ store: usersStore, clock, allowSignup: config.allowSignup, signupThrottle: (address) => signupThrottle!.attempt(address) });
   const apiKeysStore = new ApiKeysStore(sql.db);
   const apiKeys = new ApiKeysService({ store: apiKeysStore, clock, maxKeysPerUser: config.maxKeysPerUser });
   // Never a key in these messages: providers are named by id and origin only.
@@ -105,6 +108,7 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     refreshTokenSeconds: config.refreshTokenSeconds,
     loginThrottle: new LoginThrottle({ counters: limits.counters, clock, prefix: config.redisPrefix, maxFailures: config.loginFailureLimit, maxAddressFailures: config.loginAddressFailureLimit }),
   });
+  signupThrottle = new SignupThrottle({ counters: limits.counters, clock, prefix: config.redisPrefix, maxPerWindow: config.signupLimit });
   const plans = new PlansService({ store: plansStore, users, usersStore, clock, onChange: () => limits.resolver.forget() });
   const usage = new UsageService({ store: usageStore, users, clock });
   const completions = new CompletionsService({ models, limits: limits.gate, usage: usageStore, clock, warn });

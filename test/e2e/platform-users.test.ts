@@ -182,3 +182,24 @@ describe('sign-up switched off (CAUSERIE_ALLOW_SIGNUP=false)', () => {
     assert.equal(byUser.status, 403);
   });
 });
+
+describe('open sign-up is throttled per address', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ env: { CAUSERIE_SIGNUP_LIMIT: '3' } });
+  });
+  after(() => server.stop());
+
+  test('after CAUSERIE_SIGNUP_LIMIT attempts an hour, taken names included, sign-ups answer 429; admins are not counted', async () => {
+    const signUpAs = (username: string, auth: string | null = null) => server.api('/users', { method: 'POST', auth, body: { username, password: `${username}-password` } });
+    assert.equal((await signUpAs('first')).status, 201);
+    assert.equal((await signUpAs('First')).status, 409, 'a taken name counts too');
+    assert.equal((await signUpAs('second')).status, 201);
+    const refused = await signUpAs('third');
+    assert.equal(refused.status, 429, refused.text);
+    assert.equal(refused.body.code, 'rate_limited');
+    assert.ok(Number(refused.headers.get('retry-after')) > 0);
+    assert.equal((await server.api('/users/third')).status, 404);
+    assert.equal((await signUpAs('by-admin', server.adminKey)).status, 201);
+  });
+});

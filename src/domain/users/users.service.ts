@@ -38,19 +38,29 @@ const usernamePattern = /^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$/;
 
 export const usernameKey = (username: string) => username.toLowerCase();
 
-export class UsersService {
-  private readonly deps: { store: UsersStore; clock: Clock; allowSignup: boolean };
+export interface UsersDeps {
+  store: UsersStore;
+  clock: Clock;
+  allowSignup: boolean;
+  /** Counts an open sign-up from this address, or throws 429 (unset: no throttle). */
+  signupThrottle?: (address: string) => Promise<void>;
+}
 
-  constructor(deps: { store: UsersStore; clock: Clock; allowSignup: boolean }) {
+export class UsersService {
+  private readonly deps: UsersDeps;
+
+  constructor(deps: UsersDeps) {
     this.deps = deps;
   }
 
   /** Creates an account. Anyone may sign up when allowed; only an admin may create admins. */
-  async create(input: { username: string; password: string; role?: Role }, actor?: Actor): Promise<User> {
+  /** Creates an account; `address` is the client's, for the sign-up throttle (admins are not throttled). */
+  async create(input: { username: string; password: string; role?: Role }, actor?: Actor, address?: string): Promise<User> {
     const isAdmin = actor?.role === 'admin';
     if (!isAdmin && !this.deps.allowSignup) {
       throw new AppError('forbidden', 'Sign-up is disabled on this server; ask an administrator for an account');
     }
+    if (!isAdmin && address !== undefined) await this.deps.signupThrottle?.(address);
     if (input.role === 'admin' && !isAdmin) throw new AppError('forbidden', 'Only an administrator can create administrators');
     if (!usernamePattern.test(input.username)) {
       throw invalid('username', 'must be 2 to 64 letters, digits, "_", "." or "-", starting with a letter or digit');

@@ -34,10 +34,10 @@ export function registerUsersRoutes(app: App, services: Services) {
         security: [{}, ...security],
         summary: 'Create a user (open sign-up unless disabled; admins may create admins)',
         body: CreateUserBody,
-        response: { 201: UserBody, 400: ErrorBody, 403: ErrorBody, 409: ErrorBody },
+        response: { 201: UserBody, 400: ErrorBody, 403: ErrorBody, 409: ErrorBody, 429: ErrorBody },
       },
     },
-    async (request, reply) => reply.code(201).send(await services.users.create(request.body, request.principal)),
+    async (request, reply) => reply.code(201).send(await services.users.create(request.body, request.principal, request.ip)),
   );
 
   app.get(
