@@ -71,7 +71,8 @@ export function isRetryableTransportError(error: unknown): boolean {
 
 /** Maps a transport failure (timeouts, refused or lost connections) to the caller's error. */
 export function transportError(who: UpstreamIdentity, error: unknown, timeouts: { connectMs: number; firstByteMs: number; idleMs: number }): AppError {
-  const name = `Provider "${who.provider}" (${who.origin})`;
+  // The provider's address is the operator's business, not every caller's: it stays in the logs (the cause).
+  const name = `Provider "${who.provider}"`;
   const code = codeOf(error);
   switch (code) {
     case 'UND_ERR_CONNECT_TIMEOUT':
