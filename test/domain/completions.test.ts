@@ -15,6 +15,7 @@ import { startScriptedUpstream, type ScriptedUpstream } from '../../src/provider
 import type { StreamEvent } from '../../src/providers/provider.ts';
 import { openDatabase, type SqlStore } from '../../src/stores/sql/database.ts';
 import { ManualClock, createPostgresDatabase, dialects } from '../helpers/server.ts';
+import { eventually } from '../e2e/models-helpers.ts';
 
 /** A gate that admits everything and remembers what it was asked and told. */
 class RecordingGate implements LimitsGate {
@@ -145,6 +146,19 @@ for (const dialect of dialects) {
       assert.equal(gate.settled.length - settledBefore, 2);
     });
 
+    test('a caller leaving after admission but before the first byte is charged its prompt, not nothing', async () => {
+      const controller = new AbortController();
+      const before = upstream.chatRequests().length;
+      const prompt = 'hello there, this prompt is not free [[delay:5000]]';
+      const started = service.start(actor(), input(prompt), { signal: controller.signal });
+      await eventually(async () => upstream.chatRequests().length > before || undefined, 'the upstream to receive the request');
+      controller.abort();
+      await assert.rejects(started);
+      const row = (await rows()).at(-1)!;
+      assert.deepEqual([row.status, row.prompt_tokens, row.completion_tokens], ['cancelled', Math.ceil(prompt.length / 4), 0]);
+      assert.equal(gate.settled.at(-1)!.tokens, Math.ceil(prompt.length / 4));
+    });
+
     test('refusals before admission: unknown model (404), a local model not downloaded (503), max_tokens over the window (400)', async () => {
       const admittedBefore = gate.admitted.length;
       const signal = new AbortController().signal;
@@ -155,3 +169,11 @@ for (const dialect of dialects) {
     });
   });
 }
+
+test('the token estimate counts characters outside ASCII one token each', async () => {
+  const { estimateTextTokens } = await import('../../src/domain/completions/usage-meter.ts');
+  assert.equal(estimateTextTokens('abcdefgh'), 2);
+  assert.equal(estimateTextTokens('你好世界'), 4, 'four Chinese characters are at least four tokens, not one');
+  assert.equal(estimateTextTokens('café'), 2, 'three ASCII letters (3/4) and one accented (1), rounded up');
+  assert.equal(estimateTextTokens(''), 0);
+});

@@ -6,7 +6,7 @@ import type { ModelEntry, ModelsService } from '../models/models.service.ts';
 import type { UsageStore } from '../usage/usage.store.ts';
 import type { Actor } from '../users/users.service.ts';
 import type { CompletionInput, CompletionRun, Completions } from './completions.types.ts';
-import { costMicros, countPromptTokens, estimateTokens, ProducedText } from './usage-meter.ts';
+import { costMicros, countPromptTokens, estimateTextTokens, ProducedText } from './usage-meter.ts';
 
 export interface CompletionsDeps {
   models: ModelsService;
@@ -95,8 +95,9 @@ export class CompletionsService implements Completions {
         { signal },
       );
     } catch (error) {
-      // Nothing was produced: the row says so and the reservation is released.
-      await ledger.record(signal.aborted ? 'cancelled' : 'error', { prompt_tokens: 0, completion_tokens: 0 });
+      // Nothing was produced. A caller that left after admission still sent its prompt (the
+      // upstream may have read it), so it is charged; a provider failure is not the caller's.
+      await ledger.record(signal.aborted ? 'cancelled' : 'error', { prompt_tokens: signal.aborted ? promptEstimate : 0, completion_tokens: 0 });
       throw error;
     }
     return {
@@ -112,7 +113,7 @@ export class CompletionsService implements Completions {
     const { entry, provider } = await this.deps.models.resolve(input.model);
     if (!provider.embed) throw invalid('model', `${entry.id} does not compute embeddings`);
     if (!input.input.length) throw invalid('input', 'must hold at least one text');
-    const estimate = estimateTokens(input.input.reduce((sum, text) => sum + text.length, 0));
+    const estimate = input.input.reduce((sum, text) => sum + estimateTextTokens(text), 0);
     const admission = await this.deps.limits.admit({
       actor,
       model: entry.id,

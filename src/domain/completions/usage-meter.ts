@@ -1,17 +1,36 @@
 import type { ChatMessage, Provider, Usage } from '../../providers/provider.ts';
 import type { Prices } from '../models/models.config.ts';
 
-/**
- * Token counts when the upstream reports none: the provider's own tokenizer when it has one,
- * otherwise the documented estimate of one token per 4 characters, rounded up.
- */
-export const estimateTokens = (chars: number) => Math.ceil(chars / 4);
+/** Characters of a text, split into ASCII and the rest (which tokenizers cut much finer). */
+export interface CharCount {
+  ascii: number;
+  other: number;
+}
 
-function messageChars(messages: ChatMessage[]): number {
-  let chars = 0;
+export function countChars(text: string, into: CharCount = { ascii: 0, other: 0 }): CharCount {
+  let ascii = 0;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) < 0x80) ascii++;
+  into.ascii += ascii;
+  into.other += text.length - ascii;
+  return into;
+}
+
+/**
+ * Token counts when the upstream reports none and the provider has no tokenizer: one token per 4
+ * ASCII characters, and one per other character (Chinese, Japanese, Cyrillic, accents, emoji cost
+ * one or more tokens each in every common tokenizer, so counting them at 1/4 let a quota be
+ * passed), rounded up. An overestimate for accented Latin text, on purpose.
+ */
+export const estimateTokens = (chars: CharCount) => Math.ceil(chars.ascii / 4 + chars.other);
+
+/** The estimate for one text. */
+export const estimateTextTokens = (text: string) => estimateTokens(countChars(text));
+
+function messageChars(messages: ChatMessage[]): CharCount {
+  const chars = { ascii: 0, other: 0 };
   for (const message of messages) {
-    chars += message.content?.length ?? 0;
-    if (message.tool_calls) chars += JSON.stringify(message.tool_calls).length;
+    countChars(message.content ?? '', chars);
+    if (message.tool_calls) countChars(JSON.stringify(message.tool_calls), chars);
   }
   return chars;
 }
@@ -31,7 +50,7 @@ export function costMicros(usage: Usage, prices: Prices | undefined): number {
 
 /** Tracks what a run produced, for the usage row when the upstream reports nothing. */
 export class ProducedText {
-  private chars = 0;
+  private readonly chars: CharCount = { ascii: 0, other: 0 };
   private readonly pieces: string[] | undefined;
 
   constructor(keepText: boolean) {
@@ -40,7 +59,7 @@ export class ProducedText {
   }
 
   add(text: string): void {
-    this.chars += text.length;
+    countChars(text, this.chars);
     this.pieces?.push(text);
   }
 

@@ -1,8 +1,9 @@
 import type { ChatMessage } from '../../providers/provider.ts';
+import { estimateTextTokens } from '../completions/usage-meter.ts';
 
-/** A cheap, tokenizer-free estimate (about four characters a token, plus framing per message). */
+/** A cheap, tokenizer-free estimate: the usage meter's, plus the framing of a message. */
 export function estimateTokens(message: ChatMessage): number {
-  return Math.ceil((message.content ?? '').length / 4) + 4;
+  return estimateTextTokens(message.content ?? '') + 4;
 }
 
 /**
