@@ -188,6 +188,12 @@ export const fields = {
     default: 15_000,
     parse: integer(100, 300_000),
   },
+  maxAnswerSeconds: {
+    env: 'CAUSERIE_MAX_ANSWER_SECONDS',
+    description: 'Longest an answer may run, in seconds; a longer one is stopped and kept as cancelled.',
+    default: 900,
+    parse: integer(1, 86_400),
+  },
   shutdownGraceSeconds: {
     env: 'CAUSERIE_SHUTDOWN_GRACE',
     description: 'Seconds in-flight requests get to finish after SIGTERM before the process exits.',

@@ -12,6 +12,7 @@ import { ModelsService } from './domain/models/models.service.ts';
 import { RemovedModelsStore } from './domain/models/models.store.ts';
 import { createLocalProvider, listLocalModelFiles } from './providers/local/local-provider.ts';
 import { CompletionsService } from './domain/completions/completions.service.ts';
+import { RunningAnswers } from './domain/completions/running-answers.ts';
 import { ConversationCompletions } from './domain/conversations/conversation-completions.ts';
 import { ConversationsService } from './domain/conversations/conversations.service.ts';
 import { ConversationsStore } from './domain/conversations/conversations.store.ts';
@@ -68,9 +69,16 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
   const usersStore = new UsersStore(sql.db);
   // The throttle counts in the limits' counters, which are built from the users service below.
   let signupThrottle: SignupThrottle | undefined;
-  const users = new UsersService({ store: usersStore, clock, allowSignup: config.allowSignup, signupThrottle: (address) => signupThrottle!.attempt(address) });
+  const running = new RunningAnswers({ maxAnswerMs: config.maxAnswerSeconds * 1000 });
+  const users = new UsersService({
+    store: usersStore,
+    clock,
+    allowSignup: config.allowSignup,
+    signupThrottle: (address) => signupThrottle!.attempt(address),
+    onDisabled: (userId) => running.stopUser(userId),
+  });
   const apiKeysStore = new ApiKeysStore(sql.db);
-  const apiKeys = new ApiKeysService({ store: apiKeysStore, clock, maxKeysPerUser: config.maxKeysPerUser });
+  const apiKeys = new ApiKeysService({ store: apiKeysStore, clock, maxKeysPerUser: config.maxKeysPerUser, onRevoked: (ids) => running.stopKeys(ids) });
   // Never a key in these messages: providers are named by id and origin only.
   const warn = (message: string) => {
     if (!['silent', 'fatal', 'error'].includes(config.logLevel)) process.stderr.write(`${JSON.stringify({ level: 40, time: clock.now(), msg: message })}\n`);
@@ -111,7 +119,7 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
   signupThrottle = new SignupThrottle({ counters: limits.counters, clock, prefix: config.redisPrefix, maxPerWindow: config.signupLimit });
   const plans = new PlansService({ store: plansStore, users, usersStore, clock, onChange: () => limits.resolver.forget() });
   const usage = new UsageService({ store: usageStore, users, clock });
-  const completions = new CompletionsService({ models, limits: limits.gate, usage: usageStore, clock, warn });
+  const completions = new CompletionsService({ models, limits: limits.gate, usage: usageStore, clock, running, warn });
   const leaseMs = config.streamStaleSeconds * 1000;
   // In this order: what the caller asked for is settled before documents and the web add context.
   const agents = new AgentsService({ store: new AgentsStore(sql.db), modelExists: (model) => modelCatalog.exists(model), clock });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../../src/config.ts';
 import { CompletionsService } from '../../src/domain/completions/completions.service.ts';
+import { RunningAnswers } from '../../src/domain/completions/running-answers.ts';
 import { UsageStore } from '../../src/domain/usage/usage.store.ts';
 import type { CompletionInput } from '../../src/domain/completions/completions.types.ts';
 import { AppError } from '../../src/domain/errors.ts';
@@ -67,7 +68,7 @@ for (const dialect of dialects) {
       userId = user.id;
       models = new ModelsService({ config, store: new RemovedModelsStore(sql.db), clock });
       gate = new RecordingGate();
-      service = new CompletionsService({ models, limits: gate, usage: new UsageStore(sql.db), clock });
+      service = new CompletionsService({ models, limits: gate, usage: new UsageStore(sql.db), clock, running: new RunningAnswers({ maxAnswerMs: 60_000 }) });
       cleanup = async () => {
         await models.close();
         await sql.close();

@@ -63,6 +63,8 @@ export interface ApiKeysDeps {
   clock: Clock;
   /** Live (unrevoked, unexpired) keys one user may hold. */
   maxKeysPerUser: number;
+  /** Told the ids of keys just revoked (answers running with them are stopped). */
+  onRevoked?: (keyIds: number[]) => void;
 }
 
 export class ApiKeysService {
@@ -140,7 +142,9 @@ export class ApiKeysService {
     const at = isoAt(this.deps.clock.now());
     const revoked = (await this.deps.store.update(row.id, { revoked_at: at }))!;
     // Keys created with this one go with it, and theirs in turn.
-    for (let parents = [row.id]; parents.length > 0; ) parents = await this.deps.store.revokeChildren(parents, at);
+    const ids = [row.id];
+    for (let parents = [row.id]; parents.length > 0; ids.push(...parents)) parents = await this.deps.store.revokeChildren(parents, at);
+    this.deps.onRevoked?.(ids);
     return toApiKey(revoked);
   }
 

@@ -7,6 +7,7 @@ import type { UsageStore } from '../usage/usage.store.ts';
 import type { Actor } from '../users/users.service.ts';
 import type { CompletionInput, CompletionRun, Completions } from './completions.types.ts';
 import { costMicros, countPromptTokens, estimateTextTokens, ProducedText } from './usage-meter.ts';
+import type { RunningAnswers } from './running-answers.ts';
 
 export interface CompletionsDeps {
   models: ModelsService;
@@ -14,6 +15,8 @@ export interface CompletionsDeps {
   /** The usage ledger (usage_records). */
   usage: Pick<UsageStore, 'insert'>;
   clock: Clock;
+  /** Every answer is registered here while it runs, to be stopped on revocation or when too long. */
+  running: RunningAnswers;
   /** Where a failure to write the ledger is reported (the answer itself is not failed for it). */
   warn?: (message: string) => void;
 }
@@ -58,7 +61,6 @@ export class CompletionsService implements Completions {
   }
 
   async start(actor: Actor, input: CompletionInput, options: { signal: AbortSignal }): Promise<CompletionRun> {
-    const { signal } = options;
     const { entry, provider } = await this.deps.models.resolve(input.model);
     validate(input, entry);
     const promptEstimate = await countPromptTokens(provider, entry.upstream, input.messages);
@@ -73,7 +75,10 @@ export class CompletionsService implements Completions {
       // Lets a nearly used-up token quota grant what is left, with the answer capped to fit.
       promptTokens: promptEstimate,
     });
-    const ledger = new Ledger(this.deps, { actor, entry, provider, admission, conversationId: input.conversationId });
+    // From here on the answer is registered: it stops with the caller, on revocation, or when too long.
+    const running = this.deps.running.start(actor, options.signal);
+    const { signal } = running;
+    const ledger = new Ledger(this.deps, { actor, entry, provider, admission, conversationId: input.conversationId, onRecorded: running.done });
     let source: AsyncIterable<StreamEvent>;
     try {
       if (signal.aborted) throw signal.reason;
@@ -138,7 +143,7 @@ export class CompletionsService implements Completions {
 class Ledger {
   usage: Usage | undefined;
   private readonly deps: CompletionsDeps;
-  private readonly run: { actor: Actor; entry: ModelEntry; provider: Provider; admission: Admission; conversationId?: number };
+  private readonly run: { actor: Actor; entry: ModelEntry; provider: Provider; admission: Admission; conversationId?: number; onRecorded?: () => void };
   private recorded = false;
 
   constructor(deps: CompletionsDeps, run: Ledger['run']) {
@@ -150,6 +155,7 @@ class Ledger {
     if (this.recorded) return;
     this.recorded = true;
     this.usage = usage;
+    this.run.onRecorded?.();
     const { actor, entry, provider, admission, conversationId } = this.run;
     const cost = costMicros(usage, entry.prices);
     try {

@@ -44,6 +44,8 @@ export interface UsersDeps {
   allowSignup: boolean;
   /** Counts an open sign-up from this address, or throws 429 (unset: no throttle). */
   signupThrottle?: (address: string) => Promise<void>;
+  /** Told when an account is disabled (its running answers are stopped). */
+  onDisabled?: (userId: number) => void;
 }
 
 export class UsersService {
@@ -112,6 +114,7 @@ export class UsersService {
     const row = await this.find(reference);
     if (!row) throw notFound('User');
     const updated = await this.deps.store.update(row.id, { disabled: disabled ? 1 : 0, updated_at: isoAt(this.deps.clock.now()) });
+    if (disabled) this.deps.onDisabled?.(row.id);
     return toUser(updated!);
   }
 

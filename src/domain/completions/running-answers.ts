@@ -1,0 +1,65 @@
+/** Whose answer is running: the user, and the key the request came with. */
+export interface AnswerOwner {
+  userId: number;
+  apiKeyId?: number;
+}
+
+interface Run extends AnswerOwner {
+  controller: AbortController;
+}
+
+/**
+ * The answers this process is generating. Revoking a key or disabling a user stops theirs at once
+ * (a credential that is no longer valid must not keep receiving text), and no answer runs longer
+ * than `maxAnswerMs`. In cluster mode each node stops the answers it runs itself.
+ */
+export class RunningAnswers {
+  private readonly runs = new Set<Run>();
+  private readonly maxAnswerMs: number;
+
+  constructor(options: { maxAnswerMs: number }) {
+    this.maxAnswerMs = options.maxAnswerMs;
+  }
+
+  /** Registers an answer: its signal aborts with the caller's, when stopped, or when too long. Call done() when it ends. */
+  start(owner: AnswerOwner, callerSignal: AbortSignal): { signal: AbortSignal; done(): void } {
+    const run: Run = { ...owner, controller: new AbortController() };
+    const onCaller = () => run.controller.abort(callerSignal.reason);
+    if (callerSignal.aborted) onCaller();
+    else callerSignal.addEventListener('abort', onCaller, { once: true });
+    const timer = setTimeout(() => run.controller.abort(new Error('the answer ran longer than CAUSERIE_MAX_ANSWER_SECONDS')), this.maxAnswerMs);
+    timer.unref();
+    this.runs.add(run);
+    return {
+      signal: run.controller.signal,
+      done: () => {
+        clearTimeout(timer);
+        callerSignal.removeEventListener('abort', onCaller);
+        this.runs.delete(run);
+      },
+    };
+  }
+
+  stopUser(userId: number): number {
+    return this.stop((run) => run.userId === userId);
+  }
+
+  stopKeys(keyIds: number[]): number {
+    const ids = new Set(keyIds);
+    return this.stop((run) => run.apiKeyId !== undefined && ids.has(run.apiKeyId));
+  }
+
+  get size(): number {
+    return this.runs.size;
+  }
+
+  private stop(matches: (run: Run) => boolean): number {
+    let stopped = 0;
+    for (const run of this.runs) {
+      if (!matches(run)) continue;
+      run.controller.abort(new Error('the credential behind this answer was revoked'));
+      stopped++;
+    }
+    return stopped;
+  }
+}
