@@ -1,7 +1,5 @@
-import { AppError } from '../errors.ts';
 import type { Clock } from '../clock.ts';
-import { newUuid } from '../ids.ts';
-import { sha256 } from '../secrets.ts';
+import { reserveInWindow } from '../limits/fixed-window.ts';
 import type { LimitCounters } from '../../stores/kv/limit-counters.ts';
 
 /** Failed sign-ins are counted in fixed windows of this length. */
@@ -33,29 +31,16 @@ export class LoginThrottle {
   }
 
   /** Reserves the attempt, or answers 429; call the returned function when the password was right. */
-  async attempt(usernameKey: string, address: string): Promise<() => Promise<void>> {
-    const now = this.deps.clock.now();
-    const start = Math.floor(now / loginWindowMs) * loginWindowMs;
-    const ttlMs = start + loginWindowMs - now;
-    // Hashed: neither usernames nor addresses are kept in the counters' store.
-    const pairKey = `${this.deps.prefix}login:${sha256(`${usernameKey}\n${address}`).slice(0, 32)}:${start}`;
-    const addressKey = `${this.deps.prefix}login-address:${sha256(address).slice(0, 32)}:${start}`;
-    const leaseId = newUuid();
-    const result = await this.deps.counters.reserve({
+  attempt(usernameKey: string, address: string): Promise<() => Promise<void>> {
+    return reserveInWindow(this.deps.counters, {
+      prefix: this.deps.prefix,
+      windowMs: loginWindowMs,
+      now: this.deps.clock.now(),
       items: [
-        { kind: 'counter', key: pairKey, limit: this.deps.maxFailures, amount: 1, ttlMs },
-        { kind: 'counter', key: addressKey, limit: this.deps.maxAddressFailures, amount: 1, ttlMs },
+        { name: 'login', subject: `${usernameKey}\n${address}`, limit: this.deps.maxFailures, amount: 1 },
+        { name: 'login-address', subject: address, limit: this.deps.maxAddressFailures, amount: 1 },
       ],
-      now,
-      leaseId,
-      flexibleWant: 0,
-      flexibleMin: 0,
+      refusal: (index, seconds) => `Too many failed sign-ins ${index === 0 ? 'for this account from this address' : 'from this address'}; retry in ${seconds} s`,
     });
-    if (!result.ok) {
-      const seconds = String(Math.ceil(ttlMs / 1000));
-      const scope = result.failures.some((f) => f.index === 0) ? 'for this account from this address' : 'from this address';
-      throw new AppError('rate_limited', `Too many failed sign-ins ${scope}; retry in ${seconds} s`, { headers: { 'retry-after': seconds } });
-    }
-    return () => this.deps.counters.settle({ adjust: [{ key: pairKey, delta: -1 }, { key: addressKey, delta: -1 }], leases: [], leaseId });
   }
 }

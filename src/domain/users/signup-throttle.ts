@@ -1,7 +1,5 @@
-import { AppError } from '../errors.ts';
 import type { Clock } from '../clock.ts';
-import { newUuid } from '../ids.ts';
-import { sha256 } from '../secrets.ts';
+import { reserveInWindow } from '../limits/fixed-window.ts';
 import type { LimitCounters } from '../../stores/kv/limit-counters.ts';
 
 /** Sign-up attempts are counted per address in fixed windows of this length. */
@@ -20,19 +18,12 @@ export class SignupThrottle {
   }
 
   async attempt(address: string): Promise<void> {
-    const now = this.deps.clock.now();
-    const start = Math.floor(now / signupWindowMs) * signupWindowMs;
-    const ttlMs = start + signupWindowMs - now;
-    const key = `${this.deps.prefix}signup:${sha256(address).slice(0, 32)}:${start}`;
-    const result = await this.deps.counters.reserve({
-      items: [{ kind: 'counter', key, limit: this.deps.maxPerWindow, amount: 1, ttlMs }],
-      now,
-      leaseId: newUuid(),
-      flexibleWant: 0,
-      flexibleMin: 0,
+    await reserveInWindow(this.deps.counters, {
+      prefix: this.deps.prefix,
+      windowMs: signupWindowMs,
+      now: this.deps.clock.now(),
+      items: [{ name: 'signup', subject: address, limit: this.deps.maxPerWindow, amount: 1 }],
+      refusal: (_index, seconds) => `Too many sign-ups from this address; retry in ${seconds} s`,
     });
-    if (result.ok) return;
-    const seconds = String(Math.ceil(ttlMs / 1000));
-    throw new AppError('rate_limited', `Too many sign-ups from this address; retry in ${seconds} s`, { headers: { 'retry-after': seconds } });
   }
 }
