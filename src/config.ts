@@ -164,6 +164,18 @@ export const fields = {
     default: 100,
     parse: integer(1, 100_000),
   },
+  writesPerMinute: {
+    env: 'CAUSERIE_WRITES_PER_MINUTE',
+    description: 'Writes that call no model (new conversations, added messages) one user may make a minute; more answer 429.',
+    default: 120,
+    parse: integer(1, 1_000_000),
+  },
+  writeCharsPerDay: {
+    env: 'CAUSERIE_WRITE_CHARS_PER_DAY',
+    description: 'Characters one user may store a day through writes that call no model; more answer 429.',
+    default: 20_000_000,
+    parse: integer(1000, 1_000_000_000_000),
+  },
   signupLimit: {
     env: 'CAUSERIE_SIGNUP_LIMIT',
     description: 'Open sign-ups (POST /users without admin credentials) allowed per client address per hour, successful or not; more answer 429.',

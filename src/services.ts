@@ -17,6 +17,7 @@ import { ConversationCompletions } from './domain/conversations/conversation-com
 import { ConversationsService } from './domain/conversations/conversations.service.ts';
 import { ConversationsStore } from './domain/conversations/conversations.store.ts';
 import type { ContextEnricher } from './domain/conversations/context-enrichers.ts';
+import { WriteThrottle } from './domain/conversations/write-throttle.ts';
 import { AgentsService } from './domain/agents/agents.service.ts';
 import { AgentsStore } from './domain/agents/agents.store.ts';
 import { agentEnricher } from './domain/agents/agent-enricher.ts';
@@ -79,7 +80,7 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
   });
   const apiKeysStore = new ApiKeysStore(sql.db);
   const apiKeys = new ApiKeysService({ store: apiKeysStore, clock, maxKeysPerUser: config.maxKeysPerUser, onRevoked: (ids) => running.stopKeys(ids) });
-  // Never a key in these messages: providers are named by id and origin only.
+  // Never a key in these messages: providers are named by id only.
   const warn = (message: string) => {
     if (!['silent', 'fatal', 'error'].includes(config.logLevel)) process.stderr.write(`${JSON.stringify({ level: 40, time: clock.now(), msg: message })}\n`);
   };
@@ -90,7 +91,6 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
   const models = new ModelsService({ config, store: new RemovedModelsStore(sql.db), clock, warn, local });
   const conversationsStore = new ConversationsStore(sql.db);
   const modelCatalog = modelCatalogFrom(models, config.defaultModel);
-  const conversations = new ConversationsService({ store: conversationsStore, users, models: modelCatalog, clock });
   const plansStore = new PlansStore(sql.db);
   const usageStore = new UsageStore(sql.db);
   const limits = createLimits({
@@ -116,6 +116,8 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     refreshTokenSeconds: config.refreshTokenSeconds,
     loginThrottle: new LoginThrottle({ counters: limits.counters, clock, prefix: config.redisPrefix, maxFailures: config.loginFailureLimit, maxAddressFailures: config.loginAddressFailureLimit }),
   });
+  const writeThrottle = new WriteThrottle({ counters: limits.counters, clock, prefix: config.redisPrefix, perMinute: config.writesPerMinute, charsPerDay: config.writeCharsPerDay });
+  const conversations = new ConversationsService({ store: conversationsStore, users, models: modelCatalog, clock, writeThrottle: (userId, chars) => writeThrottle.write(userId, chars) });
   signupThrottle = new SignupThrottle({ counters: limits.counters, clock, prefix: config.redisPrefix, maxPerWindow: config.signupLimit });
   const plans = new PlansService({ store: plansStore, users, usersStore, clock, onChange: () => limits.resolver.forget() });
   const usage = new UsageService({ store: usageStore, users, clock });

@@ -114,7 +114,7 @@ for (const dialect of dialects) {
     test('curl "Switch model" keeps the history, and later messages use the new model', async () => {
       const response = await api('/v1/chat/switch-model', { method: 'POST', body: { session_id: sessionId, model: 'gpt-3.5-turbo' } });
       assert.equal(response.status, 200);
-      assert.deepEqual(Object.keys(response.body).sort(), ['messages', 'model', 'session_id', 'title']);
+      assert.deepEqual(Object.keys(response.body).sort(), ['messages', 'messages_total', 'model', 'session_id', 'title']);
       assert.equal(response.body.session_id, sessionId);
       assert.equal(response.body.model, 'gpt-3.5-turbo');
       assert.equal(response.body.title, 'Tell me a story');
@@ -155,7 +155,7 @@ for (const dialect of dialects) {
       const updated = sessions.map((s: any) => s.updated_at);
       assert.deepEqual([...updated].sort().reverse(), updated);
       const first = sessions[0];
-      assert.deepEqual(Object.keys(first).sort(), ['application_id', 'created_at', 'id', 'messages', 'model', 'title', 'updated_at', 'user_id']);
+      assert.deepEqual(Object.keys(first).sort(), ['application_id', 'created_at', 'id', 'messages', 'messages_total', 'model', 'title', 'updated_at', 'user_id']);
       assert.equal(first.application_id, keyId);
       assert.equal(first.model, 'gpt-3.5-turbo');
       assert.match(first.created_at, isoPattern);

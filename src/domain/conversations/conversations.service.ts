@@ -10,6 +10,8 @@ export interface ConversationsDeps {
   users: UsersService;
   models: ModelCatalog;
   clock: Clock;
+  /** Meters writes that call no model (per user, count and characters); throws 429 past them. */
+  writeThrottle?: (userId: number, chars: number) => Promise<void>;
 }
 
 export interface CreateConversationInput {
@@ -82,6 +84,8 @@ export class ConversationsService {
   async create(actor: Actor, input: CreateConversationInput = {}): Promise<Conversation> {
     const userId = await this.ownerId(actor, input.owner);
     if (input.model) await this.requireModel(input.model, 'model');
+    const metadata = JSON.stringify(input.metadata ?? {});
+    await this.deps.writeThrottle?.(userId, (input.title?.length ?? 0) + (input.system_prompt?.length ?? 0) + metadata.length);
     const now = this.now();
     const row = await this.deps.store.insertConversation({
       uuid: newUuid(),
@@ -91,7 +95,7 @@ export class ConversationsService {
       model: input.model ?? null,
       agent_id: input.agent_id ?? null,
       system_prompt: input.system_prompt ?? null,
-      metadata: JSON.stringify(input.metadata ?? {}),
+      metadata,
       created_at: now,
       updated_at: now,
     });
@@ -158,18 +162,22 @@ export class ConversationsService {
     return { items: rows.map(toMessage), total };
   }
 
-  /** The messages of several conversations the caller already holds, for history listings. */
-  async messagesOf(conversations: Conversation[]): Promise<Map<number, Message[]>> {
-    const byConversation = new Map<number, Message[]>(conversations.map((c) => [c.id, []]));
-    for (const row of await this.deps.store.listMessagesOfConversations(conversations.map((c) => c.id))) {
-      byConversation.get(row.conversation_id)?.push(toMessage(row));
-    }
+  /**
+   * The newest `perConversation` messages of conversations the caller already holds, and how many
+   * each has, for listings that show messages inline: bounded, however long the conversations.
+   */
+  async newestMessagesOf(conversations: Conversation[], perConversation: number): Promise<Map<number, { messages: Message[]; total: number }>> {
+    const ids = conversations.map((c) => c.id);
+    const [rows, totals] = await Promise.all([this.deps.store.listNewestMessagesOfConversations(ids, perConversation), this.deps.store.countMessagesOfConversations(ids)]);
+    const byConversation = new Map(conversations.map((c) => [c.id, { messages: [] as Message[], total: totals.get(c.id) ?? 0 }]));
+    for (const row of rows) byConversation.get(row.conversation_id)?.messages.push(toMessage(row));
     return byConversation;
   }
 
   /** Adds a message without asking the model (spec 001's POST .../messages, spec 004's conversations/create). */
   async addMessage(actor: Actor, reference: string | number, input: { role: MessageRole; content: string }): Promise<Message> {
     const row = await this.findRow(actor, reference);
+    await this.deps.writeThrottle?.(row.user_id, input.content.length);
     const now = this.now();
     const message = await this.deps.store.insertMessage(newMessageRow(row.id, input, now));
     await this.touch(row, input.role === 'user' ? input.content : undefined, now);

@@ -1,4 +1,4 @@
-import type { Insertable, Kysely, Selectable, Updateable } from 'kysely';
+import { sql, type Insertable, type Kysely, type Selectable, type Updateable } from 'kysely';
 import type { ConversationsTable, Database, MessagesTable } from '../../stores/sql/schema.ts';
 
 export type ConversationRow = Selectable<ConversationsTable>;
@@ -128,9 +128,34 @@ export class ConversationsStore {
   }
 
   /** Messages of several conversations at once (history listings), in order within each. */
-  listMessagesOfConversations(conversationIds: number[]): Promise<MessageRow[]> {
-    if (conversationIds.length === 0) return Promise.resolve([]);
-    return this.db.selectFrom('messages').selectAll().where('conversation_id', 'in', conversationIds).orderBy('conversation_id').orderBy('id').execute();
+  /** The newest `perConversation` messages of each conversation, oldest first within each. */
+  async listNewestMessagesOfConversations(conversationIds: number[], perConversation: number): Promise<MessageRow[]> {
+    if (conversationIds.length === 0) return [];
+    const ranked = this.db
+      .selectFrom('messages')
+      .selectAll()
+      .select(sql<number>`row_number() over (partition by conversation_id order by id desc)`.as('newest_rank'))
+      .where('conversation_id', 'in', conversationIds);
+    const rows = await this.db
+      .selectFrom(ranked.as('ranked'))
+      .selectAll()
+      .where('newest_rank', '<=', perConversation)
+      .orderBy('conversation_id')
+      .orderBy('id')
+      .execute();
+    return rows.map(({ newest_rank: _rank, ...row }) => row);
+  }
+
+  /** How many messages each conversation holds. */
+  async countMessagesOfConversations(conversationIds: number[]): Promise<Map<number, number>> {
+    if (conversationIds.length === 0) return new Map();
+    const rows = await this.db
+      .selectFrom('messages')
+      .select(['conversation_id', (eb) => eb.fn.countAll<number>().as('count')])
+      .where('conversation_id', 'in', conversationIds)
+      .groupBy('conversation_id')
+      .execute();
+    return new Map(rows.map((row) => [row.conversation_id, Number(row.count)]));
   }
 
   lastMessage(conversationId: number): Promise<MessageRow | undefined> {

@@ -40,10 +40,14 @@ export const ChatReply = Type.Object({
 
 export const SwitchModelBody = Type.Object({ session_id: SessionId, model: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false });
 
+/** The newest messages a switch-model answer shows (a session may hold any number). */
+export const switchModelMessages = 100;
+
 export const SwitchModelReply = Type.Object({
   session_id: Type.Integer(),
   model: Type.String(),
-  messages: Type.Array(RoleAndContent),
+  messages: Type.Array(RoleAndContent, { description: `The newest messages, at most ${switchModelMessages}, oldest first` }),
+  messages_total: Type.Integer({ description: 'How many messages the session holds' }),
   title: Nullable(Type.String()),
 });
 
@@ -53,6 +57,7 @@ export const HistoryQuery = Type.Object({
   start_date: Type.Optional(Type.String({ maxLength: 40, description: 'Sessions created at or after (ISO 8601; without a zone, UTC)' })),
   end_date: Type.Optional(Type.String({ maxLength: 40, description: 'Sessions created at or before (ISO 8601; without a zone, UTC)' })),
   model: Type.Optional(Type.String({ maxLength: 200 })),
+  messages_limit: Type.Integer({ minimum: 0, maximum: 100, default: 20, description: 'Newest messages shown per session (the rest: GET /api/v1/sessions/{id}/history)' }),
 });
 
 export const HistorySession = Type.Object({
@@ -61,7 +66,8 @@ export const HistorySession = Type.Object({
   application_id: Nullable(Type.Integer()),
   model: Nullable(Type.String()),
   title: Nullable(Type.String()),
-  messages: Type.Array(RoleAndContent),
+  messages: Type.Array(RoleAndContent, { description: 'The newest messages, at most messages_limit, oldest first' }),
+  messages_total: Type.Integer({ description: 'How many messages the session holds' }),
   created_at: Type.String({ format: 'date-time' }),
   updated_at: Type.String({ format: 'date-time' }),
 });
@@ -77,13 +83,14 @@ export const DeletedReply = Type.Object({ message: Type.String() });
 
 export const roleAndContent = (m: Message) => ({ role: m.role, content: m.content });
 
-export const toHistorySession = (c: Conversation, messages: Message[]) => ({
+export const toHistorySession = (c: Conversation, { messages, total }: { messages: Message[]; total: number }) => ({
   id: c.id,
   user_id: c.user_id,
   application_id: c.application_id,
   model: c.model,
   title: c.title,
   messages: messages.map(roleAndContent),
+  messages_total: total,
   created_at: c.created_at,
   updated_at: c.updated_at,
 });

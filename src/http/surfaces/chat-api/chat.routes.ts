@@ -16,6 +16,7 @@ import {
   roleAndContent,
   SwitchModelBody,
   SwitchModelReply,
+  switchModelMessages,
   toHistorySession,
 } from '../../schemas/conversations-chat-api.ts';
 
@@ -122,8 +123,8 @@ export function registerChatApiRoutes(app: App, services: Services) {
     async (request) => {
       const actor = principalOf(request);
       const conversation = await services.conversations.switchModel(actor, request.body.session_id, request.body.model);
-      const messages = await services.conversations.listMessages(actor, conversation.id);
-      return { session_id: conversation.id, model: conversation.model!, messages: messages.items.map(roleAndContent), title: conversation.title };
+      const { messages, total } = (await services.conversations.newestMessagesOf([conversation], switchModelMessages)).get(conversation.id)!;
+      return { session_id: conversation.id, model: conversation.model!, messages: messages.map(roleAndContent), messages_total: total, title: conversation.title };
     },
   );
 
@@ -145,12 +146,12 @@ export function registerChatApiRoutes(app: App, services: Services) {
       const createdFrom = parseDate(request.query.start_date, 'query.start_date');
       const createdTo = parseDate(request.query.end_date, 'query.end_date');
       const result = await services.conversations.list(actor, { model, createdFrom, createdTo, limit: pageSize, offset: (page - 1) * pageSize });
-      const messages = await services.conversations.messagesOf(result.items);
+      const messages = await services.conversations.newestMessagesOf(result.items, request.query.messages_limit);
       return {
         total: result.total,
         page,
         page_size: pageSize,
-        sessions: result.items.map((c) => toHistorySession(c, messages.get(c.id) ?? [])),
+        sessions: result.items.map((c) => toHistorySession(c, messages.get(c.id)!)),
       };
     },
   );
