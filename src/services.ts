@@ -110,7 +110,7 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     loginThrottle: new LoginThrottle({ counters: limits.counters, clock, prefix: config.redisPrefix, maxFailures: config.loginFailureLimit }),
   });
   const plans = new PlansService({ store: plansStore, users, usersStore, clock, onChange: () => limits.resolver.forget() });
-  const usage = new UsageService({ store: usageStore, users, clock });
+  const usage = new UsageService({ store: usageStore, users, clock, searches: searchRecords });
   const completions = new CompletionsService({ models, limits: limits.gate, usage: usageStore, clock, warn });
   const leaseMs = config.streamStaleSeconds * 1000;
   // In this order: what the caller asked for is settled before documents and the web add context.

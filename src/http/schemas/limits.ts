@@ -103,4 +103,8 @@ export const UsageReportBody = Type.Object({
   user_id: Nullable(Type.Integer()),
   rows: Type.Array(UsageLineBody),
   total: UsageLineBody,
+  searches: Type.Object(
+    { count: Type.Integer(), cost: Type.Number({ description: 'In the currency of the model prices (CAUSERIE_SEARCH_PRICE)' }) },
+    { description: 'Web searches in the period (not counted in total, which is model calls)' },
+  ),
 });
