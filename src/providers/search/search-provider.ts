@@ -29,6 +29,8 @@ export interface SearchHttpOptions {
   method: 'GET' | 'POST';
   headers: Record<string, string>;
   body?: unknown;
+  /** What an engine-specific status means, said instead of the generic message (SearXNG's 403). */
+  statusHints?: Record<number, string>;
 }
 
 /**
@@ -50,6 +52,8 @@ export async function searchJson(url: string, options: SearchHttpOptions): Promi
     });
     const text = await response.body.text();
     if (response.statusCode < 200 || response.statusCode >= 300) {
+      const hint = options.statusHints?.[response.statusCode];
+      if (hint) throw new AppError('upstream_error', `Provider "${options.who.provider}" (${options.who.origin}) answered ${response.statusCode}: ${hint}`);
       throw upstreamStatusError(options.who, response.statusCode, response.headers, text);
     }
     try {
