@@ -16,9 +16,44 @@ let searx: Searx;
 before(async () => {
   web = await startLoopback((request, response) => {
     const url = new URL(request.url!, 'http://x');
-    if (url.pathname === '/engine') {
+    if (url.pathname === '/engine' && url.searchParams.get('q')!.includes('unruly')) {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(
+        JSON.stringify({
+          results: [
+            { url: `${web.url}/endless`, title: 'Endless', content: 'never ends' },
+            { url: `${web.url}/huge`, title: 'Huge', content: '50 MB' },
+            { url: `${web.url}/binary`, title: 'Binary', content: 'bytes' },
+          ],
+        }),
+      );
+    } else if (url.pathname === '/engine') {
       response.writeHead(200, { 'content-type': 'application/json' });
       response.end(JSON.stringify({ results: [{ url: `${web.url}/volcano`, title: 'Volcanoes', content: 'Magma and lava' }] }));
+    } else if (url.pathname === '/endless') {
+      response.writeHead(200, { 'content-type': 'text/html' });
+      response.write('<html><body><p>');
+      const pump = () => {
+        while (!response.destroyed && response.write('forever and ever ')) {}
+        if (!response.destroyed) response.once('drain', pump);
+      };
+      pump();
+    } else if (url.pathname === '/huge') {
+      const size = 50 * 1024 * 1024;
+      response.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(size) });
+      const block = Buffer.alloc(64 * 1024, 'huge text ');
+      let sent = 0;
+      const pump = () => {
+        while (sent < size && !response.destroyed) {
+          sent += block.length;
+          if (!response.write(block)) return void response.once('drain', pump);
+        }
+        if (!response.destroyed) response.end();
+      };
+      pump();
+    } else if (url.pathname === '/binary') {
+      response.writeHead(200, { 'content-type': 'application/octet-stream' });
+      response.end(Buffer.alloc(1 << 20, 7));
     } else if (url.pathname === '/volcano') {
       response.writeHead(200, { 'content-type': 'text/html' });
       response.end('<html><head><title>Volcanoes</title></head><body><main><p>Basaltic lava flows at about 1200 degrees Celsius, hotter than most.</p></main></body></html>');
@@ -44,7 +79,7 @@ for (const dialect of dialects) {
     let sources: Array<{ index: number; title: string; url: string }>;
 
     before(async () => {
-      chat = await startChatServer(dialect, { CAUSERIE_SEARXNG_URL: searx.url, CAUSERIE_FETCH_ALLOWLIST: '127.0.0.1', CAUSERIE_SEARCH_PRICE: '0.005' });
+      chat = await startChatServer(dialect, { CAUSERIE_SEARXNG_URL: searx.url, CAUSERIE_FETCH_ALLOWLIST: '127.0.0.1', CAUSERIE_SEARCH_PRICE: '0.005', CAUSERIE_WEB_PAGE_MAX_BYTES: '65536' });
       server = chat.server;
       key = (await createKey(server, (await signUp(server, 'vulcan')).basic)).key;
       sources = [{ index: 1, title: 'Volcanoes', url: `${web.url}/volcano` }];
@@ -131,6 +166,19 @@ for (const dialect of dialects) {
       assert.equal(chunks.at(-1).choices[0].delta.annotations.length, 2);
     });
 
+    test('a page that never ends, a 50 MB page and a binary page: cut at the size limit or skipped, and the answer completes', async () => {
+      const response = await sse(server, '/v1/chat/stream', { auth: key, body: { model: 'gpt-4', web_search: true, messages: [{ role: 'user', content: 'unruly pages [[echo-prompt]]' }] } });
+      assert.equal(response.status, 200);
+      assert.equal(response.events.at(-1)!.data, '[DONE]');
+      const text = messagesOf(response.events).map((e) => e.data).join('');
+      assert.match(text, /\[1\] Endless\nURL: .*\nSnippet: never ends\nPage text:\nforever and ever forever/);
+      assert.match(text, /\[2\] Huge\nURL: .*\nSnippet: 50 MB\nPage text:\nhuge text huge/);
+      assert.match(text, /\[3\] Binary\nURL: .*\nSnippet: bytes\n(user|$)/, 'the binary page has no text');
+      assert.equal(text.match(/Page text:/g)!.length, 2);
+      // The server was told to read at most 64 KiB of a page; what reached the model is no more.
+      assert.ok(text.length < 2 * 64 * 1024, `${text.length} characters`);
+    });
+
     test('searches_per_day: a plan and a key limit searches (429), each search is in the usage ledger with its price', async () => {
       const admin = (path: string, body: unknown, method = 'POST') => server.api(path, { method, body });
       assert.equal((await admin('/api/v1/plans', { name: `searchers-${dialect}`, limits: { searches_per_day: 2 } })).status, 201);
@@ -162,3 +210,19 @@ for (const dialect of dialects) {
     });
   });
 }
+
+describe('the fetch guard in a whole server (no allowlist)', () => {
+  let chat: ChatServer;
+  before(async () => {
+    chat = await startChatServer('sqlite', { CAUSERIE_SEARXNG_URL: searx.url });
+  });
+  after(() => chat.stop());
+
+  test('result pages on loopback are refused: the sources are listed from the snippets, no page is read', async () => {
+    const response = await chat.server.api('/v1/chat/stream', { method: 'POST', body: { model: 'gpt-4', stream: false, web_search: true, messages: [{ role: 'user', content: 'lava [[echo-prompt]]' }] } });
+    assert.equal(response.status, 200, response.text);
+    assert.deepEqual(response.body.sources, [{ index: 1, title: 'Volcanoes', url: `${web.url}/volcano` }]);
+    assert.match(response.body.message.content, /Snippet: Magma and lava/);
+    assert.doesNotMatch(response.body.message.content, /Page text|Basaltic/);
+  });
+});

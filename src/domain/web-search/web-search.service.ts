@@ -110,7 +110,7 @@ export class WebSearch {
       let block = `[${i + 1}] ${result.title}\nURL: ${result.url}`;
       if (result.snippet) block += `\nSnippet: ${result.snippet}`;
       if (page?.ok) {
-        const text = page.text.length > perPage ? `${page.text.slice(0, perPage)} …` : page.text;
+        const text = page.text.length > perPage ? `${page.text.slice(0, perPage).trimEnd()} …` : page.text;
         block += `\nPage text:\n${text}`;
       }
       return block;
