@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 
 /** One configuration field: where it comes from, its default, its rule, what it is for. */
@@ -358,7 +359,18 @@ export const fields = {
     env: 'CAUSERIE_FETCH_ALLOWLIST',
     description: 'Comma-separated addresses, CIDR ranges and host names web search may fetch even though private (e.g. 10.1.0.0/16,wiki.intranet).',
     default: undefined,
-    parse: text,
+    parse: (raw: string) => {
+      for (const entry of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+        const [address, bits, extra] = entry.split('/');
+        const ip = isIP(address!.replace(/^\[|\]$/g, ''));
+        const maxBits = ip === 6 ? 128 : 32;
+        const badBits = bits !== undefined && (!ip || !/^\d{1,3}$/.test(bits) || Number(bits) > maxBits);
+        if (extra !== undefined || badBits || (!ip && !/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i.test(address!))) {
+          throw new ConfigError(`has an entry that is neither an address, a CIDR range nor a host name: ${entry}`);
+        }
+      }
+      return raw;
+    },
   },
   fetchMaxRedirects: {
     env: 'CAUSERIE_FETCH_MAX_REDIRECTS',

@@ -33,7 +33,7 @@ function webSearch(overrides: Partial<WebSearchDeps> = {}) {
     usage: { record: async (row) => void recorded.push(row) },
     clock: { now: () => Date.parse('2026-11-29T12:00:00Z') },
     // Each page is 40,000 characters (about 10,000 tokens): far more than a 4,000-token window holds.
-    readPage: async (url) => ({ ok: true, url, text: `${url} `.padEnd(40_000, 'word ') }),
+    readPage: async (url) => ({ ok: true, url, text: `${url} `.padEnd(40_000, 'word '), truncated: false }),
     ...overrides,
   });
   return { service, recorded, admitted };

@@ -175,3 +175,10 @@ describe('search adapters against scripted fakes', () => {
     assert.throws(() => createSearchProvider(loadConfig({ CAUSERIE_SEARCH_PROVIDER: 'brave' })), /BRAVE_SEARCH_API_KEY is not set/);
   });
 });
+
+test('CAUSERIE_FETCH_ALLOWLIST takes addresses, CIDR ranges and host names, and refuses anything else', () => {
+  assert.equal(loadConfig({ CAUSERIE_FETCH_ALLOWLIST: '10.1.0.0/16, 127.0.0.1,[fd00::]/8,wiki.intranet' }).fetchAllowlist, '10.1.0.0/16, 127.0.0.1,[fd00::]/8,wiki.intranet');
+  for (const bad of ['10.0.0.0/33', 'fd00::/129', 'wiki/8', 'http://x', '10.0.0.0/8/1']) {
+    assert.throws(() => loadConfig({ CAUSERIE_FETCH_ALLOWLIST: bad }), /CAUSERIE_FETCH_ALLOWLIST has an entry/, bad);
+  }
+});
