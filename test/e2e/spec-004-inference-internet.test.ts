@@ -128,4 +128,19 @@ describe('inference_internet without a search engine', () => {
     const history = await server.api(`/api/v1/sessions/${created.id}/history`);
     assert.deepEqual(history.body.map((m: any) => m.role), ['user']);
   });
+
+  test('the other surfaces refuse the same way, and a prompt sent with the request is not kept', async () => {
+    const { server } = chat;
+    const session = (await server.api('/api/v1/sessions', { method: 'POST', body: { model: 'gpt-4' } })).body;
+    const refused = await server.api(`/api/v1/sessions/${session.id}/models/completions`, { method: 'POST', body: { prompt: 'news?', web_search: true } });
+    assert.equal(refused.status, 503);
+    assert.equal(refused.body.code, 'web_search_unavailable');
+    assert.deepEqual((await server.api(`/api/v1/sessions/${session.id}/history`)).body, []);
+    const openai = await server.api('/v1/chat/completions', { method: 'POST', body: { model: 'gpt-4', web_search_options: {}, messages: [{ role: 'user', content: 'news?' }] } });
+    assert.equal(openai.status, 503);
+    assert.equal(openai.body.error.code, 'web_search_unavailable');
+    assert.match(openai.body.error.message, /CAUSERIE_SEARXNG_URL/);
+    // Without web search the same requests are answered.
+    assert.equal((await server.api(`/api/v1/sessions/${session.id}/models/completions`, { method: 'POST', body: { prompt: 'news?' } })).status, 200);
+  });
 });
