@@ -106,3 +106,15 @@ test('a restart refills searches_per_day and the budget from the search ledger',
   ];
   assert.deepEqual(await counters.read(keys.map((key) => ({ kind: 'counter' as const, key })), now), [4, 4, 10_000]);
 });
+
+test('the enricher searches when asked, or when its default says so and the request said nothing', async () => {
+  const { WebSearchEnricher } = await import('../../src/domain/web-search/web-search.enricher.ts');
+  const { service } = webSearch();
+  const input = (options: Record<string, unknown>) => ({ actor, conversation: { id: 1 } as never, model: 'm', messages: [{ role: 'user' as const, content: 'q' }], options, signal });
+  const plain = new WebSearchEnricher(service);
+  assert.equal(await plain.enrich(input({})), undefined);
+  assert.equal((await plain.enrich(input({ web_search: true })))!.metadata!.sources!.constructor, Array);
+  const always = new WebSearchEnricher(service, { byDefault: () => true });
+  assert.ok(await always.enrich(input({})));
+  assert.equal(await always.enrich(input({ web_search: false })), undefined, 'a request can still turn it off');
+});
