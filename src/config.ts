@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 
 /** One configuration field: where it comes from, its default, its rule, what it is for. */
@@ -310,6 +311,129 @@ export const fields = {
     env: 'CAUSERIE_PROVIDER_RETRIES',
     description: 'Retries (with backoff) of a provider call that failed before its first byte (connection error, 502, 503, 504).',
     default: 2,
+    parse: integer(0, 10),
+  },
+  searchProvider: {
+    env: 'CAUSERIE_SEARCH_PROVIDER',
+    description: 'Web search engine: searxng, brave, tavily or serper (default: the first of them configured, in that order).',
+    default: undefined,
+    parse: oneOf('searxng', 'brave', 'tavily', 'serper'),
+  },
+  searxngUrl: {
+    env: 'CAUSERIE_SEARXNG_URL',
+    description: 'SearXNG (or searx) instance answering GET /search?format=json, e.g. http://127.0.0.1:8888; trusted (not subject to the fetch guard).',
+    default: undefined,
+    parse: url('http:', 'https:'),
+  },
+  braveSearchApiKey: {
+    env: 'BRAVE_SEARCH_API_KEY',
+    description: 'Key for the Brave Search API; setting it enables web search through Brave. Environment only.',
+    default: undefined,
+    parse: text,
+    secret: true,
+    envOnly: true,
+  },
+  braveSearchBaseUrl: {
+    env: 'BRAVE_SEARCH_BASE_URL',
+    description: 'Base URL of the Brave Search API.',
+    default: 'https://api.search.brave.com',
+    parse: url('http:', 'https:'),
+  },
+  tavilyApiKey: {
+    env: 'TAVILY_API_KEY',
+    description: 'Key for Tavily; setting it enables web search through Tavily. Environment only.',
+    default: undefined,
+    parse: text,
+    secret: true,
+    envOnly: true,
+  },
+  tavilyBaseUrl: {
+    env: 'TAVILY_BASE_URL',
+    description: 'Base URL of the Tavily API.',
+    default: 'https://api.tavily.com',
+    parse: url('http:', 'https:'),
+  },
+  serperApiKey: {
+    env: 'SERPER_API_KEY',
+    description: 'Key for Serper; setting it enables web search through Serper. Environment only.',
+    default: undefined,
+    parse: text,
+    secret: true,
+    envOnly: true,
+  },
+  serperBaseUrl: {
+    env: 'SERPER_BASE_URL',
+    description: 'Base URL of the Serper API.',
+    default: 'https://google.serper.dev',
+    parse: url('http:', 'https:'),
+  },
+  searchPrice: {
+    env: 'CAUSERIE_SEARCH_PRICE',
+    description: "Price of one search with the configured engine, in the currency of the model prices (recorded in usage, counted in budgets); 0: free.",
+    default: 0,
+    parse: (raw: string) => {
+      const value = Number(raw);
+      if (!Number.isFinite(value) || value < 0) throw new ConfigError('must be a number of at least 0');
+      return value;
+    },
+  },
+  searchTimeoutMs: {
+    env: 'CAUSERIE_SEARCH_TIMEOUT_MS',
+    description: 'Milliseconds a search engine has to answer.',
+    default: 10_000,
+    parse: integer(100, 120_000),
+  },
+  searchResults: {
+    env: 'CAUSERIE_SEARCH_RESULTS',
+    description: 'Search results listed to the model as numbered sources.',
+    default: 5,
+    parse: integer(1, 20),
+  },
+  webPages: {
+    env: 'CAUSERIE_WEB_PAGES',
+    description: 'Top results whose pages are fetched and read (in parallel); 0 uses the snippets only.',
+    default: 3,
+    parse: integer(0, 10),
+  },
+  webPageTimeoutMs: {
+    env: 'CAUSERIE_WEB_PAGE_TIMEOUT_MS',
+    description: 'Milliseconds to fetch one page (redirects and body included); a slower page is cut or skipped.',
+    default: 5_000,
+    parse: integer(100, 120_000),
+  },
+  webPageMaxBytes: {
+    env: 'CAUSERIE_WEB_PAGE_MAX_BYTES',
+    description: 'Bytes read at most of one page; the rest is not downloaded.',
+    default: 1_048_576,
+    parse: integer(1024, 50 * 1_048_576),
+  },
+  fetchAllowPrivate: {
+    env: 'CAUSERIE_FETCH_ALLOW_PRIVATE',
+    description: 'Let web search fetch pages on loopback, private and link-local addresses (intranet deployments, tests). Off: such pages are refused.',
+    default: false,
+    parse: boolean,
+  },
+  fetchAllowlist: {
+    env: 'CAUSERIE_FETCH_ALLOWLIST',
+    description: 'Comma-separated addresses, CIDR ranges and host names web search may fetch even though private (e.g. 10.1.0.0/16,wiki.intranet).',
+    default: undefined,
+    parse: (raw: string) => {
+      for (const entry of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+        const [address, bits, extra] = entry.split('/');
+        const ip = isIP(address!.replace(/^\[|\]$/g, ''));
+        const maxBits = ip === 6 ? 128 : 32;
+        const badBits = bits !== undefined && (!ip || !/^\d{1,3}$/.test(bits) || Number(bits) > maxBits);
+        if (extra !== undefined || badBits || (!ip && !/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i.test(address!))) {
+          throw new ConfigError(`has an entry that is neither an address, a CIDR range nor a host name: ${entry}`);
+        }
+      }
+      return raw;
+    },
+  },
+  fetchMaxRedirects: {
+    env: 'CAUSERIE_FETCH_MAX_REDIRECTS',
+    description: 'Redirects followed at most when fetching a page (each target is checked again).',
+    default: 3,
     parse: integer(0, 10),
   },
 } satisfies Record<string, Field<unknown>>;

@@ -31,6 +31,11 @@ import { PlansStore } from './domain/plans/plans.store.ts';
 import { UsageService } from './domain/usage/usage.service.ts';
 import { UsageStore } from './domain/usage/usage.store.ts';
 import type { SqlStore } from './stores/sql/database.ts';
+import { createSearchProvider } from './providers/search/create-search-provider.ts';
+import { parseAllowlist } from './providers/web/address-guard.ts';
+import { SearchRecordsStore } from './domain/web-search/search-records.store.ts';
+import { WebSearchEnricher } from './domain/web-search/web-search.enricher.ts';
+import { WebSearch } from './domain/web-search/web-search.service.ts';
 
 /** Every domain service, built once from the stores and the config and passed down explicitly. */
 export interface Services {
@@ -60,6 +65,8 @@ export interface Services {
   limitsGate: LimitsGate;
   /** Usage reports over the ledger. */
   usage: UsageService;
+  /** Web search as context for completions (conversations through its enricher, and the OpenAI surface). */
+  webSearch: WebSearch;
   version: string;
   /** Releases every resource the services hold (database pool, provider connections). */
   close(): Promise<void>;
@@ -93,6 +100,7 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
   const modelCatalog = modelCatalogFrom(models, config.defaultModel);
   const plansStore = new PlansStore(sql.db);
   const usageStore = new UsageStore(sql.db);
+  const searchRecords = new SearchRecordsStore(sql.db);
   const limits = createLimits({
     warn,
     redisUrl: config.redisUrl,
@@ -102,6 +110,7 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     plansStore,
     apiKeysStore,
     usageStore,
+    searchRecords,
     apiKeys,
     users,
   });
@@ -120,12 +129,23 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
   const conversations = new ConversationsService({ store: conversationsStore, users, models: modelCatalog, clock, writeThrottle: (userId, chars) => writeThrottle.write(userId, chars) });
   signupThrottle = new SignupThrottle({ counters: limits.counters, clock, prefix: config.redisPrefix, maxPerWindow: config.signupLimit });
   const plans = new PlansService({ store: plansStore, users, usersStore, clock, onChange: () => limits.resolver.forget() });
-  const usage = new UsageService({ store: usageStore, users, clock });
+  const usage = new UsageService({ store: usageStore, users, clock, searches: searchRecords });
   const completions = new CompletionsService({ models, limits: limits.gate, usage: usageStore, clock, running, warn });
   const leaseMs = config.streamStaleSeconds * 1000;
-  // In this order: what the caller asked for is settled before documents and the web add context.
   const agents = new AgentsService({ store: new AgentsStore(sql.db), modelExists: (model) => modelCatalog.exists(model), clock });
-  const enrichers: ContextEnricher[] = [agentEnricher(agents)];
+  const webSearch = new WebSearch({
+    provider: createSearchProvider(config),
+    fetchPolicy: { allowPrivate: config.fetchAllowPrivate, allowlist: parseAllowlist(config.fetchAllowlist), maxRedirects: config.fetchMaxRedirects },
+    pageLimits: { timeoutMs: config.webPageTimeoutMs, maxBytes: config.webPageMaxBytes },
+    results: config.searchResults,
+    pages: config.webPages,
+    contextWindow: (model) => modelCatalog.contextWindow(model),
+    admission: limits.gate,
+    usage: searchRecords,
+    clock,
+  });
+  // In this order: what the caller asked for is settled before documents and the web add context.
+  const enrichers: ContextEnricher[] = [agentEnricher(agents), new WebSearchEnricher(webSearch)];
   const conversationCompletions = new ConversationCompletions({ store: conversationsStore, conversations, completions, models: modelCatalog, clock, timings: { leaseMs }, enrichers });
   const streamRecovery = new StreamRecovery({ store: conversationsStore, clock, mode: config.mode, leaseMs });
   return {
@@ -145,6 +165,7 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     limits: limits.service,
     limitsGate: limits.gate,
     usage,
+    webSearch,
     version: options.version,
     async close() {
       streamRecovery.stop();

@@ -17,6 +17,7 @@ export const errorCodes = {
   upstream_error: { status: 502, description: 'The model provider failed or rejected the request.' },
   shutting_down: { status: 503, description: 'This server is shutting down; retry (on another node, behind a load balancer).' },
   model_unavailable: { status: 503, description: 'The model exists but cannot serve now (not downloaded, provider not configured).' },
+  web_search_unavailable: { status: 503, description: 'Web search was asked for but no search engine is configured; the message names the settings.' },
   upstream_timeout: { status: 504, description: 'The model provider did not answer in time.' },
 } as const;
 

@@ -12,6 +12,7 @@ export interface KeyLimits {
   tokens_per_day?: number;
   tokens_per_month?: number;
   concurrent_streams?: number;
+  searches_per_day?: number;
 }
 
 export interface ApiKey {

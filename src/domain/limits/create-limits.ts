@@ -35,6 +35,8 @@ export function createLimits(options: {
   plansStore: PlansStore;
   apiKeysStore: ApiKeysStore;
   usageStore: UsageStore;
+  /** The web searches ledger, refilling searches_per_day and budgets at start-up. */
+  searchRecords?: Parameters<typeof rebuildFromLedger>[0]['searches'];
   apiKeys: ApiKeysService;
   users: UsersService;
 }): Limits {
@@ -43,7 +45,7 @@ export function createLimits(options: {
     ? new RedisLimitCounters(openRedis(options.redisUrl, options.warn), { ownsConnection: true })
     : new MemoryLimitCounters();
   const ready =
-    counters.kind === 'memory' ? rebuildFromLedger({ counters, usage: options.usageStore, prefix, now: clock.now() }) : Promise.resolve();
+    counters.kind === 'memory' ? rebuildFromLedger({ counters, usage: options.usageStore, searches: options.searchRecords, prefix, now: clock.now() }) : Promise.resolve();
   // A failed rebuild is reported by every admission (they await `ready`), not as an unhandled rejection.
   ready.catch(() => {});
   const resolver = new LimitsResolver({ plans: options.plansStore, apiKeys: options.apiKeysStore, defaultPlan: options.defaultPlan });

@@ -12,10 +12,12 @@ export interface PlanLimits {
   /** Spending budget per UTC month, in the currency of the model prices (e.g. 5.5 = 5.50). */
   budget_per_month?: number;
   concurrent_streams?: number;
+  /** Web searches per UTC day (web search on any surface). */
+  searches_per_day?: number;
 }
 
 export type LimitName = keyof PlanLimits;
-export type Metric = 'requests' | 'tokens' | 'cost' | 'streams';
+export type Metric = 'requests' | 'tokens' | 'cost' | 'streams' | 'searches';
 
 export interface LimitDefinition {
   metric: Metric;
@@ -31,6 +33,7 @@ export const limitDefinitions: Record<LimitName, LimitDefinition> = {
   tokens_per_month: { metric: 'tokens', window: 'month', unit: 'tokens per UTC month' },
   budget_per_month: { metric: 'cost', window: 'month', unit: 'of budget per UTC month' },
   concurrent_streams: { metric: 'streams', window: null, unit: 'concurrent streams' },
+  searches_per_day: { metric: 'searches', window: 'day', unit: 'web searches per UTC day' },
 };
 
 export const limitNames = Object.keys(limitDefinitions) as LimitName[];

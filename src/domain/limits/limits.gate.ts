@@ -52,6 +52,11 @@ export class CountersGate implements LimitsGate {
     this.deps = { ...deps, ready: deps.ready ?? Promise.resolve() };
   }
 
+  /** Admits one web search (searches_per_day, and its price against the budget); throws a 429 when refused. */
+  admitSearch(actor: LimitRequest['actor'], costMicros: number): Promise<void> {
+    return admitSearchWith(this.deps, { actor, costMicros });
+  }
+
   async admit(request: LimitRequest): Promise<Admission> {
     await this.deps.ready;
     const applicable = await this.deps.resolver.resolve(request.actor);
@@ -73,6 +78,8 @@ export class CountersGate implements LimitsGate {
         if (value === undefined || value === null) continue;
         const metric = limitDefinitions[name].metric;
         if (metric === 'streams' && !request.stream) continue;
+        // Searches are admitted on their own (admitSearch), not with the model call.
+        if (metric === 'searches') continue;
         const { key, window, ttlMs } = locate(this.deps.prefix, subject, name, now);
         const limit = storedLimit(name, value);
         if (metric === 'requests') items.push({ kind: 'counter', key, limit, amount: 1, ttlMs });
@@ -128,6 +135,41 @@ export class CountersGate implements LimitsGate {
         await counters.settle({ adjust, leases, leaseId });
       },
     };
+  }
+}
+
+/**
+ * Admits one web search: one unit of searches_per_day for the user and their key, and the
+ * search's price against the monthly budget. Nothing to settle: a search is counted when it is
+ * admitted, whatever it finds.
+ */
+export async function admitSearchWith(deps: GateDeps & { ready: Promise<void> }, request: { actor: LimitRequest['actor']; costMicros: number }): Promise<void> {
+  await deps.ready;
+  const applicable = await deps.resolver.resolve(request.actor);
+  const { userId, apiKeyId } = request.actor;
+  const sets: Array<[Subject, PlanLimits | null]> = [[{ scope: 'user', userId }, applicable.user]];
+  if (apiKeyId !== undefined) sets.push([{ scope: 'key', userId, keyId: apiKeyId }, applicable.key]);
+  const now = deps.clock.now();
+  const items: LimitItem[] = [];
+  const infos: ItemInfo[] = [];
+  for (const [subject, limits] of sets) {
+    for (const name of ['searches_per_day', 'budget_per_month'] as const) {
+      const value = limits?.[name];
+      if (value === undefined || value === null) continue;
+      const amount = name === 'budget_per_month' ? Math.max(0, Math.round(request.costMicros)) : 1;
+      if (amount === 0) continue;
+      const { key, window, ttlMs } = locate(deps.prefix, subject, name, now);
+      const limit = storedLimit(name, value);
+      items.push({ kind: 'counter', key, limit, amount, ttlMs });
+      infos.push({ subject, name, window, limit });
+    }
+  }
+  if (items.length === 0) return;
+  const result = await deps.counters.reserve({ items, now, leaseId: randomUUID(), flexibleWant: 0, flexibleMin: 0 });
+  if (!result.ok) {
+    const resetOf = (index: number) => infos[index]!.window?.end ?? now + 1000;
+    const worst = result.failures.reduce((a, b) => (resetOf(b.index) > resetOf(a.index) ? b : a));
+    throw refusal(infos[worst.index]!, worst.current, 0, now);
   }
 }
 

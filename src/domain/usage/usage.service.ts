@@ -22,6 +22,8 @@ export interface UsageReport {
   user_id: number | null;
   rows: UsageLine[];
   total: UsageLine;
+  /** Web searches in the period and what they cost (not part of `total`, which counts model calls). */
+  searches: { count: number; cost: number };
 }
 
 const dateOnly = /^\d{4}-\d{2}-\d{2}$/;
@@ -39,11 +41,19 @@ const line = (totals: Omit<UsageTotals, 'requests'> & { requests: number }): Usa
   return { ...rest, total_tokens: totals.prompt_tokens + totals.completion_tokens, cost: cost_micros / microsPerUnit };
 };
 
+export interface UsageServiceDeps {
+  store: UsageStore;
+  users: UsersService;
+  clock: Clock;
+  /** The web searches ledger. */
+  searches?: { totals(filter: { userId?: number; from: string; to: string }): Promise<{ searches: number; cost_micros: number }> };
+}
+
 /** Usage reporting over the ledger (GET /api/v1/usage). */
 export class UsageService {
-  private readonly deps: { store: UsageStore; users: UsersService; clock: Clock };
+  private readonly deps: UsageServiceDeps;
 
-  constructor(deps: { store: UsageStore; users: UsersService; clock: Clock }) {
+  constructor(deps: UsageServiceDeps) {
     this.deps = deps;
   }
 
@@ -70,6 +80,7 @@ export class UsageService {
       userId = (await this.deps.users.get(query.user, actor)).id;
     }
     const rows = await this.deps.store.report({ userId, from: isoAt(from), to: isoAt(to) }, groupBy);
+    const searches = (await this.deps.searches?.totals({ userId, from: isoAt(from), to: isoAt(to) })) ?? { searches: 0, cost_micros: 0 };
     const sum = { requests: 0, prompt_tokens: 0, completion_tokens: 0, cost_micros: 0 };
     for (const row of rows) {
       sum.requests += row.requests;
@@ -84,6 +95,7 @@ export class UsageService {
       user_id: userId ?? null,
       rows: groupBy.length === 0 ? [] : rows.map(line),
       total: line(sum),
+      searches: { count: searches.searches, cost: searches.cost_micros / microsPerUnit },
     };
   }
 }

@@ -1,3 +1,4 @@
+import { SourcesBody } from '../web-sources.ts';
 import { Type } from 'typebox';
 import type { Conversation, Message } from '../../domain/conversations/conversations.types.ts';
 import { Nullable } from './common.ts';
@@ -24,6 +25,7 @@ export const ChatStreamBody = Type.Object(
     ),
     temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2, default: 0.7 })),
     max_tokens: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000 })),
+    web_search: Type.Optional(Type.Boolean({ default: false, description: 'Search the web for the last user message first; the answer cites the sources as [n] (see docs/web-search.md)' })),
     stream: Type.Optional(Type.Boolean({ default: true })),
     session_id: Type.Optional(SessionId),
   },
@@ -36,6 +38,8 @@ export const ChatReply = Type.Object({
   title: Nullable(Type.String()),
   message: RoleAndContent,
   usage: Type.Object({ prompt_tokens: Nullable(Type.Integer()), completion_tokens: Nullable(Type.Integer()) }),
+  /** With web_search: what `[n]` in the message refers to. */
+  sources: Type.Optional(SourcesBody),
 });
 
 export const SwitchModelBody = Type.Object({ session_id: SessionId, model: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false });

@@ -1,3 +1,4 @@
+import { SourcesBody } from '../web-sources.ts';
 import { Type } from 'typebox';
 import type { Conversation, Message } from '../../domain/conversations/conversations.types.ts';
 import { Nullable } from './common.ts';
@@ -48,6 +49,7 @@ export const CompleteBody = Type.Object(
     model: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "Causerie extension: defaults to the conversation's model" })),
     temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })),
     max_tokens: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000 })),
+    web_search: Type.Optional(Type.Boolean({ default: false, description: 'Search the web for the last user message first; the answer cites the sources as [n] (see docs/web-search.md)' })),
   },
   { additionalProperties: false },
 );
@@ -60,6 +62,8 @@ export const CompletionChoices = Type.Object({
       message: Type.Object({ role: Type.Literal('assistant'), content: Type.String() }),
     }),
   ),
+  /** Causerie extension, with web_search: what `[n]` in the content refers to. */
+  sources: Type.Optional(SourcesBody),
 });
 
 export const toListItem = (c: Conversation) => ({ conversation_id: c.id, title: c.title, user_id: c.user_id });

@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import type { Conversation, Message } from '../../domain/conversations/conversations.types.ts';
+import { sourcesOf, SourcesBody } from '../web-sources.ts';
 
 /** Spec 004's shapes: a chat is a conversation, a "conversation" is one of its messages; UUIDs as ids. */
 export const ChatBody = Type.Object({
@@ -26,6 +27,8 @@ export const ChatConversationBody = Type.Object({
   role: Type.Union([ChatRole, Type.Literal('System'), Type.Literal('Tool')]),
   chat_id: Type.String({ format: 'uuid' }),
   message: Type.String(),
+  /** Only on answers given with web search (inference_internet): what `[n]` in the message refers to. */
+  sources: Type.Optional(SourcesBody),
   created_at: Type.String({ format: 'date-time' }),
   updated_at: Type.String({ format: 'date-time' }),
 });
@@ -49,6 +52,7 @@ export const toChatConversationBody = (m: Message, chatUuid: string) => ({
   role: toRole[m.role],
   chat_id: chatUuid,
   message: m.content,
+  ...(sourcesOf(m) ? { sources: sourcesOf(m) } : {}),
   created_at: m.created_at,
   updated_at: m.updated_at,
 });

@@ -1,3 +1,4 @@
+import { sourcesOf, SourcesBody } from '../web-sources.ts';
 import { Type } from 'typebox';
 import type { Conversation, Message } from '../../domain/conversations/conversations.types.ts';
 import { Nullable } from './common.ts';
@@ -37,6 +38,8 @@ export const MessageBody = Type.Object(
     status: MessageStatus,
     prompt_tokens: Nullable(Type.Integer()),
     completion_tokens: Nullable(Type.Integer()),
+    /** Only on replies given with web search: what `[n]` in the content refers to. */
+    sources: Type.Optional(SourcesBody),
     created_at: Timestamp,
     updated_at: Timestamp,
   },
@@ -70,6 +73,7 @@ export const SessionCompletionBody = Type.Object(
     temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })),
     top_p: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
     max_tokens: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000 })),
+    web_search: Type.Optional(Type.Boolean({ default: false, description: 'Search the web for the last user message first; the answer cites the sources as [n] (see docs/web-search.md)' })),
   },
   { additionalProperties: false },
 );
@@ -108,6 +112,7 @@ export const toMessageBody = (message: Message) => ({
   status: message.status,
   prompt_tokens: message.prompt_tokens,
   completion_tokens: message.completion_tokens,
+  ...(sourcesOf(message) ? { sources: sourcesOf(message) } : {}),
   created_at: message.created_at,
   updated_at: message.updated_at,
 });

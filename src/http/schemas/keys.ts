@@ -10,6 +10,7 @@ export const KeyLimits = Type.Object(
     tokens_per_day: limit('Prompt + completion tokens per UTC day'),
     tokens_per_month: limit('Prompt + completion tokens per UTC month'),
     concurrent_streams: limit('Streams open at once'),
+    searches_per_day: limit('Web searches per UTC day'),
   },
   { additionalProperties: false },
 );

@@ -13,6 +13,7 @@ export const PlanLimitsBody = Type.Object(
     tokens_per_month: limit('Prompt + completion tokens per UTC month'),
     budget_per_month: Type.Optional(Type.Number({ minimum: 0, description: 'Spending budget per UTC month, in the currency of the model prices' })),
     concurrent_streams: limit('Streams open at once'),
+    searches_per_day: limit('Web searches per UTC day'),
   },
   { additionalProperties: false },
 );
@@ -53,6 +54,7 @@ export const ApiKeyWithRemainingBody = Type.Intersect([
         tokens_per_day: remaining('Tokens left today (UTC)'),
         tokens_per_month: remaining('Tokens left this month (UTC)'),
         concurrent_streams: remaining('Streams that can still open'),
+        searches_per_day: remaining('Web searches left today (UTC)'),
       }), Type.Null()],
       { description: "What is left of each of the key's own limits (null: the key has none)" },
     ),
@@ -101,4 +103,8 @@ export const UsageReportBody = Type.Object({
   user_id: Nullable(Type.Integer()),
   rows: Type.Array(UsageLineBody),
   total: UsageLineBody,
+  searches: Type.Object(
+    { count: Type.Integer(), cost: Type.Number({ description: 'In the currency of the model prices (CAUSERIE_SEARCH_PRICE)' }) },
+    { description: 'Web searches in the period (not counted in total, which is model calls)' },
+  ),
 });

@@ -1,3 +1,4 @@
+import { SourcesBody, UrlCitationBody } from '../web-sources.ts';
 import { Type } from 'typebox';
 import { Nullable } from './common.ts';
 
@@ -60,6 +61,8 @@ export const ChatCompletionRequest = Type.Object(
     response_format: Type.Optional(Type.Unknown()),
     stream: orNull<boolean>('boolean'),
     stream_options: Type.Optional(Type.Unknown({ description: '{"include_usage": true} adds a last chunk with the usage' })),
+    web_search_options: Type.Optional(Type.Unknown({ description: 'Any object turns web search on (OpenAI\'s field; its settings are not read): the answer cites sources as [n]' })),
+    web_search: Type.Optional(Type.Boolean({ description: 'Causerie extension: true turns web search on, like web_search_options' })),
   },
   { additionalProperties: true },
 );
@@ -86,12 +89,15 @@ export const ChatCompletionResponse = Type.Object({
         content: Nullable(Type.String()),
         refusal: Type.Null(),
         tool_calls: Type.Optional(Type.Array(ToolCallBody)),
+        annotations: Type.Optional(Type.Array(UrlCitationBody)),
       }),
       logprobs: Type.Null(),
       finish_reason: Type.String(),
     }),
   ),
   usage: UsageBody,
+  /** Causerie extension, with web search: every source listed to the model, cited as [n]. */
+  sources: Type.Optional(SourcesBody),
 });
 
 export const OpenAiModel = Type.Object({ id: Type.String(), object: Type.Literal('model'), created: Type.Integer(), owned_by: Type.String() });

@@ -114,6 +114,19 @@ export interface UsageRecordsTable {
   created_at: Timestamp;
 }
 
+/** One web search (the query itself is not kept). */
+export interface SearchRecordsTable {
+  id: Generated<number>;
+  user_id: number;
+  api_key_id: number | null;
+  conversation_id: number | null;
+  provider: string;
+  results: number;
+  cost_micros: number;
+  status: 'complete' | 'error';
+  created_at: Timestamp;
+}
+
 export interface PlansTable {
   id: Generated<number>;
   name: string;
@@ -135,6 +148,7 @@ export interface Database {
   conversations: ConversationsTable;
   messages: MessagesTable;
   usage_records: UsageRecordsTable;
+  search_records: SearchRecordsTable;
   plans: PlansTable;
   removed_models: RemovedModelsTable;
   agents: AgentsTable;

@@ -6,6 +6,7 @@ import { authenticate, principalOf, security } from '../../auth.ts';
 import { collectReply, streamReply } from '../../conversation-runs.ts';
 import { clientGone } from '../../client-gone.ts';
 import { renderError } from '../../errors.ts';
+import { sendSourcesEvent, sourcesOf } from '../../web-sources.ts';
 import { authErrors, ErrorBody, IdOrUuid } from '../../schemas/common.ts';
 import {
   ChatReply,
@@ -53,6 +54,7 @@ export function registerChatApiRoutes(app: App, services: Services) {
         description:
           'Server-Sent Events, one `data: <token text>` event per token (a token spanning lines gets one data field per line), then `data: [DONE]`; ' +
           'a failure mid-stream is an `event: error` whose data is {"detail","code"}. With "stream": false the reply is JSON. ' +
+          'With "web_search": true an `event: sources` ({"sources":[{"index","title","url"}]}) comes first (JSON: a `sources` field). ' +
           'The X-Session-Id header names the session used or created. With session_id, the session\'s model (see switch-model) is used; ' +
           '`model` then only applies to a session that has none.',
         body: ChatStreamBody,
@@ -84,6 +86,7 @@ export function registerChatApiRoutes(app: App, services: Services) {
           temperature: body.temperature,
           max_tokens: body.max_tokens,
           stream,
+          options: { web_search: body.web_search },
         },
         { signal },
       );
@@ -97,10 +100,12 @@ export function registerChatApiRoutes(app: App, services: Services) {
           title: run.conversation.title,
           message: roleAndContent(message),
           usage: { prompt_tokens: message.prompt_tokens, completion_tokens: message.completion_tokens },
+          ...(sourcesOf(message) ? { sources: sourcesOf(message) } : {}),
         };
       }
       await streamReply(request, reply, run, {
         headers,
+        start: (sse) => sendSourcesEvent(sse, run.reply),
         delta: (sse, text) => sse.send(text),
         error: (sse, error, requestId) => sse.sendJson(renderError(error, 'native', requestId), 'error'),
       });

@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { sendSourcesEvent, sourcesOf } from '../../web-sources.ts';
 import type { Services } from '../../../services.ts';
 import type { App } from '../../app.ts';
 import { authenticate, principalOf, security } from '../../auth.ts';
@@ -122,7 +123,9 @@ export function registerChatServiceConversationsRoutes(app: App, services: Servi
         tags,
         security,
         summary: "Answer the conversation's last user message; the reply is stored in the conversation",
-        description: 'With "stream": true, Server-Sent Events whose data is {"choices":[{"index","delta":{"role","content"},"finish_reason"}]}, ending with [DONE].',
+        description:
+          'With "stream": true, Server-Sent Events whose data is {"choices":[{"index","delta":{"role","content"},"finish_reason"}]}, ending with [DONE]. ' +
+          'With "web_search": true an `event: sources` ({"sources":[{"index","title","url"}]}) comes first (JSON: a `sources` field).',
         params: ConversationParams,
         body: CompleteBody,
         response: {
@@ -137,19 +140,21 @@ export function registerChatServiceConversationsRoutes(app: App, services: Servi
     },
     async (request, reply) => {
       const signal = clientGone(reply);
-      const { stream = false, model, temperature, max_tokens } = request.body;
+      const { stream = false, model, temperature, max_tokens, web_search } = request.body;
       const run = await services.conversationCompletions.complete(
         principalOf(request),
-        { conversation: request.params.conversationId, messages: [], model, temperature, max_tokens, stream },
+        { conversation: request.params.conversationId, messages: [], model, temperature, max_tokens, stream, options: { web_search } },
         { signal },
       );
       if (!stream) {
         const { message, finishReason } = await collectReply(run);
         reply.headers(run.headers);
-        return { choices: [{ finish_reason: finishReason, index: 0, message: { role: 'assistant' as const, content: message.content } }] };
+        const sources = sourcesOf(message);
+        return { choices: [{ finish_reason: finishReason, index: 0, message: { role: 'assistant' as const, content: message.content } }], ...(sources ? { sources } : {}) };
       }
       const chunk = (content: string, finishReason: string | null) => ({ choices: [{ index: 0, delta: { role: 'assistant', content }, finish_reason: finishReason }] });
       await streamReply(request, reply, run, {
+        start: (sse) => sendSourcesEvent(sse, run.reply),
         delta: (sse, text) => sse.sendJson(chunk(text, null)),
         end: (sse, _message, finishReason) => sse.sendJson(chunk('', finishReason)),
       });

@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { sourcesOf } from '../../web-sources.ts';
 import type { Services } from '../../../services.ts';
 import type { App } from '../../app.ts';
 import { authenticate, principalOf, security } from '../../auth.ts';
@@ -133,7 +134,8 @@ export function registerSessionsRoutes(app: App, services: Services) {
         summary: 'Send a prompt to a model within a session; the prompt and the reply are stored in its history',
         description:
           'With "stream": true the answer is Server-Sent Events: {"type":"start",…}, then {"type":"delta","content":…} per token, ' +
-          '{"type":"end","message":…} (or {"type":"error","detail","code"}), then [DONE].',
+          '{"type":"end","message":…} (or {"type":"error","detail","code"}), then [DONE]. With "web_search": true, {"type":"sources","sources":[{"index","title","url"}]} ' +
+          'follows the start event, and the stored reply carries the same `sources`.',
         params: SessionParams,
         body: SessionCompletionBody,
         response: {
@@ -160,6 +162,7 @@ export function registerSessionsRoutes(app: App, services: Services) {
           top_p: body.top_p,
           max_tokens: body.max_tokens,
           stream: body.stream ?? false,
+          options: { web_search: body.web_search },
         },
         { signal },
       );
@@ -176,7 +179,11 @@ export function registerSessionsRoutes(app: App, services: Services) {
         };
       }
       await streamReply(request, reply, run, {
-        start: (sse) => sse.sendJson({ type: 'start', session_id: run.conversation.id, model: run.model, user_message: userMessage, message_id: run.reply.id }),
+        start: (sse) => {
+          sse.sendJson({ type: 'start', session_id: run.conversation.id, model: run.model, user_message: userMessage, message_id: run.reply.id });
+          const sources = sourcesOf(run.reply);
+          if (sources) sse.sendJson({ type: 'sources', sources });
+        },
         delta: (sse, text) => sse.sendJson({ type: 'delta', content: text }),
         end: (sse, message) => sse.sendJson({ type: 'end', message: toMessageBody(message) }),
         error: (sse, error, requestId) => sse.sendJson({ type: 'error', ...renderError(error, 'native', requestId) }),

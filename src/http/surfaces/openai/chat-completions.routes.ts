@@ -9,6 +9,7 @@ import type { App } from '../../app.ts';
 import { authenticate, principalOf, security } from '../../auth.ts';
 import { openAiFinishReason, streamRun, usageBody } from '../../completion-responses.ts';
 import { clientGone } from '../../client-gone.ts';
+import { urlCitations, type SourceBody } from '../../web-sources.ts';
 import { ChatCompletionRequest, ChatCompletionResponse, openAiErrors } from '../../schemas/openai.ts';
 
 type Body = Static<typeof ChatCompletionRequest>;
@@ -61,6 +62,10 @@ export function toCompletionInput(body: Body): CompletionInput {
   };
 }
 
+/** Web search is asked with OpenAI's web_search_options (any object) or Causerie's "web_search": true. */
+const wantsWebSearch = (body: Body) =>
+  body.web_search === true || (typeof body.web_search_options === 'object' && body.web_search_options !== null);
+
 const includeUsage = (options: unknown) => typeof options === 'object' && options !== null && (options as { include_usage?: unknown }).include_usage === true;
 
 /** POST /v1/chat/completions: OpenAI's chat API, JSON or SSE chunks in OpenAI's exact format. */
@@ -81,12 +86,21 @@ export function registerOpenAiChatRoutes(app: App, services: Services) {
     async (request, reply) => {
       const input = toCompletionInput(request.body);
       const signal = clientGone(reply);
-      const run = await services.completions.start(principalOf(request), input, { signal });
+      const actor = principalOf(request);
+      // Stateless: no conversation, so no enricher; the same web search adds its context here.
+      let sources: SourceBody[] | undefined;
+      if (wantsWebSearch(request.body)) {
+        const augmented = await services.webSearch.augment({ actor, model: input.model, messages: input.messages, maxTokens: input.max_tokens, signal });
+        input.messages = augmented.messages;
+        sources = augmented.sources;
+      }
+      const run = await services.completions.start(actor, input, { signal });
       const id = `chatcmpl-${randomUUID()}`;
       const created = Math.floor(Date.now() / 1000);
       if (!input.stream) {
         const result = await collectCompletion(run);
         const toolCalls = result.toolCalls.length ? { tool_calls: result.toolCalls } : {};
+        const cited = sources ? { annotations: urlCitations(result.text, sources) } : {};
         return reply.headers(run.headers).send({
           id,
           object: 'chat.completion',
@@ -96,22 +110,30 @@ export function registerOpenAiChatRoutes(app: App, services: Services) {
           choices: [
             {
               index: 0,
-              message: { role: 'assistant', content: result.toolCalls.length && !result.text ? null : result.text, refusal: null, ...toolCalls },
+              message: { role: 'assistant', content: result.toolCalls.length && !result.text ? null : result.text, refusal: null, ...toolCalls, ...cited },
               logprobs: null,
               finish_reason: openAiFinishReason(result.finishReason),
             },
           ],
           usage: usageBody(result.usage),
+          ...(sources ? { sources } : {}),
         });
       }
       // Every chunk shares this envelope; only the delta (and the finish reason) change.
       const withUsage = includeUsage(request.body.stream_options);
       const head = `{"id":"${id}","object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(run.model)},"system_fingerprint":null,"choices":[{"index":0,"delta":`;
       const tail = `,"logprobs":null,"finish_reason":null}]${withUsage ? ',"usage":null' : ''}}`;
+      // With web search, the first chunk carries the sources in a top-level field OpenAI clients ignore,
+      // and the finishing chunk's delta the url_citation annotations of the [n] in the text.
+      const sourcesField = sources ? `,"sources":${JSON.stringify(sources)}` : '';
+      let answer = '';
       await streamRun(request, reply, run, {
         surface: 'openai',
-        start: (sse) => sse.send(`${head}{"role":"assistant","content":""}${tail}`),
-        text: (sse, text) => sse.send(`${head}{"content":${JSON.stringify(text)}}${tail}`),
+        start: (sse) => sse.send(`${head}{"role":"assistant","content":""}${tail.slice(0, -1)}${sourcesField}}`),
+        text: (sse, text) => {
+          if (sources) answer += text;
+          sse.send(`${head}{"content":${JSON.stringify(text)}}${tail}`);
+        },
         toolCall: (sse, delta) => {
           const call = {
             index: delta.index,
@@ -121,7 +143,8 @@ export function registerOpenAiChatRoutes(app: App, services: Services) {
           sse.send(`${head}${JSON.stringify({ tool_calls: [call] })}${tail}`);
         },
         end: (sse, finish, usage) => {
-          sse.send(`${head}{},"logprobs":null,"finish_reason":"${openAiFinishReason(finish)}"}]${withUsage ? ',"usage":null' : ''}}`);
+          const delta = sources ? JSON.stringify({ annotations: urlCitations(answer, sources) }) : '{}';
+          sse.send(`${head}${delta},"logprobs":null,"finish_reason":"${openAiFinishReason(finish)}"}]${withUsage ? ',"usage":null' : ''}}`);
           if (withUsage) {
             sse.sendJson({ id, object: 'chat.completion.chunk', created, model: run.model, system_fingerprint: null, choices: [], usage: usageBody(usage) });
           }

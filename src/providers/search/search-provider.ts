@@ -1,0 +1,84 @@
+import { request } from 'undici';
+import { AppError } from '../../domain/errors.ts';
+import { transportError, upstreamStatusError, type UpstreamIdentity } from '../openai-compatible/upstream-errors.ts';
+
+/** One web search result, whatever the engine: its position in the engine's answer starts at 1. */
+export interface SearchResult {
+  title: string;
+  url: string;
+  snippet: string;
+  rank: number;
+}
+
+/**
+ * A web search engine. search() answers the engine's results in its order, or throws an AppError
+ * naming the provider (never its key), like a model provider's errors.
+ */
+export interface SearchProvider {
+  /** "searxng", "brave", "tavily", "serper". */
+  readonly id: string;
+  /** What one search costs, in micro-units of the price currency (0 when unpriced). */
+  readonly costMicros: number;
+  search(query: string, options: { count: number; signal: AbortSignal }): Promise<SearchResult[]>;
+}
+
+export interface SearchHttpOptions {
+  who: UpstreamIdentity;
+  timeoutMs: number;
+  signal: AbortSignal;
+  method: 'GET' | 'POST';
+  headers: Record<string, string>;
+  body?: unknown;
+  /** What an engine-specific status means, said instead of the generic message (SearXNG's 403). */
+  statusHints?: Record<number, string>;
+}
+
+/**
+ * One JSON call to a search engine, with the engine's errors mapped as model providers' are: a
+ * refused key (502 naming the variable to check), a rate limit (429 with its Retry-After), a
+ * timeout (504), an unreachable engine (502). The whole call is bounded by `timeoutMs`.
+ */
+export async function searchJson(url: string, options: SearchHttpOptions): Promise<any> {
+  const timeout = AbortSignal.timeout(options.timeoutMs);
+  const signal = AbortSignal.any([options.signal, timeout]);
+  const timeoutError = () =>
+    new AppError('upstream_timeout', `Provider "${options.who.provider}" (${options.who.origin}) did not answer the search within ${options.timeoutMs} ms`);
+  try {
+    const response = await request(url, {
+      method: options.method,
+      headers: { accept: 'application/json', ...(options.body === undefined ? {} : { 'content-type': 'application/json' }), ...options.headers },
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      signal,
+    });
+    const text = await response.body.text();
+    if (response.statusCode < 200 || response.statusCode >= 300) {
+      const hint = options.statusHints?.[response.statusCode];
+      if (hint) throw new AppError('upstream_error', `Provider "${options.who.provider}" (${options.who.origin}) answered ${response.statusCode}: ${hint}`);
+      throw upstreamStatusError(options.who, response.statusCode, response.headers, text);
+    }
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new AppError('upstream_error', `Provider "${options.who.provider}" answered the search with something other than JSON`);
+    }
+  } catch (error) {
+    if (error instanceof AppError) throw error;
+    if (timeout.aborted) throw timeoutError();
+    if (options.signal.aborted) throw error;
+    throw transportError(options.who, error, { connectMs: options.timeoutMs, firstByteMs: options.timeoutMs, idleMs: options.timeoutMs });
+  }
+}
+
+/** Keeps the results that have an http(s) URL, numbered in order from 1. */
+export function ranked(results: Array<{ title?: unknown; url?: unknown; snippet?: unknown }>, count: number): SearchResult[] {
+  const out: SearchResult[] = [];
+  for (const result of results) {
+    const url = typeof result.url === 'string' ? result.url : '';
+    if (!/^https?:\/\//i.test(url)) continue;
+    out.push({ title: typeof result.title === 'string' && result.title.trim() ? result.title.trim() : url, url, snippet: typeof result.snippet === 'string' ? result.snippet.trim() : '', rank: out.length + 1 });
+    if (out.length >= count) break;
+  }
+  return out;
+}
+
+export const originOf = (base: string) => new URL(base).origin;
