@@ -5,12 +5,15 @@ import type { Page } from '../conversations/conversations.types.ts';
 import type { Actor } from '../users/users.service.ts';
 import type { AgentRow, AgentsStore } from './agents.store.ts';
 import { toAgent, type Agent, type AgentSettings } from './agents.types.ts';
+import type { ProviderAgentSync } from './provider-agents.ts';
 
 export interface AgentsDeps {
   store: AgentsStore;
   /** Whether a public model id exists: an agent cannot name a model the registry lacks. */
   modelExists(model: string): Promise<boolean>;
   clock: Clock;
+  /** Mirrors agents on providers with agents of their own (Mistral); none in unit tests. */
+  providerAgents?: ProviderAgentSync;
 }
 
 /** The fields a caller sets on an agent; every one but the name is optional. */
@@ -67,7 +70,14 @@ export class AgentsService {
       created_at: now,
       updated_at: now,
     });
-    return toAgent(row);
+    return this.linked(toAgent(row), await this.deps.providerAgents?.created(toAgent(row)));
+  }
+
+  /** The agent with its provider-side id recorded, when that changed. */
+  private async linked(agent: Agent, providerAgentId: string | null | undefined): Promise<Agent> {
+    if (providerAgentId === undefined || providerAgentId === agent.providerAgentId) return agent;
+    await this.linkProviderAgent(agent.id, providerAgentId);
+    return { ...agent, providerAgentId };
   }
 
   async get(actor: Actor, reference: string | number): Promise<Agent> {
@@ -97,7 +107,7 @@ export class AgentsService {
       updated_at: this.now(),
     });
     if (!updated) throw notFound('Agent');
-    return toAgent(updated);
+    return this.linked(toAgent(updated), await this.deps.providerAgents?.updated(toAgent(row), toAgent(updated)));
   }
 
   /** Records the agent's id on its provider (Mistral's Agents API), once created there. */
@@ -109,6 +119,7 @@ export class AgentsService {
   async delete(actor: Actor, reference: string | number): Promise<Agent> {
     const row = await this.findRow(actor, reference);
     await this.deps.store.delete(row.id);
+    await this.deps.providerAgents?.removed(toAgent(row));
     return toAgent(row);
   }
 

@@ -91,6 +91,7 @@ export class CompletionsService implements Completions {
           tool_choice: input.tool_choice,
           response_format: input.response_format,
           stream: input.stream,
+          agentId: input.agentId,
         },
         { signal },
       );
