@@ -22,9 +22,17 @@ export interface AgentInput {
   model?: string | null;
   instructions?: string | null;
   description?: string | null;
-  settings?: AgentSettings;
+  /** On update, merged into the current settings: a setting left out stays, `null` clears it. */
+  settings?: { [K in keyof AgentSettings]?: AgentSettings[K] | null };
   tools?: unknown[] | null;
   metadata?: Record<string, unknown>;
+}
+
+/** The settings with the given ones applied: undefined keeps a setting, null removes it. */
+function mergeSettings(current: AgentSettings, given: AgentInput['settings']): AgentSettings {
+  const merged: Record<string, number | null | undefined> = { ...current };
+  for (const [name, value] of Object.entries(given ?? {})) if (value !== undefined) merged[name] = value;
+  return Object.fromEntries(Object.entries(merged).filter(([, value]) => value !== null && value !== undefined)) as AgentSettings;
 }
 
 /** Agents: who may see them, and how they are created, changed and removed. */
@@ -63,7 +71,7 @@ export class AgentsService {
       model: input.model ?? null,
       instructions: input.instructions ?? null,
       description: input.description ?? null,
-      settings: JSON.stringify(input.settings ?? {}),
+      settings: JSON.stringify(mergeSettings({}, input.settings)),
       tools: input.tools ? JSON.stringify(input.tools) : null,
       metadata: JSON.stringify(input.metadata ?? {}),
       provider_agent_id: null,
@@ -101,7 +109,7 @@ export class AgentsService {
       ...(patch.model !== undefined && { model: patch.model }),
       ...(patch.instructions !== undefined && { instructions: patch.instructions }),
       ...(patch.description !== undefined && { description: patch.description }),
-      ...(patch.settings !== undefined && { settings: JSON.stringify(patch.settings) }),
+      ...(patch.settings !== undefined && { settings: JSON.stringify(mergeSettings(toAgent(row).settings, patch.settings)) }),
       ...(patch.tools !== undefined && { tools: patch.tools ? JSON.stringify(patch.tools) : null }),
       ...(patch.metadata !== undefined && { metadata: JSON.stringify(patch.metadata) }),
       updated_at: this.now(),
