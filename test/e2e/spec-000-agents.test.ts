@@ -94,8 +94,11 @@ for (const dialect of dialects) {
       // Like sessions: an id that is neither an integer nor a UUID finds nothing.
       assert.equal((await api('/api/v1/models/agents/not-an-id')).status, 404);
       assert.equal((await api('/api/v1/models/agents/999999')).status, 404);
-      // The models routes are not shadowed.
+      // The models routes are not shadowed; a model id starting with "agents/" is read with its slash encoded.
       assert.equal((await api('/api/v1/models/gpt-4')).body.id, 'gpt-4');
+      const encoded = await api('/api/v1/models/agents%2Fnone');
+      assert.equal(encoded.status, 404);
+      assert.match(encoded.body.detail, /Model "agents\/none" not found/);
     });
 
     test('POST /api/v1/models/agents/{agent_id} answers a prompt without a session: instructions and settings applied, nothing stored but usage', async () => {
