@@ -151,5 +151,23 @@ for (const dialect of dialects) {
       assert.equal(answer.body.content, 'system: Be terse.\nuser: [[echo-prompt]] Hi');
       assert.equal(chat.upstream.chatRequests().at(-1)!.body.model, 'mistral-small-latest');
     });
+
+    test('a copy deleted in Mistral’s console: the prompt is answered with the instructions, the link dropped, and the next update recreates it', async () => {
+      const created = (await api('/api/v1/models/agents?name=Fleeting', { method: 'POST', body: { model_id: 'mistral-small', instructions: 'Be brief.' } })).body;
+      chat.upstream.agents.delete(created.provider_agent_id);
+      const answer = await api(`/api/v1/models/agents/${created.id}`, { method: 'POST', body: { prompt: '[[echo-prompt]] Still?' } });
+      assert.equal(answer.status, 200, answer.text);
+      assert.equal(answer.body.content, 'system: Be brief.\nuser: [[echo-prompt]] Still?');
+      assert.equal((await api(`/api/v1/models/agents/${created.id}`)).body.provider_agent_id, null);
+      const recreated = await api(`/api/v1/models/agents/${created.id}`, { method: 'PATCH', body: { description: 'back' } });
+      assert.match(recreated.body.provider_agent_id, /^ag_/);
+
+      chat.upstream.agents.delete(recreated.body.provider_agent_id);
+      const session = (await api('/api/v1/sessions', { method: 'POST' })).body;
+      const inSession = await api(`/api/v1/sessions/${session.id}/models/agents/${created.id}`, { method: 'POST', body: { prompt: '[[echo-prompt]] Again?' } });
+      assert.equal(inSession.status, 200, inSession.text);
+      assert.equal(inSession.body.message.content, 'system: Be brief.\nuser: [[echo-prompt]] Again?');
+      assert.equal((await api(`/api/v1/sessions/${session.id}/history`)).headers.get('x-total-count'), '2', 'the failed attempt left nothing');
+    });
   });
 }

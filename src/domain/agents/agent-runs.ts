@@ -7,7 +7,7 @@ import { AppError, invalid } from '../errors.ts';
 import type { Actor } from '../users/users.service.ts';
 import type { AgentsService } from './agents.service.ts';
 import { withInstructions, type Agent } from './agents.types.ts';
-import type { ProviderAgentSync } from './provider-agents.ts';
+import { isMissingProviderAgent, type ProviderAgentSync } from './provider-agents.ts';
 
 export interface AgentRunsDeps {
   agents: AgentsService;
@@ -51,6 +51,24 @@ export class AgentRuns {
   /** One completion by the agent, nothing stored: its instructions first, its settings where the request gives none. */
   async complete(actor: Actor, agentReference: string | number, input: AgentPromptInput, options: { signal: AbortSignal }): Promise<{ agent: Agent; run: CompletionRun }> {
     const agent = await this.deps.agents.get(actor, agentReference);
+    return this.retryWithoutCopy(agent, (current) => this.completeOnce(actor, current, input, options));
+  }
+
+  /**
+   * Runs `attempt`; if the agent's copy on its provider is gone (deleted in Mistral's console),
+   * forgets the copy (the next update makes a new one) and runs it once more without it.
+   */
+  private async retryWithoutCopy<T>(agent: Agent, attempt: (agent: Agent) => Promise<T>): Promise<T> {
+    try {
+      return await attempt(agent);
+    } catch (error) {
+      if (!agent.providerAgentId || !isMissingProviderAgent(error)) throw error;
+      await this.deps.agents.linkProviderAgent(agent.id, null);
+      return attempt({ ...agent, providerAgentId: null });
+    }
+  }
+
+  private async completeOnce(actor: Actor, agent: Agent, input: AgentPromptInput, options: { signal: AbortSignal }): Promise<{ agent: Agent; run: CompletionRun }> {
     const model = input.model ?? agent.model ?? (await this.deps.defaultModel());
     if (!model) throw invalid('model_id', 'is required: the agent has no model and no default model is configured');
     const providerAgentId = await this.deps.providerAgents?.route(agent, model, input);
@@ -87,18 +105,21 @@ export class AgentRuns {
     const agent = await this.deps.agents.get(actor, agentReference);
     const session = await this.deps.conversations.get(actor, sessionReference);
     if (session.agent_id !== agent.id) await this.deps.conversations.setAgent(actor, session.id, agent.id);
-    const run = await this.deps.conversationCompletions.complete(
-      actor,
-      {
-        conversation: session.id,
-        messages: [{ role: 'user', content: input.prompt }],
-        model: input.model ?? agent.model ?? undefined,
-        temperature: input.temperature,
-        top_p: input.top_p,
-        max_tokens: input.max_tokens,
-        stream: input.stream,
-      },
-      options,
+    // A failed start leaves no trace in the history, so it can be run again.
+    const run = await this.retryWithoutCopy(agent, () =>
+      this.deps.conversationCompletions.complete(
+        actor,
+        {
+          conversation: session.id,
+          messages: [{ role: 'user', content: input.prompt }],
+          model: input.model ?? agent.model ?? undefined,
+          temperature: input.temperature,
+          top_p: input.top_p,
+          max_tokens: input.max_tokens,
+          stream: input.stream,
+        },
+        options,
+      ),
     );
     return { agent, run };
   }

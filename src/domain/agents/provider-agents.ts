@@ -17,6 +17,9 @@ export interface RequestedSettings {
   top_p?: number;
 }
 
+/** Whether a provider call failed because the agent is gone there (deleted in the provider's console). */
+export const isMissingProviderAgent = (error: unknown) => error instanceof AppError && error.code === 'upstream_error' && / 404 /.test(error.message);
+
 /**
  * Keeps Causerie's agents mirrored on providers with agents of their own (Mistral's Agents API), so
  * their users see them in the provider's console, and says when a completion can be answered by
@@ -86,7 +89,7 @@ export class ProviderAgentSync {
         return before.providerAgentId;
       } catch (error) {
         // Deleted in the provider's console: make it again; otherwise keep the link and retry next time.
-        if (!(error instanceof AppError && / 404 /.test(error.message))) {
+        if (!isMissingProviderAgent(error)) {
           this.failed('update', after, now.provider.id, error);
           return before.providerAgentId;
         }
