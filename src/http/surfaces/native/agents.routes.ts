@@ -187,7 +187,7 @@ export function registerAgentsRoutes(app: App, services: Services) {
     {
       ...base,
       schema: {
-        tags: ['sessions', ...tags],
+        tags,
         security,
         summary: "Send a prompt to an agent within a session; stored in its history, and the session becomes the agent's",
         description: `The session's later completions get the agent's instructions too; a session another agent had is handed to this one. ${sseDescription}`,
