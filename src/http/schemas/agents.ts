@@ -13,7 +13,7 @@ const Timestamp = Type.String({ format: 'date-time' });
 const Metadata = Type.Record(Type.String(), Type.Unknown(), { description: 'Free-form JSON the client attaches' });
 const Temperature = Type.Number({ minimum: 0, maximum: 2 });
 const TopP = Type.Number({ exclusiveMinimum: 0, maximum: 1 });
-const MaxTokens = Type.Integer({ minimum: 1 });
+const MaxTokens = Type.Integer({ minimum: 1, maximum: 10_000_000 });
 const ModelId = Type.String({ minLength: 1, maxLength: 200, description: 'A model id from GET /api/v1/models' });
 const Tools = Type.Array(Type.Record(Type.String(), Type.Unknown()), {
   maxItems: 128,

@@ -48,7 +48,7 @@ export const CreateSessionBody = Type.Object(
     model_id: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'A model id from GET /api/v1/models' })),
     model: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Alias of model_id' })),
     agent_id: Type.Optional(
-      Type.Union([Type.Integer({ minimum: 1 }), IdOrUuid], { description: "The agent the session talks to (id or UUID); its model is the session's unless one is given" }),
+      Type.Union([Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), IdOrUuid], { description: "The agent the session talks to (id or UUID); its model is the session's unless one is given" }),
     ),
     system_prompt: Type.Optional(Type.String({ maxLength: 100_000 })),
     metadata: Type.Optional(Metadata),
