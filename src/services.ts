@@ -21,6 +21,8 @@ import { WriteThrottle } from './domain/conversations/write-throttle.ts';
 import { AgentsService } from './domain/agents/agents.service.ts';
 import { AgentsStore } from './domain/agents/agents.store.ts';
 import { agentEnricher } from './domain/agents/agent-enricher.ts';
+import { AgentRuns } from './domain/agents/agent-runs.ts';
+import { ProviderAgentSync } from './domain/agents/provider-agents.ts';
 import { modelCatalogFrom } from './domain/conversations/model-catalog.ts';
 import { StreamRecovery } from './domain/conversations/stream-recovery.ts';
 import { createLimits } from './domain/limits/create-limits.ts';
@@ -53,6 +55,8 @@ export interface Services {
   conversations: ConversationsService;
   /** Agents: a model with instructions and settings, owned like a conversation. */
   agents: AgentsService;
+  /** Talking to agents: one-off prompts, prompts in sessions, sessions created for an agent. */
+  agentRuns: AgentRuns;
   /** Completions inside a conversation: history in, reply stored as it streams. */
   conversationCompletions: ConversationCompletions;
   /** Settles replies a dead process left streaming; start() once at start-up. */
@@ -132,7 +136,9 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
   const usage = new UsageService({ store: usageStore, users, clock, searches: searchRecords });
   const completions = new CompletionsService({ models, limits: limits.gate, usage: usageStore, clock, running, warn });
   const leaseMs = config.streamStaleSeconds * 1000;
-  const agents = new AgentsService({ store: new AgentsStore(sql.db), modelExists: (model) => modelCatalog.exists(model), clock });
+  // Agents whose model is on Mistral are mirrored by its Agents API; a failure there is only logged.
+  const providerAgents = new ProviderAgentSync({ resolve: (model) => models.resolve(model), warn });
+  const agents = new AgentsService({ store: new AgentsStore(sql.db), modelExists: (model) => modelCatalog.exists(model), clock, providerAgents });
   const webSearch = new WebSearch({
     provider: createSearchProvider(config),
     fetchPolicy: { allowPrivate: config.fetchAllowPrivate, allowlist: parseAllowlist(config.fetchAllowlist), maxRedirects: config.fetchMaxRedirects },
@@ -145,8 +151,9 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     clock,
   });
   // In this order: what the caller asked for is settled before documents and the web add context.
-  const enrichers: ContextEnricher[] = [agentEnricher(agents), new WebSearchEnricher(webSearch)];
+  const enrichers: ContextEnricher[] = [agentEnricher(agents, providerAgents), new WebSearchEnricher(webSearch)];
   const conversationCompletions = new ConversationCompletions({ store: conversationsStore, conversations, completions, models: modelCatalog, clock, timings: { leaseMs }, enrichers });
+  const agentRuns = new AgentRuns({ agents, conversations, conversationCompletions, completions, providerAgents, defaultModel: () => modelCatalog.defaultModel() });
   const streamRecovery = new StreamRecovery({ store: conversationsStore, clock, mode: config.mode, leaseMs });
   return {
     config,
@@ -159,6 +166,7 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     completions,
     conversations,
     agents,
+    agentRuns,
     conversationCompletions,
     streamRecovery,
     plans,

@@ -28,6 +28,30 @@ export interface ChatRequest {
    * upstream call (less work per request); they still yield the same events.
    */
   stream?: boolean;
+  /**
+   * The provider's own agent that answers (Mistral's Agents API), when the provider has `agents`.
+   * The agent holds the instructions and sampling settings, so `messages` do not repeat them and
+   * temperature/top_p are not sent; providers without agents ignore it.
+   */
+  agentId?: string;
+}
+
+/** An agent as a provider with its own agents stores it (Mistral's Agents API). */
+export interface ProviderAgentDefinition {
+  /** The upstream model name. */
+  model: string;
+  name: string;
+  description?: string | null;
+  instructions?: string | null;
+  completion_args?: { temperature?: number; top_p?: number; max_tokens?: number };
+  tools?: unknown[] | null;
+}
+
+/** Agents kept on the provider's side, so its users see them in its console. */
+export interface ProviderAgents {
+  create(definition: ProviderAgentDefinition, options: { signal: AbortSignal }): Promise<{ id: string }>;
+  update(id: string, definition: ProviderAgentDefinition, options: { signal: AbortSignal }): Promise<void>;
+  remove(id: string, options: { signal: AbortSignal }): Promise<void>;
 }
 
 /** A model a provider reports (discovery); only the id is required. */
@@ -64,6 +88,8 @@ export interface Provider {
   embed?(input: string[], model: string, options: { signal: AbortSignal }): Promise<{ embeddings: number[][]; usage: Usage }>;
   /** Models the provider offers (GET /v1/models upstream), for discovery. */
   listModels?(options: { signal: AbortSignal }): Promise<Array<string | ProviderModel>>;
+  /** Present when the provider keeps agents of its own (Mistral); ChatRequest.agentId then calls one. */
+  readonly agents?: ProviderAgents;
   /** Counts tokens when the upstream did not report usage (local tokenizer, or an estimate). */
   countTokens?(text: string, model: string): Promise<number>;
   close?(): Promise<void>;

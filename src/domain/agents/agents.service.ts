@@ -5,12 +5,15 @@ import type { Page } from '../conversations/conversations.types.ts';
 import type { Actor } from '../users/users.service.ts';
 import type { AgentRow, AgentsStore } from './agents.store.ts';
 import { toAgent, type Agent, type AgentSettings } from './agents.types.ts';
+import type { ProviderAgentSync } from './provider-agents.ts';
 
 export interface AgentsDeps {
   store: AgentsStore;
   /** Whether a public model id exists: an agent cannot name a model the registry lacks. */
   modelExists(model: string): Promise<boolean>;
   clock: Clock;
+  /** Mirrors agents on providers with agents of their own (Mistral); none in unit tests. */
+  providerAgents?: ProviderAgentSync;
 }
 
 /** The fields a caller sets on an agent; every one but the name is optional. */
@@ -19,9 +22,17 @@ export interface AgentInput {
   model?: string | null;
   instructions?: string | null;
   description?: string | null;
-  settings?: AgentSettings;
+  /** On update, merged into the current settings: a setting left out stays, `null` clears it. */
+  settings?: { [K in keyof AgentSettings]?: AgentSettings[K] | null };
   tools?: unknown[] | null;
   metadata?: Record<string, unknown>;
+}
+
+/** The settings with the given ones applied: undefined keeps a setting, null removes it. */
+function mergeSettings(current: AgentSettings, given: AgentInput['settings']): AgentSettings {
+  const merged: Record<string, number | null | undefined> = { ...current };
+  for (const [name, value] of Object.entries(given ?? {})) if (value !== undefined) merged[name] = value;
+  return Object.fromEntries(Object.entries(merged).filter(([, value]) => value !== null && value !== undefined)) as AgentSettings;
 }
 
 /** Agents: who may see them, and how they are created, changed and removed. */
@@ -60,14 +71,21 @@ export class AgentsService {
       model: input.model ?? null,
       instructions: input.instructions ?? null,
       description: input.description ?? null,
-      settings: JSON.stringify(input.settings ?? {}),
+      settings: JSON.stringify(mergeSettings({}, input.settings)),
       tools: input.tools ? JSON.stringify(input.tools) : null,
       metadata: JSON.stringify(input.metadata ?? {}),
       provider_agent_id: null,
       created_at: now,
       updated_at: now,
     });
-    return toAgent(row);
+    return this.linked(toAgent(row), await this.deps.providerAgents?.created(toAgent(row)));
+  }
+
+  /** The agent with its provider-side id recorded, when that changed. */
+  private async linked(agent: Agent, providerAgentId: string | null | undefined): Promise<Agent> {
+    if (providerAgentId === undefined || providerAgentId === agent.providerAgentId) return agent;
+    await this.linkProviderAgent(agent.id, providerAgentId);
+    return { ...agent, providerAgentId };
   }
 
   async get(actor: Actor, reference: string | number): Promise<Agent> {
@@ -91,13 +109,13 @@ export class AgentsService {
       ...(patch.model !== undefined && { model: patch.model }),
       ...(patch.instructions !== undefined && { instructions: patch.instructions }),
       ...(patch.description !== undefined && { description: patch.description }),
-      ...(patch.settings !== undefined && { settings: JSON.stringify(patch.settings) }),
+      ...(patch.settings !== undefined && { settings: JSON.stringify(mergeSettings(toAgent(row).settings, patch.settings)) }),
       ...(patch.tools !== undefined && { tools: patch.tools ? JSON.stringify(patch.tools) : null }),
       ...(patch.metadata !== undefined && { metadata: JSON.stringify(patch.metadata) }),
       updated_at: this.now(),
     });
     if (!updated) throw notFound('Agent');
-    return toAgent(updated);
+    return this.linked(toAgent(updated), await this.deps.providerAgents?.updated(toAgent(row), toAgent(updated)));
   }
 
   /** Records the agent's id on its provider (Mistral's Agents API), once created there. */
@@ -109,6 +127,7 @@ export class AgentsService {
   async delete(actor: Actor, reference: string | number): Promise<Agent> {
     const row = await this.findRow(actor, reference);
     await this.deps.store.delete(row.id);
+    await this.deps.providerAgents?.removed(toAgent(row));
     return toAgent(row);
   }
 

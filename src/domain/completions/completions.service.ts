@@ -96,6 +96,7 @@ export class CompletionsService implements Completions {
           tool_choice: input.tool_choice,
           response_format: input.response_format,
           stream: input.stream,
+          agentId: input.agentId,
         },
         { signal },
       );

@@ -12,6 +12,8 @@ export interface EnrichmentInput {
   messages: ChatMessage[];
   /** Per-request options a surface passed through (`web_search`, `prompt_id`, …), by name. */
   options: Readonly<Record<string, unknown>>;
+  /** The generation settings the request itself gave (an enricher's settings only fill the others). */
+  requested?: Readonly<EnrichedSettings>;
   signal: AbortSignal;
 }
 
@@ -28,6 +30,8 @@ export interface Enrichment {
   /** Merged into the reply's stored metadata, which every surface can show (sources, chunks used). */
   metadata?: Record<string, unknown>;
   settings?: EnrichedSettings;
+  /** The provider's own agent that answers (Mistral's Agents API); the messages then leave out what it holds. */
+  providerAgentId?: string;
 }
 
 /**

@@ -181,6 +181,7 @@ export class ConversationCompletions {
           stop: input.stop,
           stream: input.stream,
           conversationId: conversation.id,
+          agentId: enriched.providerAgentId,
         },
         { signal: controller.signal },
       );
@@ -232,17 +233,20 @@ export class ConversationCompletions {
   /** Runs the enrichers in order; their metadata is merged, the first to set a setting wins. */
   private async enrich(actor: Actor, conversation: ConversationRow, model: string, messages: ChatMessage[], input: CompleteInput, signal: AbortSignal) {
     let metadata: Record<string, unknown> | undefined;
+    let providerAgentId: string | undefined;
     const settings: EnrichedSettings = {};
+    const requested = { temperature: input.temperature, top_p: input.top_p, max_tokens: input.max_tokens };
     for (const enricher of this.deps.enrichers ?? []) {
-      const result = await enricher.enrich({ actor, conversation, model, messages, options: input.options ?? {}, signal });
+      const result = await enricher.enrich({ actor, conversation, model, messages, options: input.options ?? {}, requested, signal });
       if (!result) continue;
+      providerAgentId ??= result.providerAgentId;
       if (result.messages) messages = result.messages;
       if (result.metadata) metadata = { ...metadata, ...result.metadata };
       for (const [name, value] of Object.entries(result.settings ?? {}) as Array<[keyof EnrichedSettings, number | undefined]>) {
         if (value !== undefined) settings[name] ??= value;
       }
     }
-    return { messages, metadata, settings };
+    return { messages, metadata, settings, providerAgentId };
   }
 
   /**

@@ -146,6 +146,14 @@ export class ConversationsService {
     return toConversation(updated);
   }
 
+  /** Hands the conversation to an agent (null: to none); the history is kept. */
+  async setAgent(actor: Actor, reference: string | number, agentId: number | null): Promise<Conversation> {
+    const row = await this.findRow(actor, reference);
+    const updated = await this.deps.store.updateConversation(row.id, { agent_id: agentId, updated_at: this.now() });
+    if (!updated) throw notFound('Conversation');
+    return toConversation(updated);
+  }
+
   async requireModel(model: string, field: string): Promise<void> {
     if (!(await this.deps.models.exists(model))) throw invalid(field, `unknown model "${model}"; GET /api/v1/models lists the available ones`);
   }

@@ -15,6 +15,8 @@ export interface ProviderSpec {
   discover: boolean;
   /** The config names a key variable that is unset: listed, but not usable. */
   keyMissing?: boolean;
+  /** It has Mistral's Agents API (Causerie agents are mirrored there): the provider "mistral". */
+  agentsApi?: boolean;
 }
 
 /** Prices per million tokens, in the currency the operator bills in. */
@@ -74,7 +76,7 @@ function environmentProviders(config: Config): ProviderSpec[] {
   }
   if (config.mistralApiKey) {
     // Mistral refuses stream_options (it reports usage anyway) and names the seed random_seed.
-    specs.push({ ...base, id: 'mistral', kind: 'openai-compatible', baseUrl: config.mistralBaseUrl, apiKey: config.mistralApiKey, keyVariable: 'MISTRAL_API_KEY', streamUsage: false, seedField: 'random_seed' });
+    specs.push({ ...base, id: 'mistral', kind: 'openai-compatible', baseUrl: config.mistralBaseUrl, apiKey: config.mistralApiKey, keyVariable: 'MISTRAL_API_KEY', streamUsage: false, seedField: 'random_seed', agentsApi: true });
   }
   if (config.ollamaBaseUrl) specs.push({ ...base, id: 'ollama', kind: 'openai-compatible', baseUrl: ollamaV1(config.ollamaBaseUrl) });
   return specs;
@@ -116,6 +118,7 @@ export function registrySpecs(config: Config): { providers: ProviderSpec[]; mode
       seedField: (raw.seed_field as ProviderSpec['seedField'] | undefined) ?? known?.seedField ?? 'seed',
       discover: raw.discover === undefined ? true : raw.discover === true,
       keyMissing: raw.api_key_env !== undefined && !config.providerSecrets[raw.api_key_env as string],
+      agentsApi: known?.agentsApi ?? id === 'mistral',
     });
   }
 

@@ -1,7 +1,7 @@
 import { sourcesOf, SourcesBody } from '../web-sources.ts';
 import { Type } from 'typebox';
 import type { Conversation, Message } from '../../domain/conversations/conversations.types.ts';
-import { Nullable } from './common.ts';
+import { IdOrUuid, Nullable } from './common.ts';
 
 const Timestamp = Type.String({ format: 'date-time' });
 const Metadata = Type.Record(Type.String(), Type.Unknown(), { description: 'Free-form JSON the client attaches' });
@@ -48,7 +48,11 @@ export const MessageBody = Type.Object(
 export const CreateSessionBody = Type.Object(
   {
     title: Type.Optional(Type.String({ maxLength: 500 })),
-    model: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'A model id from GET /api/v1/models' })),
+    model_id: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'A model id from GET /api/v1/models' })),
+    model: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Alias of model_id' })),
+    agent_id: Type.Optional(
+      Type.Union([Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), IdOrUuid], { description: "The agent the session talks to (id or UUID); its model is the session's unless one is given" }),
+    ),
     system_prompt: Type.Optional(Type.String({ maxLength: 100_000 })),
     metadata: Type.Optional(Metadata),
   },

@@ -22,7 +22,7 @@ export const ModelBody = Type.Object({
 
 export const RemovedModelBody = Type.Object({ id: Type.String(), removed_at: Type.String({ format: 'date-time' }) });
 
-const NativeMessage = Type.Object(
+export const NativeMessage = Type.Object(
   {
     role: Type.Union([Type.Literal('system'), Type.Literal('user'), Type.Literal('assistant')]),
     content: Type.String({ maxLength: 1_000_000 }),
@@ -34,6 +34,7 @@ export const NativeCompletionRequest = Type.Object(
   {
     model_id: Type.Optional(Type.String({ minLength: 1, description: 'Public model id (GET /api/v1/models)' })),
     model: Type.Optional(Type.String({ minLength: 1, description: 'Alias of model_id' })),
+    agent_id: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), Type.String({ minLength: 1, maxLength: 64 })], { description: "An agent (id or UUID) to ask: its instructions and settings apply; model_id is then optional" })),
     prompt: Type.Optional(Type.String({ minLength: 1, maxLength: 1_000_000, description: 'The user message; or give messages' })),
     system: Type.Optional(Type.String({ maxLength: 100_000, description: 'A system message placed before the prompt' })),
     messages: Type.Optional(Type.Array(NativeMessage, { minItems: 1, maxItems: 1000, description: 'The whole exchange, instead of prompt' })),

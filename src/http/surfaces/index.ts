@@ -8,6 +8,7 @@ import { registerKeysRoutes } from './native/keys.routes.ts';
 import { registerAccountRoutes } from './native/account.routes.ts';
 import { registerUsersRoutes } from './chat-service/users.routes.ts';
 import { registerModelsRoutes } from './native/models.routes.ts';
+import { registerAgentsRoutes } from './native/agents.routes.ts';
 import { registerOpenAiChatRoutes } from './openai/chat-completions.routes.ts';
 import { registerOpenAiModelsRoutes } from './openai/models.routes.ts';
 import { registerSessionsRoutes } from './native/sessions.routes.ts';
@@ -28,6 +29,7 @@ export function registerSurfaces(app: App, services: Services, extras: { metrics
   registerAccountRoutes(app, services);
   registerKeysRoutes(app, services);
   registerUsersRoutes(app, services);
+  registerAgentsRoutes(app, services);
   registerModelsRoutes(app, services);
   registerOpenAiChatRoutes(app, services);
   registerOpenAiModelsRoutes(app, services);

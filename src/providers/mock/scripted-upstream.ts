@@ -50,8 +50,30 @@ export interface ScriptedUpstream {
   requests: RecordedRequest[];
   /** The chat requests only (POST /v1/chat/completions). */
   chatRequests(): RecordedRequest[];
+  /** Requests to Mistral's Agents API (/v1/agents…, completions included). */
+  agentRequests(): RecordedRequest[];
+  /** The agents created on it (Mistral's Agents API), by id; deleted ones are gone. */
+  agents: Map<string, ScriptedAgent>;
   close(): Promise<void>;
 }
+
+/** An agent as Mistral's Agents API keeps it. */
+export interface ScriptedAgent {
+  id: string;
+  object: 'agent';
+  model: string;
+  name: string;
+  description: string | null;
+  instructions: string | null;
+  tools: unknown[];
+  completion_args: { temperature?: number; top_p?: number; max_tokens?: number };
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+/** The fields Mistral's agent completion accepts; anything else is refused, like Mistral does. */
+const agentCompletionFields = new Set(['agent_id', 'messages', 'max_tokens', 'stream', 'stop', 'random_seed', 'response_format', 'tools', 'tool_choice', 'presence_penalty', 'frequency_penalty', 'n', 'prediction', 'parallel_tool_calls', 'prompt_mode', 'metadata']);
 
 const textOf = (content: unknown): string =>
   typeof content === 'string'
@@ -90,6 +112,7 @@ export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {
   const sockets = new Set<Socket>();
   const models = options.models ?? ['echo', 'embed'];
   const record = options.record ?? true;
+  const agents = new Map<string, ScriptedAgent>();
 
   const server = createServer((req, res) => {
     let raw = '';
@@ -129,7 +152,67 @@ export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {
     }
     if (req.method === 'POST' && path === '/v1/embeddings') return embeddings(res, body);
     if (req.method === 'POST' && path === '/v1/chat/completions') return chat(res, body as ChatBody);
+    if (path === '/v1/agents/completions' && req.method === 'POST') return agentCompletion(res, body);
+    if (path === '/v1/agents' || path?.startsWith('/v1/agents/')) return agentsApi(req.method ?? 'GET', decodeURIComponent(path.slice('/v1/agents/'.length)), res, body);
     return sendJson(res, 404, errorBody(`Unknown request URL: ${req.method} ${path}.`, 'invalid_request_error', 'unknown_url'));
+  }
+
+  /**
+   * Mistral's Agents API: create (POST /v1/agents), list, get, update (PATCH) and delete. An agent
+   * whose name holds [[status:N]] is refused with that status, so tests can see creation fail.
+   */
+  function agentsApi(method: string, id: string, res: ServerResponse, body: any) {
+    const now = new Date().toISOString();
+    if (!id) {
+      if (method === 'GET') return sendJson(res, 200, [...agents.values()]);
+      if (method !== 'POST') return sendJson(res, 405, { detail: 'Method Not Allowed' });
+      if (typeof body?.model !== 'string' || typeof body?.name !== 'string') return sendJson(res, 422, { object: 'error', message: 'model and name are required', type: 'invalid_request_error' });
+      const status = parseScript(body.name).status;
+      if (status) return sendJson(res, status, errorBody(`Scripted failure ${status}.`, 'invalid_request_error', null));
+      const agent: ScriptedAgent = {
+        id: `ag_${randomUUID().replaceAll('-', '')}`,
+        object: 'agent',
+        model: body.model,
+        name: body.name,
+        description: body.description ?? null,
+        instructions: body.instructions ?? null,
+        tools: body.tools ?? [],
+        completion_args: body.completion_args ?? {},
+        version: 0,
+        created_at: now,
+        updated_at: now,
+      };
+      agents.set(agent.id, agent);
+      return sendJson(res, 200, agent);
+    }
+    const agent = agents.get(id);
+    if (!agent) return sendJson(res, 404, { object: 'error', message: `Agent ${id} not found`, type: 'invalid_request_error', code: '3000' });
+    if (method === 'GET') return sendJson(res, 200, agent);
+    if (method === 'DELETE') {
+      agents.delete(id);
+      res.writeHead(204);
+      return res.end();
+    }
+    if (method !== 'PATCH') return sendJson(res, 405, { detail: 'Method Not Allowed' });
+    for (const field of ['model', 'name', 'description', 'instructions', 'tools', 'completion_args'] as const) {
+      if (body?.[field] !== undefined) (agent as any)[field] = body[field];
+    }
+    agent.version += 1;
+    agent.updated_at = now;
+    return sendJson(res, 200, agent);
+  }
+
+  /** POST /v1/agents/completions: the agent's model answers with its instructions first, as a system message. */
+  function agentCompletion(res: ServerResponse, body: any) {
+    const unknown = Object.keys(body ?? {}).filter((field) => !agentCompletionFields.has(field) && body[field] !== undefined);
+    if (unknown.length) {
+      return sendJson(res, 422, { object: 'error', message: { detail: unknown.map((field) => ({ type: 'extra_forbidden', loc: ['body', field], msg: 'Extra inputs are not permitted' })) }, type: 'invalid_request_error' });
+    }
+    const agent = agents.get(String(body?.agent_id));
+    if (!agent) return sendJson(res, 404, { object: 'error', message: `Agent ${body?.agent_id} not found`, type: 'invalid_request_error', code: '3000' });
+    const messages = [...(agent.instructions ? [{ role: 'system', content: agent.instructions }] : []), ...(body.messages ?? [])];
+    const maxTokens = body.max_tokens ?? agent.completion_args.max_tokens;
+    return chat(res, { ...body, agent_id: undefined, model: agent.model, messages, max_tokens: maxTokens });
   }
 
   function embeddings(res: ServerResponse, body: { model?: string; input?: string | string[]; encoding_format?: string }) {
@@ -241,6 +324,8 @@ export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {
     baseUrl: `${url}/v1`,
     requests,
     chatRequests: () => requests.filter((r) => r.path.startsWith('/v1/chat/completions')),
+    agentRequests: () => requests.filter((r) => r.path.startsWith('/v1/agents')),
+    agents,
     async close() {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

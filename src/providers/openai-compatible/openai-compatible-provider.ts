@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool, type Dispatcher } from 'undici';
 import { AppError } from '../../domain/errors.ts';
-import type { ChatRequest, Provider, ProviderModel, StreamEvent, Usage } from '../provider.ts';
+import type { ChatRequest, Provider, ProviderAgentDefinition, ProviderAgents, ProviderModel, StreamEvent, Usage } from '../provider.ts';
 import { isRetryableTransportError, retryableStatuses, transportError, upstreamStatusError, type UpstreamIdentity } from './upstream-errors.ts';
 import { eventsOfCompletion, eventsOfSse } from './wire-events.ts';
 
@@ -34,6 +34,11 @@ export interface OpenAiCompatibleOptions {
   seedField?: 'seed' | 'random_seed';
   /** Most sockets kept open to this provider. */
   connections?: number;
+  /**
+   * The provider has Mistral's Agents API: /agents (create, update, delete) and /agents/completions,
+   * which a ChatRequest with `agentId` is sent to.
+   */
+  agentsApi?: boolean;
 }
 
 const backoffMs = (attempt: number) => Math.min(2_000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
@@ -53,6 +58,7 @@ export class OpenAiCompatibleProvider implements Provider {
   private readonly who: UpstreamIdentity;
   private readonly options: OpenAiCompatibleOptions;
   private readonly seedField: 'seed' | 'random_seed';
+  readonly agents?: ProviderAgents;
 
   constructor(options: OpenAiCompatibleOptions) {
     this.options = options;
@@ -75,11 +81,47 @@ export class OpenAiCompatibleProvider implements Provider {
       ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
     };
     this.who = { provider: options.id, origin: base.origin, keyVariable: options.keyVariable, secret: options.apiKey };
+    if (options.agentsApi) this.agents = this.agentsApi();
+  }
+
+  /** Mistral's Agents API: the agent's definition, kept in step with Causerie's. */
+  private agentsApi(): ProviderAgents {
+    const read = async (response: Dispatcher.ResponseData) => {
+      const body = (await response.body.json().catch(() => undefined)) as { id?: unknown } | undefined;
+      if (typeof body?.id !== 'string') throw new AppError('upstream_error', `Provider "${this.id}" answered without an agent id`);
+      return { id: body.id };
+    };
+    const encode = (definition: ProviderAgentDefinition) => JSON.stringify({ ...definition, tools: definition.tools ?? undefined });
+    return {
+      create: async (definition, { signal }) => read(await this.call('POST', '/agents', encode(definition), signal)),
+      update: async (id, definition, { signal }) => {
+        await (await this.call('PATCH', `/agents/${encodeURIComponent(id)}`, encode(definition), signal)).body.dump();
+      },
+      remove: async (id, { signal }) => {
+        await (await this.call('DELETE', `/agents/${encodeURIComponent(id)}`, undefined, signal)).body.dump();
+      },
+    };
+  }
+
+  /** Mistral's agent completion: the agent holds the model, instructions and sampling settings. */
+  private agentBody(request: ChatRequest, streamed: boolean): string {
+    return JSON.stringify({
+      agent_id: request.agentId,
+      messages: request.messages,
+      max_tokens: request.max_tokens,
+      stop: request.stop,
+      random_seed: request.seed,
+      tools: request.tools,
+      tool_choice: request.tool_choice,
+      response_format: request.response_format,
+      stream: streamed,
+    });
   }
 
   async stream(request: ChatRequest, { signal }: { signal: AbortSignal }): Promise<AsyncIterable<StreamEvent>> {
     const streamed = request.stream !== false;
-    const body = JSON.stringify({
+    const viaAgent = this.agents !== undefined && request.agentId !== undefined;
+    const body = viaAgent ? this.agentBody(request, streamed) : JSON.stringify({
       model: request.model,
       messages: request.messages,
       temperature: request.temperature,
@@ -93,7 +135,7 @@ export class OpenAiCompatibleProvider implements Provider {
       stream: streamed,
       stream_options: streamed && this.options.streamUsage !== false ? { include_usage: true } : undefined,
     });
-    const response = await this.call('POST', '/chat/completions', body, signal);
+    const response = await this.call('POST', viaAgent ? '/agents/completions' : '/chat/completions', body, signal);
     if (streamed) return eventsOfSse(response.body, this.who, signal, this.options.timeouts);
     // Read the whole answer before returning, so a failure here still becomes a proper HTTP status.
     let parsed: Parameters<typeof eventsOfCompletion>[0];
@@ -136,7 +178,7 @@ export class OpenAiCompatibleProvider implements Provider {
    * Sends one request and returns a 2xx response with its body unread. Transport errors and
    * 502/503/504 are retried with backoff; everything else becomes an AppError at once.
    */
-  private async call(method: 'GET' | 'POST', path: string, body: string | undefined, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
+  private async call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body: string | undefined, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
     for (let attempt = 0; ; attempt++) {
       let response: Dispatcher.ResponseData;
       try {

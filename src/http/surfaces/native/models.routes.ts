@@ -1,33 +1,35 @@
-import { randomUUID } from 'node:crypto';
 import type { Static } from 'typebox';
 import { Type } from 'typebox';
-import { isoAt } from '../../../domain/clock.ts';
-import { collectCompletion } from '../../../domain/completions/collect.ts';
+import type { AgentPromptInput } from '../../../domain/agents/agent-runs.ts';
 import type { CompletionInput } from '../../../domain/completions/completions.types.ts';
 import { invalid } from '../../../domain/errors.ts';
 import type { ChatMessage } from '../../../providers/provider.ts';
 import type { Services } from '../../../services.ts';
 import type { App } from '../../app.ts';
 import { authenticate, principalOf, requireAdmin, security } from '../../auth.ts';
-import { usageBody } from '../../completion-responses.ts';
 import { clientGone } from '../../client-gone.ts';
-import { streamRun } from '../../completion-responses.ts';
 import { authErrors, ErrorBody } from '../../schemas/common.ts';
 import { ModelBody, NativeCompletionRequest, NativeCompletionResponse, RemovedModelBody } from '../../schemas/models.ts';
+import { sendNativeCompletion } from './completion-rendering.ts';
 
 type Body = Static<typeof NativeCompletionRequest>;
+
+/** The exchange a completion body gives: prompt or messages, after the optional system message. */
+function promptMessages(body: Body): { messages: ChatMessage[] } {
+  if ((body.prompt === undefined) === (body.messages === undefined)) throw invalid('prompt', 'give either prompt or messages');
+  const messages: ChatMessage[] = body.messages ? [...body.messages] : [{ role: 'user', content: body.prompt! }];
+  if (body.system !== undefined) messages.unshift({ role: 'system', content: body.system });
+  return { messages };
+}
 
 /** Spec 000's completion body (model_id + prompt, or messages) in the neutral form. */
 function toCompletionInput(body: Body): CompletionInput {
   const model = body.model_id ?? body.model;
   if (!model) throw invalid('model_id', 'is required (the id of a model from GET /api/v1/models)');
   if (body.model_id && body.model && body.model_id !== body.model) throw invalid('model', 'differs from model_id; give one of them');
-  if ((body.prompt === undefined) === (body.messages === undefined)) throw invalid('prompt', 'give either prompt or messages');
-  const messages: ChatMessage[] = body.messages ? [...body.messages] : [{ role: 'user', content: body.prompt! }];
-  if (body.system !== undefined) messages.unshift({ role: 'system', content: body.system });
   return {
     model,
-    messages,
+    ...promptMessages(body),
     temperature: body.temperature,
     top_p: body.top_p,
     max_tokens: body.max_tokens,
@@ -35,6 +37,12 @@ function toCompletionInput(body: Body): CompletionInput {
     seed: body.seed,
     stream: body.stream === true,
   };
+}
+
+/** The same body addressed to an agent: the model is the agent's unless model_id names another. */
+function toAgentPrompt(body: Body): AgentPromptInput {
+  if (body.model_id && body.model && body.model_id !== body.model) throw invalid('model', 'differs from model_id; give one of them');
+  return { ...promptMessages(body), model: body.model_id ?? body.model, temperature: body.temperature, top_p: body.top_p, max_tokens: body.max_tokens, stop: body.stop, seed: body.seed, stream: body.stream === true };
 }
 
 const completionErrors = { ...authErrors, 403: ErrorBody, 429: ErrorBody, 502: ErrorBody, 503: ErrorBody, 504: ErrorBody };
@@ -79,7 +87,7 @@ export function registerModelsRoutes(app: App, services: Services) {
         security,
         summary: 'Complete a prompt with a model, without a session (nothing is stored but usage)',
         description:
-          'Give `model_id` (or `model`) and `prompt` (or `messages`). With `"stream": true` the answer is Server-Sent Events: ' +
+          'Give `model_id` (or `model`) and `prompt` (or `messages`); or `agent_id` to ask an agent (its instructions and settings apply).  With `"stream": true` the answer is Server-Sent Events: ' +
           '{"type":"start","id","model_id"}, then {"type":"delta","content"} per token, then {"type":"end","finish_reason","usage"}, ' +
           'or {"type":"error","detail","code"} if the model fails mid-answer, and `data: [DONE]` last. See docs/models.md.',
         body: NativeCompletionRequest,
@@ -87,29 +95,15 @@ export function registerModelsRoutes(app: App, services: Services) {
       },
     },
     async (request, reply) => {
-      const input = toCompletionInput(request.body);
-      const run = await services.completions.start(principalOf(request), input, { signal: clientGone(reply) });
-      const id = `cmpl_${randomUUID()}`;
-      const createdAt = isoAt(services.clock.now());
-      if (!input.stream) {
-        const result = await collectCompletion(run);
-        return reply.headers(run.headers).send({
-          id,
-          object: 'completion',
-          model_id: run.model,
-          created_at: createdAt,
-          content: result.text,
-          finish_reason: result.finishReason,
-          usage: usageBody(result.usage),
-        });
+      const body = request.body;
+      if (body.agent_id !== undefined) {
+        // Spec 000 also sends a prompt to an agent here, by its agent_id, nothing stored.
+        const { run } = await services.agentRuns.complete(principalOf(request), body.agent_id, toAgentPrompt(body), { signal: clientGone(reply) });
+        return sendNativeCompletion(request, reply, run, { stream: body.stream === true, clock: services.clock });
       }
-      await streamRun(request, reply, run, {
-        surface: 'native',
-        start: (sse) => sse.sendJson({ type: 'start', id, model_id: run.model, created_at: createdAt }),
-        text: (sse, text) => sse.sendJson({ type: 'delta', content: text }),
-        end: (sse, finish, usage) => sse.sendJson({ type: 'end', finish_reason: finish, usage: usageBody(usage) }),
-        errorFrame: (rendered) => ({ type: 'error', ...(rendered as object) }),
-      });
+      const input = toCompletionInput(body);
+      const run = await services.completions.start(principalOf(request), input, { signal: clientGone(reply) });
+      await sendNativeCompletion(request, reply, run, { stream: input.stream, clock: services.clock });
     },
   );
 }

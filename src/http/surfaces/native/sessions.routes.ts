@@ -1,11 +1,9 @@
 import { Type } from 'typebox';
-import { sourcesOf } from '../../web-sources.ts';
 import type { Services } from '../../../services.ts';
 import type { App } from '../../app.ts';
 import { authenticate, principalOf, security } from '../../auth.ts';
-import { collectReply, streamReply } from '../../conversation-runs.ts';
 import { clientGone } from '../../client-gone.ts';
-import { renderError } from '../../errors.ts';
+import { invalid } from '../../../domain/errors.ts';
 import { authErrors, ErrorBody, IdOrUuid } from '../../schemas/common.ts';
 import {
   CreateSessionBody,
@@ -19,6 +17,7 @@ import {
   toSessionBody,
   UpdateSessionBody,
 } from '../../schemas/conversations.ts';
+import { sendSessionRun } from './completion-rendering.ts';
 
 const SessionParams = Type.Object({ session_id: IdOrUuid });
 const conflict = { 409: ErrorBody };
@@ -60,9 +59,17 @@ export function registerSessionsRoutes(app: App, services: Services) {
       preValidation: async (request) => {
         request.body ??= {};
       },
-      schema: { tags, security, summary: 'Create a session (every field optional; no body is fine)', body: CreateSessionBody, response: { 201: SessionBody, ...authErrors } },
+      schema: { tags, security, summary: 'Create a session (every field optional; no body is fine); with agent_id, a session that belongs to that agent', body: CreateSessionBody, response: { 201: SessionBody, ...authErrors } },
     },
-    async (request, reply) => reply.code(201).send(toSessionBody(await services.conversations.create(principalOf(request), request.body))),
+    async (request, reply) => {
+      // Spec 000 names a model model_id everywhere; model stays an alias.
+      const { model_id, model, agent_id, ...fields } = request.body;
+      if (model_id !== undefined && model !== undefined && model_id !== model) throw invalid('model_id', 'differs from model; give one of them');
+      const input = { ...fields, model: model_id ?? model };
+      const actor = principalOf(request);
+      const session = agent_id === undefined ? await services.conversations.create(actor, input) : await services.agentRuns.createSession(actor, agent_id, input);
+      return reply.code(201).send(toSessionBody(session));
+    },
   );
 
   app.get(
@@ -166,28 +173,7 @@ export function registerSessionsRoutes(app: App, services: Services) {
         },
         { signal },
       );
-      const userMessage = toMessageBody(run.appended[0]!);
-      if (!body.stream) {
-        const { message } = await collectReply(run);
-        reply.headers(run.headers);
-        return {
-          session_id: run.conversation.id,
-          model: run.model,
-          user_message: userMessage,
-          message: toMessageBody(message),
-          usage: { prompt_tokens: message.prompt_tokens, completion_tokens: message.completion_tokens },
-        };
-      }
-      await streamReply(request, reply, run, {
-        start: (sse) => {
-          sse.sendJson({ type: 'start', session_id: run.conversation.id, model: run.model, user_message: userMessage, message_id: run.reply.id });
-          const sources = sourcesOf(run.reply);
-          if (sources) sse.sendJson({ type: 'sources', sources });
-        },
-        delta: (sse, text) => sse.sendJson({ type: 'delta', content: text }),
-        end: (sse, message) => sse.sendJson({ type: 'end', message: toMessageBody(message) }),
-        error: (sse, error, requestId) => sse.sendJson({ type: 'error', ...renderError(error, 'native', requestId) }),
-      });
+      await sendSessionRun(request, reply, run, { stream: body.stream === true });
       return reply;
     },
   );
