@@ -18,6 +18,10 @@ import type { ContextEnricher } from './domain/conversations/context-enrichers.t
 import { AgentsService } from './domain/agents/agents.service.ts';
 import { AgentsStore } from './domain/agents/agents.store.ts';
 import { agentEnricher } from './domain/agents/agent-enricher.ts';
+import { PublicAgentsStore } from './domain/public-agents/public-agents.store.ts';
+import { PublicKeysService } from './domain/public-agents/public-keys.service.ts';
+import { PublicConversationsService } from './domain/public-agents/public-conversations.service.ts';
+import { VisitorCounters } from './domain/public-agents/visitor-limits.ts';
 import { modelCatalogFrom } from './domain/conversations/model-catalog.ts';
 import { StreamRecovery } from './domain/conversations/stream-recovery.ts';
 import { createLimits } from './domain/limits/create-limits.ts';
@@ -45,6 +49,10 @@ export interface Services {
   conversations: ConversationsService;
   /** Agents: a model with instructions and settings, owned like a conversation. */
   agents: AgentsService;
+  /** Public keys of agents (spec 002), managed by the agents' owners. */
+  publicKeys: PublicKeysService;
+  /** Public conversations (spec 002): client tokens, their messages, visitor limits, abuse. */
+  publicConversations: PublicConversationsService;
   /** Completions inside a conversation: history in, reply stored as it streams. */
   conversationCompletions: ConversationCompletions;
   /** Settles replies a dead process left streaming; start() once at start-up. */
@@ -113,6 +121,33 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
   const agents = new AgentsService({ store: new AgentsStore(sql.db), modelExists: (model) => modelCatalog.exists(model), clock });
   const enrichers: ContextEnricher[] = [agentEnricher(agents)];
   const conversationCompletions = new ConversationCompletions({ store: conversationsStore, conversations, completions, models: modelCatalog, clock, timings: { leaseMs }, enrichers });
+  const publicStore = new PublicAgentsStore(sql.db);
+  const publicKeys = new PublicKeysService({
+    store: publicStore,
+    apiKeys: apiKeysStore,
+    agents,
+    clock,
+    defaultVisitorLimits: {
+      requests_per_minute: config.publicVisitorRequestsPerMinute,
+      tokens_per_day: config.publicVisitorTokensPerDay,
+      messages_per_conversation: config.publicMessagesPerConversation,
+    },
+    onChange: () => limits.resolver.forget(),
+  });
+  const publicConversations = new PublicConversationsService({
+    store: publicStore,
+    apiKeys: apiKeysStore,
+    keys: publicKeys,
+    agents,
+    conversations,
+    completions: conversationCompletions,
+    models: modelCatalog,
+    visitors: new VisitorCounters({ counters: limits.counters, clock, prefix: config.redisPrefix }),
+    clock,
+    secret: options.tokenSecret,
+    tokenTtlSeconds: config.publicTokenTtlSeconds,
+    burstLimit: config.publicBurstLimit,
+  });
   const streamRecovery = new StreamRecovery({ store: conversationsStore, clock, mode: config.mode, leaseMs });
   return {
     config,
@@ -125,6 +160,8 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     completions,
     conversations,
     agents,
+    publicKeys,
+    publicConversations,
     conversationCompletions,
     streamRecovery,
     plans,

@@ -8,6 +8,7 @@ import * as conversationStreams from './migrations/002-conversation-streams.ts';
 import * as usageRecordsByTime from './migrations/003-usage-records-by-time.ts';
 import * as messageMetadata from './migrations/004-message-metadata.ts';
 import * as agents from './migrations/005-agents.ts';
+import * as publicAgents from './migrations/009-public-agents.ts';
 import type { Database } from './schema.ts';
 import { nodeSqliteDialect } from './sqlite-dialect.ts';
 
@@ -26,6 +27,7 @@ const migrations: Record<string, (dialect: Dialect) => Migration> = {
   '003-usage-records-by-time': () => ({ up: (db) => usageRecordsByTime.up(db) }),
   '004-message-metadata': () => ({ up: (db) => messageMetadata.up(db) }),
   '005-agents': (dialect) => ({ up: (db) => agents.up(db, dialect) }),
+  '009-public-agents': (dialect) => ({ up: (db) => publicAgents.up(db, dialect) }),
 };
 
 // pg returns int8 (COUNT, SUM, bigint columns) as strings; our sums fit in a double.
