@@ -155,7 +155,7 @@ for (const dialect of dialects) {
 
     test('a public key calls no private route (401), and neither does a client token', async () => {
       for (const credential of [published.key, token]) {
-        for (const [method, path] of [
+        for (const [method, path] of <Array<[string, string]>>[
           ['GET', '/api/v1/me'],
           ['GET', '/api/v1/sessions'],
           ['GET', '/api/v1/keys'],
