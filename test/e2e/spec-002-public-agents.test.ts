@@ -155,7 +155,7 @@ for (const dialect of dialects) {
 
     test('a public key calls no private route (401), and neither does a client token', async () => {
       for (const credential of [published.key, token]) {
-        for (const [method, path] of <Array<[string, string]>>[
+        const routes: Array<[string, string]> = [
           ['GET', '/api/v1/me'],
           ['GET', '/api/v1/sessions'],
           ['GET', '/api/v1/keys'],
@@ -163,7 +163,8 @@ for (const dialect of dialects) {
           ['POST', '/v1/chat/completions'],
           ['GET', `/api/v1/agents/${published.agent.id}/public-keys`],
           ['POST', `/api/v1/agents/${published.agent.id}/public-keys`],
-        ]) {
+        ];
+        for (const [method, path] of routes) {
           const body = method === 'POST' ? { model: 'gpt-4', messages: [{ role: 'user', content: 'x' }], allowed_origins: [pageOrigin] } : undefined;
           const response = await server.api(path, { method, auth: credential, body });
           assert.equal(response.status, 401, `${method} ${path} with ${credential.slice(0, 4)}…`);
