@@ -139,6 +139,14 @@ for (const dialect of dialects) {
       assert.equal(session.agent_id, published.agent.id);
       assert.equal(session.metadata.public, true);
       assert.match(session.metadata.visitor, /^visitor_[0-9a-f]{16}$/);
+      // The same conversation on the other surfaces' listings.
+      const owner = published.owner.basic;
+      const chatService = await server.api(`/users/${published.owner.id}/conversations`, { auth: owner });
+      assert.ok(chatService.body.some((c: any) => c.conversation_id === session.id), 'spec 001');
+      const chats = await server.api('/chats/', { auth: owner });
+      assert.ok(chats.body.some((c: any) => c.id === conversationUuid), 'spec 004');
+      const history = await server.api('/v1/chat/history', { auth: owner });
+      assert.ok(JSON.stringify(history.body).includes(conversationUuid) || history.body.sessions.some((s: any) => s.id === session.id), 'spec 003');
     });
 
     test('GET …/public/messages/:token answers 404 once the owner deleted the conversation', async () => {
