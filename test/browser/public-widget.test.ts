@@ -6,13 +6,14 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from '../helpers/browser.ts';
 import { repoRoot } from '../helpers/platform.ts';
-import type { TestServer } from '../helpers/server.ts';
+import { ManualClock, type TestServer } from '../helpers/server.ts';
 import { publishAgent, startPublicServer, type PublicServer, type PublishedAgent } from '../e2e/public-agents-helpers.ts';
 
 /** A site owner's page on its own loopback origin, embedding the widget exactly as the docs say. */
-async function startSite(snippet: () => string): Promise<{ origin: string; close(): Promise<void> }> {
+async function startSite(snippet: (variant: string) => string): Promise<{ origin: string; close(): Promise<void> }> {
   const server: Server = createServer((request, response) => {
-    if (request.url !== '/') {
+    const url = new URL(request.url ?? '/', 'http://site');
+    if (url.pathname !== '/') {
       response.writeHead(404).end();
       return;
     }
@@ -20,7 +21,7 @@ async function startSite(snippet: () => string): Promise<{ origin: string; close
     // The page's own styles are hostile on purpose: the widget's shadow root must not care.
     response.end(`<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>La boutique</title>
 <style>*{font-family:serif!important;color:red!important} button{display:none!important}</style></head>
-<body><h1>La boutique</h1><p>Bienvenue.</p>${snippet()}</body></html>`);
+<body><h1>La boutique</h1><p>Bienvenue.</p>${snippet(url.searchParams.get('variant') ?? '')}</body></html>`);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -34,14 +35,20 @@ describe('the public agent widget in a real browser (chromium)', () => {
   let allowed: Awaited<ReturnType<typeof startSite>>;
   let refused: Awaited<ReturnType<typeof startSite>>;
   let published: PublishedAgent;
-  const snippet = () => `<script src="${server.url}/widget.js" data-public-key="${published.key}" data-agent="${published.agent.id}" data-title="Conseiller" async></script>`;
+  let limited: PublishedAgent;
+  const snippet = (variant: string) => {
+    const chosen = variant === 'limited' ? limited : published;
+    return `<script src="${server.url}/widget.js" data-public-key="${chosen.key}" data-agent="${chosen.agent.id}" data-title="Conseiller" async></script>`;
+  };
 
   before(async () => {
-    running = await startPublicServer('sqlite');
+    // A still clock: a minute cannot turn in the middle of the rate-limit test.
+    running = await startPublicServer('sqlite', { clock: new ManualClock(Date.now()) });
     server = running.server;
     allowed = await startSite(snippet);
     refused = await startSite(snippet);
     published = await publishAgent(server, { origins: [allowed.origin] });
+    limited = await publishAgent(server, { username: 'dominique', origins: [allowed.origin], body: { visitor_limits: { requests_per_minute: 2 } } });
     chromium = await launchChromium();
   });
   after(async () => {
@@ -84,6 +91,15 @@ describe('the public agent widget in a real browser (chromium)', () => {
       const box = page.getByRole('textbox', { name: 'Your message' });
       assert.equal(await box.evaluate((element) => element === (element.getRootNode() as ShadowRoot).activeElement), true);
 
+      // Every state the answers' text goes through, as the visitor would see it.
+      await page.evaluate(() => {
+        const log = document.querySelector('[data-causerie-widget]')!.shadowRoot!.querySelector('.log')!;
+        const seen: string[] = ((window as any).seenAnswers = []);
+        new MutationObserver(() => {
+          const last = log.querySelector('li.assistant:last-of-type');
+          if (last && last.textContent !== seen.at(-1)) seen.push(last.textContent ?? '');
+        }).observe(log, { childList: true, subtree: true, characterData: true });
+      });
       const answers = ['Bonjour ! Nous ouvrons à 9 h.', 'Oui, la livraison est offerte dès 50 €.'];
       const questions = [`Quand ouvrez-vous ? [[reply:${answers[0]}]] [[chunk-delay:20]]`, `Livrez-vous ? [[reply:${answers[1]}]] [[chunk-delay:20]]`];
       for (const [index, question] of questions.entries()) {
@@ -94,6 +110,11 @@ describe('the public agent widget in a real browser (chromium)', () => {
         await page.waitForFunction((n) => !document.querySelector('[data-causerie-widget]')!.shadowRoot!.querySelectorAll('li.assistant')[n]!.hasAttribute('aria-busy'), index);
       }
       assert.deepEqual(await dialog.locator('li.assistant').allTextContents(), answers);
+      // Streamed: the visitor saw each answer grow, not appear whole.
+      const seen: string[] = await page.evaluate(() => (window as any).seenAnswers);
+      for (const answer of answers) {
+        assert.ok(seen.some((text) => text.length > 0 && text.length < answer.length && answer.startsWith(text)), `a part of "${answer}" was shown first: ${JSON.stringify(seen)}`);
+      }
       assert.equal(await dialog.locator('li.user').count(), 2);
       // The answers streamed: each was asked for as Server-Sent Events.
       const sent = running.upstream.chatRequests().slice(-2).map((r) => r.body.stream);
@@ -139,6 +160,29 @@ describe('the public agent widget in a real browser (chromium)', () => {
       const tokens = await server.services.sql.db.selectFrom('public_tokens').select('origin').execute();
       assert.ok(tokens.every((t) => t.origin === allowed.origin));
       assert.deepEqual(external, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a visitor who sends too fast is told, in plain words, how long to wait', async () => {
+    const context = await chromium.browser.newContext();
+    try {
+      const { page, external, errors } = await openPage(context);
+      await page.goto(`${allowed.origin}/?variant=limited`);
+      await page.getByRole('button', { name: 'Open chat' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Conseiller' });
+      const box = page.getByRole('textbox', { name: 'Your message' });
+      // The token was the visitor's first request of the minute, this message the second.
+      await box.fill('Premier [[reply:Bien reçu.]]');
+      await box.press('Enter');
+      await dialog.locator('li.assistant').filter({ hasText: 'Bien reçu.' }).waitFor();
+      await box.fill('Second');
+      await box.press('Enter');
+      await page.getByRole('status').filter({ hasText: /^You are sending messages too quickly\. Please wait \d+ seconds and try again\.$/ }).waitFor();
+      assert.equal(await dialog.locator('li.assistant').count(), 1);
+      assert.deepEqual(external, []);
+      assert.deepEqual(errors, []);
     } finally {
       await context.close();
     }
