@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createKey } from '../helpers/platform.ts';
-import { dialects, type TestServer } from '../helpers/server.ts';
+import { dialects, ManualClock, type TestServer } from '../helpers/server.ts';
 import { mintToken, otherOrigin, pageOrigin, publicCall, publishAgent, sendPublic, startPublicServer, type PublicServer, type PublishedAgent } from './public-agents-helpers.ts';
 
 /**
@@ -18,7 +18,8 @@ for (const dialect of dialects) {
     let conversationUuid: string;
 
     before(async () => {
-      running = await startPublicServer(dialect);
+      // A still clock: the visitor's minute cannot turn between its requests (the 429 test counts them).
+      running = await startPublicServer(dialect, { clock: new ManualClock(Date.now()) });
       server = running.server;
       published = await publishAgent(server, { body: { visitor_limits: { requests_per_minute: 8 } } });
     });
