@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { dialects, ManualClock, redisUrl, type TestServer } from '../helpers/server.ts';
+import { eventually } from './conversations-helpers.ts';
 import { mintToken, otherOrigin, pageOrigin, publicCall, publishAgent, sendPublic, startPublicServer, type PublicServer, type PublishedAgent } from './public-agents-helpers.ts';
 
 /**
@@ -136,6 +137,31 @@ for (const dialect of dialects) {
       assert.ok(responses.filter((r) => r.status === 429).every((r) => Number(r.headers.get('retry-after')) >= 1));
       const messages = await publicCall(server, `/v1/chat/conversation/public/messages/${token}`);
       assert.equal(messages.body.filter((m: any) => m.role === 'user').length, 20);
+    });
+
+    test("the public key's own limits hold across its visitors, and the usage is charged to the agent's owner through the key", async () => {
+      const published = await publishAgent(server, { username: 'keylimits', body: { limits: { requests_per_minute: 3 }, visitor_limits: { requests_per_minute: 50 } } });
+      const statuses: number[] = [];
+      let refusal: any;
+      for (const visitor of ['Visitor A', 'Visitor B']) {
+        const minted = await mintToken(server, published.key, published.agent.id, { userAgent: visitor });
+        assert.equal(minted.status, 200);
+        for (let i = 0; i < 2; i++) {
+          const response = await sendPublic(server, { client_token: minted.body.token, message: `Question ${i}` }, { userAgent: visitor });
+          statuses.push(response.status);
+          if (response.status === 429) refusal = response;
+        }
+      }
+      assert.deepEqual(statuses, [200, 200, 200, 429]);
+      assert.equal(refusal.headers.get('x-ratelimit-scope'), 'key.requests_per_minute');
+      assert.ok(Number(refusal.headers.get('retry-after')) >= 1);
+      // The ledger is written as each call settles: wait for the three rows.
+      const usage = await eventually(async () => {
+        const rows = await server.services.sql.db.selectFrom('usage_records').selectAll().where('api_key_id', '=', published.keyRecord.id).execute();
+        return rows.length >= 3 ? rows : undefined;
+      });
+      assert.equal(usage.length, 3);
+      assert.ok(usage.every((row) => row.user_id === published.owner.id && row.prompt_tokens > 0));
     });
   });
 }
