@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { TestServer } from '../helpers/server.ts';
 import { otherOrigin, pageOrigin, publishAgent, startPublicServer, type PublicServer, type PublishedAgent } from './public-agents-helpers.ts';
@@ -77,5 +78,8 @@ describe('public agents CORS', () => {
     assert.match(response.headers.get('content-type') ?? '', /^application\/javascript/);
     const text = await response.text();
     assert.ok(!/https?:\/\/(?!www\.w3\.org)/.test(text), 'loads nothing from elsewhere');
+    // docs/public-agents.md states its size.
+    const guide = readFileSync(new URL('../../docs/public-agents.md', import.meta.url), 'utf8');
+    assert.ok(guide.includes(`${Buffer.byteLength(text)} bytes`), `docs/public-agents.md states the widget's size (${Buffer.byteLength(text)} bytes)`);
   });
 });
