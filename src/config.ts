@@ -207,6 +207,36 @@ export const fields = {
     default: 900,
     parse: integer(1, 86_400),
   },
+  publicTokenTtlSeconds: {
+    env: 'CAUSERIE_PUBLIC_TOKEN_TTL_SECONDS',
+    description: 'Lifetime of a public conversation\'s client token (spec 002), in seconds.',
+    default: 3600,
+    parse: integer(60, 7 * 86_400),
+  },
+  publicVisitorRequestsPerMinute: {
+    env: 'CAUSERIE_PUBLIC_VISITOR_REQUESTS_PER_MINUTE',
+    description: 'Default messages and token requests per minute per visitor of a public key that sets none.',
+    default: 20,
+    parse: integer(1, 100_000),
+  },
+  publicVisitorTokensPerDay: {
+    env: 'CAUSERIE_PUBLIC_VISITOR_TOKENS_PER_DAY',
+    description: 'Default model tokens per UTC day per visitor of a public key that sets none.',
+    default: 100_000,
+    parse: integer(1, 1_000_000_000),
+  },
+  publicMessagesPerConversation: {
+    env: 'CAUSERIE_PUBLIC_MESSAGES_PER_CONVERSATION',
+    description: 'Default number of visitor messages one public conversation may hold, for a public key that sets none.',
+    default: 100,
+    parse: integer(1, 100_000),
+  },
+  publicBurstLimit: {
+    env: 'CAUSERIE_PUBLIC_BURST_LIMIT',
+    description: 'Uses of one client token within 10 seconds beyond which it is revoked as abuse.',
+    default: 30,
+    parse: integer(2, 100_000),
+  },
   shutdownGraceSeconds: {
     env: 'CAUSERIE_SHUTDOWN_GRACE',
     description: 'Seconds in-flight requests get to finish after SIGTERM before the process exits.',

@@ -23,6 +23,10 @@ import { AgentsStore } from './domain/agents/agents.store.ts';
 import { agentEnricher } from './domain/agents/agent-enricher.ts';
 import { AgentRuns } from './domain/agents/agent-runs.ts';
 import { ProviderAgentSync } from './domain/agents/provider-agents.ts';
+import { PublicAgentsStore } from './domain/public-agents/public-agents.store.ts';
+import { PublicKeysService } from './domain/public-agents/public-keys.service.ts';
+import { PublicConversationsService } from './domain/public-agents/public-conversations.service.ts';
+import { VisitorCounters } from './domain/public-agents/visitor-limits.ts';
 import { modelCatalogFrom } from './domain/conversations/model-catalog.ts';
 import { StreamRecovery } from './domain/conversations/stream-recovery.ts';
 import { createLimits } from './domain/limits/create-limits.ts';
@@ -57,6 +61,10 @@ export interface Services {
   agents: AgentsService;
   /** Talking to agents: one-off prompts, prompts in sessions, sessions created for an agent. */
   agentRuns: AgentRuns;
+  /** Public keys of agents (spec 002), managed by the agents' owners. */
+  publicKeys: PublicKeysService;
+  /** Public conversations (spec 002): client tokens, their messages, visitor limits, abuse. */
+  publicConversations: PublicConversationsService;
   /** Completions inside a conversation: history in, reply stored as it streams. */
   conversationCompletions: ConversationCompletions;
   /** Settles replies a dead process left streaming; start() once at start-up. */
@@ -154,6 +162,34 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
   const enrichers: ContextEnricher[] = [agentEnricher(agents, providerAgents), new WebSearchEnricher(webSearch)];
   const conversationCompletions = new ConversationCompletions({ store: conversationsStore, conversations, completions, models: modelCatalog, clock, timings: { leaseMs }, enrichers });
   const agentRuns = new AgentRuns({ agents, conversations, conversationCompletions, completions, providerAgents, defaultModel: () => modelCatalog.defaultModel() });
+  const publicStore = new PublicAgentsStore(sql.db);
+  const publicKeys = new PublicKeysService({
+    store: publicStore,
+    apiKeys: apiKeysStore,
+    agents,
+    clock,
+    defaultVisitorLimits: {
+      requests_per_minute: config.publicVisitorRequestsPerMinute,
+      tokens_per_day: config.publicVisitorTokensPerDay,
+      messages_per_conversation: config.publicMessagesPerConversation,
+    },
+    onChange: () => limits.resolver.forget(),
+    onRevoked: (ids) => running.stopKeys(ids),
+  });
+  const publicConversations = new PublicConversationsService({
+    store: publicStore,
+    apiKeys: apiKeysStore,
+    keys: publicKeys,
+    agents,
+    conversations,
+    completions: conversationCompletions,
+    models: modelCatalog,
+    visitors: new VisitorCounters({ counters: limits.counters, clock, prefix: config.redisPrefix }),
+    clock,
+    secret: options.tokenSecret,
+    tokenTtlSeconds: config.publicTokenTtlSeconds,
+    burstLimit: config.publicBurstLimit,
+  });
   const streamRecovery = new StreamRecovery({ store: conversationsStore, clock, mode: config.mode, leaseMs });
   return {
     config,
@@ -167,6 +203,8 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     conversations,
     agents,
     agentRuns,
+    publicKeys,
+    publicConversations,
     conversationCompletions,
     streamRecovery,
     plans,

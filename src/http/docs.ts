@@ -68,6 +68,7 @@ export async function registerDocs(app: App) {
         securitySchemes: {
           bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key (API_…) or an OAuth access token from POST /oauth/token.' },
           basicAuth: { type: 'http', scheme: 'basic', description: 'Username and password.' },
+          publicKeyAuth: { type: 'http', scheme: 'bearer', description: "An agent's public key (PUB_…): it only gets client tokens (spec 002)." },
         },
       },
     },

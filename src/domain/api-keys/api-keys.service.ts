@@ -161,6 +161,8 @@ export class ApiKeysService {
     if (!row) throw new AppError('unauthorized', 'Invalid API key');
     const now = this.deps.clock.now();
     if (row.revoked_at) throw new AppError('unauthorized', 'This API key has been revoked');
+    // A public key sits in web pages: it only mints client tokens for its agent (spec 002).
+    if (row.kind === 'public') throw new AppError('unauthorized', 'A public key can only get client tokens for its agent');
     if (row.expires_at && Date.parse(row.expires_at) <= now) throw new AppError('unauthorized', 'This API key has expired');
     if (!row.last_used_at || Date.parse(row.last_used_at) + touchIntervalMs <= now) {
       row.last_used_at = isoAt(now);

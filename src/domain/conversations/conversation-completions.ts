@@ -122,7 +122,7 @@ export class ConversationCompletions {
     let created = false;
     let conversation: ConversationRow;
     if (input.conversation === undefined) {
-      const made = await this.deps.conversations.create(actor, input.create);
+      const made = await this.deps.conversations.create(actor, input.create, { metered: false });
       conversation = (await store.findConversationById(made.id))!;
       created = true;
     } else {

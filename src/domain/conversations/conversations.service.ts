@@ -81,11 +81,16 @@ export class ConversationsService {
     return row;
   }
 
-  async create(actor: Actor, input: CreateConversationInput = {}): Promise<Conversation> {
+  /**
+   * Creates a conversation. `metered: false` is for creations that another limit already meters
+   * (a completion's, through the limits gate; a public visitor's, through the visitor limits), so
+   * they do not spend the owner's allowance of writes that call no model.
+   */
+  async create(actor: Actor, input: CreateConversationInput = {}, options: { metered?: boolean } = {}): Promise<Conversation> {
     const userId = await this.ownerId(actor, input.owner);
     if (input.model) await this.requireModel(input.model, 'model');
     const metadata = JSON.stringify(input.metadata ?? {});
-    await this.deps.writeThrottle?.(userId, (input.title?.length ?? 0) + (input.system_prompt?.length ?? 0) + metadata.length);
+    if (options.metered !== false) await this.deps.writeThrottle?.(userId, (input.title?.length ?? 0) + (input.system_prompt?.length ?? 0) + metadata.length);
     const now = this.now();
     const row = await this.deps.store.insertConversation({
       uuid: newUuid(),

@@ -20,6 +20,9 @@ import { registerChatsConversationsRoutes } from './chats/conversations.routes.t
 import { registerPlansRoutes } from './native/plans.routes.ts';
 import { registerLimitsRoutes } from './native/limits.routes.ts';
 import { registerUsageRoutes } from './native/usage.routes.ts';
+import { registerPublicKeysRoutes } from './native/public-keys.routes.ts';
+import { registerPublicRoutes } from './public/public.routes.ts';
+import { registerWidgetRoutes } from './public/widget.routes.ts';
 
 /** Every route module, one per surface and noun. */
 export function registerSurfaces(app: App, services: Services, extras: { metrics: Registry }) {
@@ -42,4 +45,7 @@ export function registerSurfaces(app: App, services: Services, extras: { metrics
   registerPlansRoutes(app, services);
   registerLimitsRoutes(app, services);
   registerUsageRoutes(app, services);
+  registerPublicKeysRoutes(app, services);
+  registerPublicRoutes(app, services);
+  registerWidgetRoutes(app, services);
 }

@@ -9,6 +9,7 @@ import * as usageRecordsByTime from './migrations/003-usage-records-by-time.ts';
 import * as messageMetadata from './migrations/004-message-metadata.ts';
 import * as agents from './migrations/005-agents.ts';
 import * as searchRecords from './migrations/008-search-records.ts';
+import * as publicAgents from './migrations/009-public-agents.ts';
 import * as apiKeyParents from './migrations/012-api-key-parents.ts';
 import type { Database } from './schema.ts';
 import { nodeSqliteDialect } from './sqlite-dialect.ts';
@@ -29,6 +30,7 @@ const migrations: Record<string, (dialect: Dialect) => Migration> = {
   '004-message-metadata': () => ({ up: (db) => messageMetadata.up(db) }),
   '005-agents': (dialect) => ({ up: (db) => agents.up(db, dialect) }),
   '008-search-records': (dialect) => ({ up: (db) => searchRecords.up(db, dialect) }),
+  '009-public-agents': (dialect) => ({ up: (db) => publicAgents.up(db, dialect) }),
   '012-api-key-parents': () => ({ up: (db) => apiKeyParents.up(db) }),
 };
 

@@ -99,6 +99,48 @@ export interface AgentsTable {
   updated_at: Timestamp;
 }
 
+/** What a public key (an api_keys row of kind 'public') serves: one agent, with per-visitor limits. */
+export interface PublicKeysTable {
+  api_key_id: number;
+  agent_id: number;
+  /** JSON of the visitor limits (requests per minute, messages per conversation, tokens per day). */
+  visitor_limits: string;
+}
+
+export interface PublicKeyOriginsTable {
+  api_key_id: number;
+  /** A web origin (scheme://host[:port]) allowed to use the key. */
+  origin: string;
+}
+
+/** A client token of a public conversation: only its hash is kept. */
+export interface PublicTokensTable {
+  id: Generated<number>;
+  hash: string;
+  api_key_id: number;
+  agent_id: number;
+  conversation_id: number;
+  origin: string;
+  /** The anonymous visitor id it was issued to. */
+  visitor: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  revoked_at: Timestamp | null;
+  revoked_reason: string | null;
+}
+
+/** A refused, suspicious use of a public key or client token, for the agent's owner to read. */
+export interface PublicKeyEventsTable {
+  id: Generated<number>;
+  api_key_id: number;
+  agent_id: number;
+  token_id: number | null;
+  reason: string;
+  origin: string | null;
+  visitor: string | null;
+  created_at: Timestamp;
+}
+
 export interface UsageRecordsTable {
   id: Generated<number>;
   user_id: number;
@@ -152,4 +194,8 @@ export interface Database {
   plans: PlansTable;
   removed_models: RemovedModelsTable;
   agents: AgentsTable;
+  public_keys: PublicKeysTable;
+  public_key_origins: PublicKeyOriginsTable;
+  public_tokens: PublicTokensTable;
+  public_key_events: PublicKeyEventsTable;
 }
