@@ -24,6 +24,8 @@ import { PlansService } from './domain/plans/plans.service.ts';
 import { PlansStore } from './domain/plans/plans.store.ts';
 import { UsageService } from './domain/usage/usage.service.ts';
 import { UsageStore } from './domain/usage/usage.store.ts';
+import { PromptsService } from './domain/prompts/prompts.service.ts';
+import { PromptsStore } from './domain/prompts/prompts.store.ts';
 import type { SqlStore } from './stores/sql/database.ts';
 
 /** Every domain service, built once from the stores and the config and passed down explicitly. */
@@ -52,6 +54,8 @@ export interface Services {
   limitsGate: LimitsGate;
   /** Usage reports over the ledger. */
   usage: UsageService;
+  /** Prompt templates (spec 003): users' own and the built-in ones. */
+  prompts: PromptsService;
   version: string;
   /** Releases every resource the services hold (database pool, provider connections). */
   close(): Promise<void>;
@@ -107,6 +111,7 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
   // In this order: what the caller asked for is settled before documents and the web add context.
   const enrichers: ContextEnricher[] = [];
   const conversationCompletions = new ConversationCompletions({ store: conversationsStore, conversations, completions, models: modelCatalog, clock, timings: { leaseMs }, enrichers });
+  const prompts = new PromptsService({ store: new PromptsStore(sql.db), completions, models: modelCatalog, clock });
   const streamRecovery = new StreamRecovery({ store: conversationsStore, clock, mode: config.mode, leaseMs });
   return {
     config,
@@ -124,6 +129,7 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     limits: limits.service,
     limitsGate: limits.gate,
     usage,
+    prompts,
     version: options.version,
     async close() {
       streamRecovery.stop();

@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
 import type { Conversation, Message } from '../../domain/conversations/conversations.types.ts';
 import { Nullable } from './common.ts';
+import { UsePromptFields } from './prompts.ts';
 
 /** Spec 003's shapes ("Chat API Documentation"). */
 const SessionId = Type.Union([Type.Integer({ minimum: 1 }), Type.String({ minLength: 1, maxLength: 64 })], {
@@ -26,6 +27,7 @@ export const ChatStreamBody = Type.Object(
     max_tokens: Type.Optional(Type.Integer({ minimum: 1 })),
     stream: Type.Optional(Type.Boolean({ default: true })),
     session_id: Type.Optional(SessionId),
+    ...UsePromptFields,
   },
   { additionalProperties: false },
 );

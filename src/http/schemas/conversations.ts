@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import type { Conversation, Message } from '../../domain/conversations/conversations.types.ts';
+import { UsePromptFields } from './prompts.ts';
 import { Nullable } from './common.ts';
 
 const Timestamp = Type.String({ format: 'date-time' });
@@ -64,12 +65,13 @@ export const UpdateSessionBody = Type.Object(
 
 export const SessionCompletionBody = Type.Object(
   {
-    prompt: Type.String({ minLength: 1, maxLength: 1_000_000, description: 'The user message' }),
+    prompt: Type.Optional(Type.String({ minLength: 1, maxLength: 1_000_000, description: 'The user message (may be left out when prompt_id is given)' })),
     model_id: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "Defaults to the session's model" })),
     stream: Type.Optional(Type.Boolean({ default: false, description: 'Answer as Server-Sent Events' })),
     temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })),
     top_p: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
     max_tokens: Type.Optional(Type.Integer({ minimum: 1 })),
+    ...UsePromptFields,
   },
   { additionalProperties: false },
 );
