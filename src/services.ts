@@ -24,6 +24,12 @@ import { PlansService } from './domain/plans/plans.service.ts';
 import { PlansStore } from './domain/plans/plans.store.ts';
 import { UsageService } from './domain/usage/usage.service.ts';
 import { UsageStore } from './domain/usage/usage.store.ts';
+import { Bm25Ranker } from './domain/documents/chunk-ranker.ts';
+import { DocumentContextEnricher } from './domain/documents/document-context.ts';
+import { DocumentsService } from './domain/documents/documents.service.ts';
+import { DocumentsStore } from './domain/documents/documents.store.ts';
+import { FileStore } from './domain/documents/file-store.ts';
+import { PdfExtractor } from './domain/documents/pdf-extractor.ts';
 import { PromptsService } from './domain/prompts/prompts.service.ts';
 import { PromptsStore } from './domain/prompts/prompts.store.ts';
 import type { SqlStore } from './stores/sql/database.ts';
@@ -54,6 +60,8 @@ export interface Services {
   limitsGate: LimitsGate;
   /** Usage reports over the ledger. */
   usage: UsageService;
+  /** PDF files attached to sessions (spec 003's upload), used as context by later completions. */
+  documents: DocumentsService;
   /** Prompt templates (spec 003): users' own and the built-in ones. */
   prompts: PromptsService;
   version: string;
@@ -109,8 +117,24 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
   const completions = new CompletionsService({ models, limits: limits.gate, usage: usageStore, clock, warn });
   const leaseMs = config.streamStaleSeconds * 1000;
   // In this order: what the caller asked for is settled before documents and the web add context.
-  const enrichers: ContextEnricher[] = [];
+  const documentsStore = new DocumentsStore(sql.db);
+  const enrichers: ContextEnricher[] = [
+    new DocumentContextEnricher({ store: documentsStore, ranker: new Bm25Ranker(), models: modelCatalog, unknownWindowTokens: config.documentContextTokens }),
+  ];
   const conversationCompletions = new ConversationCompletions({ store: conversationsStore, conversations, completions, models: modelCatalog, clock, timings: { leaseMs }, enrichers });
+  const documents = new DocumentsService({
+    store: documentsStore,
+    files: new FileStore(config.filesDir),
+    extractor: new PdfExtractor({ maxPages: config.pdfMaxPages, timeoutMs: config.pdfTimeoutMs, maxHeapMb: config.pdfMaxHeapMb }),
+    conversations,
+    clock,
+    chunking: { targetTokens: config.chunkTokens, overlapTokens: config.chunkOverlapTokens },
+  });
+  // Stored files of deleted sessions (their rows went by cascade): at start-up, then hourly.
+  const sweepOrphans = () => void documents.sweepOrphans().catch((error: unknown) => warn(`documents: sweeping unused files failed: ${(error as Error).message}`));
+  const sweepTimer = setInterval(sweepOrphans, 3_600_000);
+  sweepTimer.unref();
+  sweepOrphans();
   const prompts = new PromptsService({ store: new PromptsStore(sql.db), completions, models: modelCatalog, clock });
   const streamRecovery = new StreamRecovery({ store: conversationsStore, clock, mode: config.mode, leaseMs });
   return {
@@ -129,10 +153,12 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     limits: limits.service,
     limitsGate: limits.gate,
     usage,
+    documents,
     prompts,
     version: options.version,
     async close() {
       streamRecovery.stop();
+      clearInterval(sweepTimer);
       await models.close();
       await limits.close();
       await sql.close();

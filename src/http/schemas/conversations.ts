@@ -38,6 +38,7 @@ export const MessageBody = Type.Object(
     status: MessageStatus,
     prompt_tokens: Nullable(Type.Integer()),
     completion_tokens: Nullable(Type.Integer()),
+    metadata: Type.Optional(Nullable(Type.Record(Type.String(), Type.Unknown(), { description: 'What a reply was built from (e.g. documents: the files and chunks it was given)' }))),
     created_at: Timestamp,
     updated_at: Timestamp,
   },
@@ -110,6 +111,7 @@ export const toMessageBody = (message: Message) => ({
   status: message.status,
   prompt_tokens: message.prompt_tokens,
   completion_tokens: message.completion_tokens,
+  metadata: message.metadata,
   created_at: message.created_at,
   updated_at: message.updated_at,
 });
