@@ -49,13 +49,16 @@ export function registerFilesRoutes(app: App, services: Services) {
         if (!request.isMultipart()) throw new AppError('unsupported_media_type', 'Send the file as multipart/form-data, in a field named "file"');
         const part = await request.file();
         if (!part || part.fieldname !== 'file') throw invalid('file', 'is required: a multipart field named "file" holding the PDF');
+        const tooLarge = () => new AppError('payload_too_large', `file: larger than ${maxBytes} bytes, the most an upload may be`, { field: 'file' });
         let data: Buffer;
         try {
           data = await part.toBuffer();
         } catch (error) {
-          if ((error as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') throw new AppError('payload_too_large', `file: larger than ${maxBytes} bytes, the most an upload may be`, { field: 'file' });
+          if ((error as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') throw tooLarge();
           throw error;
         }
+        // The parser stops at the limit; when the byte over it came in the last chunk, toBuffer does not notice.
+        if (part.file.truncated) throw tooLarge();
         const file = await services.documents.upload(principalOf(request), request.params.session_id, { filename: part.filename, data });
         return { file, message: 'File uploaded successfully' };
       },
