@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { PdfWorkerInput, PdfWorkerOutput } from './pdf-worker.ts';
 
@@ -38,13 +39,29 @@ const workerUrl = new URL('./pdf-worker.ts', import.meta.url);
  */
 export class PdfExtractor extends EventEmitter {
   private readonly limits: PdfLimits;
+  /** Workers at once: one per core, so many uploads at a time queue instead of multiplying heaps. */
+  private readonly maxRunning = Math.max(1, availableParallelism());
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
 
   constructor(limits: PdfLimits) {
     super();
     this.limits = limits;
   }
 
-  extract(data: Uint8Array): Promise<ExtractedPdf> {
+  async extract(data: Uint8Array): Promise<ExtractedPdf> {
+    if (this.running >= this.maxRunning) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.running++;
+    try {
+      return await this.run(data);
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
+  }
+
+  /** One extraction in its own worker; the time limit counts from the worker's start, not from the queue. */
+  private run(data: Uint8Array): Promise<ExtractedPdf> {
     const { maxPages, timeoutMs, maxHeapMb } = this.limits;
     // The worker gets its own copy, transferred without a second copy.
     const copy = new Uint8Array(data);
