@@ -130,11 +130,19 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     clock,
     chunking: { targetTokens: config.chunkTokens, overlapTokens: config.chunkOverlapTokens },
   });
-  // Stored files of deleted sessions (their rows went by cascade): at start-up, then hourly.
-  const sweepOrphans = () => void documents.sweepOrphans().catch((error: unknown) => warn(`documents: sweeping unused files failed: ${(error as Error).message}`));
-  const sweepTimer = setInterval(sweepOrphans, 3_600_000);
+  // Stored files of deleted sessions (their rows went by cascade): ten minutes after start-up, then
+  // hourly. Never at once: a CLI command builds these services and closes them straight away.
+  let closed = false;
+  const sweepOrphans = () =>
+    void documents.sweepOrphans().catch((error: unknown) => {
+      if (!closed) warn(`documents: sweeping unused files failed: ${(error as Error).message}`);
+    });
+  let sweepTimer: NodeJS.Timeout = setTimeout(() => {
+    sweepOrphans();
+    sweepTimer = setInterval(sweepOrphans, 3_600_000);
+    sweepTimer.unref();
+  }, 600_000);
   sweepTimer.unref();
-  sweepOrphans();
   const prompts = new PromptsService({ store: new PromptsStore(sql.db), completions, models: modelCatalog, clock });
   const streamRecovery = new StreamRecovery({ store: conversationsStore, clock, mode: config.mode, leaseMs });
   return {
@@ -158,6 +166,8 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     version: options.version,
     async close() {
       streamRecovery.stop();
+      closed = true;
+      clearTimeout(sweepTimer);
       clearInterval(sweepTimer);
       await models.close();
       await limits.close();
