@@ -49,16 +49,19 @@ export function registerFilesRoutes(app: App, services: Services) {
         if (!request.isMultipart()) throw new AppError('unsupported_media_type', 'Send the file as multipart/form-data, in a field named "file"');
         const part = await request.file();
         if (!part || part.fieldname !== 'file') throw invalid('file', 'is required: a multipart field named "file" holding the PDF');
-        const tooLarge = () => new AppError('payload_too_large', `file: larger than ${maxBytes} bytes, the most an upload may be`, { field: 'file' });
-        let data: Buffer;
-        try {
-          data = await part.toBuffer();
-        } catch (error) {
-          if ((error as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') throw tooLarge();
-          throw error;
-        }
-        // The parser stops at the limit; when the byte over it came in the last chunk, toBuffer does not notice.
-        if (part.file.truncated) throw tooLarge();
+        // Answered as soon as the limit is crossed, with Connection: close, so the rest of an
+        // oversized upload is not read (the parser would otherwise skip to its end first).
+        const tooLarge = () => new AppError('payload_too_large', `file: larger than ${maxBytes} bytes, the most an upload may be`, { field: 'file', headers: { connection: 'close' } });
+        const data = await new Promise<Buffer>((resolve, reject) => {
+          const chunks: Buffer[] = [];
+          part.file.on('data', (chunk: Buffer) => chunks.push(chunk));
+          part.file.once('limit', () => {
+            chunks.length = 0;
+            reject(tooLarge());
+          });
+          part.file.once('end', () => (part.file.truncated ? reject(tooLarge()) : resolve(Buffer.concat(chunks))));
+          part.file.once('error', reject);
+        });
         const file = await services.documents.upload(principalOf(request), request.params.session_id, { filename: part.filename, data });
         return { file, message: 'File uploaded successfully' };
       },
