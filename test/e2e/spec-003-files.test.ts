@@ -157,7 +157,7 @@ for (const dialect of dialects) {
     test('a 5,000-page PDF is cut at the page limit (or the time limit), and the server answers other requests while it is read', async () => {
       const huge = await (hugePdf ??= makeManyPagesPdf(5000));
       const order: string[] = [];
-      const started = new Promise<void>((resolve) => server.services.documents['deps'].extractor.once('start', () => resolve()));
+      const started = new Promise<void>((resolve) => server.services.documents.extractor.once('start', () => resolve()));
       const uploading = upload(fileForm(huge, 'report.pdf')).then(async (response) => {
         order.push('upload');
         return response;

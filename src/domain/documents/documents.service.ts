@@ -79,6 +79,11 @@ export class DocumentsService {
     this.deps = deps;
   }
 
+  /** The PDF reader, whose 'start' and 'end' events tell when an extraction runs. */
+  get extractor(): PdfExtractor {
+    return this.deps.extractor;
+  }
+
   /** The session the caller names, if it is theirs (else 404, like every session route). */
   private session(actor: Actor, reference: string) {
     return this.deps.conversations.findRow(actor, reference);
