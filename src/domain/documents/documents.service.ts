@@ -108,7 +108,7 @@ export class DocumentsService {
     const sha256 = await this.deps.files.put(upload.data);
     const metadata: DocumentMetadata = { page_count: extracted.pageCount, pages_extracted: extracted.pages.length, truncated: extracted.truncated };
     const chunks = chunkPages(extracted.pages, this.deps.chunking);
-    const row = await this.deps.store.insertWithChunks(
+    const row = await this.insert(actor, sessionReference, 
       {
         uuid: newUuid(),
         user_id: conversation.user_id,
@@ -133,6 +133,16 @@ export class DocumentsService {
       })),
     );
     return toFile(row, chunks.length);
+  }
+
+  /** Stores the rows; a session deleted while its PDF was being read is a 404, not a foreign-key failure. */
+  private async insert(actor: Actor, sessionReference: string, ...rows: Parameters<DocumentsStore['insertWithChunks']>): Promise<DocumentRow> {
+    try {
+      return await this.deps.store.insertWithChunks(...rows);
+    } catch (error) {
+      await this.session(actor, sessionReference);
+      throw error;
+    }
   }
 
   async list(actor: Actor, sessionReference: string): Promise<DocumentFile[]> {
