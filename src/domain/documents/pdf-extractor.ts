@@ -68,6 +68,9 @@ export class PdfExtractor extends EventEmitter {
     const input: PdfWorkerInput = { data: copy, maxPages, softDeadline: Date.now() + Math.floor(timeoutMs * 0.75) };
     return new Promise<ExtractedPdf>((resolve, reject) => {
       const worker = new Worker(workerUrl, { workerData: input, transferList: [copy.buffer as ArrayBuffer], resourceLimits: { maxOldGenerationSizeMb: maxHeapMb }, stdout: true, stderr: true });
+      // Its console output (pdf.js warnings) is discarded, never mixed into the server's logs.
+      worker.stdout.resume();
+      worker.stderr.resume();
       this.emit('start');
       let settled = false;
       const settle = (action: () => void) => {
