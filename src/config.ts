@@ -319,6 +319,54 @@ export const fields = {
     default: 300,
     parse: integer(0, 86_400),
   },
+  filesDir: {
+    env: 'CAUSERIE_FILES_DIR',
+    description: 'Folder of uploaded files, named by the SHA-256 of their content (default: the "files" folder inside CAUSERIE_DATA_DIR; shared by every node in cluster mode).',
+    default: '',
+    parse: text,
+  },
+  uploadMaxBytes: {
+    env: 'CAUSERIE_UPLOAD_MAX_BYTES',
+    description: 'Largest uploaded file, in bytes (larger uploads get 413).',
+    default: 10 * 1_048_576,
+    parse: integer(1024, 1024 * 1_048_576),
+  },
+  pdfMaxPages: {
+    env: 'CAUSERIE_PDF_MAX_PAGES',
+    description: 'Pages of an uploaded PDF whose text is read; the text of later pages is left out (the file says so in metadata.truncated).',
+    default: 2000,
+    parse: integer(1, 1_000_000),
+  },
+  pdfTimeoutMs: {
+    env: 'CAUSERIE_PDF_TIMEOUT_MS',
+    description: 'Milliseconds a PDF may take to read: pages are read until three quarters of it (the rest is left out), and a reader still busy at the end is stopped (422).',
+    default: 30_000,
+    parse: integer(100, 3_600_000),
+  },
+  pdfMaxHeapMb: {
+    env: 'CAUSERIE_PDF_MAX_HEAP_MB',
+    description: 'Memory (MB of heap) the thread reading one PDF may use; a PDF needing more is refused (422).',
+    default: 512,
+    parse: integer(32, 16_384),
+  },
+  chunkTokens: {
+    env: 'CAUSERIE_CHUNK_TOKENS',
+    description: 'Target size, in estimated tokens, of the chunks a document is cut into for use as context.',
+    default: 400,
+    parse: integer(50, 8192),
+  },
+  chunkOverlapTokens: {
+    env: 'CAUSERIE_CHUNK_OVERLAP_TOKENS',
+    description: 'Tokens at the end of a chunk repeated at the start of the next.',
+    default: 50,
+    parse: integer(0, 4096),
+  },
+  documentContextTokens: {
+    env: 'CAUSERIE_DOCUMENT_CONTEXT_TOKENS',
+    description: "Tokens of document text given to a model whose context window is unknown (with a known window, what fits beside the history).",
+    default: 3000,
+    parse: integer(100, 1_000_000),
+  },
   providerConnectTimeoutMs: {
     env: 'CAUSERIE_PROVIDER_CONNECT_TIMEOUT_MS',
     description: 'Milliseconds to open a connection to a provider.',
@@ -519,6 +567,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
   }
   if (!settings.modelsDir) settings.modelsDir = join(String(settings.dataDir), 'models');
+  if (!settings.filesDir) settings.filesDir = join(String(settings.dataDir), 'files');
   const mode = settings.databaseUrl ? 'cluster' : 'embedded';
   return Object.freeze({ ...(settings as Settings), mode, file, providerSecrets: providerSecretsFrom(file, env) });
 }

@@ -36,6 +36,14 @@ import { PlansService } from './domain/plans/plans.service.ts';
 import { PlansStore } from './domain/plans/plans.store.ts';
 import { UsageService } from './domain/usage/usage.service.ts';
 import { UsageStore } from './domain/usage/usage.store.ts';
+import { Bm25Ranker } from './domain/documents/chunk-ranker.ts';
+import { DocumentContextEnricher } from './domain/documents/document-context.ts';
+import { DocumentsService } from './domain/documents/documents.service.ts';
+import { DocumentsStore } from './domain/documents/documents.store.ts';
+import { FileStore } from './domain/documents/file-store.ts';
+import { PdfExtractor } from './domain/documents/pdf-extractor.ts';
+import { PromptsService } from './domain/prompts/prompts.service.ts';
+import { PromptsStore } from './domain/prompts/prompts.store.ts';
 import type { SqlStore } from './stores/sql/database.ts';
 import { createSearchProvider } from './providers/search/create-search-provider.ts';
 import { parseAllowlist } from './providers/web/address-guard.ts';
@@ -79,6 +87,10 @@ export interface Services {
   usage: UsageService;
   /** Web search as context for completions (conversations through its enricher, and the OpenAI surface). */
   webSearch: WebSearch;
+  /** PDF files attached to sessions (spec 003's upload), used as context by later completions. */
+  documents: DocumentsService;
+  /** Prompt templates (spec 003): users' own and the built-in ones. */
+  prompts: PromptsService;
   version: string;
   /** Releases every resource the services hold (database pool, provider connections). */
   close(): Promise<void>;
@@ -158,8 +170,13 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     usage: searchRecords,
     clock,
   });
-  // In this order: what the caller asked for is settled before documents and the web add context.
-  const enrichers: ContextEnricher[] = [agentEnricher(agents, providerAgents), new WebSearchEnricher(webSearch)];
+  const documentsStore = new DocumentsStore(sql.db);
+  // In this order: the agent's instructions first, then the session's documents, then the web.
+  const enrichers: ContextEnricher[] = [
+    agentEnricher(agents, providerAgents),
+    new DocumentContextEnricher({ store: documentsStore, ranker: new Bm25Ranker(), models: modelCatalog, unknownWindowTokens: config.documentContextTokens }),
+    new WebSearchEnricher(webSearch),
+  ];
   const conversationCompletions = new ConversationCompletions({ store: conversationsStore, conversations, completions, models: modelCatalog, clock, timings: { leaseMs }, enrichers });
   const agentRuns = new AgentRuns({ agents, conversations, conversationCompletions, completions, providerAgents, defaultModel: () => modelCatalog.defaultModel() });
   const publicStore = new PublicAgentsStore(sql.db);
@@ -190,6 +207,28 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     tokenTtlSeconds: config.publicTokenTtlSeconds,
     burstLimit: config.publicBurstLimit,
   });
+  const documents = new DocumentsService({
+    store: documentsStore,
+    files: new FileStore(config.filesDir),
+    extractor: new PdfExtractor({ maxPages: config.pdfMaxPages, timeoutMs: config.pdfTimeoutMs, maxHeapMb: config.pdfMaxHeapMb }),
+    conversations,
+    clock,
+    chunking: { targetTokens: config.chunkTokens, overlapTokens: config.chunkOverlapTokens },
+  });
+  // Stored files of deleted sessions (their rows went by cascade): ten minutes after start-up, then
+  // hourly. Never at once: a CLI command builds these services and closes them straight away.
+  let closed = false;
+  const sweepOrphans = () =>
+    void documents.sweepOrphans().catch((error: unknown) => {
+      if (!closed) warn(`documents: sweeping unused files failed: ${(error as Error).message}`);
+    });
+  let sweepTimer: NodeJS.Timeout = setTimeout(() => {
+    sweepOrphans();
+    sweepTimer = setInterval(sweepOrphans, 3_600_000);
+    sweepTimer.unref();
+  }, 600_000);
+  sweepTimer.unref();
+  const prompts = new PromptsService({ store: new PromptsStore(sql.db), completions, models: modelCatalog, clock });
   const streamRecovery = new StreamRecovery({ store: conversationsStore, clock, mode: config.mode, leaseMs });
   return {
     config,
@@ -212,9 +251,14 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     limitsGate: limits.gate,
     usage,
     webSearch,
+    documents,
+    prompts,
     version: options.version,
     async close() {
       streamRecovery.stop();
+      closed = true;
+      clearTimeout(sweepTimer);
+      clearInterval(sweepTimer);
       await models.close();
       await limits.close();
       await sql.close();

@@ -1,6 +1,7 @@
 import { sourcesOf, SourcesBody } from '../web-sources.ts';
 import { Type } from 'typebox';
 import type { Conversation, Message } from '../../domain/conversations/conversations.types.ts';
+import { UsePromptFields } from './prompts.ts';
 import { IdOrUuid, Nullable } from './common.ts';
 
 const Timestamp = Type.String({ format: 'date-time' });
@@ -40,6 +41,7 @@ export const MessageBody = Type.Object(
     completion_tokens: Nullable(Type.Integer()),
     /** Only on replies given with web search: what `[n]` in the content refers to. */
     sources: Type.Optional(SourcesBody),
+    metadata: Type.Optional(Nullable(Type.Record(Type.String(), Type.Unknown(), { description: 'What a reply was built from (e.g. documents: the files and chunks it was given)' }))),
     created_at: Timestamp,
     updated_at: Timestamp,
   },
@@ -71,13 +73,14 @@ export const UpdateSessionBody = Type.Object(
 
 export const SessionCompletionBody = Type.Object(
   {
-    prompt: Type.String({ minLength: 1, maxLength: 1_000_000, description: 'The user message' }),
+    prompt: Type.Optional(Type.String({ minLength: 1, maxLength: 1_000_000, description: 'The user message (may be left out when prompt_id is given)' })),
     model_id: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "Defaults to the session's model" })),
     stream: Type.Optional(Type.Boolean({ default: false, description: 'Answer as Server-Sent Events' })),
     temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })),
     top_p: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
     max_tokens: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000 })),
     web_search: Type.Optional(Type.Boolean({ default: false, description: 'Search the web for the last user message first; the answer cites the sources as [n] (see docs/web-search.md)' })),
+    ...UsePromptFields,
   },
   { additionalProperties: false },
 );
@@ -117,6 +120,7 @@ export const toMessageBody = (message: Message) => ({
   prompt_tokens: message.prompt_tokens,
   completion_tokens: message.completion_tokens,
   ...(sourcesOf(message) ? { sources: sourcesOf(message) } : {}),
+  metadata: message.metadata,
   created_at: message.created_at,
   updated_at: message.updated_at,
 });

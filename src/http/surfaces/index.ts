@@ -15,6 +15,8 @@ import { registerSessionsRoutes } from './native/sessions.routes.ts';
 import { registerMessagesRoutes } from './native/messages.routes.ts';
 import { registerChatServiceConversationsRoutes } from './chat-service/conversations.routes.ts';
 import { registerChatApiRoutes } from './chat-api/chat.routes.ts';
+import { registerPromptsRoutes } from './chat-api/prompts.routes.ts';
+import { registerFilesRoutes } from './chat-api/files.routes.ts';
 import { registerChatsRoutes } from './chats/chats.routes.ts';
 import { registerChatsConversationsRoutes } from './chats/conversations.routes.ts';
 import { registerPlansRoutes } from './native/plans.routes.ts';
@@ -40,6 +42,8 @@ export function registerSurfaces(app: App, services: Services, extras: { metrics
   registerMessagesRoutes(app, services);
   registerChatServiceConversationsRoutes(app, services);
   registerChatApiRoutes(app, services);
+  registerPromptsRoutes(app, services);
+  registerFilesRoutes(app, services);
   registerChatsRoutes(app, services);
   registerChatsConversationsRoutes(app, services);
   registerPlansRoutes(app, services);

@@ -183,6 +183,51 @@ export interface RemovedModelsTable {
   removed_at: Timestamp;
 }
 
+export interface PromptsTable {
+  id: Generated<number>;
+  /** Null for the built-in templates. */
+  user_id: number | null;
+  title: string;
+  content: string;
+  scenario: string | null;
+  description: string | null;
+  /** JSON object. */
+  metadata: string;
+  is_template: Flag;
+  usage_count: number;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface DocumentsTable {
+  id: Generated<number>;
+  uuid: string;
+  user_id: number;
+  conversation_id: number;
+  filename: string;
+  mime_type: string;
+  file_size: number;
+  /** Hex SHA-256 of the content: the stored file's name. */
+  sha256: string;
+  page_count: number;
+  extracted_text: string;
+  /** JSON object (pages extracted, whether the text was cut). */
+  metadata: string;
+  created_at: Timestamp;
+}
+
+export interface DocumentChunksTable {
+  id: Generated<number>;
+  document_id: number;
+  conversation_id: number;
+  user_id: number;
+  chunk_index: number;
+  text: string;
+  token_estimate: number;
+  page_from: number;
+  page_to: number;
+}
+
 export interface Database {
   users: UsersTable;
   api_keys: ApiKeysTable;
@@ -198,4 +243,7 @@ export interface Database {
   public_key_origins: PublicKeyOriginsTable;
   public_tokens: PublicTokensTable;
   public_key_events: PublicKeyEventsTable;
+  prompts: PromptsTable;
+  documents: DocumentsTable;
+  document_chunks: DocumentChunksTable;
 }

@@ -75,12 +75,21 @@ export function registerChatApiRoutes(app: App, services: Services) {
       const stream = body.stream ?? true;
       const existing = body.session_id !== undefined;
       if (!existing && !body.model) throw invalid('body.model', 'is required when no session_id is given');
+      const actor = principalOf(request);
+      let messages = body.messages;
+      if (body.prompt_id !== undefined) {
+        // The rendered prompt starts the last user message (or is the user message when the last is not one).
+        const last = messages.at(-1);
+        const text = last?.role === 'user' ? last.content : undefined;
+        const content = await services.prompts.composeUserMessage(actor, body.prompt_id, body.variables ?? {}, text);
+        messages = [...(text === undefined ? messages : messages.slice(0, -1)), { role: 'user', content }];
+      }
       const run = await services.conversationCompletions.complete(
-        principalOf(request),
+        actor,
         {
           conversation: body.session_id,
           create: existing ? undefined : { model: body.model },
-          messages: body.messages,
+          messages,
           skipStoredPrefix: true,
           ...(existing ? { fallbackModel: body.model } : { model: body.model }),
           temperature: body.temperature,
@@ -90,6 +99,7 @@ export function registerChatApiRoutes(app: App, services: Services) {
         },
         { signal },
       );
+      if (body.prompt_id !== undefined) await services.prompts.recordUse(body.prompt_id);
       const headers = { 'x-session-id': String(run.conversation.id) };
       if (!stream) {
         const { message } = await collectReply(run);

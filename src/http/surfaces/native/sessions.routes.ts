@@ -1,9 +1,9 @@
 import { Type } from 'typebox';
+import { invalid } from '../../../domain/errors.ts';
 import type { Services } from '../../../services.ts';
 import type { App } from '../../app.ts';
 import { authenticate, principalOf, security } from '../../auth.ts';
 import { clientGone } from '../../client-gone.ts';
-import { invalid } from '../../../domain/errors.ts';
 import { authErrors, ErrorBody, IdOrUuid } from '../../schemas/common.ts';
 import {
   CreateSessionBody,
@@ -159,11 +159,15 @@ export function registerSessionsRoutes(app: App, services: Services) {
     async (request, reply) => {
       const signal = clientGone(reply);
       const body = request.body;
+      const actor = principalOf(request);
+      let content = body.prompt;
+      if (body.prompt_id !== undefined) content = await services.prompts.composeUserMessage(actor, body.prompt_id, body.variables ?? {}, body.prompt);
+      if (content === undefined) throw invalid('body.prompt', 'is required (or give prompt_id)');
       const run = await services.conversationCompletions.complete(
-        principalOf(request),
+        actor,
         {
           conversation: request.params.session_id,
-          messages: [{ role: 'user', content: body.prompt }],
+          messages: [{ role: 'user', content }],
           model: body.model_id,
           temperature: body.temperature,
           top_p: body.top_p,
@@ -173,6 +177,7 @@ export function registerSessionsRoutes(app: App, services: Services) {
         },
         { signal },
       );
+      if (body.prompt_id !== undefined) await services.prompts.recordUse(body.prompt_id);
       await sendSessionRun(request, reply, run, { stream: body.stream === true });
       return reply;
     },
