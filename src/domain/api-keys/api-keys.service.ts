@@ -5,7 +5,7 @@ import { randomBase32, sha256 } from '../secrets.ts';
 import type { Actor } from '../users/users.service.ts';
 import type { ApiKeyRow, ApiKeysStore } from './api-keys.store.ts';
 
-/** Limits a key may carry on top of its owner's plan (issue 5 enforces them). */
+/** Limits a key may carry on top of its owner's plan. */
 export interface KeyLimits {
   requests_per_minute?: number;
   requests_per_day?: number;

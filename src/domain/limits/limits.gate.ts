@@ -40,7 +40,7 @@ export interface GateDeps {
 const unlimitedAdmission: Admission = { headers: {}, async settle() {} };
 
 /**
- * The limits gate (issue 5): resolves the limits that apply to the caller (their plan, their
+ * The limits gate: resolves the limits that apply to the caller (their plan, their
  * key's own), then reserves every one of them in one atomic step of the counters backend:
  * one request, the worst-case tokens and cost, and a stream slot. settle() replaces the
  * reservation with what was actually used and frees the slot, exactly once.

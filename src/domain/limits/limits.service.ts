@@ -35,7 +35,7 @@ export interface LimitsServiceDeps {
   ready: Promise<void>;
 }
 
-/** Reading what is left of each limit, and changing a key's limits (issue 5). */
+/** Reading what is left of each limit, and changing a key's limits. */
 export class LimitsService {
   private readonly deps: LimitsServiceDeps;
 

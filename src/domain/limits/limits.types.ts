@@ -27,7 +27,7 @@ export interface Admission {
 }
 
 /**
- * Checks and reserves every limit that applies to a model call (issue 5). admit() throws
+ * Checks and reserves every limit that applies to a model call. admit() throws
  * AppError('rate_limited') with Retry-After and X-RateLimit-* headers when a limit is exhausted.
  */
 export interface LimitsGate {

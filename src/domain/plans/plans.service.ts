@@ -6,7 +6,7 @@ import { toUser, type Actor, type User, type UsersService } from '../users/users
 import type { UsersStore } from '../users/users.store.ts';
 import type { PlanRow, PlansStore } from './plans.store.ts';
 
-/** A tier: a named set of limits assigned to users (issue 5). */
+/** A tier: a named set of limits assigned to users. */
 export interface Plan {
   id: number;
   name: string;

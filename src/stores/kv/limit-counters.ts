@@ -1,5 +1,5 @@
 /**
- * The atomic store behind quotas and rate limits (issue 5). Two implementations share these
+ * The atomic store behind quotas and rate limits. Two implementations share these
  * semantics exactly: in process (embedded mode) and Redis (cluster mode, Lua scripts).
  *
  * A reservation checks every item and applies all of them, or none: no other reservation can

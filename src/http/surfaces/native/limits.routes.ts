@@ -6,7 +6,7 @@ import { authErrors, ErrorBody, IdOrUuid } from '../../schemas/common.ts';
 import { KeyLimits } from '../../schemas/keys.ts';
 import { ApiKeyWithRemainingBody, LimitsOverviewBody } from '../../schemas/limits.ts';
 
-/** What is left of each limit, and a key's own limits after its creation (issue 5). */
+/** What is left of each limit, and a key's own limits after its creation. */
 export function registerLimitsRoutes(app: App, services: Services) {
   const tags = ['plans and limits'];
 

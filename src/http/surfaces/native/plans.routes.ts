@@ -6,7 +6,7 @@ import { authErrors, ErrorBody, IdOrUuid } from '../../schemas/common.ts';
 import { AssignPlanBody, CreatePlanBody, PlanBody, UpdatePlanBody } from '../../schemas/limits.ts';
 import { UserBody } from '../../schemas/users.ts';
 
-/** Plans (tiers): named sets of limits, created and assigned by administrators (issue 5). */
+/** Plans (tiers): named sets of limits, created and assigned by administrators. */
 export function registerPlansRoutes(app: App, services: Services) {
   const admin = { onRequest: [authenticate(services), requireAdmin] };
   const tags = ['plans and limits'];

@@ -4,7 +4,7 @@ import { authenticate, principalOf, security } from '../../auth.ts';
 import { authErrors, ErrorBody } from '../../schemas/common.ts';
 import { UsageQuery, UsageReportBody } from '../../schemas/limits.ts';
 
-/** Usage reporting over the ledger: requests, tokens and cost by day, model or key (issue 5). */
+/** Usage reporting over the ledger: requests, tokens and cost by day, model or key. */
 export function registerUsageRoutes(app: App, services: Services) {
   app.get(
     '/api/v1/usage',
