@@ -163,6 +163,33 @@ for (const dialect of dialects) {
       assert.equal((await revoke({ token: 'made-up' })).status, 200);
     });
 
+    test('changing the password needs the current one, ends every sign-in, and leaves API keys working', async () => {
+      const user = await signUp(server, `changer-${dialect}`);
+      const key = await createKey(server, user.basic);
+      const signedIn = await passwordGrant(server, user.username, user.password);
+      const change = (body: Record<string, string>, auth = user.basic) => server.api('/api/v1/me/password', { method: 'PUT', auth, body });
+      const wrong = await change({ current_password: 'not-it-at-all', new_password: 'a-new-password-1' });
+      assert.equal(wrong.status, 400);
+      assert.equal(wrong.body.detail, "current_password: is not this account's password");
+      assert.equal((await change({ current_password: user.password, new_password: 'short' })).body.detail, 'new_password: must be at least 8 characters');
+      assert.equal((await change({ current_password: user.password, new_password: 'a-new-password-1' }, `Bearer ${signedIn.access_token}`)).status, 200);
+      assert.equal((await server.api('/api/v1/me', { auth: user.basic })).status, 401, 'the old password no longer works');
+      assert.equal((await server.api('/api/v1/me', { auth: basic(user.username, 'a-new-password-1') })).status, 200);
+      assert.equal((await server.api('/api/v1/me', { auth: `Bearer ${signedIn.access_token}` })).status, 401, 'sign-ins made with the old password end');
+      assert.equal((await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: signedIn.refresh_token })).status, 400);
+      assert.equal((await server.api('/api/v1/me', { auth: key.key })).status, 200, 'API keys are not sign-ins');
+    });
+
+    test('sign-out-everywhere ends every sign-in of the account at once', async () => {
+      const first = await passwordGrant(server, 'ivan', ivan.password);
+      const second = await passwordGrant(server, 'ivan', ivan.password);
+      const response = await server.api('/api/v1/me/sign-out-everywhere', { method: 'POST', auth: `Bearer ${first.access_token}` });
+      assert.equal(response.status, 200);
+      assert.ok(response.body.revoked_sign_ins >= 2);
+      for (const token of [first.access_token, second.access_token]) assert.equal((await server.api('/api/v1/me', { auth: `Bearer ${token}` })).status, 401);
+      assert.equal((await server.api('/api/v1/me', { auth: ivan.basic })).status, 200, 'the password still signs in');
+    });
+
     test('two refreshes racing with one token: exactly one wins', async () => {
       const tokens = await passwordGrant(server, 'ivan', ivan.password);
       const results = await Promise.all(

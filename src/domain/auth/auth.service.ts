@@ -6,8 +6,8 @@ import { newUuid } from '../ids.ts';
 import { randomToken, sha256 } from '../secrets.ts';
 import { looksLikeApiKey, type ApiKeysService } from '../api-keys/api-keys.service.ts';
 import type { ApiKeyRow } from '../api-keys/api-keys.store.ts';
-import { decoyHash, verifyPassword } from '../users/passwords.ts';
-import { toUser, usernameKey, type Actor, type User, type UsersService } from '../users/users.service.ts';
+import { decoyHash, hashPassword, verifyPassword } from '../users/passwords.ts';
+import { checkPasswordRules, toUser, usernameKey, type Actor, type User, type UsersService } from '../users/users.service.ts';
 import type { UsersStore } from '../users/users.store.ts';
 import type { LoginThrottle } from './login-throttle.ts';
 import type { RefreshTokensStore } from './refresh-tokens.store.ts';
@@ -201,6 +201,31 @@ export class AuthService {
       const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'], issuer: 'causerie', requiredClaims: ['sid'], currentDate: new Date(this.deps.clock.now()) });
       if (typeof payload.sid === 'string') await this.deps.refreshTokens.revokeFamily(payload.sid, now);
     } catch {}
+  }
+
+  /**
+   * Changes the caller's password after checking the current one (throttled like any sign-in),
+   * then ends every sign-in of the account: its access and refresh tokens stop working. API keys
+   * are not sign-ins and keep working (revoke them with DELETE /api/v1/keys/{id}).
+   */
+  async changePassword(actor: Actor, input: { current: string; next: string }, address: string): Promise<void> {
+    const row = await this.deps.usersStore.findById(actor.userId);
+    if (!row) throw unauthorized('This account is disabled');
+    try {
+      await this.checkPassword(row.username, input.current, address);
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'unauthorized') throw new AppError('validation_failed', 'current_password: is not this account\'s password', { field: 'current_password' });
+      throw error;
+    }
+    checkPasswordRules('new_password', input.next);
+    const now = isoAt(this.deps.clock.now());
+    await this.deps.usersStore.update(row.id, { password_hash: await hashPassword(input.next), updated_at: now });
+    await this.deps.refreshTokens.revokeAllOfUser(row.id, now);
+  }
+
+  /** Ends every sign-in of the caller's account (all access and refresh tokens); returns how many. */
+  async signOutEverywhere(actor: Actor): Promise<number> {
+    return this.deps.refreshTokens.revokeAllOfUser(actor.userId, isoAt(this.deps.clock.now()));
   }
 
   /** Rotates a refresh token; presenting one twice revokes its whole family (theft detection). */

@@ -35,6 +35,12 @@ export class RefreshTokensStore {
     return row !== undefined;
   }
 
+  /** Revokes every sign-in of a user; returns how many were live. */
+  async revokeAllOfUser(userId: number, at: string): Promise<number> {
+    const result = await this.db.updateTable('refresh_tokens').set({ revoked_at: at }).where('user_id', '=', userId).where('revoked_at', 'is', null).executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
   async revokeFamily(family: string, at: string): Promise<void> {
     await this.db.updateTable('refresh_tokens').set({ revoked_at: at }).where('family', '=', family).where('revoked_at', 'is', null).execute();
   }

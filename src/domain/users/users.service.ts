@@ -38,6 +38,12 @@ const usernamePattern = /^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$/;
 
 export const usernameKey = (username: string) => username.toLowerCase();
 
+/** The rules every new password follows (sign-up, password change). */
+export function checkPasswordRules(field: string, password: string): void {
+  if (password.length < 8) throw invalid(field, 'must be at least 8 characters');
+  if (password.length > 1024) throw invalid(field, 'must be at most 1024 characters');
+}
+
 export interface UsersDeps {
   store: UsersStore;
   clock: Clock;
@@ -69,8 +75,7 @@ export class UsersService {
     }
     // Routes take a username, an id or a UUID: a user named "42" would shadow user 42.
     if (parseReference(input.username)) throw invalid('username', 'must not look like a user id or a UUID');
-    if (input.password.length < 8) throw invalid('password', 'must be at least 8 characters');
-    if (input.password.length > 1024) throw invalid('password', 'must be at most 1024 characters');
+    checkPasswordRules('password', input.password);
     const key = usernameKey(input.username);
     if (await this.deps.store.findByUsernameKey(key)) throw new AppError('conflict', `username "${input.username}" is taken`);
     const now = isoAt(this.deps.clock.now());

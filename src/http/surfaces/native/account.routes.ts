@@ -25,6 +25,41 @@ export function registerAccountRoutes(app: App, services: Services) {
     },
   );
 
+  app.put(
+    '/api/v1/me/password',
+    {
+      onRequest: authenticate(services),
+      schema: {
+        tags,
+        security,
+        summary: 'Change your password; every sign-in of the account ends (API keys keep working)',
+        body: Type.Object(
+          { current_password: Type.String({ minLength: 1, maxLength: 1024 }), new_password: Type.String({ minLength: 1, maxLength: 1024 }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ message: Type.String() }), ...authErrors, 429: ErrorBody },
+      },
+    },
+    async (request) => {
+      await services.auth.changePassword(principalOf(request), { current: request.body.current_password, next: request.body.new_password }, request.ip);
+      return { message: 'Password changed; every sign-in of this account has ended' };
+    },
+  );
+
+  app.post(
+    '/api/v1/me/sign-out-everywhere',
+    {
+      onRequest: authenticate(services),
+      schema: {
+        tags,
+        security,
+        summary: 'End every sign-in of your account: all access and refresh tokens stop working (API keys do not)',
+        response: { 200: Type.Object({ revoked_sign_ins: Type.Integer() }), ...authErrors },
+      },
+    },
+    async (request) => ({ revoked_sign_ins: await services.auth.signOutEverywhere(principalOf(request)) }),
+  );
+
   app.get(
     '/api/v1/users',
     {
