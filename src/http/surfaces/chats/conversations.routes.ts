@@ -36,74 +36,56 @@ export function registerChatsConversationsRoutes(app: App, services: Services) {
     },
   );
 
-  app.get(
-    '/conversations/inference/:id',
-    {
-      ...base,
-      schema: {
-        tags,
-        security,
-        summary: "Stream the Assistant's answer to the chat's latest Human message, and store it",
-        description:
-          'Server-Sent Events: one `data: <token text>` event per token, then an `event: conversation` whose data is the stored Assistant ' +
-          'conversation, then `data: [DONE]`. `:id` is the chat id. A failure mid-stream is an `event: error` with {"detail","code"}.',
-        params: Type.Object({ id: IdOrUuid }),
-        response: {
-          200: { description: 'Server-Sent Events', content: { 'text/event-stream': { schema: Type.String() } } },
-          ...authErrors,
-          409: ErrorBody,
-          429: ErrorBody,
-          502: ErrorBody,
-          503: ErrorBody,
-          504: ErrorBody,
+  const inference = (path: string, summary: string, description: string, webSearch: boolean) =>
+    app.get(
+      path,
+      {
+        ...base,
+        schema: {
+          tags,
+          security,
+          summary,
+          description,
+          params: Type.Object({ id: IdOrUuid }),
+          response: {
+            200: { description: 'Server-Sent Events', content: { 'text/event-stream': { schema: Type.String() } } },
+            ...authErrors,
+            409: ErrorBody,
+            429: ErrorBody,
+            502: ErrorBody,
+            503: ErrorBody,
+            504: ErrorBody,
+          },
         },
       },
-    },
-    async (request, reply) => {
-      const signal = clientGone(reply);
-      const run = await services.conversationCompletions.complete(principalOf(request), { conversation: request.params.id, messages: [], stream: true }, { signal });
-      await streamReply(request, reply, run, {
-        delta: (sse, text) => sse.send(text),
-        end: (sse, message) => sse.sendJson(toChatConversationBody(message, run.conversation.uuid), 'conversation'),
-      });
-      return reply;
-    },
-  );
+      async (request, reply) => {
+        const signal = clientGone(reply);
+        // Plain inference leaves web search to the chat's agent, if it has one that always searches.
+        const input = { conversation: request.params.id, messages: [], stream: true, options: webSearch ? { web_search: true } : {} };
+        const run = await services.conversationCompletions.complete(principalOf(request), input, { signal });
+        await streamReply(request, reply, run, {
+          start: (sse) => sendSourcesEvent(sse, run.reply),
+          delta: (sse, text) => sse.send(text),
+          end: (sse, message) => sse.sendJson(toChatConversationBody(message, run.conversation.uuid), 'conversation'),
+        });
+        return reply;
+      },
+    );
 
-  app.get(
+  inference(
+    '/conversations/inference/:id',
+    "Stream the Assistant's answer to the chat's latest Human message, and store it",
+    'Server-Sent Events: one `data: <token text>` event per token, then an `event: conversation` whose data is the stored Assistant ' +
+      'conversation, then `data: [DONE]`. `:id` is the chat id. A failure mid-stream is an `event: error` with {"detail","code"}.',
+    false,
+  );
+  inference(
     '/conversations/inference_internet/:id',
-    {
-      ...base,
-      schema: {
-        tags,
-        security,
-        summary: "Stream the Assistant's answer to the chat's latest Human message using a web search, and store it with its sources",
-        description:
-          'Like /conversations/inference/:id, after a web search on the latest Human message whose top pages are read and given to the ' +
-          'model as numbered sources it cites as [1], [2]. First an `event: sources` whose data is {"sources":[{"index","title","url"}]}, ' +
-          'then one `data: <token text>` event per token, then an `event: conversation` whose data is the stored Assistant ' +
-          'conversation (with its `sources`), then `data: [DONE]`. `:id` is the chat id. A failure mid-stream is an `event: error` with {"detail","code"}.',
-        params: Type.Object({ id: IdOrUuid }),
-        response: {
-          200: { description: 'Server-Sent Events', content: { 'text/event-stream': { schema: Type.String() } } },
-          ...authErrors,
-          409: ErrorBody,
-          429: ErrorBody,
-          502: ErrorBody,
-          503: ErrorBody,
-          504: ErrorBody,
-        },
-      },
-    },
-    async (request, reply) => {
-      const signal = clientGone(reply);
-      const run = await services.conversationCompletions.complete(principalOf(request), { conversation: request.params.id, messages: [], stream: true, options: { web_search: true } }, { signal });
-      await streamReply(request, reply, run, {
-        start: (sse) => sendSourcesEvent(sse, run.reply),
-        delta: (sse, text) => sse.send(text),
-        end: (sse, message) => sse.sendJson(toChatConversationBody(message, run.conversation.uuid), 'conversation'),
-      });
-      return reply;
-    },
+    "Stream the Assistant's answer to the chat's latest Human message using a web search, and store it with its sources",
+    'Like /conversations/inference/:id, after a web search on the latest Human message whose top pages are read and given to the ' +
+      'model as numbered sources it cites as [1], [2]. First an `event: sources` whose data is {"sources":[{"index","title","url"}]}, ' +
+      'then one `data: <token text>` event per token, then an `event: conversation` whose data is the stored Assistant ' +
+      'conversation (with its `sources`), then `data: [DONE]`. `:id` is the chat id. A failure mid-stream is an `event: error` with {"detail","code"}.',
+    true,
   );
 }
