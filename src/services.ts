@@ -24,6 +24,10 @@ import { PlansService } from './domain/plans/plans.service.ts';
 import { PlansStore } from './domain/plans/plans.store.ts';
 import { UsageService } from './domain/usage/usage.service.ts';
 import { UsageStore } from './domain/usage/usage.store.ts';
+import { SearchIndexer, type Embedder } from './domain/search/search-indexer.ts';
+import { SearchService } from './domain/search/search.service.ts';
+import { SearchStore } from './domain/search/search.store.ts';
+import { AppError, invalid } from './domain/errors.ts';
 import type { SqlStore } from './stores/sql/database.ts';
 
 /** Every domain service, built once from the stores and the config and passed down explicitly. */
@@ -52,6 +56,10 @@ export interface Services {
   limitsGate: LimitsGate;
   /** Usage reports over the ledger. */
   usage: UsageService;
+  /** Keyword and semantic search over one's own conversations. */
+  search: SearchService;
+  /** Keeps the search index in step (enqueue/remove for other modules); start() once at start-up. */
+  searchIndexer: SearchIndexer;
   version: string;
   /** Releases every resource the services hold (database pool, provider connections). */
   close(): Promise<void>;
@@ -74,7 +82,17 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
   const models = new ModelsService({ config, store: new RemovedModelsStore(sql.db), clock, warn, local });
   const conversationsStore = new ConversationsStore(sql.db);
   const modelCatalog = modelCatalogFrom(models, config.defaultModel);
-  const conversations = new ConversationsService({ store: conversationsStore, users, models: modelCatalog, clock });
+  const searchStore = new SearchStore(sql.db, sql.dialect);
+  const searchIndexer = new SearchIndexer({
+    store: searchStore,
+    embedder: config.embeddingModel ? registryEmbedder(models, config.embeddingModel) : undefined,
+    clock,
+    warn,
+    batchSize: config.searchIndexBatch,
+    pollMs: config.searchIndexPollMs,
+  });
+  const conversations = new ConversationsService({ store: conversationsStore, users, models: modelCatalog, clock, searchIndex: searchIndexer });
+  const search = new SearchService({ store: searchStore, indexer: searchIndexer, users, conversations });
   const plansStore = new PlansStore(sql.db);
   const usageStore = new UsageStore(sql.db);
   const limits = createLimits({
@@ -106,7 +124,7 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
   const leaseMs = config.streamStaleSeconds * 1000;
   // In this order: what the caller asked for is settled before documents and the web add context.
   const enrichers: ContextEnricher[] = [];
-  const conversationCompletions = new ConversationCompletions({ store: conversationsStore, conversations, completions, models: modelCatalog, clock, timings: { leaseMs }, enrichers });
+  const conversationCompletions = new ConversationCompletions({ store: conversationsStore, conversations, completions, models: modelCatalog, clock, timings: { leaseMs }, enrichers, searchIndex: searchIndexer });
   const streamRecovery = new StreamRecovery({ store: conversationsStore, clock, mode: config.mode, leaseMs });
   return {
     config,
@@ -124,12 +142,32 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     limits: limits.service,
     limitsGate: limits.gate,
     usage,
+    search,
+    searchIndexer,
     version: options.version,
     async close() {
       streamRecovery.stop();
+      await searchIndexer.stop();
       await models.close();
       await limits.close();
       await sql.close();
+    },
+  };
+}
+
+/**
+ * Embeddings from a model of the registry, called directly: indexing is the server's own work,
+ * not a request of the user, so it is not admitted by the limits nor written to the usage ledger.
+ */
+function registryEmbedder(models: ModelsService, model: string): Embedder {
+  return {
+    model,
+    async embed(texts, options) {
+      const { entry, provider } = await models.resolve(model);
+      if (!provider.embed) throw invalid('CAUSERIE_EMBEDDING_MODEL', `${entry.id} does not compute embeddings`);
+      const { embeddings } = await provider.embed(texts, entry.upstream, options);
+      if (embeddings.length !== texts.length) throw new AppError('upstream_error', `${entry.id} returned ${embeddings.length} embeddings for ${texts.length} texts`);
+      return embeddings;
     },
   };
 }

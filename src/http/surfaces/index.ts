@@ -19,6 +19,8 @@ import { registerChatsConversationsRoutes } from './chats/conversations.routes.t
 import { registerPlansRoutes } from './native/plans.routes.ts';
 import { registerLimitsRoutes } from './native/limits.routes.ts';
 import { registerUsageRoutes } from './native/usage.routes.ts';
+import { registerSearchRoutes } from './native/search.routes.ts';
+import { registerChatServiceSearchRoutes } from './chat-service/search.routes.ts';
 
 /** Every route module, one per surface and noun. */
 export function registerSurfaces(app: App, services: Services, extras: { metrics: Registry }) {
@@ -40,4 +42,6 @@ export function registerSurfaces(app: App, services: Services, extras: { metrics
   registerPlansRoutes(app, services);
   registerLimitsRoutes(app, services);
   registerUsageRoutes(app, services);
+  registerSearchRoutes(app, services);
+  registerChatServiceSearchRoutes(app, services);
 }

@@ -3,6 +3,7 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseScript, piecesOf, wordCount, type Script } from './script.ts';
+import { gloveVector } from './glove-vectors.ts';
 
 /** A request the scripted upstream received, so tests can assert what Causerie sent. */
 export interface RecordedRequest {
@@ -135,7 +136,8 @@ export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {
   function embeddings(res: ServerResponse, body: { model?: string; input?: string | string[]; encoding_format?: string }) {
     const inputs = Array.isArray(body?.input) ? body.input : [String(body?.input ?? '')];
     const data = inputs.map((text, index) => {
-      const vector = vectorOf(text);
+      // Model "glove": real word vectors (close meanings are close); any other: hashed vectors.
+      const vector = body.model === 'glove' ? gloveVector(text) : vectorOf(text);
       const embedding = body.encoding_format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector;
       return { object: 'embedding', index, embedding };
     });

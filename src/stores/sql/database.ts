@@ -7,6 +7,7 @@ import * as initial from './migrations/001-initial.ts';
 import * as conversationStreams from './migrations/002-conversation-streams.ts';
 import * as usageRecordsByTime from './migrations/003-usage-records-by-time.ts';
 import * as messageMetadata from './migrations/004-message-metadata.ts';
+import * as searchIndex from './migrations/006-search-index.ts';
 import type { Database } from './schema.ts';
 import { nodeSqliteDialect } from './sqlite-dialect.ts';
 
@@ -24,6 +25,7 @@ const migrations: Record<string, (dialect: Dialect) => Migration> = {
   '002-conversation-streams': () => ({ up: (db) => conversationStreams.up(db) }),
   '003-usage-records-by-time': () => ({ up: (db) => usageRecordsByTime.up(db) }),
   '004-message-metadata': () => ({ up: (db) => messageMetadata.up(db) }),
+  '006-search-index': (dialect) => ({ up: (db) => searchIndex.up(db, dialect) }),
 };
 
 // pg returns int8 (COUNT, SUM, bigint columns) as strings; our sums fit in a double.
