@@ -90,6 +90,8 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     warn,
     batchSize: config.searchIndexBatch,
     pollMs: config.searchIndexPollMs,
+    leaseMs: config.streamStaleSeconds * 1000,
+    mode: config.mode,
   });
   const conversations = new ConversationsService({ store: conversationsStore, users, models: modelCatalog, clock, searchIndex: searchIndexer });
   const search = new SearchService({ store: searchStore, indexer: searchIndexer, users, conversations });

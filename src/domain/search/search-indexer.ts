@@ -21,6 +21,10 @@ export interface SearchIndexerDeps {
   pollMs: number;
   /** Attempts before a job is given up (state 'failed'). */
   maxAttempts?: number;
+  /** How long a claimed batch is reserved; a node silent this long is presumed dead and its batch is claimed again. */
+  leaseMs: number;
+  /** Embedded mode: no other process can hold a claim, so claims left by a killed process are released at start. */
+  mode: 'embedded' | 'cluster';
 }
 
 /** What GET /api/v1/search/status reports. */
@@ -41,7 +45,6 @@ export interface IndexStatus {
 
 /** Longest text sent to the embedding model, in characters (embedding models read a few thousand tokens). */
 export const maxEmbeddedCharacters = 8000;
-const leaseMs = 60_000;
 const maxBackoffMs = 10 * 60_000;
 
 /** Scales a vector to unit length, so cosine similarity is a dot product. */
@@ -112,7 +115,10 @@ export class SearchIndexer implements SearchIndexHook {
     const model = this.deps.embedder?.model;
     this.semantic = model !== undefined && (await this.deps.store.vectorsAvailable());
     if (model !== undefined && !this.semantic) this.deps.warn('search: sqlite-vec could not be loaded on this platform; search answers in keyword mode');
-    if (this.semantic) await this.deps.store.requeueStale(model!, this.now());
+    if (this.semantic) {
+      if (this.deps.mode === 'embedded') await this.deps.store.releaseClaims();
+      await this.deps.store.requeueStale(model!, this.now());
+    }
     this.stopped = false;
     this.loop = this.run();
   }
@@ -181,7 +187,7 @@ export class SearchIndexer implements SearchIndexHook {
     const { store, clock } = this.deps;
     const embedder = this.deps.embedder!;
     const now = clock.now();
-    const jobs = await store.claimJobs(this.deps.batchSize, isoAt(now), isoAt(now + leaseMs));
+    const jobs = await store.claimJobs(this.deps.batchSize, isoAt(now), isoAt(now + this.deps.leaseMs));
     if (jobs.length === 0) return false;
     try {
       const vectors = await embedder.embed(jobs.map((j) => j.content.slice(0, maxEmbeddedCharacters)), { signal: this.controller.signal });
@@ -192,7 +198,7 @@ export class SearchIndexer implements SearchIndexHook {
       if (this.stopped) return true; // the lease runs out and the next start claims them again
       const attempts = Math.min(...jobs.map((j) => j.attempts));
       const gaveUp = attempts >= (this.deps.maxAttempts ?? 5);
-      const delay = Math.min(1000 * 2 ** attempts, maxBackoffMs);
+      const delay = Math.min(1000 * 2 ** (attempts - 1), maxBackoffMs);
       const message = (error as Error).message ?? String(error);
       await store.failJobs(jobs.map((j) => j.id), { state: gaveUp ? 'failed' : 'pending', runAfter: isoAt(clock.now() + delay), error: message });
       this.deps.warn(`search: embedding ${jobs.length} text(s) failed (attempt ${attempts}${gaveUp ? ', giving up' : ''}): ${message}`);

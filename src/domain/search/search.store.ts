@@ -137,6 +137,11 @@ export class SearchStore {
     return rows.filter((r) => byId.has(r.index_id)).map((r) => ({ ...r, content: byId.get(r.index_id)! }));
   }
 
+  /** Embedded mode at start-up: claims a killed process left are free again. */
+  async releaseClaims(): Promise<void> {
+    await this.db.updateTable('search_jobs').set({ locked_until: null }).where('locked_until', 'is not', null).execute();
+  }
+
   /** Stores vectors (unit length) made by `model` and deletes their jobs. */
   async storeVectors(items: Array<{ jobId: number; indexId: number; vector: Float32Array }>, model: string): Promise<void> {
     if (items.length === 0) return;

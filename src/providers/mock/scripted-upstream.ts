@@ -32,6 +32,8 @@ export interface ScriptedUpstreamOptions {
   reply?: (body: ChatBody) => string | undefined;
   /** Keep requests in `requests` (default true; the benchmark turns it off). */
   record?: boolean;
+  /** Awaited before answering each embeddings request (a test holds indexing while it kills a server). */
+  holdEmbeddings?: () => Promise<void>;
 }
 
 export interface ChatBody {
@@ -128,13 +130,23 @@ export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {
     if (req.method === 'GET' && path === '/v1/models') {
       return sendJson(res, 200, { object: 'list', data: models.map((id) => ({ id, object: 'model', created: 1_700_000_000, owned_by: 'scripted' })) });
     }
-    if (req.method === 'POST' && path === '/v1/embeddings') return embeddings(res, body);
+    if (req.method === 'POST' && path === '/v1/embeddings') return embeddings(res, body, req);
     if (req.method === 'POST' && path === '/v1/chat/completions') return chat(res, body as ChatBody);
     return sendJson(res, 404, errorBody(`Unknown request URL: ${req.method} ${path}.`, 'invalid_request_error', 'unknown_url'));
   }
 
-  function embeddings(res: ServerResponse, body: { model?: string; input?: string | string[]; encoding_format?: string }) {
+  async function embeddings(res: ServerResponse, body: { model?: string; input?: string | string[]; encoding_format?: string }, req: IncomingMessage) {
     const inputs = Array.isArray(body?.input) ? body.input : [String(body?.input ?? '')];
+    if (options.holdEmbeddings) await options.holdEmbeddings();
+    if (req.destroyed || res.destroyed) return;
+    // [[fail-first:N]] in an input: the first N requests carrying it answer 503 (retries can be seen).
+    for (const text of inputs) {
+      const failFirst = parseScript(text).failFirst;
+      if (!failFirst) continue;
+      const seen = failures.get(`embed:${text}`) ?? 0;
+      failures.set(`embed:${text}`, seen + 1);
+      if (seen < failFirst) return sendJson(res, 503, errorBody('The server is overloaded, try again.', 'server_error', null));
+    }
     const data = inputs.map((text, index) => {
       // Model "glove": real word vectors (close meanings are close); any other: hashed vectors.
       const vector = body.model === 'glove' ? gloveVector(text) : vectorOf(text);
