@@ -130,15 +130,17 @@ export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {
     if (req.method === 'GET' && path === '/v1/models') {
       return sendJson(res, 200, { object: 'list', data: models.map((id) => ({ id, object: 'model', created: 1_700_000_000, owned_by: 'scripted' })) });
     }
-    if (req.method === 'POST' && path === '/v1/embeddings') return embeddings(res, body, req);
+    if (req.method === 'POST' && path === '/v1/embeddings') return embeddings(res, body);
     if (req.method === 'POST' && path === '/v1/chat/completions') return chat(res, body as ChatBody);
     return sendJson(res, 404, errorBody(`Unknown request URL: ${req.method} ${path}.`, 'invalid_request_error', 'unknown_url'));
   }
 
-  async function embeddings(res: ServerResponse, body: { model?: string; input?: string | string[]; encoding_format?: string }, req: IncomingMessage) {
+  async function embeddings(res: ServerResponse, body: { model?: string; input?: string | string[]; encoding_format?: string }) {
     const inputs = Array.isArray(body?.input) ? body.input : [String(body?.input ?? '')];
-    if (options.holdEmbeddings) await options.holdEmbeddings();
-    if (req.destroyed || res.destroyed) return;
+    if (options.holdEmbeddings) {
+      await options.holdEmbeddings();
+      if (res.destroyed) return; // the caller went away (or was killed) meanwhile
+    }
     // [[fail-first:N]] in an input: the first N requests carrying it answer 503 (retries can be seen).
     for (const text of inputs) {
       const failFirst = parseScript(text).failFirst;
