@@ -99,7 +99,7 @@ for (const dialect of dialects) {
 
 describe('search indexing retries a failed embedding call with backoff', () => {
   test('the message is embedded once the model answers again', async () => {
-    const chat = await startChatServer('sqlite', { CAUSERIE_EMBEDDING_MODEL: 'glove', CAUSERIE_SEARCH_INDEX_POLL_MS: '50', CAUSERIE_PROVIDER_RETRIES: '0', CAUSERIE_LOG_LEVEL: 'error' }, gloveModel);
+    const chat = await startChatServer('sqlite', { CAUSERIE_EMBEDDING_MODEL: 'glove', CAUSERIE_SEARCH_INDEX_POLL_MS: '50', CAUSERIE_PROVIDER_RETRIES: '0', LOG_LEVEL: 'error' }, gloveModel);
     try {
       const { server, upstream } = chat;
       const conversation = (await server.api('/api/v1/sessions', { method: 'POST', body: {} })).body;
