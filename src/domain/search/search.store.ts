@@ -96,7 +96,7 @@ export class SearchStore {
       .returning('id')
       .executeTakeFirstOrThrow();
     if (this.dialect === 'sqlite' && (await this.vectorTableDimensions()) !== undefined) {
-      await sql`DELETE FROM search_vectors WHERE rowid = ${row.id}`.execute(this.db);
+      await sql`DELETE FROM search_vectors WHERE rowid = CAST(${row.id} AS INTEGER)`.execute(this.db);
     }
     return row.id;
   }
@@ -151,7 +151,7 @@ export class SearchStore {
           await sql`UPDATE search_index SET embedding = ${Buffer.from(vectorBlob(vector))}, embedding_model = ${model} WHERE id = ${indexId}`.execute(trx);
           continue;
         }
-        await sql`DELETE FROM search_vectors WHERE rowid = ${indexId}`.execute(trx);
+        await sql`DELETE FROM search_vectors WHERE rowid = CAST(${indexId} AS INTEGER)`.execute(trx);
         await sql`INSERT INTO search_vectors(rowid, user_id, embedding)
           SELECT id, user_id, ${vectorBlob(vector)} FROM search_index WHERE id = ${indexId}`.execute(trx);
         await trx.updateTable('search_index').set({ embedding_model: model }).where('id', '=', indexId).execute();
@@ -253,7 +253,7 @@ export class SearchStore {
   async nearestSqlite(userId: number, vector: Float32Array, model: string, filters: SearchFilters, limit: number, candidates: number): Promise<Array<{ id: number; distance: number }>> {
     if ((await this.vectorTableDimensions()) !== vector.length) return [];
     const { rows } = await sql<{ id: number; distance: number }>`
-      WITH knn AS (SELECT rowid AS id, distance FROM search_vectors WHERE embedding MATCH ${vectorBlob(vector)} AND k = ${candidates} AND user_id = CAST(${userId} AS INTEGER))
+      WITH knn AS MATERIALIZED (SELECT rowid AS id, distance FROM search_vectors WHERE embedding MATCH ${vectorBlob(vector)} AND k = ${candidates} AND user_id = CAST(${userId} AS INTEGER))
       SELECT si.id, knn.distance FROM knn
       JOIN search_index si ON si.id = knn.id
       JOIN messages m ON m.id = si.source_id
@@ -272,9 +272,9 @@ export class SearchStore {
   }
 
   /** What results show about the given index rows (messages only; a missing row is skipped). */
-  messageHits(indexIds: number[]): Promise<MessageHitRow[]> {
-    if (indexIds.length === 0) return Promise.resolve([]);
-    return this.db
+  async messageHits(indexIds: number[]): Promise<MessageHitRow[]> {
+    if (indexIds.length === 0) return [];
+    const rows = await this.db
       .selectFrom('search_index as si')
       .innerJoin('messages as m', 'm.id', 'si.source_id')
       .innerJoin('conversations as c', 'c.id', 'm.conversation_id')
@@ -289,10 +289,12 @@ export class SearchStore {
         'c.id as conversation_id',
         'c.uuid as conversation_uuid',
         'c.title',
+        'si.kind',
       ])
-      .where('si.kind', '=', 'message')
       .where('si.id', 'in', indexIds)
       .execute();
+    // The kind is checked here: in SQL, SQLite would walk the (kind, source_id) index instead of the ids.
+    return rows.filter((row) => row.kind === 'message');
   }
 
   /** The dimension of the sqlite-vec table, or undefined while there is none. */
