@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { fold } from '../src/domain/search/search-text.ts';
+import { indexedWords } from '../src/domain/search/search-text.ts';
 import { openDatabase, type SqlStore } from '../src/stores/sql/database.ts';
 import type { BenchCorpus } from './search-corpus.ts';
 
@@ -40,7 +40,7 @@ export async function fillPostgres(corpus: BenchCorpus, total: number, users: nu
       columns.conversation.push((u - 1) * conversationsPerUser + (Math.floor(i / users) % conversationsPerUser) + 1);
       columns.role.push(i % 2 === 0 ? 'user' : 'assistant');
       columns.content.push(text);
-      columns.folded.push(fold(text));
+      columns.folded.push(indexedWords(text));
       columns.at.push(new Date(start + i * 1000).toISOString());
       columns.vector.push(Buffer.from(corpus.vector(dimensions).buffer));
     }

@@ -11,6 +11,14 @@ export function fold(text: string): string {
   return text.normalize('NFD').replace(marks, '').toLowerCase();
 }
 
+/**
+ * The text PostgreSQL indexes: the folded words separated by spaces, so its parser sees the same
+ * words a query is split into (it would otherwise keep "3.14" or an e-mail address whole).
+ */
+export function indexedWords(text: string): string {
+  return (fold(text).match(word) ?? []).join(' ');
+}
+
 /** At most this many words of a query are searched for (a pasted page is not a query). */
 const maxQueryWords = 32;
 

@@ -1,7 +1,7 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../../stores/sql/schema.ts';
 import type { Dialect } from '../../stores/sql/database.ts';
-import { fold, ftsQuery, tsQuery } from './search-text.ts';
+import { ftsQuery, indexedWords, tsQuery } from './search-text.ts';
 
 /** A text to index: what it is, whose it is, where it belongs. */
 export interface IndexEntry {
@@ -88,7 +88,7 @@ export class SearchStore {
       created_at: entry.createdAt,
       embedding_model: null,
     };
-    const extra = this.dialect === 'postgres' ? { document: sql`to_tsvector('simple', ${fold(entry.content)})`, embedding: null } : {};
+    const extra = this.dialect === 'postgres' ? { document: sql`to_tsvector('simple', ${indexedWords(entry.content)})`, embedding: null } : {};
     const row = await this.db
       .insertInto('search_index')
       .values({ ...values, ...extra } as typeof values)
