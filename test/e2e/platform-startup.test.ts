@@ -47,7 +47,7 @@ describe('start-up checks', () => {
       child.on('close', (code) => resolve({ code, output }));
     });
     assert.notEqual(result.code, 0);
-    assert.match(result.output, /Causerie needs Node\.js 22\.12 or newer \(24 LTS recommended\); this is Node 2[01]\./);
+    assert.match(result.output, /Causerie needs Node\.js 22\.13 or newer \(24 LTS recommended\); this is Node 2[01]\./);
     assert.ok(!/Server listening/.test(result.output));
   });
 
