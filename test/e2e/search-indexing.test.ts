@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { loadConfig } from '../../src/config.ts';
+import { startServer } from '../../src/main.ts';
 import { startScriptedUpstream, type ScriptedUpstream } from '../../src/providers/mock/scripted-upstream.ts';
 import { runCauserie, type CauserieProcess } from '../helpers/platform.ts';
 import { createTestDatabase, dialects } from '../helpers/server.ts';
@@ -10,7 +12,7 @@ const gloveModel = { glove: { provider: 'openai', upstream: 'glove', capabilitie
 /**
  * The background indexer's durability: its queue is a table, so a server killed (SIGKILL) while
  * embedding leaves the work queued and the next process finishes it; a failing embedding call is
- * retried with backoff until it succeeds.
+ * retried with backoff until it succeeds; a new embedding model re-embeds what the old one did.
  */
 for (const dialect of dialects) {
   describe(`search indexing survives a killed server (${dialect})`, () => {
@@ -119,3 +121,65 @@ describe('search indexing retries a failed embedding call with backoff', () => {
     }
   });
 });
+
+for (const dialect of dialects) {
+  describe(`changing the embedding model re-indexes (${dialect})`, () => {
+    test('vectors of the old model are replaced by vectors of the new one, and semantic search keeps working', async () => {
+      const upstream = await startScriptedUpstream();
+      const database = await createTestDatabase(dialect);
+      // "embed" answers 8-dimension hashed vectors, "glove" 100-dimension word vectors.
+      const config = writeModelsConfig({ ...gloveModel, embed: { provider: 'openai', upstream: 'embed', capabilities: ['embeddings'] } });
+      const env = (model: string) => ({
+        ...database.env,
+        HOST: '127.0.0.1',
+        PORT: '0',
+        OPENAI_BASE_URL: upstream.baseUrl,
+        OPENAI_API_KEY: 'test-upstream-key',
+        CAUSERIE_CONFIG: config.path,
+        CAUSERIE_MODELS_REFRESH: '0',
+        CAUSERIE_ADMIN_PASSWORD: 'admin-password-for-tests',
+        CAUSERIE_EMBEDDING_MODEL: model,
+        CAUSERIE_SEARCH_INDEX_POLL_MS: '50',
+        LOG_LEVEL: 'silent',
+      });
+      let printed = '';
+      const start = (model: string) => startServer(loadConfig(env(model)), { print: (text) => (printed += text), logger: false });
+      try {
+        const first = await start('embed');
+        const key = /API_[A-Z0-9_]+/.exec(printed)![0];
+        const api = async (url: string, path: string, body?: unknown) => {
+          const response = await fetch(`${url}${path}`, {
+            method: body === undefined ? 'GET' : 'POST',
+            headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+            body: body === undefined ? undefined : JSON.stringify(body),
+          });
+          return (await response.json()) as any;
+        };
+        const conversation = await api(first.url, '/api/v1/sessions', {});
+        for (const content of ['The kitten slept on the rug', 'The bank raised interest rates']) await api(first.url, `/conversations/${conversation.id}/messages`, { content });
+        const done = (url: string, model: string) =>
+          eventually(async () => {
+            const status = await api(url, '/api/v1/search/status');
+            return status.model === model && status.done === 2 && status.pending === 0 ? status : undefined;
+          }, { what: `both messages embedded by ${model}` });
+        await done(first.url, 'embed');
+        await first.close();
+
+        const second = await start('glove');
+        try {
+          await done(second.url, 'glove');
+          const gloveCalls = upstream.requests.filter((r) => r.path === '/v1/embeddings' && r.body.model === 'glove');
+          assert.ok(gloveCalls.length >= 1, 'the new model embedded the old messages');
+          const answer = await api(second.url, '/api/v1/search?q=cat%20rested%20carpet&mode=semantic');
+          assert.equal(answer.results[0].snippet, 'The kitten slept on the rug');
+        } finally {
+          await second.close();
+        }
+      } finally {
+        await upstream.close();
+        await database.drop();
+        config.remove();
+      }
+    });
+  });
+}
