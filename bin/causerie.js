@@ -5,13 +5,13 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const [major, minor] = process.versions.node.split('.').map(Number);
-if (major < 22 || (major === 22 && minor < 12)) {
-  console.error(`Causerie needs Node.js 22.12 or newer (24 LTS recommended); this is Node ${process.versions.node}.`);
+if (major < 22 || (major === 22 && minor < 13)) {
+  console.error(`Causerie needs Node.js 22.13 or newer (24 LTS recommended); this is Node ${process.versions.node}.`);
   process.exit(1);
 }
 
 const cli = fileURLToPath(new URL('../src/cli/cli.ts', import.meta.url));
-// Node 22.18+ strips types and 22.13+ has node:sqlite without flags; older 22.x need both flags.
+// Node 22.18+ strips types; 22.13–22.17 need the flag (--experimental-sqlite is harmless there).
 const needsFlags = major === 22 && minor < 18;
 if (needsFlags) {
   const child = spawn(

@@ -255,6 +255,24 @@ export const fields = {
     default: 30,
     parse: integer(1, 3600),
   },
+  embeddingModel: {
+    env: 'CAUSERIE_EMBEDDING_MODEL',
+    description: 'Model id (of the model registry) that embeds messages for semantic search; unset: search is keyword-only.',
+    default: undefined,
+    parse: text,
+  },
+  searchIndexBatch: {
+    env: 'CAUSERIE_SEARCH_INDEX_BATCH',
+    description: 'Texts sent to the embedding model per call by the background indexer.',
+    default: 32,
+    parse: integer(1, 512),
+  },
+  searchIndexPollMs: {
+    env: 'CAUSERIE_SEARCH_INDEX_POLL_MS',
+    description: 'Milliseconds between two looks for queued indexing work (work queued by the same process starts at once).',
+    default: 1000,
+    parse: integer(10, 600_000),
+  },
   configFile: {
     env: 'CAUSERIE_CONFIG',
     description: 'Optional JSON file with the same settings (keys are the variable names) and the model registry.',

@@ -73,6 +73,8 @@ export async function startServer(
   try {
     // Before serving: settle replies a killed process left streaming (docs/conversations.md).
     await services.streamRecovery.start();
+    // Re-queues rows of another embedding model, then indexes in the background.
+    await services.searchIndexer.start();
     app = await buildApp({ services, logger: options.logger ?? logOptions(config.logLevel) });
     url = await app.listen({ host: config.host, port: config.port });
     const warning = dataDirWarning(config);

@@ -44,6 +44,10 @@ import { FileStore } from './domain/documents/file-store.ts';
 import { PdfExtractor } from './domain/documents/pdf-extractor.ts';
 import { PromptsService } from './domain/prompts/prompts.service.ts';
 import { PromptsStore } from './domain/prompts/prompts.store.ts';
+import { SearchIndexer, type Embedder } from './domain/search/search-indexer.ts';
+import { SearchService } from './domain/search/search.service.ts';
+import { SearchStore } from './domain/search/search.store.ts';
+import { AppError, invalid } from './domain/errors.ts';
 import type { SqlStore } from './stores/sql/database.ts';
 import { createSearchProvider } from './providers/search/create-search-provider.ts';
 import { parseAllowlist } from './providers/web/address-guard.ts';
@@ -91,6 +95,10 @@ export interface Services {
   documents: DocumentsService;
   /** Prompt templates (spec 003): users' own and the built-in ones. */
   prompts: PromptsService;
+  /** Keyword and semantic search over one's own conversations. */
+  search: SearchService;
+  /** Keeps the search index in step (enqueue/remove for other modules); start() once at start-up. */
+  searchIndexer: SearchIndexer;
   version: string;
   /** Releases every resource the services hold (database pool, provider connections). */
   close(): Promise<void>;
@@ -122,6 +130,17 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
   const models = new ModelsService({ config, store: new RemovedModelsStore(sql.db), clock, warn, local });
   const conversationsStore = new ConversationsStore(sql.db);
   const modelCatalog = modelCatalogFrom(models, config.defaultModel);
+  const searchStore = new SearchStore(sql.db, sql.dialect);
+  const searchIndexer = new SearchIndexer({
+    store: searchStore,
+    embedder: config.embeddingModel ? registryEmbedder(models, config.embeddingModel) : undefined,
+    clock,
+    warn,
+    batchSize: config.searchIndexBatch,
+    pollMs: config.searchIndexPollMs,
+    leaseMs: config.streamStaleSeconds * 1000,
+    mode: config.mode,
+  });
   const plansStore = new PlansStore(sql.db);
   const usageStore = new UsageStore(sql.db);
   const searchRecords = new SearchRecordsStore(sql.db);
@@ -150,7 +169,15 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     loginThrottle: new LoginThrottle({ counters: limits.counters, clock, prefix: config.redisPrefix, maxFailures: config.loginFailureLimit, maxAddressFailures: config.loginAddressFailureLimit }),
   });
   const writeThrottle = new WriteThrottle({ counters: limits.counters, clock, prefix: config.redisPrefix, perMinute: config.writesPerMinute, charsPerDay: config.writeCharsPerDay });
-  const conversations = new ConversationsService({ store: conversationsStore, users, models: modelCatalog, clock, writeThrottle: (userId, chars) => writeThrottle.write(userId, chars) });
+  const conversations = new ConversationsService({
+    store: conversationsStore,
+    users,
+    models: modelCatalog,
+    clock,
+    writeThrottle: (userId, chars) => writeThrottle.write(userId, chars),
+    searchIndex: searchIndexer,
+  });
+  const search = new SearchService({ store: searchStore, indexer: searchIndexer, users, conversations });
   signupThrottle = new SignupThrottle({ counters: limits.counters, clock, prefix: config.redisPrefix, maxPerWindow: config.signupLimit });
   const plans = new PlansService({ store: plansStore, users, usersStore, clock, onChange: () => limits.resolver.forget() });
   const usage = new UsageService({ store: usageStore, users, clock, searches: searchRecords });
@@ -177,7 +204,7 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     new DocumentContextEnricher({ store: documentsStore, ranker: new Bm25Ranker(), models: modelCatalog, unknownWindowTokens: config.documentContextTokens }),
     new WebSearchEnricher(webSearch),
   ];
-  const conversationCompletions = new ConversationCompletions({ store: conversationsStore, conversations, completions, models: modelCatalog, clock, timings: { leaseMs }, enrichers });
+  const conversationCompletions = new ConversationCompletions({ store: conversationsStore, conversations, completions, models: modelCatalog, clock, timings: { leaseMs }, enrichers, searchIndex: searchIndexer });
   const agentRuns = new AgentRuns({ agents, conversations, conversationCompletions, completions, providerAgents, defaultModel: () => modelCatalog.defaultModel() });
   const publicStore = new PublicAgentsStore(sql.db);
   const publicKeys = new PublicKeysService({
@@ -253,15 +280,35 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     webSearch,
     documents,
     prompts,
+    search,
+    searchIndexer,
     version: options.version,
     async close() {
       streamRecovery.stop();
+      await searchIndexer.stop();
       closed = true;
       clearTimeout(sweepTimer);
       clearInterval(sweepTimer);
       await models.close();
       await limits.close();
       await sql.close();
+    },
+  };
+}
+
+/**
+ * Embeddings from a model of the registry, called directly: indexing is the server's own work,
+ * not a request of the user, so it is not admitted by the limits nor written to the usage ledger.
+ */
+function registryEmbedder(models: ModelsService, model: string): Embedder {
+  return {
+    model,
+    async embed(texts, options) {
+      const { entry, provider } = await models.resolve(model);
+      if (!provider.embed) throw invalid('CAUSERIE_EMBEDDING_MODEL', `${entry.id} does not compute embeddings`);
+      const { embeddings } = await provider.embed(texts, entry.upstream, options);
+      if (embeddings.length !== texts.length) throw new AppError('upstream_error', `${entry.id} returned ${embeddings.length} embeddings for ${texts.length} texts`);
+      return embeddings;
     },
   };
 }

@@ -20,20 +20,20 @@ async function me(url: string, authorization: string) {
 }
 
 describe('start-up checks', () => {
-  test('on a Node older than 22.12, bin/causerie.js exits at once with one line naming the version needed', async (t) => {
+  test('on a Node older than 22.13, bin/causerie.js exits at once with one line naming the version needed', async (t) => {
     const version = await new Promise<string>((resolve) => {
       const child = spawn(oldNode, ['--version']);
       let out = '';
       child.stdout.on('data', (chunk) => (out += chunk));
       child.on('close', () => resolve(out.trim()));
     });
-    if (!/^v(1\d|2[01])\.|^v22\.(\d|1[01])\./.test(version)) return t.skip(`${oldNode} is ${version}, not an old Node`);
+    if (!/^v(1\d|2[01])\.|^v22\.(\d|1[012])\./.test(version)) return t.skip(`${oldNode} is ${version}, not an old Node`);
     const result = await runCli(['start'], {}, { node: oldNode });
     assert.equal(result.code, 1);
     assert.equal(result.stdout, '');
     const lines = result.stderr.trim().split('\n');
     assert.equal(lines.length, 1, result.stderr);
-    assert.equal(lines[0], `Causerie needs Node.js 22.12 or newer (24 LTS recommended); this is Node ${version.slice(1)}.`);
+    assert.equal(lines[0], `Causerie needs Node.js 22.13 or newer (24 LTS recommended); this is Node ${version.slice(1)}.`);
   });
 
   test('`npm start` on the old Node shows the same message', async (t) => {
@@ -47,7 +47,7 @@ describe('start-up checks', () => {
       child.on('close', (code) => resolve({ code, output }));
     });
     assert.notEqual(result.code, 0);
-    assert.match(result.output, /Causerie needs Node\.js 22\.12 or newer \(24 LTS recommended\); this is Node 2[01]\./);
+    assert.match(result.output, /Causerie needs Node\.js 22\.13 or newer \(24 LTS recommended\); this is Node 2[01]\./);
     assert.ok(!/Server listening/.test(result.output));
   });
 

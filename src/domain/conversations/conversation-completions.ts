@@ -11,6 +11,7 @@ import { newMessageRow, toConversation, toMessage, type Conversation, type Messa
 import { fitToContext } from './context-window.ts';
 import type { ContextEnricher, EnrichedSettings } from './context-enrichers.ts';
 import { EventQueue } from './event-queue.ts';
+import type { SearchIndexHook } from './search-index-hook.ts';
 import { StreamPersister, type StreamTimings } from './stream-persister.ts';
 
 export interface ConversationCompletionsDeps {
@@ -22,6 +23,8 @@ export interface ConversationCompletionsDeps {
   timings: StreamTimings;
   /** Run in order on every completion's context (agents, documents, web search). */
   enrichers?: ContextEnricher[];
+  /** Told of the messages a completion stores (the user's at once, the reply once finished). */
+  searchIndex?: SearchIndexHook;
 }
 
 export interface CompleteInput {
@@ -161,6 +164,7 @@ export class ConversationCompletions {
           await store.insertMessage(newMessageRow(conversation.id, { role: message.role, content: message.content }, now)),
         );
       }
+      await this.deps.searchIndex?.messagesStored(conversation.user_id, appended);
       const history = [...stored, ...appended];
       const context = contextOf(conversation, history);
       const last = context.at(-1);
@@ -201,7 +205,9 @@ export class ConversationCompletions {
       });
       const queue = new EventQueue<StreamEvent>();
       handedOver = true;
-      const done = this.pump(run, persister, queue, controller.signal, release).then((final) => ({ ...toMessage(replyRow), ...final }));
+      const userId = conversation.user_id;
+      const indexReply = (final: Partial<MessageRow>) => this.deps.searchIndex?.messagesStored(userId, [{ ...replyRow, ...final }]);
+      const done = this.pump(run, persister, queue, controller.signal, release, indexReply).then((final) => ({ ...toMessage(replyRow), ...final }));
       done.catch(() => {});
       return {
         conversation: updated,
@@ -253,7 +259,14 @@ export class ConversationCompletions {
    * Reads the model's events to the end, independently of the client: each is stored, then handed
    * to the renderer. The reply is finalized whatever happens, then the conversation is freed.
    */
-  private async pump(run: CompletionRun, persister: StreamPersister, queue: EventQueue<StreamEvent>, signal: AbortSignal, release: () => void) {
+  private async pump(
+    run: CompletionRun,
+    persister: StreamPersister,
+    queue: EventQueue<StreamEvent>,
+    signal: AbortSignal,
+    release: () => void,
+    stored: (final: Partial<MessageRow>) => Promise<void> | undefined,
+  ) {
     let finish: FinishReason | undefined;
     let failed = false;
     try {
@@ -279,6 +292,8 @@ export class ConversationCompletions {
         completion_tokens: usage?.completion_tokens ?? null,
       };
       const at = await persister.finish({ status, model: run.model, promptTokens: final.prompt_tokens, completionTokens: final.completion_tokens });
+      // Before the stream ends: a client that searches right after the answer finds it.
+      await stored({ ...final, model: run.model, updated_at: at });
       return { ...final, updated_at: at };
     } finally {
       queue.end();

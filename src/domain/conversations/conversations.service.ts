@@ -3,6 +3,7 @@ import { isoAt, type Clock } from '../clock.ts';
 import { newUuid, parseReference } from '../ids.ts';
 import type { Actor, UsersService } from '../users/users.service.ts';
 import type { ConversationFilter, ConversationRow, ConversationsStore, MessageRow } from './conversations.store.ts';
+import type { SearchIndexHook } from './search-index-hook.ts';
 import { newMessageRow, toConversation, toMessage, type Conversation, type Message, type MessageRole, type ModelCatalog, type Page } from './conversations.types.ts';
 
 export interface ConversationsDeps {
@@ -12,6 +13,8 @@ export interface ConversationsDeps {
   clock: Clock;
   /** Meters writes that call no model (per user, count and characters); throws 429 past them. */
   writeThrottle?: (userId: number, chars: number) => Promise<void>;
+  /** Told of every stored message, so search finds it. */
+  searchIndex?: SearchIndexHook;
 }
 
 export interface CreateConversationInput {
@@ -194,6 +197,7 @@ export class ConversationsService {
     const now = this.now();
     const message = await this.deps.store.insertMessage(newMessageRow(row.id, input, now));
     await this.touch(row, input.role === 'user' ? input.content : undefined, now);
+    await this.deps.searchIndex?.messagesStored(row.user_id, [message]);
     return toMessage(message);
   }
 

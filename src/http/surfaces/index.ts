@@ -25,6 +25,8 @@ import { registerUsageRoutes } from './native/usage.routes.ts';
 import { registerPublicKeysRoutes } from './native/public-keys.routes.ts';
 import { registerPublicRoutes } from './public/public.routes.ts';
 import { registerWidgetRoutes } from './public/widget.routes.ts';
+import { registerSearchRoutes } from './native/search.routes.ts';
+import { registerChatServiceSearchRoutes } from './chat-service/search.routes.ts';
 
 /** Every route module, one per surface and noun. */
 export function registerSurfaces(app: App, services: Services, extras: { metrics: Registry }) {
@@ -52,4 +54,6 @@ export function registerSurfaces(app: App, services: Services, extras: { metrics
   registerPublicKeysRoutes(app, services);
   registerPublicRoutes(app, services);
   registerWidgetRoutes(app, services);
+  registerSearchRoutes(app, services);
+  registerChatServiceSearchRoutes(app, services);
 }

@@ -3,6 +3,7 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseScript, piecesOf, wordCount, type Script } from './script.ts';
+import { gloveVector } from './glove-vectors.ts';
 
 /** A request the scripted upstream received, so tests can assert what Causerie sent. */
 export interface RecordedRequest {
@@ -31,6 +32,8 @@ export interface ScriptedUpstreamOptions {
   reply?: (body: ChatBody) => string | undefined;
   /** Keep requests in `requests` (default true; the benchmark turns it off). */
   record?: boolean;
+  /** Awaited before answering each embeddings request (a test holds indexing while it kills a server). */
+  holdEmbeddings?: () => Promise<void>;
 }
 
 export interface ChatBody {
@@ -215,10 +218,23 @@ export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {
     return chat(res, { ...body, agent_id: undefined, model: agent.model, messages, max_tokens: maxTokens });
   }
 
-  function embeddings(res: ServerResponse, body: { model?: string; input?: string | string[]; encoding_format?: string }) {
+  async function embeddings(res: ServerResponse, body: { model?: string; input?: string | string[]; encoding_format?: string }) {
     const inputs = Array.isArray(body?.input) ? body.input : [String(body?.input ?? '')];
+    if (options.holdEmbeddings) {
+      await options.holdEmbeddings();
+      if (res.destroyed) return; // the caller went away (or was killed) meanwhile
+    }
+    // [[fail-first:N]] in an input: the first N requests carrying it answer 503 (retries can be seen).
+    for (const text of inputs) {
+      const failFirst = parseScript(text).failFirst;
+      if (!failFirst) continue;
+      const seen = failures.get(`embed:${text}`) ?? 0;
+      failures.set(`embed:${text}`, seen + 1);
+      if (seen < failFirst) return sendJson(res, 503, errorBody('The server is overloaded, try again.', 'server_error', null));
+    }
     const data = inputs.map((text, index) => {
-      const vector = vectorOf(text);
+      // Model "glove": real word vectors (close meanings are close); any other: hashed vectors.
+      const vector = body.model === 'glove' ? gloveVector(text) : vectorOf(text);
       const embedding = body.encoding_format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector;
       return { object: 'embedding', index, embedding };
     });

@@ -8,6 +8,7 @@ import * as conversationStreams from './migrations/002-conversation-streams.ts';
 import * as usageRecordsByTime from './migrations/003-usage-records-by-time.ts';
 import * as messageMetadata from './migrations/004-message-metadata.ts';
 import * as agents from './migrations/005-agents.ts';
+import * as searchIndex from './migrations/006-search-index.ts';
 import * as documentsAndPrompts from './migrations/007-documents-and-prompts.ts';
 import * as searchRecords from './migrations/008-search-records.ts';
 import * as publicAgents from './migrations/009-public-agents.ts';
@@ -30,6 +31,7 @@ const migrations: Record<string, (dialect: Dialect) => Migration> = {
   '003-usage-records-by-time': () => ({ up: (db) => usageRecordsByTime.up(db) }),
   '004-message-metadata': () => ({ up: (db) => messageMetadata.up(db) }),
   '005-agents': (dialect) => ({ up: (db) => agents.up(db, dialect) }),
+  '006-search-index': (dialect) => ({ up: (db) => searchIndex.up(db, dialect) }),
   '007-documents-and-prompts': (dialect) => ({ up: (db) => documentsAndPrompts.up(db, dialect) }),
   '008-search-records': (dialect) => ({ up: (db) => searchRecords.up(db, dialect) }),
   '009-public-agents': (dialect) => ({ up: (db) => publicAgents.up(db, dialect) }),

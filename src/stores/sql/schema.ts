@@ -228,6 +228,33 @@ export interface DocumentChunksTable {
   page_to: number;
 }
 
+/** One searchable text (a message now; document chunks later), owned by a user. */
+export interface SearchIndexTable {
+  id: Generated<number>;
+  /** What source_id points at: 'message' (messages.id) or, later, 'chunk'. */
+  kind: string;
+  source_id: number;
+  user_id: number;
+  conversation_id: number | null;
+  content: string;
+  created_at: Timestamp;
+  /** The embedding model whose vector this row holds, or null while it has none. */
+  embedding_model: string | null;
+}
+
+/** The durable queue of index rows waiting for their vector. */
+export interface SearchJobsTable {
+  id: Generated<number>;
+  index_id: number;
+  state: 'pending' | 'failed';
+  attempts: number;
+  /** Not claimed before this time (backoff after a failure). */
+  run_after: Timestamp;
+  /** A worker holds the job until then; a dead worker's job is claimed again afterwards. */
+  locked_until: Timestamp | null;
+  last_error: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   api_keys: ApiKeysTable;
@@ -246,4 +273,6 @@ export interface Database {
   prompts: PromptsTable;
   documents: DocumentsTable;
   document_chunks: DocumentChunksTable;
+  search_index: SearchIndexTable;
+  search_jobs: SearchJobsTable;
 }

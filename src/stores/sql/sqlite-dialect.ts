@@ -1,5 +1,6 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { SqliteDialect } from 'kysely';
+import { getLoadablePath } from 'sqlite-vec';
 
 type Parameter = null | number | bigint | string | Uint8Array;
 
@@ -26,6 +27,21 @@ function adapt(statement: StatementSync, prepareAgain: () => StatementSync) {
   };
 }
 
+/**
+ * Loads sqlite-vec (vector search, used by the search index) if its binary exists for this
+ * platform; without it, search answers in keyword mode only. Loading is then switched off, so no
+ * SQL statement can load another extension.
+ */
+function loadVectorExtension(database: DatabaseSync): void {
+  try {
+    database.loadExtension(getLoadablePath());
+  } catch {
+    // No binary for this platform: `SELECT vec_version()` fails and search says semantic is unavailable.
+  } finally {
+    database.enableLoadExtension(false);
+  }
+}
+
 /** Distinct SQL texts kept prepared; the same few queries serve every request, so this rarely fills. */
 const statementCacheSize = 500;
 
@@ -34,7 +50,8 @@ const statementCacheSize = 500;
  * WAL lets readers run beside the single writer; the busy timeout covers a second process.
  */
 export function nodeSqliteDialect(path: string): SqliteDialect {
-  const database = new DatabaseSync(path);
+  const database = new DatabaseSync(path, { allowExtension: true });
+  loadVectorExtension(database);
   database.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
   // Preparing costs more than running the hot queries (key lookup, usage insert): prepare each once.
   const prepared = new Map<string, ReturnType<typeof adapt>>();
