@@ -163,6 +163,8 @@ describe('local GGUF provider (tiny random-weight llama built by the test)', () 
           finished.push(name);
           return result;
         });
+      // Loaded first, so the four below reach the queue in the order they are made.
+      await collect(single, tiny('warm up', { max_tokens: 1 }));
       // "three" gives up while "one" is generating and "two", "three", "four" wait in the queue.
       const runs = [run('one', { onDelta: () => gaveUp.abort() }), run('two'), run('three', { signal: gaveUp.signal }), run('four')];
       const [one, two, three, four] = await Promise.all(runs);

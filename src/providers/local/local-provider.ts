@@ -38,9 +38,13 @@ export function createLocalProvider(options: LocalProviderOptions): LocalProvide
   const loaded = new Map<string, Promise<LoadedModel>>();
   let closed = false;
 
+  // A model's file is looked up once: requests for a loaded model then reach its FIFO queue in
+  // the order they arrived (file-system lookups finish in any order).
+  const paths = new Map<string, string>();
+
   async function load(model: string): Promise<LoadedModel> {
     if (closed) throw new AppError('model_unavailable', 'The local provider is shutting down');
-    const path = await resolveLocalModelPath(options.modelsDir, model);
+    const path = paths.get(model) ?? (await resolveLocalModelPath(options.modelsDir, model));
     if (!path) {
       throw new AppError('model_unavailable', `The local model file "${model}" is not in the models folder; download it with "npx causerie models pull"`);
     }
@@ -61,7 +65,11 @@ export function createLocalProvider(options: LocalProviderOptions): LocalProvide
         return result;
       })();
       loaded.set(path, pending);
-      pending.catch(() => loaded.delete(path));
+      paths.set(model, path);
+      pending.catch(() => {
+        loaded.delete(path);
+        paths.delete(model);
+      });
     }
     try {
       return await pending;
@@ -160,6 +168,7 @@ export function createLocalProvider(options: LocalProviderOptions): LocalProvide
       closed = true;
       const models = await Promise.allSettled([...loaded.values()]);
       loaded.clear();
+      paths.clear();
       for (const result of models) if (result.status === 'fulfilled') await result.value.dispose();
     },
   };
