@@ -9,15 +9,21 @@ const words = Array.from({ length: 60 }, (_, i) => `w${i}`).join(' ');
 // A stream used to keep delivering after its key was revoked and its user disabled.
 for (const dialect of dialects) {
   describe(`running answers stop when their credential goes (${dialect})`, () => {
+    // Revocation is tested under the default duration cap, so only revocation can stop those streams.
     let chat: ChatServer;
+    let capped: ChatServer;
     before(async () => {
-      chat = await startChatServer(dialect, { CAUSERIE_MAX_ANSWER_SECONDS: '2' });
+      chat = await startChatServer(dialect);
+      capped = await startChatServer(dialect, { CAUSERIE_MAX_ANSWER_SECONDS: '2' });
     });
-    after(() => chat.stop());
+    after(async () => {
+      await chat.stop();
+      await capped.stop();
+    });
 
     /** Starts a slow spec 003 stream with `key`, reads its first token, and returns the stream. */
-    async function slowStream(key: string, content = `${words} [[chunk-delay:100]]`) {
-      const stream = await openStream(`${chat.server.url}/v1/chat/stream`, {
+    async function slowStream(key: string, content = `${words} [[chunk-delay:100]]`, on = chat) {
+      const stream = await openStream(`${on.server.url}/v1/chat/stream`, {
         method: 'POST',
         auth: key,
         body: JSON.stringify({ model: 'gpt-4', messages: [{ role: 'user', content }] }),
@@ -27,10 +33,6 @@ for (const dialect of dialects) {
       return stream;
     }
 
-    async function storedReply(key: string) {
-      const history = await chat.server.api('/v1/chat/history?page_size=1', { auth: key });
-      return history.body.sessions[0];
-    }
 
     test('revoking the key ends its stream at once; the reply is kept, cancelled', async () => {
       const user = await signUp(chat.server, `revoked-${dialect}`);
@@ -57,17 +59,17 @@ for (const dialect of dialects) {
     });
 
     test('no answer runs longer than CAUSERIE_MAX_ANSWER_SECONDS, even from a model that never stops', async () => {
-      const user = await signUp(chat.server, `endless-${dialect}`);
-      const { key } = await createKey(chat.server, user.basic);
-      const stream = await slowStream(key, `${words} [[chunk-delay:200]]`);
+      const user = await signUp(capped.server, `endless-${dialect}`);
+      const { key } = await createKey(capped.server, user.basic);
+      const stream = await slowStream(key, `${words} [[chunk-delay:200]]`, capped);
       const text = await stream.readUntil(() => false);
       assert.ok(!text.includes('w59'), 'stopped long before its end (12 s at this pace)');
-      const session = await storedReply(key);
-      const replies = await eventually(async () => {
-        const messages = (await chat.server.api(`/api/v1/sessions/${session.id}/history`, { auth: key })).body;
+      const session = (await capped.server.api('/v1/chat/history?page_size=1', { auth: key })).body.sessions[0];
+      const reply = await eventually(async () => {
+        const messages = (await capped.server.api(`/api/v1/sessions/${session.id}/history`, { auth: key })).body;
         return messages.find((m: { role: string; status: string }) => m.role === 'assistant' && m.status === 'cancelled');
       }, { what: 'the endless reply stopped and stored as cancelled' });
-      assert.match(replies.content, /^w0 w1/);
+      assert.match(reply.content, /^w0 w1/);
     });
   });
 }
