@@ -87,8 +87,10 @@ export function renderError(error: AppError, surface: Surface, requestId: string
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, thrown: Error) {
   const error = toAppError(thrown);
+  // The cause goes in its own key: pino writes `msg` itself, and a second `msg` would be lost
+  // by every JSON parser (the last duplicate key wins).
   if (error.code === 'internal_error') request.log.error({ err: thrown }, 'unhandled error');
-  else if (error.status >= 500) request.log.warn({ code: error.code, msg: error.message }, 'request failed');
+  else if (error.status >= 500) request.log.warn({ code: error.code, detail: error.message }, 'request failed');
   reply.code(error.status).headers(error.headers);
   if (error.status === 401 && !error.headers['www-authenticate']) {
     reply.header('www-authenticate', 'Bearer realm="causerie", Basic realm="causerie"');

@@ -82,6 +82,35 @@ describe('logs', () => {
   });
 });
 
+describe('the log of a failed request', () => {
+  test('every line parses to one message, and the cause of the failure survives JSON parsing', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'causerie-logs-'));
+    const server = runCauserie({ env: { CAUSERIE_DATA_DIR: dataDir, CAUSERIE_ADMIN_PASSWORD: adminPassword, CAUSERIE_MOCK_PROVIDER: 'true' } });
+    try {
+      const url = await server.url();
+      const { key } = await server.banner();
+      const failed = await call(url, '/v1/chat/completions', {
+        auth: `Bearer ${key}`,
+        headers: { 'x-request-id': 'failing-1' },
+        body: { model: 'mock/echo', messages: [{ role: 'user', content: '[[status:503]]' }] },
+      });
+      assert.equal(failed.status, 502);
+      await server.stop();
+      const raw = server.stdout().replace(/┌[\s\S]*?┘\n/, '').trim().split('\n');
+      for (const line of raw) assert.ok((line.match(/"msg":/g) ?? []).length <= 1, `a line with two msg keys: ${line}`);
+      const lines = raw.map((line) => JSON.parse(line) as Record<string, any>).filter((line) => line.reqId === 'failing-1');
+      const failure = lines.find((line) => line.msg === 'request failed');
+      assert.ok(failure, JSON.stringify(lines));
+      assert.equal(failure.code, 'upstream_error');
+      assert.equal(failure.detail, failed.body.error.message);
+      assert.match(failure.detail, /mock/);
+    } finally {
+      await server.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('graceful shutdown', () => {
   test('on SIGTERM a request in flight finishes, new connections are refused, then the process exits 0', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'causerie-sigterm-'));
