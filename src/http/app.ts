@@ -82,6 +82,23 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
 
+  // Many HTTP clients send `Content-Type: application/json` with an empty body on DELETE and on
+  // POSTs whose body is optional: that is no body, not malformed JSON. Anything else goes through
+  // Fastify's own parser (and its prototype-poisoning checks).
+  const parseJson = app.getDefaultJsonParser('error', 'ignore');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if ((body as string).trim() === '') return done(null, undefined);
+    parseJson(request, body as string, done);
+  });
+
+  // No body where the route reads an object is an empty object: the fields it requires are then
+  // named one by one ("body.username: is required") rather than "body: must be object".
+  app.addHook('preValidation', async (request) => {
+    const schema = request.routeOptions.schema?.body as { type?: string } | undefined;
+    if (request.body === undefined && schema?.type === 'object') request.body = {};
+  });
+
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error as Error));
   app.setNotFoundHandler((request, reply) =>
     sendError(request, reply, new AppError('not_found', `Route ${request.method} ${maskSecretsInUrl(request.url.split('?')[0]!)} not found`)),
