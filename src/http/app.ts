@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import AjvCompiler from '@fastify/ajv-compiler';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, type RawServerDefault } from 'fastify';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -40,6 +41,7 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
       return typeof given === 'string' && requestIdPattern.test(given) ? given : randomUUID();
     },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    schemaController: { compilersFactory: { buildValidator: strictBodies } },
     routerOptions: { ignoreTrailingSlash: false },
     // Fastify answers these three itself in its own JSON shape; Causerie's shape is used instead.
     return503OnClosing: false,
@@ -111,6 +113,19 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
   registerSurfaces(app, services, { metrics });
   return app;
 }
+
+const validatorPool = AjvCompiler();
+
+/**
+ * Query strings, path parameters and headers are text, so their numbers and booleans are coerced
+ * from it; a JSON body already has types, and `"prompt": 42` or `"name": 5` is refused rather than
+ * stored as "42". Two compilers from the same pool, chosen by the part being validated.
+ */
+const strictBodies: typeof validatorPool = (externalSchemas, options = {}) => {
+  const coercing = validatorPool(externalSchemas, options);
+  const strict = validatorPool(externalSchemas, { ...options, customOptions: { ...options.customOptions, coerceTypes: false } } as typeof options);
+  return (route) => (route.httpPart === 'body' ? strict : coercing)(route);
+};
 
 /** Requests Node cannot even parse as HTTP: answered on the raw socket, still as {detail, code}. */
 function rejectMalformedHttp(error: Error & { code?: string }, socket: Duplex) {
