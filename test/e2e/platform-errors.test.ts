@@ -101,8 +101,8 @@ describe('errors over HTTP', () => {
       ['POST', '/api/v1/keys', { limits: { per_hour: 5 } }, 'body.limits.per_hour: is not a known field'],
       ['POST', '/api/v1/keys', { owner: 'me' }, 'body.owner: is not a known field'],
       ['POST', '/api/v1/keys', [1, 2], 'body: must be object'],
-      ['GET', '/api/v1/users?limit=1000', undefined, 'querystring.limit: must be <= 100'],
-      ['GET', '/api/v1/users?offset=minus-one', undefined, 'querystring.offset: must be integer'],
+      ['GET', '/api/v1/users?limit=1000', undefined, 'query.limit: must be <= 100'],
+      ['GET', '/api/v1/users?offset=minus-one', undefined, 'query.offset: must be integer'],
       ['PATCH', '/api/v1/users/admin', {}, 'body.disabled: is required'],
     ];
     for (const [method, path, body, detail] of cases) {

@@ -1,11 +1,11 @@
 import { SourcesBody } from '../web-sources.ts';
 import { Type } from 'typebox';
 import type { Conversation, Message } from '../../domain/conversations/conversations.types.ts';
-import { Nullable } from './common.ts';
+import { idPattern, Nullable } from './common.ts';
 import { UsePromptFields } from './prompts.ts';
 
 /** Spec 003's shapes ("Chat API Documentation"). */
-const SessionId = Type.Union([Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), Type.String({ minLength: 1, maxLength: 64 })], {
+const SessionId = Type.Union([Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), Type.String({ minLength: 1, maxLength: 64, pattern: idPattern })], {
   description: 'The session id (an integer; the UUID is accepted too)',
 });
 

@@ -2,10 +2,11 @@ import type { Static } from 'typebox';
 import { Type } from 'typebox';
 import type { AgentPromptInput } from '../../../domain/agents/agent-runs.ts';
 import type { CompletionInput } from '../../../domain/completions/completions.types.ts';
-import { invalid } from '../../../domain/errors.ts';
+import { AppError, invalid } from '../../../domain/errors.ts';
 import type { ChatMessage } from '../../../providers/provider.ts';
 import type { Services } from '../../../services.ts';
 import type { App } from '../../app.ts';
+import type { FastifyRequest } from 'fastify';
 import { authenticate, principalOf, requireAdmin, security } from '../../auth.ts';
 import { clientGone } from '../../client-gone.ts';
 import { authErrors, ErrorBody } from '../../schemas/common.ts';
@@ -45,6 +46,16 @@ function toAgentPrompt(body: Body): AgentPromptInput {
   return { ...promptMessages(body), model: body.model_id ?? body.model, temperature: body.temperature, top_p: body.top_p, max_tokens: body.max_tokens, stop: body.stop, seed: body.seed, stream: body.stream === true };
 }
 
+/**
+ * The model id a route was given. "agents" and "completions" are the static segments of other
+ * routes under /api/v1/models/: a method or path they do not have is an unknown route, not an
+ * unknown model.
+ */
+function modelIdOf(request: FastifyRequest, id: string): string {
+  if (/^(agents|completions)(\/|$)/.test(id)) throw new AppError('not_found', `Route ${request.method} ${request.url.split('?')[0]} not found`);
+  return id;
+}
+
 const completionErrors = { ...authErrors, 403: ErrorBody, 429: ErrorBody, 502: ErrorBody, 503: ErrorBody, 504: ErrorBody };
 
 /** Spec 000's models: the registry (list, read, remove) and completions without a session. */
@@ -61,9 +72,9 @@ export function registerModelsRoutes(app: App, services: Services) {
   );
 
   const readSchema = { tags, security, summary: 'Read one model', response: { 200: ModelBody, ...authErrors } };
-  app.get('/api/v1/models/:model_id', { ...base, schema: { ...readSchema, params: ModelParams } }, async (request) => services.models.get(request.params.model_id));
+  app.get('/api/v1/models/:model_id', { ...base, schema: { ...readSchema, params: ModelParams } }, async (request) => services.models.get(modelIdOf(request, request.params.model_id)));
   // The same with a raw "/" in the id (mistral/mistral-small-latest); hidden, the documented form is above.
-  app.get('/api/v1/models/*', { ...base, schema: { ...readSchema, params: WildcardParams, hide: true } }, async (request) => services.models.get(request.params['*']));
+  app.get('/api/v1/models/*', { ...base, schema: { ...readSchema, params: WildcardParams, hide: true } }, async (request) => services.models.get(modelIdOf(request, request.params['*'])));
 
   const removeSchema = {
     tags,
@@ -72,10 +83,10 @@ export function registerModelsRoutes(app: App, services: Services) {
     response: { 200: RemovedModelBody, ...authErrors, 403: ErrorBody },
   };
   app.delete('/api/v1/models/:model_id', { ...base, preHandler: requireAdmin, schema: { ...removeSchema, params: ModelParams } }, async (request) =>
-    services.models.remove(request.params.model_id),
+    services.models.remove(modelIdOf(request, request.params.model_id)),
   );
   app.delete('/api/v1/models/*', { ...base, preHandler: requireAdmin, schema: { ...removeSchema, params: WildcardParams, hide: true } }, async (request) =>
-    services.models.remove(request.params['*']),
+    services.models.remove(modelIdOf(request, request.params['*'])),
   );
 
   app.post(
