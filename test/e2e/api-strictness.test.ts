@@ -122,3 +122,24 @@ describe('error messages say what the caller sent and what is allowed', () => {
     assert.equal((await probe('GET', '/api/v1/sessions/42')).status, 404);
   });
 });
+
+describe("spec 003: the session's model wins, and the answer says which model it was", () => {
+  let chat: ChatServer;
+  let server: TestServer;
+  before(async () => {
+    chat = await startChatServer('sqlite');
+    server = chat.server;
+  });
+  after(() => chat.stop());
+
+  test('X-Causerie-Model names the model used, also when the request named another', async () => {
+    const first = await server.api('/v1/chat/stream', { method: 'POST', body: { model: 'gpt-4', stream: false, messages: [{ role: 'user', content: 'hello' }] } });
+    assert.equal(first.status, 200, first.text);
+    assert.equal(first.headers.get('x-causerie-model'), first.body.model);
+    const sessionId = Number(first.headers.get('x-session-id'));
+    const other = await server.api('/v1/chat/stream', { method: 'POST', body: { session_id: sessionId, model: 'gpt-3.5-turbo', messages: [{ role: 'user', content: 'again' }] } });
+    assert.equal(other.status, 200, other.text);
+    assert.equal(other.headers.get('x-causerie-model'), first.body.model);
+    assert.notEqual(other.headers.get('x-causerie-model'), 'gpt-3.5-turbo');
+  });
+});
