@@ -98,9 +98,13 @@ export const fields = {
   },
   adminPassword: {
     env: 'CAUSERIE_ADMIN_PASSWORD',
-    description: 'Password of the admin account created on first start (generated and printed once when unset).',
+    description: 'Password of the admin account created on first start (at least 8 characters; generated and printed once when unset).',
     default: undefined,
-    parse: text,
+    // Checked here, with every other setting, before anything is opened or created.
+    parse: (raw: string) => {
+      if (raw.length < 8) throw new ConfigError('must be at least 8 characters');
+      return raw;
+    },
     secret: true,
   },
   allowSignup: {

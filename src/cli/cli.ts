@@ -117,7 +117,9 @@ main(process.argv.slice(2)).catch((error: unknown) => {
     console.error(`causerie: ${error.message}\n\n${usage}`);
     process.exit(2);
   }
-  if (error instanceof InvalidConfigError || error instanceof AppError) console.error(`causerie: ${error.message}`);
+  const { code, port, address } = error as { code?: string; port?: number; address?: string };
+  if (code === 'EADDRINUSE') console.error(`causerie: port ${port} on ${address} is already in use; set PORT to another port (or HOST to another address)`);
+  else if (error instanceof InvalidConfigError || error instanceof AppError) console.error(`causerie: ${error.message}`);
   else console.error('causerie: failed:', error instanceof Error ? error.message : error);
   process.exit(1);
 });
