@@ -15,6 +15,8 @@ Usage:
   causerie start                                   start the server (the default)
   causerie users create <username> [--password P] [--admin]
   causerie keys create <username> [--name N] [--expires-in-days D]
+  causerie models removed                          list the models an admin removed
+  causerie models restore <model_id>               restore a removed model (a running server lists it at its next refresh)
   causerie models pull [<uri>]                     download a GGUF model (hf:<user>/<repo>/<file>.gguf or a URL;
                                                    the default local model without <uri>) into CAUSERIE_MODELS_DIR
 
@@ -96,6 +98,16 @@ async function main(argv: string[]) {
   }
   if (command === 'models' && subcommand === 'pull') {
     process.exitCode = await runModelsPull(argument, loadConfig().modelsDir);
+    return;
+  }
+  if (command === 'models' && subcommand === 'removed') {
+    const removed = await withServices(loadConfig(), (s) => s.models.listRemoved());
+    console.log(removed.length === 0 ? 'No removed models.' : removed.map((m) => `${m.id}\tremoved ${m.removed_at}`).join('\n'));
+    return;
+  }
+  if (command === 'models' && subcommand === 'restore' && argument) {
+    await withServices(loadConfig(), (s) => s.models.restore(argument));
+    console.log(`Restored model "${argument}".`);
     return;
   }
   if (command === 'keys' && subcommand === 'create' && argument) {

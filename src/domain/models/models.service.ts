@@ -143,6 +143,23 @@ export class ModelsService {
     return { id, removed_at: removedAt };
   }
 
+  /** The models an administrator removed, by id (admins restore them with restore()). */
+  async listRemoved(): Promise<Array<{ id: string; removed_at: string }>> {
+    return (await this.deps.store.list()).map((row) => ({ id: row.model_id, removed_at: row.removed_at }));
+  }
+
+  /**
+   * Undoes remove(): the model is listed again as soon as its provider or file still offers it
+   * (other nodes see it at their next refresh). Throws not_found when it was not removed.
+   */
+  async restore(id: string): Promise<{ id: string; restored: true; listed: boolean }> {
+    await this.ready;
+    if (!(await this.deps.store.delete(id))) throw new AppError('not_found', `Model "${id}" is not a removed model; GET /api/v1/models/removed lists them`);
+    this.removed.delete(id);
+    this.rebuild();
+    return { id, restored: true, listed: this.entries.has(id) };
+  }
+
   /** Re-reads every provider's model list, the local folder and the removed models. Never throws. */
   refresh(): Promise<void> {
     this.refreshing ??= this.doRefresh().finally(() => (this.refreshing = undefined));

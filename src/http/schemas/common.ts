@@ -10,9 +10,10 @@ export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Ty
 
 /**
  * What an id can look like: a positive integer or a UUID. Anything else cannot name a resource,
- * so it is a bad request (400 "is not a valid id") rather than a 404.
+ * so it is a bad request (400 "is not a valid id") rather than a 404. A number too large to be
+ * an id still looks like one: it names nothing (404).
  */
-export const idPattern = '^(?:[1-9][0-9]{0,9}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$';
+export const idPattern = '^(?:[1-9][0-9]{0,18}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$';
 
 export const IdOrUuid = Type.String({ description: 'Integer id or UUID', minLength: 1, maxLength: 64, pattern: idPattern });
 

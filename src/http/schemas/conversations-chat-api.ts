@@ -5,7 +5,8 @@ import { idPattern, Nullable } from './common.ts';
 import { UsePromptFields } from './prompts.ts';
 
 /** Spec 003's shapes ("Chat API Documentation"). */
-const SessionId = Type.Union([Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), Type.String({ minLength: 1, maxLength: 64, pattern: idPattern })], {
+// No maximum: a larger integer looks like an id and names nothing (404), as in a path.
+const SessionId = Type.Union([Type.Integer({ minimum: 1 }), Type.String({ minLength: 1, maxLength: 64, pattern: idPattern })], {
   description: 'The session id (an integer; the UUID is accepted too)',
 });
 

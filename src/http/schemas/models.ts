@@ -22,6 +22,12 @@ export const ModelBody = Type.Object({
 
 export const RemovedModelBody = Type.Object({ id: Type.String(), removed_at: Type.String({ format: 'date-time' }) });
 
+export const RestoredModelBody = Type.Object({
+  id: Type.String(),
+  restored: Type.Literal(true),
+  listed: Type.Boolean({ description: 'Whether a provider or local file still offers it, so it is listed again now' }),
+});
+
 export const NativeMessage = Type.Object(
   {
     role: Type.Union([Type.Literal('system'), Type.Literal('user'), Type.Literal('assistant')]),

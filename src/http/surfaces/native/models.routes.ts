@@ -10,7 +10,7 @@ import type { FastifyRequest } from 'fastify';
 import { authenticate, principalOf, requireAdmin, security } from '../../auth.ts';
 import { clientGone } from '../../client-gone.ts';
 import { authErrors, ErrorBody } from '../../schemas/common.ts';
-import { ModelBody, NativeCompletionRequest, NativeCompletionResponse, RemovedModelBody } from '../../schemas/models.ts';
+import { ModelBody, NativeCompletionRequest, NativeCompletionResponse, RemovedModelBody, RestoredModelBody } from '../../schemas/models.ts';
 import { sendNativeCompletion } from './completion-rendering.ts';
 
 type Body = Static<typeof NativeCompletionRequest>;
@@ -51,8 +51,9 @@ function toAgentPrompt(body: Body): AgentPromptInput {
  * routes under /api/v1/models/: a method or path they do not have is an unknown route, not an
  * unknown model.
  */
-function modelIdOf(request: FastifyRequest, id: string): string {
-  if (/^(agents|completions)(\/|$)/.test(id)) throw new AppError('not_found', `Route ${request.method} ${request.url.split('?')[0]} not found`);
+function modelIdOf(request: FastifyRequest, id: string, rawSlashes = false): string {
+  // A model id starting with "agents/" stays reachable with its slash URL-encoded (one segment).
+  if (rawSlashes ? /^(agents|completions|removed)(\/|$)/.test(id) : /^(agents|completions|removed)$/.test(id)) throw new AppError('not_found', `Route ${request.method} ${request.url.split('?')[0]} not found`);
   return id;
 }
 
@@ -74,7 +75,7 @@ export function registerModelsRoutes(app: App, services: Services) {
   const readSchema = { tags, security, summary: 'Read one model', response: { 200: ModelBody, ...authErrors } };
   app.get('/api/v1/models/:model_id', { ...base, schema: { ...readSchema, params: ModelParams } }, async (request) => services.models.get(modelIdOf(request, request.params.model_id)));
   // The same with a raw "/" in the id (mistral/mistral-small-latest); hidden, the documented form is above.
-  app.get('/api/v1/models/*', { ...base, schema: { ...readSchema, params: WildcardParams, hide: true } }, async (request) => services.models.get(modelIdOf(request, request.params['*'])));
+  app.get('/api/v1/models/*', { ...base, schema: { ...readSchema, params: WildcardParams, hide: true } }, async (request) => services.models.get(modelIdOf(request, request.params['*'], true)));
 
   const removeSchema = {
     tags,
@@ -86,7 +87,22 @@ export function registerModelsRoutes(app: App, services: Services) {
     services.models.remove(modelIdOf(request, request.params.model_id)),
   );
   app.delete('/api/v1/models/*', { ...base, preHandler: requireAdmin, schema: { ...removeSchema, params: WildcardParams, hide: true } }, async (request) =>
-    services.models.remove(modelIdOf(request, request.params['*'])),
+    services.models.remove(modelIdOf(request, request.params['*'], true)),
+  );
+
+  // Removing can be undone: admins list the removed models and restore one by deleting it from
+  // that list (its id URL-encoded, or with a raw "/").
+  app.get(
+    '/api/v1/models/removed',
+    { ...base, preHandler: requireAdmin, schema: { tags, security, summary: 'List the removed models (admin)', response: { 200: Type.Array(RemovedModelBody), ...authErrors, 403: ErrorBody } } },
+    async () => services.models.listRemoved(),
+  );
+  const restoreSchema = { tags, security, summary: 'Restore a removed model (admin): it is listed again when its provider or file still offers it', response: { 200: RestoredModelBody, ...authErrors, 403: ErrorBody } };
+  app.delete('/api/v1/models/removed/:model_id', { ...base, preHandler: requireAdmin, schema: { ...restoreSchema, params: ModelParams } }, async (request) =>
+    services.models.restore(request.params.model_id),
+  );
+  app.delete('/api/v1/models/removed/*', { ...base, preHandler: requireAdmin, schema: { ...restoreSchema, params: WildcardParams, hide: true } }, async (request) =>
+    services.models.restore(request.params['*']),
   );
 
   app.post(
