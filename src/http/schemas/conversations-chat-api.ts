@@ -1,7 +1,7 @@
 import { SourcesBody } from '../web-sources.ts';
 import { Type } from 'typebox';
 import type { Conversation, Message } from '../../domain/conversations/conversations.types.ts';
-import { idPattern, Nullable } from './common.ts';
+import { GenerationSettingsFields, idPattern, Nullable } from './common.ts';
 import { UsePromptFields } from './prompts.ts';
 
 /** Spec 003's shapes ("Chat API Documentation"). */
@@ -26,7 +26,7 @@ export const ChatStreamBody = Type.Object(
       { minItems: 1, maxItems: 1000 },
     ),
     temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2, default: 0.7 })),
-    max_tokens: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000 })),
+    ...GenerationSettingsFields,
     web_search: Type.Optional(Type.Boolean({ default: false, description: 'Search the web for the last user message first; the answer cites the sources as [n] (see docs/web-search.md)' })),
     stream: Type.Optional(Type.Boolean({ default: true })),
     session_id: Type.Optional(SessionId),

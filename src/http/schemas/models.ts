@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { Nullable } from './common.ts';
+import { GenerationSettingsFields, Nullable } from './common.ts';
 
 export const ModelBody = Type.Object({
   id: Type.String({ description: 'Public model id, "<provider>/<model>" (URL-encode the "/" in paths, or leave it: both work)' }),
@@ -45,10 +45,8 @@ export const NativeCompletionRequest = Type.Object(
     system: Type.Optional(Type.String({ maxLength: 100_000, description: 'A system message placed before the prompt' })),
     messages: Type.Optional(Type.Array(NativeMessage, { minItems: 1, maxItems: 1000, description: 'The whole exchange, instead of prompt' })),
     temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })),
+    ...GenerationSettingsFields,
     top_p: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
-    max_tokens: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000 })),
-    stop: Type.Optional(Type.Array(Type.String(), { maxItems: 4 })),
-    seed: Type.Optional(Type.Integer()),
     stream: Type.Optional(Type.Boolean({ default: false, description: 'Answer as Server-Sent Events (see docs/models.md)' })),
   },
   { additionalProperties: false },

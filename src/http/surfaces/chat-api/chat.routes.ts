@@ -7,7 +7,7 @@ import { collectReply, streamReply } from '../../conversation-runs.ts';
 import { clientGone } from '../../client-gone.ts';
 import { renderError } from '../../errors.ts';
 import { sendSourcesEvent, sourcesOf } from '../../web-sources.ts';
-import { authErrors, ErrorBody, IdOrUuid } from '../../schemas/common.ts';
+import { authErrors, ErrorBody, generationSettings, IdOrUuid } from '../../schemas/common.ts';
 import {
   ChatReply,
   ChatStreamBody,
@@ -96,7 +96,7 @@ export function registerChatApiRoutes(app: App, services: Services) {
           skipStoredPrefix: true,
           ...(existing ? { fallbackModel: body.model } : { model: body.model }),
           temperature: body.temperature,
-          max_tokens: body.max_tokens,
+          ...generationSettings(body),
           stream,
           options: { web_search: body.web_search },
         },

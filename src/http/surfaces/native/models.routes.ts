@@ -9,7 +9,7 @@ import type { App } from '../../app.ts';
 import type { FastifyRequest } from 'fastify';
 import { authenticate, principalOf, requireAdmin, security } from '../../auth.ts';
 import { clientGone } from '../../client-gone.ts';
-import { authErrors, ErrorBody } from '../../schemas/common.ts';
+import { authErrors, ErrorBody, generationSettings } from '../../schemas/common.ts';
 import { ModelBody, NativeCompletionRequest, NativeCompletionResponse, RemovedModelBody, RestoredModelBody } from '../../schemas/models.ts';
 import { sendNativeCompletion } from './completion-rendering.ts';
 
@@ -32,10 +32,7 @@ function toCompletionInput(body: Body): CompletionInput {
     model,
     ...promptMessages(body),
     temperature: body.temperature,
-    top_p: body.top_p,
-    max_tokens: body.max_tokens,
-    stop: body.stop,
-    seed: body.seed,
+    ...generationSettings(body),
     stream: body.stream === true,
   };
 }
@@ -43,7 +40,7 @@ function toCompletionInput(body: Body): CompletionInput {
 /** The same body addressed to an agent: the model is the agent's unless model_id names another. */
 function toAgentPrompt(body: Body): AgentPromptInput {
   if (body.model_id && body.model && body.model_id !== body.model) throw invalid('model', 'differs from model_id; give one of them');
-  return { ...promptMessages(body), model: body.model_id ?? body.model, temperature: body.temperature, top_p: body.top_p, max_tokens: body.max_tokens, stop: body.stop, seed: body.seed, stream: body.stream === true };
+  return { ...promptMessages(body), model: body.model_id ?? body.model, temperature: body.temperature, ...generationSettings(body), stream: body.stream === true };
 }
 
 /**
