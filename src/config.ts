@@ -90,6 +90,12 @@ export const fields = {
     default: 'info',
     parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
   },
+  logFormat: {
+    env: 'CAUSERIE_LOG_FORMAT',
+    description: 'Log line format: json (one object per line), pretty (human-readable), or auto: pretty when stdout is a terminal, json otherwise.',
+    default: 'auto',
+    parse: oneOf('auto', 'json', 'pretty'),
+  },
   adminUsername: {
     env: 'CAUSERIE_ADMIN_USERNAME',
     description: 'Username of the admin account created on first start.',

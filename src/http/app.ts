@@ -10,6 +10,7 @@ import { sendError } from './errors.ts';
 import { registerMetrics } from './metrics.ts';
 import { registerDocs } from './docs.ts';
 import { registerSurfaces } from './surfaces/index.ts';
+import { prettyStream } from './pretty-log.ts';
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
 
@@ -141,10 +142,14 @@ function rejectMalformedHttp(error: Error & { code?: string }, socket: Duplex) {
   socket.destroy();
 }
 
-/** Log options: never a header (Authorization, cookies), and secret path segments masked. */
-export function logOptions(level: string): FastifyServerOptions['logger'] {
+/**
+ * Log options: never a header (Authorization, cookies), and secret path segments masked. `pretty`
+ * writes human-readable lines (for a terminal) instead of JSON.
+ */
+export function logOptions(level: string, pretty = false): FastifyServerOptions['logger'] {
   return {
     level,
+    ...(pretty ? { stream: prettyStream() } : {}),
     serializers: {
       req: (request: { method: string; url: string; ip?: string }) => ({ method: request.method, url: maskSecretsInUrl(request.url), ip: request.ip }),
     },

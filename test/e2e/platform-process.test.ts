@@ -111,6 +111,43 @@ describe('the log of a failed request', () => {
   });
 });
 
+describe('the console', () => {
+  test('the credentials box comes before the listening line and before any request line', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'causerie-console-'));
+    const server = runCauserie({ env: { CAUSERIE_DATA_DIR: dataDir, CAUSERIE_ADMIN_PASSWORD: adminPassword } });
+    try {
+      const url = await server.url();
+      await server.banner();
+      assert.equal((await call(url, '/api/v1/me', { auth: basic('admin', adminPassword) })).status, 200);
+      await server.stop();
+      const out = server.stdout();
+      const box = out.indexOf('┌');
+      assert.ok(box >= 0 && box < out.indexOf('Server listening at'), out);
+      assert.ok(out.indexOf('Server listening at') < out.indexOf('incoming request'), out);
+    } finally {
+      await server.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  test('CAUSERIE_LOG_FORMAT=pretty prints human-readable lines; without a terminal the default stays JSON', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'causerie-console-'));
+    const server = runCauserie({ env: { CAUSERIE_DATA_DIR: dataDir, CAUSERIE_ADMIN_PASSWORD: adminPassword, CAUSERIE_LOG_FORMAT: 'pretty' } });
+    try {
+      const url = await server.url();
+      assert.equal((await call(url, '/api/v1/me', { auth: basic('admin', adminPassword), headers: { 'x-request-id': 'pretty-1' } })).status, 200);
+      await server.stop();
+      const lines = server.stdout().replace(/┌[\s\S]*?┘\n/, '').trim().split('\n');
+      for (const line of lines) assert.ok(!line.startsWith('{'), line);
+      assert.match(lines.join('\n'), /^\d\d:\d\d:\d\d INFO  Server listening at http:\/\/127\.0\.0\.1:\d+$/m);
+      assert.match(lines.join('\n'), /^\d\d:\d\d:\d\d INFO  \[pretty-1\] request completed → 200 [\d.]+ ms$/m);
+    } finally {
+      await server.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('graceful shutdown', () => {
   test('on SIGTERM a request in flight finishes, new connections are refused, then the process exits 0', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'causerie-sigterm-'));

@@ -55,7 +55,7 @@ export interface CauserieProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** The listening URL, read from the "Server listening at" log line. */
   url(): Promise<string>;
-  /** The first-start box (printed after the listening line): username, password when generated, first key. */
+  /** The first-start box (printed before the listening line and any request): username, password when generated, first key. */
   banner(): Promise<{ username: string; password: string; key: string }>;
   /** SIGTERM, then waits for the exit. */
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
