@@ -317,6 +317,18 @@ export const fields = {
     default: '',
     parse: text,
   },
+  autoPull: {
+    env: 'CAUSERIE_AUTO_PULL',
+    description: 'On a start with no provider configured and no local model present, download the default local model in the background.',
+    default: true,
+    parse: boolean,
+  },
+  autoPullUri: {
+    env: 'CAUSERIE_AUTO_PULL_URI',
+    description: 'What that first-start download fetches (hf:<user>/<repo>/<file>.gguf or an http(s) URL); the default local model by default.',
+    default: 'hf:Qwen/Qwen2.5-0.5B-Instruct-GGUF/qwen2.5-0.5b-instruct-q4_k_m.gguf',
+    parse: text,
+  },
   localThreads: {
     env: 'CAUSERIE_LOCAL_THREADS',
     description: 'CPU threads a local model generates with.',

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import type { Config } from './config.ts';
 import { systemClock, type Clock } from './domain/clock.ts';
 import { AppError } from './domain/errors.ts';
+import { startAutoPull, type AutoPull } from './domain/models/auto-pull.ts';
 import { randomToken } from './domain/secrets.ts';
 import { buildApp, logOptions, type App } from './http/app.ts';
 import { createServices, type Services } from './services.ts';
@@ -90,6 +91,7 @@ export async function startServer(
   const services = createServices({ config, sql, clock: options.clock ?? systemClock, tokenSecret: tokenSecret(config), version });
   let app: App | undefined;
   let url: string;
+  let pull: AutoPull | undefined;
   try {
     // Before serving: settle replies a killed process left streaming (docs/conversations.md).
     await services.streamRecovery.start();
@@ -112,6 +114,7 @@ export async function startServer(
         return `Server listening at ${address}`;
       },
     });
+    pull = await startAutoPull({ config, models: services.models, log: app.log });
   } catch (error) {
     await app?.close();
     await services.close();
@@ -122,6 +125,8 @@ export async function startServer(
     services,
     url,
     async close() {
+      pull?.stop();
+      await pull?.done;
       await app.close();
       await services.close();
     },
