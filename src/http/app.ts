@@ -88,7 +88,7 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
   // Many HTTP clients send `Content-Type: application/json` with an empty body on DELETE and on
   // POSTs whose body is optional: that is no body, not malformed JSON. Anything else goes through
   // Fastify's own parser (and its prototype-poisoning checks).
-  const parseJson = app.getDefaultJsonParser('error', 'ignore');
+  const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if ((body as string).trim() === '') return done(null, undefined);
