@@ -90,6 +90,12 @@ export const fields = {
     default: 'info',
     parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
   },
+  logFormat: {
+    env: 'CAUSERIE_LOG_FORMAT',
+    description: 'Log line format: json (one object per line), pretty (human-readable), or auto: pretty when stdout is a terminal, json otherwise.',
+    default: 'auto',
+    parse: oneOf('auto', 'json', 'pretty'),
+  },
   adminUsername: {
     env: 'CAUSERIE_ADMIN_USERNAME',
     description: 'Username of the admin account created on first start.',
@@ -98,9 +104,13 @@ export const fields = {
   },
   adminPassword: {
     env: 'CAUSERIE_ADMIN_PASSWORD',
-    description: 'Password of the admin account created on first start (generated and printed once when unset).',
+    description: 'Password of the admin account created on first start (at least 8 characters; generated and printed once when unset).',
     default: undefined,
-    parse: text,
+    // Checked here, with every other setting, before anything is opened or created.
+    parse: (raw: string) => {
+      if (raw.length < 8) throw new ConfigError('must be at least 8 characters');
+      return raw;
+    },
     secret: true,
   },
   allowSignup: {
@@ -323,6 +333,18 @@ export const fields = {
     env: 'CAUSERIE_MODELS_DIR',
     description: 'Folder of local GGUF models (default: the "models" folder inside CAUSERIE_DATA_DIR).',
     default: '',
+    parse: text,
+  },
+  autoPull: {
+    env: 'CAUSERIE_AUTO_PULL',
+    description: 'On a start with no provider configured and no local model present, download the default local model in the background.',
+    default: true,
+    parse: boolean,
+  },
+  autoPullUri: {
+    env: 'CAUSERIE_AUTO_PULL_URI',
+    description: 'What that first-start download fetches (hf:<user>/<repo>/<file>.gguf or an http(s) URL); the default local model by default.',
+    default: 'hf:Qwen/Qwen2.5-0.5B-Instruct-GGUF/qwen2.5-0.5b-instruct-q4_k_m.gguf',
     parse: text,
   },
   localThreads: {

@@ -1,8 +1,10 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer as createNetServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Config } from './config.ts';
 import { systemClock, type Clock } from './domain/clock.ts';
 import { AppError } from './domain/errors.ts';
+import { startAutoPull, type AutoPull } from './domain/models/auto-pull.ts';
 import { randomToken } from './domain/secrets.ts';
 import { buildApp, logOptions, type App } from './http/app.ts';
 import { createServices, type Services } from './services.ts';
@@ -22,29 +24,48 @@ function tokenSecret(config: Config): string {
   return secret;
 }
 
-/** On an empty database: an admin account and a first API key, printed once on the console. */
-async function bootstrapAdmin(services: Services, url: string, print: (text: string) => void): Promise<void> {
-  if ((await services.users.count()) > 0) return;
+/**
+ * On an empty database: an admin account and a first API key. Returns the box that shows them
+ * once, given the listening address (undefined when there is nothing to show).
+ */
+async function bootstrapAdmin(services: Services): Promise<((url: string) => string) | undefined> {
+  if ((await services.users.count()) > 0) return undefined;
   const { config } = services;
   const password = config.adminPassword ?? randomToken(18);
   let admin;
   try {
     admin = await services.users.create({ username: config.adminUsername, password, role: 'admin' }, { userId: 0, role: 'admin' });
   } catch (error) {
-    if (error instanceof AppError && error.code === 'conflict') return; // another node won the race
+    if (error instanceof AppError && error.code === 'conflict') return undefined; // another node won the race
     throw error;
   }
   const { key } = await services.apiKeys.create({ userId: admin.id, role: 'admin' }, { name: 'first admin key' });
-  const lines = [
-    'Causerie created the first admin account. This is shown once; store it now.',
-    `  username: ${admin.username}`,
-    config.adminPassword ? '  password: (from CAUSERIE_ADMIN_PASSWORD)' : `  password: ${password}`,
-    `  API key:  ${key}`,
-    `Try: curl -H "Authorization: Bearer ${key}" ${url}/api/v1/me`,
-  ];
-  const width = Math.max(...lines.map((l) => l.length));
-  const bar = '─'.repeat(width + 2);
-  print(`┌${bar}┐\n${lines.map((l) => `│ ${l.padEnd(width)} │`).join('\n')}\n└${bar}┘\n`);
+  const username = admin.username;
+  return (url) => {
+    const lines = [
+      'Causerie created the first admin account. This is shown once; store it now.',
+      `  username: ${username}`,
+      config.adminPassword ? '  password: (from CAUSERIE_ADMIN_PASSWORD)' : `  password: ${password}`,
+      `  API key:  ${key}`,
+      `Try: curl -H "Authorization: Bearer ${key}" ${url}/api/v1/me`,
+    ];
+    const width = Math.max(...lines.map((l) => l.length));
+    const bar = '─'.repeat(width + 2);
+    return `┌${bar}┐\n${lines.map((l) => `│ ${l.padEnd(width)} │`).join('\n')}\n└${bar}┘\n`;
+  };
+}
+
+/**
+ * Fails with EADDRINUSE before anything is created when the port is taken, so a busy port does not
+ * create an admin whose credentials nobody saw. (Port 0 picks a free port: nothing to check.)
+ */
+async function assertPortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  const probe = createNetServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', reject);
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
 }
 
 /** A data folder others can read exposes every conversation: say so at start-up (it is not changed for the owner). */
@@ -70,18 +91,32 @@ export async function startServer(
   const services = createServices({ config, sql, clock: options.clock ?? systemClock, tokenSecret: tokenSecret(config), version });
   let app: App | undefined;
   let url: string;
+  let pull: AutoPull | undefined;
   try {
     // Before serving: settle replies a killed process left streaming (docs/conversations.md).
     await services.streamRecovery.start();
     // Re-queues rows of another embedding model, then indexes in the background.
     await services.searchIndexer.start();
-    app = await buildApp({ services, logger: options.logger ?? logOptions(config.logLevel) });
-    url = await app.listen({ host: config.host, port: config.port });
+    const pretty = config.logFormat === 'pretty' || (config.logFormat === 'auto' && process.stdout.isTTY === true);
+    app = await buildApp({ services, logger: options.logger ?? logOptions(config.logLevel, pretty) });
     const warning = dataDirWarning(config);
     if (warning) (options.print ?? ((text) => process.stderr.write(text)))(warning);
-    // After listen, so the banner shows the real address, and a port already in use does not
-    // create an admin whose credentials nobody saw.
-    await bootstrapAdmin(services, url, options.print ?? ((text) => process.stdout.write(text)));
+    await assertPortFree(config.host, config.port);
+    let box = await bootstrapAdmin(services);
+    // The box is printed as the socket starts listening, with the real address: before the
+    // "listening" line and before any request is read (they wait for the next turn of the loop).
+    url = await app.listen({
+      host: config.host,
+      port: config.port,
+      listenTextResolver: (address) => {
+        // Called once per address (every interface for 0.0.0.0): one box, with the first.
+        const text = box?.(address);
+        box = undefined;
+        if (text) (options.print ?? ((t) => process.stdout.write(t)))(text);
+        return `Server listening at ${address}`;
+      },
+    });
+    pull = await startAutoPull({ config, models: services.models, log: app.log });
   } catch (error) {
     await app?.close();
     await services.close();
@@ -92,6 +127,8 @@ export async function startServer(
     services,
     url,
     async close() {
+      pull?.stop();
+      await pull?.done;
       await app.close();
       await services.close();
     },

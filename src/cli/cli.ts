@@ -15,6 +15,8 @@ Usage:
   causerie start                                   start the server (the default)
   causerie users create <username> [--password P] [--admin]
   causerie keys create <username> [--name N] [--expires-in-days D]
+  causerie models removed                          list the models an admin removed
+  causerie models restore <model_id>               restore a removed model (a running server lists it at its next refresh)
   causerie models pull [<uri>]                     download a GGUF model (hf:<user>/<repo>/<file>.gguf or a URL;
                                                    the default local model without <uri>) into CAUSERIE_MODELS_DIR
 
@@ -98,6 +100,16 @@ async function main(argv: string[]) {
     process.exitCode = await runModelsPull(argument, loadConfig().modelsDir);
     return;
   }
+  if (command === 'models' && subcommand === 'removed') {
+    const removed = await withServices(loadConfig(), (s) => s.models.listRemoved());
+    console.log(removed.length === 0 ? 'No removed models.' : removed.map((m) => `${m.id}\tremoved ${m.removed_at}`).join('\n'));
+    return;
+  }
+  if (command === 'models' && subcommand === 'restore' && argument) {
+    await withServices(loadConfig(), (s) => s.models.restore(argument));
+    console.log(`Restored model "${argument}".`);
+    return;
+  }
   if (command === 'keys' && subcommand === 'create' && argument) {
     const expiresInDays = values['expires-in-days'] === undefined ? undefined : days(values['expires-in-days']);
     const { key, apiKey } = await withServices(loadConfig(), async (s) => {
@@ -117,7 +129,9 @@ main(process.argv.slice(2)).catch((error: unknown) => {
     console.error(`causerie: ${error.message}\n\n${usage}`);
     process.exit(2);
   }
-  if (error instanceof InvalidConfigError || error instanceof AppError) console.error(`causerie: ${error.message}`);
+  const { code, port, address } = error as { code?: string; port?: number; address?: string };
+  if (code === 'EADDRINUSE') console.error(`causerie: port ${port} on ${address} is already in use; set PORT to another port (or HOST to another address)`);
+  else if (error instanceof InvalidConfigError || error instanceof AppError) console.error(`causerie: ${error.message}`);
   else console.error('causerie: failed:', error instanceof Error ? error.message : error);
   process.exit(1);
 });

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import AjvCompiler from '@fastify/ajv-compiler';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, type RawServerDefault } from 'fastify';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -9,6 +10,7 @@ import { sendError } from './errors.ts';
 import { registerMetrics } from './metrics.ts';
 import { registerDocs } from './docs.ts';
 import { registerSurfaces } from './surfaces/index.ts';
+import { prettyStream } from './pretty-log.ts';
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
 
@@ -40,6 +42,7 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
       return typeof given === 'string' && requestIdPattern.test(given) ? given : randomUUID();
     },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    schemaController: { compilersFactory: { buildValidator: strictBodies } },
     routerOptions: { ignoreTrailingSlash: false },
     // Fastify answers these three itself in its own JSON shape; Causerie's shape is used instead.
     return503OnClosing: false,
@@ -82,6 +85,23 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
 
+  // Many HTTP clients send `Content-Type: application/json` with an empty body on DELETE and on
+  // POSTs whose body is optional: that is no body, not malformed JSON. Anything else goes through
+  // Fastify's own parser (and its prototype-poisoning checks).
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if ((body as string).trim() === '') return done(null, undefined);
+    parseJson(request, body as string, done);
+  });
+
+  // No body where the route reads an object is an empty object: the fields it requires are then
+  // named one by one ("body.username: is required") rather than "body: must be object".
+  app.addHook('preValidation', async (request) => {
+    const schema = request.routeOptions.schema?.body as { type?: string } | undefined;
+    if (request.body === undefined && schema?.type === 'object') request.body = {};
+  });
+
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error as Error));
   app.setNotFoundHandler((request, reply) =>
     sendError(request, reply, new AppError('not_found', `Route ${request.method} ${maskSecretsInUrl(request.url.split('?')[0]!)} not found`)),
@@ -94,6 +114,19 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
   registerSurfaces(app, services, { metrics });
   return app;
 }
+
+const validatorPool = AjvCompiler();
+
+/**
+ * Query strings, path parameters and headers are text, so their numbers and booleans are coerced
+ * from it; a JSON body already has types, and `"prompt": 42` or `"name": 5` is refused rather than
+ * stored as "42". Two compilers from the same pool, chosen by the part being validated.
+ */
+const strictBodies: typeof validatorPool = (externalSchemas, options = {}) => {
+  const coercing = validatorPool(externalSchemas, options);
+  const strict = validatorPool(externalSchemas, { ...options, customOptions: { ...options.customOptions, coerceTypes: false } } as typeof options);
+  return (route) => (route.httpPart === 'body' ? strict : coercing)(route);
+};
 
 /** Requests Node cannot even parse as HTTP: answered on the raw socket, still as {detail, code}. */
 function rejectMalformedHttp(error: Error & { code?: string }, socket: Duplex) {
@@ -109,10 +142,14 @@ function rejectMalformedHttp(error: Error & { code?: string }, socket: Duplex) {
   socket.destroy();
 }
 
-/** Log options: never a header (Authorization, cookies), and secret path segments masked. */
-export function logOptions(level: string): FastifyServerOptions['logger'] {
+/**
+ * Log options: never a header (Authorization, cookies), and secret path segments masked. `pretty`
+ * writes human-readable lines (for a terminal) instead of JSON.
+ */
+export function logOptions(level: string, pretty = false): FastifyServerOptions['logger'] {
   return {
     level,
+    ...(pretty ? { stream: prettyStream() } : {}),
     serializers: {
       req: (request: { method: string; url: string; ip?: string }) => ({ method: request.method, url: maskSecretsInUrl(request.url), ip: request.ip }),
     },

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, errorCodes, type ErrorCode } from '../domain/errors.ts';
 import { OAuthError } from '../domain/auth/auth.service.ts';
+import { idPattern } from './schemas/common.ts';
 
 /** The error dialects: spec 003's {"detail"} natively, OpenAI's on its surface, RFC 6749's on /oauth/token. */
 export type Surface = 'native' | 'openai' | 'oauth';
@@ -26,21 +27,34 @@ const openAiTypes: Partial<Record<ErrorCode, string>> = {
   payload_too_large: 'invalid_request_error',
 };
 
+/** The part of the request as callers call it: one prefix style for every query error. */
+const partNames: Record<string, string> = { querystring: 'query' };
+
 /** Names the field at fault in a schema validation error, e.g. "body.messages.0.role". */
 function describeValidation(error: FastifyError): { message: string; field: string | undefined } {
-  const first = error.validation?.[0];
+  const errors = error.validation ?? [];
+  const first = errors[0];
   if (!first) return { message: error.message, field: undefined };
-  const context = error.validationContext ?? 'body';
+  const context = partNames[error.validationContext ?? 'body'] ?? error.validationContext ?? 'body';
   const path = first.instancePath.replace(/^\//, '').replaceAll('/', '.');
   const params = first.params as Record<string, unknown>;
   let field = path ? `${context}.${path}` : context;
   let message = first.message ?? 'is invalid';
   if (typeof params.missingProperty === 'string') {
-    field = `${field}.${params.missingProperty}`.replace(/^body\./, 'body.');
+    field = `${field}.${params.missingProperty}`;
     message = 'is required';
   } else if (typeof params.additionalProperty === 'string') {
     field = `${field}.${params.additionalProperty}`;
     message = 'is not a known field';
+  } else if (first.keyword === 'const' || first.keyword === 'enum') {
+    // A union of literals fails once per literal: list them all instead of the first one's
+    // "must be equal to constant".
+    const allowed = errors
+      .filter((e) => e.instancePath === first.instancePath && (e.keyword === 'const' || e.keyword === 'enum'))
+      .flatMap((e) => (e.keyword === 'const' ? [(e.params as { allowedValue: unknown }).allowedValue] : (e.params as { allowedValues: unknown[] }).allowedValues));
+    message = `must be one of ${[...new Set(allowed)].map((value) => JSON.stringify(value)).join(', ')}`;
+  } else if (first.keyword === 'pattern' && params.pattern === idPattern) {
+    message = 'is not a valid id (an integer or a UUID)';
   }
   return { message: `${field}: ${message}`, field };
 }
@@ -85,10 +99,41 @@ export function renderError(error: AppError, surface: Surface, requestId: string
   return { detail: message, code: error.code };
 }
 
+/**
+ * Conversations are called sessions on spec 000's and spec 003's routes and chats on spec 004's:
+ * a missing one is named as the caller's document names it.
+ */
+const conversationNouns: Array<[RegExp, string]> = [
+  [/^\/(api\/v1\/sessions|api\/v1\/agents\/[^/]+\/sessions|v1\/chat\/|api\/chat\/)/, 'Session'],
+  [/^\/(chats(\/|$|\?)|conversations\/inference(_internet)?\/)/, 'Chat'],
+];
+
+/**
+ * Says what the caller sent: a service names `model`, spec 000's callers send `model_id`; a
+ * missing conversation takes the surface's word for it.
+ */
+function inCallersWords(request: FastifyRequest, error: AppError): AppError {
+  if (error.code === 'not_found' && error.message === 'Conversation not found') {
+    const noun = conversationNouns.find(([pattern]) => pattern.test(request.url))?.[1];
+    if (noun) return new AppError('not_found', `${noun} not found`, { headers: error.headers });
+  }
+  const body = request.body as Record<string, unknown> | undefined;
+  if (error.code === 'validation_failed' && body && typeof body === 'object' && 'model_id' in body && !('model' in body)) {
+    const match = /^(body\.)?model(?=:)/.exec(error.message);
+    if (match && (error.field === 'model' || error.field === 'body.model')) {
+      const field = `${match[1] ?? ''}model_id`;
+      return new AppError('validation_failed', field + error.message.slice(match[0].length), { field, headers: error.headers });
+    }
+  }
+  return error;
+}
+
 export function sendError(request: FastifyRequest, reply: FastifyReply, thrown: Error) {
-  const error = toAppError(thrown);
+  const error = inCallersWords(request, toAppError(thrown));
+  // The cause goes in its own key: pino writes `msg` itself, and a second `msg` would be lost
+  // by every JSON parser (the last duplicate key wins).
   if (error.code === 'internal_error') request.log.error({ err: thrown }, 'unhandled error');
-  else if (error.status >= 500) request.log.warn({ code: error.code, msg: error.message }, 'request failed');
+  else if (error.status >= 500) request.log.warn({ code: error.code, detail: error.message }, 'request failed');
   reply.code(error.status).headers(error.headers);
   if (error.status === 401 && !error.headers['www-authenticate']) {
     reply.header('www-authenticate', 'Bearer realm="causerie", Basic realm="causerie"');

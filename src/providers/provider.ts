@@ -20,6 +20,8 @@ export interface ChatRequest {
   max_tokens?: number;
   stop?: string[];
   seed?: number;
+  presence_penalty?: number;
+  frequency_penalty?: number;
   tools?: unknown[];
   tool_choice?: unknown;
   response_format?: unknown;
@@ -86,6 +88,11 @@ export interface Provider {
   readonly kind: 'openai-compatible' | 'local' | 'mock';
   stream(request: ChatRequest, options: { signal: AbortSignal }): Promise<AsyncIterable<StreamEvent>>;
   embed?(input: string[], model: string, options: { signal: AbortSignal }): Promise<{ embeddings: number[][]; usage: Usage }>;
+  /**
+   * The settings of `request` this provider will not apply (by their request names), so the
+   * caller is told (X-Causerie-Ignored-Settings) rather than having them dropped silently.
+   */
+  ignoredSettings?(request: ChatRequest): string[];
   /** Models the provider offers (GET /v1/models upstream), for discovery. */
   listModels?(options: { signal: AbortSignal }): Promise<Array<string | ProviderModel>>;
   /** Present when the provider keeps agents of its own (Mistral); ChatRequest.agentId then calls one. */

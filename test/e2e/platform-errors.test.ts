@@ -73,9 +73,25 @@ describe('errors over HTTP', () => {
       assert.equal(response.status, 400, body);
       assert.deepEqual(response.body, { detail: 'body: is not valid JSON', code: 'validation_failed' });
     }
-    const empty = await server.api('/api/v1/keys', { method: 'POST', body: '', headers: { 'content-type': 'application/json' } });
-    assert.equal(empty.status, 400);
-    assert.equal(empty.body.code, 'validation_failed');
+  });
+
+  test('an empty body sent as application/json is no body, as many HTTP clients send on DELETE and optional-body POSTs', async () => {
+    const json = { 'content-type': 'application/json' };
+    const session = await server.api('/api/v1/sessions', { method: 'POST', body: '', headers: json });
+    assert.equal(session.status, 201, session.text);
+    const deleted = await server.api(`/v1/chat/sessions/${session.body.id}`, { method: 'DELETE', body: '', headers: json });
+    assert.equal(deleted.status, 200, deleted.text);
+    assert.deepEqual(deleted.body, { message: 'Session deleted successfully' });
+    const key = await server.api('/api/v1/keys', { method: 'POST', body: '', headers: json });
+    assert.equal(key.status, 201, key.text);
+    for (const method of ['POST', 'DELETE']) {
+      const unknown = await server.api('/api/v1/nope', { method, body: '', headers: json });
+      assert.equal(unknown.status, 404, `${method}: ${unknown.text}`);
+    }
+    // A route whose body is required still says so, naming the field.
+    const user = await server.api('/users', { method: 'POST', body: '', headers: json, auth: null });
+    assert.equal(user.status, 400);
+    assert.equal(user.body.code, 'validation_failed');
   });
 
   test('validation errors name the field, in the body and in the query string', async () => {
@@ -85,8 +101,8 @@ describe('errors over HTTP', () => {
       ['POST', '/api/v1/keys', { limits: { per_hour: 5 } }, 'body.limits.per_hour: is not a known field'],
       ['POST', '/api/v1/keys', { owner: 'me' }, 'body.owner: is not a known field'],
       ['POST', '/api/v1/keys', [1, 2], 'body: must be object'],
-      ['GET', '/api/v1/users?limit=1000', undefined, 'querystring.limit: must be <= 100'],
-      ['GET', '/api/v1/users?offset=minus-one', undefined, 'querystring.offset: must be integer'],
+      ['GET', '/api/v1/users?limit=1000', undefined, 'query.limit: must be <= 100'],
+      ['GET', '/api/v1/users?offset=minus-one', undefined, 'query.offset: must be integer'],
       ['PATCH', '/api/v1/users/admin', {}, 'body.disabled: is required'],
     ];
     for (const [method, path, body, detail] of cases) {

@@ -170,11 +170,14 @@ for (const dialect of dialects) {
       assert.equal(forOwner.status, 403);
     });
 
-    test('an unknown key id is 404 whatever its form', async () => {
-      for (const reference of ['999999', '00000000-0000-4000-8000-000000000000', 'not-an-id']) {
+    test('an unknown key id is 404 whatever its form; what cannot be an id is 400', async () => {
+      for (const reference of ['999999', '00000000-0000-4000-8000-000000000000']) {
         const response = await server.api(`/api/v1/keys/${reference}`, { auth: owner.basic });
         assert.equal(response.status, 404, reference);
       }
+      const malformed = await server.api('/api/v1/keys/not-an-id', { auth: owner.basic });
+      assert.equal(malformed.status, 400);
+      assert.equal(malformed.body.detail, 'params.key_id: is not a valid id (an integer or a UUID)');
     });
 
     test('an administrator sees, lists and revokes every key, and creates keys for others', async () => {

@@ -10,7 +10,7 @@ import { startTestServer, type TestServer } from '../helpers/server.ts';
 const hiddenOnPurpose: Array<[RegExp, string]> = [
   [/^\/api\/v1\/docs\/.*/, "Swagger UI's own files (index, static assets, its copy of the spec)"],
   [/^\/api\/v1\/redoc\/redoc\.standalone\.js$/, 'the Redoc bundle the Redoc page loads'],
-  [/^(\/api)?\/v1\/models\/?\*$/, 'twins of /api/v1/models/{model_id} and /v1/models/{model} (documented there) taking a model id with a raw "/"'],
+  [/^(\/api)?\/v1\/models\/?(removed\/?)?\*$/, 'twins of /api/v1/models/{model_id}, /api/v1/models/removed/{model_id} and /v1/models/{model} (documented there) taking a model id with a raw "/"'],
 ];
 
 interface Route {

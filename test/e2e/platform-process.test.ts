@@ -82,6 +82,72 @@ describe('logs', () => {
   });
 });
 
+describe('the log of a failed request', () => {
+  test('every line parses to one message, and the cause of the failure survives JSON parsing', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'causerie-logs-'));
+    const server = runCauserie({ env: { CAUSERIE_DATA_DIR: dataDir, CAUSERIE_ADMIN_PASSWORD: adminPassword, CAUSERIE_MOCK_PROVIDER: 'true' } });
+    try {
+      const url = await server.url();
+      const { key } = await server.banner();
+      const failed = await call(url, '/v1/chat/completions', {
+        auth: `Bearer ${key}`,
+        headers: { 'x-request-id': 'failing-1' },
+        body: { model: 'mock/echo', messages: [{ role: 'user', content: '[[status:503]]' }] },
+      });
+      assert.equal(failed.status, 502);
+      await server.stop();
+      const raw = server.stdout().replace(/┌[\s\S]*?┘\n/, '').trim().split('\n');
+      for (const line of raw) assert.ok((line.match(/"msg":/g) ?? []).length <= 1, `a line with two msg keys: ${line}`);
+      const lines = raw.map((line) => JSON.parse(line) as Record<string, any>).filter((line) => line.reqId === 'failing-1');
+      const failure = lines.find((line) => line.msg === 'request failed');
+      assert.ok(failure, JSON.stringify(lines));
+      assert.equal(failure.code, 'upstream_error');
+      assert.equal(failure.detail, failed.body.error.message);
+      assert.match(failure.detail, /mock/);
+    } finally {
+      await server.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the console', () => {
+  test('the credentials box comes before the listening line and before any request line', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'causerie-console-'));
+    const server = runCauserie({ env: { CAUSERIE_DATA_DIR: dataDir, CAUSERIE_ADMIN_PASSWORD: adminPassword } });
+    try {
+      const url = await server.url();
+      await server.banner();
+      assert.equal((await call(url, '/api/v1/me', { auth: basic('admin', adminPassword) })).status, 200);
+      await server.stop();
+      const out = server.stdout();
+      const box = out.indexOf('┌');
+      assert.ok(box >= 0 && box < out.indexOf('Server listening at'), out);
+      assert.ok(out.indexOf('Server listening at') < out.indexOf('incoming request'), out);
+    } finally {
+      await server.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  test('CAUSERIE_LOG_FORMAT=pretty prints human-readable lines; without a terminal the default stays JSON', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'causerie-console-'));
+    const server = runCauserie({ env: { CAUSERIE_DATA_DIR: dataDir, CAUSERIE_ADMIN_PASSWORD: adminPassword, CAUSERIE_LOG_FORMAT: 'pretty' } });
+    try {
+      const url = await server.url();
+      assert.equal((await call(url, '/api/v1/me', { auth: basic('admin', adminPassword), headers: { 'x-request-id': 'pretty-1' } })).status, 200);
+      await server.stop();
+      const lines = server.stdout().replace(/┌[\s\S]*?┘\n/, '').trim().split('\n');
+      for (const line of lines) assert.ok(!line.startsWith('{'), line);
+      assert.match(lines.join('\n'), /^\d\d:\d\d:\d\d INFO  Server listening at http:\/\/127\.0\.0\.1:\d+$/m);
+      assert.match(lines.join('\n'), /^\d\d:\d\d:\d\d INFO  \[pretty-1\] request completed → 200 [\d.]+ ms$/m);
+    } finally {
+      await server.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('graceful shutdown', () => {
   test('on SIGTERM a request in flight finishes, new connections are refused, then the process exits 0', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'causerie-sigterm-'));

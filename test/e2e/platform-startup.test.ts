@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,6 +60,7 @@ describe('start-up checks', () => {
       [{ CAUSERIE_ALLOW_SIGNUP: 'maybe' }, /^causerie: CAUSERIE_ALLOW_SIGNUP must be true or false/],
       [{ DATABASE_URL: 'mysql://causerie:hunter2@db/causerie' }, /^causerie: DATABASE_URL must be a postgres: or postgresql: URL \(got \(hidden\)\)$/],
       [{ CAUSERIE_TOKEN_SECRET: 'too-short' }, /^causerie: CAUSERIE_TOKEN_SECRET must be at least 32 characters \(got \(hidden\)\)$/],
+      [{ CAUSERIE_ADMIN_PASSWORD: 'short' }, /^causerie: CAUSERIE_ADMIN_PASSWORD must be at least 8 characters \(got \(hidden\)\)$/],
     ];
     const dataDir = tempDir();
     try {
@@ -71,6 +73,25 @@ describe('start-up checks', () => {
       }
       assert.ok(!existsSync(join(dataDir, 'causerie.sqlite')), 'nothing is created when the configuration is wrong');
     } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a port already in use', () => {
+  test('stops the start with one line naming the port and the setting that changes it', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as net.AddressInfo;
+    const dataDir = tempDir();
+    try {
+      const result = await runCli(['start'], { CAUSERIE_DATA_DIR: dataDir, PORT: String(port), CAUSERIE_ADMIN_PASSWORD: 'long-enough-password' });
+      assert.equal(result.code, 1);
+      const lines = result.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, result.stderr);
+      assert.equal(lines[0], `causerie: port ${port} on 127.0.0.1 is already in use; set PORT to another port (or HOST to another address)`);
+    } finally {
+      blocker.close();
       rmSync(dataDir, { recursive: true, force: true });
     }
   });

@@ -91,8 +91,8 @@ for (const dialect of dialects) {
       assert.equal(theirs.status, 404);
       assert.equal(theirs.body.code, 'not_found');
       assert.equal((await api(`/api/v1/models/agents/${agent.id}`, { auth: server.adminKey })).status, 200);
-      // Like sessions: an id that is neither an integer nor a UUID finds nothing.
-      assert.equal((await api('/api/v1/models/agents/not-an-id')).status, 404);
+      // Like sessions: an id that is neither an integer nor a UUID is a bad request.
+      assert.equal((await api('/api/v1/models/agents/not-an-id')).status, 400);
       assert.equal((await api('/api/v1/models/agents/999999')).status, 404);
       // The models routes are not shadowed; a model id starting with "agents/" is read with its slash encoded.
       assert.equal((await api('/api/v1/models/gpt-4')).body.id, 'gpt-4');

@@ -78,7 +78,7 @@ for (const dialect of dialects) {
       const byUuid = await api(`/api/v1/sessions/${session.uuid}`);
       assert.deepEqual(byUuid.body, session);
       assert.equal((await api('/api/v1/sessions/999999')).status, 404);
-      assert.equal((await api('/api/v1/sessions/not-an-id')).status, 404);
+      assert.equal((await api('/api/v1/sessions/not-an-id')).status, 400);
     });
 
     test('POST /api/v1/sessions/{session_id}/models/completions sends a prompt with model_id and stores both messages', async () => {

@@ -55,7 +55,7 @@ export interface CauserieProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** The listening URL, read from the "Server listening at" log line. */
   url(): Promise<string>;
-  /** The first-start box (printed after the listening line): username, password when generated, first key. */
+  /** The first-start box (printed before the listening line and any request): username, password when generated, first key. */
   banner(): Promise<{ username: string; password: string; key: string }>;
   /** SIGTERM, then waits for the exit. */
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -74,7 +74,8 @@ after(() => {
 export function runCauserie(options: { args?: string[]; env?: Record<string, string>; cwd?: string; node?: string }): CauserieProcess {
   const child = spawn(options.node ?? process.execPath, [binPath, ...(options.args ?? ['start'])], {
     cwd: options.cwd ?? repoRoot,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOST: '127.0.0.1', PORT: '0', ...options.env },
+    // CAUSERIE_AUTO_PULL off: no test downloads the default local model from the network.
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOST: '127.0.0.1', PORT: '0', CAUSERIE_AUTO_PULL: 'false', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);

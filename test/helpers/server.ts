@@ -69,7 +69,8 @@ export interface ApiResponse {
 /** Starts a whole Causerie on loopback (random port) with its own database. */
 export async function startTestServer(options: { dialect?: Dialect; env?: Record<string, string>; clock?: Clock } = {}): Promise<TestServer> {
   const database = await createTestDatabase(options.dialect ?? 'sqlite');
-  const env = { HOST: '127.0.0.1', PORT: '0', CAUSERIE_ADMIN_PASSWORD: 'admin-password-for-tests', ...database.env, ...options.env };
+  // No test downloads the default local model from the network (test/e2e/auto-pull.test.ts turns it on, against loopback).
+  const env = { HOST: '127.0.0.1', PORT: '0', CAUSERIE_ADMIN_PASSWORD: 'admin-password-for-tests', CAUSERIE_AUTO_PULL: 'false', ...database.env, ...options.env };
   const config = loadConfig(env);
   let printed = '';
   let server: RunningServer;

@@ -1,4 +1,4 @@
-import type { FinishReason, Provider, StreamEvent, Usage } from '../../providers/provider.ts';
+import type { ChatRequest, FinishReason, Provider, StreamEvent, Usage } from '../../providers/provider.ts';
 import { isoAt, type Clock } from '../clock.ts';
 import { AppError, invalid } from '../errors.ts';
 import type { Admission, LimitsGate } from '../limits/limits.types.ts';
@@ -80,10 +80,10 @@ export class CompletionsService implements Completions {
     const { signal } = running;
     const ledger = new Ledger(this.deps, { actor, entry, provider, admission, conversationId: input.conversationId, onRecorded: running.done });
     let source: AsyncIterable<StreamEvent>;
+    let request: ChatRequest;
     try {
       if (signal.aborted) throw signal.reason;
-      source = await provider.stream(
-        {
+      request = {
           model: entry.upstream,
           messages: input.messages,
           temperature: input.temperature,
@@ -92,14 +92,15 @@ export class CompletionsService implements Completions {
           max_tokens: admission.maxCompletionTokens ?? input.max_tokens ?? (entry.contextWindow ? undefined : reservedCompletion),
           stop: input.stop,
           seed: input.seed,
+          presence_penalty: input.presence_penalty,
+          frequency_penalty: input.frequency_penalty,
           tools: input.tools,
           tool_choice: input.tool_choice,
           response_format: input.response_format,
           stream: input.stream,
           agentId: input.agentId,
-        },
-        { signal },
-      );
+      };
+      source = await provider.stream(request, { signal });
     } catch (error) {
       // Nothing was produced. A caller that left after admission still sent its prompt (the
       // upstream may have read it), so it is charged; a provider failure is not the caller's.
@@ -108,7 +109,7 @@ export class CompletionsService implements Completions {
     }
     return {
       model: entry.id,
-      headers: admission.headers,
+      headers: withIgnoredSettings(admission.headers, provider.ignoredSettings?.(request) ?? []),
       events: ledger.track(source, promptEstimate, signal),
       usage: () => ledger.usage,
     };
@@ -234,4 +235,9 @@ class Ledger {
       if (!this.recorded) await this.record('cancelled', await usageNow().catch(() => ({ prompt_tokens: promptEstimate, completion_tokens: 0 })));
     }
   }
+}
+
+/** Names the settings the provider will not apply, so they are never dropped silently. */
+function withIgnoredSettings(headers: Record<string, string>, ignored: string[]): Record<string, string> {
+  return ignored.length === 0 ? headers : { ...headers, 'x-causerie-ignored-settings': ignored.join(', ') };
 }

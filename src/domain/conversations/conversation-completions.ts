@@ -46,6 +46,9 @@ export interface CompleteInput {
   top_p?: number;
   max_tokens?: number;
   stop?: string[];
+  seed?: number;
+  presence_penalty?: number;
+  frequency_penalty?: number;
   stream: boolean;
   /** Per-request options for the context enrichers (`web_search`, `prompt_id`, …), by name. */
   options?: Record<string, unknown>;
@@ -183,6 +186,9 @@ export class ConversationCompletions {
           top_p: input.top_p ?? enriched.settings.top_p,
           max_tokens: maxTokens,
           stop: input.stop,
+          seed: input.seed,
+          presence_penalty: input.presence_penalty,
+          frequency_penalty: input.frequency_penalty,
           stream: input.stream,
           conversationId: conversation.id,
           agentId: enriched.providerAgentId,

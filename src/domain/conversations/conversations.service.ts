@@ -1,6 +1,6 @@
 import { AppError, invalid, notFound } from '../errors.ts';
 import { isoAt, type Clock } from '../clock.ts';
-import { newUuid, parseReference } from '../ids.ts';
+import { maxId, newUuid, parseReference } from '../ids.ts';
 import type { Actor, UsersService } from '../users/users.service.ts';
 import type { ConversationFilter, ConversationRow, ConversationsStore, MessageRow } from './conversations.store.ts';
 import type { SearchIndexHook } from './search-index-hook.ts';
@@ -78,7 +78,8 @@ export class ConversationsService {
 
   /** Finds a conversation by id or UUID; someone else's answers 404 as if it did not exist (admins see all). */
   async findRow(actor: Actor, reference: string | number): Promise<ConversationRow> {
-    const parsed = typeof reference === 'number' ? { id: reference } : parseReference(reference);
+    // A number beyond what the database holds names nothing (rather than failing the query).
+    const parsed = typeof reference === 'number' ? (Number.isSafeInteger(reference) && reference <= maxId ? { id: reference } : undefined) : parseReference(reference);
     const row = !parsed ? undefined : 'id' in parsed ? await this.deps.store.findConversationById(parsed.id) : await this.deps.store.findConversationByUuid(parsed.uuid);
     if (!row || (row.user_id !== actor.userId && actor.role !== 'admin')) throw notFound('Conversation');
     return row;

@@ -32,7 +32,9 @@ export interface ModelView {
   provider: string;
   upstream_model: string;
   available: boolean;
-  status: 'available' | 'not_downloaded' | 'not_configured';
+  status: 'available' | 'not_downloaded' | 'downloading' | 'not_configured';
+  /** While the first-start download runs: the fraction received, when the size is known. */
+  progress?: number;
   /** When not available: why, and how to fix it. */
   reason: string | null;
   context_window: number | null;
@@ -73,6 +75,8 @@ export class ModelsService {
   private readonly discovered = new Map<string, ProviderModel[]>();
   private entries = new Map<string, ModelEntry>();
   private removed = new Set<string>();
+  /** The first-start download of a local model (see AutoPull): progress, or why it failed. */
+  private downloads = new Map<string, { progress?: number; failure?: string }>();
   private localFiles: Array<{ id: string; file: string; contextWindow?: number | null }> = [];
   private readonly ready: Promise<void>;
   private refreshing: Promise<void> | undefined;
@@ -141,6 +145,35 @@ export class ModelsService {
     this.removed.add(id);
     this.entries.delete(id);
     return { id, removed_at: removedAt };
+  }
+
+  /**
+   * Records the state of a background download of a local model file (undefined: over and
+   * succeeded); the listing shows it until the file is in the folder.
+   */
+  async trackDownload(fileName: string, state: { progress?: number; failure?: string } | undefined): Promise<void> {
+    if (state) this.downloads.set(fileName, state);
+    else {
+      this.downloads.delete(fileName);
+      await this.refreshLocal();
+    }
+  }
+
+  /** The models an administrator removed, by id (admins restore them with restore()). */
+  async listRemoved(): Promise<Array<{ id: string; removed_at: string }>> {
+    return (await this.deps.store.list()).map((row) => ({ id: row.model_id, removed_at: row.removed_at }));
+  }
+
+  /**
+   * Undoes remove(): the model is listed again as soon as its provider or file still offers it
+   * (other nodes see it at their next refresh). Throws not_found when it was not removed.
+   */
+  async restore(id: string): Promise<{ id: string; restored: true; listed: boolean }> {
+    await this.ready;
+    if (!(await this.deps.store.delete(id))) throw new AppError('not_found', `Model "${id}" is not a removed model; GET /api/v1/models/removed lists them`);
+    this.removed.delete(id);
+    this.rebuild();
+    return { id, restored: true, listed: this.entries.has(id) };
   }
 
   /** Re-reads every provider's model list, the local folder and the removed models. Never throws. */
@@ -220,7 +253,10 @@ export class ModelsService {
     }
     // A local request gets at most localContextSize tokens, whatever the model was trained on.
     const defaultContext = Math.min(defaultLocalModel.contextWindow, localContextSize);
-    add({ id: defaultLocalModel.id, provider: localProvider, upstream: defaultLocalModel.file, contextWindow: defaultContext, capabilities: ['chat'], source: 'local', downloaded: false });
+    // Once its file is in the folder (pulled, by hand or by the first-start download), the default's
+    // id serves it too, so what the listing showed as "not downloaded" becomes available.
+    const defaultFile = this.localFiles.find((f) => f.file === defaultLocalModel.file);
+    add({ id: defaultLocalModel.id, provider: localProvider, upstream: defaultLocalModel.file, contextWindow: defaultFile?.contextWindow ?? defaultContext, capabilities: ['chat'], source: 'local', downloaded: defaultFile !== undefined });
     this.entries = new Map([...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   }
 
@@ -236,13 +272,18 @@ export class ModelsService {
   }
 
   private view(entry: ModelEntry): ModelView {
-    const reason = this.unavailableReason(entry, this.providers.get(entry.provider));
+    let reason = this.unavailableReason(entry, this.providers.get(entry.provider));
+    const download = entry.source === 'local' && !entry.downloaded ? this.downloads.get(entry.upstream) : undefined;
+    const downloading = download !== undefined && download.failure === undefined;
+    if (downloading) reason = 'it is being downloaded (first start); it will be available when the download ends';
+    else if (download?.failure) reason = `its download failed: ${download.failure}. Run \`npm run models:pull\` to retry, or configure a provider (see docs/models.md)`;
     return {
       id: entry.id,
       provider: entry.provider,
       upstream_model: entry.upstream,
       available: !reason,
-      status: !reason ? 'available' : entry.source === 'local' && !entry.downloaded ? 'not_downloaded' : 'not_configured',
+      status: !reason ? 'available' : downloading ? 'downloading' : entry.source === 'local' && !entry.downloaded ? 'not_downloaded' : 'not_configured',
+      ...(downloading && download.progress !== undefined ? { progress: download.progress } : {}),
       reason: reason ?? null,
       context_window: entry.contextWindow ?? null,
       capabilities: entry.capabilities,

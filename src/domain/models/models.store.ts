@@ -18,4 +18,15 @@ export class RemovedModelsStore {
   async insert(modelId: string, removedAt: string): Promise<void> {
     await this.db.insertInto('removed_models').values({ model_id: modelId, removed_at: removedAt }).onConflict((c) => c.column('model_id').doNothing()).execute();
   }
+
+  /** Every removed model with the date it was removed, by id. */
+  async list(): Promise<Array<{ model_id: string; removed_at: string }>> {
+    return this.db.selectFrom('removed_models').select(['model_id', 'removed_at']).orderBy('model_id').execute();
+  }
+
+  /** Restores a model; false when it was not removed. */
+  async delete(modelId: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('removed_models').where('model_id', '=', modelId).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
 }

@@ -1,11 +1,12 @@
 import { SourcesBody } from '../web-sources.ts';
 import { Type } from 'typebox';
 import type { Conversation, Message } from '../../domain/conversations/conversations.types.ts';
-import { Nullable } from './common.ts';
+import { GenerationSettingsFields, idPattern, Nullable } from './common.ts';
 import { UsePromptFields } from './prompts.ts';
 
 /** Spec 003's shapes ("Chat API Documentation"). */
-const SessionId = Type.Union([Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), Type.String({ minLength: 1, maxLength: 64 })], {
+// No maximum: a larger integer looks like an id and names nothing (404), as in a path.
+const SessionId = Type.Union([Type.Integer({ minimum: 1 }), Type.String({ minLength: 1, maxLength: 64, pattern: idPattern })], {
   description: 'The session id (an integer; the UUID is accepted too)',
 });
 
@@ -25,7 +26,7 @@ export const ChatStreamBody = Type.Object(
       { minItems: 1, maxItems: 1000 },
     ),
     temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2, default: 0.7 })),
-    max_tokens: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000 })),
+    ...GenerationSettingsFields,
     web_search: Type.Optional(Type.Boolean({ default: false, description: 'Search the web for the last user message first; the answer cites the sources as [n] (see docs/web-search.md)' })),
     stream: Type.Optional(Type.Boolean({ default: true })),
     session_id: Type.Optional(SessionId),

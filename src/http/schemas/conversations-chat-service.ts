@@ -1,7 +1,7 @@
 import { SourcesBody } from '../web-sources.ts';
 import { Type } from 'typebox';
 import type { Conversation, Message } from '../../domain/conversations/conversations.types.ts';
-import { Nullable } from './common.ts';
+import { GenerationSettingsFields, Nullable } from './common.ts';
 
 /** Spec 001's shapes, field for field. */
 export const ConversationListItem = Type.Object({
@@ -48,7 +48,7 @@ export const CompleteBody = Type.Object(
     stream: Type.Optional(Type.Boolean({ default: false })),
     model: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "Causerie extension: defaults to the conversation's model" })),
     temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })),
-    max_tokens: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000 })),
+    ...GenerationSettingsFields,
     web_search: Type.Optional(Type.Boolean({ default: false, description: 'Search the web for the last user message first; the answer cites the sources as [n] (see docs/web-search.md)' })),
   },
   { additionalProperties: false },

@@ -2,7 +2,7 @@ import { sourcesOf, SourcesBody } from '../web-sources.ts';
 import { Type } from 'typebox';
 import type { Conversation, Message } from '../../domain/conversations/conversations.types.ts';
 import { UsePromptFields } from './prompts.ts';
-import { IdOrUuid, Nullable } from './common.ts';
+import { GenerationSettingsFields, IdOrUuid, Nullable } from './common.ts';
 
 const Timestamp = Type.String({ format: 'date-time' });
 const Metadata = Type.Record(Type.String(), Type.Unknown(), { description: 'Free-form JSON the client attaches' });
@@ -77,8 +77,7 @@ export const SessionCompletionBody = Type.Object(
     model_id: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "Defaults to the session's model" })),
     stream: Type.Optional(Type.Boolean({ default: false, description: 'Answer as Server-Sent Events' })),
     temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })),
-    top_p: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
-    max_tokens: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000 })),
+    ...GenerationSettingsFields,
     web_search: Type.Optional(Type.Boolean({ default: false, description: 'Search the web for the last user message first; the answer cites the sources as [n] (see docs/web-search.md)' })),
     ...UsePromptFields,
   },

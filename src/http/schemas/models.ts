@@ -1,12 +1,13 @@
 import { Type } from 'typebox';
-import { Nullable } from './common.ts';
+import { GenerationSettingsFields, Nullable } from './common.ts';
 
 export const ModelBody = Type.Object({
   id: Type.String({ description: 'Public model id, "<provider>/<model>" (URL-encode the "/" in paths, or leave it: both work)' }),
   provider: Type.String(),
   upstream_model: Type.String({ description: 'The name the provider knows the model by (for local models, the GGUF file)' }),
   available: Type.Boolean({ description: 'Whether a completion can run now' }),
-  status: Type.Union([Type.Literal('available'), Type.Literal('not_downloaded'), Type.Literal('not_configured')]),
+  status: Type.Union([Type.Literal('available'), Type.Literal('not_downloaded'), Type.Literal('downloading'), Type.Literal('not_configured')]),
+  progress: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'While downloading: the fraction received (0.42), when the size is known' })),
   reason: Nullable(Type.String({ description: 'When not available: why, and what to do' })),
   context_window: Nullable(Type.Integer({ description: 'Tokens of context (prompt + answer), when known' })),
   capabilities: Type.Array(Type.String(), { description: 'chat, embeddings, tools, … (informational: from the config, or guessed for discovered models)' }),
@@ -21,6 +22,12 @@ export const ModelBody = Type.Object({
 });
 
 export const RemovedModelBody = Type.Object({ id: Type.String(), removed_at: Type.String({ format: 'date-time' }) });
+
+export const RestoredModelBody = Type.Object({
+  id: Type.String(),
+  restored: Type.Literal(true),
+  listed: Type.Boolean({ description: 'Whether a provider or local file still offers it, so it is listed again now' }),
+});
 
 export const NativeMessage = Type.Object(
   {
@@ -39,10 +46,8 @@ export const NativeCompletionRequest = Type.Object(
     system: Type.Optional(Type.String({ maxLength: 100_000, description: 'A system message placed before the prompt' })),
     messages: Type.Optional(Type.Array(NativeMessage, { minItems: 1, maxItems: 1000, description: 'The whole exchange, instead of prompt' })),
     temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })),
+    ...GenerationSettingsFields,
     top_p: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
-    max_tokens: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000 })),
-    stop: Type.Optional(Type.Array(Type.String(), { maxItems: 4 })),
-    seed: Type.Optional(Type.Integer()),
     stream: Type.Optional(Type.Boolean({ default: false, description: 'Answer as Server-Sent Events (see docs/models.md)' })),
   },
   { additionalProperties: false },

@@ -54,6 +54,8 @@ export const ChatCompletionRequest = Type.Object(
     max_completion_tokens: orNull<number>('integer', { minimum: 1 }),
     stop: Type.Optional(Type.Unknown({ description: 'A string or up to 4 strings' })),
     seed: orNull<number>('integer'),
+    presence_penalty: orNull<number>('number', { minimum: -2, maximum: 2 }),
+    frequency_penalty: orNull<number>('number', { minimum: -2, maximum: 2 }),
     random_seed: orNull<number>('integer', { description: "Mistral's name for seed" }),
     n: orNull<number>('integer', { minimum: 1, maximum: 1, description: 'Only 1 is supported' }),
     tools: Type.Optional(Type.Array(Type.Unknown())),

@@ -44,7 +44,18 @@ export function toGenerationOptions(request: ChatRequest, maxTokens: number) {
     topP: request.top_p,
     seed: request.seed,
     customStopTriggers: stops.length > 0 ? stops : undefined,
+    repeatPenalty: penalty(request.presence_penalty) !== undefined || penalty(request.frequency_penalty) !== undefined
+      ? { presencePenalty: penalty(request.presence_penalty), frequencyPenalty: penalty(request.frequency_penalty) }
+      : undefined,
   };
+}
+
+/** llama.cpp's penalties go from 0 to 1; OpenAI's from -2 to 2. Only the common range is applied. */
+const penalty = (value: number | undefined) => (value !== undefined && value >= 0 && value <= 1 ? value : undefined);
+
+/** Penalties outside 0..1 (a negative one asks for repetition): llama.cpp cannot apply them. */
+export function localIgnoredSettings(request: ChatRequest): string[] {
+  return (['presence_penalty', 'frequency_penalty'] as const).filter((name) => request[name] !== undefined && penalty(request[name]) === undefined);
 }
 
 export function toFinishReason(stopReason: LlamaChatResponse['metadata']['stopReason']): FinishReason {

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { AppError, invalid } from '../../domain/errors.ts';
 import type { ChatRequest, Provider, StreamEvent } from '../provider.ts';
-import { assertLocallySupported, toChatHistory, toFinishReason, toGenerationOptions } from './chat-request-mapping.ts';
+import { assertLocallySupported, localIgnoredSettings, toChatHistory, toFinishReason, toGenerationOptions } from './chat-request-mapping.ts';
 import { EventChannel } from './event-channel.ts';
 import { llamaRuntime, type LocalLogger } from './llama-runtime.ts';
 import { LoadedModel } from './loaded-model.ts';
@@ -154,6 +154,8 @@ export function createLocalProvider(options: LocalProviderOptions): LocalProvide
       });
       return channel;
     },
+
+    ignoredSettings: localIgnoredSettings,
 
     async countTokens(text, modelName) {
       const model = await load(modelName);

@@ -7,7 +7,7 @@ import { collectReply, streamReply } from '../../conversation-runs.ts';
 import { clientGone } from '../../client-gone.ts';
 import { renderError } from '../../errors.ts';
 import { sendSourcesEvent, sourcesOf } from '../../web-sources.ts';
-import { authErrors, ErrorBody, IdOrUuid } from '../../schemas/common.ts';
+import { authErrors, ErrorBody, generationSettings, IdOrUuid } from '../../schemas/common.ts';
 import {
   ChatReply,
   ChatStreamBody,
@@ -56,12 +56,15 @@ export function registerChatApiRoutes(app: App, services: Services) {
           'a failure mid-stream is an `event: error` whose data is {"detail","code"}. With "stream": false the reply is JSON. ' +
           'With "web_search": true an `event: sources` ({"sources":[{"index","title","url"}]}) comes first (JSON: a `sources` field). ' +
           'The X-Session-Id header names the session used or created. With session_id, the session\'s model (see switch-model) is used; ' +
-          '`model` then only applies to a session that has none.',
+          '`model` then only applies to a session that has none; the X-Causerie-Model header names the model that answered.',
         body: ChatStreamBody,
         response: {
           200: {
             description: 'Server-Sent Events, or the JSON reply when stream is false',
-            headers: { 'x-session-id': { description: 'The session the exchange was stored in', schema: { type: 'integer' } } },
+            headers: {
+              'x-session-id': { description: 'The session the exchange was stored in', schema: { type: 'integer' } },
+              'x-causerie-model': { description: "The model that answered: the session's, even when the request named another", schema: { type: 'string' } },
+            },
             content: { 'text/event-stream': { schema: Type.String() }, 'application/json': { schema: ChatReply } },
           },
           ...authErrors,
@@ -93,14 +96,16 @@ export function registerChatApiRoutes(app: App, services: Services) {
           skipStoredPrefix: true,
           ...(existing ? { fallbackModel: body.model } : { model: body.model }),
           temperature: body.temperature,
-          max_tokens: body.max_tokens,
+          ...generationSettings(body),
           stream,
           options: { web_search: body.web_search },
         },
         { signal },
       );
       if (body.prompt_id !== undefined) await services.prompts.recordUse(body.prompt_id);
-      const headers = { 'x-session-id': String(run.conversation.id) };
+      // The session's model wins over the request's `model` (the document's rule); the header says
+      // which one answered, so a caller whose `model` was not used can see it.
+      const headers = { 'x-session-id': String(run.conversation.id), 'x-causerie-model': run.model };
       if (!stream) {
         const { message } = await collectReply(run);
         reply.headers({ ...run.headers, ...headers });

@@ -5,7 +5,7 @@ import type { App } from '../../app.ts';
 import { authenticate, principalOf, security } from '../../auth.ts';
 import { collectReply, streamReply } from '../../conversation-runs.ts';
 import { clientGone } from '../../client-gone.ts';
-import { authErrors, ErrorBody, IdOrUuid } from '../../schemas/common.ts';
+import { authErrors, ErrorBody, generationSettings, IdOrUuid } from '../../schemas/common.ts';
 import {
   AddMessageBody,
   ChatMessage,
@@ -140,10 +140,10 @@ export function registerChatServiceConversationsRoutes(app: App, services: Servi
     },
     async (request, reply) => {
       const signal = clientGone(reply);
-      const { stream = false, model, temperature, max_tokens, web_search } = request.body;
+      const { stream = false, model, temperature, web_search } = request.body;
       const run = await services.conversationCompletions.complete(
         principalOf(request),
-        { conversation: request.params.conversationId, messages: [], model, temperature, max_tokens, stream, options: { web_search } },
+        { conversation: request.params.conversationId, messages: [], model, temperature, ...generationSettings(request.body), stream, options: { web_search } },
         { signal },
       );
       if (!stream) {

@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import type { Services } from '../../../services.ts';
 import type { App } from '../../app.ts';
 import { authenticate, principalOf, requireAdmin, security } from '../../auth.ts';
-import { authErrors, ErrorBody, IdOrUuid, Pagination } from '../../schemas/common.ts';
+import { authErrors, ErrorBody, UserReference, Pagination } from '../../schemas/common.ts';
 import { UserBody } from '../../schemas/users.ts';
 
 /** Who am I, and the admin's view of accounts. */
@@ -77,7 +77,7 @@ export function registerAccountRoutes(app: App, services: Services) {
         tags,
         security,
         summary: 'Disable or re-enable an account (admin)',
-        params: Type.Object({ username: IdOrUuid }),
+        params: Type.Object({ username: UserReference }),
         body: Type.Object({ disabled: Type.Boolean() }, { additionalProperties: false }),
         response: { 200: UserBody, ...authErrors, 403: ErrorBody },
       },

@@ -2,14 +2,15 @@ import type { Static } from 'typebox';
 import { Type } from 'typebox';
 import type { AgentPromptInput } from '../../../domain/agents/agent-runs.ts';
 import type { CompletionInput } from '../../../domain/completions/completions.types.ts';
-import { invalid } from '../../../domain/errors.ts';
+import { AppError, invalid } from '../../../domain/errors.ts';
 import type { ChatMessage } from '../../../providers/provider.ts';
 import type { Services } from '../../../services.ts';
 import type { App } from '../../app.ts';
+import type { FastifyRequest } from 'fastify';
 import { authenticate, principalOf, requireAdmin, security } from '../../auth.ts';
 import { clientGone } from '../../client-gone.ts';
-import { authErrors, ErrorBody } from '../../schemas/common.ts';
-import { ModelBody, NativeCompletionRequest, NativeCompletionResponse, RemovedModelBody } from '../../schemas/models.ts';
+import { authErrors, ErrorBody, generationSettings } from '../../schemas/common.ts';
+import { ModelBody, NativeCompletionRequest, NativeCompletionResponse, RemovedModelBody, RestoredModelBody } from '../../schemas/models.ts';
 import { sendNativeCompletion } from './completion-rendering.ts';
 
 type Body = Static<typeof NativeCompletionRequest>;
@@ -31,10 +32,7 @@ function toCompletionInput(body: Body): CompletionInput {
     model,
     ...promptMessages(body),
     temperature: body.temperature,
-    top_p: body.top_p,
-    max_tokens: body.max_tokens,
-    stop: body.stop,
-    seed: body.seed,
+    ...generationSettings(body),
     stream: body.stream === true,
   };
 }
@@ -42,7 +40,18 @@ function toCompletionInput(body: Body): CompletionInput {
 /** The same body addressed to an agent: the model is the agent's unless model_id names another. */
 function toAgentPrompt(body: Body): AgentPromptInput {
   if (body.model_id && body.model && body.model_id !== body.model) throw invalid('model', 'differs from model_id; give one of them');
-  return { ...promptMessages(body), model: body.model_id ?? body.model, temperature: body.temperature, top_p: body.top_p, max_tokens: body.max_tokens, stop: body.stop, seed: body.seed, stream: body.stream === true };
+  return { ...promptMessages(body), model: body.model_id ?? body.model, temperature: body.temperature, ...generationSettings(body), stream: body.stream === true };
+}
+
+/**
+ * The model id a route was given. "agents" and "completions" are the static segments of other
+ * routes under /api/v1/models/: a method or path they do not have is an unknown route, not an
+ * unknown model.
+ */
+function modelIdOf(request: FastifyRequest, id: string, rawSlashes = false): string {
+  // A model id starting with "agents/" stays reachable with its slash URL-encoded (one segment).
+  if (rawSlashes ? /^(agents|completions|removed)(\/|$)/.test(id) : /^(agents|completions|removed)$/.test(id)) throw new AppError('not_found', `Route ${request.method} ${request.url.split('?')[0]} not found`);
+  return id;
 }
 
 const completionErrors = { ...authErrors, 403: ErrorBody, 429: ErrorBody, 502: ErrorBody, 503: ErrorBody, 504: ErrorBody };
@@ -61,9 +70,9 @@ export function registerModelsRoutes(app: App, services: Services) {
   );
 
   const readSchema = { tags, security, summary: 'Read one model', response: { 200: ModelBody, ...authErrors } };
-  app.get('/api/v1/models/:model_id', { ...base, schema: { ...readSchema, params: ModelParams } }, async (request) => services.models.get(request.params.model_id));
+  app.get('/api/v1/models/:model_id', { ...base, schema: { ...readSchema, params: ModelParams } }, async (request) => services.models.get(modelIdOf(request, request.params.model_id)));
   // The same with a raw "/" in the id (mistral/mistral-small-latest); hidden, the documented form is above.
-  app.get('/api/v1/models/*', { ...base, schema: { ...readSchema, params: WildcardParams, hide: true } }, async (request) => services.models.get(request.params['*']));
+  app.get('/api/v1/models/*', { ...base, schema: { ...readSchema, params: WildcardParams, hide: true } }, async (request) => services.models.get(modelIdOf(request, request.params['*'], true)));
 
   const removeSchema = {
     tags,
@@ -72,10 +81,25 @@ export function registerModelsRoutes(app: App, services: Services) {
     response: { 200: RemovedModelBody, ...authErrors, 403: ErrorBody },
   };
   app.delete('/api/v1/models/:model_id', { ...base, preHandler: requireAdmin, schema: { ...removeSchema, params: ModelParams } }, async (request) =>
-    services.models.remove(request.params.model_id),
+    services.models.remove(modelIdOf(request, request.params.model_id)),
   );
   app.delete('/api/v1/models/*', { ...base, preHandler: requireAdmin, schema: { ...removeSchema, params: WildcardParams, hide: true } }, async (request) =>
-    services.models.remove(request.params['*']),
+    services.models.remove(modelIdOf(request, request.params['*'], true)),
+  );
+
+  // Removing can be undone: admins list the removed models and restore one by deleting it from
+  // that list (its id URL-encoded, or with a raw "/").
+  app.get(
+    '/api/v1/models/removed',
+    { ...base, preHandler: requireAdmin, schema: { tags, security, summary: 'List the removed models (admin)', response: { 200: Type.Array(RemovedModelBody), ...authErrors, 403: ErrorBody } } },
+    async () => services.models.listRemoved(),
+  );
+  const restoreSchema = { tags, security, summary: 'Restore a removed model (admin): it is listed again when its provider or file still offers it', response: { 200: RestoredModelBody, ...authErrors, 403: ErrorBody } };
+  app.delete('/api/v1/models/removed/:model_id', { ...base, preHandler: requireAdmin, schema: { ...restoreSchema, params: ModelParams } }, async (request) =>
+    services.models.restore(request.params.model_id),
+  );
+  app.delete('/api/v1/models/removed/*', { ...base, preHandler: requireAdmin, schema: { ...restoreSchema, params: WildcardParams, hide: true } }, async (request) =>
+    services.models.restore(request.params['*']),
   );
 
   app.post(

@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import type { Services } from '../../../services.ts';
 import type { App } from '../../app.ts';
 import { authenticate, principalOf, requireAdmin, security } from '../../auth.ts';
-import { authErrors, ErrorBody, IdOrUuid } from '../../schemas/common.ts';
+import { authErrors, ErrorBody, UserReference } from '../../schemas/common.ts';
 import { AssignPlanBody, CreatePlanBody, PlanBody, UpdatePlanBody } from '../../schemas/limits.ts';
 import { UserBody } from '../../schemas/users.ts';
 
@@ -61,7 +61,7 @@ export function registerPlansRoutes(app: App, services: Services) {
         tags,
         security,
         summary: 'Put a user on a plan, or on none with {"plan": null} (admin)',
-        params: Type.Object({ username: IdOrUuid }),
+        params: Type.Object({ username: UserReference }),
         body: AssignPlanBody,
         response: { 200: UserBody, ...errors },
       },

@@ -4,7 +4,7 @@ import type { Services } from '../../../services.ts';
 import type { App } from '../../app.ts';
 import { authenticate, principalOf, security } from '../../auth.ts';
 import { clientGone } from '../../client-gone.ts';
-import { authErrors, ErrorBody, IdOrUuid } from '../../schemas/common.ts';
+import { authErrors, ErrorBody, generationSettings, IdOrUuid } from '../../schemas/common.ts';
 import {
   CreateSessionBody,
   HistoryQuery,
@@ -170,8 +170,7 @@ export function registerSessionsRoutes(app: App, services: Services) {
           messages: [{ role: 'user', content }],
           model: body.model_id,
           temperature: body.temperature,
-          top_p: body.top_p,
-          max_tokens: body.max_tokens,
+          ...generationSettings(body),
           stream: body.stream ?? false,
           options: { web_search: body.web_search },
         },

@@ -55,6 +55,8 @@ export function toCompletionInput(body: Body): CompletionInput {
     max_tokens: body.max_completion_tokens ?? body.max_tokens ?? undefined,
     stop: stopList(body.stop),
     seed: body.seed ?? body.random_seed ?? undefined,
+    presence_penalty: body.presence_penalty ?? undefined,
+    frequency_penalty: body.frequency_penalty ?? undefined,
     tools: body.tools,
     tool_choice: body.tool_choice,
     response_format: body.response_format,
