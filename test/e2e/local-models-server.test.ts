@@ -46,6 +46,43 @@ describe('local GGUF models through the server', () => {
     assert.ok(response.body.usage.prompt_tokens > 1);
   });
 
+  test('POST /v1/embeddings runs the local model: one vector per text, the same text the same vector', async () => {
+    const response = await server.api('/v1/embeddings', { method: 'POST', body: { model: 'local/tiny-llama', input: ['hello world', 'hello world', 'another text'] } });
+    assert.equal(response.status, 200, response.text);
+    const vectors = response.body.data.map((d: { embedding: number[] }) => d.embedding);
+    assert.equal(vectors.length, 3);
+    assert.ok(vectors[0].length > 1 && vectors.every((v: number[]) => v.length === vectors[0].length));
+    assert.deepEqual(vectors[0], vectors[1]);
+    assert.notDeepEqual(vectors[0], vectors[2]);
+    assert.ok(response.body.usage.prompt_tokens >= 3);
+  });
+
+  test('a local model can be the search embedding model: messages are embedded in the background and found by meaning', async () => {
+    const searching = await startTestServer({ env: { CAUSERIE_MODELS_DIR: modelsDir, CAUSERIE_LOCAL_THREADS: '1', CAUSERIE_EMBEDDING_MODEL: 'local/tiny-llama', CAUSERIE_SEARCH_INDEX_POLL_MS: '100' } });
+    try {
+      const conversation = await searching.api('/conversations', { method: 'POST', body: { title: 'notes' } });
+      for (const content of ['the garden needs water', 'invoice number forty two']) {
+        assert.equal((await searching.api(`/conversations/${conversation.body.id}/messages`, { method: 'POST', body: { role: 'user', content } })).status, 201);
+      }
+      const deadline = Date.now() + 60_000;
+      let status;
+      do {
+        status = (await searching.api('/api/v1/search/status')).body;
+        if (status.pending === 0 && status.done >= 2) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      } while (Date.now() < deadline);
+      assert.equal(status.model, 'local/tiny-llama');
+      assert.ok(status.done >= 2, JSON.stringify(status));
+      // Random weights carry no meaning, but the same text has the same vector: it must come first.
+      const found = await searching.api('/api/v1/search?mode=semantic&q=invoice%20number%20forty%20two');
+      assert.equal(found.status, 200, found.text);
+      assert.equal(found.body.mode, 'semantic');
+      assert.equal(found.body.results[0].snippet.replace(/<\/?mark>/g, ''), 'invoice number forty two');
+    } finally {
+      await searching.stop();
+    }
+  });
+
   test('a real story model answers with real text on spec 003 /v1/chat/stream', { skip: existsSync(stories) ? false : `${stories} absent` }, async () => {
     const response = await server.api('/v1/chat/stream', {
       method: 'POST',

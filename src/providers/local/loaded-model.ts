@@ -1,4 +1,4 @@
-import type { ChatHistoryItem, ChatWrapper, Llama, LlamaContext, LlamaContextSequence, LlamaModel } from 'node-llama-cpp';
+import type { ChatHistoryItem, ChatWrapper, Llama, LlamaContext, LlamaContextSequence, LlamaEmbeddingContext, LlamaModel } from 'node-llama-cpp';
 
 /**
  * One GGUF model kept in memory with one context split into a few sequences. Each running request
@@ -14,13 +14,18 @@ export class LoadedModel {
   readonly chatWrapper: ChatWrapper;
   readonly #free: LlamaContextSequence[];
   readonly #waiting: { resolve: (sequence: LlamaContextSequence) => void; reject: (reason: unknown) => void; signal: AbortSignal; onAbort: () => void }[] = [];
+  readonly #threads: number;
+  /** Made on the first embedding request; embeddings run one at a time, in arrival order. */
+  #embedding: Promise<LlamaEmbeddingContext> | undefined;
+  #embeddings: Promise<unknown> = Promise.resolve();
 
-  private constructor(path: string, model: LlamaModel, context: LlamaContext, chatWrapper: ChatWrapper, sequences: LlamaContextSequence[]) {
+  private constructor(path: string, model: LlamaModel, context: LlamaContext, chatWrapper: ChatWrapper, sequences: LlamaContextSequence[], threads: number) {
     this.path = path;
     this.model = model;
     this.context = context;
     this.chatWrapper = chatWrapper;
     this.#free = sequences;
+    this.#threads = threads;
   }
 
   static async load(
@@ -36,7 +41,7 @@ export class LoadedModel {
         threads: options.threads,
       });
       const sequences = Array.from({ length: options.sequences }, () => context.getSequence());
-      return new LoadedModel(path, model, context, options.resolveChatWrapper(model), sequences);
+      return new LoadedModel(path, model, context, options.resolveChatWrapper(model), sequences, options.threads);
     } catch (error) {
       await model.dispose();
       throw error;
@@ -83,6 +88,22 @@ export class LoadedModel {
     });
   }
 
+  /** The model's embedding of each text (llama.cpp's pooling of its hidden states). */
+  embed(texts: string[], signal: AbortSignal): Promise<number[][]> {
+    const run = this.#embeddings.then(async () => {
+      this.#embedding ??= this.model.createEmbeddingContext({ contextSize: this.contextSize, threads: this.#threads });
+      const context = await this.#embedding;
+      const vectors: number[][] = [];
+      for (const text of texts) {
+        signal.throwIfAborted();
+        vectors.push([...(await context.getEmbeddingFor(text)).vector]);
+      }
+      return vectors;
+    });
+    this.#embeddings = run.catch(() => {});
+    return run;
+  }
+
   release(sequence: LlamaContextSequence) {
     const next = this.#waiting.shift();
     if (!next) {
@@ -98,6 +119,7 @@ export class LoadedModel {
       waiter.signal.removeEventListener('abort', waiter.onAbort);
       waiter.reject(new Error('the local model was unloaded'));
     }
+    await (await this.#embedding?.catch(() => undefined))?.dispose();
     await this.context.dispose();
     await this.model.dispose();
   }

@@ -157,6 +157,20 @@ export function createLocalProvider(options: LocalProviderOptions): LocalProvide
 
     ignoredSettings: localIgnoredSettings,
 
+    async embed(input, modelName, { signal }) {
+      const model = await load(modelName);
+      let embeddings: number[][];
+      try {
+        embeddings = await model.embed(input, signal);
+      } catch (error) {
+        if (signal.aborted) throw error;
+        if (/longer than the context/.test((error as Error).message)) throw invalid('input', `a text is longer than ${model.contextSize} tokens, the most this local model embeds at once`);
+        throw new AppError('upstream_error', `The local model could not embed: ${(error as Error).message}`, { cause: error });
+      }
+      const tokens = input.reduce((sum, text) => sum + model.countTokens(text), 0);
+      return { embeddings, usage: { prompt_tokens: tokens, completion_tokens: 0 } };
+    },
+
     async countTokens(text, modelName) {
       const model = await load(modelName);
       return model.countTokens(text);
