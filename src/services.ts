@@ -202,7 +202,10 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
   const enrichers: ContextEnricher[] = [
     agentEnricher(agents, providerAgents),
     new DocumentContextEnricher({ store: documentsStore, ranker: new Bm25Ranker(), models: modelCatalog, unknownWindowTokens: config.documentContextTokens }),
-    new WebSearchEnricher(webSearch),
+    // An agent that always searches does so unless the request says web_search: false.
+    new WebSearchEnricher(webSearch, {
+      byDefault: async ({ conversation }) => conversation.agent_id !== null && (await agents.forConversation(conversation.agent_id))?.settings.webSearch === true,
+    }),
   ];
   const conversationCompletions = new ConversationCompletions({ store: conversationsStore, conversations, completions, models: modelCatalog, clock, timings: { leaseMs }, enrichers, searchIndex: searchIndexer });
   const agentRuns = new AgentRuns({ agents, conversations, conversationCompletions, completions, providerAgents, defaultModel: () => modelCatalog.defaultModel() });

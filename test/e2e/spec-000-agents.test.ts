@@ -35,7 +35,7 @@ for (const dialect of dialects) {
       const bare = await api('/api/v1/models/agents?name=Bare', { method: 'POST' });
       assert.equal(bare.status, 201, bare.text);
       assert.deepEqual(Object.keys(bare.body).sort(), [
-        'created_at', 'description', 'id', 'instructions', 'max_tokens', 'metadata', 'model', 'name', 'provider_agent_id', 'temperature', 'tools', 'top_p', 'updated_at', 'user_id', 'uuid',
+        'created_at', 'description', 'id', 'instructions', 'max_tokens', 'metadata', 'model', 'name', 'provider_agent_id', 'temperature', 'tools', 'top_p', 'updated_at', 'user_id', 'uuid', 'web_search',
       ]);
       assert.equal(bare.body.name, 'Bare');
       assert.equal(bare.body.model, null);

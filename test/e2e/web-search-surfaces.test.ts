@@ -115,6 +115,24 @@ for (const dialect of dialects) {
       assert.deepEqual(json.body.message.sources, sources);
     });
 
+    test('an agent that always searches does so in its sessions, unless a request says web_search: false', async () => {
+      const agent = await server.api('/api/v1/models/agents?name=Researcher', { auth: key, method: 'POST', body: { model_id: 'gpt-4', web_search: true } });
+      assert.equal(agent.status, 201, agent.text);
+      assert.equal(agent.body.web_search, true);
+      const session = (await server.api('/api/v1/sessions', { auth: key, method: 'POST', body: { agent_id: agent.body.id } })).body;
+      const searched = await server.api(`/api/v1/sessions/${session.id}/models/completions`, { auth: key, method: 'POST', body: { prompt: 'lava? [[echo-prompt]]' } });
+      assert.equal(searched.status, 200, searched.text);
+      assert.deepEqual(searched.body.message.sources, sources);
+      assert.match(searched.body.message.content, pageFact);
+      const declined = await server.api(`/api/v1/sessions/${session.id}/models/completions`, { auth: key, method: 'POST', body: { prompt: 'no search [[echo-prompt]]', web_search: false } });
+      assert.equal(declined.body.message.sources, undefined);
+      const plain = await server.api('/api/v1/models/agents?name=Plain', { auth: key, method: 'POST', body: { model_id: 'gpt-4' } });
+      assert.equal(plain.body.web_search, false);
+      const other = (await server.api('/api/v1/sessions', { auth: key, method: 'POST', body: { agent_id: plain.body.id } })).body;
+      const unsearched = await server.api(`/api/v1/sessions/${other.id}/models/completions`, { auth: key, method: 'POST', body: { prompt: 'lava? [[echo-prompt]]' } });
+      assert.equal(unsearched.body.message.sources, undefined);
+    });
+
     test("spec 001 messages:complete: event: sources before the chunks; JSON has sources", async () => {
       const created = await server.api('/conversations', { auth: key, method: 'POST', body: { title: 'lava' } });
       assert.equal(created.status, 201, created.text);

@@ -30,7 +30,7 @@ export interface AgentInput {
 
 /** The settings with the given ones applied: undefined keeps a setting, null removes it. */
 function mergeSettings(current: AgentSettings, given: AgentInput['settings']): AgentSettings {
-  const merged: Record<string, number | null | undefined> = { ...current };
+  const merged: Record<string, number | boolean | null | undefined> = { ...current };
   for (const [name, value] of Object.entries(given ?? {})) if (value !== undefined) merged[name] = value;
   return Object.fromEntries(Object.entries(merged).filter(([, value]) => value !== null && value !== undefined)) as AgentSettings;
 }

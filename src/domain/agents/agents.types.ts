@@ -6,6 +6,8 @@ export interface AgentSettings {
   temperature?: number;
   topP?: number;
   maxTokens?: number;
+  /** Searches the web for every question, unless a request turns it off (docs/web-search.md). */
+  webSearch?: boolean;
 }
 
 /** A named model with instructions (its system prompt) and settings, owned by one user. */

@@ -32,6 +32,7 @@ export const AgentBody = Type.Object({
   temperature: Nullable(Type.Number()),
   top_p: Nullable(Type.Number()),
   max_tokens: Nullable(Type.Integer()),
+  web_search: Type.Boolean({ description: 'Whether it searches the web for every question (a request may turn it off)' }),
   tools: Nullable(Type.Array(Type.Unknown())),
   metadata: Metadata,
   provider_agent_id: Nullable(Type.String({ description: "Its id on Mistral's Agents API when its model is a Mistral model, once created there" })),
@@ -47,6 +48,7 @@ const agentFields = {
   temperature: Type.Optional(OrNull(Temperature)),
   top_p: Type.Optional(OrNull(TopP)),
   max_tokens: Type.Optional(OrNull(MaxTokens)),
+  web_search: Type.Optional(OrNull(Type.Boolean({ description: 'Search the web for every question, citing sources as [n]; null or false: only when a request asks' }))),
   tools: Type.Optional(OrNull(Tools)),
   metadata: Type.Optional(Metadata),
 };
@@ -104,6 +106,7 @@ export const toAgentBody = (agent: Agent) => ({
   temperature: agent.settings.temperature ?? null,
   top_p: agent.settings.topP ?? null,
   max_tokens: agent.settings.maxTokens ?? null,
+  web_search: agent.settings.webSearch === true,
   tools: agent.tools,
   metadata: agent.metadata,
   provider_agent_id: agent.providerAgentId,

@@ -27,7 +27,7 @@ export const ChatStreamBody = Type.Object(
     ),
     temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2, default: 0.7 })),
     ...GenerationSettingsFields,
-    web_search: Type.Optional(Type.Boolean({ default: false, description: 'Search the web for the last user message first; the answer cites the sources as [n] (see docs/web-search.md)' })),
+    web_search: Type.Optional(Type.Boolean({ description: 'Search the web for the last user message first; the answer cites the sources as [n] (see docs/web-search.md). Left out: off, unless the session belongs to an agent that always searches' })),
     stream: Type.Optional(Type.Boolean({ default: true })),
     session_id: Type.Optional(SessionId),
     ...UsePromptFields,

@@ -49,7 +49,7 @@ export const CompleteBody = Type.Object(
     model: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "Causerie extension: defaults to the conversation's model" })),
     temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })),
     ...GenerationSettingsFields,
-    web_search: Type.Optional(Type.Boolean({ default: false, description: 'Search the web for the last user message first; the answer cites the sources as [n] (see docs/web-search.md)' })),
+    web_search: Type.Optional(Type.Boolean({ description: 'Search the web for the last user message first; the answer cites the sources as [n] (see docs/web-search.md). Left out: off, unless the session belongs to an agent that always searches' })),
   },
   { additionalProperties: false },
 );

@@ -78,7 +78,7 @@ export const SessionCompletionBody = Type.Object(
     stream: Type.Optional(Type.Boolean({ default: false, description: 'Answer as Server-Sent Events' })),
     temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })),
     ...GenerationSettingsFields,
-    web_search: Type.Optional(Type.Boolean({ default: false, description: 'Search the web for the last user message first; the answer cites the sources as [n] (see docs/web-search.md)' })),
+    web_search: Type.Optional(Type.Boolean({ description: 'Search the web for the last user message first; the answer cites the sources as [n] (see docs/web-search.md). Left out: off, unless the session belongs to an agent that always searches' })),
     ...UsePromptFields,
   },
   { additionalProperties: false },

@@ -27,7 +27,7 @@ type AgentFields = Static<typeof UpdateAgentBody>;
 function toAgentInput(body: AgentFields): Partial<AgentInput> {
   if (body.model_id !== undefined && body.model !== undefined && body.model_id !== body.model) throw invalid('model_id', 'differs from model; give one of them');
   const model = body.model_id !== undefined ? body.model_id : body.model;
-  const settings = { temperature: body.temperature, topP: body.top_p, maxTokens: body.max_tokens };
+  const settings = { temperature: body.temperature, topP: body.top_p, maxTokens: body.max_tokens, webSearch: body.web_search };
   const settingsGiven = Object.values(settings).some((value) => value !== undefined);
   return {
     ...(body.name !== undefined && { name: body.name }),
