@@ -119,6 +119,8 @@ export class ConversationCompletions {
 
   async complete(actor: Actor, input: CompleteInput, options: { signal: AbortSignal }): Promise<ConversationRun> {
     const { store } = this.deps;
+    // Gone already (while it was authenticated, say): nothing is created, nothing is asked.
+    if (options.signal.aborted) throw options.signal.reason;
     let created = false;
     let conversation: ConversationRow;
     if (input.conversation === undefined) {
@@ -128,7 +130,6 @@ export class ConversationCompletions {
     } else {
       conversation = await this.deps.conversations.findRow(actor, input.conversation);
     }
-    const release = await this.locks.acquire(conversation.id, options.signal);
     const owner = newUuid();
     // Our own signal, so a failure after admission can stop the model too.
     const controller = new AbortController();
@@ -138,8 +139,12 @@ export class ConversationCompletions {
     let run: CompletionRun | undefined;
     let leased = false;
     let handedOver = false;
+    let release = () => {};
     const appended: MessageRow[] = [];
     try {
+      // Waiting for the conversation is inside the clean-up path: a client that leaves while it
+      // waits (or before) leaves no conversation behind that this request created.
+      release = await this.locks.acquire(conversation.id, options.signal);
       leased = await store.acquireStreamLease(conversation.id, owner, isoAt(this.deps.clock.now() + this.deps.timings.leaseMs), this.now());
       if (!leased) {
         // Only another process can hold it: this one queues its own callers on the lock above.
@@ -170,6 +175,8 @@ export class ConversationCompletions {
       const enriched = await this.enrich(actor, conversation, model, context, input, controller.signal);
       const maxTokens = input.max_tokens ?? enriched.settings.max_tokens;
       const fitted = fitToContext(enriched.messages, { contextWindow: await this.deps.models.contextWindow(model), maxTokens });
+      // The client may have left while we looked things up: then no model is called, and what this request stored goes.
+      if (controller.signal.aborted) throw controller.signal.reason;
       run = await this.deps.completions.start(
         actor,
         {
@@ -258,7 +265,7 @@ export class ConversationCompletions {
     let failed = false;
     try {
       for await (const event of run.events) {
-        if (event.type === 'text-delta') persister.append(event.text);
+        if (event.type === 'text-delta') await persister.append(event.text);
         else if (event.type === 'finish') finish = event.reason;
         else if (event.type === 'error') failed = true;
         queue.push(event);
