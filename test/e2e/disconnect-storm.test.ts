@@ -1,0 +1,210 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { runCauserie, type CauserieProcess } from '../helpers/platform.ts';
+import { createPostgresDatabase, dialects, redisUrl, type Dialect } from '../helpers/server.ts';
+import { deleteRedisPrefix, uniquePrefix } from '../limits/helpers.ts';
+import { eventually, parseSse } from './conversations-helpers.ts';
+
+/**
+ * Clients that leave at random moments, many of them 0–30 ms after sending (before the server has
+ * even authenticated them), on spec 003's `/v1/chat/stream` (which creates a session) and spec
+ * 000's session completions. SQLite with one process; PostgreSQL with two processes sharing it and
+ * Redis (cluster mode). A checker then compares what each client saw with what is stored.
+ */
+const total = 300;
+const concurrency = 30;
+const model = 'mock/echo';
+
+interface ClientRecord {
+  marker: string;
+  kind: 'chat-stream' | 'session';
+  /** Whether the response (its status line) reached the client before it left. */
+  answered: boolean;
+  left: boolean;
+  /** The text of the reply the client saw. */
+  seen: string;
+  finished: boolean;
+}
+
+const words = (marker: string) => `${marker} alpha beta gamma delta epsilon zeta eta theta`;
+
+for (const dialect of dialects) {
+  const nodeCount = dialect === 'postgres' ? 2 : 1;
+  describe(`clients leaving at random moments (${dialect}, ${nodeCount} node${nodeCount > 1 ? 's' : ''})`, () => {
+    const prefix = uniquePrefix();
+    const dirs: string[] = [];
+    const nodes: CauserieProcess[] = [];
+    let drop = async () => {};
+    let urls: string[] = [];
+    let key = '';
+
+    before(async () => {
+      const shared: Record<string, string> = {
+        CAUSERIE_MOCK_PROVIDER: 'true',
+        CAUSERIE_ADMIN_PASSWORD: 'admin-password-for-tests',
+        CAUSERIE_TOKEN_SECRET: 'a-token-secret-shared-by-both-nodes-of-the-test',
+        LOG_LEVEL: 'debug',
+      };
+      if (dialect === 'postgres') {
+        const database = await createPostgresDatabase();
+        drop = database.drop;
+        Object.assign(shared, { DATABASE_URL: database.url, REDIS_URL: redisUrl, CAUSERIE_REDIS_PREFIX: prefix });
+      }
+      const env = (name: string) => {
+        const dir = mkdtempSync(join(tmpdir(), `causerie-storm-${name}-`));
+        dirs.push(dir);
+        // In embedded mode both "nodes" would be one: a single process owns the SQLite file.
+        return { ...shared, CAUSERIE_DATA_DIR: dialect === 'sqlite' ? dirs[0]! : dir };
+      };
+      const first = runCauserie({ env: env('a') });
+      nodes.push(first);
+      key = (await first.waitForOutput(/API_[A-Z0-9_]+/))[0];
+      if (nodeCount > 1) nodes.push(runCauserie({ env: env('b') }));
+      urls = await Promise.all(nodes.map((node) => node.url()));
+    });
+
+    after(async () => {
+      await Promise.all(nodes.map((node) => node.stop()));
+      await drop();
+      if (dialect === 'postgres') await deleteRedisPrefix(prefix);
+      for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    });
+
+    const call = async (path: string, init: { method?: string; body?: unknown } = {}) => {
+      const response = await fetch(`${urls[0]}${path}`, {
+        method: init.method ?? 'GET',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: init.body === undefined ? undefined : JSON.stringify(init.body),
+      });
+      return { status: response.status, headers: response.headers, body: (await response.json()) as any };
+    };
+
+    /** Sends one streamed completion and leaves after `leaveAfterMs` (or never). */
+    async function client(url: string, path: string, body: unknown, record: ClientRecord, leaveAfterMs: number | undefined) {
+      const controller = new AbortController();
+      const timer = leaveAfterMs === undefined ? undefined : setTimeout(() => {
+        record.left = true;
+        controller.abort();
+      }, leaveAfterMs);
+      let raw = '';
+      try {
+        const response = await fetch(`${url}${path}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+          signal: controller.signal,
+        });
+        if (record.left) return;
+        record.answered = true;
+        const reader = response.body!.getReader();
+        const decoder = new TextDecoder();
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          raw += decoder.decode(value, { stream: true });
+        }
+        record.finished = response.status === 200 && !record.left;
+      } catch {
+        // The client left.
+      } finally {
+        clearTimeout(timer);
+        // Only whole events count as seen.
+        const complete = raw.slice(0, raw.lastIndexOf('\n\n') + 2);
+        for (const event of parseSse(complete)) {
+          if (event.event !== undefined && event.event !== 'message') continue;
+          if (event.data === '[DONE]') continue;
+          if (record.kind === 'chat-stream') record.seen += event.data;
+          else {
+            const parsed = JSON.parse(event.data) as { type: string; content?: string };
+            if (parsed.type === 'delta') record.seen += parsed.content ?? '';
+          }
+        }
+      }
+    }
+
+    test('no reply complete for a client gone before the first byte, no empty session left, nothing streaming or duplicated', async () => {
+      // One session per worker, on one node, so its completions queue instead of racing across nodes.
+      const sessions: number[] = [];
+      for (let i = 0; i < concurrency; i++) sessions.push((await call('/api/v1/sessions', { method: 'POST', body: { model } })).body.id);
+      const records: ClientRecord[] = [];
+      let next = 0;
+      const worker = async (slot: number) => {
+        while (next < total) {
+          const index = next++;
+          const marker = `m${index}x`;
+          const kind = index % 2 === 0 ? 'chat-stream' : 'session';
+          const record: ClientRecord = { marker, kind, answered: false, left: false, seen: '', finished: false };
+          records.push(record);
+          const roll = Math.random();
+          const leaveAfter = roll < 0.45 ? Math.floor(Math.random() * 31) : roll < 0.75 ? 30 + Math.floor(Math.random() * 400) : undefined;
+          const prompt = `${words(marker)} [[chunk-delay:15]]`;
+          if (kind === 'chat-stream') {
+            const url = urls[index % urls.length]!;
+            await client(url, '/v1/chat/stream', { model, messages: [{ role: 'user', content: prompt }] }, record, leaveAfter);
+          } else {
+            const url = urls[slot % urls.length]!;
+            await client(url, `/api/v1/sessions/${sessions[slot]}/models/completions`, { prompt, stream: true }, record, leaveAfter);
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: concurrency }, (_, slot) => worker(slot)));
+
+      // Everything settles: no reply left streaming.
+      const stored = await eventually(async () => {
+        const all: any[] = [];
+        for (let offset = 0; ; offset += 100) {
+          const page = await call(`/api/v1/sessions?limit=100&offset=${offset}`);
+          all.push(...page.body);
+          if (page.body.length < 100) break;
+        }
+        const histories = new Map<number, any[]>();
+        for (const session of all) {
+          const history: any[] = [];
+          for (let offset = 0; ; offset += 100) {
+            const page = await call(`/api/v1/sessions/${session.id}/history?limit=100&offset=${offset}`);
+            history.push(...page.body);
+            if (page.body.length < 100) break;
+          }
+          if (history.some((m) => m.status === 'streaming')) return undefined;
+          histories.set(session.id, history);
+        }
+        return histories;
+      }, { timeoutMs: 30_000, what: 'every reply to be settled' });
+
+      const byMarker = new Map<string, Array<{ user: any; reply: any; session: number }>>();
+      for (const [session, history] of stored) {
+        if (!sessions.includes(session)) assert.ok(history.length > 0, `session ${session}, created by an abandoned request, is left empty`);
+        history.forEach((message, i) => {
+          if (message.role !== 'user') return;
+          const marker = String(message.content).split(' ')[0]!;
+          const reply = history[i + 1]?.role === 'assistant' ? history[i + 1] : undefined;
+          byMarker.set(marker, [...(byMarker.get(marker) ?? []), { user: message, reply, session }]);
+        });
+      }
+      let earlyLeavers = 0;
+      for (const record of records) {
+        const found = byMarker.get(record.marker) ?? [];
+        assert.ok(found.length <= 1, `${record.marker} is stored ${found.length} times`);
+        const entry = found[0];
+        if (record.left && !record.answered) {
+          earlyLeavers++;
+          assert.notEqual(entry?.reply?.status, 'complete', `${record.marker}: the client left before the first byte, yet the reply is stored complete`);
+        }
+        if (record.seen) {
+          assert.ok(entry?.reply, `${record.marker}: the client saw a reply that is not stored`);
+          assert.ok(String(entry.reply.content).startsWith(record.seen), `${record.marker}: what the client saw is not what is stored`);
+        }
+        if (record.finished) {
+          assert.equal(entry?.reply?.status, 'complete', `${record.marker}: the client read the whole answer`);
+          assert.equal(entry.reply.content, record.seen);
+        }
+      }
+      assert.ok(earlyLeavers > 0, 'some clients left before the first byte');
+      // A client leaving is not a server error.
+      for (const node of nodes) assert.doesNotMatch(node.stdout(), /unhandled error|"level":50.*client disconnected/);
+    });
+  });
+}
