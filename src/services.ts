@@ -48,6 +48,8 @@ import type { SqlStore } from './stores/sql/database.ts';
 import { createSearchProvider } from './providers/search/create-search-provider.ts';
 import { parseAllowlist } from './providers/web/address-guard.ts';
 import { SearchRecordsStore } from './domain/web-search/search-records.store.ts';
+import { IdempotencyStore } from './domain/idempotency/idempotency.store.ts';
+import { IdempotencyKeys } from './domain/idempotency/idempotency-keys.ts';
 import { WebSearchEnricher } from './domain/web-search/web-search.enricher.ts';
 import { WebSearch } from './domain/web-search/web-search.service.ts';
 
@@ -177,7 +179,9 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     new DocumentContextEnricher({ store: documentsStore, ranker: new Bm25Ranker(), models: modelCatalog, unknownWindowTokens: config.documentContextTokens }),
     new WebSearchEnricher(webSearch),
   ];
-  const conversationCompletions = new ConversationCompletions({ store: conversationsStore, conversations, completions, models: modelCatalog, clock, timings: { leaseMs }, enrichers });
+  // A key claimed by a request whose node died is free again after one stream lease.
+  const idempotency = new IdempotencyKeys({ store: new IdempotencyStore(sql.db), clock, staleMs: leaseMs });
+  const conversationCompletions = new ConversationCompletions({ store: conversationsStore, conversations, completions, models: modelCatalog, clock, timings: { leaseMs }, enrichers, idempotency });
   const agentRuns = new AgentRuns({ agents, conversations, conversationCompletions, completions, providerAgents, defaultModel: () => modelCatalog.defaultModel() });
   const publicStore = new PublicAgentsStore(sql.db);
   const publicKeys = new PublicKeysService({

@@ -12,6 +12,8 @@ import { fitToContext } from './context-window.ts';
 import type { ContextEnricher, EnrichedSettings } from './context-enrichers.ts';
 import { EventQueue } from './event-queue.ts';
 import { StreamPersister, type StreamTimings } from './stream-persister.ts';
+import type { IdempotencyKeys, IdempotencyRequest } from '../idempotency/idempotency-keys.ts';
+import { replayedRun } from './replayed-run.ts';
 
 export interface ConversationCompletionsDeps {
   store: ConversationsStore;
@@ -22,6 +24,8 @@ export interface ConversationCompletionsDeps {
   timings: StreamTimings;
   /** Run in order on every completion's context (agents, documents, web search). */
   enrichers?: ContextEnricher[];
+  /** Idempotency keys; without them `CompleteInput.idempotency` is ignored. */
+  idempotency?: IdempotencyKeys;
 }
 
 export interface CompleteInput {
@@ -46,6 +50,8 @@ export interface CompleteInput {
   stream: boolean;
   /** Per-request options for the context enrichers (`web_search`, `prompt_id`, …), by name. */
   options?: Record<string, unknown>;
+  /** The request's Idempotency-Key: a request repeated with it gets the first one's answer back. */
+  idempotency?: IdempotencyRequest;
 }
 
 /** A completion admitted in a conversation: the reply streams through `events` and is stored as it goes. */
@@ -121,14 +127,25 @@ export class ConversationCompletions {
     const { store } = this.deps;
     // Gone already (while it was authenticated, say): nothing is created, nothing is asked.
     if (options.signal.aborted) throw options.signal.reason;
+    let keyId: number | undefined;
+    if (input.idempotency && this.deps.idempotency) {
+      const claim = await this.deps.idempotency.claim(actor.userId, input.idempotency);
+      if (claim.kind === 'replay') return this.replay(claim.row.conversation_id, claim.row.reply_id, claim.row.message_ids);
+      keyId = claim.id;
+    }
     let created = false;
     let conversation: ConversationRow;
-    if (input.conversation === undefined) {
-      const made = await this.deps.conversations.create(actor, input.create, { metered: false });
-      conversation = (await store.findConversationById(made.id))!;
-      created = true;
-    } else {
-      conversation = await this.deps.conversations.findRow(actor, input.conversation);
+    try {
+      if (input.conversation === undefined) {
+        const made = await this.deps.conversations.create(actor, input.create, { metered: false });
+        conversation = (await store.findConversationById(made.id))!;
+        created = true;
+      } else {
+        conversation = await this.deps.conversations.findRow(actor, input.conversation);
+      }
+    } catch (error) {
+      if (keyId !== undefined) await this.deps.idempotency!.release(keyId).catch(() => {});
+      throw error;
     }
     const owner = newUuid();
     // Our own signal, so a failure after admission can stop the model too.
@@ -206,6 +223,9 @@ export class ConversationCompletions {
         owner,
         timings: this.deps.timings,
       });
+      if (keyId !== undefined) {
+        await this.deps.idempotency!.record(keyId, { conversationId: conversation.id, replyId: replyRow.id, messageIds: appended.map((m) => m.id) });
+      }
       const queue = new EventQueue<StreamEvent>();
       handedOver = true;
       const done = this.pump(run, persister, queue, controller.signal, release).then((final) => ({ ...toMessage(replyRow), ...final }));
@@ -228,6 +248,7 @@ export class ConversationCompletions {
       }
       await store.deleteMessages(appended.map((m) => m.id)).catch(() => {});
       if (created) await store.deleteConversation(conversation.id).catch(() => {});
+      if (keyId !== undefined) await this.deps.idempotency!.release(keyId).catch(() => {});
       throw error;
     } finally {
       if (!handedOver) {
@@ -235,6 +256,22 @@ export class ConversationCompletions {
         release();
       }
     }
+  }
+
+  /** The answer of an earlier request with the same Idempotency-Key, as stored now. */
+  private async replay(conversationId: number | null, replyId: number | null, messageIds: string | null): Promise<ConversationRun> {
+    const { store } = this.deps;
+    const conversation = conversationId === null ? undefined : await store.findConversationById(conversationId);
+    const reply = replyId === null ? undefined : await store.findMessageById(replyId);
+    // Deleted since (or never answered): there is nothing to give back; the key stays used.
+    if (!conversation || !reply) throw notFound('Conversation');
+    if (reply.status === 'streaming') throw this.deps.idempotency!.inProgress();
+    const appended: MessageRow[] = [];
+    for (const id of JSON.parse(messageIds ?? '[]') as number[]) {
+      const row = await store.findMessageById(id);
+      if (row) appended.push(row);
+    }
+    return replayedRun(conversation, appended, reply);
   }
 
   /** Runs the enrichers in order; their metadata is merged, the first to set a setting wins. */

@@ -4,6 +4,7 @@ import type { Services } from '../../../services.ts';
 import type { App } from '../../app.ts';
 import { authenticate, principalOf, security } from '../../auth.ts';
 import { collectReply, streamReply } from '../../conversation-runs.ts';
+import { idempotencyOf } from '../../idempotency.ts';
 import { clientGone } from '../../client-gone.ts';
 import { authErrors, ErrorBody, IdOrUuid } from '../../schemas/common.ts';
 import {
@@ -143,7 +144,7 @@ export function registerChatServiceConversationsRoutes(app: App, services: Servi
       const { stream = false, model, temperature, max_tokens, web_search } = request.body;
       const run = await services.conversationCompletions.complete(
         principalOf(request),
-        { conversation: request.params.conversationId, messages: [], model, temperature, max_tokens, stream, options: { web_search } },
+        { conversation: request.params.conversationId, messages: [], model, temperature, max_tokens, stream, options: { web_search }, idempotency: idempotencyOf(request) },
         { signal },
       );
       if (!stream) {

@@ -3,6 +3,7 @@ import { invalid } from '../../../domain/errors.ts';
 import type { Services } from '../../../services.ts';
 import type { App } from '../../app.ts';
 import { authenticate, principalOf, security } from '../../auth.ts';
+import { idempotencyOf } from '../../idempotency.ts';
 import { clientGone } from '../../client-gone.ts';
 import { authErrors, ErrorBody, IdOrUuid } from '../../schemas/common.ts';
 import {
@@ -174,6 +175,7 @@ export function registerSessionsRoutes(app: App, services: Services) {
           max_tokens: body.max_tokens,
           stream: body.stream ?? false,
           options: { web_search: body.web_search },
+          idempotency: idempotencyOf(request),
         },
         { signal },
       );
