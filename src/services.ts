@@ -77,6 +77,8 @@ export interface Services {
   publicConversations: PublicConversationsService;
   /** Completions inside a conversation: history in, reply stored as it streams. */
   conversationCompletions: ConversationCompletions;
+  /** Idempotency-Key handling for routes that create without completing. */
+  idempotency: IdempotencyKeys;
   /** Settles replies a dead process left streaming; start() once at start-up. */
   streamRecovery: StreamRecovery;
   /** Plans (tiers) and their assignment to users. */
@@ -249,6 +251,7 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     publicKeys,
     publicConversations,
     conversationCompletions,
+    idempotency,
     streamRecovery,
     plans,
     limits: limits.service,

@@ -97,6 +97,26 @@ for (const dialect of dialects) {
       assert.deepEqual((await history(id)).map((m) => m.role), ['user', 'assistant', 'user', 'assistant']);
     });
 
+    test('creations: a session, a spec 001 conversation and message, a spec 004 chat and message are created once per key', async () => {
+      const before = await sessionCount();
+      const sessions = await Promise.all([1, 2].map(() => post('/api/v1/sessions', { model }, 'create-session')));
+      const again = await post('/api/v1/sessions', { model }, 'create-session');
+      const created = [...sessions, again].filter((r) => r.status === 201);
+      assert.ok(created.length >= 2);
+      assert.equal(new Set(created.map((r) => r.body.id)).size, 1);
+      const conversation = await post('/conversations', { title: 'once' }, 'create-conversation');
+      assert.equal(conversation.status, 201);
+      assert.deepEqual((await post('/conversations', { title: 'once' }, 'create-conversation')).body, conversation.body);
+      const id = conversation.body.conversation_id ?? conversation.body.id;
+      const message = await post(`/conversations/${id}/messages`, { content: 'just once' }, 'add-message');
+      assert.deepEqual((await post(`/conversations/${id}/messages`, { content: 'just once' }, 'add-message')).body, message.body);
+      const chat = await post('/chats/create', { name: 'once' }, 'create-chat');
+      const chatAgain = await post('/chats/create', { name: 'once' }, 'create-chat');
+      assert.deepEqual(chatAgain.body, chat.body);
+      assert.equal(await sessionCount(), before + 3);
+      assert.equal((await history(id)).length, 1);
+    });
+
     test('a used key with another body is refused (422); a refused request frees its key; keys are per user', async () => {
       const first = await post('/v1/chat/stream', { model, messages: [{ role: 'user', content: 'one' }] }, 'reused');
       assert.equal(first.status, 200);

@@ -78,6 +78,33 @@ export class IdempotencyKeys {
     });
   }
 
+  /**
+   * Runs a request that creates something (a conversation, a message) at most once per key: a
+   * repeat gets `replay` of what the first produced; without a key, `run` just runs.
+   */
+  async once<T>(
+    userId: number,
+    request: IdempotencyRequest | undefined,
+    work: { run(): Promise<{ value: T; conversationId: number; messageIds?: number[] }>; replay(row: { conversationId: number; messageIds: number[] }): Promise<T> },
+  ): Promise<T> {
+    if (!request) return (await work.run()).value;
+    const claim = await this.claim(userId, request);
+    if (claim.kind === 'replay') {
+      // The conversation was deleted since: nothing to give back.
+      if (claim.row.conversation_id === null) throw new AppError('not_found', 'Conversation not found');
+      return work.replay({ conversationId: claim.row.conversation_id, messageIds: JSON.parse(claim.row.message_ids ?? '[]') as number[] });
+    }
+    let result: { value: T; conversationId: number; messageIds?: number[] };
+    try {
+      result = await work.run();
+    } catch (error) {
+      await this.release(claim.id).catch(() => {});
+      throw error;
+    }
+    await this.record(claim.id, { conversationId: result.conversationId, messageIds: result.messageIds });
+    return result.value;
+  }
+
   /** Forgets the key of a request refused before it produced anything, so a retry starts again. */
   async release(id: number): Promise<void> {
     await this.deps.store.delete(id);

@@ -68,7 +68,14 @@ export function registerChatServiceConversationsRoutes(app: App, services: Servi
     },
     async (request, reply) => {
       const { title, user_id, model } = request.body;
-      const conversation = await services.conversations.create(principalOf(request), { title, model, owner: user_id });
+      const actor = principalOf(request);
+      const conversation = await services.idempotency.once(actor.userId, idempotencyOf(request), {
+        run: async () => {
+          const made = await services.conversations.create(actor, { title, model, owner: user_id });
+          return { value: made, conversationId: made.id };
+        },
+        replay: ({ conversationId }) => services.conversations.get(actor, conversationId),
+      });
       return reply.code(201).send(toCreated(conversation));
     },
   );
@@ -107,9 +114,13 @@ export function registerChatServiceConversationsRoutes(app: App, services: Servi
       },
     },
     async (request, reply) => {
-      const message = await services.conversations.addMessage(principalOf(request), request.params.conversationId, {
-        role: request.body.role ?? 'user',
-        content: request.body.content,
+      const actor = principalOf(request);
+      const message = await services.idempotency.once(actor.userId, idempotencyOf(request), {
+        run: async () => {
+          const added = await services.conversations.addMessage(actor, request.params.conversationId, { role: request.body.role ?? 'user', content: request.body.content });
+          return { value: added, conversationId: added.conversation_id, messageIds: [added.id] };
+        },
+        replay: ({ messageIds }) => services.conversations.getMessage(actor, String(messageIds[0])),
       });
       return reply.code(201).send(toChatMessage(message));
     },

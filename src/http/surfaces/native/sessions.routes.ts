@@ -68,7 +68,13 @@ export function registerSessionsRoutes(app: App, services: Services) {
       if (model_id !== undefined && model !== undefined && model_id !== model) throw invalid('model_id', 'differs from model; give one of them');
       const input = { ...fields, model: model_id ?? model };
       const actor = principalOf(request);
-      const session = agent_id === undefined ? await services.conversations.create(actor, input) : await services.agentRuns.createSession(actor, agent_id, input);
+      const session = await services.idempotency.once(actor.userId, idempotencyOf(request), {
+        run: async () => {
+          const made = agent_id === undefined ? await services.conversations.create(actor, input) : await services.agentRuns.createSession(actor, agent_id, input);
+          return { value: made, conversationId: made.id };
+        },
+        replay: ({ conversationId }) => services.conversations.get(actor, conversationId),
+      });
       return reply.code(201).send(toSessionBody(session));
     },
   );
