@@ -20,7 +20,7 @@ const model = 'mock/echo';
 
 interface ClientRecord {
   marker: string;
-  kind: 'chat-stream' | 'session';
+  kind: 'chat-stream' | 'session' | 'inference';
   /** Whether the response (its status line) reached the client before it left. */
   answered: boolean;
   left: boolean;
@@ -47,6 +47,10 @@ for (const dialect of dialects) {
         CAUSERIE_ADMIN_PASSWORD: 'admin-password-for-tests',
         CAUSERIE_TOKEN_SECRET: 'a-token-secret-shared-by-both-nodes-of-the-test',
         LOG_LEVEL: 'debug',
+        // Spec 004 stores each message with a write of its own; this test makes a hundred of them in seconds.
+        CAUSERIE_WRITES_PER_MINUTE: '100000',
+        // Stopping is not under test here; a connection the storm left open must not cost 30 s.
+        CAUSERIE_SHUTDOWN_GRACE: '3',
       };
       if (dialect === 'postgres') {
         const database = await createPostgresDatabase();
@@ -83,7 +87,7 @@ for (const dialect of dialects) {
     };
 
     /** Sends one streamed completion and leaves after `leaveAfterMs` (or never). */
-    async function client(url: string, path: string, body: unknown, record: ClientRecord, leaveAfterMs: number | undefined) {
+    async function client(url: string, path: string, body: unknown | undefined, record: ClientRecord, leaveAfterMs: number | undefined) {
       const controller = new AbortController();
       const timer = leaveAfterMs === undefined ? undefined : setTimeout(() => {
         record.left = true;
@@ -92,9 +96,9 @@ for (const dialect of dialects) {
       let raw = '';
       try {
         const response = await fetch(`${url}${path}`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-          body: JSON.stringify(body),
+          method: body === undefined ? 'GET' : 'POST',
+          headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+          body: body === undefined ? undefined : JSON.stringify(body),
           signal: controller.signal,
         });
         if (record.left) return;
@@ -116,7 +120,7 @@ for (const dialect of dialects) {
         for (const event of parseSse(complete)) {
           if (event.event !== undefined && event.event !== 'message') continue;
           if (event.data === '[DONE]') continue;
-          if (record.kind === 'chat-stream') record.seen += event.data;
+          if (record.kind !== 'session') record.seen += event.data;
           else {
             const parsed = JSON.parse(event.data) as { type: string; content?: string };
             if (parsed.type === 'delta') record.seen += parsed.content ?? '';
@@ -128,14 +132,21 @@ for (const dialect of dialects) {
     test('no reply complete for a client gone before the first byte, no empty session left, nothing streaming or duplicated', async () => {
       // One session per worker, on one node, so its completions queue instead of racing across nodes.
       const sessions: number[] = [];
-      for (let i = 0; i < concurrency; i++) sessions.push((await call('/api/v1/sessions', { method: 'POST', body: { model } })).body.id);
+      const chats: string[] = [];
+      for (let i = 0; i < concurrency; i++) {
+        sessions.push((await call('/api/v1/sessions', { method: 'POST', body: { model } })).body.id);
+        // Spec 004: a chat per worker; each inference answers the message stored just before it.
+        const chat = (await call('/chats/create', { method: 'POST', body: { name: `w${i}` } })).body;
+        chats.push(chat.id);
+        sessions.push((await call(`/api/v1/sessions/${chat.id}`)).body.id);
+      }
       const records: ClientRecord[] = [];
       let next = 0;
       const worker = async (slot: number) => {
         while (next < total) {
           const index = next++;
           const marker = `m${index}x`;
-          const kind = index % 2 === 0 ? 'chat-stream' : 'session';
+          const kind = (['chat-stream', 'session', 'inference'] as const)[index % 3]!;
           const record: ClientRecord = { marker, kind, answered: false, left: false, seen: '', finished: false };
           records.push(record);
           const roll = Math.random();
@@ -144,6 +155,12 @@ for (const dialect of dialects) {
           if (kind === 'chat-stream') {
             const url = urls[index % urls.length]!;
             await client(url, '/v1/chat/stream', { model, messages: [{ role: 'user', content: prompt }] }, record, leaveAfter);
+          } else if (kind === 'inference') {
+            const url = urls[slot % urls.length]!;
+            const chat = chats[slot]!;
+            const stored = await call('/conversations/create', { method: 'POST', body: { chat_id: chat, role: 'Human', message: prompt } });
+            assert.equal(stored.status, 201);
+            await client(url, `/conversations/inference/${chat}`, undefined, record, leaveAfter);
           } else {
             const url = urls[slot % urls.length]!;
             await client(url, `/api/v1/sessions/${sessions[slot]}/models/completions`, { prompt, stream: true }, record, leaveAfter);
@@ -177,12 +194,25 @@ for (const dialect of dialects) {
       const byMarker = new Map<string, Array<{ user: any; reply: any; session: number }>>();
       for (const [session, history] of stored) {
         if (!sessions.includes(session)) assert.ok(history.length > 0, `session ${session}, created by an abandoned request, is left empty`);
-        history.forEach((message, i) => {
-          if (message.role !== 'user') return;
+        // The echo model's reply starts with the marker of the message it answers. (A spec 004
+        // message may be stored while the previous inference is still settling, so position alone
+        // does not pair them.) A reply with no text was cut off before its first token.
+        for (const message of history) {
           const marker = String(message.content).split(' ')[0]!;
-          const reply = history[i + 1]?.role === 'assistant' ? history[i + 1] : undefined;
-          byMarker.set(marker, [...(byMarker.get(marker) ?? []), { user: message, reply, session }]);
-        });
+          if (message.role === 'user') {
+            byMarker.set(marker, [...(byMarker.get(marker) ?? []), { user: message, reply: undefined, session }]);
+            continue;
+          }
+          if (!message.content) {
+            assert.notEqual(message.status, 'complete', 'an empty reply is stored complete');
+            continue;
+          }
+          const answered = marker;
+          const entry = byMarker.get(answered)?.at(-1);
+          assert.ok(entry, `a reply (${JSON.stringify(message.content)}) answers no stored message`);
+          assert.equal(entry.reply, undefined, `${answered} is answered twice`);
+          entry.reply = message;
+        }
       }
       let earlyLeavers = 0;
       for (const record of records) {
