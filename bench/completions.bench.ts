@@ -44,12 +44,19 @@ interface Scenario {
   label: string;
   stream: boolean;
   upstreamDelayMs: number;
+  /**
+   * Causerie answers through spec 003's POST /v1/chat/stream instead: a session is created and the
+   * prompt and reply stored as they stream (the first text written before it is sent), the cost of
+   * a stored conversation against the same upstream stream.
+   */
+  stored?: boolean;
 }
 
 const scenarios: Scenario[] = [
   { label: 'json', stream: false, upstreamDelayMs: 0 },
   { label: 'stream', stream: true, upstreamDelayMs: 0 },
   { label: 'json+20ms', stream: false, upstreamDelayMs: 20 },
+  { label: 'stored', stream: true, upstreamDelayMs: 0, stored: true },
 ];
 
 interface Sample {
@@ -61,6 +68,7 @@ interface Sample {
 async function load(target: Target, scenario: Scenario, concurrency: number, total: number): Promise<{ samples: Sample[]; seconds: number; failures: number }> {
   const content = scenario.upstreamDelayMs ? `[[delay:${scenario.upstreamDelayMs}]] ${prompt}` : prompt;
   const body = JSON.stringify({ model: target.model, stream: scenario.stream, messages: [{ role: 'user', content }] });
+  const path = scenario.stored && target.name === 'causerie' ? '/v1/chat/stream' : '/v1/chat/completions';
   const samples: Sample[] = [];
   let next = 0;
   let failures = 0;
@@ -69,7 +77,7 @@ async function load(target: Target, scenario: Scenario, concurrency: number, tot
     while (next < total) {
       next++;
       const t0 = performance.now();
-      const response = await target.pool.request({ path: '/v1/chat/completions', method: 'POST', headers: target.headers, body });
+      const response = await target.pool.request({ path, method: 'POST', headers: target.headers, body });
       let firstByte = 0;
       for await (const _chunk of response.body) if (!firstByte) firstByte = performance.now();
       const end = performance.now();
@@ -146,6 +154,7 @@ export async function runCompletionsBench(overrides: Partial<Options> = {}): Pro
         );
       }
     }
+    lines.push('  stored: Causerie through POST /v1/chat/stream (a session created, prompt and reply stored while streaming) vs the same upstream stream.');
     lines.push('  ratio = Causerie req/s ÷ direct req/s (aim ≥ 80 %); added = Causerie p50 − direct p50, last byte (aim < 1 ms).');
   } finally {
     await direct.pool.close();

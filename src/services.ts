@@ -52,6 +52,8 @@ import type { SqlStore } from './stores/sql/database.ts';
 import { createSearchProvider } from './providers/search/create-search-provider.ts';
 import { parseAllowlist } from './providers/web/address-guard.ts';
 import { SearchRecordsStore } from './domain/web-search/search-records.store.ts';
+import { IdempotencyStore } from './domain/idempotency/idempotency.store.ts';
+import { IdempotencyKeys } from './domain/idempotency/idempotency-keys.ts';
 import { WebSearchEnricher } from './domain/web-search/web-search.enricher.ts';
 import { WebSearch } from './domain/web-search/web-search.service.ts';
 
@@ -79,6 +81,8 @@ export interface Services {
   publicConversations: PublicConversationsService;
   /** Completions inside a conversation: history in, reply stored as it streams. */
   conversationCompletions: ConversationCompletions;
+  /** Idempotency-Key handling for routes that create without completing. */
+  idempotency: IdempotencyKeys;
   /** Settles replies a dead process left streaming; start() once at start-up. */
   streamRecovery: StreamRecovery;
   /** Plans (tiers) and their assignment to users. */
@@ -207,7 +211,9 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
       byDefault: async ({ conversation }) => conversation.agent_id !== null && (await agents.forConversation(conversation.agent_id))?.settings.webSearch === true,
     }),
   ];
-  const conversationCompletions = new ConversationCompletions({ store: conversationsStore, conversations, completions, models: modelCatalog, clock, timings: { leaseMs }, enrichers, searchIndex: searchIndexer });
+  // A key claimed by a request whose node died is free again after one stream lease.
+  const idempotency = new IdempotencyKeys({ store: new IdempotencyStore(sql.db), clock, staleMs: leaseMs });
+  const conversationCompletions = new ConversationCompletions({ store: conversationsStore, conversations, completions, models: modelCatalog, clock, timings: { leaseMs }, enrichers, searchIndex: searchIndexer, idempotency });
   const agentRuns = new AgentRuns({ agents, conversations, conversationCompletions, completions, providerAgents, defaultModel: () => modelCatalog.defaultModel() });
   const publicStore = new PublicAgentsStore(sql.db);
   const publicKeys = new PublicKeysService({
@@ -275,6 +281,7 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     publicKeys,
     publicConversations,
     conversationCompletions,
+    idempotency,
     streamRecovery,
     plans,
     limits: limits.service,

@@ -11,6 +11,7 @@ export const errorCodes = {
   request_timeout: { status: 408, description: 'The request was not received completely in time.' },
   payload_too_large: { status: 413, description: 'The request body is larger than the configured limit.' },
   unsupported_media_type: { status: 415, description: 'The request body is in a format this route does not read (send application/json; an upload: a PDF as multipart/form-data).' },
+  idempotency_mismatch: { status: 422, description: 'The Idempotency-Key was already used by this user with another request (another route or body) within a day.' },
   unreadable_document: { status: 422, description: 'The uploaded file is of an accepted type but cannot be used: encrypted, damaged, without text, or too slow to read.' },
   headers_too_large: { status: 431, description: 'The request headers are larger than the server accepts.' },
   rate_limited: { status: 429, description: 'A rate limit, quota or budget is exhausted; Retry-After says when to retry.' },

@@ -7,6 +7,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Services } from '../services.ts';
 import { AppError, errorCodes, type ErrorCode } from '../domain/errors.ts';
 import { sendError } from './errors.ts';
+import { armClientGone, clientLeft } from './client-gone.ts';
 import { registerMetrics } from './metrics.ts';
 import { registerDocs } from './docs.ts';
 import { registerSurfaces } from './surfaces/index.ts';
@@ -63,6 +64,8 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
   });
   app.addHook('onClose', async () => clearInterval(reaper));
   app.addHook('onRequest', async (request, reply) => {
+    // First of all, so a client leaving while it is authenticated or its conversation looked up is noticed.
+    armClientGone(request, reply);
     reply.header('x-request-id', request.id);
     if (closing) throw new AppError('shutting_down', 'This server is shutting down; retry the request');
   });
@@ -102,7 +105,14 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
     if (request.body === undefined && schema?.type === 'object') request.body = {};
   });
 
-  app.setErrorHandler((error, request, reply) => sendError(request, reply, error as Error));
+  app.setErrorHandler((error, request, reply) => {
+    // A client that hung up is not a server failure: nobody reads the answer, so it is noted, not alarmed on.
+    if (clientLeft(reply)) {
+      request.log.info({ reqId: request.id, reason: (error as Error).message }, 'client left before the answer');
+      return reply.code(499).send();
+    }
+    return sendError(request, reply, error as Error);
+  });
   app.setNotFoundHandler((request, reply) =>
     sendError(request, reply, new AppError('not_found', `Route ${request.method} ${maskSecretsInUrl(request.url.split('?')[0]!)} not found`)),
   );

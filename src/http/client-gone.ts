@@ -1,16 +1,40 @@
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ServerResponse } from 'node:http';
+
+const signals = new WeakMap<ServerResponse, AbortController>();
+
+/**
+ * Arms the client-gone signal of a request. Called from the first onRequest hook, before
+ * authentication, lookups or body parsing, so a client that hangs up in the first milliseconds
+ * (while the database is still being asked who it is) is noticed: the route then finds its
+ * signal already aborted and calls no model.
+ */
+export function armClientGone(request: FastifyRequest, reply: FastifyReply): AbortSignal {
+  const raw = reply.raw;
+  let controller = signals.get(raw);
+  if (controller) return controller.signal;
+  controller = new AbortController();
+  signals.set(raw, controller);
+  const gone = () => {
+    if (!raw.writableFinished) controller.abort(new Error('client disconnected'));
+  };
+  // The listener lives on the response, not on the keep-alive socket, so none pile up.
+  raw.once('close', gone);
+  // Gone before we even listened: the socket is already closed.
+  if (raw.destroyed || request.raw.socket?.destroyed) gone();
+  return controller.signal;
+}
 
 /**
  * A signal that aborts when the client goes away before the response is complete, so the model
  * call stops (and a conversation reply is stored as cancelled). It exists before any SSE stream
  * does (a completion starts first, so refusals get a real HTTP status) and serves JSON answers too.
- * The listener lives on the response, not on the keep-alive socket, so none pile up.
  */
 export function clientGone(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  const raw = reply.raw;
-  raw.once('close', () => {
-    if (!raw.writableFinished) controller.abort(new Error('client disconnected'));
-  });
-  return controller.signal;
+  return armClientGone(reply.request, reply);
+}
+
+/** Whether the client of this request has left before its response was complete. */
+export function clientLeft(reply: FastifyReply): boolean {
+  return signals.get(reply.raw)?.signal.aborted ?? false;
 }

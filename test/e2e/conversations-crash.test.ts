@@ -102,5 +102,45 @@ for (const dialect of dialects) {
       ]);
       await second.stop();
     });
+
+    test('a kill right after the first token keeps that token: a reply the client has seen is never stored empty', async (t) => {
+      // A database of its own, so the first start prints an admin key.
+      const own = await createTestDatabase(dialect);
+      t.after(() => own.drop());
+      const env2 = { ...env, ...own.env };
+      const first = runCauserie({ env: env2 });
+      running.push(first);
+      const url = await first.url();
+      const key = (await first.waitForOutput(/API key:\s+(API_\S+)/))[1]!;
+      let base = url;
+      const call = async (path: string, init: RequestInit = {}) => {
+        const response = await fetch(`${base}${path}`, { ...init, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' } });
+        return { status: response.status, body: (await response.json()) as any };
+      };
+      const session = (await call('/api/v1/sessions', { method: 'POST', body: JSON.stringify({ model: 'gpt-4' }) })).body;
+      // The next chunk comes long after the first: the kill lands well inside the batching interval.
+      const stream = await openStream(`${url}/api/v1/sessions/${session.id}/models/completions`, {
+        method: 'POST',
+        auth: key,
+        body: JSON.stringify({ prompt: 'firstword secondword thirdword [[chunk-delay:2000]]', stream: true }),
+      });
+      assert.equal(stream.response.status, 200);
+      const seen = await stream.readUntil((text) => text.includes('"type":"delta"'));
+      assert.match(seen, /firstword/);
+      first.child.kill('SIGKILL');
+      await first.exited;
+      stream.abort();
+
+      const second = runCauserie({ env: env2 });
+      running.push(second);
+      base = await second.url();
+      const settled = await eventually(async () => {
+        const history = (await call(`/api/v1/sessions/${session.id}/history`)).body;
+        return history[1] && history[1].status !== 'streaming' ? history : undefined;
+      }, { what: 'the interrupted reply to be settled' });
+      assert.equal(settled[1].status, 'error');
+      assert.ok(settled[1].content.startsWith('firstword'), `the token the client saw is stored (got ${JSON.stringify(settled[1].content)})`);
+      await second.stop();
+    });
   });
 }

@@ -1,3 +1,4 @@
+import type { IdempotencyRequest } from '../idempotency/idempotency-keys.ts';
 import type { ChatMessage } from '../../providers/provider.ts';
 import type { CompletionRun, Completions } from '../completions/completions.types.ts';
 import type { ConversationCompletions, ConversationRun } from '../conversations/conversation-completions.ts';
@@ -99,7 +100,7 @@ export class AgentRuns {
     actor: Actor,
     sessionReference: string | number,
     agentReference: string | number,
-    input: AgentRequestSettings & { prompt: string },
+    input: AgentRequestSettings & { prompt: string; idempotency?: IdempotencyRequest },
     options: { signal: AbortSignal },
   ): Promise<{ agent: Agent; run: ConversationRun }> {
     const agent = await this.deps.agents.get(actor, agentReference);
@@ -117,6 +118,7 @@ export class AgentRuns {
           top_p: input.top_p,
           max_tokens: input.max_tokens,
           stream: input.stream,
+          idempotency: input.idempotency,
         },
         options,
       ),

@@ -61,11 +61,14 @@ export class CompletionsService implements Completions {
   }
 
   async start(actor: Actor, input: CompletionInput, options: { signal: AbortSignal }): Promise<CompletionRun> {
+    // A caller already gone (it may have left while it was authenticated) is neither admitted nor charged.
+    if (options.signal.aborted) throw options.signal.reason;
     const { entry, provider } = await this.deps.models.resolve(input.model);
     validate(input, entry);
     const promptEstimate = await countPromptTokens(provider, entry.upstream, input.messages);
     const reservedCompletion = input.max_tokens ?? (entry.contextWindow ? Math.max(entry.contextWindow - promptEstimate, 1) : defaultReservedCompletionTokens);
     const reserve = { prompt_tokens: promptEstimate, completion_tokens: reservedCompletion };
+    if (options.signal.aborted) throw options.signal.reason;
     const admission = await this.deps.limits.admit({
       actor,
       model: entry.id,

@@ -13,6 +13,8 @@ import type { ContextEnricher, EnrichedSettings } from './context-enrichers.ts';
 import { EventQueue } from './event-queue.ts';
 import type { SearchIndexHook } from './search-index-hook.ts';
 import { StreamPersister, type StreamTimings } from './stream-persister.ts';
+import type { IdempotencyKeys, IdempotencyRequest } from '../idempotency/idempotency-keys.ts';
+import { replayedRun } from './replayed-run.ts';
 
 export interface ConversationCompletionsDeps {
   store: ConversationsStore;
@@ -25,6 +27,8 @@ export interface ConversationCompletionsDeps {
   enrichers?: ContextEnricher[];
   /** Told of the messages a completion stores (the user's at once, the reply once finished). */
   searchIndex?: SearchIndexHook;
+  /** Idempotency keys; without them `CompleteInput.idempotency` is ignored. */
+  idempotency?: IdempotencyKeys;
 }
 
 export interface CompleteInput {
@@ -52,6 +56,8 @@ export interface CompleteInput {
   stream: boolean;
   /** Per-request options for the context enrichers (`web_search`, `prompt_id`, …), by name. */
   options?: Record<string, unknown>;
+  /** The request's Idempotency-Key: a request repeated with it gets the first one's answer back. */
+  idempotency?: IdempotencyRequest;
 }
 
 /** A completion admitted in a conversation: the reply streams through `events` and is stored as it goes. */
@@ -125,16 +131,28 @@ export class ConversationCompletions {
 
   async complete(actor: Actor, input: CompleteInput, options: { signal: AbortSignal }): Promise<ConversationRun> {
     const { store } = this.deps;
+    // Gone already (while it was authenticated, say): nothing is created, nothing is asked.
+    if (options.signal.aborted) throw options.signal.reason;
+    let keyId: number | undefined;
+    if (input.idempotency && this.deps.idempotency) {
+      const claim = await this.deps.idempotency.claim(actor.userId, input.idempotency);
+      if (claim.kind === 'replay') return this.replay(claim.row.conversation_id, claim.row.reply_id, claim.row.message_ids);
+      keyId = claim.id;
+    }
     let created = false;
     let conversation: ConversationRow;
-    if (input.conversation === undefined) {
-      const made = await this.deps.conversations.create(actor, input.create, { metered: false });
-      conversation = (await store.findConversationById(made.id))!;
-      created = true;
-    } else {
-      conversation = await this.deps.conversations.findRow(actor, input.conversation);
+    try {
+      if (input.conversation === undefined) {
+        const made = await this.deps.conversations.create(actor, input.create, { metered: false });
+        conversation = (await store.findConversationById(made.id))!;
+        created = true;
+      } else {
+        conversation = await this.deps.conversations.findRow(actor, input.conversation);
+      }
+    } catch (error) {
+      if (keyId !== undefined) await this.deps.idempotency!.release(keyId).catch(() => {});
+      throw error;
     }
-    const release = await this.locks.acquire(conversation.id, options.signal);
     const owner = newUuid();
     // Our own signal, so a failure after admission can stop the model too.
     const controller = new AbortController();
@@ -144,8 +162,12 @@ export class ConversationCompletions {
     let run: CompletionRun | undefined;
     let leased = false;
     let handedOver = false;
+    let release = () => {};
     const appended: MessageRow[] = [];
     try {
+      // Waiting for the conversation is inside the clean-up path: a client that leaves while it
+      // waits (or before) leaves no conversation behind that this request created.
+      release = await this.locks.acquire(conversation.id, options.signal);
       leased = await store.acquireStreamLease(conversation.id, owner, isoAt(this.deps.clock.now() + this.deps.timings.leaseMs), this.now());
       if (!leased) {
         // Only another process can hold it: this one queues its own callers on the lock above.
@@ -177,6 +199,8 @@ export class ConversationCompletions {
       const enriched = await this.enrich(actor, conversation, model, context, input, controller.signal);
       const maxTokens = input.max_tokens ?? enriched.settings.max_tokens;
       const fitted = fitToContext(enriched.messages, { contextWindow: await this.deps.models.contextWindow(model), maxTokens });
+      // The client may have left while we looked things up: then no model is called, and what this request stored goes.
+      if (controller.signal.aborted) throw controller.signal.reason;
       run = await this.deps.completions.start(
         actor,
         {
@@ -209,6 +233,9 @@ export class ConversationCompletions {
         owner,
         timings: this.deps.timings,
       });
+      if (keyId !== undefined) {
+        await this.deps.idempotency!.record(keyId, { conversationId: conversation.id, replyId: replyRow.id, messageIds: appended.map((m) => m.id) });
+      }
       const queue = new EventQueue<StreamEvent>();
       handedOver = true;
       const userId = conversation.user_id;
@@ -233,6 +260,7 @@ export class ConversationCompletions {
       }
       await store.deleteMessages(appended.map((m) => m.id)).catch(() => {});
       if (created) await store.deleteConversation(conversation.id).catch(() => {});
+      if (keyId !== undefined) await this.deps.idempotency!.release(keyId).catch(() => {});
       throw error;
     } finally {
       if (!handedOver) {
@@ -240,6 +268,22 @@ export class ConversationCompletions {
         release();
       }
     }
+  }
+
+  /** The answer of an earlier request with the same Idempotency-Key, as stored now. */
+  private async replay(conversationId: number | null, replyId: number | null, messageIds: string | null): Promise<ConversationRun> {
+    const { store } = this.deps;
+    const conversation = conversationId === null ? undefined : await store.findConversationById(conversationId);
+    const reply = replyId === null ? undefined : await store.findMessageById(replyId);
+    // Deleted since (or never answered): there is nothing to give back; the key stays used.
+    if (!conversation || !reply) throw notFound('Conversation');
+    if (reply.status === 'streaming') throw this.deps.idempotency!.inProgress();
+    const appended: MessageRow[] = [];
+    for (const id of JSON.parse(messageIds ?? '[]') as number[]) {
+      const row = await store.findMessageById(id);
+      if (row) appended.push(row);
+    }
+    return replayedRun(conversation, appended, reply);
   }
 
   /** Runs the enrichers in order; their metadata is merged, the first to set a setting wins. */
@@ -277,7 +321,7 @@ export class ConversationCompletions {
     let failed = false;
     try {
       for await (const event of run.events) {
-        if (event.type === 'text-delta') persister.append(event.text);
+        if (event.type === 'text-delta') await persister.append(event.text);
         else if (event.type === 'finish') finish = event.reason;
         else if (event.type === 'error') failed = true;
         queue.push(event);

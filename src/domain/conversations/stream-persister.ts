@@ -1,7 +1,7 @@
 import { isoAt, type Clock } from '../clock.ts';
 import type { ConversationsStore, MessageStatus } from './conversations.store.ts';
 
-/** How often the text generated so far is written while a reply streams. */
+/** How often the text generated so far is written while a reply streams (the first text is written at once). */
 export const flushIntervalMs = 250;
 
 export interface StreamTimings {
@@ -30,6 +30,7 @@ export class StreamPersister {
   // Writes run one after another so a late flush never overwrites the final state.
   private chain: Promise<void> = Promise.resolve();
   private finished = false;
+  private firstWritten = false;
 
   constructor(options: { store: ConversationsStore; clock: Clock; messageId: number; conversationId: number; owner: string; timings: StreamTimings }) {
     this.store = options.store;
@@ -46,13 +47,25 @@ export class StreamPersister {
     return this.content;
   }
 
-  append(text: string): void {
-    if (this.finished || !text) return;
+  /**
+   * Adds text to the reply. The first text is written at once, and the promise returned then
+   * settles when it is stored: the caller shows it to the client only after, so a reply the
+   * client has seen is never lost whole to a crash. The rest is batched, a write per flush
+   * interval rather than per token.
+   */
+  append(text: string): Promise<void> | undefined {
+    if (this.finished || !text) return undefined;
     this.content += text;
+    if (!this.firstWritten) {
+      this.firstWritten = true;
+      this.enqueue(false);
+      return this.chain;
+    }
     this.flushTimer ??= setTimeout(() => {
       this.flushTimer = undefined;
       this.enqueue(false);
     }, this.timings.flushMs);
+    return undefined;
   }
 
   private leaseUntil() {

@@ -255,7 +255,24 @@ export interface SearchJobsTable {
   last_error: string | null;
 }
 
+/** A request's `Idempotency-Key`, per user: what the first request with it produced. */
+export interface IdempotencyKeysTable {
+  id: Generated<number>;
+  user_id: number;
+  key: string;
+  /** A hash of the route and body: the same key with another request is refused. */
+  fingerprint: string;
+  conversation_id: number | null;
+  /** The assistant reply the request produced, once admitted. */
+  reply_id: number | null;
+  /** JSON array of the ids of the messages the request appended. */
+  message_ids: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Database {
+  idempotency_keys: IdempotencyKeysTable;
   users: UsersTable;
   api_keys: ApiKeysTable;
   refresh_tokens: RefreshTokensTable;

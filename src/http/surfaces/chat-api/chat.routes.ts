@@ -4,6 +4,7 @@ import type { Services } from '../../../services.ts';
 import type { App } from '../../app.ts';
 import { authenticate, principalOf, security } from '../../auth.ts';
 import { collectReply, streamReply } from '../../conversation-runs.ts';
+import { idempotencyOf } from '../../idempotency.ts';
 import { clientGone } from '../../client-gone.ts';
 import { renderError } from '../../errors.ts';
 import { sendSourcesEvent, sourcesOf } from '../../web-sources.ts';
@@ -99,6 +100,7 @@ export function registerChatApiRoutes(app: App, services: Services) {
           ...generationSettings(body),
           stream,
           options: { web_search: body.web_search },
+          idempotency: idempotencyOf(request),
         },
         { signal },
       );

@@ -4,6 +4,7 @@ import type { Services } from '../../../services.ts';
 import type { App } from '../../app.ts';
 import { authenticate, principalOf, security } from '../../auth.ts';
 import { collectReply, streamReply } from '../../conversation-runs.ts';
+import { idempotencyOf } from '../../idempotency.ts';
 import { clientGone } from '../../client-gone.ts';
 import { authErrors, ErrorBody, generationSettings, IdOrUuid } from '../../schemas/common.ts';
 import {
@@ -67,7 +68,14 @@ export function registerChatServiceConversationsRoutes(app: App, services: Servi
     },
     async (request, reply) => {
       const { title, user_id, model } = request.body;
-      const conversation = await services.conversations.create(principalOf(request), { title, model, owner: user_id });
+      const actor = principalOf(request);
+      const conversation = await services.idempotency.once(actor.userId, idempotencyOf(request), {
+        run: async () => {
+          const made = await services.conversations.create(actor, { title, model, owner: user_id });
+          return { value: made, conversationId: made.id };
+        },
+        replay: ({ conversationId }) => services.conversations.get(actor, conversationId),
+      });
       return reply.code(201).send(toCreated(conversation));
     },
   );
@@ -106,9 +114,13 @@ export function registerChatServiceConversationsRoutes(app: App, services: Servi
       },
     },
     async (request, reply) => {
-      const message = await services.conversations.addMessage(principalOf(request), request.params.conversationId, {
-        role: request.body.role ?? 'user',
-        content: request.body.content,
+      const actor = principalOf(request);
+      const message = await services.idempotency.once(actor.userId, idempotencyOf(request), {
+        run: async () => {
+          const added = await services.conversations.addMessage(actor, request.params.conversationId, { role: request.body.role ?? 'user', content: request.body.content });
+          return { value: added, conversationId: added.conversation_id, messageIds: [added.id] };
+        },
+        replay: ({ messageIds }) => services.conversations.getMessage(actor, String(messageIds[0])),
       });
       return reply.code(201).send(toChatMessage(message));
     },
@@ -143,7 +155,7 @@ export function registerChatServiceConversationsRoutes(app: App, services: Servi
       const { stream = false, model, temperature, web_search } = request.body;
       const run = await services.conversationCompletions.complete(
         principalOf(request),
-        { conversation: request.params.conversationId, messages: [], model, temperature, ...generationSettings(request.body), stream, options: { web_search } },
+        { conversation: request.params.conversationId, messages: [], model, temperature, ...generationSettings(request.body), stream, options: { web_search }, idempotency: idempotencyOf(request) },
         { signal },
       );
       if (!stream) {

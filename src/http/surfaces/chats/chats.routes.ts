@@ -1,3 +1,4 @@
+import { idempotencyOf } from '../../idempotency.ts';
 import { Type } from 'typebox';
 import type { Services } from '../../../services.ts';
 import type { App } from '../../app.ts';
@@ -47,7 +48,17 @@ export function registerChatsRoutes(app: App, services: Services) {
   app.post(
     '/chats/create',
     { ...base, schema: { tags, security, summary: 'Create a chat with a name', body: CreateChatBody, response: { 201: ChatBody, ...authErrors } } },
-    async (request, reply) => reply.code(201).send(toChatBody(await services.conversations.create(principalOf(request), { title: request.body.name }))),
+    async (request, reply) => {
+      const actor = principalOf(request);
+      const chat = await services.idempotency.once(actor.userId, idempotencyOf(request), {
+        run: async () => {
+          const made = await services.conversations.create(actor, { title: request.body.name });
+          return { value: made, conversationId: made.id };
+        },
+        replay: ({ conversationId }) => services.conversations.get(actor, conversationId),
+      });
+      return reply.code(201).send(toChatBody(chat));
+    },
   );
 
   app.delete(

@@ -3,6 +3,7 @@ import type { Services } from '../../../services.ts';
 import type { App } from '../../app.ts';
 import { authenticate, principalOf, security } from '../../auth.ts';
 import { streamReply } from '../../conversation-runs.ts';
+import { idempotencyOf } from '../../idempotency.ts';
 import { clientGone } from '../../client-gone.ts';
 import { authErrors, ErrorBody, IdOrUuid } from '../../schemas/common.ts';
 import { sendSourcesEvent } from '../../web-sources.ts';
@@ -31,7 +32,13 @@ export function registerChatsConversationsRoutes(app: App, services: Services) {
     async (request, reply) => {
       const actor = principalOf(request);
       const chat = await services.conversations.get(actor, request.body.chat_id);
-      const message = await services.conversations.addMessage(actor, chat.id, { role: fromRole[request.body.role], content: request.body.message });
+      const message = await services.idempotency.once(actor.userId, idempotencyOf(request), {
+        run: async () => {
+          const added = await services.conversations.addMessage(actor, chat.id, { role: fromRole[request.body.role], content: request.body.message });
+          return { value: added, conversationId: chat.id, messageIds: [added.id] };
+        },
+        replay: ({ messageIds }) => services.conversations.getMessage(actor, String(messageIds[0])),
+      });
       return reply.code(201).send(toChatConversationBody(message, chat.uuid));
     },
   );

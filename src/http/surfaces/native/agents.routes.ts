@@ -7,6 +7,7 @@ import type { ChatMessage } from '../../../providers/provider.ts';
 import type { Services } from '../../../services.ts';
 import type { App } from '../../app.ts';
 import { authenticate, principalOf, security } from '../../auth.ts';
+import { idempotencyOf } from '../../idempotency.ts';
 import { clientGone } from '../../client-gone.ts';
 import { AgentBody, AgentPromptBody, AgentSessionPromptBody, CreateAgentBody, CreateAgentQuery, toAgentBody, UpdateAgentBody } from '../../schemas/agents.ts';
 import { authErrors, ErrorBody, IdOrUuid } from '../../schemas/common.ts';
@@ -210,7 +211,7 @@ export function registerAgentsRoutes(app: App, services: Services) {
         principalOf(request),
         request.params.session_id,
         request.params.agent_id,
-        { prompt: body.prompt, model: body.model_id, temperature: body.temperature, top_p: body.top_p, max_tokens: body.max_tokens, stream },
+        { prompt: body.prompt, model: body.model_id, temperature: body.temperature, top_p: body.top_p, max_tokens: body.max_tokens, stream, idempotency: idempotencyOf(request) },
         { signal: clientGone(reply) },
       );
       await sendSessionRun(request, reply, run, { stream });

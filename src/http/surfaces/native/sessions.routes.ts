@@ -3,6 +3,7 @@ import { invalid } from '../../../domain/errors.ts';
 import type { Services } from '../../../services.ts';
 import type { App } from '../../app.ts';
 import { authenticate, principalOf, security } from '../../auth.ts';
+import { idempotencyOf } from '../../idempotency.ts';
 import { clientGone } from '../../client-gone.ts';
 import { authErrors, ErrorBody, generationSettings, IdOrUuid } from '../../schemas/common.ts';
 import {
@@ -67,7 +68,13 @@ export function registerSessionsRoutes(app: App, services: Services) {
       if (model_id !== undefined && model !== undefined && model_id !== model) throw invalid('model_id', 'differs from model; give one of them');
       const input = { ...fields, model: model_id ?? model };
       const actor = principalOf(request);
-      const session = agent_id === undefined ? await services.conversations.create(actor, input) : await services.agentRuns.createSession(actor, agent_id, input);
+      const session = await services.idempotency.once(actor.userId, idempotencyOf(request), {
+        run: async () => {
+          const made = agent_id === undefined ? await services.conversations.create(actor, input) : await services.agentRuns.createSession(actor, agent_id, input);
+          return { value: made, conversationId: made.id };
+        },
+        replay: ({ conversationId }) => services.conversations.get(actor, conversationId),
+      });
       return reply.code(201).send(toSessionBody(session));
     },
   );
@@ -173,6 +180,7 @@ export function registerSessionsRoutes(app: App, services: Services) {
           ...generationSettings(body),
           stream: body.stream ?? false,
           options: { web_search: body.web_search },
+          idempotency: idempotencyOf(request),
         },
         { signal },
       );
