@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { systemClock } from '../../src/domain/clock.ts';
 import { agentEnricher } from '../../src/domain/agents/agent-enricher.ts';
@@ -11,8 +8,8 @@ import { ConversationsStore } from '../../src/domain/conversations/conversations
 import type { Actor } from '../../src/domain/users/users.service.ts';
 import { UsersService } from '../../src/domain/users/users.service.ts';
 import { UsersStore } from '../../src/domain/users/users.store.ts';
-import { openDatabase, type SqlStore } from '../../src/stores/sql/database.ts';
-import { createPostgresDatabase, dialects } from '../helpers/server.ts';
+import type { SqlStore } from '../../src/stores/sql/database.ts';
+import { dialects, openTestSql } from '../helpers/server.ts';
 
 for (const dialect of dialects) {
   describe(`agents service (${dialect})`, () => {
@@ -25,25 +22,16 @@ for (const dialect of dialects) {
     const admin: Actor = { userId: 0, role: 'admin' };
 
     before(async () => {
-      if (dialect === 'sqlite') {
-        const dir = mkdtempSync(join(tmpdir(), 'causerie-agents-'));
-        sql = await openDatabase({ sqlitePath: join(dir, 'test.sqlite') });
-        cleanup = async () => rmSync(dir, { recursive: true, force: true });
-      } else {
-        const database = await createPostgresDatabase();
-        sql = await openDatabase({ databaseUrl: database.url, sqlitePath: '' });
-        cleanup = () => database.drop();
-      }
+      const opened = await openTestSql(dialect);
+      sql = opened.sql;
+      cleanup = opened.close;
       const users = new UsersService({ store: new UsersStore(sql.db), clock: systemClock, allowSignup: true });
       alice = { userId: (await users.create({ username: 'alice', password: 'alice-password' }, admin)).id, role: 'user' };
       bob = { userId: (await users.create({ username: 'bob', password: 'bob-password-1' }, admin)).id, role: 'user' };
       agents = new AgentsService({ store: new AgentsStore(sql.db), modelExists: async (model) => model === 'gpt-4', clock: systemClock });
       conversations = new ConversationsStore(sql.db);
     });
-    after(async () => {
-      await sql.close();
-      await cleanup();
-    });
+    after(() => cleanup());
 
     test('an agent belongs to its owner: others get 404, admins see all; unknown models and empty names are refused', async () => {
       const agent = await agents.create(alice, { name: ' Pirate ', model: 'gpt-4', instructions: 'Talk like a pirate.', settings: { temperature: 0.2 } });

@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { systemClock } from '../../src/domain/clock.ts';
 import type { CompletionInput, CompletionRun, Completions } from '../../src/domain/completions/completions.types.ts';
@@ -15,8 +12,8 @@ import type { Actor } from '../../src/domain/users/users.service.ts';
 import { UsersService } from '../../src/domain/users/users.service.ts';
 import { UsersStore } from '../../src/domain/users/users.store.ts';
 import type { StreamEvent } from '../../src/providers/provider.ts';
-import { openDatabase, type SqlStore } from '../../src/stores/sql/database.ts';
-import { createPostgresDatabase, dialects } from '../helpers/server.ts';
+import type { SqlStore } from '../../src/stores/sql/database.ts';
+import { dialects, openTestSql } from '../helpers/server.ts';
 
 /**
  * The conversation service against real databases, with the model replaced by a scripted
@@ -84,15 +81,9 @@ for (const dialect of dialects) {
     const admin: Actor = { userId: 0, role: 'admin' };
 
     before(async () => {
-      if (dialect === 'sqlite') {
-        const dir = mkdtempSync(join(tmpdir(), 'causerie-conversations-'));
-        sql = await openDatabase({ sqlitePath: join(dir, 'test.sqlite') });
-        cleanup = async () => rmSync(dir, { recursive: true, force: true });
-      } else {
-        const database = await createPostgresDatabase();
-        sql = await openDatabase({ databaseUrl: database.url, sqlitePath: '' });
-        cleanup = () => database.drop();
-      }
+      const opened = await openTestSql(dialect);
+      sql = opened.sql;
+      cleanup = opened.close;
       const users = new UsersService({ store: new UsersStore(sql.db), clock: systemClock, allowSignup: true });
       const a = await users.create({ username: 'alice', password: 'alice-password' }, admin);
       const b = await users.create({ username: 'bob', password: 'bob-password-1' }, admin);
@@ -103,10 +94,7 @@ for (const dialect of dialects) {
       completions = new ScriptedCompletions();
       chat = new ConversationCompletions({ store, conversations, completions, models, clock: systemClock, timings: { leaseMs: 30_000, flushMs: 20 } });
     });
-    after(async () => {
-      await sql.close();
-      await cleanup();
-    });
+    after(() => cleanup());
 
     const reset = () => {
       completions.refuse = undefined;

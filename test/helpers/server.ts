@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { loadConfig } from '../../src/config.ts';
 import { startServer, type RunningServer } from '../../src/main.ts';
+import { openDatabase, type SqlStore } from '../../src/stores/sql/database.ts';
 import type { Clock } from '../../src/domain/clock.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -32,6 +33,18 @@ export async function createPostgresDatabase(): Promise<{ url: string; drop(): P
       await client.end();
     },
   };
+}
+
+/** The SQL store alone, migrated, on a temp SQLite file or a fresh PostgreSQL database, for service tests. */
+export async function openTestSql(dialect: Dialect): Promise<{ sql: SqlStore; close(): Promise<void> }> {
+  if (dialect === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'causerie-sql-'));
+    const sql = await openDatabase({ sqlitePath: join(dir, 'test.sqlite') });
+    return { sql, close: async () => (await sql.close(), rmSync(dir, { recursive: true, force: true })) };
+  }
+  const database = await createPostgresDatabase();
+  const sql = await openDatabase({ databaseUrl: database.url, sqlitePath: '' });
+  return { sql, close: async () => (await sql.close(), await database.drop()) };
 }
 
 /** A database for a whole-server test: a temp SQLite folder or a fresh PostgreSQL database. */
