@@ -27,7 +27,11 @@ export class RunningAnswers {
     const onCaller = () => run.controller.abort(callerSignal.reason);
     if (callerSignal.aborted) onCaller();
     else callerSignal.addEventListener('abort', onCaller, { once: true });
-    const timer = setTimeout(() => run.controller.abort(new Error('the answer ran longer than CAUSERIE_MAX_ANSWER_SECONDS')), this.maxAnswerMs);
+    const timer = setTimeout(() => {
+      run.controller.abort(new Error('the answer ran longer than CAUSERIE_MAX_ANSWER_SECONDS'));
+      // Even a run whose events were never read leaves the registry here.
+      this.runs.delete(run);
+    }, this.maxAnswerMs);
     timer.unref();
     this.runs.add(run);
     return {
