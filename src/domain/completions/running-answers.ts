@@ -53,10 +53,6 @@ export class RunningAnswers {
     return this.stop((run) => run.apiKeyId !== undefined && ids.has(run.apiKeyId));
   }
 
-  get size(): number {
-    return this.runs.size;
-  }
-
   private stop(matches: (run: Run) => boolean): number {
     let stopped = 0;
     for (const run of this.runs) {
