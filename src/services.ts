@@ -250,6 +250,7 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     conversations,
     clock,
     chunking: { targetTokens: config.chunkTokens, overlapTokens: config.chunkOverlapTokens },
+    searchIndex: searchIndexer,
   });
   // Stored files of deleted sessions (their rows went by cascade): ten minutes after start-up, then
   // hourly. Never at once: a CLI command builds these services and closes them straight away.

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createKey, signUp } from '../helpers/platform.ts';
 import { dialects, type TestServer } from '../helpers/server.ts';
+import { fileForm, makePdf } from '../fixtures/pdfs.ts';
 import { eventually, startChatServer, type ChatServer } from './conversations-helpers.ts';
 
 /** The scripted upstream serves real GloVe word vectors as model "glove" (close meanings are close). */
@@ -190,6 +191,33 @@ for (const dialect of dialects) {
       }
       const status = (await server.api('/api/v1/search/status', { auth: alice })).body;
       assert.equal(status.indexed, 4);
+    });
+
+    test('passages of uploaded PDFs are found too, marked as documents, and leave the results once the file is deleted', async () => {
+      const form = fileForm(await makePdf([['The aquarium holds tropical fish and a coral reef.']]), 'aquarium.pdf');
+      const uploaded = await fetch(`${server.url}/api/chat/sessions/${pets.id}/upload`, { method: 'POST', headers: { authorization: `Bearer ${alice}` }, body: form });
+      assert.equal(uploaded.status, 200, await uploaded.clone().text());
+      const file = (await uploaded.json()).file;
+      const [hit] = (await search(alice, { q: 'coral reef', mode: 'keyword' })).body.results;
+      assert.equal(hit.kind, 'document');
+      assert.deepEqual(hit.document, { file_id: file.id, filename: 'aquarium.pdf', chunk_index: 0, page_from: 1, page_to: 1 });
+      assert.equal(hit.message_id, null);
+      assert.equal(hit.conversation_id, pets.id);
+      assert.match(hit.snippet, /<mark>coral<\/mark> <mark>reef<\/mark>/);
+      assert.deepEqual((await search(alice, { q: 'coral reef', mode: 'keyword', role: 'user' })).body.results, [], 'a role filter means messages');
+      assert.deepEqual((await search(bob, { q: 'coral reef', mode: 'keyword' })).body.results, []);
+      await eventually(async () => {
+        const status = (await server.api('/api/v1/search/status', { auth: alice })).body;
+        return status.pending === 0 && status.done === status.indexed ? status : undefined;
+      }, { what: 'the passage embedded' });
+      const semantic = (await search(alice, { q: 'goldfish swimming in water', mode: 'semantic' })).body.results;
+      assert.ok(semantic.some((r: any) => r.kind === 'document' && r.document.file_id === file.id), JSON.stringify(semantic.map((r: any) => r.snippet)));
+      const deleted = await server.api(`/api/chat/sessions/${pets.id}/files/${file.id}`, { method: 'DELETE', auth: alice });
+      assert.ok(deleted.status < 300, deleted.text);
+      for (const mode of ['keyword', 'semantic', 'hybrid']) {
+        const results = (await search(alice, { q: 'coral reef aquarium', mode })).body.results;
+        assert.ok(!results.some((r: any) => r.kind === 'document'), mode);
+      }
     });
   });
 

@@ -1,3 +1,4 @@
+import type { SearchIndexer } from '../search/search-indexer.ts';
 import { isoAt, type Clock } from '../clock.ts';
 import type { ConversationsService } from '../conversations/conversations.service.ts';
 import { AppError, notFound } from '../errors.ts';
@@ -15,6 +16,8 @@ export interface DocumentsDeps {
   conversations: ConversationsService;
   clock: Clock;
   chunking: ChunkOptions;
+  /** Makes the chunks searchable (GET /api/v1/search); they leave the index when deleted. */
+  searchIndex?: Pick<SearchIndexer, 'enqueue'>;
 }
 
 /** What a file's metadata says about its reading. */
@@ -131,6 +134,10 @@ export class DocumentsService {
         page_from: chunk.pageFrom,
         page_to: chunk.pageTo,
       })),
+    );
+    const stored = await this.deps.store.chunksOf(row.id);
+    await this.deps.searchIndex?.enqueue(
+      stored.map((chunk) => ({ kind: 'chunk', sourceId: chunk.id, userId: row.user_id, conversationId: row.conversation_id, content: chunk.text, createdAt: row.created_at })),
     );
     return toFile(row, chunks.length);
   }

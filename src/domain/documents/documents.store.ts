@@ -31,6 +31,11 @@ export class DocumentsStore {
     });
   }
 
+  /** A document's chunks, for the search index. */
+  chunksOf(documentId: number): Promise<Array<{ id: number; text: string }>> {
+    return this.db.selectFrom('document_chunks').select(['id', 'text']).where('document_id', '=', documentId).orderBy('chunk_index').execute();
+  }
+
   findById(id: number): Promise<DocumentRow | undefined> {
     return this.db.selectFrom('documents').selectAll().where('id', '=', id).executeTakeFirst();
   }

@@ -3,7 +3,7 @@ import type { ConversationsService } from '../conversations/conversations.servic
 import type { Actor, UsersService } from '../users/users.service.ts';
 import type { IndexStatus, SearchIndexer } from './search-indexer.ts';
 import { unit } from './search-indexer.ts';
-import type { MessageHitRow, SearchFilters, SearchStore } from './search.store.ts';
+import type { ChunkHitRow, MessageHitRow, SearchFilters, SearchStore } from './search.store.ts';
 import { fuseRanks, queryWords, snippet } from './search-text.ts';
 
 export type SearchMode = 'hybrid' | 'semantic' | 'keyword';
@@ -21,14 +21,26 @@ export interface SearchQuery {
   to?: string;
 }
 
+/** The document a chunk hit comes from: a file uploaded to the conversation. */
+export interface DocumentHit {
+  file_id: number;
+  filename: string;
+  chunk_index: number;
+  page_from: number;
+  page_to: number;
+}
+
 export interface SearchHit {
-  message_id: number;
-  message_uuid: string;
+  /** A message, or a passage of a document uploaded to the conversation. */
+  kind: 'message' | 'document';
+  message_id: number | null;
+  message_uuid: string | null;
   conversation_id: number;
   conversation_uuid: string;
   conversation_title: string | null;
-  role: string;
+  role: string | null;
   model: string | null;
+  document: DocumentHit | null;
   /** HTML-escaped excerpt; the query's words are wrapped in <mark>…</mark>. */
   snippet: string;
   created_at: string;
@@ -62,9 +74,9 @@ export interface SearchServiceDeps {
 const filteredCandidates = 1000;
 
 /**
- * Search over one's own conversations: keyword (full-text), semantic (nearest embeddings) or both
- * merged by reciprocal rank fusion. Only the caller's messages (admins may name a user), and only
- * messages that still exist: every hit is read back from the messages table.
+ * Search over one's own conversations and the documents uploaded to them: keyword (full-text),
+ * semantic (nearest embeddings) or both merged by reciprocal rank fusion. Only the caller's (admins
+ * may name a user), and only what still exists: every hit is read back from its table.
  */
 export class SearchService {
   private readonly deps: SearchServiceDeps;
@@ -119,11 +131,13 @@ export class SearchService {
       if (mode === 'semantic') ranked = nearest;
       else ranked = fuseRanks([(await this.deps.store.keyword(userId, words, filters, depth)).map((k) => k.id), nearest.map((n) => n.id)]).slice(0, limit);
     }
-    const rows = new Map((await this.deps.store.messageHits(ranked.map((r) => r.id))).map((row) => [row.index_id, row]));
-    const results = ranked.flatMap(({ id, score }) => {
-      const row = rows.get(id);
-      return row ? [toHit(row, words, score)] : [];
-    });
+    const ids = ranked.map((r) => r.id);
+    const [messageRows, chunkRows] = await Promise.all([this.deps.store.messageHits(ids), this.deps.store.chunkHits(ids)]);
+    const hits = new Map<number, (score: number) => SearchHit>([
+      ...messageRows.map((row) => [row.index_id, (score: number) => messageHit(row, words, score)] as const),
+      ...chunkRows.map((row) => [row.index_id, (score: number) => chunkHit(row, words, score)] as const),
+    ]);
+    const results = ranked.flatMap(({ id, score }) => hits.get(id)?.(score) ?? []);
     return { ...answer, results };
   }
 
@@ -150,8 +164,11 @@ export class SearchService {
   }
 }
 
-function toHit(row: MessageHitRow, words: string[], score: number): SearchHit {
+const rounded = (score: number) => Math.round(score * 1e6) / 1e6;
+
+function messageHit(row: MessageHitRow, words: string[], score: number): SearchHit {
   return {
+    kind: 'message',
     message_id: row.message_id,
     message_uuid: row.message_uuid,
     conversation_id: row.conversation_id,
@@ -159,8 +176,26 @@ function toHit(row: MessageHitRow, words: string[], score: number): SearchHit {
     conversation_title: row.title,
     role: row.role,
     model: row.model,
+    document: null,
     snippet: snippet(row.content, words),
     created_at: row.created_at,
-    score: Math.round(score * 1e6) / 1e6,
+    score: rounded(score),
+  };
+}
+
+function chunkHit(row: ChunkHitRow, words: string[], score: number): SearchHit {
+  return {
+    kind: 'document',
+    message_id: null,
+    message_uuid: null,
+    conversation_id: row.conversation_id,
+    conversation_uuid: row.conversation_uuid,
+    conversation_title: row.title,
+    role: null,
+    model: null,
+    document: { file_id: row.file_id, filename: row.filename, chunk_index: row.chunk_index, page_from: row.page_from, page_to: row.page_to },
+    snippet: snippet(row.content, words),
+    created_at: row.created_at,
+    score: rounded(score),
   };
 }

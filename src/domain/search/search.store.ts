@@ -43,6 +43,21 @@ export interface MessageHitRow {
   title: string | null;
 }
 
+/** A document chunk hit, with what a result shows. */
+export interface ChunkHitRow {
+  index_id: number;
+  content: string;
+  chunk_index: number;
+  page_from: number;
+  page_to: number;
+  file_id: number;
+  filename: string;
+  created_at: string;
+  conversation_id: number;
+  conversation_uuid: string;
+  title: string | null;
+}
+
 const vectorBlob = (vector: Float32Array) => new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength);
 
 /**
@@ -227,7 +242,7 @@ export class SearchStore {
     return sql.join(parts, sql` `);
   }
 
-  /** Ids of the user's messages holding every word, best first (BM25 / ts_rank). */
+  /** Ids of the user's messages and document chunks holding every word, best first (BM25 / ts_rank). */
   async keyword(userId: number, words: string[], filters: SearchFilters, limit: number): Promise<Array<{ id: number; score: number }>> {
     if (words.length === 0) return [];
     const query =
@@ -235,13 +250,15 @@ export class SearchStore {
         ? sql<{ id: number; score: number }>`
           SELECT si.id, -bm25(search_fts, 1.0, 0.0) AS score FROM search_fts f
           JOIN search_index si ON si.id = f.rowid
-          JOIN messages m ON m.id = si.source_id
-          WHERE search_fts MATCH ${ftsQuery(words, userId)} AND si.kind = 'message' AND si.user_id = ${userId} ${this.filters(filters)}
+          LEFT JOIN messages m ON si.kind = 'message' AND m.id = si.source_id
+      LEFT JOIN document_chunks dc ON si.kind = 'chunk' AND dc.id = si.source_id
+          WHERE search_fts MATCH ${ftsQuery(words, userId)} AND (m.id IS NOT NULL OR dc.id IS NOT NULL) AND si.user_id = ${userId} ${this.filters(filters)}
           ORDER BY score DESC, si.id DESC LIMIT ${limit}`
         : sql<{ id: number; score: number }>`
           SELECT si.id, ts_rank(si.document, ${tsQuery(words)}::tsquery) AS score FROM search_index si
-          JOIN messages m ON m.id = si.source_id
-          WHERE si.document @@ ${tsQuery(words)}::tsquery AND si.kind = 'message' AND si.user_id = ${userId} ${this.filters(filters)}
+          LEFT JOIN messages m ON si.kind = 'message' AND m.id = si.source_id
+      LEFT JOIN document_chunks dc ON si.kind = 'chunk' AND dc.id = si.source_id
+          WHERE si.document @@ ${tsQuery(words)}::tsquery AND (m.id IS NOT NULL OR dc.id IS NOT NULL) AND si.user_id = ${userId} ${this.filters(filters)}
           ORDER BY score DESC, si.id DESC LIMIT ${limit}`;
     return (await query.execute(this.db)).rows.map((r) => ({ id: r.id, score: Number(r.score) }));
   }
@@ -256,8 +273,9 @@ export class SearchStore {
       WITH knn AS MATERIALIZED (SELECT rowid AS id, distance FROM search_vectors WHERE embedding MATCH ${vectorBlob(vector)} AND k = ${candidates} AND user_id = CAST(${userId} AS INTEGER))
       SELECT si.id, knn.distance FROM knn
       JOIN search_index si ON si.id = knn.id
-      JOIN messages m ON m.id = si.source_id
-      WHERE si.kind = 'message' AND si.embedding_model = ${model} ${this.filters(filters)}
+      LEFT JOIN messages m ON si.kind = 'message' AND m.id = si.source_id
+      LEFT JOIN document_chunks dc ON si.kind = 'chunk' AND dc.id = si.source_id
+      WHERE (m.id IS NOT NULL OR dc.id IS NOT NULL) AND si.embedding_model = ${model} ${this.filters(filters)}
       ORDER BY knn.distance LIMIT ${limit}`.execute(this.db);
     return rows;
   }
@@ -266,8 +284,9 @@ export class SearchStore {
   async vectorsPostgres(userId: number, model: string, filters: SearchFilters): Promise<Array<{ id: number; embedding: Buffer }>> {
     const { rows } = await sql<{ id: number; embedding: Buffer }>`
       SELECT si.id, si.embedding FROM search_index si
-      JOIN messages m ON m.id = si.source_id
-      WHERE si.user_id = ${userId} AND si.kind = 'message' AND si.embedding_model = ${model} ${this.filters(filters)}`.execute(this.db);
+      LEFT JOIN messages m ON si.kind = 'message' AND m.id = si.source_id
+      LEFT JOIN document_chunks dc ON si.kind = 'chunk' AND dc.id = si.source_id
+      WHERE si.user_id = ${userId} AND (m.id IS NOT NULL OR dc.id IS NOT NULL) AND si.embedding_model = ${model} ${this.filters(filters)}`.execute(this.db);
     return rows;
   }
 
@@ -295,6 +314,33 @@ export class SearchStore {
       .execute();
     // The kind is checked here: in SQL, SQLite would walk the (kind, source_id) index instead of the ids.
     return rows.filter((row) => row.kind === 'message');
+  }
+
+  /** What results show about the given index rows that are document chunks (a missing row is skipped). */
+  async chunkHits(indexIds: number[]): Promise<ChunkHitRow[]> {
+    if (indexIds.length === 0) return [];
+    const rows = await this.db
+      .selectFrom('search_index as si')
+      .innerJoin('document_chunks as dc', 'dc.id', 'si.source_id')
+      .innerJoin('documents as d', 'd.id', 'dc.document_id')
+      .innerJoin('conversations as c', 'c.id', 'dc.conversation_id')
+      .select([
+        'si.id as index_id',
+        'si.kind',
+        'dc.text as content',
+        'dc.chunk_index',
+        'dc.page_from',
+        'dc.page_to',
+        'd.id as file_id',
+        'd.filename',
+        'd.created_at',
+        'c.id as conversation_id',
+        'c.uuid as conversation_uuid',
+        'c.title',
+      ])
+      .where('si.id', 'in', indexIds)
+      .execute();
+    return rows.filter((row) => row.kind === 'chunk');
   }
 
   /** The dimension of the sqlite-vec table, or undefined while there is none. */

@@ -18,13 +18,17 @@ export const SearchQuery = Type.Object({
 export type SearchQueryType = Static<typeof SearchQuery>;
 
 export const SearchHitBody = Type.Object({
-  message_id: Type.Integer(),
-  message_uuid: Type.String(),
+  kind: Type.Union([Type.Literal('message'), Type.Literal('document')], { description: 'A message, or a passage of a PDF uploaded to the conversation' }),
+  message_id: Nullable(Type.Integer({ description: 'Null for a document passage' })),
+  message_uuid: Nullable(Type.String()),
   conversation_id: Type.Integer(),
   conversation_uuid: Type.String(),
   conversation_title: Nullable(Type.String()),
-  role: Type.String(),
+  role: Nullable(Type.String({ description: 'Null for a document passage' })),
   model: Nullable(Type.String()),
+  document: Nullable(
+    Type.Object({ file_id: Type.Integer(), filename: Type.String(), chunk_index: Type.Integer(), page_from: Type.Integer(), page_to: Type.Integer() }, { description: 'The file a passage comes from' }),
+  ),
   snippet: Type.String({ description: 'HTML-escaped excerpt; the matched words are wrapped in <mark>…</mark>' }),
   created_at: Type.String(),
   score: Type.Number({ description: 'Higher is better; comparable within one answer only' }),

@@ -14,6 +14,7 @@ import * as searchRecords from './migrations/008-search-records.ts';
 import * as publicAgents from './migrations/009-public-agents.ts';
 import * as apiKeyParents from './migrations/012-api-key-parents.ts';
 import * as idempotencyKeys from './migrations/014-idempotency-keys.ts';
+import * as documentChunksSearch from './migrations/015-document-chunks-search.ts';
 import type { Database } from './schema.ts';
 import { nodeSqliteDialect } from './sqlite-dialect.ts';
 
@@ -38,6 +39,7 @@ const migrations: Record<string, (dialect: Dialect) => Migration> = {
   '009-public-agents': (dialect) => ({ up: (db) => publicAgents.up(db, dialect) }),
   '012-api-key-parents': () => ({ up: (db) => apiKeyParents.up(db) }),
   '014-idempotency-keys': (dialect) => ({ up: (db) => idempotencyKeys.up(db, dialect) }),
+  '015-document-chunks-search': (dialect) => ({ up: (db) => documentChunksSearch.up(db, dialect) }),
 };
 
 // pg returns int8 (COUNT, SUM, bigint columns) as strings; our sums fit in a double.
