@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startScriptedUpstream, type ScriptedUpstream } from '../../src/providers/mock/scripted-upstream.ts';
+import type { Clock } from '../../src/domain/clock.ts';
 import { startTestServer, type Dialect, type TestServer } from '../helpers/server.ts';
 
 /**
@@ -28,13 +29,14 @@ export interface ChatServer {
 }
 
 /** A whole Causerie on loopback whose "openai" provider is the scripted upstream. */
-export async function startChatServer(dialect: Dialect, env: Record<string, string> = {}, models: Record<string, object> = {}): Promise<ChatServer> {
+export async function startChatServer(dialect: Dialect, env: Record<string, string> = {}, models: Record<string, object> = {}, clock?: Clock): Promise<ChatServer> {
   const upstream = await startScriptedUpstream();
   const config = writeModelsConfig(models);
   let server: TestServer;
   try {
     server = await startTestServer({
       dialect,
+      clock,
       env: { OPENAI_BASE_URL: upstream.baseUrl, OPENAI_API_KEY: 'test-upstream-key', CAUSERIE_CONFIG: config.path, CAUSERIE_MODELS_REFRESH: '0', ...env },
     });
   } catch (error) {

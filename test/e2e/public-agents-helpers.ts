@@ -1,45 +1,18 @@
-import { startScriptedUpstream, type ScriptedUpstream } from '../../src/providers/mock/scripted-upstream.ts';
 import type { Clock } from '../../src/domain/clock.ts';
 import type { Agent } from '../../src/domain/agents/agents.types.ts';
 import { signUp, type SignedUpUser } from '../helpers/platform.ts';
-import { startTestServer, type ApiResponse, type Dialect, type TestServer } from '../helpers/server.ts';
-import { parseSse, writeModelsConfig, type SseEvent } from './conversations-helpers.ts';
+import type { ApiResponse, Dialect, TestServer } from '../helpers/server.ts';
+import { parseSse, startChatServer, type ChatServer, type SseEvent } from './conversations-helpers.ts';
 
 export const pageOrigin = 'https://shop.example';
 export const otherOrigin = 'https://evil.example';
 export const browserAgent = 'Mozilla/5.0 (X11; Linux x86_64) TestBrowser/1.0';
 
-export interface PublicServer {
-  server: TestServer;
-  upstream: ScriptedUpstream;
-  stop(): Promise<void>;
-}
+export type PublicServer = ChatServer;
 
 /** A whole Causerie whose models ("gpt-4", …) are answered by the scripted upstream, with an optional clock. */
-export async function startPublicServer(dialect: Dialect, options: { env?: Record<string, string>; clock?: Clock } = {}): Promise<PublicServer> {
-  const upstream = await startScriptedUpstream();
-  const config = writeModelsConfig();
-  let server: TestServer;
-  try {
-    server = await startTestServer({
-      dialect,
-      clock: options.clock,
-      env: { OPENAI_BASE_URL: upstream.baseUrl, OPENAI_API_KEY: 'test-upstream-key', CAUSERIE_CONFIG: config.path, CAUSERIE_MODELS_REFRESH: '0', ...options.env },
-    });
-  } catch (error) {
-    await upstream.close();
-    config.remove();
-    throw error;
-  }
-  return {
-    server,
-    upstream,
-    async stop() {
-      await server.stop();
-      await upstream.close();
-      config.remove();
-    },
-  };
+export function startPublicServer(dialect: Dialect, options: { env?: Record<string, string>; clock?: Clock } = {}): Promise<PublicServer> {
+  return startChatServer(dialect, options.env, {}, options.clock);
 }
 
 export interface PublishedAgent {

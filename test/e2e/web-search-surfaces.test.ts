@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 import { createKey, signUp } from '../helpers/platform.ts';
 import { dialects, type TestServer } from '../helpers/server.ts';
+import { serveHostilePage } from '../fixtures/hostile-pages.ts';
 import { startLoopback, startSearx, type LoopbackServer, type Searx } from '../helpers/searx.ts';
 import { startChatServer, sse, type ChatServer } from './conversations-helpers.ts';
 
@@ -30,30 +31,8 @@ before(async () => {
     } else if (url.pathname === '/engine') {
       response.writeHead(200, { 'content-type': 'application/json' });
       response.end(JSON.stringify({ results: [{ url: `${web.url}/volcano`, title: 'Volcanoes', content: 'Magma and lava' }] }));
-    } else if (url.pathname === '/endless') {
-      response.writeHead(200, { 'content-type': 'text/html' });
-      response.write('<html><body><p>');
-      const pump = () => {
-        while (!response.destroyed && response.write('forever and ever ')) {}
-        if (!response.destroyed) response.once('drain', pump);
-      };
-      pump();
-    } else if (url.pathname === '/huge') {
-      const size = 50 * 1024 * 1024;
-      response.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(size) });
-      const block = Buffer.alloc(64 * 1024, 'huge text ');
-      let sent = 0;
-      const pump = () => {
-        while (sent < size && !response.destroyed) {
-          sent += block.length;
-          if (!response.write(block)) return void response.once('drain', pump);
-        }
-        if (!response.destroyed) response.end();
-      };
-      pump();
-    } else if (url.pathname === '/binary') {
-      response.writeHead(200, { 'content-type': 'application/octet-stream' });
-      response.end(Buffer.alloc(1 << 20, 7));
+    } else if (serveHostilePage(url.pathname, response)) {
+      // /endless, /huge, /binary
     } else if (url.pathname === '/volcano') {
       response.writeHead(200, { 'content-type': 'text/html' });
       response.end('<html><head><title>Volcanoes</title></head><body><main><p>Basaltic lava flows at about 1200 degrees Celsius, hotter than most.</p></main></body></html>');

@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { blockedReason, parseAllowlist } from '../../src/providers/web/address-guard.ts';
 import { guardedGet, vet, type FetchPolicy, type Resolver } from '../../src/providers/web/guarded-fetch.ts';
 import { htmlToText, readPage } from '../../src/providers/web/page-reader.ts';
+import { serveHostilePage } from '../fixtures/hostile-pages.ts';
 
 const closed: FetchPolicy = { allowPrivate: false, allowlist: [], maxRedirects: 3 };
 const open: FetchPolicy = { allowPrivate: false, allowlist: parseAllowlist('127.0.0.1/32'), maxRedirects: 3 };
@@ -112,30 +113,8 @@ describe('page reader', () => {
       if (request.url === '/article') {
         response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
         response.end('<html><head><title>Tides</title><script>var hidden=1</script></head><body><nav>menu</nav><article><h1>Tides</h1><p>The moon pulls the ocean and makes tides twice a day.</p></article></body></html>');
-      } else if (request.url === '/endless') {
-        response.writeHead(200, { 'content-type': 'text/html' });
-        response.write('<html><body><p>');
-        const pump = () => {
-          while (!response.destroyed && response.write('forever and ever ')) {}
-          if (!response.destroyed) response.once('drain', pump);
-        };
-        pump();
-      } else if (request.url === '/huge') {
-        const size = 50 * 1024 * 1024;
-        response.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(size) });
-        const line = Buffer.alloc(64 * 1024, 'huge text ');
-        let sent = 0;
-        const pump = () => {
-          while (sent < size && !response.destroyed) {
-            sent += line.length;
-            if (!response.write(line)) return void response.once('drain', pump);
-          }
-          if (!response.destroyed) response.end();
-        };
-        pump();
-      } else if (request.url === '/binary') {
-        response.writeHead(200, { 'content-type': 'application/octet-stream' });
-        response.end(Buffer.alloc(1024 * 1024, 0));
+      } else if (serveHostilePage(request.url!, response)) {
+        // /endless, /huge, /binary
       } else if (request.url === '/silent') {
         // Never answers: the page's time limit ends the wait.
       } else {

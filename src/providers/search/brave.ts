@@ -1,27 +1,18 @@
-import { originOf, ranked, searchJson, type SearchProvider, type SearchResult } from './search-provider.ts';
+import { KeyedSearch, ranked, type SearchResult } from './search-provider.ts';
 
 /**
  * Brave Search API: GET {base}/res/v1/web/search?q=…&count=N with the key in `X-Subscription-Token`.
  * Answer: `{ web: { results: [{ title, url, description }] } }`.
  */
-export class BraveSearch implements SearchProvider {
+export class BraveSearch extends KeyedSearch {
   readonly id = 'brave';
-  readonly costMicros: number;
-  private readonly options: { baseUrl: string; apiKey: string; timeoutMs: number };
-
-  constructor(options: { baseUrl: string; apiKey: string; timeoutMs: number; costMicros?: number }) {
-    this.options = options;
-    this.costMicros = options.costMicros ?? 0;
-  }
+  protected readonly keyVariable = 'BRAVE_SEARCH_API_KEY';
 
   async search(query: string, options: { count: number; signal: AbortSignal }): Promise<SearchResult[]> {
     const url = new URL(`${this.options.baseUrl}/res/v1/web/search`);
     url.searchParams.set('q', query);
     url.searchParams.set('count', String(Math.min(20, options.count)));
-    const body = await searchJson(url.href, {
-      who: { provider: this.id, origin: originOf(this.options.baseUrl), keyVariable: 'BRAVE_SEARCH_API_KEY', secret: this.options.apiKey },
-      timeoutMs: this.options.timeoutMs,
-      signal: options.signal,
+    const body = await this.call(url.href, options.signal, {
       method: 'GET',
       headers: { 'x-subscription-token': this.options.apiKey },
     });

@@ -42,7 +42,7 @@ export async function searchJson(url: string, options: SearchHttpOptions): Promi
   const timeout = AbortSignal.timeout(options.timeoutMs);
   const signal = AbortSignal.any([options.signal, timeout]);
   const timeoutError = () =>
-    new AppError('upstream_timeout', `Provider "${options.who.provider}" (${options.who.origin}) did not answer the search within ${options.timeoutMs} ms`);
+    new AppError('upstream_timeout', `Provider "${options.who.provider}" did not answer the search within ${options.timeoutMs} ms`);
   try {
     const response = await request(url, {
       method: options.method,
@@ -53,7 +53,7 @@ export async function searchJson(url: string, options: SearchHttpOptions): Promi
     const text = await response.body.text();
     if (response.statusCode < 200 || response.statusCode >= 300) {
       const hint = options.statusHints?.[response.statusCode];
-      if (hint) throw new AppError('upstream_error', `Provider "${options.who.provider}" (${options.who.origin}) answered ${response.statusCode}: ${hint}`);
+      if (hint) throw new AppError('upstream_error', `Provider "${options.who.provider}" answered ${response.statusCode}: ${hint}`);
       throw upstreamStatusError(options.who, response.statusCode, response.headers, text);
     }
     try {
@@ -82,3 +82,32 @@ export function ranked(results: Array<{ title?: unknown; url?: unknown; snippet?
 }
 
 export const originOf = (base: string) => new URL(base).origin;
+
+/** The settings of an engine reached with an API key (Brave, Tavily, Serper). */
+export interface KeyedSearchOptions {
+  baseUrl: string;
+  apiKey: string;
+  timeoutMs: number;
+  costMicros?: number;
+}
+
+/** What the engines reached with an API key share: their settings, and one JSON call naming the key's variable on errors. */
+export abstract class KeyedSearch implements SearchProvider {
+  abstract readonly id: string;
+  /** The environment variable holding the key, named when the engine refuses it. */
+  protected abstract readonly keyVariable: string;
+  readonly costMicros: number;
+  protected readonly options: KeyedSearchOptions;
+
+  constructor(options: KeyedSearchOptions) {
+    this.options = options;
+    this.costMicros = options.costMicros ?? 0;
+  }
+
+  abstract search(query: string, options: { count: number; signal: AbortSignal }): Promise<SearchResult[]>;
+
+  protected call(url: string, signal: AbortSignal, init: { method: 'GET' | 'POST'; headers: Record<string, string>; body?: unknown }): Promise<any> {
+    const who = { provider: this.id, origin: originOf(this.options.baseUrl), keyVariable: this.keyVariable, secret: this.options.apiKey };
+    return searchJson(url, { who, timeoutMs: this.options.timeoutMs, signal, ...init });
+  }
+}

@@ -1,24 +1,15 @@
-import { originOf, ranked, searchJson, type SearchProvider, type SearchResult } from './search-provider.ts';
+import { KeyedSearch, ranked, type SearchResult } from './search-provider.ts';
 
 /**
  * Tavily: POST {base}/search with `Authorization: Bearer <key>` and `{ query, max_results }`.
  * Answer: `{ query, results: [{ title, url, content, score }], response_time }`.
  */
-export class TavilySearch implements SearchProvider {
+export class TavilySearch extends KeyedSearch {
   readonly id = 'tavily';
-  readonly costMicros: number;
-  private readonly options: { baseUrl: string; apiKey: string; timeoutMs: number };
-
-  constructor(options: { baseUrl: string; apiKey: string; timeoutMs: number; costMicros?: number }) {
-    this.options = options;
-    this.costMicros = options.costMicros ?? 0;
-  }
+  protected readonly keyVariable = 'TAVILY_API_KEY';
 
   async search(query: string, options: { count: number; signal: AbortSignal }): Promise<SearchResult[]> {
-    const body = await searchJson(`${this.options.baseUrl}/search`, {
-      who: { provider: this.id, origin: originOf(this.options.baseUrl), keyVariable: 'TAVILY_API_KEY', secret: this.options.apiKey },
-      timeoutMs: this.options.timeoutMs,
-      signal: options.signal,
+    const body = await this.call(`${this.options.baseUrl}/search`, options.signal, {
       method: 'POST',
       headers: { authorization: `Bearer ${this.options.apiKey}` },
       body: { query, max_results: Math.min(20, options.count), search_depth: 'basic' },
