@@ -3,14 +3,16 @@ import { after, before, describe, test } from 'node:test';
 import { startChatServer, type ChatServer } from './conversations-helpers.ts';
 import type { TestServer } from '../helpers/server.ts';
 
+// One server for the file: every test reads or writes its own sessions.
+let chat: ChatServer;
+let server: TestServer;
+before(async () => {
+  chat = await startChatServer('sqlite');
+  server = chat.server;
+});
+after(() => chat.stop());
+
 describe('bodies are validated strictly; query strings and paths still read numbers from text', () => {
-  let chat: ChatServer;
-  let server: TestServer;
-  before(async () => {
-    chat = await startChatServer('sqlite');
-    server = chat.server;
-  });
-  after(() => chat.stop());
 
   test('"prompt": 42 is refused, not stored as "42"', async () => {
     const session = await server.api('/api/v1/sessions', { method: 'POST', body: {} });
@@ -49,13 +51,6 @@ describe('bodies are validated strictly; query strings and paths still read numb
 });
 
 describe('error messages say what the caller sent and what is allowed', () => {
-  let chat: ChatServer;
-  let server: TestServer;
-  before(async () => {
-    chat = await startChatServer('sqlite');
-    server = chat.server;
-  });
-  after(() => chat.stop());
 
   const probe = async (method: string, path: string, body?: unknown) => {
     const response = await server.api(path, { method, body });
@@ -124,13 +119,6 @@ describe('error messages say what the caller sent and what is allowed', () => {
 });
 
 describe("spec 003: the session's model wins, and the answer says which model it was", () => {
-  let chat: ChatServer;
-  let server: TestServer;
-  before(async () => {
-    chat = await startChatServer('sqlite');
-    server = chat.server;
-  });
-  after(() => chat.stop());
 
   test('X-Causerie-Model names the model used, also when the request named another', async () => {
     const first = await server.api('/v1/chat/stream', { method: 'POST', body: { model: 'gpt-4', stream: false, messages: [{ role: 'user', content: 'hello' }] } });
