@@ -30,7 +30,8 @@ interface Options {
 const defaults: Options = { concurrencies: [1, 10, 50, 200], requests: (c) => Math.max(400, c * 8), rounds: 3 };
 
 // A short prompt echoed back as a 24-word answer: 24 chunks when streamed.
-const prompt = 'Causerie relays this sentence back word by word so the benchmark measures the relay itself and not a model that thinks before it answers anything at all';
+const prompt =
+  'Causerie relays this sentence back word by word so the benchmark measures the relay itself and not a model that thinks before it answers anything at all';
 
 interface Target {
   name: 'direct' | 'causerie';
@@ -65,7 +66,12 @@ interface Sample {
 }
 
 /** Runs `total` requests with `concurrency` workers; returns each request's timings and the wall time. */
-async function load(target: Target, scenario: Scenario, concurrency: number, total: number): Promise<{ samples: Sample[]; seconds: number; failures: number }> {
+async function load(
+  target: Target,
+  scenario: Scenario,
+  concurrency: number,
+  total: number,
+): Promise<{ samples: Sample[]; seconds: number; failures: number }> {
   const content = scenario.upstreamDelayMs ? `[[delay:${scenario.upstreamDelayMs}]] ${prompt}` : prompt;
   const body = JSON.stringify({ model: target.model, stream: scenario.stream, messages: [{ role: 'user', content }] });
   const path = scenario.stored && target.name === 'causerie' ? '/v1/chat/stream' : '/v1/chat/completions';
@@ -102,7 +108,11 @@ export async function runCompletionsBench(overrides: Partial<Options> = {}): Pro
   const dataDir = mkdtempSync(join(tmpdir(), 'causerie-bench-completions-'));
   const children: ChildProcess[] = [];
   const upstream = await startRole<{ url: string }>('upstream', {}, children);
-  const server = await startRole<{ url: string; adminKey: string }>('causerie', { CAUSERIE_DATA_DIR: dataDir, OPENAI_BASE_URL: `${upstream.url}/v1` }, children);
+  const server = await startRole<{ url: string; adminKey: string }>(
+    'causerie',
+    { CAUSERIE_DATA_DIR: dataDir, OPENAI_BASE_URL: `${upstream.url}/v1` },
+    children,
+  );
   const adminKey = server.adminKey;
   const maxConcurrency = Math.max(...options.concurrencies);
   const direct: Target = {
@@ -128,7 +138,10 @@ export async function runCompletionsBench(overrides: Partial<Options> = {}): Pro
       for (const concurrency of options.concurrencies) {
         // A slow upstream needs fewer requests for the same precision (and a bounded run time).
         const total = scenario.upstreamDelayMs ? Math.max(100, concurrency * 4) : options.requests(concurrency);
-        const results = { direct: { rps: [] as number[], samples: [] as Sample[], failures: 0 }, causerie: { rps: [] as number[], samples: [] as Sample[], failures: 0 } };
+        const results = {
+          direct: { rps: [] as number[], samples: [] as Sample[], failures: 0 },
+          causerie: { rps: [] as number[], samples: [] as Sample[], failures: 0 },
+        };
         await load(direct, scenario, concurrency, Math.min(total, concurrency * 2)); // warm connections and code paths
         await load(causerie, scenario, concurrency, Math.min(total, concurrency * 2));
         for (let round = 0; round < options.rounds; round++) {
@@ -143,9 +156,21 @@ export async function runCompletionsBench(overrides: Partial<Options> = {}): Pro
         }
         const d = results.direct;
         const c = results.causerie;
-        const p50 = (s: Sample[]) => percentile(s.map((x) => x.lastByteMs), 50);
-        const p99 = (s: Sample[]) => percentile(s.map((x) => x.lastByteMs), 99);
-        const first = (s: Sample[]) => percentile(s.map((x) => x.firstByteMs), 50);
+        const p50 = (s: Sample[]) =>
+          percentile(
+            s.map((x) => x.lastByteMs),
+            50,
+          );
+        const p99 = (s: Sample[]) =>
+          percentile(
+            s.map((x) => x.lastByteMs),
+            99,
+          );
+        const first = (s: Sample[]) =>
+          percentile(
+            s.map((x) => x.firstByteMs),
+            50,
+          );
         lines.push(
           `  ${scenario.label.padEnd(9)} ${String(concurrency).padStart(4)} | ${median(d.rps).toFixed(0).padStart(12)} ${median(c.rps).toFixed(0).padStart(9)} ${((median(c.rps) / median(d.rps)) * 100).toFixed(0).padStart(5)}% |` +
             ` ${ms(p50(d.samples)).padStart(13)} ${ms(p50(c.samples)).padStart(9)} ${ms(p50(c.samples) - p50(d.samples)).padStart(6)} |` +
@@ -154,13 +179,21 @@ export async function runCompletionsBench(overrides: Partial<Options> = {}): Pro
         );
       }
     }
-    lines.push('  stored: Causerie through POST /v1/chat/stream (a session created, prompt and reply stored while streaming) vs the same upstream stream.');
-    lines.push('  ratio = Causerie req/s ÷ direct req/s (aim ≥ 80 %); added = Causerie p50 − direct p50, last byte (aim < 1 ms).');
+    lines.push(
+      '  stored: Causerie through POST /v1/chat/stream (a session created, prompt and reply stored while streaming) vs the same upstream stream.',
+    );
+    lines.push(
+      '  ratio = Causerie req/s ÷ direct req/s (aim ≥ 80 %); added = Causerie p50 − direct p50, last byte (aim < 1 ms).',
+    );
   } finally {
     await direct.pool.close();
     await causerie.pool.close();
     for (const child of children) child.kill('SIGTERM');
-    await Promise.all(children.map((child) => new Promise((resolve) => (child.exitCode === null ? child.once('exit', resolve) : resolve(null)))));
+    await Promise.all(
+      children.map(
+        (child) => new Promise((resolve) => (child.exitCode === null ? child.once('exit', resolve) : resolve(null))),
+      ),
+    );
     rmSync(dataDir, { recursive: true, force: true });
   }
   return lines;
@@ -169,10 +202,21 @@ export async function runCompletionsBench(overrides: Partial<Options> = {}): Pro
 const upstreamKey = 'bench-upstream-key';
 
 /** Forks this file in a role and waits for the address it reports. */
-function startRole<T>(role: 'upstream' | 'causerie', env: Record<string, string>, children: ChildProcess[]): Promise<T> {
+function startRole<T>(
+  role: 'upstream' | 'causerie',
+  env: Record<string, string>,
+  children: ChildProcess[],
+): Promise<T> {
   // BENCH_PROFILE=<folder> writes a CPU profile of the Causerie process there.
-  const execArgv = role === 'causerie' && process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const child = fork(fileURLToPath(import.meta.url), [`--role=${role}`], { execArgv, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const execArgv =
+    role === 'causerie' && process.env.BENCH_PROFILE
+      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
+      : [];
+  const child = fork(fileURLToPath(import.meta.url), [`--role=${role}`], {
+    execArgv,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
   children.push(child);
   return new Promise((resolve, reject) => {
     child.once('message', (message) => resolve(message as T));

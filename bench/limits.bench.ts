@@ -67,13 +67,29 @@ async function startBenchServer(extraEnv: Record<string, string>) {
   const limitedUser = await services.users.create({ username: 'limited', password: 'password-123' }, admin);
   await services.plans.create(admin, {
     name: 'bench',
-    limits: { requests_per_minute: huge, requests_per_day: huge, tokens_per_day: huge, tokens_per_month: huge, budget_per_month: huge, concurrent_streams: 1000 },
+    limits: {
+      requests_per_minute: huge,
+      requests_per_day: huge,
+      tokens_per_day: huge,
+      tokens_per_month: huge,
+      budget_per_month: huge,
+      concurrent_streams: 1000,
+    },
   });
   await services.plans.assign(admin, 'limited', 'bench');
   const plain = await services.apiKeys.create({ userId: plainUser.id, role: 'user' }, { name: 'plain' });
   const limited = await services.apiKeys.create(
     { userId: limitedUser.id, role: 'user' },
-    { name: 'limited', limits: { requests_per_minute: huge, requests_per_day: huge, tokens_per_day: huge, tokens_per_month: huge, concurrent_streams: 1000 } },
+    {
+      name: 'limited',
+      limits: {
+        requests_per_minute: huge,
+        requests_per_day: huge,
+        tokens_per_day: huge,
+        tokens_per_month: huge,
+        concurrent_streams: 1000,
+      },
+    },
   );
   return {
     url: server.url,
@@ -86,7 +102,11 @@ async function startBenchServer(extraEnv: Record<string, string>) {
   };
 }
 
-const body = JSON.stringify({ model: 'mock/echo', messages: [{ role: 'user', content: 'Say hello to the benchmark' }], max_tokens: 16 });
+const body = JSON.stringify({
+  model: 'mock/echo',
+  messages: [{ role: 'user', content: 'Say hello to the benchmark' }],
+  max_tokens: 16,
+});
 
 /** Sends `count` requests, `concurrency` at a time; returns the wall time in ms. */
 async function load(url: string, key: string, count: number, concurrency: number): Promise<number> {
@@ -95,7 +115,11 @@ async function load(url: string, key: string, count: number, concurrency: number
   const worker = async () => {
     while (next < count) {
       next++;
-      const response = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body });
+      const response = await fetch(`${url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body,
+      });
       const text = await response.text();
       if (response.status !== 200) throw new Error(`benchmark request failed: ${response.status} ${text}`);
     }
@@ -108,9 +132,14 @@ async function measureRequests(label: string, env: Record<string, string>, optio
   const server = await startBenchServer(env);
   try {
     // The limited key must really be checked: its answers name the limit they describe.
-    const probe = await fetch(`${server.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${server.limitedKey}`, 'content-type': 'application/json' }, body });
+    const probe = await fetch(`${server.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.limitedKey}`, 'content-type': 'application/json' },
+      body,
+    });
     await probe.text();
-    if (!probe.headers.get('x-ratelimit-scope')) throw new Error('the limited key got no X-RateLimit-Scope header: are limits wired into completions?');
+    if (!probe.headers.get('x-ratelimit-scope'))
+      throw new Error('the limited key got no X-RateLimit-Scope header: are limits wired into completions?');
     await load(server.url, server.plainKey, 100, options.concurrency);
     await load(server.url, server.limitedKey, 100, options.concurrency);
     // Rounds alternate which kind goes first; the median round resists a neighbour's burst of CPU.
@@ -146,7 +175,13 @@ async function measureRequests(label: string, env: Record<string, string>, optio
 async function measureGate(label: string, gate: LimitsGate, calls: number): Promise<number> {
   const actor = { userId: 1, role: 'user' as const, apiKeyId: 1 };
   const call = async () => {
-    const admission = await gate.admit({ actor, model: 'mock/echo', reserveTokens: 100, reserveCostMicros: 10, stream: true });
+    const admission = await gate.admit({
+      actor,
+      model: 'mock/echo',
+      reserveTokens: 100,
+      reserveCostMicros: 10,
+      stream: true,
+    });
     await admission.settle({ tokens: 50, costMicros: 5 });
   };
   for (let i = 0; i < Math.min(1000, calls); i++) await call();
@@ -156,8 +191,21 @@ async function measureGate(label: string, gate: LimitsGate, calls: number): Prom
 }
 
 async function gateLines(options: Options): Promise<string> {
-  const allLimits = { requests_per_minute: huge, requests_per_day: huge, tokens_per_day: huge, tokens_per_month: huge, concurrent_streams: 1000 };
-  const resolver = { resolve: async () => ({ plan: { id: 1, name: 'bench' }, user: { ...allLimits, budget_per_month: huge }, key: allLimits, ancestors: [] }) };
+  const allLimits = {
+    requests_per_minute: huge,
+    requests_per_day: huge,
+    tokens_per_day: huge,
+    tokens_per_month: huge,
+    concurrent_streams: 1000,
+  };
+  const resolver = {
+    resolve: async () => ({
+      plan: { id: 1, name: 'bench' },
+      user: { ...allLimits, budget_per_month: huge },
+      key: allLimits,
+      ancestors: [],
+    }),
+  };
   const gateOver = (counters: LimitCounters) => new CountersGate({ counters, resolver, clock: systemClock, prefix });
   const none = await measureGate('none', unlimitedGate, options.gateCalls);
   const memory = new MemoryLimitCounters();

@@ -10,7 +10,8 @@ import { makeManyPagesPdf, makePdf } from '../test/fixtures/pdfs.ts';
 export async function runPdfBench(): Promise<string[]> {
   const lines = ['pdf: text extraction in a worker thread'];
   const extractor = new PdfExtractor({ maxPages: 100_000, timeoutMs: 600_000, maxHeapMb: 1024 });
-  const paragraph = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore.';
+  const paragraph =
+    'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore.';
   const cases: Array<[string, Uint8Array]> = [
     ['20 pages of text', await makePdf(Array.from({ length: 20 }, () => Array.from({ length: 50 }, () => paragraph)))],
     ['5,000 short pages', await makeManyPagesPdf(5000)],

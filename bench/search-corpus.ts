@@ -20,7 +20,26 @@ function mulberry32(seed: number) {
   };
 }
 
-const syllables = ['ka', 'lo', 'mi', 'ne', 'ru', 'sa', 'to', 'vi', 'ze', 'po', 'da', 'fe', 'gu', 'hi', 'jo', 'bé', 'ça', 'ré'];
+const syllables = [
+  'ka',
+  'lo',
+  'mi',
+  'ne',
+  'ru',
+  'sa',
+  'to',
+  'vi',
+  'ze',
+  'po',
+  'da',
+  'fe',
+  'gu',
+  'hi',
+  'jo',
+  'bé',
+  'ça',
+  'ré',
+];
 
 export function benchCorpus(seed: number, vocabularySize = 20_000): BenchCorpus {
   const random = mulberry32(seed);
@@ -53,7 +72,8 @@ export function benchCorpus(seed: number, vocabularySize = 20_000): BenchCorpus 
   return {
     message: () => Array.from({ length: 8 + Math.floor(random() * 32) }, pick).join(' '),
     // One or two words from the middle of the distribution (a word searched for is seldom "the").
-    query: () => Array.from({ length: 1 + Math.floor(random() * 2) }, () => words[20 + Math.floor(random() * 2000)]!).join(' '),
+    query: () =>
+      Array.from({ length: 1 + Math.floor(random() * 2) }, () => words[20 + Math.floor(random() * 2000)]!).join(' '),
     vector(dimensions) {
       const v = new Float32Array(dimensions);
       let norm = 0;

@@ -3,10 +3,17 @@ import { indexedWords } from '../src/domain/search/search-text.ts';
 import { openDatabase, type SqlStore } from '../src/stores/sql/database.ts';
 import type { BenchCorpus } from './search-corpus.ts';
 
-const adminUrl = process.env.BENCH_POSTGRES_URL ?? process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const adminUrl =
+  process.env.BENCH_POSTGRES_URL ?? process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /** A fresh PostgreSQL database filled like the SQLite one (unnest batches of 5,000 rows); dropped by drop(). */
-export async function fillPostgres(corpus: BenchCorpus, total: number, users: number, dimensions: number, model: string): Promise<{ sql: SqlStore; drop(): Promise<void> }> {
+export async function fillPostgres(
+  corpus: BenchCorpus,
+  total: number,
+  users: number,
+  dimensions: number,
+  model: string,
+): Promise<{ sql: SqlStore; drop(): Promise<void> }> {
   const name = `causerie_search_bench_${process.pid}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
@@ -22,7 +29,10 @@ export async function fillPostgres(corpus: BenchCorpus, total: number, users: nu
   const at = new Date(start).toISOString();
   const conversationsPerUser = 50;
   for (let u = 1; u <= users; u++) {
-    await client.query("INSERT INTO users (id, uuid, username, username_key, password_hash, role, disabled, created_at, updated_at) VALUES ($1, $2, $3, $3, 'x', 'user', 0, $4, $4)", [u, `bench-user-${u}`, `bench${u}`, at]);
+    await client.query(
+      "INSERT INTO users (id, uuid, username, username_key, password_hash, role, disabled, created_at, updated_at) VALUES ($1, $2, $3, $3, 'x', 'user', 0, $4, $4)",
+      [u, `bench-user-${u}`, `bench${u}`, at],
+    );
   }
   await client.query(
     `INSERT INTO conversations (id, uuid, user_id, title, metadata, created_at, updated_at)
@@ -31,7 +41,16 @@ export async function fillPostgres(corpus: BenchCorpus, total: number, users: nu
   );
   const batch = 5_000;
   for (let first = 0; first < total; first += batch) {
-    const columns = { id: [] as number[], conversation: [] as number[], user: [] as number[], role: [] as string[], content: [] as string[], folded: [] as string[], at: [] as string[], vector: [] as Buffer[] };
+    const columns = {
+      id: [] as number[],
+      conversation: [] as number[],
+      user: [] as number[],
+      role: [] as string[],
+      content: [] as string[],
+      folded: [] as string[],
+      at: [] as string[],
+      vector: [] as Buffer[],
+    };
     for (let i = first; i < Math.min(total, first + batch); i++) {
       const u = (i % users) + 1;
       const text = corpus.message();
@@ -54,7 +73,16 @@ export async function fillPostgres(corpus: BenchCorpus, total: number, users: nu
       `INSERT INTO search_index (id, kind, source_id, user_id, conversation_id, content, created_at, embedding_model, document, embedding)
        SELECT id, 'message', id, u, c, t, a, $8, to_tsvector('simple', f), v
        FROM unnest($1::int[], $2::int[], $3::int[], $4::text[], $5::text[], $6::text[], $7::bytea[]) AS x(id, u, c, t, f, a, v)`,
-      [columns.id, columns.user, columns.conversation, columns.content, columns.folded, columns.at, columns.vector, model],
+      [
+        columns.id,
+        columns.user,
+        columns.conversation,
+        columns.content,
+        columns.folded,
+        columns.at,
+        columns.vector,
+        model,
+      ],
     );
   }
   await client.query('ANALYZE');

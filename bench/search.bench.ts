@@ -31,7 +31,8 @@ const dimensions = Number(process.env.SEARCH_BENCH_DIMENSIONS ?? 256);
 const queriesPerMode = 200;
 const model = 'bench-model';
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
 const ms = (value: number) => `${value.toFixed(1)} ms`.padStart(9);
 
 /** Fills the SQLite file through node:sqlite in one transaction per 50,000 messages. */
@@ -40,13 +41,25 @@ function fillSqlite(path: string, corpus: BenchCorpus, total: number): { rows: n
   const db = new DatabaseSync(path, { allowExtension: true });
   db.loadExtension(getLoadablePath());
   db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF;');
-  db.exec(`CREATE VIRTUAL TABLE search_vectors USING vec0(user_id integer partition key, embedding float[${dimensions}] distance_metric=cosine)`);
-  db.exec('CREATE TRIGGER search_index_vectors_delete AFTER DELETE ON search_index BEGIN DELETE FROM search_vectors WHERE rowid = old.id; END');
+  db.exec(
+    `CREATE VIRTUAL TABLE search_vectors USING vec0(user_id integer partition key, embedding float[${dimensions}] distance_metric=cosine)`,
+  );
+  db.exec(
+    'CREATE TRIGGER search_index_vectors_delete AFTER DELETE ON search_index BEGIN DELETE FROM search_vectors WHERE rowid = old.id; END',
+  );
   const now = new Date('2026-01-01T00:00:00.000Z').getTime();
-  const user = db.prepare("INSERT INTO users (id, uuid, username, username_key, password_hash, role, disabled, created_at, updated_at) VALUES (?, ?, ?, ?, 'x', 'user', 0, ?, ?)");
-  const conversation = db.prepare("INSERT INTO conversations (id, uuid, user_id, title, metadata, created_at, updated_at) VALUES (?, ?, ?, ?, '{}', ?, ?)");
-  const message = db.prepare("INSERT INTO messages (id, uuid, conversation_id, role, content, model, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'complete', ?, ?)");
-  const entry = db.prepare("INSERT INTO search_index (id, kind, source_id, user_id, conversation_id, content, created_at, embedding_model) VALUES (?, 'message', ?, ?, ?, ?, ?, ?)");
+  const user = db.prepare(
+    "INSERT INTO users (id, uuid, username, username_key, password_hash, role, disabled, created_at, updated_at) VALUES (?, ?, ?, ?, 'x', 'user', 0, ?, ?)",
+  );
+  const conversation = db.prepare(
+    "INSERT INTO conversations (id, uuid, user_id, title, metadata, created_at, updated_at) VALUES (?, ?, ?, ?, '{}', ?, ?)",
+  );
+  const message = db.prepare(
+    "INSERT INTO messages (id, uuid, conversation_id, role, content, model, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'complete', ?, ?)",
+  );
+  const entry = db.prepare(
+    "INSERT INTO search_index (id, kind, source_id, user_id, conversation_id, content, created_at, embedding_model) VALUES (?, 'message', ?, ?, ?, ?, ?, ?)",
+  );
   const vector = db.prepare('INSERT INTO search_vectors (rowid, user_id, embedding) VALUES (?, CAST(? AS INTEGER), ?)');
   const conversationsPerUser = 50;
   db.exec('BEGIN');
@@ -77,7 +90,8 @@ function fillSqlite(path: string, corpus: BenchCorpus, total: number): { rows: n
   started = performance.now();
   db.exec('BEGIN');
   for (let u = 1; u <= users; u++) {
-    for (let id = u; id <= total; id += users) vector.run(BigInt(id), u, new Uint8Array(corpus.vector(dimensions).buffer));
+    for (let id = u; id <= total; id += users)
+      vector.run(BigInt(id), u, new Uint8Array(corpus.vector(dimensions).buffer));
   }
   db.exec('COMMIT');
   times.vectors = performance.now() - started;
@@ -86,12 +100,19 @@ function fillSqlite(path: string, corpus: BenchCorpus, total: number): { rows: n
 }
 
 /** p50/p99 of each mode for one user, over the same queries; the query vector is fixed per query. */
-async function measure(sql: SqlStore, corpus: BenchCorpus, userId: number): Promise<Array<{ mode: SearchMode; p50: number; p99: number; hits: number }>> {
+async function measure(
+  sql: SqlStore,
+  corpus: BenchCorpus,
+  userId: number,
+): Promise<Array<{ mode: SearchMode; p50: number; p99: number; hits: number }>> {
   const store = new SearchStore(sql.db, sql.dialect);
   const vectors = new Map<string, number[]>();
   const indexer = new SearchIndexer({
     store,
-    embedder: { model, embed: async (texts) => texts.map((t) => vectors.get(t) ?? Array.from(corpus.vector(dimensions))) },
+    embedder: {
+      model,
+      embed: async (texts) => texts.map((t) => vectors.get(t) ?? Array.from(corpus.vector(dimensions))),
+    },
     clock: systemClock,
     warn: (message) => console.error(message),
     batchSize: 32,
@@ -100,13 +121,19 @@ async function measure(sql: SqlStore, corpus: BenchCorpus, userId: number): Prom
     mode: sql.dialect === 'sqlite' ? 'embedded' : 'cluster',
   });
   await indexer.start();
-  const search = new SearchService({ store, indexer, users: {} as UsersService, conversations: {} as ConversationsService });
+  const search = new SearchService({
+    store,
+    indexer,
+    users: {} as UsersService,
+    conversations: {} as ConversationsService,
+  });
   const actor = { userId, role: 'user' as const };
   const queries = Array.from({ length: queriesPerMode }, () => corpus.query());
   for (const q of queries) vectors.set(q, Array.from(unit(Array.from(corpus.vector(dimensions)))));
   const rows = [];
   for (const mode of ['keyword', 'semantic', 'hybrid'] as SearchMode[]) {
-    for (const q of queries.slice(0, 10)) await search.search(actor, { q, mode, limit: 20 }, { signal: new AbortController().signal });
+    for (const q of queries.slice(0, 10))
+      await search.search(actor, { q, mode, limit: 20 }, { signal: new AbortController().signal });
     const times: number[] = [];
     let hits = 0;
     for (const q of queries) {
@@ -117,7 +144,12 @@ async function measure(sql: SqlStore, corpus: BenchCorpus, userId: number): Prom
       hits += answer.results.length;
     }
     times.sort((a, b) => a - b);
-    rows.push({ mode, p50: percentile(times, 50), p99: percentile(times, 99), hits: Math.round(hits / queries.length) });
+    rows.push({
+      mode,
+      p50: percentile(times, 50),
+      p99: percentile(times, 99),
+      hits: Math.round(hits / queries.length),
+    });
   }
   await indexer.stop();
   return rows;
@@ -129,16 +161,27 @@ async function embeddingRoundTrip(): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i < 50; i++) {
     const started = performance.now();
-    const response = await fetch(`${upstream.baseUrl}/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'embed', input: [`query ${i}`] }) });
+    const response = await fetch(`${upstream.baseUrl}/embeddings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'embed', input: [`query ${i}`] }),
+    });
     await response.json();
     times.push(performance.now() - started);
   }
   await upstream.close();
-  return percentile(times.sort((a, b) => a - b), 50);
+  return percentile(
+    times.sort((a, b) => a - b),
+    50,
+  );
 }
 
 function table(title: string, rows: Array<{ mode: SearchMode; p50: number; p99: number; hits: number }>): string[] {
-  return [title, '  mode       p50        p99     results', ...rows.map((r) => `  ${r.mode.padEnd(8)} ${ms(r.p50)}  ${ms(r.p99)}  ${String(r.hits).padStart(6)}`)];
+  return [
+    title,
+    '  mode       p50        p99     results',
+    ...rows.map((r) => `  ${r.mode.padEnd(8)} ${ms(r.p50)}  ${ms(r.p99)}  ${String(r.hits).padStart(6)}`),
+  ];
 }
 
 export async function runSearchBench(): Promise<string[]> {
@@ -159,20 +202,36 @@ export async function runSearchBench(): Promise<string[]> {
     started = performance.now();
     const rows = await measure(sql, corpus, 7);
     await sql.close();
-    lines.push(...table(`SQLite (FTS5 + sqlite-vec), user with ${Math.ceil(total / users).toLocaleString('en')} messages, query embedding excluded:`, rows));
-    lines.push(`  (start-up check for unindexed messages and ${queriesPerMode * 3} searches: ${((performance.now() - started) / 1000).toFixed(1)} s)`);
+    lines.push(
+      ...table(
+        `SQLite (FTS5 + sqlite-vec), user with ${Math.ceil(total / users).toLocaleString('en')} messages, query embedding excluded:`,
+        rows,
+      ),
+    );
+    lines.push(
+      `  (start-up check for unindexed messages and ${queriesPerMode * 3} searches: ${((performance.now() - started) / 1000).toFixed(1)} s)`,
+    );
     if (process.env.SEARCH_BENCH_POSTGRES === '1') {
       const pgTotal = Number(process.env.SEARCH_BENCH_PG_MESSAGES ?? 100_000);
       started = performance.now();
       const pg = await fillPostgres(benchCorpus(42), pgTotal, users, dimensions, model);
-      lines.push(`PostgreSQL: ${pgTotal.toLocaleString('en')} messages filled in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+      lines.push(
+        `PostgreSQL: ${pgTotal.toLocaleString('en')} messages filled in ${((performance.now() - started) / 1000).toFixed(0)} s`,
+      );
       try {
-        lines.push(...table(`PostgreSQL (tsvector + exact cosine in JS over bytea), user with ${Math.ceil(pgTotal / users).toLocaleString('en')} messages:`, await measure(pg.sql, benchCorpus(42), 7)));
+        lines.push(
+          ...table(
+            `PostgreSQL (tsvector + exact cosine in JS over bytea), user with ${Math.ceil(pgTotal / users).toLocaleString('en')} messages:`,
+            await measure(pg.sql, benchCorpus(42), 7),
+          ),
+        );
       } finally {
         await pg.drop();
       }
     }
-    lines.push(`  query embedding, one loopback round trip to the scripted upstream (p50): ${ms(await embeddingRoundTrip()).trim()}; a real model adds its own latency`);
+    lines.push(
+      `  query embedding, one loopback round trip to the scripted upstream (p50): ${ms(await embeddingRoundTrip()).trim()}; a real model adds its own latency`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

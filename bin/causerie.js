@@ -16,7 +16,13 @@ const needsFlags = major === 22 && minor < 18;
 if (needsFlags) {
   const child = spawn(
     process.execPath,
-    ['--experimental-strip-types', '--experimental-sqlite', '--disable-warning=ExperimentalWarning', cli, ...process.argv.slice(2)],
+    [
+      '--experimental-strip-types',
+      '--experimental-sqlite',
+      '--disable-warning=ExperimentalWarning',
+      cli,
+      ...process.argv.slice(2),
+    ],
     { stdio: 'inherit' },
   );
   for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));

@@ -28,22 +28,26 @@ const boolean = (raw: string) => {
   if (/^(0|false|no|off)$/i.test(raw)) return false;
   throw new ConfigError('must be true or false');
 };
-const oneOf = <T extends string>(...values: T[]) => (raw: string) => {
-  if (!values.includes(raw as T)) throw new ConfigError(`must be one of ${values.join(', ')}`);
-  return raw as T;
-};
-const url = (...protocols: string[]) => (raw: string) => {
-  let parsed: URL;
-  try {
-    parsed = new URL(raw);
-  } catch {
-    throw new ConfigError('must be a URL');
-  }
-  if (!protocols.includes(parsed.protocol)) {
-    throw new ConfigError(`must be a ${protocols.join(' or ')} URL`);
-  }
-  return raw.replace(/\/+$/, '');
-};
+const oneOf =
+  <T extends string>(...values: T[]) =>
+  (raw: string) => {
+    if (!values.includes(raw as T)) throw new ConfigError(`must be one of ${values.join(', ')}`);
+    return raw as T;
+  };
+const url =
+  (...protocols: string[]) =>
+  (raw: string) => {
+    let parsed: URL;
+    try {
+      parsed = new URL(raw);
+    } catch {
+      throw new ConfigError('must be a URL');
+    }
+    if (!protocols.includes(parsed.protocol)) {
+      throw new ConfigError(`must be a ${protocols.join(' or ')} URL`);
+    }
+    return raw.replace(/\/+$/, '');
+  };
 
 /**
  * Every setting Causerie reads. docs/configuration.md is checked against this table by a test,
@@ -92,7 +96,8 @@ export const fields = {
   },
   logFormat: {
     env: 'CAUSERIE_LOG_FORMAT',
-    description: 'Log line format: json (one object per line), pretty (human-readable), or auto: pretty when stdout is a terminal, json otherwise.',
+    description:
+      'Log line format: json (one object per line), pretty (human-readable), or auto: pretty when stdout is a terminal, json otherwise.',
     default: 'auto',
     parse: oneOf('auto', 'json', 'pretty'),
   },
@@ -104,7 +109,8 @@ export const fields = {
   },
   adminPassword: {
     env: 'CAUSERIE_ADMIN_PASSWORD',
-    description: 'Password of the admin account created on first start (at least 8 characters; generated and printed once when unset).',
+    description:
+      'Password of the admin account created on first start (at least 8 characters; generated and printed once when unset).',
     default: undefined,
     // Checked here, with every other setting, before anything is opened or created.
     parse: (raw: string) => {
@@ -121,7 +127,8 @@ export const fields = {
   },
   tokenSecret: {
     env: 'CAUSERIE_TOKEN_SECRET',
-    description: 'Secret signing OAuth access tokens (at least 32 characters); generated into the data folder when unset. Set it when several nodes share a database.',
+    description:
+      'Secret signing OAuth access tokens (at least 32 characters); generated into the data folder when unset. Set it when several nodes share a database.',
     default: undefined,
     parse: (raw: string) => {
       if (raw.length < 32) throw new ConfigError('must be at least 32 characters');
@@ -149,7 +156,8 @@ export const fields = {
   },
   requestTimeoutMs: {
     env: 'CAUSERIE_REQUEST_TIMEOUT_MS',
-    description: 'Milliseconds a client gets to send a whole request (headers and body) before it is answered 408 and disconnected; answers, streams included, are not limited by it.',
+    description:
+      'Milliseconds a client gets to send a whole request (headers and body) before it is answered 408 and disconnected; answers, streams included, are not limited by it.',
     default: 30_000,
     parse: integer(100, 600_000),
   },
@@ -161,7 +169,8 @@ export const fields = {
   },
   metricsToken: {
     env: 'CAUSERIE_METRICS_TOKEN',
-    description: 'When set, GET /metrics answers only requests with Authorization: Bearer <this token> (unset: open, so protect it at the proxy).',
+    description:
+      'When set, GET /metrics answers only requests with Authorization: Bearer <this token> (unset: open, so protect it at the proxy).',
     default: undefined,
     parse: (raw: string) => {
       if (raw.length < 16) throw new ConfigError('must be at least 16 characters');
@@ -177,7 +186,8 @@ export const fields = {
   },
   writesPerMinute: {
     env: 'CAUSERIE_WRITES_PER_MINUTE',
-    description: 'Writes that call no model (new conversations, added messages) one user may make a minute; more answer 429.',
+    description:
+      'Writes that call no model (new conversations, added messages) one user may make a minute; more answer 429.',
     default: 120,
     parse: integer(1, 1_000_000),
   },
@@ -189,7 +199,8 @@ export const fields = {
   },
   signupLimit: {
     env: 'CAUSERIE_SIGNUP_LIMIT',
-    description: 'Open sign-ups (POST /users without admin credentials) allowed per client address per hour, successful or not; more answer 429.',
+    description:
+      'Open sign-ups (POST /users without admin credentials) allowed per client address per hour, successful or not; more answer 429.',
     default: 20,
     parse: integer(1, 1_000_000),
   },
@@ -201,7 +212,8 @@ export const fields = {
   },
   loginAddressFailureLimit: {
     env: 'CAUSERIE_LOGIN_ADDRESS_FAILURE_LIMIT',
-    description: 'Wrong passwords allowed per client address in 15 minutes, whatever the usernames, before sign-ins from it answer 429.',
+    description:
+      'Wrong passwords allowed per client address in 15 minutes, whatever the usernames, before sign-ins from it answer 429.',
     default: 50,
     parse: integer(1, 1_000_000),
   },
@@ -219,7 +231,7 @@ export const fields = {
   },
   publicTokenTtlSeconds: {
     env: 'CAUSERIE_PUBLIC_TOKEN_TTL_SECONDS',
-    description: 'Lifetime of a public conversation\'s client token (spec 002), in seconds.',
+    description: "Lifetime of a public conversation's client token (spec 002), in seconds.",
     default: 3600,
     parse: integer(60, 7 * 86_400),
   },
@@ -237,7 +249,8 @@ export const fields = {
   },
   publicMessagesPerConversation: {
     env: 'CAUSERIE_PUBLIC_MESSAGES_PER_CONVERSATION',
-    description: 'Default number of visitor messages one public conversation may hold, for a public key that sets none.',
+    description:
+      'Default number of visitor messages one public conversation may hold, for a public key that sets none.',
     default: 100,
     parse: integer(1, 100_000),
   },
@@ -255,19 +268,22 @@ export const fields = {
   },
   defaultModel: {
     env: 'CAUSERIE_DEFAULT_MODEL',
-    description: 'Model id used by conversations that name none (spec 004 chats, spec 001 conversations); default: the first available chat model.',
+    description:
+      'Model id used by conversations that name none (spec 004 chats, spec 001 conversations); default: the first available chat model.',
     default: undefined,
     parse: text,
   },
   streamStaleSeconds: {
     env: 'CAUSERIE_STREAM_STALE_SECONDS',
-    description: 'Seconds after which a reply no process has written is considered abandoned (its node died): its conversation accepts new completions and, in cluster mode, the reply is marked error.',
+    description:
+      'Seconds after which a reply no process has written is considered abandoned (its node died): its conversation accepts new completions and, in cluster mode, the reply is marked error.',
     default: 30,
     parse: integer(1, 3600),
   },
   embeddingModel: {
     env: 'CAUSERIE_EMBEDDING_MODEL',
-    description: 'Model id (of the model registry) that embeds messages for semantic search; unset: search is keyword-only.',
+    description:
+      'Model id (of the model registry) that embeds messages for semantic search; unset: search is keyword-only.',
     default: undefined,
     parse: text,
   },
@@ -279,7 +295,8 @@ export const fields = {
   },
   searchIndexPollMs: {
     env: 'CAUSERIE_SEARCH_INDEX_POLL_MS',
-    description: 'Milliseconds between two looks for queued indexing work (work queued by the same process starts at once).',
+    description:
+      'Milliseconds between two looks for queued indexing work (work queued by the same process starts at once).',
     default: 1000,
     parse: integer(10, 600_000),
   },
@@ -291,7 +308,8 @@ export const fields = {
   },
   openaiApiKey: {
     env: 'OPENAI_API_KEY',
-    description: 'Key for OpenAI (or the server OPENAI_BASE_URL names); setting it registers provider "openai". Environment only.',
+    description:
+      'Key for OpenAI (or the server OPENAI_BASE_URL names); setting it registers provider "openai". Environment only.',
     default: undefined,
     parse: text,
     secret: true,
@@ -299,7 +317,8 @@ export const fields = {
   },
   openaiBaseUrl: {
     env: 'OPENAI_BASE_URL',
-    description: 'Base URL of the "openai" provider (any OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1); setting it alone registers the provider without a key.',
+    description:
+      'Base URL of the "openai" provider (any OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1); setting it alone registers the provider without a key.',
     default: undefined,
     parse: url('http:', 'https:'),
   },
@@ -337,13 +356,15 @@ export const fields = {
   },
   autoPull: {
     env: 'CAUSERIE_AUTO_PULL',
-    description: 'On a start with no provider configured and no local model present, download the default local model in the background.',
+    description:
+      'On a start with no provider configured and no local model present, download the default local model in the background.',
     default: true,
     parse: boolean,
   },
   autoPullUri: {
     env: 'CAUSERIE_AUTO_PULL_URI',
-    description: 'What that first-start download fetches (hf:<user>/<repo>/<file>.gguf or an http(s) URL); the default local model by default.',
+    description:
+      'What that first-start download fetches (hf:<user>/<repo>/<file>.gguf or an http(s) URL); the default local model by default.',
     default: 'hf:Qwen/Qwen2.5-0.5B-Instruct-GGUF/qwen2.5-0.5b-instruct-q4_k_m.gguf',
     parse: text,
   },
@@ -355,13 +376,15 @@ export const fields = {
   },
   modelsRefreshSeconds: {
     env: 'CAUSERIE_MODELS_REFRESH',
-    description: "Seconds between refreshes of each provider's model list (GET /v1/models upstream); 0 discovers once at start.",
+    description:
+      "Seconds between refreshes of each provider's model list (GET /v1/models upstream); 0 discovers once at start.",
     default: 300,
     parse: integer(0, 86_400),
   },
   filesDir: {
     env: 'CAUSERIE_FILES_DIR',
-    description: 'Folder of uploaded files, named by the SHA-256 of their content (default: the "files" folder inside CAUSERIE_DATA_DIR; shared by every node in cluster mode).',
+    description:
+      'Folder of uploaded files, named by the SHA-256 of their content (default: the "files" folder inside CAUSERIE_DATA_DIR; shared by every node in cluster mode).',
     default: '',
     parse: text,
   },
@@ -373,13 +396,15 @@ export const fields = {
   },
   pdfMaxPages: {
     env: 'CAUSERIE_PDF_MAX_PAGES',
-    description: 'Pages of an uploaded PDF whose text is read; the text of later pages is left out (the file says so in metadata.truncated).',
+    description:
+      'Pages of an uploaded PDF whose text is read; the text of later pages is left out (the file says so in metadata.truncated).',
     default: 2000,
     parse: integer(1, 1_000_000),
   },
   pdfTimeoutMs: {
     env: 'CAUSERIE_PDF_TIMEOUT_MS',
-    description: 'Milliseconds a PDF may take to read: pages are read until three quarters of it (the rest is left out), and a reader still busy at the end is stopped (422).',
+    description:
+      'Milliseconds a PDF may take to read: pages are read until three quarters of it (the rest is left out), and a reader still busy at the end is stopped (422).',
     default: 30_000,
     parse: integer(100, 3_600_000),
   },
@@ -403,7 +428,8 @@ export const fields = {
   },
   documentContextTokens: {
     env: 'CAUSERIE_DOCUMENT_CONTEXT_TOKENS',
-    description: "Tokens of document text given to a model whose context window is unknown (with a known window, what fits beside the history).",
+    description:
+      'Tokens of document text given to a model whose context window is unknown (with a known window, what fits beside the history).',
     default: 3000,
     parse: integer(100, 1_000_000),
   },
@@ -427,19 +453,22 @@ export const fields = {
   },
   providerRetries: {
     env: 'CAUSERIE_PROVIDER_RETRIES',
-    description: 'Retries (with backoff) of a provider call that failed before its first byte (connection error, 502, 503, 504).',
+    description:
+      'Retries (with backoff) of a provider call that failed before its first byte (connection error, 502, 503, 504).',
     default: 2,
     parse: integer(0, 10),
   },
   searchProvider: {
     env: 'CAUSERIE_SEARCH_PROVIDER',
-    description: 'Web search engine: searxng, brave, tavily or serper (default: the first of them configured, in that order).',
+    description:
+      'Web search engine: searxng, brave, tavily or serper (default: the first of them configured, in that order).',
     default: undefined,
     parse: oneOf('searxng', 'brave', 'tavily', 'serper'),
   },
   searxngUrl: {
     env: 'CAUSERIE_SEARXNG_URL',
-    description: 'SearXNG (or searx) instance answering GET /search?format=json, e.g. http://127.0.0.1:8888; trusted (not subject to the fetch guard).',
+    description:
+      'SearXNG (or searx) instance answering GET /search?format=json, e.g. http://127.0.0.1:8888; trusted (not subject to the fetch guard).',
     default: undefined,
     parse: url('http:', 'https:'),
   },
@@ -487,7 +516,8 @@ export const fields = {
   },
   searchPrice: {
     env: 'CAUSERIE_SEARCH_PRICE',
-    description: "Price of one search with the configured engine, in the currency of the model prices (recorded in usage, counted in budgets); 0: free.",
+    description:
+      'Price of one search with the configured engine, in the currency of the model prices (recorded in usage, counted in budgets); 0: free.',
     default: 0,
     parse: (raw: string) => {
       const value = Number(raw);
@@ -527,16 +557,21 @@ export const fields = {
   },
   fetchAllowPrivate: {
     env: 'CAUSERIE_FETCH_ALLOW_PRIVATE',
-    description: 'Let web search fetch pages on loopback, private and link-local addresses (intranet deployments, tests). Off: such pages are refused.',
+    description:
+      'Let web search fetch pages on loopback, private and link-local addresses (intranet deployments, tests). Off: such pages are refused.',
     default: false,
     parse: boolean,
   },
   fetchAllowlist: {
     env: 'CAUSERIE_FETCH_ALLOWLIST',
-    description: 'Comma-separated addresses, CIDR ranges and host names web search may fetch even though private (e.g. 10.1.0.0/16,wiki.intranet).',
+    description:
+      'Comma-separated addresses, CIDR ranges and host names web search may fetch even though private (e.g. 10.1.0.0/16,wiki.intranet).',
     default: undefined,
     parse: (raw: string) => {
-      for (const entry of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+      for (const entry of raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)) {
         const [address, bits, extra] = entry.split('/');
         const ip = isIP(address!.replace(/^\[|\]$/g, ''));
         const maxBits = ip === 6 ? 128 : 32;
@@ -622,7 +657,9 @@ function providerSecretsFrom(file: Record<string, unknown>, env: NodeJS.ProcessE
   if (!providers || typeof providers !== 'object') return secrets;
   for (const [name, spec] of Object.entries(providers as Record<string, Record<string, unknown>>)) {
     if (spec && typeof spec === 'object' && ('api_key' in spec || 'apiKey' in spec)) {
-      throw new InvalidConfigError(`providers.${name}: keys come from the environment only; use "api_key_env": "<VARIABLE>" instead of "api_key"`);
+      throw new InvalidConfigError(
+        `providers.${name}: keys come from the environment only; use "api_key_env": "<VARIABLE>" instead of "api_key"`,
+      );
     }
     const variable = spec?.api_key_env;
     if (typeof variable === 'string' && env[variable]) secrets[variable] = env[variable];

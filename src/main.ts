@@ -34,7 +34,10 @@ async function bootstrapAdmin(services: Services): Promise<((url: string) => str
   const password = config.adminPassword ?? randomToken(18);
   let admin;
   try {
-    admin = await services.users.create({ username: config.adminUsername, password, role: 'admin' }, { userId: 0, role: 'admin' });
+    admin = await services.users.create(
+      { username: config.adminUsername, password, role: 'admin' },
+      { userId: 0, role: 'admin' },
+    );
   } catch (error) {
     if (error instanceof AppError && error.code === 'conflict') return undefined; // another node won the race
     throw error;
@@ -87,8 +90,17 @@ export async function startServer(
   config: Config,
   options: { clock?: Clock; print?: (text: string) => void; logger?: false } = {},
 ): Promise<RunningServer> {
-  const sql = await openDatabase({ databaseUrl: config.databaseUrl, sqlitePath: join(resolve(config.dataDir), 'causerie.sqlite') });
-  const services = createServices({ config, sql, clock: options.clock ?? systemClock, tokenSecret: tokenSecret(config), version });
+  const sql = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    sqlitePath: join(resolve(config.dataDir), 'causerie.sqlite'),
+  });
+  const services = createServices({
+    config,
+    sql,
+    clock: options.clock ?? systemClock,
+    tokenSecret: tokenSecret(config),
+    version,
+  });
   let app: App | undefined;
   let url: string;
   let pull: AutoPull | undefined;

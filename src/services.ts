@@ -108,7 +108,13 @@ export interface Services {
   close(): Promise<void>;
 }
 
-export function createServices(options: { config: Config; sql: SqlStore; clock: Clock; tokenSecret: string; version: string }): Services {
+export function createServices(options: {
+  config: Config;
+  sql: SqlStore;
+  clock: Clock;
+  tokenSecret: string;
+  version: string;
+}): Services {
   const { config, sql, clock } = options;
   const usersStore = new UsersStore(sql.db);
   // The throttle counts in the limits' counters, which are built from the users service below.
@@ -122,13 +128,23 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     onDisabled: (userId) => running.stopUser(userId),
   });
   const apiKeysStore = new ApiKeysStore(sql.db);
-  const apiKeys = new ApiKeysService({ store: apiKeysStore, clock, maxKeysPerUser: config.maxKeysPerUser, onRevoked: (ids) => running.stopKeys(ids) });
+  const apiKeys = new ApiKeysService({
+    store: apiKeysStore,
+    clock,
+    maxKeysPerUser: config.maxKeysPerUser,
+    onRevoked: (ids) => running.stopKeys(ids),
+  });
   // Never a key in these messages: providers are named by id only.
   const warn = (message: string) => {
-    if (!['silent', 'fatal', 'error'].includes(config.logLevel)) process.stderr.write(`${JSON.stringify({ level: 40, time: clock.now(), msg: message })}\n`);
+    if (!['silent', 'fatal', 'error'].includes(config.logLevel))
+      process.stderr.write(`${JSON.stringify({ level: 40, time: clock.now(), msg: message })}\n`);
   };
   const local = {
-    provider: createLocalProvider({ modelsDir: config.modelsDir, threads: config.localThreads, logger: { info: () => {}, warn: (_data, message) => warn(`local: ${message}`) } }),
+    provider: createLocalProvider({
+      modelsDir: config.modelsDir,
+      threads: config.localThreads,
+      logger: { info: () => {}, warn: (_data, message) => warn(`local: ${message}`) },
+    }),
     listFiles: () => listLocalModelFiles(config.modelsDir),
   };
   const models = new ModelsService({ config, store: new RemovedModelsStore(sql.db), clock, warn, local });
@@ -170,9 +186,21 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     tokenSecret: options.tokenSecret,
     accessTokenSeconds: config.accessTokenSeconds,
     refreshTokenSeconds: config.refreshTokenSeconds,
-    loginThrottle: new LoginThrottle({ counters: limits.counters, clock, prefix: config.redisPrefix, maxFailures: config.loginFailureLimit, maxAddressFailures: config.loginAddressFailureLimit }),
+    loginThrottle: new LoginThrottle({
+      counters: limits.counters,
+      clock,
+      prefix: config.redisPrefix,
+      maxFailures: config.loginFailureLimit,
+      maxAddressFailures: config.loginAddressFailureLimit,
+    }),
   });
-  const writeThrottle = new WriteThrottle({ counters: limits.counters, clock, prefix: config.redisPrefix, perMinute: config.writesPerMinute, charsPerDay: config.writeCharsPerDay });
+  const writeThrottle = new WriteThrottle({
+    counters: limits.counters,
+    clock,
+    prefix: config.redisPrefix,
+    perMinute: config.writesPerMinute,
+    charsPerDay: config.writeCharsPerDay,
+  });
   const conversations = new ConversationsService({
     store: conversationsStore,
     users,
@@ -182,17 +210,37 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
     searchIndex: searchIndexer,
   });
   const search = new SearchService({ store: searchStore, indexer: searchIndexer, users, conversations });
-  signupThrottle = new SignupThrottle({ counters: limits.counters, clock, prefix: config.redisPrefix, maxPerWindow: config.signupLimit });
-  const plans = new PlansService({ store: plansStore, users, usersStore, clock, onChange: () => limits.resolver.forget() });
+  signupThrottle = new SignupThrottle({
+    counters: limits.counters,
+    clock,
+    prefix: config.redisPrefix,
+    maxPerWindow: config.signupLimit,
+  });
+  const plans = new PlansService({
+    store: plansStore,
+    users,
+    usersStore,
+    clock,
+    onChange: () => limits.resolver.forget(),
+  });
   const usage = new UsageService({ store: usageStore, users, clock, searches: searchRecords });
   const completions = new CompletionsService({ models, limits: limits.gate, usage: usageStore, clock, running, warn });
   const leaseMs = config.streamStaleSeconds * 1000;
   // Agents whose model is on Mistral are mirrored by its Agents API; a failure there is only logged.
   const providerAgents = new ProviderAgentSync({ resolve: (model) => models.resolve(model), warn });
-  const agents = new AgentsService({ store: new AgentsStore(sql.db), modelExists: (model) => modelCatalog.exists(model), clock, providerAgents });
+  const agents = new AgentsService({
+    store: new AgentsStore(sql.db),
+    modelExists: (model) => modelCatalog.exists(model),
+    clock,
+    providerAgents,
+  });
   const webSearch = new WebSearch({
     provider: createSearchProvider(config),
-    fetchPolicy: { allowPrivate: config.fetchAllowPrivate, allowlist: parseAllowlist(config.fetchAllowlist), maxRedirects: config.fetchMaxRedirects },
+    fetchPolicy: {
+      allowPrivate: config.fetchAllowPrivate,
+      allowlist: parseAllowlist(config.fetchAllowlist),
+      maxRedirects: config.fetchMaxRedirects,
+    },
     pageLimits: { timeoutMs: config.webPageTimeoutMs, maxBytes: config.webPageMaxBytes },
     results: config.searchResults,
     pages: config.webPages,
@@ -205,16 +253,40 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
   // In this order: the agent's instructions first, then the session's documents, then the web.
   const enrichers: ContextEnricher[] = [
     agentEnricher(agents, providerAgents),
-    new DocumentContextEnricher({ store: documentsStore, ranker: new Bm25Ranker(), models: modelCatalog, unknownWindowTokens: config.documentContextTokens }),
+    new DocumentContextEnricher({
+      store: documentsStore,
+      ranker: new Bm25Ranker(),
+      models: modelCatalog,
+      unknownWindowTokens: config.documentContextTokens,
+    }),
     // An agent that always searches does so unless the request says web_search: false.
     new WebSearchEnricher(webSearch, {
-      byDefault: async ({ conversation }) => conversation.agent_id !== null && (await agents.forConversation(conversation.agent_id))?.settings.webSearch === true,
+      byDefault: async ({ conversation }) =>
+        conversation.agent_id !== null &&
+        (await agents.forConversation(conversation.agent_id))?.settings.webSearch === true,
     }),
   ];
   // A key claimed by a request whose node died is free again after one stream lease.
   const idempotency = new IdempotencyKeys({ store: new IdempotencyStore(sql.db), clock, staleMs: leaseMs });
-  const conversationCompletions = new ConversationCompletions({ store: conversationsStore, conversations, completions, models: modelCatalog, clock, timings: { leaseMs }, enrichers, searchIndex: searchIndexer, idempotency });
-  const agentRuns = new AgentRuns({ agents, conversations, conversationCompletions, completions, providerAgents, defaultModel: () => modelCatalog.defaultModel() });
+  const conversationCompletions = new ConversationCompletions({
+    store: conversationsStore,
+    conversations,
+    completions,
+    models: modelCatalog,
+    clock,
+    timings: { leaseMs },
+    enrichers,
+    searchIndex: searchIndexer,
+    idempotency,
+  });
+  const agentRuns = new AgentRuns({
+    agents,
+    conversations,
+    conversationCompletions,
+    completions,
+    providerAgents,
+    defaultModel: () => modelCatalog.defaultModel(),
+  });
   const publicStore = new PublicAgentsStore(sql.db);
   const publicKeys = new PublicKeysService({
     store: publicStore,
@@ -246,7 +318,11 @@ export function createServices(options: { config: Config; sql: SqlStore; clock: 
   const documents = new DocumentsService({
     store: documentsStore,
     files: new FileStore(config.filesDir),
-    extractor: new PdfExtractor({ maxPages: config.pdfMaxPages, timeoutMs: config.pdfTimeoutMs, maxHeapMb: config.pdfMaxHeapMb }),
+    extractor: new PdfExtractor({
+      maxPages: config.pdfMaxPages,
+      timeoutMs: config.pdfTimeoutMs,
+      maxHeapMb: config.pdfMaxHeapMb,
+    }),
     conversations,
     clock,
     chunking: { targetTokens: config.chunkTokens, overlapTokens: config.chunkOverlapTokens },
@@ -318,7 +394,11 @@ function registryEmbedder(models: ModelsService, model: string): Embedder {
       const { entry, provider } = await models.resolve(model);
       if (!provider.embed) throw invalid('CAUSERIE_EMBEDDING_MODEL', `${entry.id} does not compute embeddings`);
       const { embeddings } = await provider.embed(texts, entry.upstream, options);
-      if (embeddings.length !== texts.length) throw new AppError('upstream_error', `${entry.id} returned ${embeddings.length} embeddings for ${texts.length} texts`);
+      if (embeddings.length !== texts.length)
+        throw new AppError(
+          'upstream_error',
+          `${entry.id} returned ${embeddings.length} embeddings for ${texts.length} texts`,
+        );
       return embeddings;
     },
   };

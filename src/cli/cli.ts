@@ -22,9 +22,21 @@ Usage:
 
 Configuration comes from the environment: see docs/configuration.md.`;
 
-async function withServices<T>(config: Config, run: (services: ReturnType<typeof createServices>) => Promise<T>): Promise<T> {
-  const sql = await openDatabase({ databaseUrl: config.databaseUrl, sqlitePath: join(resolve(config.dataDir), 'causerie.sqlite') });
-  const services = createServices({ config, sql, clock: systemClock, tokenSecret: 'cli-does-not-sign-tokens-'.padEnd(32, 'x'), version });
+async function withServices<T>(
+  config: Config,
+  run: (services: ReturnType<typeof createServices>) => Promise<T>,
+): Promise<T> {
+  const sql = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    sqlitePath: join(resolve(config.dataDir), 'causerie.sqlite'),
+  });
+  const services = createServices({
+    config,
+    sql,
+    clock: systemClock,
+    tokenSecret: 'cli-does-not-sign-tokens-'.padEnd(32, 'x'),
+    version,
+  });
   try {
     return await run(services);
   } finally {
@@ -39,7 +51,8 @@ class UsageError extends Error {}
 
 function days(raw: string): number {
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1 || value > 3650) throw new UsageError('--expires-in-days must be a whole number of days between 1 and 3650');
+  if (!Number.isInteger(value) || value < 1 || value > 3650)
+    throw new UsageError('--expires-in-days must be a whole number of days between 1 and 3650');
   return value;
 }
 
@@ -92,8 +105,12 @@ async function main(argv: string[]) {
   if (command === 'start') return start(loadConfig());
   if (command === 'users' && subcommand === 'create' && argument) {
     const password = values.password ?? randomToken(12);
-    const user = await withServices(loadConfig(), (s) => s.users.create({ username: argument, password, role: values.admin ? 'admin' : 'user' }, cliAdmin));
-    console.log(`Created ${user.role} "${user.username}" (id ${user.id}).${values.password ? '' : ` Password: ${password}`}`);
+    const user = await withServices(loadConfig(), (s) =>
+      s.users.create({ username: argument, password, role: values.admin ? 'admin' : 'user' }, cliAdmin),
+    );
+    console.log(
+      `Created ${user.role} "${user.username}" (id ${user.id}).${values.password ? '' : ` Password: ${password}`}`,
+    );
     return;
   }
   if (command === 'models' && subcommand === 'pull') {
@@ -102,7 +119,9 @@ async function main(argv: string[]) {
   }
   if (command === 'models' && subcommand === 'removed') {
     const removed = await withServices(loadConfig(), (s) => s.models.listRemoved());
-    console.log(removed.length === 0 ? 'No removed models.' : removed.map((m) => `${m.id}\tremoved ${m.removed_at}`).join('\n'));
+    console.log(
+      removed.length === 0 ? 'No removed models.' : removed.map((m) => `${m.id}\tremoved ${m.removed_at}`).join('\n'),
+    );
     return;
   }
   if (command === 'models' && subcommand === 'restore' && argument) {
@@ -130,8 +149,12 @@ main(process.argv.slice(2)).catch((error: unknown) => {
     process.exit(2);
   }
   const { code, port, address } = error as { code?: string; port?: number; address?: string };
-  if (code === 'EADDRINUSE') console.error(`causerie: port ${port} on ${address} is already in use; set PORT to another port (or HOST to another address)`);
-  else if (error instanceof InvalidConfigError || error instanceof AppError) console.error(`causerie: ${error.message}`);
+  if (code === 'EADDRINUSE')
+    console.error(
+      `causerie: port ${port} on ${address} is already in use; set PORT to another port (or HOST to another address)`,
+    );
+  else if (error instanceof InvalidConfigError || error instanceof AppError)
+    console.error(`causerie: ${error.message}`);
   else console.error('causerie: failed:', error instanceof Error ? error.message : error);
   process.exit(1);
 });

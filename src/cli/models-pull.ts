@@ -41,7 +41,10 @@ function progressReporter(fileName: string, stderr: Terminal['stderr'], now: () 
         lastDraw = now();
         const width = 24;
         const filled = percent === undefined ? 0 : Math.round((percent / 100) * width);
-        const bar = percent === undefined ? '' : `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(percent).padStart(3)}%  `;
+        const bar =
+          percent === undefined
+            ? ''
+            : `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(percent).padStart(3)}%  `;
         stderr.write(`\r${bar}${size}  ${speed}\u001b[K`);
         drewBar = true;
         if (final) stderr.write('\n');
@@ -107,11 +110,15 @@ export async function pullModel(options: {
       },
     });
     if (result.alreadyPresent) {
-      terminal.stdout.write(`${source.fileName} is already in ${shownFolder} (${formatMegabytes(result.bytes)}); delete it to download it again.\n`);
+      terminal.stdout.write(
+        `${source.fileName} is already in ${shownFolder} (${formatMegabytes(result.bytes)}); delete it to download it again.\n`,
+      );
       return 0;
     }
     progress.update({ received: result.bytes, total: result.bytes, resumedFrom: result.resumedFrom }, true);
-    terminal.stdout.write(`Saved ${source.fileName} (${formatMegabytes(result.bytes)}) in ${shownFolder}: it is served as model "${localModelId(source.fileName)}".\n`);
+    terminal.stdout.write(
+      `Saved ${source.fileName} (${formatMegabytes(result.bytes)}) in ${shownFolder}: it is served as model "${localModelId(source.fileName)}".\n`,
+    );
     return 0;
   } catch (error) {
     progress.interrupt();
@@ -130,7 +137,12 @@ export async function runModelsPull(uri: string | undefined, modelsDir: string):
   const stop = () => controller.abort();
   process.once('SIGINT', stop);
   try {
-    return await pullModel({ uri, modelsDir, terminal: { stdout: process.stdout, stderr: process.stderr }, signal: controller.signal });
+    return await pullModel({
+      uri,
+      modelsDir,
+      terminal: { stdout: process.stdout, stderr: process.stderr },
+      signal: controller.signal,
+    });
   } finally {
     process.off('SIGINT', stop);
   }

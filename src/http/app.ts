@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import AjvCompiler from '@fastify/ajv-compiler';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, type RawServerDefault } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyServerOptions,
+  type RawServerDefault,
+} from 'fastify';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -13,7 +18,13 @@ import { registerDocs } from './docs.ts';
 import { registerSurfaces } from './surfaces/index.ts';
 import { prettyStream } from './pretty-log.ts';
 
-export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
+export type App = FastifyInstance<
+  RawServerDefault,
+  IncomingMessage,
+  ServerResponse,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
 
 const requestIdPattern = /^[A-Za-z0-9._-]{1,128}$/;
 
@@ -74,7 +85,10 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
     // Nothing Causerie sends is to be sniffed into another type, and API answers are never a page
     // to render or frame. Pages set their own policy (and the docs UI theirs).
     reply.header('x-content-type-options', 'nosniff');
-    if (!reply.hasHeader('content-security-policy') && !String(reply.getHeader('content-type') ?? '').startsWith('text/html')) {
+    if (
+      !reply.hasHeader('content-security-policy') &&
+      !String(reply.getHeader('content-type') ?? '').startsWith('text/html')
+    ) {
       reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
     }
   });
@@ -84,7 +98,8 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
   // preflight, so refusing it elsewhere closes that door. text/plain likewise.
   app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (request, body, done) => {
-    if (!request.url.startsWith('/oauth/')) return done(new AppError('unsupported_media_type', 'Unsupported Content-Type; send application/json'), undefined);
+    if (!request.url.startsWith('/oauth/'))
+      return done(new AppError('unsupported_media_type', 'Unsupported Content-Type; send application/json'), undefined);
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
 
@@ -114,7 +129,11 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
     return sendError(request, reply, error as Error);
   });
   app.setNotFoundHandler((request, reply) =>
-    sendError(request, reply, new AppError('not_found', `Route ${request.method} ${maskSecretsInUrl(request.url.split('?')[0]!)} not found`)),
+    sendError(
+      request,
+      reply,
+      new AppError('not_found', `Route ${request.method} ${maskSecretsInUrl(request.url.split('?')[0]!)} not found`),
+    ),
   );
 
   if (services.config.maxConnections > 0) app.server.maxConnections = services.config.maxConnections;
@@ -134,7 +153,10 @@ const validatorPool = AjvCompiler();
  */
 const strictBodies: typeof validatorPool = (externalSchemas, options = {}) => {
   const coercing = validatorPool(externalSchemas, options);
-  const strict = validatorPool(externalSchemas, { ...options, customOptions: { ...options.customOptions, coerceTypes: false } } as typeof options);
+  const strict = validatorPool(externalSchemas, {
+    ...options,
+    customOptions: { ...options.customOptions, coerceTypes: false },
+  } as typeof options);
   return (route) => (route.httpPart === 'body' ? strict : coercing)(route);
 };
 
@@ -142,12 +164,21 @@ const strictBodies: typeof validatorPool = (externalSchemas, options = {}) => {
 function rejectMalformedHttp(error: Error & { code?: string }, socket: Duplex) {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const code: ErrorCode =
-    error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request_timeout' : error.code === 'HPE_HEADER_OVERFLOW' ? 'headers_too_large' : 'validation_failed';
-  const detail = { request_timeout: 'Request not received in time', headers_too_large: 'Request headers too large' }[code as string] ?? 'Malformed HTTP request';
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? 'request_timeout'
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? 'headers_too_large'
+        : 'validation_failed';
+  const detail =
+    { request_timeout: 'Request not received in time', headers_too_large: 'Request headers too large' }[
+      code as string
+    ] ?? 'Malformed HTTP request';
   const body = JSON.stringify({ detail, code });
   const { status } = errorCodes[code];
   if (socket.writable) {
-    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`,
+    );
   }
   socket.destroy();
 }
@@ -161,7 +192,11 @@ export function logOptions(level: string, pretty = false): FastifyServerOptions[
     level,
     ...(pretty ? { stream: prettyStream() } : {}),
     serializers: {
-      req: (request: { method: string; url: string; ip?: string }) => ({ method: request.method, url: maskSecretsInUrl(request.url), ip: request.ip }),
+      req: (request: { method: string; url: string; ip?: string }) => ({
+        method: request.method,
+        url: maskSecretsInUrl(request.url),
+        ip: request.ip,
+      }),
     },
   };
 }

@@ -6,7 +6,8 @@ import { renderError, type Surface } from './errors.ts';
 import { SseStream } from './sse.ts';
 
 /** OpenAI has no "cancelled" or "error" finish reason; those runs end as a plain stop. */
-export const openAiFinishReason = (reason: FinishReason) => (reason === 'cancelled' || reason === 'error' ? 'stop' : reason);
+export const openAiFinishReason = (reason: FinishReason) =>
+  reason === 'cancelled' || reason === 'error' ? 'stop' : reason;
 
 export const usageBody = (usage: Usage) => ({ ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens });
 
@@ -27,7 +28,12 @@ export interface SseRendering {
  * event if the run fails after the first byte, and `data: [DONE]` last. Heartbeat comments keep
  * quiet streams open (SseStream).
  */
-export async function streamRun(request: FastifyRequest, reply: FastifyReply, run: CompletionRun, rendering: SseRendering): Promise<void> {
+export async function streamRun(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  run: CompletionRun,
+  rendering: SseRendering,
+): Promise<void> {
   const sse = new SseStream(request, reply, { headers: run.headers });
   rendering.start?.(sse);
   let usage: Usage = { prompt_tokens: 0, completion_tokens: 0 };

@@ -17,7 +17,8 @@ export async function collectReply(run: ConversationRun): Promise<{ message: Mes
   const message = await run.done;
   // Nothing was sent yet, so a failure can still be a proper HTTP error; the partial text is kept in the history.
   if (error) throw error;
-  if (message.status === 'cancelled') throw new AppError('upstream_error', 'The completion was cancelled before it finished');
+  if (message.status === 'cancelled')
+    throw new AppError('upstream_error', 'The completion was cancelled before it finished');
   return { message, finishReason };
 }
 
@@ -36,7 +37,12 @@ export interface StreamRendering {
 }
 
 /** Streams a conversation run as Server-Sent Events in a surface's dialect. */
-export async function streamReply(request: FastifyRequest, reply: FastifyReply, run: ConversationRun, rendering: StreamRendering): Promise<void> {
+export async function streamReply(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  run: ConversationRun,
+  rendering: StreamRendering,
+): Promise<void> {
   const sse = new SseStream(request, reply, { headers: { ...run.headers, ...rendering.headers } });
   rendering.start?.(sse);
   let finishReason: FinishReason = 'stop';

@@ -12,14 +12,23 @@ interface OpenApiDocument {
 }
 
 /** An HTML page as a response schema, so the OpenAPI document says what the route returns. */
-export const htmlPage = (description: string) => ({ description, content: { 'text/html': { schema: { type: 'string' } } } });
+export const htmlPage = (description: string) => ({
+  description,
+  content: { 'text/html': { schema: { type: 'string' } } },
+});
 
 /**
  * @fastify/swagger-ui hides its own routes from the document; spec 000 lists GET /api/v1/docs
  * as a route, so its page is described here by hand.
  */
 function withSwaggerUiPage(document: OpenApiDocument): OpenApiDocument {
-  const page = { get: { tags: ['docs'], summary: 'API reference rendered by Swagger UI', responses: { 200: htmlPage('The Swagger UI page') } } };
+  const page = {
+    get: {
+      tags: ['docs'],
+      summary: 'API reference rendered by Swagger UI',
+      responses: { 200: htmlPage('The Swagger UI page') },
+    },
+  };
   return { ...document, paths: { '/api/v1/docs': page, ...document.paths } };
 }
 
@@ -47,7 +56,10 @@ const redocPolicy = [
 /** Redoc's bundle, with its one remote asset (the menu footer's logo) swapped for an empty inline image. */
 async function readRedocBundle(): Promise<string> {
   const bundle = await readFile(require.resolve('redoc/bundles/redoc.standalone.js'), 'utf8');
-  return bundle.replaceAll('https://cdn.redoc.ly/redoc/logo-mini.svg', "data:image/svg+xml,<svg xmlns='http://www.w3.org/2000/svg'/>");
+  return bundle.replaceAll(
+    'https://cdn.redoc.ly/redoc/logo-mini.svg',
+    "data:image/svg+xml,<svg xmlns='http://www.w3.org/2000/svg'/>",
+  );
 }
 
 /**
@@ -56,19 +68,29 @@ async function readRedocBundle(): Promise<string> {
  */
 export async function registerDocs(app: App) {
   await app.register(swagger, {
-    transformObject: (documentObject) => withSwaggerUiPage((documentObject as { openapiObject: OpenApiDocument }).openapiObject),
+    transformObject: (documentObject) =>
+      withSwaggerUiPage((documentObject as { openapiObject: OpenApiDocument }).openapiObject),
     openapi: {
       openapi: '3.1.0',
       info: {
         title: 'Causerie',
         version: '0.1.0',
-        description: 'A self-hostable chat API server. Five route dialects over one domain model: see docs/compatibility.md.',
+        description:
+          'A self-hostable chat API server. Five route dialects over one domain model: see docs/compatibility.md.',
       },
       components: {
         securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key (API_…) or an OAuth access token from POST /oauth/token.' },
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'An API key (API_…) or an OAuth access token from POST /oauth/token.',
+          },
           basicAuth: { type: 'http', scheme: 'basic', description: 'Username and password.' },
-          publicKeyAuth: { type: 'http', scheme: 'bearer', description: "An agent's public key (PUB_…): it only gets client tokens (spec 002)." },
+          publicKeyAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            description: "An agent's public key (PUB_…): it only gets client tokens (spec 002).",
+          },
         },
       },
     },
@@ -82,17 +104,34 @@ export async function registerDocs(app: App) {
       schema: {
         tags: ['docs'],
         summary: 'The OpenAPI 3.1 document of every route',
-        response: { 200: { description: 'The OpenAPI document', content: { 'application/json': { schema: { type: 'object', additionalProperties: true } } } } },
+        response: {
+          200: {
+            description: 'The OpenAPI document',
+            content: { 'application/json': { schema: { type: 'object', additionalProperties: true } } },
+          },
+        },
       },
     },
     async () => app.swagger() as unknown as Record<string, unknown>,
   );
-  app.get('/api/v1/redoc', { schema: { tags: ['docs'], summary: 'API reference rendered by Redoc', response: { 200: htmlPage('The Redoc page') } } }, async (_request, reply) =>
-    reply.type('text/html; charset=utf-8').header('content-security-policy', redocPolicy).send(redocPage),
+  app.get(
+    '/api/v1/redoc',
+    {
+      schema: {
+        tags: ['docs'],
+        summary: 'API reference rendered by Redoc',
+        response: { 200: htmlPage('The Redoc page') },
+      },
+    },
+    async (_request, reply) =>
+      reply.type('text/html; charset=utf-8').header('content-security-policy', redocPolicy).send(redocPage),
   );
   let redocBundle: Promise<string> | undefined;
   app.get('/api/v1/redoc/redoc.standalone.js', hidden, async (_request, reply) => {
     redocBundle ??= readRedocBundle();
-    return reply.type('application/javascript; charset=utf-8').header('cache-control', 'public, max-age=86400').send(await redocBundle);
+    return reply
+      .type('application/javascript; charset=utf-8')
+      .header('cache-control', 'public, max-age=86400')
+      .send(await redocBundle);
   });
 }

@@ -51,7 +51,11 @@ function describeValidation(error: FastifyError): { message: string; field: stri
     // "must be equal to constant".
     const allowed = errors
       .filter((e) => e.instancePath === first.instancePath && (e.keyword === 'const' || e.keyword === 'enum'))
-      .flatMap((e) => (e.keyword === 'const' ? [(e.params as { allowedValue: unknown }).allowedValue] : (e.params as { allowedValues: unknown[] }).allowedValues));
+      .flatMap((e) =>
+        e.keyword === 'const'
+          ? [(e.params as { allowedValue: unknown }).allowedValue]
+          : (e.params as { allowedValues: unknown[] }).allowedValues,
+      );
     message = `must be one of ${[...new Set(allowed)].map((value) => JSON.stringify(value)).join(', ')}`;
   } else if (first.keyword === 'pattern' && params.pattern === idPattern) {
     message = 'is not a valid id (an integer or a UUID)';
@@ -76,12 +80,13 @@ export function toAppError(error: FastifyError | AppError | Error): AppError {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new AppError('unsupported_media_type', 'Unsupported Content-Type; send application/json');
   }
-  if (error instanceof SyntaxError && (fastifyError.statusCode === 400)) {
+  if (error instanceof SyntaxError && fastifyError.statusCode === 400) {
     return new AppError('validation_failed', 'body: is not valid JSON', { field: 'body' });
   }
   const status = fastifyError.statusCode;
   if (status && status >= 400 && status < 500) {
-    const code = (Object.keys(errorCodes) as ErrorCode[]).find((c) => errorCodes[c].status === status) ?? 'validation_failed';
+    const code =
+      (Object.keys(errorCodes) as ErrorCode[]).find((c) => errorCodes[c].status === status) ?? 'validation_failed';
     return new AppError(code, fastifyError.message);
   }
   return new AppError('internal_error', 'Internal server error');
@@ -90,10 +95,13 @@ export function toAppError(error: FastifyError | AppError | Error): AppError {
 export function renderError(error: AppError, surface: Surface, requestId: string) {
   const message = error.code === 'internal_error' ? `Internal server error (request id ${requestId})` : error.message;
   if (surface === 'openai') {
-    return { error: { message, type: openAiTypes[error.code] ?? 'api_error', param: error.field ?? null, code: error.code } };
+    return {
+      error: { message, type: openAiTypes[error.code] ?? 'api_error', param: error.field ?? null, code: error.code },
+    };
   }
   if (surface === 'oauth') {
-    const oauthCode = error instanceof OAuthError ? error.oauthCode : error.status === 401 ? 'invalid_client' : 'invalid_request';
+    const oauthCode =
+      error instanceof OAuthError ? error.oauthCode : error.status === 401 ? 'invalid_client' : 'invalid_request';
     return { error: oauthCode, error_description: message };
   }
   return { detail: message, code: error.code };
@@ -118,11 +126,20 @@ function inCallersWords(request: FastifyRequest, error: AppError): AppError {
     if (noun) return new AppError('not_found', `${noun} not found`, { headers: error.headers });
   }
   const body = request.body as Record<string, unknown> | undefined;
-  if (error.code === 'validation_failed' && body && typeof body === 'object' && 'model_id' in body && !('model' in body)) {
+  if (
+    error.code === 'validation_failed' &&
+    body &&
+    typeof body === 'object' &&
+    'model_id' in body &&
+    !('model' in body)
+  ) {
     const match = /^(body\.)?model(?=:)/.exec(error.message);
     if (match && (error.field === 'model' || error.field === 'body.model')) {
       const field = `${match[1] ?? ''}model_id`;
-      return new AppError('validation_failed', field + error.message.slice(match[0].length), { field, headers: error.headers });
+      return new AppError('validation_failed', field + error.message.slice(match[0].length), {
+        field,
+        headers: error.headers,
+      });
     }
   }
   return error;

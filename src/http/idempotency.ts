@@ -14,7 +14,8 @@ export function idempotencyOf(request: FastifyRequest): IdempotencyRequest | und
   const header = request.headers['idempotency-key'];
   if (header === undefined) return undefined;
   const key = Array.isArray(header) ? header[0] : header;
-  if (key === undefined || !keyPattern.test(key)) throw invalid('Idempotency-Key', 'must be 1 to 255 visible ASCII characters');
+  if (key === undefined || !keyPattern.test(key))
+    throw invalid('Idempotency-Key', 'must be 1 to 255 visible ASCII characters');
   const fingerprint = createHash('sha256')
     .update(JSON.stringify([request.method, request.routeOptions.url, request.params, request.query, request.body]))
     .digest('hex');

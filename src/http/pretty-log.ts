@@ -26,7 +26,10 @@ export function prettyLine(line: string, colour = false): string {
   if (entry.res) parts.push(`→ ${entry.res.statusCode}`);
   if (typeof entry.responseTime === 'number') parts.push(`${entry.responseTime.toFixed(1)} ms`);
   const extra = Object.entries(entry).filter(([key]) => !shown.has(key));
-  if (extra.length) parts.push(extra.map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`).join(' '));
+  if (extra.length)
+    parts.push(
+      extra.map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`).join(' '),
+    );
   let text = parts.join(' ');
   if (entry.err?.stack) text += `\n${entry.err.stack}`;
   return `${text}\n`;

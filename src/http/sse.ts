@@ -20,7 +20,11 @@ export class SseStream {
   private detach: (() => void) | undefined;
   private corked: NodeJS.Immediate | undefined;
 
-  constructor(request: FastifyRequest, reply: FastifyReply, options: { headers?: Record<string, string>; heartbeatMs?: number } = {}) {
+  constructor(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    options: { headers?: Record<string, string>; heartbeatMs?: number } = {},
+  ) {
     this.reply = reply;
     this.signal = this.controller.signal;
     reply.hijack();
@@ -51,7 +55,13 @@ export class SseStream {
   /** Sends one event whose data may span lines (each line gets its own "data:" field, per the SSE standard). */
   send(data: string, event?: string): void {
     let frame = event ? `event: ${event}\n` : '';
-    frame += data.includes('\n') || data.includes('\r') ? data.split(/\r\n|\r|\n/).map((line) => `data: ${line}`).join('\n') : `data: ${data}`;
+    frame +=
+      data.includes('\n') || data.includes('\r')
+        ? data
+            .split(/\r\n|\r|\n/)
+            .map((line) => `data: ${line}`)
+            .join('\n')
+        : `data: ${data}`;
     this.write(`${frame}\n\n`);
   }
 

@@ -4,7 +4,11 @@ import type { SseStream } from './sse.ts';
 
 /** The sources a reply cites as [n], as every surface shows them. */
 export const SourcesBody = Type.Array(
-  Type.Object({ index: Type.Integer({ description: 'The number the answer cites it by: [1], [2] …' }), title: Type.String(), url: Type.String() }),
+  Type.Object({
+    index: Type.Integer({ description: 'The number the answer cites it by: [1], [2] …' }),
+    title: Type.String(),
+    url: Type.String(),
+  }),
   { description: 'Web pages the answer was given (web search); cited in the text as [n]' },
 );
 
@@ -25,17 +29,33 @@ export function sendSourcesEvent(sse: SseStream, message: Pick<Message, 'metadat
 /** OpenAI's citation annotation: where in the answer `[n]` cites which page. */
 export const UrlCitationBody = Type.Object({
   type: Type.Literal('url_citation'),
-  url_citation: Type.Object({ start_index: Type.Integer(), end_index: Type.Integer(), title: Type.String(), url: Type.String() }),
+  url_citation: Type.Object({
+    start_index: Type.Integer(),
+    end_index: Type.Integer(),
+    title: Type.String(),
+    url: Type.String(),
+  }),
 });
 
 /** The `[n]` markers of an answer as OpenAI url_citation annotations (string offsets, in UTF-16 units). */
 export function urlCitations(text: string, sources: SourceBody[]) {
   const byIndex = new Map(sources.map((source) => [source.index, source]));
-  const annotations: Array<{ type: 'url_citation'; url_citation: { start_index: number; end_index: number; title: string; url: string } }> = [];
+  const annotations: Array<{
+    type: 'url_citation';
+    url_citation: { start_index: number; end_index: number; title: string; url: string };
+  }> = [];
   for (const match of text.matchAll(/\[(\d{1,2})\]/g)) {
     const source = byIndex.get(Number(match[1]));
     if (!source) continue;
-    annotations.push({ type: 'url_citation', url_citation: { start_index: match.index, end_index: match.index + match[0].length, title: source.title, url: source.url } });
+    annotations.push({
+      type: 'url_citation',
+      url_citation: {
+        start_index: match.index,
+        end_index: match.index + match[0].length,
+        title: source.title,
+        url: source.url,
+      },
+    });
   }
   return annotations;
 }

@@ -87,7 +87,11 @@ export interface Provider {
   readonly id: string;
   readonly kind: 'openai-compatible' | 'local' | 'mock';
   stream(request: ChatRequest, options: { signal: AbortSignal }): Promise<AsyncIterable<StreamEvent>>;
-  embed?(input: string[], model: string, options: { signal: AbortSignal }): Promise<{ embeddings: number[][]; usage: Usage }>;
+  embed?(
+    input: string[],
+    model: string,
+    options: { signal: AbortSignal },
+  ): Promise<{ embeddings: number[][]; usage: Usage }>;
   /**
    * The settings of `request` this provider will not apply (by their request names), so the
    * caller is told (X-Causerie-Ignored-Settings) rather than having them dropped silently.

@@ -27,7 +27,10 @@ export interface ModelSummary {
 export function homePage(models: ModelSummary[]): string {
   const rows = models.length
     ? models
-        .map((m) => `<tr><td><code>${escapeHtml(m.id)}</code></td><td>${escapeHtml(m.provider)}</td><td>${m.available ? 'available' : 'not available'}</td></tr>`)
+        .map(
+          (m) =>
+            `<tr><td><code>${escapeHtml(m.id)}</code></td><td>${escapeHtml(m.provider)}</td><td>${m.available ? 'available' : 'not available'}</td></tr>`,
+        )
         .join('')
     : '<tr><td colspan="3" class="muted">No model configured yet: see the README to add a provider or pull a local model.</td></tr>';
   return layout(

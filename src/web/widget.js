@@ -5,8 +5,7 @@
  * It learns its server from its own src, renders in a shadow root (the page's styles cannot
  * reach it), streams answers, and keeps the conversation across reloads until the token expires.
  */
-(function () {
-  'use strict';
+(() => {
   var script = document.currentScript;
   if (!script || !script.src) return;
   var server = new URL(script.src).origin;
@@ -39,7 +38,9 @@
   host.setAttribute('data-causerie-widget', '');
   var root = host.attachShadow({ mode: 'open' });
   root.innerHTML =
-    '<style>' + css + '</style><div class="root">' +
+    '<style>' +
+    css +
+    '</style><div class="root">' +
     '<div class="panel" role="dialog" aria-label="" id="panel" hidden>' +
     '<header><span class="title"></span><button type="button" class="close" aria-label="Close chat">\u00d7</button></header>' +
     '<ol class="log" aria-live="polite" aria-label="Conversation"></ol>' +
@@ -48,9 +49,14 @@
     '<button type="submit" class="send">Send</button></form></div>' +
     '<button type="button" class="launcher" aria-label="Open chat" aria-expanded="false" aria-controls="panel">' +
     '<svg width="26" height="26" viewBox="0 0 24 24" aria-hidden="true"><path fill="currentColor" d="M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z"/></svg></button></div>';
-  var $ = function (selector) { return root.querySelector(selector); };
-  var panel = $('.panel'), launcher = $('.launcher'), log = $('.log'), status = $('.status');
-  var input = $('textarea'), send = $('.send'), form = $('form');
+  var $ = (selector) => root.querySelector(selector);
+  var panel = $('.panel'),
+    launcher = $('.launcher'),
+    log = $('.log'),
+    status = $('.status');
+  var input = $('textarea'),
+    send = $('.send'),
+    form = $('form');
   panel.setAttribute('aria-label', title);
   $('.title').textContent = title;
 
@@ -58,7 +64,9 @@
   var loaded = false;
   var busy = false;
 
-  function say(text) { status.textContent = text || ''; }
+  function say(text) {
+    status.textContent = text || '';
+  }
   function bubble(role, text) {
     var item = document.createElement('li');
     item.className = 'msg ' + role;
@@ -84,9 +92,14 @@
   function problem(response, body) {
     if (response.status === 429) {
       var wait = response.headers.get('retry-after');
-      return 'You are sending messages too quickly. Please wait' + (wait ? ' ' + wait + ' seconds' : ' a moment') + ' and try again.';
+      return (
+        'You are sending messages too quickly. Please wait' +
+        (wait ? ' ' + wait + ' seconds' : ' a moment') +
+        ' and try again.'
+      );
     }
-    if (response.status === 403 || response.status === 404) return 'This conversation has ended. Send your message again to start a new one.';
+    if (response.status === 403 || response.status === 404)
+      return 'This conversation has ended. Send your message again to start a new one.';
     return (body && body.detail) || 'Something went wrong. Please try again.';
   }
 
@@ -98,12 +111,16 @@
       if (response.ok) {
         session = kept;
         log.textContent = '';
-        (await response.json()).forEach(function (m) { bubble(m.role, m.content); });
+        (await response.json()).forEach((m) => {
+          bubble(m.role, m.content);
+        });
         return;
       }
       remember(null);
     }
-    var minted = await fetch(base + 'message/token/' + encodeURIComponent(agent), { headers: { Authorization: 'Bearer ' + publicKey } });
+    var minted = await fetch(base + 'message/token/' + encodeURIComponent(agent), {
+      headers: { Authorization: 'Bearer ' + publicKey },
+    });
     if (!minted.ok) throw new Error('This chat is not available on this page.');
     var body = await minted.json();
     remember({ token: body.token, expires_at: body.expires_at });
@@ -133,9 +150,12 @@
       buffer += decoder.decode(chunk.value, { stream: true });
       var events = buffer.split(/\r?\n\r?\n/);
       buffer = events.pop();
-      events.forEach(function (event) {
-        var data = event.split(/\r?\n/).filter(function (l) { return l.indexOf('data:') === 0; })
-          .map(function (l) { return l.slice(5).replace(/^ /, ''); }).join('\n');
+      events.forEach((event) => {
+        var data = event
+          .split(/\r?\n/)
+          .filter((l) => l.indexOf('data:') === 0)
+          .map((l) => l.slice(5).replace(/^ /, ''))
+          .join('\n');
         if (data) onData(data, /^event: ?error/m.test(event));
       });
     }
@@ -156,14 +176,14 @@
         body: JSON.stringify({ client_token: session.token, message: text, stream: true }),
       });
       if (!response.ok) {
-        var body = await response.json().catch(function () { return null; });
+        var body = await response.json().catch(() => null);
         if (response.status === 403 || response.status === 404) remember(null);
         say(problem(response, body));
         return;
       }
       var answer = bubble('assistant', '');
       answer.setAttribute('aria-busy', 'true');
-      await readEvents(response, function (data, failed) {
+      await readEvents(response, (data, failed) => {
         if (data === '[DONE]') return;
         var event = JSON.parse(data);
         if (failed) say('The answer was interrupted. Please try again.');
@@ -193,17 +213,30 @@
     launcher.focus();
   }
 
-  launcher.addEventListener('click', function () { panel.hidden ? open() : close(); });
-  $('.close').addEventListener('click', close);
-  root.addEventListener('keydown', function (event) {
-    if (event.key === 'Escape' && !panel.hidden) { event.preventDefault(); close(); }
+  launcher.addEventListener('click', () => {
+    panel.hidden ? open() : close();
   });
-  form.addEventListener('submit', function (event) { event.preventDefault(); submit(input.value); });
-  input.addEventListener('keydown', function (event) {
-    if (event.key === 'Enter' && !event.shiftKey) { event.preventDefault(); submit(input.value); }
+  $('.close').addEventListener('click', close);
+  root.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && !panel.hidden) {
+      event.preventDefault();
+      close();
+    }
+  });
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    submit(input.value);
+  });
+  input.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && !event.shiftKey) {
+      event.preventDefault();
+      submit(input.value);
+    }
   });
 
-  function mount() { document.body.appendChild(host); }
+  function mount() {
+    document.body.appendChild(host);
+  }
   if (document.body) mount();
   else document.addEventListener('DOMContentLoaded', mount);
 })();

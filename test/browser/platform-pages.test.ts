@@ -23,7 +23,12 @@ describe('pages and API docs in a real browser (chromium)', () => {
   });
 
   /** A fresh page that may talk to the test server only; page errors are collected. */
-  async function openPage(): Promise<{ page: Page; context: BrowserContext; seen: { external: string[]; local: string[] }; errors: string[] }> {
+  async function openPage(): Promise<{
+    page: Page;
+    context: BrowserContext;
+    seen: { external: string[]; local: string[] };
+    errors: string[];
+  }> {
     const context = await chromium.browser.newContext();
     const seen = await localOnly(context, server.url);
     const page = await context.newPage();
@@ -42,8 +47,13 @@ describe('pages and API docs in a real browser (chromium)', () => {
       assert.match((await page.locator('body').textContent()) ?? '', /self-hostable chat API server/);
       assert.equal(await page.locator('h2', { hasText: 'Models' }).count(), 1);
       const rows = page.locator('table tbody tr');
-      assert.deepEqual(await rows.filter({ hasText: 'mock/echo' }).locator('td').allTextContents(), ['mock/echo', 'mock', 'available']);
-      for (const model of await server.services.models.summaries()) assert.equal(await rows.filter({ hasText: model.id }).count(), 1, model.id);
+      assert.deepEqual(await rows.filter({ hasText: 'mock/echo' }).locator('td').allTextContents(), [
+        'mock/echo',
+        'mock',
+        'available',
+      ]);
+      for (const model of await server.services.models.summaries())
+        assert.equal(await rows.filter({ hasText: model.id }).count(), 1, model.id);
       for (const href of ['/api/v1/docs', '/api/v1/redoc', '/api/v1/openapi.json', '/about']) {
         assert.ok((await page.locator(`a[href="${href}"]`).count()) >= 1, href);
       }

@@ -7,7 +7,12 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from '../helpers/browser.ts';
 import { repoRoot } from '../helpers/platform.ts';
 import { ManualClock, type TestServer } from '../helpers/server.ts';
-import { publishAgent, startPublicServer, type PublicServer, type PublishedAgent } from '../e2e/public-agents-helpers.ts';
+import {
+  publishAgent,
+  startPublicServer,
+  type PublicServer,
+  type PublishedAgent,
+} from '../e2e/public-agents-helpers.ts';
 
 /** A site owner's page on its own loopback origin, embedding the widget exactly as the docs say. */
 async function startSite(snippet: (variant: string) => string): Promise<{ origin: string; close(): Promise<void> }> {
@@ -48,7 +53,11 @@ describe('the public agent widget in a real browser (chromium)', () => {
     allowed = await startSite(snippet);
     refused = await startSite(snippet);
     published = await publishAgent(server, { origins: [allowed.origin] });
-    limited = await publishAgent(server, { username: 'dominique', origins: [allowed.origin], body: { visitor_limits: { requests_per_minute: 2 } } });
+    limited = await publishAgent(server, {
+      username: 'dominique',
+      origins: [allowed.origin],
+      body: { visitor_limits: { requests_per_minute: 2 } },
+    });
     chromium = await launchChromium();
   });
   after(async () => {
@@ -89,7 +98,10 @@ describe('the public agent widget in a real browser (chromium)', () => {
       const dialog = page.getByRole('dialog', { name: 'Conseiller' });
       await dialog.waitFor();
       const box = page.getByRole('textbox', { name: 'Your message' });
-      assert.equal(await box.evaluate((element) => element === (element.getRootNode() as ShadowRoot).activeElement), true);
+      assert.equal(
+        await box.evaluate((element) => element === (element.getRootNode() as ShadowRoot).activeElement),
+        true,
+      );
 
       // Every state the answers' text goes through, as the visitor would see it.
       await page.evaluate(() => {
@@ -101,23 +113,39 @@ describe('the public agent widget in a real browser (chromium)', () => {
         }).observe(log, { childList: true, subtree: true, characterData: true });
       });
       const answers = ['Bonjour ! Nous ouvrons à 9 h.', 'Oui, la livraison est offerte dès 50 €.'];
-      const questions = [`Quand ouvrez-vous ? [[reply:${answers[0]}]] [[chunk-delay:20]]`, `Livrez-vous ? [[reply:${answers[1]}]] [[chunk-delay:20]]`];
+      const questions = [
+        `Quand ouvrez-vous ? [[reply:${answers[0]}]] [[chunk-delay:20]]`,
+        `Livrez-vous ? [[reply:${answers[1]}]] [[chunk-delay:20]]`,
+      ];
       for (const [index, question] of questions.entries()) {
         await box.fill(question);
         await page.keyboard.press('Enter');
         const answer = dialog.locator('li.assistant').nth(index);
         await answer.filter({ hasText: answers[index]! }).waitFor();
-        await page.waitForFunction((n) => !document.querySelector('[data-causerie-widget]')!.shadowRoot!.querySelectorAll('li.assistant')[n]!.hasAttribute('aria-busy'), index);
+        await page.waitForFunction(
+          (n) =>
+            !document
+              .querySelector('[data-causerie-widget]')!
+              .shadowRoot!.querySelectorAll('li.assistant')
+              [n]!.hasAttribute('aria-busy'),
+          index,
+        );
       }
       assert.deepEqual(await dialog.locator('li.assistant').allTextContents(), answers);
       // Streamed: the visitor saw each answer grow, not appear whole.
       const seen: string[] = await page.evaluate(() => (window as any).seenAnswers);
       for (const answer of answers) {
-        assert.ok(seen.some((text) => text.length > 0 && text.length < answer.length && answer.startsWith(text)), `a part of "${answer}" was shown first: ${JSON.stringify(seen)}`);
+        assert.ok(
+          seen.some((text) => text.length > 0 && text.length < answer.length && answer.startsWith(text)),
+          `a part of "${answer}" was shown first: ${JSON.stringify(seen)}`,
+        );
       }
       assert.equal(await dialog.locator('li.user').count(), 2);
       // The answers streamed: each was asked for as Server-Sent Events.
-      const sent = running.upstream.chatRequests().slice(-2).map((r) => r.body.stream);
+      const sent = running.upstream
+        .chatRequests()
+        .slice(-2)
+        .map((r) => r.body.stream);
       assert.deepEqual(sent, [true, true]);
       // The page's hostile styles did not reach the widget.
       assert.equal(await page.getByRole('button', { name: 'Send' }).isVisible(), true);
@@ -127,15 +155,27 @@ describe('the public agent widget in a real browser (chromium)', () => {
       // Escape closes and gives the focus back to the launcher.
       await page.keyboard.press('Escape');
       await dialog.waitFor({ state: 'hidden' });
-      assert.equal(await page.getByRole('button', { name: 'Open chat' }).evaluate((element) => element === (element.getRootNode() as ShadowRoot).activeElement), true);
+      assert.equal(
+        await page
+          .getByRole('button', { name: 'Open chat' })
+          .evaluate((element) => element === (element.getRootNode() as ShadowRoot).activeElement),
+        true,
+      );
 
       await page.reload();
       await page.getByRole('button', { name: 'Open chat' }).click();
       const again = page.getByRole('dialog', { name: 'Conseiller' });
       await again.locator('li.assistant').nth(1).waitFor();
-      assert.deepEqual(await again.locator('li.msg').allTextContents(), [questions[0], answers[0], questions[1], answers[1]]);
+      assert.deepEqual(await again.locator('li.msg').allTextContents(), [
+        questions[0],
+        answers[0],
+        questions[1],
+        answers[1],
+      ]);
       // Still one conversation for this visitor: the owner sees one public conversation.
-      const sessions = (await server.api('/api/v1/sessions', { auth: published.owner.basic })).body.filter((s: any) => s.metadata.public);
+      const sessions = (await server.api('/api/v1/sessions', { auth: published.owner.basic })).body.filter(
+        (s: any) => s.metadata.public,
+      );
       assert.equal(sessions.length, 1);
       assert.deepEqual(external, []);
       assert.deepEqual(errors, []);
@@ -154,9 +194,12 @@ describe('the public agent widget in a real browser (chromium)', () => {
       await status.filter({ hasText: 'This chat is not available on this page.' }).waitFor();
       const stored = await page.evaluate(() => JSON.stringify(localStorage));
       assert.ok(!stored.includes('pct_'), 'no client token was stored');
-      const events = (await server.api(`/api/v1/agents/${published.agent.id}/public-events`, { auth: published.owner.basic })).body;
+      const events = (
+        await server.api(`/api/v1/agents/${published.agent.id}/public-events`, { auth: published.owner.basic })
+      ).body;
       // Whether the browser stopped at the preflight or the server refused the token, nothing was minted.
-      for (const event of events) assert.deepEqual([event.reason, event.origin], ['origin_not_allowed', refused.origin]);
+      for (const event of events)
+        assert.deepEqual([event.reason, event.origin], ['origin_not_allowed', refused.origin]);
       const tokens = await server.services.sql.db.selectFrom('public_tokens').select('origin').execute();
       assert.ok(tokens.every((t) => t.origin === allowed.origin));
       assert.deepEqual(external, []);
@@ -179,7 +222,10 @@ describe('the public agent widget in a real browser (chromium)', () => {
       await dialog.locator('li.assistant').filter({ hasText: 'Bien reçu.' }).waitFor();
       await box.fill('Second');
       await box.press('Enter');
-      await page.getByRole('status').filter({ hasText: /^You are sending messages too quickly\. Please wait \d+ seconds and try again\.$/ }).waitFor();
+      await page
+        .getByRole('status')
+        .filter({ hasText: /^You are sending messages too quickly\. Please wait \d+ seconds and try again\.$/ })
+        .waitFor();
       assert.equal(await dialog.locator('li.assistant').count(), 1);
       assert.deepEqual(external, []);
       assert.deepEqual(errors, []);

@@ -34,9 +34,15 @@ describe('models pull: source URIs', () => {
       fileName: 'qwen2.5-0.5b-instruct-q4_k_m.gguf',
       host: 'huggingface.co',
     });
-    assert.equal(resolveModelSource('hf:user/repo@v2/sub/dir/model.gguf').url, 'https://huggingface.co/user/repo/resolve/v2/sub/dir/model.gguf');
+    assert.equal(
+      resolveModelSource('hf:user/repo@v2/sub/dir/model.gguf').url,
+      'https://huggingface.co/user/repo/resolve/v2/sub/dir/model.gguf',
+    );
     assert.equal(resolveModelSource('hf:user/repo@v2/sub/dir/model.gguf').fileName, 'model.gguf');
-    assert.equal(resolveModelSource('https://huggingface.co/user/repo/blob/main/model.gguf').url, 'https://huggingface.co/user/repo/resolve/main/model.gguf');
+    assert.equal(
+      resolveModelSource('https://huggingface.co/user/repo/blob/main/model.gguf').url,
+      'https://huggingface.co/user/repo/resolve/main/model.gguf',
+    );
     assert.deepEqual(resolveModelSource('http://127.0.0.1:8080/files/My%20Model.gguf'), {
       url: 'http://127.0.0.1:8080/files/My%20Model.gguf',
       fileName: 'My Model.gguf',
@@ -64,7 +70,10 @@ describe('models pull against a file server on loopback', () => {
     if (range && behaviour !== 'ignore-range') {
       const start = Number(range[1]);
       if (start >= model.length) return response.writeHead(416, { 'content-range': `bytes */${model.length}` }).end();
-      response.writeHead(206, { 'content-length': model.length - start, 'content-range': `bytes ${start}-${model.length - 1}/${model.length}` });
+      response.writeHead(206, {
+        'content-length': model.length - start,
+        'content-range': `bytes ${start}-${model.length - 1}/${model.length}`,
+      });
       return response.end(model.subarray(start));
     }
     response.writeHead(200, { 'content-length': model.length });
@@ -98,7 +107,13 @@ describe('models pull against a file server on loopback', () => {
     assert.equal(existsSync(join(modelsDir, 'model.gguf.part')), false);
     assert.match(terminal.err(), /^Downloading model\.gguf from 127\.0\.0\.1:\d+ into /);
     assert.match(terminal.err(), /model\.gguf: 100% \(3\.0 MB of 3\.0 MB, [\d.]+ MB\/s\)\n$/);
-    assert.ok(terminal.err().split('\n').filter((line) => /model\.gguf: \d+%/.test(line)).length >= 2, terminal.err());
+    assert.ok(
+      terminal
+        .err()
+        .split('\n')
+        .filter((line) => /model\.gguf: \d+%/.test(line)).length >= 2,
+      terminal.err(),
+    );
     assert.match(terminal.out(), /Saved model\.gguf \(3\.0 MB\) in .*: it is served as model "local\/model"/);
     await rm(modelsDir, { recursive: true });
   });
@@ -115,7 +130,10 @@ describe('models pull against a file server on loopback', () => {
     behaviour = 'cut-halfway';
     const first = captureTerminal();
     assert.equal(await pullModel({ uri: `${base}/model.gguf`, modelsDir, terminal: first }), 1);
-    assert.match(first.err(), /\ncauserie: the download stopped after [\d.]+ MB .*run the same command again to resume\n$/);
+    assert.match(
+      first.err(),
+      /\ncauserie: the download stopped after [\d.]+ MB .*run the same command again to resume\n$/,
+    );
     const kept = (await stat(join(modelsDir, 'model.gguf.part'))).size;
     assert.ok(kept > 0 && kept < model.length, `kept ${kept} bytes`);
     assert.equal(existsSync(join(modelsDir, 'model.gguf')), false);
@@ -123,7 +141,10 @@ describe('models pull against a file server on loopback', () => {
     behaviour = 'normal';
     const second = captureTerminal();
     assert.equal(await pullModel({ uri: `${base}/model.gguf`, modelsDir, terminal: second }), 0);
-    assert.deepEqual(requests.map((request) => request.range), [undefined, `bytes=${kept}-`]);
+    assert.deepEqual(
+      requests.map((request) => request.range),
+      [undefined, `bytes=${kept}-`],
+    );
     assert.match(second.err(), /resuming after [\d.]+ MB/);
     assert.deepEqual(await readFile(join(modelsDir, 'model.gguf')), model);
     assert.equal(existsSync(join(modelsDir, 'model.gguf.part')), false);
@@ -157,7 +178,10 @@ describe('models pull against a file server on loopback', () => {
   test('an HTTP error is one line and exit code 1', async () => {
     const terminal = captureTerminal();
     assert.equal(await pullModel({ uri: `${base}/absent.gguf`, modelsDir, terminal }), 1);
-    assert.equal(terminal.err(), `causerie: 127.0.0.1:${new URL(base).port} answered 404 Not Found for ${base}/absent.gguf\n`);
+    assert.equal(
+      terminal.err(),
+      `causerie: 127.0.0.1:${new URL(base).port} answered 404 Not Found for ${base}/absent.gguf\n`,
+    );
     assert.equal(existsSync(join(modelsDir, 'absent.gguf')), false);
     await rm(modelsDir, { recursive: true });
   });
@@ -167,19 +191,29 @@ describe('models pull against a file server on loopback', () => {
     // What fetch throws when DNS has no answer (no network): the test machine has no internet.
     const offlineFetch = (async (url: string | URL | Request) => {
       asked.push(String(url));
-      throw new TypeError('fetch failed', { cause: Object.assign(new Error('getaddrinfo ENOTFOUND huggingface.co'), { code: 'ENOTFOUND' }) });
+      throw new TypeError('fetch failed', {
+        cause: Object.assign(new Error('getaddrinfo ENOTFOUND huggingface.co'), { code: 'ENOTFOUND' }),
+      });
     }) as typeof fetch;
     const terminal = captureTerminal();
     assert.equal(await pullModel({ modelsDir, terminal, fetch: offlineFetch }), 1);
-    assert.deepEqual(asked, ['https://huggingface.co/Qwen/Qwen2.5-0.5B-Instruct-GGUF/resolve/main/qwen2.5-0.5b-instruct-q4_k_m.gguf']);
-    assert.equal(terminal.err(), 'causerie: cannot reach huggingface.co (no network?): getaddrinfo ENOTFOUND huggingface.co\n');
+    assert.deepEqual(asked, [
+      'https://huggingface.co/Qwen/Qwen2.5-0.5B-Instruct-GGUF/resolve/main/qwen2.5-0.5b-instruct-q4_k_m.gguf',
+    ]);
+    assert.equal(
+      terminal.err(),
+      'causerie: cannot reach huggingface.co (no network?): getaddrinfo ENOTFOUND huggingface.co\n',
+    );
     assert.equal(terminal.out(), '');
     await rm(modelsDir, { recursive: true });
   });
 
   test('the real command: `causerie models pull <url>` saves into CAUSERIE_MODELS_DIR; an unreachable host is one line', async () => {
     const env = { ...process.env, CAUSERIE_MODELS_DIR: modelsDir, CAUSERIE_DATA_DIR: modelsDir };
-    const done = await run(process.execPath, ['bin/causerie.js', 'models', 'pull', `${base}/model.gguf`], { cwd: repository, env });
+    const done = await run(process.execPath, ['bin/causerie.js', 'models', 'pull', `${base}/model.gguf`], {
+      cwd: repository,
+      env,
+    });
     assert.match(done.stdout, /Saved model\.gguf \(3\.0 MB\)/);
     assert.deepEqual(await readFile(join(modelsDir, 'model.gguf')), model);
 
@@ -188,12 +222,19 @@ describe('models pull against a file server on loopback', () => {
     await new Promise<void>((ready) => closed.listen(0, '127.0.0.1', ready));
     const port = (closed.address() as AddressInfo).port;
     await new Promise((ready) => closed.close(ready));
-    const failed = await run(process.execPath, ['bin/causerie.js', 'models', 'pull', `http://127.0.0.1:${port}/other.gguf`], { cwd: repository, env }).then(
+    const failed = await run(
+      process.execPath,
+      ['bin/causerie.js', 'models', 'pull', `http://127.0.0.1:${port}/other.gguf`],
+      { cwd: repository, env },
+    ).then(
       () => assert.fail('expected exit code 1'),
       (error: { code: number; stderr: string; stdout: string }) => error,
     );
     assert.equal(failed.code, 1);
-    assert.match(failed.stderr, new RegExp(`^causerie: cannot reach 127\\.0\\.0\\.1:${port} \\(no network\\?\\): .*ECONNREFUSED.*\\n$`));
+    assert.match(
+      failed.stderr,
+      new RegExp(`^causerie: cannot reach 127\\.0\\.0\\.1:${port} \\(no network\\?\\): .*ECONNREFUSED.*\\n$`),
+    );
     assert.equal(failed.stderr.split('\n').length, 2, 'one line');
     await rm(modelsDir, { recursive: true });
   });

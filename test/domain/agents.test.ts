@@ -26,15 +26,27 @@ for (const dialect of dialects) {
       sql = opened.sql;
       cleanup = opened.close;
       const users = new UsersService({ store: new UsersStore(sql.db), clock: systemClock, allowSignup: true });
-      alice = { userId: (await users.create({ username: 'alice', password: 'alice-password' }, admin)).id, role: 'user' };
+      alice = {
+        userId: (await users.create({ username: 'alice', password: 'alice-password' }, admin)).id,
+        role: 'user',
+      };
       bob = { userId: (await users.create({ username: 'bob', password: 'bob-password-1' }, admin)).id, role: 'user' };
-      agents = new AgentsService({ store: new AgentsStore(sql.db), modelExists: async (model) => model === 'gpt-4', clock: systemClock });
+      agents = new AgentsService({
+        store: new AgentsStore(sql.db),
+        modelExists: async (model) => model === 'gpt-4',
+        clock: systemClock,
+      });
       conversations = new ConversationsStore(sql.db);
     });
     after(() => cleanup());
 
     test('an agent belongs to its owner: others get 404, admins see all; unknown models and empty names are refused', async () => {
-      const agent = await agents.create(alice, { name: ' Pirate ', model: 'gpt-4', instructions: 'Talk like a pirate.', settings: { temperature: 0.2 } });
+      const agent = await agents.create(alice, {
+        name: ' Pirate ',
+        model: 'gpt-4',
+        instructions: 'Talk like a pirate.',
+        settings: { temperature: 0.2 },
+      });
       assert.equal(agent.name, 'Pirate');
       assert.deepEqual(agent.settings, { temperature: 0.2 });
       assert.equal((await agents.get(alice, agent.uuid)).id, agent.id);
@@ -43,11 +55,17 @@ for (const dialect of dialects) {
       await assert.rejects(agents.update(bob, agent.id, { name: 'Mine' }), { code: 'not_found' });
       await assert.rejects(agents.delete(bob, agent.id), { code: 'not_found' });
       assert.equal((await agents.get(admin, agent.id)).name, 'Pirate');
-      await assert.rejects(agents.create(alice, { name: 'x', model: 'no-such-model' }), { code: 'validation_failed', field: 'model' });
+      await assert.rejects(agents.create(alice, { name: 'x', model: 'no-such-model' }), {
+        code: 'validation_failed',
+        field: 'model',
+      });
       await assert.rejects(agents.create(alice, { name: '   ' }), { code: 'validation_failed', field: 'name' });
       assert.deepEqual((await agents.list(bob, { limit: 10, offset: 0 })).items, []);
       const mine = await agents.list(alice, { limit: 10, offset: 0 });
-      assert.deepEqual(mine.items.map((a) => a.id), [agent.id]);
+      assert.deepEqual(
+        mine.items.map((a) => a.id),
+        [agent.id],
+      );
       assert.equal((await agents.list(admin, { limit: 10, offset: 0 })).total >= 1, true);
     });
 
@@ -62,20 +80,51 @@ for (const dialect of dialects) {
       await assert.rejects(agents.get(alice, agent.id), { code: 'not_found' });
     });
 
-    test('in an agent\'s conversation the model sees its instructions first and gets its settings; others are untouched', async () => {
-      const agent = await agents.create(alice, { name: 'Tutor', instructions: 'Answer in French.', settings: { temperature: 0.3, topP: 0.9 } });
+    test("in an agent's conversation the model sees its instructions first and gets its settings; others are untouched", async () => {
+      const agent = await agents.create(alice, {
+        name: 'Tutor',
+        instructions: 'Answer in French.',
+        settings: { temperature: 0.3, topP: 0.9 },
+      });
       const now = new Date().toISOString();
       const row = (agentId: number | null) =>
-        conversations.insertConversation({ uuid: crypto.randomUUID(), user_id: alice.userId, api_key_id: null, title: null, model: null, agent_id: agentId, system_prompt: 'Be brief.', metadata: '{}', created_at: now, updated_at: now });
+        conversations.insertConversation({
+          uuid: crypto.randomUUID(),
+          user_id: alice.userId,
+          api_key_id: null,
+          title: null,
+          model: null,
+          agent_id: agentId,
+          system_prompt: 'Be brief.',
+          metadata: '{}',
+          created_at: now,
+          updated_at: now,
+        });
       const enricher = agentEnricher(agents);
-      const input = { actor: alice, model: 'gpt-4', options: {}, signal: new AbortController().signal, messages: [{ role: 'system' as const, content: 'Be brief.' }, { role: 'user' as const, content: 'Hi' }] };
+      const input = {
+        actor: alice,
+        model: 'gpt-4',
+        options: {},
+        signal: new AbortController().signal,
+        messages: [
+          { role: 'system' as const, content: 'Be brief.' },
+          { role: 'user' as const, content: 'Hi' },
+        ],
+      };
       const enriched = await enricher.enrich({ ...input, conversation: await row(agent.id) });
-      assert.deepEqual(enriched?.messages?.map((m) => m.content), ['Answer in French.', 'Be brief.', 'Hi']);
+      assert.deepEqual(
+        enriched?.messages?.map((m) => m.content),
+        ['Answer in French.', 'Be brief.', 'Hi'],
+      );
       assert.deepEqual(enriched?.settings, { temperature: 0.3, top_p: 0.9, max_tokens: undefined });
       assert.deepEqual(enriched?.metadata, { agent: { id: agent.id, uuid: agent.uuid, name: 'Tutor' } });
       assert.equal(await enricher.enrich({ ...input, conversation: await row(null) }), undefined);
       await agents.delete(alice, agent.id);
-      assert.equal(await enricher.enrich({ ...input, conversation: await row(agent.id) }), undefined, 'a removed agent leaves an ordinary conversation');
+      assert.equal(
+        await enricher.enrich({ ...input, conversation: await row(agent.id) }),
+        undefined,
+        'a removed agent leaves an ordinary conversation',
+      );
     });
   });
 }

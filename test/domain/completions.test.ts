@@ -24,7 +24,10 @@ class RecordingGate implements LimitsGate {
   settled: Array<{ tokens: number; costMicros: number }> = [];
   async admit(request: LimitRequest) {
     this.admitted.push(request);
-    return { headers: { 'x-ratelimit-remaining-requests': '9' }, settle: async (actual: { tokens: number; costMicros: number }) => void this.settled.push(actual) };
+    return {
+      headers: { 'x-ratelimit-remaining-requests': '9' },
+      settle: async (actual: { tokens: number; costMicros: number }) => void this.settled.push(actual),
+    };
   }
 }
 
@@ -38,7 +41,12 @@ for (const dialect of dialects) {
     let cleanup: () => Promise<void>;
     let userId: number;
     const actor = () => ({ userId, role: 'user' as const });
-    const input = (content: string, extra: Partial<CompletionInput> = {}): CompletionInput => ({ model: 'priced', messages: [{ role: 'user', content }], stream: true, ...extra });
+    const input = (content: string, extra: Partial<CompletionInput> = {}): CompletionInput => ({
+      model: 'priced',
+      messages: [{ role: 'user', content }],
+      stream: true,
+      ...extra,
+    });
     const rows = () => sql.db.selectFrom('usage_records').selectAll().orderBy('id').execute();
     async function drain(events: AsyncIterable<StreamEvent>) {
       const seen: StreamEvent[] = [];
@@ -49,8 +57,22 @@ for (const dialect of dialects) {
     before(async () => {
       upstream = await startScriptedUpstream();
       const dir = mkdtempSync(join(tmpdir(), 'causerie-completions-'));
-      writeFileSync(join(dir, 'config.json'), JSON.stringify({ models: { priced: { provider: 'openai', upstream: 'echo', context_window: 500, prices: { input: 3, output: 7 } }, unbounded: { provider: 'openai', upstream: 'echo' } } }));
-      const env: Record<string, string> = { CAUSERIE_DATA_DIR: dir, OPENAI_BASE_URL: upstream.baseUrl, CAUSERIE_CONFIG: join(dir, 'config.json'), CAUSERIE_MODELS_REFRESH: '0', CAUSERIE_PROVIDER_RETRIES: '0' };
+      writeFileSync(
+        join(dir, 'config.json'),
+        JSON.stringify({
+          models: {
+            priced: { provider: 'openai', upstream: 'echo', context_window: 500, prices: { input: 3, output: 7 } },
+            unbounded: { provider: 'openai', upstream: 'echo' },
+          },
+        }),
+      );
+      const env: Record<string, string> = {
+        CAUSERIE_DATA_DIR: dir,
+        OPENAI_BASE_URL: upstream.baseUrl,
+        CAUSERIE_CONFIG: join(dir, 'config.json'),
+        CAUSERIE_MODELS_REFRESH: '0',
+        CAUSERIE_PROVIDER_RETRIES: '0',
+      };
       let drop = async () => {};
       if (dialect === 'postgres') {
         const database = await createPostgresDatabase();
@@ -62,13 +84,29 @@ for (const dialect of dialects) {
       const clock = new ManualClock();
       const user = await sql.db
         .insertInto('users')
-        .values({ uuid: crypto.randomUUID(), username: 'u', username_key: 'u', password_hash: 'x', role: 'user', disabled: 0, plan_id: null, created_at: '2026-01-01T00:00:00.000Z', updated_at: '2026-01-01T00:00:00.000Z' })
+        .values({
+          uuid: crypto.randomUUID(),
+          username: 'u',
+          username_key: 'u',
+          password_hash: 'x',
+          role: 'user',
+          disabled: 0,
+          plan_id: null,
+          created_at: '2026-01-01T00:00:00.000Z',
+          updated_at: '2026-01-01T00:00:00.000Z',
+        })
         .returning('id')
         .executeTakeFirstOrThrow();
       userId = user.id;
       models = new ModelsService({ config, store: new RemovedModelsStore(sql.db), clock });
       gate = new RecordingGate();
-      service = new CompletionsService({ models, limits: gate, usage: new UsageStore(sql.db), clock, running: new RunningAnswers({ maxAnswerMs: 60_000 }) });
+      service = new CompletionsService({
+        models,
+        limits: gate,
+        usage: new UsageStore(sql.db),
+        clock,
+        running: new RunningAnswers({ maxAnswerMs: 60_000 }),
+      });
       cleanup = async () => {
         await models.close();
         await sql.close();
@@ -82,22 +120,36 @@ for (const dialect of dialects) {
     });
 
     test('reserves the worst case up front, settles the actual tokens and cost, ends with usage then finish', async () => {
-      const run = await service.start(actor(), input('one two three four', { max_tokens: 100 }), { signal: new AbortController().signal });
+      const run = await service.start(actor(), input('one two three four', { max_tokens: 100 }), {
+        signal: new AbortController().signal,
+      });
       assert.equal(run.model, 'priced');
       assert.deepEqual(run.headers, { 'x-ratelimit-remaining-requests': '9' });
       const admitted = gate.admitted.at(-1)!;
       // 18 characters → 5 tokens estimated, plus max_tokens; prices per million → micros.
-      assert.deepEqual({ tokens: admitted.reserveTokens, cost: admitted.reserveCostMicros, stream: admitted.stream }, { tokens: 105, cost: 5 * 3 + 100 * 7, stream: true });
+      assert.deepEqual(
+        { tokens: admitted.reserveTokens, cost: admitted.reserveCostMicros, stream: admitted.stream },
+        { tokens: 105, cost: 5 * 3 + 100 * 7, stream: true },
+      );
       const events = await drain(run.events);
-      assert.deepEqual(events.slice(-2), [{ type: 'usage', usage: { prompt_tokens: 4, completion_tokens: 4 } }, { type: 'finish', reason: 'stop' }]);
+      assert.deepEqual(events.slice(-2), [
+        { type: 'usage', usage: { prompt_tokens: 4, completion_tokens: 4 } },
+        { type: 'finish', reason: 'stop' },
+      ]);
       assert.deepEqual(run.usage(), { prompt_tokens: 4, completion_tokens: 4 });
       assert.deepEqual(gate.settled.at(-1), { tokens: 8, costMicros: 4 * 3 + 4 * 7 });
       const row = (await rows()).at(-1)!;
-      assert.deepEqual([row.status, row.prompt_tokens, row.completion_tokens, Number(row.cost_micros), row.user_id], ['complete', 4, 4, 40, userId]);
+      assert.deepEqual(
+        [row.status, row.prompt_tokens, row.completion_tokens, Number(row.cost_micros), row.user_id],
+        ['complete', 4, 4, 40, userId],
+      );
     });
 
     test('without max_tokens the model never answers past its reservation: the reserved cap is sent when the window is unknown', async () => {
-      await drain((await service.start(actor(), input('hello', { model: 'unbounded' }), { signal: new AbortController().signal })).events);
+      await drain(
+        (await service.start(actor(), input('hello', { model: 'unbounded' }), { signal: new AbortController().signal }))
+          .events,
+      );
       assert.equal(gate.admitted.at(-1)!.reserveTokens - 2, upstream.chatRequests().at(-1)!.body.max_tokens);
       assert.equal(upstream.chatRequests().at(-1)!.body.max_tokens, 4096);
       await drain((await service.start(actor(), input('hello'), { signal: new AbortController().signal })).events);
@@ -117,7 +169,9 @@ for (const dialect of dialects) {
 
     test('an abort mid-stream stops the upstream and records what was produced as cancelled', async () => {
       const controller = new AbortController();
-      const run = await service.start(actor(), input('[[chunk-delay:30]] w1 w2 w3 w4 w5 w6 w7 w8'), { signal: controller.signal });
+      const run = await service.start(actor(), input('[[chunk-delay:30]] w1 w2 w3 w4 w5 w6 w7 w8'), {
+        signal: controller.signal,
+      });
       const seen: StreamEvent[] = [];
       for await (const event of run.events) {
         seen.push(event);
@@ -134,11 +188,16 @@ for (const dialect of dialects) {
 
     test('errors: before the first byte thrown (row with zeros), after it an error event (row counts the partial answer)', async () => {
       const settledBefore = gate.settled.length;
-      await assert.rejects(service.start(actor(), input('[[status:500]]'), { signal: new AbortController().signal }), (e: unknown) => e instanceof AppError && e.code === 'upstream_error');
+      await assert.rejects(
+        service.start(actor(), input('[[status:500]]'), { signal: new AbortController().signal }),
+        (e: unknown) => e instanceof AppError && e.code === 'upstream_error',
+      );
       let row = (await rows()).at(-1)!;
       assert.deepEqual([row.status, row.prompt_tokens, row.completion_tokens], ['error', 0, 0]);
       assert.deepEqual(gate.settled.at(-1), { tokens: 0, costMicros: 0 });
-      const run = await service.start(actor(), input('[[fail-after:2]] aaaa bbbb cccc'), { signal: new AbortController().signal });
+      const run = await service.start(actor(), input('[[fail-after:2]] aaaa bbbb cccc'), {
+        signal: new AbortController().signal,
+      });
       const events = await drain(run.events);
       assert.equal(events.at(-1)!.type, 'error');
       row = (await rows()).at(-1)!;
@@ -152,20 +211,36 @@ for (const dialect of dialects) {
       const before = upstream.chatRequests().length;
       const prompt = 'hello there, this prompt is not free [[delay:5000]]';
       const started = service.start(actor(), input(prompt), { signal: controller.signal });
-      await eventually(async () => upstream.chatRequests().length > before || undefined, 'the upstream to receive the request');
+      await eventually(
+        async () => upstream.chatRequests().length > before || undefined,
+        'the upstream to receive the request',
+      );
       controller.abort();
       await assert.rejects(started);
       const row = (await rows()).at(-1)!;
-      assert.deepEqual([row.status, row.prompt_tokens, row.completion_tokens], ['cancelled', Math.ceil(prompt.length / 4), 0]);
+      assert.deepEqual(
+        [row.status, row.prompt_tokens, row.completion_tokens],
+        ['cancelled', Math.ceil(prompt.length / 4), 0],
+      );
       assert.equal(gate.settled.at(-1)!.tokens, Math.ceil(prompt.length / 4));
     });
 
     test('refusals before admission: unknown model (404), a local model not downloaded (503), max_tokens over the window (400)', async () => {
       const admittedBefore = gate.admitted.length;
       const signal = new AbortController().signal;
-      await assert.rejects(service.start(actor(), input('x', { model: 'nope' }), { signal }), (e: unknown) => e instanceof AppError && e.code === 'not_found');
-      await assert.rejects(service.start(actor(), input('x', { model: 'local/qwen2.5-0.5b-instruct' }), { signal }), (e: unknown) => e instanceof AppError && e.code === 'model_unavailable' && /npm run models:pull/.test(e.message));
-      await assert.rejects(service.start(actor(), input('x', { max_tokens: 501 }), { signal }), (e: unknown) => e instanceof AppError && e.code === 'validation_failed');
+      await assert.rejects(
+        service.start(actor(), input('x', { model: 'nope' }), { signal }),
+        (e: unknown) => e instanceof AppError && e.code === 'not_found',
+      );
+      await assert.rejects(
+        service.start(actor(), input('x', { model: 'local/qwen2.5-0.5b-instruct' }), { signal }),
+        (e: unknown) =>
+          e instanceof AppError && e.code === 'model_unavailable' && /npm run models:pull/.test(e.message),
+      );
+      await assert.rejects(
+        service.start(actor(), input('x', { max_tokens: 501 }), { signal }),
+        (e: unknown) => e instanceof AppError && e.code === 'validation_failed',
+      );
       assert.equal(gate.admitted.length, admittedBefore);
     });
   });

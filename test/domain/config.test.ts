@@ -25,7 +25,10 @@ describe('loadConfig', () => {
       assert.match(field.env, /^[A-Z][A-Z0-9_]+$/, key);
       assert.ok(!names.has(field.env), `${field.env} is used twice`);
       names.add(field.env);
-      assert.ok(field.description.length > 10 && field.description.endsWith('.'), `${field.env}: a one-line description ending with a period`);
+      assert.ok(
+        field.description.length > 10 && field.description.endsWith('.'),
+        `${field.env}: a one-line description ending with a period`,
+      );
       assert.equal(typeof field.parse, 'function');
     }
   });
@@ -39,7 +42,16 @@ describe('loadConfig', () => {
   });
 
   test('booleans take true/false, 1/0, yes/no, on/off; an empty variable is unset', () => {
-    for (const [raw, value] of [['false', false], ['0', false], ['No', false], ['off', false], ['TRUE', true], ['1', true], ['yes', true], ['on', true]] as const) {
+    for (const [raw, value] of [
+      ['false', false],
+      ['0', false],
+      ['No', false],
+      ['off', false],
+      ['TRUE', true],
+      ['1', true],
+      ['yes', true],
+      ['on', true],
+    ] as const) {
       assert.equal(loadConfig({ CAUSERIE_ALLOW_SIGNUP: raw }).allowSignup, value, raw);
     }
     assert.equal(loadConfig({ PORT: '' }).port, 3001);
@@ -49,22 +61,34 @@ describe('loadConfig', () => {
     const cases: Array<[Record<string, string>, string]> = [
       [{ PORT: 'abc' }, 'PORT must be an integer between 0 and 65535 (got "abc")'],
       [{ PORT: '3001.5' }, 'PORT must be an integer between 0 and 65535 (got "3001.5")'],
-      [{ CAUSERIE_ACCESS_TOKEN_TTL: '5' }, 'CAUSERIE_ACCESS_TOKEN_TTL must be an integer between 10 and 86400 (got "5")'],
+      [
+        { CAUSERIE_ACCESS_TOKEN_TTL: '5' },
+        'CAUSERIE_ACCESS_TOKEN_TTL must be an integer between 10 and 86400 (got "5")',
+      ],
       [{ CAUSERIE_BODY_LIMIT: '10' }, 'CAUSERIE_BODY_LIMIT must be an integer between 1024 and 104857600 (got "10")'],
-      [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "verbose")'],
+      [
+        { LOG_LEVEL: 'verbose' },
+        'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "verbose")',
+      ],
       [{ CAUSERIE_ALLOW_SIGNUP: 'sometimes' }, 'CAUSERIE_ALLOW_SIGNUP must be true or false (got "sometimes")'],
       [{ DATABASE_URL: 'not a url with password hunter2' }, 'DATABASE_URL must be a URL (got (hidden))'],
-      [{ DATABASE_URL: 'mysql://root:hunter2@db/causerie' }, 'DATABASE_URL must be a postgres: or postgresql: URL (got (hidden))'],
+      [
+        { DATABASE_URL: 'mysql://root:hunter2@db/causerie' },
+        'DATABASE_URL must be a postgres: or postgresql: URL (got (hidden))',
+      ],
       [{ REDIS_URL: 'http://cache' }, 'REDIS_URL must be a redis: or rediss: URL (got (hidden))'],
       [{ CAUSERIE_TOKEN_SECRET: 'hunter2' }, 'CAUSERIE_TOKEN_SECRET must be at least 32 characters (got (hidden))'],
     ];
     for (const [env, message] of cases) {
-      assert.throws(() => loadConfig(env), (error: Error) => {
-        assert.ok(error instanceof InvalidConfigError);
-        assert.equal(error.message, message);
-        assert.ok(!error.message.includes('hunter2'));
-        return true;
-      });
+      assert.throws(
+        () => loadConfig(env),
+        (error: Error) => {
+          assert.ok(error instanceof InvalidConfigError);
+          assert.equal(error.message, message);
+          assert.ok(!error.message.includes('hunter2'));
+          return true;
+        },
+      );
     }
   });
 
@@ -78,9 +102,16 @@ describe('loadConfig', () => {
       assert.equal(config.allowSignup, false);
       assert.equal(config.logLevel, 'error');
       writeFileSync(file, JSON.stringify({ PORT: 'eighty' }));
-      assert.throws(() => loadConfig({ CAUSERIE_CONFIG: file }), (error: Error) => error instanceof InvalidConfigError && error.message.startsWith('PORT must be an integer'));
+      assert.throws(
+        () => loadConfig({ CAUSERIE_CONFIG: file }),
+        (error: Error) => error instanceof InvalidConfigError && error.message.startsWith('PORT must be an integer'),
+      );
       writeFileSync(file, '{ not json');
-      assert.throws(() => loadConfig({ CAUSERIE_CONFIG: file }), (error: Error) => error instanceof InvalidConfigError && error.message.startsWith(`CAUSERIE_CONFIG: cannot read ${file}`));
+      assert.throws(
+        () => loadConfig({ CAUSERIE_CONFIG: file }),
+        (error: Error) =>
+          error instanceof InvalidConfigError && error.message.startsWith(`CAUSERIE_CONFIG: cannot read ${file}`),
+      );
       assert.throws(() => loadConfig({ CAUSERIE_CONFIG: join(dir, 'missing.json') }), /CAUSERIE_CONFIG: cannot read/);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -52,7 +52,12 @@ class ScriptedCompletions implements Completions {
       yield { type: 'usage', usage: { prompt_tokens: 7, completion_tokens: produced } };
       yield { type: 'finish', reason: 'stop' };
     }
-    return { model: input.model, headers: {}, events: events(), usage: () => ({ prompt_tokens: 7, completion_tokens: produced }) };
+    return {
+      model: input.model,
+      headers: {},
+      events: events(),
+      usage: () => ({ prompt_tokens: 7, completion_tokens: produced }),
+    };
   }
 }
 
@@ -92,7 +97,14 @@ for (const dialect of dialects) {
       store = new ConversationsStore(sql.db);
       conversations = new ConversationsService({ store, users, models, clock: systemClock });
       completions = new ScriptedCompletions();
-      chat = new ConversationCompletions({ store, conversations, completions, models, clock: systemClock, timings: { leaseMs: 30_000, flushMs: 20 } });
+      chat = new ConversationCompletions({
+        store,
+        conversations,
+        completions,
+        models,
+        clock: systemClock,
+        timings: { leaseMs: 30_000, flushMs: 20 },
+      });
     });
     after(() => cleanup());
 
@@ -118,15 +130,27 @@ for (const dialect of dialects) {
       assert.equal(page.items.length, 1);
       assert.equal(page.items[0]!.id, second.id);
       const byModel = await conversations.list(alice, { limit: 50, offset: 0, model: 'gpt-4' });
-      assert.deepEqual(byModel.items.map((c) => c.id), [second.id]);
+      assert.deepEqual(
+        byModel.items.map((c) => c.id),
+        [second.id],
+      );
       await assert.rejects(conversations.list(bob, { owner: 'alice', limit: 10, offset: 0 }), { code: 'not_found' });
     });
 
     test('a completion stores the user message before calling the model, then the reply, and titles the conversation', async () => {
       reset();
       const conversation = await conversations.create(alice);
-      completions.onStart = async () => (await store.listMessages(conversation.id)).map((m) => `${m.role}:${m.content}`);
-      const run = await chat.complete(alice, { conversation: conversation.uuid, messages: [{ role: 'user', content: 'Tell me a story\nplease' }], stream: true }, { signal: new AbortController().signal });
+      completions.onStart = async () =>
+        (await store.listMessages(conversation.id)).map((m) => `${m.role}:${m.content}`);
+      const run = await chat.complete(
+        alice,
+        {
+          conversation: conversation.uuid,
+          messages: [{ role: 'user', content: 'Tell me a story\nplease' }],
+          stream: true,
+        },
+        { signal: new AbortController().signal },
+      );
       assert.deepEqual(completions.calls.at(-1)!.storedBefore, ['user:Tell me a story\nplease']);
       assert.equal(run.reply.status, 'streaming');
       assert.equal(await drain(run.events), 'Hello there');
@@ -134,10 +158,13 @@ for (const dialect of dialects) {
       assert.equal(reply.status, 'complete');
       assert.equal(reply.completion_tokens, 2);
       const { items } = await conversations.listMessages(alice, conversation.id);
-      assert.deepEqual(items.map((m) => [m.role, m.content, m.status]), [
-        ['user', 'Tell me a story\nplease', 'complete'],
-        ['assistant', 'Hello there', 'complete'],
-      ]);
+      assert.deepEqual(
+        items.map((m) => [m.role, m.content, m.status]),
+        [
+          ['user', 'Tell me a story\nplease', 'complete'],
+          ['assistant', 'Hello there', 'complete'],
+        ],
+      );
       assert.equal(items[1]!.model, 'gpt-4');
       const after = await conversations.get(alice, conversation.id);
       assert.equal(after.title, 'Tell me a story');
@@ -151,7 +178,11 @@ for (const dialect of dialects) {
       completions.script = ['one ', 'two ', 'three'];
       completions.gate = () => new Promise<void>((resolve) => (step = resolve));
       const controller = new AbortController();
-      const run = await chat.complete(alice, { conversation: conversation.id, messages: [{ role: 'user', content: 'count' }], stream: true }, { signal: controller.signal });
+      const run = await chat.complete(
+        alice,
+        { conversation: conversation.id, messages: [{ role: 'user', content: 'count' }], stream: true },
+        { signal: controller.signal },
+      );
       const iterator = run.events[Symbol.asyncIterator]();
       await new Promise((r) => setTimeout(r, 10));
       step();
@@ -180,7 +211,11 @@ for (const dialect of dialects) {
       reset();
       completions.script = ['partial', new Error('upstream broke')];
       const conversation = await conversations.create(alice);
-      const run = await chat.complete(alice, { conversation: conversation.id, messages: [{ role: 'user', content: 'hi' }], stream: true }, { signal: new AbortController().signal });
+      const run = await chat.complete(
+        alice,
+        { conversation: conversation.id, messages: [{ role: 'user', content: 'hi' }], stream: true },
+        { signal: new AbortController().signal },
+      );
       const events: string[] = [];
       for await (const event of run.events) events.push(event.type);
       assert.deepEqual(events, ['text-delta', 'error']);
@@ -193,17 +228,31 @@ for (const dialect of dialects) {
       completions.refuse = new AppError('rate_limited', 'over quota');
       const conversation = await conversations.create(alice);
       await assert.rejects(
-        chat.complete(alice, { conversation: conversation.id, messages: [{ role: 'user', content: 'hi' }], stream: false }, { signal: new AbortController().signal }),
+        chat.complete(
+          alice,
+          { conversation: conversation.id, messages: [{ role: 'user', content: 'hi' }], stream: false },
+          { signal: new AbortController().signal },
+        ),
         { code: 'rate_limited' },
       );
       assert.equal((await conversations.listMessages(alice, conversation.id)).total, 0);
       // Without a conversation, the one created for the request is removed too.
       const before = (await conversations.list(alice, { limit: 100, offset: 0 })).total;
-      await assert.rejects(chat.complete(alice, { messages: [{ role: 'user', content: 'hi' }], model: 'gpt-4', stream: false }, { signal: new AbortController().signal }));
+      await assert.rejects(
+        chat.complete(
+          alice,
+          { messages: [{ role: 'user', content: 'hi' }], model: 'gpt-4', stream: false },
+          { signal: new AbortController().signal },
+        ),
+      );
       assert.equal((await conversations.list(alice, { limit: 100, offset: 0 })).total, before);
       // And the lease was released: the next completion runs.
       reset();
-      const run = await chat.complete(alice, { conversation: conversation.id, messages: [{ role: 'user', content: 'again' }], stream: false }, { signal: new AbortController().signal });
+      const run = await chat.complete(
+        alice,
+        { conversation: conversation.id, messages: [{ role: 'user', content: 'again' }], stream: false },
+        { signal: new AbortController().signal },
+      );
       await drain(run.events);
       assert.equal((await run.done).status, 'complete');
     });
@@ -214,7 +263,11 @@ for (const dialect of dialects) {
       const conversation = await conversations.create(alice);
       await Promise.all(
         Array.from({ length: 6 }, async (_, i) => {
-          const run = await chat.complete(alice, { conversation: conversation.id, messages: [{ role: 'user', content: `q${i}` }], stream: true }, { signal: new AbortController().signal });
+          const run = await chat.complete(
+            alice,
+            { conversation: conversation.id, messages: [{ role: 'user', content: `q${i}` }], stream: true },
+            { signal: new AbortController().signal },
+          );
           await drain(run.events);
           await run.done;
         }),
@@ -223,7 +276,10 @@ for (const dialect of dialects) {
       assert.equal(items.length, 12);
       for (let i = 0; i < 12; i += 2) {
         assert.equal(items[i]!.role, 'user');
-        assert.deepEqual([items[i + 1]!.role, items[i + 1]!.content, items[i + 1]!.status], ['assistant', 'Hello there', 'complete']);
+        assert.deepEqual(
+          [items[i + 1]!.role, items[i + 1]!.content, items[i + 1]!.status],
+          ['assistant', 'Hello there', 'complete'],
+        );
       }
       // Each completion saw the full history before it, in order.
       const contexts = completions.calls.slice(-6).map((call) => call.input.messages.length);
@@ -233,16 +289,31 @@ for (const dialect of dialects) {
     test('another process holding the stream lease gets a 409', async () => {
       reset();
       const conversation = await conversations.create(alice);
-      const held = await store.acquireStreamLease(conversation.id, 'other-node', new Date(Date.now() + 60_000).toISOString(), new Date().toISOString());
+      const held = await store.acquireStreamLease(
+        conversation.id,
+        'other-node',
+        new Date(Date.now() + 60_000).toISOString(),
+        new Date().toISOString(),
+      );
       assert.equal(held, true);
       await assert.rejects(
-        chat.complete(alice, { conversation: conversation.id, messages: [{ role: 'user', content: 'hi' }], stream: false }, { signal: new AbortController().signal }),
+        chat.complete(
+          alice,
+          { conversation: conversation.id, messages: [{ role: 'user', content: 'hi' }], stream: false },
+          { signal: new AbortController().signal },
+        ),
         { code: 'conflict' },
       );
       assert.equal((await conversations.listMessages(alice, conversation.id)).total, 0);
       // An expired lease (its node died) is taken over.
-      await store.updateConversation(conversation.id, { stream_lease_until: new Date(Date.now() - 1000).toISOString() });
-      const run = await chat.complete(alice, { conversation: conversation.id, messages: [{ role: 'user', content: 'hi' }], stream: false }, { signal: new AbortController().signal });
+      await store.updateConversation(conversation.id, {
+        stream_lease_until: new Date(Date.now() - 1000).toISOString(),
+      });
+      const run = await chat.complete(
+        alice,
+        { conversation: conversation.id, messages: [{ role: 'user', content: 'hi' }], stream: false },
+        { signal: new AbortController().signal },
+      );
       await drain(run.events);
       assert.equal((await run.done).status, 'complete');
     });
@@ -251,10 +322,17 @@ for (const dialect of dialects) {
       reset();
       const conversation = await conversations.create(alice, { model: 'tiny', system_prompt: 'Be brief.' });
       for (let i = 0; i < 4; i++) {
-        await conversations.addMessage(alice, conversation.id, { role: 'user', content: `question number ${i} `.repeat(3) });
+        await conversations.addMessage(alice, conversation.id, {
+          role: 'user',
+          content: `question number ${i} `.repeat(3),
+        });
         await conversations.addMessage(alice, conversation.id, { role: 'assistant', content: `answer ${i}` });
       }
-      const run = await chat.complete(alice, { conversation: conversation.id, messages: [{ role: 'user', content: 'last' }], stream: false }, { signal: new AbortController().signal });
+      const run = await chat.complete(
+        alice,
+        { conversation: conversation.id, messages: [{ role: 'user', content: 'last' }], stream: false },
+        { signal: new AbortController().signal },
+      );
       await drain(run.events);
       const sent = completions.calls.at(-1)!.input.messages;
       assert.equal(sent[0]!.content, 'Be brief.');
@@ -266,11 +344,23 @@ for (const dialect of dialects) {
     test('switching the model keeps the history and later completions use it', async () => {
       reset();
       const conversation = await conversations.create(alice, { model: 'gpt-4' });
-      await drain((await chat.complete(alice, { conversation: conversation.id, messages: [{ role: 'user', content: 'a' }], stream: false }, { signal: new AbortController().signal })).events);
+      await drain(
+        (
+          await chat.complete(
+            alice,
+            { conversation: conversation.id, messages: [{ role: 'user', content: 'a' }], stream: false },
+            { signal: new AbortController().signal },
+          )
+        ).events,
+      );
       const switched = await conversations.switchModel(alice, conversation.id, 'gpt-3.5-turbo');
       assert.equal(switched.model, 'gpt-3.5-turbo');
       await assert.rejects(conversations.switchModel(alice, conversation.id, 'nope'), { code: 'validation_failed' });
-      const run = await chat.complete(alice, { conversation: conversation.id, messages: [{ role: 'user', content: 'b' }], stream: false }, { signal: new AbortController().signal });
+      const run = await chat.complete(
+        alice,
+        { conversation: conversation.id, messages: [{ role: 'user', content: 'b' }], stream: false },
+        { signal: new AbortController().signal },
+      );
       await drain(run.events);
       assert.equal(completions.calls.at(-1)!.input.model, 'gpt-3.5-turbo');
       assert.equal(completions.calls.at(-1)!.input.messages.length, 3);
@@ -284,12 +374,22 @@ for (const dialect of dialects) {
       assert.equal((await conversations.getMessage(alice, message.uuid)).id, message.id);
       await assert.rejects(conversations.getMessage(bob, String(message.id)), { code: 'not_found' });
       const other = await conversations.create(alice);
-      await assert.rejects(conversations.getMessage(alice, String(message.id), String(other.id)), { code: 'not_found' });
+      await assert.rejects(conversations.getMessage(alice, String(message.id), String(other.id)), {
+        code: 'not_found',
+      });
       await conversations.deleteMessage(alice, String(message.id), conversation.uuid);
       assert.equal((await conversations.listMessages(alice, conversation.id)).total, 0);
       const streaming = await store.insertMessage({
-        uuid: crypto.randomUUID(), conversation_id: conversation.id, role: 'assistant', content: '', model: null, status: 'streaming',
-        prompt_tokens: null, completion_tokens: null, created_at: new Date().toISOString(), updated_at: new Date().toISOString(),
+        uuid: crypto.randomUUID(),
+        conversation_id: conversation.id,
+        role: 'assistant',
+        content: '',
+        model: null,
+        status: 'streaming',
+        prompt_tokens: null,
+        completion_tokens: null,
+        created_at: new Date().toISOString(),
+        updated_at: new Date().toISOString(),
       });
       await assert.rejects(conversations.deleteMessage(alice, String(streaming.id)), { code: 'conflict' });
       await store.updateMessage(streaming.id, { status: 'error' });
@@ -299,13 +399,22 @@ for (const dialect of dialects) {
       reset();
       const seen: Array<Record<string, unknown>> = [];
       const enriched = new ConversationCompletions({
-        store, conversations, completions, models, clock: systemClock, timings: { leaseMs: 30_000, flushMs: 20 },
+        store,
+        conversations,
+        completions,
+        models,
+        clock: systemClock,
+        timings: { leaseMs: 30_000, flushMs: 20 },
         enrichers: [
           {
             name: 'notes',
             async enrich({ messages, options }) {
               seen.push({ ...options });
-              return { messages: [{ role: 'system', content: 'Notes: the sky is green here.' }, ...messages], metadata: { notes: ['sky'] }, settings: { temperature: 0.1, max_tokens: 50 } };
+              return {
+                messages: [{ role: 'system', content: 'Notes: the sky is green here.' }, ...messages],
+                metadata: { notes: ['sky'] },
+                settings: { temperature: 0.1, max_tokens: 50 },
+              };
             },
           },
           { name: 'nothing', enrich: async () => undefined },
@@ -315,28 +424,48 @@ for (const dialect of dialects) {
       const conversation = await conversations.create(alice);
       const run = await enriched.complete(
         alice,
-        { conversation: conversation.id, messages: [{ role: 'user', content: 'What colour is the sky?' }], max_tokens: 20, stream: false, options: { web_search: true } },
+        {
+          conversation: conversation.id,
+          messages: [{ role: 'user', content: 'What colour is the sky?' }],
+          max_tokens: 20,
+          stream: false,
+          options: { web_search: true },
+        },
         { signal: new AbortController().signal },
       );
       await drain(run.events);
       const reply = await run.done;
       const input = completions.calls.at(-1)!.input;
-      assert.deepEqual(input.messages.map((m) => m.content), ['Notes: the sky is green here.', 'What colour is the sky?']);
+      assert.deepEqual(
+        input.messages.map((m) => m.content),
+        ['Notes: the sky is green here.', 'What colour is the sky?'],
+      );
       assert.equal(input.temperature, 0.1, 'the first enricher to set a setting wins');
       assert.equal(input.max_tokens, 20, 'a setting the request gave is kept');
       assert.deepEqual(seen, [{ web_search: true }]);
       assert.deepEqual(run.reply.metadata, { notes: ['sky'], second: true });
       assert.deepEqual(reply.metadata, { notes: ['sky'], second: true });
       const stored = (await conversations.listMessages(alice, conversation.id)).items;
-      assert.deepEqual(stored.map((m) => m.metadata), [null, { notes: ['sky'], second: true }]);
+      assert.deepEqual(
+        stored.map((m) => m.metadata),
+        [null, { notes: ['sky'], second: true }],
+      );
     });
 
     test('replies a dead process left streaming are settled: all at embedded start-up, only stale ones in cluster mode', async () => {
       const conversation = await conversations.create(alice);
       const insert = (updatedAt: string) =>
         store.insertMessage({
-          uuid: crypto.randomUUID(), conversation_id: conversation.id, role: 'assistant', content: 'half', model: null, status: 'streaming',
-          prompt_tokens: null, completion_tokens: null, created_at: updatedAt, updated_at: updatedAt,
+          uuid: crypto.randomUUID(),
+          conversation_id: conversation.id,
+          role: 'assistant',
+          content: 'half',
+          model: null,
+          status: 'streaming',
+          prompt_tokens: null,
+          completion_tokens: null,
+          created_at: updatedAt,
+          updated_at: updatedAt,
         });
       const stale = await insert(new Date(Date.now() - 120_000).toISOString());
       const live = await insert(new Date().toISOString());

@@ -6,8 +6,20 @@ import { hashPassword, verifyPassword } from '../../src/domain/users/passwords.t
 describe('resource references', () => {
   test('an integer id, a UUID (any case), or neither', () => {
     assert.deepEqual(parseReference('42'), { id: 42 });
-    assert.deepEqual(parseReference('6F1C2B3A-0D4E-4F5A-8B6C-7D8E9F0A1B2C'), { uuid: '6f1c2b3a-0d4e-4f5a-8b6c-7d8e9f0a1b2c' });
-    for (const raw of ['0', '-1', '042', '1.5', '1e3', '9999999999999999', 'alice', '', 'not-a-uuid-at-all-0000-000000000000']) {
+    assert.deepEqual(parseReference('6F1C2B3A-0D4E-4F5A-8B6C-7D8E9F0A1B2C'), {
+      uuid: '6f1c2b3a-0d4e-4f5a-8b6c-7d8e9f0a1b2c',
+    });
+    for (const raw of [
+      '0',
+      '-1',
+      '042',
+      '1.5',
+      '1e3',
+      '9999999999999999',
+      'alice',
+      '',
+      'not-a-uuid-at-all-0000-000000000000',
+    ]) {
       assert.equal(parseReference(raw), undefined, raw);
     }
   });

@@ -9,7 +9,10 @@ const extractor = (limits: Partial<{ maxPages: number; timeoutMs: number; maxHea
   new PdfExtractor({ maxPages: 1000, timeoutMs: 30_000, maxHeapMb: 256, ...limits });
 
 const failureOf = async (promise: Promise<unknown>) => {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   assert.ok(error instanceof PdfExtractionError, `expected a PdfExtractionError, got ${String(error)}`);
   return error;
 };
@@ -30,7 +33,9 @@ describe('PDF text extraction (worker thread)', () => {
   });
 
   test('a damaged PDF is reported as such', async () => {
-    const error = await failureOf(extractor().extract(new TextEncoder().encode('%PDF-1.7\nthis is not really a PDF\n%%EOF')));
+    const error = await failureOf(
+      extractor().extract(new TextEncoder().encode('%PDF-1.7\nthis is not really a PDF\n%%EOF')),
+    );
     assert.equal(error.reason, 'corrupt');
   });
 
@@ -44,7 +49,9 @@ describe('PDF text extraction (worker thread)', () => {
 
   test('a PDF that takes longer than the time limit is cut (or refused), never read to the end', async () => {
     const pdf = await makeManyPagesPdf(3000);
-    const result = await extractor({ timeoutMs: 200 }).extract(pdf).catch((error: PdfExtractionError) => error);
+    const result = await extractor({ timeoutMs: 200 })
+      .extract(pdf)
+      .catch((error: PdfExtractionError) => error);
     if (result instanceof PdfExtractionError) assert.equal(result.reason, 'timeout');
     else {
       assert.equal(result.truncated, 'time');

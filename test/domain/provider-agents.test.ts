@@ -22,7 +22,8 @@ function providers() {
       },
       async update(id: string, definition: ProviderAgentDefinition) {
         calls.push(['update', id, definition]);
-        if (id === 'ag_gone') throw new AppError('upstream_error', 'Provider "mistral" answered 404 (unknown model or path?): not found');
+        if (id === 'ag_gone')
+          throw new AppError('upstream_error', 'Provider "mistral" answered 404 (unknown model or path?): not found');
       },
       async remove(id: string) {
         calls.push(['remove', id, undefined]);
@@ -97,14 +98,21 @@ describe('provider agents (the Mistral mirror)', () => {
     assert.equal(await sync.updated(linked, agent({ providerAgentId: 'ag_7', model: 'gpt-4' })), null);
     assert.deepEqual(calls.at(-1)!.slice(0, 2), ['remove', 'ag_7']);
     assert.equal(await sync.updated(agent({ model: 'gpt-4' }), agent()), 'ag_1');
-    assert.equal(await sync.updated(agent({ providerAgentId: 'ag_gone' }), agent({ providerAgentId: 'ag_gone' })), 'ag_2');
+    assert.equal(
+      await sync.updated(agent({ providerAgentId: 'ag_gone' }), agent({ providerAgentId: 'ag_gone' })),
+      'ag_2',
+    );
   });
 
   test('the copy answers only with the agent’s own model and sampling settings', async () => {
     const { sync } = providers();
     const linked = agent({ providerAgentId: 'ag_7', settings: { temperature: 0.2, topP: 0.9 } });
     assert.equal(await sync.route(linked, 'mistral/small', {}), 'ag_7');
-    assert.equal(await sync.route(linked, 'mistral/small', { temperature: 0.2, top_p: 0.9 }), 'ag_7', 'the same values change nothing');
+    assert.equal(
+      await sync.route(linked, 'mistral/small', { temperature: 0.2, top_p: 0.9 }),
+      'ag_7',
+      'the same values change nothing',
+    );
     assert.equal(await sync.route(linked, 'mistral/small', { temperature: 1 }), undefined);
     assert.equal(await sync.route(linked, 'mistral/small', { top_p: 0.5 }), undefined);
     assert.equal(await sync.route(linked, 'mistral/large', {}), undefined);

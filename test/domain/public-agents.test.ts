@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { logOptions } from '../../src/http/app.ts';
 import { MemoryLimitCounters } from '../../src/stores/kv/memory-limit-counters.ts';
-import { anonymousId, generateClientToken, generatePublicKey, normalizeOrigin, visitorOf } from '../../src/domain/public-agents/public-agents.types.ts';
+import {
+  anonymousId,
+  generateClientToken,
+  generatePublicKey,
+  normalizeOrigin,
+  visitorOf,
+} from '../../src/domain/public-agents/public-agents.types.ts';
 import { VisitorCounters } from '../../src/domain/public-agents/visitor-limits.ts';
 import { ManualClock } from '../helpers/server.ts';
 
@@ -18,7 +24,11 @@ describe('public agents: keys, tokens, visitors, origins', () => {
     const client = { origin: 'https://a.example', address: '203.0.113.7', userAgent: 'Firefox' };
     const visitor = visitorOf('secret-1', client);
     assert.match(visitor, /^[0-9a-f]{64}$/);
-    assert.equal(visitorOf('secret-1', { ...client, origin: 'https://b.example' }), visitor, 'the origin is bound separately');
+    assert.equal(
+      visitorOf('secret-1', { ...client, origin: 'https://b.example' }),
+      visitor,
+      'the origin is bound separately',
+    );
     assert.notEqual(visitorOf('secret-2', client), visitor, 'another server secret, another id');
     assert.notEqual(visitorOf('secret-1', { ...client, userAgent: 'curl' }), visitor);
     assert.notEqual(visitorOf('secret-1', { ...client, address: '203.0.113.8' }), visitor);
@@ -30,7 +40,14 @@ describe('public agents: keys, tokens, visitors, origins', () => {
     assert.equal(normalizeOrigin('https://shop.example/'), 'https://shop.example');
     assert.equal(normalizeOrigin('http://127.0.0.1:8080'), 'http://127.0.0.1:8080');
     assert.equal(normalizeOrigin('HTTPS://Shop.Example'), undefined, 'not as a browser sends it');
-    for (const bad of ['https://shop.example/page', 'shop.example', 'ftp://shop.example', '*', 'https://shop.example?x=1', 'javascript:alert(1)']) {
+    for (const bad of [
+      'https://shop.example/page',
+      'shop.example',
+      'ftp://shop.example',
+      '*',
+      'https://shop.example?x=1',
+      'javascript:alert(1)',
+    ]) {
       assert.equal(normalizeOrigin(bad), undefined, bad);
     }
   });
@@ -42,7 +59,10 @@ describe('public agents: keys, tokens, visitors, origins', () => {
     const first = await visitors.message(1, 'v', 7, limits, 60_000);
     await first.settle(100);
     // 100 of 100 tokens used: the next message is refused, for the tokens.
-    await assert.rejects(visitors.message(1, 'v', 7, limits, 60_000), (error: any) => error.code === 'rate_limited' && /tokens/.test(error.message));
+    await assert.rejects(
+      visitors.message(1, 'v', 7, limits, 60_000),
+      (error: any) => error.code === 'rate_limited' && /tokens/.test(error.message),
+    );
     await first.settle(0); // settling twice changes nothing
     const other = await visitors.message(1, 'w', 7, limits, 60_000);
     await other.refund();
@@ -57,7 +77,11 @@ describe('public agents: keys, tokens, visitors, origins', () => {
 
   test('logs mask the client token in the messages path', () => {
     const serializers = (logOptions('info') as { serializers: { req(request: object): { url: string } } }).serializers;
-    const logged = serializers.req({ method: 'GET', url: '/v1/chat/conversation/public/messages/pct_SECRET?x=1', ip: '127.0.0.1' });
+    const logged = serializers.req({
+      method: 'GET',
+      url: '/v1/chat/conversation/public/messages/pct_SECRET?x=1',
+      ip: '127.0.0.1',
+    });
     assert.equal(logged.url, '/v1/chat/conversation/public/messages/***?x=1');
   });
 });

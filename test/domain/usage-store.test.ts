@@ -13,11 +13,24 @@ for (const dialect of dialects) {
     before(async () => {
       const database = await createTestDatabase(dialect);
       drop = database.drop;
-      sql = await openDatabase({ databaseUrl: database.env.DATABASE_URL, sqlitePath: join(database.env.CAUSERIE_DATA_DIR!, 'causerie.sqlite') });
+      sql = await openDatabase({
+        databaseUrl: database.env.DATABASE_URL,
+        sqlitePath: join(database.env.CAUSERIE_DATA_DIR!, 'causerie.sqlite'),
+      });
       const now = new Date().toISOString();
       const user = await sql.db
         .insertInto('users')
-        .values({ uuid: crypto.randomUUID(), username: 'u', username_key: 'u', password_hash: 'x', role: 'user', disabled: 0, plan_id: null, created_at: now, updated_at: now })
+        .values({
+          uuid: crypto.randomUUID(),
+          username: 'u',
+          username_key: 'u',
+          password_hash: 'x',
+          role: 'user',
+          disabled: 0,
+          plan_id: null,
+          created_at: now,
+          updated_at: now,
+        })
         .returning('id')
         .executeTakeFirstOrThrow();
       userId = user.id;
@@ -43,17 +56,36 @@ for (const dialect of dialects) {
     test('rows inserted at once are all stored, each call resolving once its row is', async () => {
       const store = new UsageStore(sql.db);
       await Promise.all(Array.from({ length: 250 }, (_, i) => store.insert(row(userId, i + 1))));
-      const stored = await sql.db.selectFrom('usage_records').select('prompt_tokens').where('user_id', '=', userId).execute();
+      const stored = await sql.db
+        .selectFrom('usage_records')
+        .select('prompt_tokens')
+        .where('user_id', '=', userId)
+        .execute();
       assert.equal(stored.length, 250);
       assert.deepEqual(new Set(stored.map((r) => r.prompt_tokens)).size, 250);
     });
 
     test('a bad row in a batch fails only its own call', async () => {
       const store = new UsageStore(sql.db);
-      const results = await Promise.allSettled([store.insert(row(userId, 1001)), store.insert(row(999_999, 1002)), store.insert(row(userId, 1003))]);
-      assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
-      const stored = await sql.db.selectFrom('usage_records').select('prompt_tokens').where('prompt_tokens', '>', 1000).orderBy('prompt_tokens').execute();
-      assert.deepEqual(stored.map((r) => r.prompt_tokens), [1001, 1003]);
+      const results = await Promise.allSettled([
+        store.insert(row(userId, 1001)),
+        store.insert(row(999_999, 1002)),
+        store.insert(row(userId, 1003)),
+      ]);
+      assert.deepEqual(
+        results.map((r) => r.status),
+        ['fulfilled', 'rejected', 'fulfilled'],
+      );
+      const stored = await sql.db
+        .selectFrom('usage_records')
+        .select('prompt_tokens')
+        .where('prompt_tokens', '>', 1000)
+        .orderBy('prompt_tokens')
+        .execute();
+      assert.deepEqual(
+        stored.map((r) => r.prompt_tokens),
+        [1001, 1003],
+      );
     });
   });
 }

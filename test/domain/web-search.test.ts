@@ -15,7 +15,12 @@ const provider: SearchProvider = {
   id: 'fake',
   costMicros: 2500,
   async search(_query, { count }) {
-    return Array.from({ length: Math.min(count, 4) }, (_, i) => ({ title: `Page ${i + 1}`, url: `https://p${i + 1}.example/`, snippet: `snippet ${i + 1}`, rank: i + 1 }));
+    return Array.from({ length: Math.min(count, 4) }, (_, i) => ({
+      title: `Page ${i + 1}`,
+      url: `https://p${i + 1}.example/`,
+      snippet: `snippet ${i + 1}`,
+      rank: i + 1,
+    }));
   },
 };
 
@@ -42,9 +47,17 @@ function webSearch(overrides: Partial<WebSearchDeps> = {}) {
 describe('WebSearch.augment', () => {
   test('adds one system message before the user message: numbered sources, page text for the pages read, a request to cite', async () => {
     const { service, recorded, admitted } = webSearch();
-    const messages = [{ role: 'system' as const, content: 'Be brief.' }, { role: 'user' as const, content: 'first' }, { role: 'assistant' as const, content: 'ok' }, { role: 'user' as const, content: 'what now?' }];
+    const messages = [
+      { role: 'system' as const, content: 'Be brief.' },
+      { role: 'user' as const, content: 'first' },
+      { role: 'assistant' as const, content: 'ok' },
+      { role: 'user' as const, content: 'what now?' },
+    ];
     const result = await service.augment({ actor, model: 'm', messages, conversationId: 3, signal });
-    assert.deepEqual(result.sources.map((s) => s.index), [1, 2, 3, 4]);
+    assert.deepEqual(
+      result.sources.map((s) => s.index),
+      [1, 2, 3, 4],
+    );
     assert.equal(result.messages.length, 5);
     assert.deepEqual(result.messages.at(-1), messages.at(-1));
     const system = result.messages.at(-2)!;
@@ -54,11 +67,26 @@ describe('WebSearch.augment', () => {
     assert.equal(system.content!.match(/Page text:/g)!.length, 2, 'only the top two pages are read');
     assert.deepEqual(admitted, [2500]);
     assert.equal(recorded.length, 1);
-    assert.deepEqual({ ...recorded[0], created_at: undefined }, { user_id: 7, api_key_id: null, conversation_id: 3, provider: 'fake', results: 4, cost_micros: 2500, status: 'complete', created_at: undefined });
+    assert.deepEqual(
+      { ...recorded[0], created_at: undefined },
+      {
+        user_id: 7,
+        api_key_id: null,
+        conversation_id: 3,
+        provider: 'fake',
+        results: 4,
+        cost_micros: 2500,
+        status: 'complete',
+        created_at: undefined,
+      },
+    );
   });
 
   test("cuts the pages' text to fit the model's window next to the conversation", async () => {
-    const history = [{ role: 'user' as const, content: 'x'.repeat(4000) }, { role: 'user' as const, content: 'question' }];
+    const history = [
+      { role: 'user' as const, content: 'x'.repeat(4000) },
+      { role: 'user' as const, content: 'question' },
+    ];
     const { service } = webSearch();
     const result = await service.augment({ actor, model: 'm', messages: history, signal });
     const estimate = result.messages.reduce((sum, m) => sum + Math.ceil((m.content ?? '').length / 4) + 4, 0);
@@ -72,19 +100,32 @@ describe('WebSearch.augment', () => {
 
   test('no engine: 503 naming the settings; an engine error is recorded and passed on', async () => {
     const none = webSearch({ provider: undefined });
-    await assert.rejects(none.service.augment({ actor, model: 'm', messages: [{ role: 'user', content: 'q' }], signal }), (error: AppError) => {
-      assert.equal(error.code, 'web_search_unavailable');
-      assert.equal(error.status, 503);
-      assert.match(error.message, /CAUSERIE_SEARXNG_URL.*BRAVE_SEARCH_API_KEY.*TAVILY_API_KEY.*SERPER_API_KEY/);
-      return true;
+    await assert.rejects(
+      none.service.augment({ actor, model: 'm', messages: [{ role: 'user', content: 'q' }], signal }),
+      (error: AppError) => {
+        assert.equal(error.code, 'web_search_unavailable');
+        assert.equal(error.status, 503);
+        assert.match(error.message, /CAUSERIE_SEARXNG_URL.*BRAVE_SEARCH_API_KEY.*TAVILY_API_KEY.*SERPER_API_KEY/);
+        return true;
+      },
+    );
+    const failing = webSearch({
+      provider: {
+        ...provider,
+        search: async () => Promise.reject(new AppError('rate_limited', 'Provider "fake" is rate limiting requests')),
+      },
     });
-    const failing = webSearch({ provider: { ...provider, search: async () => Promise.reject(new AppError('rate_limited', 'Provider "fake" is rate limiting requests')) } });
-    await assert.rejects(failing.service.augment({ actor, model: 'm', messages: [{ role: 'user', content: 'q' }], signal }), /rate limiting/);
+    await assert.rejects(
+      failing.service.augment({ actor, model: 'm', messages: [{ role: 'user', content: 'q' }], signal }),
+      /rate limiting/,
+    );
     assert.equal(failing.recorded[0]!.status, 'error');
   });
 
   test('skipped pages leave their snippets; the answer goes on', async () => {
-    const { service } = webSearch({ readPage: async (url) => ({ ok: false, url, reason: 'not text (application/pdf)' }) });
+    const { service } = webSearch({
+      readPage: async (url) => ({ ok: false, url, reason: 'not text (application/pdf)' }),
+    });
     const result = await service.augment({ actor, model: 'm', messages: [{ role: 'user', content: 'q' }], signal });
     assert.doesNotMatch(result.messages[0]!.content!, /Page text/);
     assert.match(result.messages[0]!.content!, /Snippet: snippet 1/);
@@ -104,13 +145,26 @@ test('a restart refills searches_per_day and the budget from the search ledger',
     counterKey('t:', { scope: 'key', userId: 7, keyId: 3 }, 'searches', day),
     counterKey('t:', { scope: 'user', userId: 7 }, 'cost', month),
   ];
-  assert.deepEqual(await counters.read(keys.map((key) => ({ kind: 'counter' as const, key })), now), [4, 4, 10_000]);
+  assert.deepEqual(
+    await counters.read(
+      keys.map((key) => ({ kind: 'counter' as const, key })),
+      now,
+    ),
+    [4, 4, 10_000],
+  );
 });
 
 test('the enricher searches when asked, or when its default says so and the request said nothing', async () => {
   const { WebSearchEnricher } = await import('../../src/domain/web-search/web-search.enricher.ts');
   const { service } = webSearch();
-  const input = (options: Record<string, unknown>) => ({ actor, conversation: { id: 1 } as never, model: 'm', messages: [{ role: 'user' as const, content: 'q' }], options, signal });
+  const input = (options: Record<string, unknown>) => ({
+    actor,
+    conversation: { id: 1 } as never,
+    model: 'm',
+    messages: [{ role: 'user' as const, content: 'q' }],
+    options,
+    signal,
+  });
   const plain = new WebSearchEnricher(service);
   assert.equal(await plain.enrich(input({})), undefined);
   assert.equal((await plain.enrich(input({ web_search: true })))!.metadata!.sources!.constructor, Array);

@@ -56,13 +56,21 @@ for (const dialect of dialects) {
       await chat.stop();
     });
 
-    const api = (path: string, options: { method?: string; body?: unknown } = {}) => server.api(path, { auth: key, ...options });
+    const api = (path: string, options: { method?: string; body?: unknown } = {}) =>
+      server.api(path, { auth: key, ...options });
     const lastAgentRequest = () => chat.upstream.agentRequests().at(-1)!;
 
     test('creating an agent on a Mistral model creates it on Mistral (POST /v1/agents) and records its id', async () => {
       const created = await api('/api/v1/models/agents?name=Sommelier', {
         method: 'POST',
-        body: { model_id: 'mistral-small', instructions: 'Recommend a wine.', description: 'Wine advice', temperature: 0.2, max_tokens: 80, tools: [{ type: 'web_search' }] },
+        body: {
+          model_id: 'mistral-small',
+          instructions: 'Recommend a wine.',
+          description: 'Wine advice',
+          temperature: 0.2,
+          max_tokens: 80,
+          tools: [{ type: 'web_search' }],
+        },
       });
       assert.equal(created.status, 201, created.text);
       agent = created.body;
@@ -83,7 +91,10 @@ for (const dialect of dialects) {
     });
 
     test('its completions go to /v1/agents/completions with the Mistral agent id, without and within a session, JSON and streamed', async () => {
-      const answer = await api(`/api/v1/models/agents/${agent.id}`, { method: 'POST', body: { prompt: '[[echo-prompt]] With fish?' } });
+      const answer = await api(`/api/v1/models/agents/${agent.id}`, {
+        method: 'POST',
+        body: { prompt: '[[echo-prompt]] With fish?' },
+      });
       assert.equal(answer.status, 200, answer.text);
       // Mistral's agent holds the instructions: Causerie does not repeat them.
       assert.equal(answer.body.content, 'system: Recommend a wine.\nuser: [[echo-prompt]] With fish?');
@@ -95,13 +106,22 @@ for (const dialect of dialects) {
       assert.deepEqual(sent.body.messages, [{ role: 'user', content: '[[echo-prompt]] With fish?' }]);
 
       const session = (await api('/api/v1/sessions', { method: 'POST' })).body;
-      const inSession = await api(`/api/v1/sessions/${session.id}/models/agents/${agent.id}`, { method: 'POST', body: { prompt: '[[echo-prompt]] Red or white?' } });
+      const inSession = await api(`/api/v1/sessions/${session.id}/models/agents/${agent.id}`, {
+        method: 'POST',
+        body: { prompt: '[[echo-prompt]] Red or white?' },
+      });
       assert.equal(inSession.status, 200, inSession.text);
       assert.equal(inSession.body.message.content, 'system: Recommend a wine.\nuser: [[echo-prompt]] Red or white?');
       assert.equal(lastAgentRequest().body.agent_id, agent.provider_agent_id);
 
-      const streamed = await sse(server, `/api/v1/sessions/${session.id}/models/agents/${agent.id}`, { body: { prompt: 'Champagne', stream: true }, auth: key });
-      const events = streamed.events.map((e) => e.data).slice(0, -1).map((data) => JSON.parse(data));
+      const streamed = await sse(server, `/api/v1/sessions/${session.id}/models/agents/${agent.id}`, {
+        body: { prompt: 'Champagne', stream: true },
+        auth: key,
+      });
+      const events = streamed.events
+        .map((e) => e.data)
+        .slice(0, -1)
+        .map((data) => JSON.parse(data));
       assert.equal(events.at(-1).type, 'end');
       assert.equal(events.at(-1).message.content, 'Champagne');
       assert.equal(lastAgentRequest().body.stream, true);
@@ -109,14 +129,20 @@ for (const dialect of dialects) {
 
       // A request that changes a sampling setting the Mistral agent holds goes through chat completions, instructions included.
       const chatsBefore = chat.upstream.chatRequests().length;
-      const warmer = await api(`/api/v1/models/agents/${agent.id}`, { method: 'POST', body: { prompt: '[[echo-prompt]] Surprise me', temperature: 1.2 } });
+      const warmer = await api(`/api/v1/models/agents/${agent.id}`, {
+        method: 'POST',
+        body: { prompt: '[[echo-prompt]] Surprise me', temperature: 1.2 },
+      });
       assert.equal(warmer.body.content, 'system: Recommend a wine.\nuser: [[echo-prompt]] Surprise me');
       assert.equal(chat.upstream.chatRequests().length, chatsBefore + 1);
       assert.equal(chat.upstream.chatRequests().at(-1)!.body.temperature, 1.2);
     });
 
     test('an update patches the Mistral agent; moving it off Mistral deletes it there; deleting the agent deletes it on Mistral', async () => {
-      const patched = await api(`/api/v1/models/agents/${agent.id}`, { method: 'PATCH', body: { instructions: 'Recommend a cheese.', top_p: 0.9 } });
+      const patched = await api(`/api/v1/models/agents/${agent.id}`, {
+        method: 'PATCH',
+        body: { instructions: 'Recommend a cheese.', top_p: 0.9 },
+      });
       assert.equal(patched.status, 200);
       assert.equal(patched.body.provider_agent_id, agent.provider_agent_id);
       const request = lastAgentRequest();
@@ -131,7 +157,10 @@ for (const dialect of dialects) {
       const moved = await api(`/api/v1/models/agents/${agent.id}`, { method: 'PATCH', body: { model_id: 'gpt-4' } });
       assert.equal(moved.body.provider_agent_id, null);
       assert.equal(chat.upstream.agents.has(agent.provider_agent_id), false);
-      const back = await api(`/api/v1/models/agents/${agent.id}`, { method: 'PATCH', body: { model_id: 'mistral-small' } });
+      const back = await api(`/api/v1/models/agents/${agent.id}`, {
+        method: 'PATCH',
+        body: { model_id: 'mistral-small' },
+      });
       assert.match(back.body.provider_agent_id, /^ag_/);
       assert.equal(chat.upstream.agents.get(back.body.provider_agent_id)?.instructions, 'Recommend a cheese.');
 
@@ -141,33 +170,57 @@ for (const dialect of dialects) {
     });
 
     test('when Mistral refuses the agent, the Causerie agent still works (chat completions with its instructions) and the failure is logged without the key', async () => {
-      const created = await api('/api/v1/models/agents?name=Broken [[status:400]]', { method: 'POST', body: { model_id: 'mistral-small', instructions: 'Be terse.' } });
+      const created = await api('/api/v1/models/agents?name=Broken [[status:400]]', {
+        method: 'POST',
+        body: { model_id: 'mistral-small', instructions: 'Be terse.' },
+      });
       assert.equal(created.status, 201, created.text);
       assert.equal(created.body.provider_agent_id, null);
       const log = logged.join('');
       assert.match(log, new RegExp(`cannot create agent ${created.body.id} on provider \\\\?"mistral\\\\?"`));
       assert.doesNotMatch(log, new RegExp(mistralKey));
-      const answer = await api(`/api/v1/models/agents/${created.body.id}`, { method: 'POST', body: { prompt: '[[echo-prompt]] Hi' } });
+      const answer = await api(`/api/v1/models/agents/${created.body.id}`, {
+        method: 'POST',
+        body: { prompt: '[[echo-prompt]] Hi' },
+      });
       assert.equal(answer.body.content, 'system: Be terse.\nuser: [[echo-prompt]] Hi');
       assert.equal(chat.upstream.chatRequests().at(-1)!.body.model, 'mistral-small-latest');
     });
 
     test('a copy deleted in Mistral’s console: the prompt is answered with the instructions, the link dropped, and the next update recreates it', async () => {
-      const created = (await api('/api/v1/models/agents?name=Fleeting', { method: 'POST', body: { model_id: 'mistral-small', instructions: 'Be brief.' } })).body;
+      const created = (
+        await api('/api/v1/models/agents?name=Fleeting', {
+          method: 'POST',
+          body: { model_id: 'mistral-small', instructions: 'Be brief.' },
+        })
+      ).body;
       chat.upstream.agents.delete(created.provider_agent_id);
-      const answer = await api(`/api/v1/models/agents/${created.id}`, { method: 'POST', body: { prompt: '[[echo-prompt]] Still?' } });
+      const answer = await api(`/api/v1/models/agents/${created.id}`, {
+        method: 'POST',
+        body: { prompt: '[[echo-prompt]] Still?' },
+      });
       assert.equal(answer.status, 200, answer.text);
       assert.equal(answer.body.content, 'system: Be brief.\nuser: [[echo-prompt]] Still?');
       assert.equal((await api(`/api/v1/models/agents/${created.id}`)).body.provider_agent_id, null);
-      const recreated = await api(`/api/v1/models/agents/${created.id}`, { method: 'PATCH', body: { description: 'back' } });
+      const recreated = await api(`/api/v1/models/agents/${created.id}`, {
+        method: 'PATCH',
+        body: { description: 'back' },
+      });
       assert.match(recreated.body.provider_agent_id, /^ag_/);
 
       chat.upstream.agents.delete(recreated.body.provider_agent_id);
       const session = (await api('/api/v1/sessions', { method: 'POST' })).body;
-      const inSession = await api(`/api/v1/sessions/${session.id}/models/agents/${created.id}`, { method: 'POST', body: { prompt: '[[echo-prompt]] Again?' } });
+      const inSession = await api(`/api/v1/sessions/${session.id}/models/agents/${created.id}`, {
+        method: 'POST',
+        body: { prompt: '[[echo-prompt]] Again?' },
+      });
       assert.equal(inSession.status, 200, inSession.text);
       assert.equal(inSession.body.message.content, 'system: Be brief.\nuser: [[echo-prompt]] Again?');
-      assert.equal((await api(`/api/v1/sessions/${session.id}/history`)).headers.get('x-total-count'), '2', 'the failed attempt left nothing');
+      assert.equal(
+        (await api(`/api/v1/sessions/${session.id}/history`)).headers.get('x-total-count'),
+        '2',
+        'the failed attempt left nothing',
+      );
     });
   });
 }

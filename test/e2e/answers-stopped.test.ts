@@ -33,7 +33,6 @@ for (const dialect of dialects) {
       return stream;
     }
 
-
     test('revoking the key ends its stream at once; the reply is kept, cancelled', async () => {
       const user = await signUp(chat.server, `revoked-${dialect}`);
       const { key, id } = await createKey(chat.server, user.basic);
@@ -41,11 +40,18 @@ for (const dialect of dialects) {
       assert.equal((await chat.server.api(`/api/v1/keys/${id}`, { method: 'DELETE', auth: user.basic })).status, 200);
       const text = await stream.readUntil(() => false);
       assert.ok(!text.includes('w59'), 'the answer did not run to its end');
-      const session = await eventually(async () => {
-        const history = await chat.server.api('/v1/chat/history?page_size=1', { auth: user.basic });
-        const reply = await chat.server.api(`/api/v1/sessions/${history.body.sessions[0].id}/history`, { auth: user.basic });
-        return reply.body.find((m: { role: string; status: string }) => m.role === 'assistant' && m.status === 'cancelled');
-      }, { what: 'the reply stored as cancelled' });
+      const session = await eventually(
+        async () => {
+          const history = await chat.server.api('/v1/chat/history?page_size=1', { auth: user.basic });
+          const reply = await chat.server.api(`/api/v1/sessions/${history.body.sessions[0].id}/history`, {
+            auth: user.basic,
+          });
+          return reply.body.find(
+            (m: { role: string; status: string }) => m.role === 'assistant' && m.status === 'cancelled',
+          );
+        },
+        { what: 'the reply stored as cancelled' },
+      );
       assert.match(session.content, /^w0/);
     });
 
@@ -53,7 +59,10 @@ for (const dialect of dialects) {
       const user = await signUp(chat.server, `disabled-${dialect}`);
       const { key } = await createKey(chat.server, user.basic);
       const stream = await slowStream(key);
-      assert.equal((await chat.server.api(`/api/v1/users/${user.id}`, { method: 'PATCH', body: { disabled: true } })).status, 200);
+      assert.equal(
+        (await chat.server.api(`/api/v1/users/${user.id}`, { method: 'PATCH', body: { disabled: true } })).status,
+        200,
+      );
       const text = await stream.readUntil(() => false);
       assert.ok(!text.includes('w59'));
     });
@@ -65,10 +74,15 @@ for (const dialect of dialects) {
       const text = await stream.readUntil(() => false);
       assert.ok(!text.includes('w59'), 'stopped long before its end (12 s at this pace)');
       const session = (await capped.server.api('/v1/chat/history?page_size=1', { auth: key })).body.sessions[0];
-      const reply = await eventually(async () => {
-        const messages = (await capped.server.api(`/api/v1/sessions/${session.id}/history`, { auth: key })).body;
-        return messages.find((m: { role: string; status: string }) => m.role === 'assistant' && m.status === 'cancelled');
-      }, { what: 'the endless reply stopped and stored as cancelled' });
+      const reply = await eventually(
+        async () => {
+          const messages = (await capped.server.api(`/api/v1/sessions/${session.id}/history`, { auth: key })).body;
+          return messages.find(
+            (m: { role: string; status: string }) => m.role === 'assistant' && m.status === 'cancelled',
+          );
+        },
+        { what: 'the endless reply stopped and stored as cancelled' },
+      );
       assert.match(reply.content, /^w0 w1/);
     });
   });

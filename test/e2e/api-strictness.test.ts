@@ -13,11 +13,13 @@ before(async () => {
 after(() => chat.stop());
 
 describe('bodies are validated strictly; query strings and paths still read numbers from text', () => {
-
   test('"prompt": 42 is refused, not stored as "42"', async () => {
     const session = await server.api('/api/v1/sessions', { method: 'POST', body: {} });
     assert.equal(session.status, 201);
-    const response = await server.api(`/api/v1/sessions/${session.body.id}/models/completions`, { method: 'POST', body: { prompt: 42 } });
+    const response = await server.api(`/api/v1/sessions/${session.body.id}/models/completions`, {
+      method: 'POST',
+      body: { prompt: 42 },
+    });
     assert.equal(response.status, 400, response.text);
     assert.deepEqual(response.body, { detail: 'body.prompt: must be string', code: 'validation_failed' });
     const history = await server.api(`/api/v1/sessions/${session.body.id}/history`);
@@ -51,10 +53,13 @@ describe('bodies are validated strictly; query strings and paths still read numb
 });
 
 describe('error messages say what the caller sent and what is allowed', () => {
-
   const probe = async (method: string, path: string, body?: unknown) => {
     const response = await server.api(path, { method, body });
-    return { status: response.status, detail: response.body.detail ?? response.body.error?.message, text: response.text };
+    return {
+      status: response.status,
+      detail: response.body.detail ?? response.body.error?.message,
+      text: response.text,
+    };
   };
 
   test('a model sent as model_id is named model_id', async () => {
@@ -64,7 +69,10 @@ describe('error messages say what the caller sent and what is allowed', () => {
   });
 
   test('a field with fixed values lists them instead of "must be equal to constant"', async () => {
-    const response = await probe('POST', '/v1/chat/completions', { model: 'openai/echo', messages: [{ role: 'robot', content: 'hi' }] });
+    const response = await probe('POST', '/v1/chat/completions', {
+      model: 'openai/echo',
+      messages: [{ role: 'robot', content: 'hi' }],
+    });
     assert.equal(response.status, 400, response.text);
     assert.doesNotMatch(response.detail, /equal to constant/);
     assert.match(response.detail, /^body\.messages\.0\.role: must be one of "system", /);
@@ -92,7 +100,11 @@ describe('error messages say what the caller sent and what is allowed', () => {
   });
 
   test('unknown routes under /api/v1/models/ are unknown routes, not unknown models', async () => {
-    for (const [method, path] of [['DELETE', '/api/v1/models/agents'], ['GET', '/api/v1/models/agents/1/extra'], ['DELETE', '/api/v1/models/completions']] as const) {
+    for (const [method, path] of [
+      ['DELETE', '/api/v1/models/agents'],
+      ['GET', '/api/v1/models/agents/1/extra'],
+      ['DELETE', '/api/v1/models/completions'],
+    ] as const) {
       const response = await probe(method, path);
       assert.equal(response.status, 404, `${method} ${path}`);
       assert.equal(response.detail, `Route ${method} ${path} not found`);
@@ -119,13 +131,18 @@ describe('error messages say what the caller sent and what is allowed', () => {
 });
 
 describe("spec 003: the session's model wins, and the answer says which model it was", () => {
-
   test('X-Causerie-Model names the model used, also when the request named another', async () => {
-    const first = await server.api('/v1/chat/stream', { method: 'POST', body: { model: 'gpt-4', stream: false, messages: [{ role: 'user', content: 'hello' }] } });
+    const first = await server.api('/v1/chat/stream', {
+      method: 'POST',
+      body: { model: 'gpt-4', stream: false, messages: [{ role: 'user', content: 'hello' }] },
+    });
     assert.equal(first.status, 200, first.text);
     assert.equal(first.headers.get('x-causerie-model'), first.body.model);
     const sessionId = Number(first.headers.get('x-session-id'));
-    const other = await server.api('/v1/chat/stream', { method: 'POST', body: { session_id: sessionId, model: 'gpt-3.5-turbo', messages: [{ role: 'user', content: 'again' }] } });
+    const other = await server.api('/v1/chat/stream', {
+      method: 'POST',
+      body: { session_id: sessionId, model: 'gpt-3.5-turbo', messages: [{ role: 'user', content: 'again' }] },
+    });
     assert.equal(other.status, 200, other.text);
     assert.equal(other.headers.get('x-causerie-model'), first.body.model);
     assert.notEqual(other.headers.get('x-causerie-model'), 'gpt-3.5-turbo');

@@ -32,11 +32,12 @@ async function startFileServer(file: Buffer, mode: 'held' | 'missing') {
   return { url, release, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
-const modelView = async (server: TestServer) => (await server.api('/api/v1/models')).body.find((m: { id: string }) => m.id === modelId);
+const modelView = async (server: TestServer) =>
+  (await server.api('/api/v1/models')).body.find((m: { id: string }) => m.id === modelId);
 
 describe('first start with nothing configured: the default local model downloads in the background', () => {
   let gguf: Buffer;
-  let dirs: string[] = [];
+  const dirs: string[] = [];
   before(async () => {
     const dir = await mkdtemp(join(tmpdir(), 'causerie-gguf-'));
     dirs.push(dir);
@@ -49,7 +50,14 @@ describe('first start with nothing configured: the default local model downloads
   const start = async (url: string) => {
     const modelsDir = await mkdtemp(join(tmpdir(), 'causerie-models-'));
     dirs.push(modelsDir);
-    return startTestServer({ env: { CAUSERIE_AUTO_PULL: 'true', CAUSERIE_AUTO_PULL_URI: url, CAUSERIE_MODELS_DIR: modelsDir, CAUSERIE_LOCAL_THREADS: '1' } });
+    return startTestServer({
+      env: {
+        CAUSERIE_AUTO_PULL: 'true',
+        CAUSERIE_AUTO_PULL_URI: url,
+        CAUSERIE_MODELS_DIR: modelsDir,
+        CAUSERIE_LOCAL_THREADS: '1',
+      },
+    });
   };
 
   test('progress shows in GET /api/v1/models, then the model answers a streamed chat', async () => {
@@ -63,10 +71,14 @@ describe('first start with nothing configured: the default local model downloads
       assert.equal(downloading.available, false);
       assert.ok(downloading.progress > 0 && downloading.progress < 1, String(downloading.progress));
       files.release();
-      const ready = await eventually(async () => {
-        const model = await modelView(server);
-        return model?.status === 'available' ? model : undefined;
-      }, 'the model to be available', 30_000).catch(async (error) => {
+      const ready = await eventually(
+        async () => {
+          const model = await modelView(server);
+          return model?.status === 'available' ? model : undefined;
+        },
+        'the model to be available',
+        30_000,
+      ).catch(async (error) => {
         throw new Error(`${error.message}: ${JSON.stringify(await modelView(server))}`);
       });
       assert.equal(ready.progress, undefined);
@@ -108,7 +120,9 @@ describe('first start with nothing configured: the default local model downloads
     const files = await startFileServer(gguf, 'held');
     const modelsDir = await mkdtemp(join(tmpdir(), 'causerie-models-'));
     dirs.push(modelsDir);
-    const server = await startTestServer({ env: { CAUSERIE_AUTO_PULL: 'false', CAUSERIE_AUTO_PULL_URI: files.url, CAUSERIE_MODELS_DIR: modelsDir } });
+    const server = await startTestServer({
+      env: { CAUSERIE_AUTO_PULL: 'false', CAUSERIE_AUTO_PULL_URI: files.url, CAUSERIE_MODELS_DIR: modelsDir },
+    });
     try {
       assert.equal((await modelView(server)).status, 'not_downloaded');
     } finally {

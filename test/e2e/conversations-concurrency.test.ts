@@ -21,9 +21,19 @@ function assertOrdered(history: Message[], questions: string[]) {
   for (let i = 0; i < history.length; i += 2) {
     const [question, answer] = [history[i]!, history[i + 1]!];
     assert.equal(question.role, 'user');
-    assert.deepEqual([answer.role, answer.content, answer.status], ['assistant', echoOf(question.content), 'complete'], `answer ${i + 1} follows its own question`);
+    assert.deepEqual(
+      [answer.role, answer.content, answer.status],
+      ['assistant', echoOf(question.content), 'complete'],
+      `answer ${i + 1} follows its own question`,
+    );
   }
-  assert.deepEqual(history.filter((m) => m.role === 'user').map((m) => m.content).sort(), [...questions].sort());
+  assert.deepEqual(
+    history
+      .filter((m) => m.role === 'user')
+      .map((m) => m.content)
+      .sort(),
+    [...questions].sort(),
+  );
 }
 
 /**
@@ -47,7 +57,12 @@ for (const dialect of dialects) {
 
     test('50 clients: 6 in each of 5 shared conversations, 20 in their own; every history complete and in order', async () => {
       const shared = await Promise.all(
-        Array.from({ length: 5 }, async () => (await server.api('/api/v1/sessions', { method: 'POST', body: { model: 'gpt-4' }, auth: key })).body.id as number),
+        Array.from(
+          { length: 5 },
+          async () =>
+            (await server.api('/api/v1/sessions', { method: 'POST', body: { model: 'gpt-4' }, auth: key })).body
+              .id as number,
+        ),
       );
       const questions = new Map<number, string[]>(shared.map((id) => [id, []]));
       const ownSessions: number[] = [];
@@ -57,14 +72,24 @@ for (const dialect of dialects) {
         // Slow enough that completions overlap: four chunks 10 ms apart.
         const prompt = `${content} is being answered [[chunk-delay:10]]`;
         if (style === 0) {
-          const response = await server.api(`/api/v1/sessions/${sessionId}/models/completions`, { method: 'POST', body: { prompt }, auth: key });
+          const response = await server.api(`/api/v1/sessions/${sessionId}/models/completions`, {
+            method: 'POST',
+            body: { prompt },
+            auth: key,
+          });
           assert.equal(response.status, 200, response.text);
         } else if (style === 1) {
-          const response = await sse(server, `/api/v1/sessions/${sessionId}/models/completions`, { auth: key, body: { prompt, stream: true } });
+          const response = await sse(server, `/api/v1/sessions/${sessionId}/models/completions`, {
+            auth: key,
+            body: { prompt, stream: true },
+          });
           assert.equal(response.status, 200, response.text);
           assert.equal(response.events.at(-1)!.data, '[DONE]');
         } else {
-          const response = await sse(server, '/v1/chat/stream', { auth: key, body: { model: 'gpt-4', messages: [{ role: 'user', content: prompt }], session_id: sessionId } });
+          const response = await sse(server, '/v1/chat/stream', {
+            auth: key,
+            body: { model: 'gpt-4', messages: [{ role: 'user', content: prompt }], session_id: sessionId },
+          });
           assert.equal(response.status, 200, response.text);
           if (sessionId === undefined) ownSessions.push(Number(response.headers.get('x-session-id')));
         }
@@ -88,7 +113,10 @@ for (const dialect of dialects) {
       for (const id of ownSessions) {
         const history = (await server.api(`/api/v1/sessions/${id}/history`, { auth: key })).body;
         assert.equal(history.length, 2);
-        assert.deepEqual(history.map((m: Message) => m.status), ['complete', 'complete']);
+        assert.deepEqual(
+          history.map((m: Message) => m.status),
+          ['complete', 'complete'],
+        );
       }
     });
   });
@@ -126,24 +154,41 @@ describe('two nodes on one PostgreSQL database', () => {
   });
 
   test('completions racing in one conversation on two nodes: the loser gets 409, the history never interleaves', async () => {
-    const admin = { authorization: `Basic ${Buffer.from('admin:admin-password-for-tests').toString('base64')}`, 'content-type': 'application/json' };
+    const admin = {
+      authorization: `Basic ${Buffer.from('admin:admin-password-for-tests').toString('base64')}`,
+      'content-type': 'application/json',
+    };
     const post = async (node: RunningServer, path: string, body: unknown) => {
-      const response = await fetch(`${node.url}${path}`, { method: 'POST', headers: admin, body: JSON.stringify(body) });
+      const response = await fetch(`${node.url}${path}`, {
+        method: 'POST',
+        headers: admin,
+        body: JSON.stringify(body),
+      });
       return { status: response.status, body: (await response.json()) as any };
     };
     const session = (await post(nodes[0]!, '/api/v1/sessions', { model: 'gpt-4' })).body;
     const attempts = await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
-        post(nodes[i % 2]!, `/api/v1/sessions/${session.id}/models/completions`, { prompt: `node${i % 2}-q${i} [[chunk-delay:20]]` }).then((r) => ({ ...r, i })),
+        post(nodes[i % 2]!, `/api/v1/sessions/${session.id}/models/completions`, {
+          prompt: `node${i % 2}-q${i} [[chunk-delay:20]]`,
+        }).then((r) => ({ ...r, i })),
       ),
     );
     const statuses = attempts.map((a) => a.status);
-    assert.ok(statuses.every((s) => s === 200 || s === 409), statuses.join(','));
+    assert.ok(
+      statuses.every((s) => s === 200 || s === 409),
+      statuses.join(','),
+    );
     const won = attempts.filter((a) => a.status === 200);
     assert.ok(won.length >= 1);
     for (const lost of attempts.filter((a) => a.status === 409)) assert.equal(lost.body.code, 'conflict');
-    const response = await fetch(`${nodes[1]!.url}/api/v1/sessions/${session.id}/history?limit=100`, { headers: admin });
+    const response = await fetch(`${nodes[1]!.url}/api/v1/sessions/${session.id}/history?limit=100`, {
+      headers: admin,
+    });
     const history = (await response.json()) as Message[];
-    assertOrdered(history, won.map((a) => `node${a.i % 2}-q${a.i} [[chunk-delay:20]]`));
+    assertOrdered(
+      history,
+      won.map((a) => `node${a.i % 2}-q${a.i} [[chunk-delay:20]]`),
+    );
   });
 });

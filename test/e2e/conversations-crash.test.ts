@@ -49,11 +49,15 @@ for (const dialect of dialects) {
       // The server being talked to: the first process, then the one started after the kill.
       let base = url;
       const call = async (path: string, init: RequestInit = {}) => {
-        const response = await fetch(`${base}${path}`, { ...init, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' } });
+        const response = await fetch(`${base}${path}`, {
+          ...init,
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        });
         return { status: response.status, body: (await response.json()) as any };
       };
 
-      const session = (await call('/api/v1/sessions', { method: 'POST', body: JSON.stringify({ model: 'gpt-4' }) })).body;
+      const session = (await call('/api/v1/sessions', { method: 'POST', body: JSON.stringify({ model: 'gpt-4' }) }))
+        .body;
       const words = Array.from({ length: 200 }, (_, i) => `word${i}`).join(' ');
       const prompt = `${words} [[chunk-delay:40]]`;
       const stream = await openStream(`${url}/api/v1/sessions/${session.id}/models/completions`, {
@@ -65,11 +69,16 @@ for (const dialect of dialects) {
       // A few chunks reach the client...
       await stream.readUntil((text) => (text.match(/"type":"delta"/g) ?? []).length >= 5);
       // ...and the reply is being written to the database as it streams.
-      const partial = await eventually(async () => {
-        const history = (await call(`/api/v1/sessions/${session.id}/history`)).body;
-        const reply = history[1];
-        return reply && reply.status === 'streaming' && reply.content.startsWith('word0 word1 word2') ? reply : undefined;
-      }, { what: 'the partial reply in the history' });
+      const partial = await eventually(
+        async () => {
+          const history = (await call(`/api/v1/sessions/${session.id}/history`)).body;
+          const reply = history[1];
+          return reply && reply.status === 'streaming' && reply.content.startsWith('word0 word1 word2')
+            ? reply
+            : undefined;
+        },
+        { what: 'the partial reply in the history' },
+      );
 
       first.child.kill('SIGKILL');
       assert.equal((await first.exited).signal, 'SIGKILL');
@@ -78,10 +87,13 @@ for (const dialect of dialects) {
       const second = runCauserie({ env });
       running.push(second);
       base = await second.url();
-      const settled = await eventually(async () => {
-        const history = (await call(`/api/v1/sessions/${session.id}/history`)).body;
-        return history[1]?.status !== 'streaming' ? history : undefined;
-      }, { what: 'the interrupted reply to be settled' });
+      const settled = await eventually(
+        async () => {
+          const history = (await call(`/api/v1/sessions/${session.id}/history`)).body;
+          return history[1]?.status !== 'streaming' ? history : undefined;
+        },
+        { what: 'the interrupted reply to be settled' },
+      );
       assert.equal(settled.length, 2, 'the user message and the partial reply, nothing else');
       const [userMessage, reply] = settled;
       assert.deepEqual([userMessage.role, userMessage.content, userMessage.status], ['user', prompt, 'complete']);
@@ -93,13 +105,22 @@ for (const dialect of dialects) {
       assert.ok(reply.content.length < words.length, 'and is marked incomplete, not passed off as the whole answer');
 
       // The conversation is usable again: the next completion sees the partial history and is stored after it.
-      const next = await call(`/api/v1/sessions/${session.id}/models/completions`, { method: 'POST', body: JSON.stringify({ prompt: 'Are you back?' }) });
+      const next = await call(`/api/v1/sessions/${session.id}/models/completions`, {
+        method: 'POST',
+        body: JSON.stringify({ prompt: 'Are you back?' }),
+      });
       assert.equal(next.status, 200);
       assert.equal(next.body.message.content, 'Are you back?');
       const history = (await call(`/api/v1/sessions/${session.id}/history`)).body;
-      assert.deepEqual(history.map((m: any) => [m.role, m.status]), [
-        ['user', 'complete'], ['assistant', 'error'], ['user', 'complete'], ['assistant', 'complete'],
-      ]);
+      assert.deepEqual(
+        history.map((m: any) => [m.role, m.status]),
+        [
+          ['user', 'complete'],
+          ['assistant', 'error'],
+          ['user', 'complete'],
+          ['assistant', 'complete'],
+        ],
+      );
       await second.stop();
     });
 
@@ -114,10 +135,14 @@ for (const dialect of dialects) {
       const key = (await first.waitForOutput(/API key:\s+(API_\S+)/))[1]!;
       let base = url;
       const call = async (path: string, init: RequestInit = {}) => {
-        const response = await fetch(`${base}${path}`, { ...init, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' } });
+        const response = await fetch(`${base}${path}`, {
+          ...init,
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        });
         return { status: response.status, body: (await response.json()) as any };
       };
-      const session = (await call('/api/v1/sessions', { method: 'POST', body: JSON.stringify({ model: 'gpt-4' }) })).body;
+      const session = (await call('/api/v1/sessions', { method: 'POST', body: JSON.stringify({ model: 'gpt-4' }) }))
+        .body;
       // The next chunk comes long after the first: the kill lands well inside the batching interval.
       const stream = await openStream(`${url}/api/v1/sessions/${session.id}/models/completions`, {
         method: 'POST',
@@ -134,12 +159,18 @@ for (const dialect of dialects) {
       const second = runCauserie({ env: env2 });
       running.push(second);
       base = await second.url();
-      const settled = await eventually(async () => {
-        const history = (await call(`/api/v1/sessions/${session.id}/history`)).body;
-        return history[1] && history[1].status !== 'streaming' ? history : undefined;
-      }, { what: 'the interrupted reply to be settled' });
+      const settled = await eventually(
+        async () => {
+          const history = (await call(`/api/v1/sessions/${session.id}/history`)).body;
+          return history[1] && history[1].status !== 'streaming' ? history : undefined;
+        },
+        { what: 'the interrupted reply to be settled' },
+      );
       assert.equal(settled[1].status, 'error');
-      assert.ok(settled[1].content.startsWith('firstword'), `the token the client saw is stored (got ${JSON.stringify(settled[1].content)})`);
+      assert.ok(
+        settled[1].content.startsWith('firstword'),
+        `the token the client saw is stored (got ${JSON.stringify(settled[1].content)})`,
+      );
       await second.stop();
     });
   });

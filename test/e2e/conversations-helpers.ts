@@ -17,7 +17,9 @@ export const upstreamNames = { 'gpt-4': 'upstream-gpt-4', 'gpt-3.5-turbo': 'upst
 export function writeModelsConfig(extra: Record<string, object> = {}): { path: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'causerie-models-'));
   const path = join(dir, 'causerie.json');
-  const models = Object.fromEntries(Object.entries(upstreamNames).map(([id, upstream]) => [id, { provider: 'openai', upstream, context_window: 8192 }]));
+  const models = Object.fromEntries(
+    Object.entries(upstreamNames).map(([id, upstream]) => [id, { provider: 'openai', upstream, context_window: 8192 }]),
+  );
   writeFileSync(path, JSON.stringify({ models: { ...models, ...extra } }));
   return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
@@ -29,7 +31,12 @@ export interface ChatServer {
 }
 
 /** A whole Causerie on loopback whose "openai" provider is the scripted upstream. */
-export async function startChatServer(dialect: Dialect, env: Record<string, string> = {}, models: Record<string, object> = {}, clock?: Clock): Promise<ChatServer> {
+export async function startChatServer(
+  dialect: Dialect,
+  env: Record<string, string> = {},
+  models: Record<string, object> = {},
+  clock?: Clock,
+): Promise<ChatServer> {
   const upstream = await startScriptedUpstream();
   const config = writeModelsConfig(models);
   let server: TestServer;
@@ -37,7 +44,13 @@ export async function startChatServer(dialect: Dialect, env: Record<string, stri
     server = await startTestServer({
       dialect,
       clock,
-      env: { OPENAI_BASE_URL: upstream.baseUrl, OPENAI_API_KEY: 'test-upstream-key', CAUSERIE_CONFIG: config.path, CAUSERIE_MODELS_REFRESH: '0', ...env },
+      env: {
+        OPENAI_BASE_URL: upstream.baseUrl,
+        OPENAI_API_KEY: 'test-upstream-key',
+        CAUSERIE_CONFIG: config.path,
+        CAUSERIE_MODELS_REFRESH: '0',
+        ...env,
+      },
     });
   } catch (error) {
     await upstream.close();
@@ -115,7 +128,11 @@ export async function openStream(url: string, init: RequestInit & { auth: string
   const response = await fetch(url, {
     ...init,
     signal: controller.signal,
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${init.auth}`, ...(init.headers as Record<string, string>) },
+    headers: {
+      'content-type': 'application/json',
+      authorization: `Bearer ${init.auth}`,
+      ...(init.headers as Record<string, string>),
+    },
   });
   const reader = response.body!.getReader();
   const decoder = new TextDecoder();
@@ -138,7 +155,10 @@ export async function openStream(url: string, init: RequestInit & { auth: string
 }
 
 /** Polls until `check` returns a value (bounded), for states another process or task reaches. */
-export async function eventually<T>(check: () => Promise<T | undefined>, options: { timeoutMs?: number; what?: string } = {}): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  options: { timeoutMs?: number; what?: string } = {},
+): Promise<T> {
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   while (Date.now() < deadline) {
     const value = await check();

@@ -8,13 +8,18 @@ import { startServer } from '../../src/main.ts';
 
 const modeOf = (path: string) => statSync(path).mode & 0o777;
 
-describe('the SQLite data folder is its owner\'s only', () => {
+describe("the SQLite data folder is its owner's only", () => {
   const root = mkdtempSync(join(tmpdir(), 'causerie-permissions-'));
   after(() => rmSync(root, { recursive: true, force: true }));
 
   async function start(dataDir: string) {
     let printed = '';
-    const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', CAUSERIE_DATA_DIR: dataDir, CAUSERIE_ADMIN_PASSWORD: 'admin-password-for-tests' });
+    const config = loadConfig({
+      HOST: '127.0.0.1',
+      PORT: '0',
+      CAUSERIE_DATA_DIR: dataDir,
+      CAUSERIE_ADMIN_PASSWORD: 'admin-password-for-tests',
+    });
     const server = await startServer(config, { print: (text) => (printed += text), logger: false });
     await fetch(`${server.url}/healthz`);
     return { server, printed };
@@ -27,7 +32,8 @@ describe('the SQLite data folder is its owner\'s only', () => {
       assert.equal(modeOf(dataDir), 0o700);
       const database = join(dataDir, 'causerie.sqlite');
       assert.equal(modeOf(database), 0o600);
-      for (const journal of [`${database}-wal`, `${database}-shm`]) if (existsSync(journal)) assert.equal(modeOf(journal), 0o600, journal);
+      for (const journal of [`${database}-wal`, `${database}-shm`])
+        if (existsSync(journal)) assert.equal(modeOf(journal), 0o600, journal);
       assert.doesNotMatch(printed, /Warning/);
     } finally {
       await server.close();

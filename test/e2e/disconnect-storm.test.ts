@@ -89,19 +89,31 @@ for (const dialect of dialects) {
     };
 
     /** Sends one streamed completion and leaves after `leaveAfterMs` (or never). */
-    async function client(url: string, path: string, body: unknown | undefined, record: ClientRecord, leaveAfterMs: number | undefined) {
+    async function client(
+      url: string,
+      path: string,
+      body: unknown | undefined,
+      record: ClientRecord,
+      leaveAfterMs: number | undefined,
+    ) {
       const controller = new AbortController();
       const sentAt = performance.now();
-      const timer = leaveAfterMs === undefined ? undefined : setTimeout(() => {
-        record.left = true;
-        record.leftAfterMs = performance.now() - sentAt;
-        controller.abort();
-      }, leaveAfterMs);
+      const timer =
+        leaveAfterMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              record.left = true;
+              record.leftAfterMs = performance.now() - sentAt;
+              controller.abort();
+            }, leaveAfterMs);
       let raw = '';
       try {
         const response = await fetch(`${url}${path}`, {
           method: body === undefined ? 'GET' : 'POST',
-          headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+          headers: {
+            authorization: `Bearer ${key}`,
+            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          },
           body: body === undefined ? undefined : JSON.stringify(body),
           signal: controller.signal,
         });
@@ -155,56 +167,80 @@ for (const dialect of dialects) {
           const record: ClientRecord = { marker, kind, answered: false, left: false, seen: '', finished: false };
           records.push(record);
           const roll = Math.random();
-          const leaveAfter = roll < 0.45 ? Math.floor(Math.random() * 31) : roll < 0.75 ? 30 + Math.floor(Math.random() * 400) : undefined;
+          const leaveAfter =
+            roll < 0.45
+              ? Math.floor(Math.random() * 31)
+              : roll < 0.75
+                ? 30 + Math.floor(Math.random() * 400)
+                : undefined;
           const prompt = `${words(marker)} [[chunk-delay:15]]`;
           if (kind === 'chat-stream') {
             const url = urls[index % urls.length]!;
-            await client(url, '/v1/chat/stream', { model, messages: [{ role: 'user', content: prompt }] }, record, leaveAfter);
+            await client(
+              url,
+              '/v1/chat/stream',
+              { model, messages: [{ role: 'user', content: prompt }] },
+              record,
+              leaveAfter,
+            );
           } else if (kind === 'inference') {
             const url = urls[slot % urls.length]!;
             const chat = chats[slot]!;
-            const stored = await call('/conversations/create', { method: 'POST', body: { chat_id: chat, role: 'Human', message: prompt } });
+            const stored = await call('/conversations/create', {
+              method: 'POST',
+              body: { chat_id: chat, role: 'Human', message: prompt },
+            });
             assert.equal(stored.status, 201);
             await client(url, `/conversations/inference/${chat}`, undefined, record, leaveAfter);
           } else {
             const url = urls[slot % urls.length]!;
-            await client(url, `/api/v1/sessions/${sessions[slot]}/models/completions`, { prompt, stream: true }, record, leaveAfter);
+            await client(
+              url,
+              `/api/v1/sessions/${sessions[slot]}/models/completions`,
+              { prompt, stream: true },
+              record,
+              leaveAfter,
+            );
           }
         }
       };
       await Promise.all(Array.from({ length: concurrency }, (_, slot) => worker(slot)));
 
       // Everything settles: no reply left streaming.
-      const stored = await eventually(async () => {
-        // Listed newest activity first: a session touched between two pages could be missed, so
-        // the listing counts only when it holds every session.
-        const byId = new Map<number, any>();
-        let total = 0;
-        for (let offset = 0; ; offset += 100) {
-          const page = await call(`/api/v1/sessions?limit=100&offset=${offset}`);
-          total = Number(page.headers.get('x-total-count'));
-          for (const session of page.body) byId.set(session.id, session);
-          if (page.body.length < 100) break;
-        }
-        if (byId.size !== total) return undefined;
-        const all = [...byId.values()];
-        const histories = new Map<number, any[]>();
-        for (const session of all) {
-          const history: any[] = [];
+      const stored = await eventually(
+        async () => {
+          // Listed newest activity first: a session touched between two pages could be missed, so
+          // the listing counts only when it holds every session.
+          const byId = new Map<number, any>();
+          let total = 0;
           for (let offset = 0; ; offset += 100) {
-            const page = await call(`/api/v1/sessions/${session.id}/history?limit=100&offset=${offset}`);
-            history.push(...page.body);
+            const page = await call(`/api/v1/sessions?limit=100&offset=${offset}`);
+            total = Number(page.headers.get('x-total-count'));
+            for (const session of page.body) byId.set(session.id, session);
             if (page.body.length < 100) break;
           }
-          if (history.some((m) => m.status === 'streaming')) return undefined;
-          histories.set(session.id, history);
-        }
-        return histories;
-      }, { timeoutMs: 30_000, what: 'every reply to be settled' });
+          if (byId.size !== total) return undefined;
+          const all = [...byId.values()];
+          const histories = new Map<number, any[]>();
+          for (const session of all) {
+            const history: any[] = [];
+            for (let offset = 0; ; offset += 100) {
+              const page = await call(`/api/v1/sessions/${session.id}/history?limit=100&offset=${offset}`);
+              history.push(...page.body);
+              if (page.body.length < 100) break;
+            }
+            if (history.some((m) => m.status === 'streaming')) return undefined;
+            histories.set(session.id, history);
+          }
+          return histories;
+        },
+        { timeoutMs: 30_000, what: 'every reply to be settled' },
+      );
 
       const byMarker = new Map<string, Array<{ user: any; reply: any; session: number }>>();
       for (const [session, history] of stored) {
-        if (!sessions.includes(session) && !chatSessions.includes(session)) assert.ok(history.length > 0, `session ${session}, created by an abandoned request, is left empty`);
+        if (!sessions.includes(session) && !chatSessions.includes(session))
+          assert.ok(history.length > 0, `session ${session}, created by an abandoned request, is left empty`);
         // The echo model's reply starts with the marker of the message it answers. (A spec 004
         // message may be stored while the previous inference is still settling, so position alone
         // does not pair them.) A reply with no text was cut off before its first token.
@@ -234,11 +270,21 @@ for (const dialect of dialects) {
         // 100 ms, with no response yet, left before the answer could have finished.
         if (record.left && !record.answered && record.leftAfterMs! < 100) {
           earlyLeavers++;
-          assert.notEqual(entry?.reply?.status, 'complete', `${record.marker}: the client left before the first byte, yet the reply is stored complete`);
+          assert.notEqual(
+            entry?.reply?.status,
+            'complete',
+            `${record.marker}: the client left before the first byte, yet the reply is stored complete`,
+          );
         }
         if (record.seen) {
-          assert.ok(entry?.reply, `${record.marker}: the client saw a reply that is not stored: saw ${JSON.stringify(record.seen)}; ${entry ? JSON.stringify(stored.get(entry.session)!.map((m) => [m.role, String(m.content).slice(0, 12), m.status])) : 'no user message'}`);
-          assert.ok(String(entry.reply.content).startsWith(record.seen), `${record.marker}: what the client saw is not what is stored`);
+          assert.ok(
+            entry?.reply,
+            `${record.marker}: the client saw a reply that is not stored: saw ${JSON.stringify(record.seen)}; ${entry ? JSON.stringify(stored.get(entry.session)!.map((m) => [m.role, String(m.content).slice(0, 12), m.status])) : 'no user message'}`,
+          );
+          assert.ok(
+            String(entry.reply.content).startsWith(record.seen),
+            `${record.marker}: what the client saw is not what is stored`,
+          );
         }
         if (record.finished) {
           assert.equal(entry?.reply?.status, 'complete', `${record.marker}: the client read the whole answer`);

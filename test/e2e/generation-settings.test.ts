@@ -8,7 +8,14 @@ import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { startChatServer, type ChatServer } from './conversations-helpers.ts';
 
 /** What users send by habit; every chat surface takes them and the provider receives them. */
-const settings = { top_p: 0.5, stop: ['THE END'], seed: 7, presence_penalty: 0.25, frequency_penalty: -0.5, max_tokens: 64 };
+const settings = {
+  top_p: 0.5,
+  stop: ['THE END'],
+  seed: 7,
+  presence_penalty: 0.25,
+  frequency_penalty: -0.5,
+  max_tokens: 64,
+};
 
 describe('generation settings sent by habit reach the provider on every chat surface', () => {
   let chat: ChatServer;
@@ -29,31 +36,70 @@ describe('generation settings sent by habit reach the provider on every chat sur
 
   test('spec 000: session completions and one-off completions', async () => {
     const session = await server.api('/api/v1/sessions', { method: 'POST', body: { model_id: 'gpt-4' } });
-    assertForwarded('session', await server.api(`/api/v1/sessions/${session.body.id}/models/completions`, { method: 'POST', body: { prompt: 'hi', ...settings } }));
-    assertForwarded('one-off', await server.api('/api/v1/models/completions', { method: 'POST', body: { model_id: 'gpt-4', prompt: 'hi', ...settings } }));
+    assertForwarded(
+      'session',
+      await server.api(`/api/v1/sessions/${session.body.id}/models/completions`, {
+        method: 'POST',
+        body: { prompt: 'hi', ...settings },
+      }),
+    );
+    assertForwarded(
+      'one-off',
+      await server.api('/api/v1/models/completions', {
+        method: 'POST',
+        body: { model_id: 'gpt-4', prompt: 'hi', ...settings },
+      }),
+    );
   });
 
   test('spec 003 /v1/chat/stream, with stop as a single string too', async () => {
-    assertForwarded('spec 003', await server.api('/v1/chat/stream', { method: 'POST', body: { model: 'gpt-4', stream: false, messages: [{ role: 'user', content: 'hi' }], ...settings } }));
-    const single = await server.api('/v1/chat/stream', { method: 'POST', body: { model: 'gpt-4', stream: false, messages: [{ role: 'user', content: 'hi' }], stop: 'THE END' } });
+    assertForwarded(
+      'spec 003',
+      await server.api('/v1/chat/stream', {
+        method: 'POST',
+        body: { model: 'gpt-4', stream: false, messages: [{ role: 'user', content: 'hi' }], ...settings },
+      }),
+    );
+    const single = await server.api('/v1/chat/stream', {
+      method: 'POST',
+      body: { model: 'gpt-4', stream: false, messages: [{ role: 'user', content: 'hi' }], stop: 'THE END' },
+    });
     assert.equal(single.status, 200, single.text);
     assert.deepEqual(sent().stop, ['THE END']);
   });
 
   test("spec 001's messages:complete", async () => {
     const me = await server.api('/api/v1/me');
-    const conversation = await server.api('/conversations', { method: 'POST', body: { title: 'Réglages', user_id: me.body.id } });
+    const conversation = await server.api('/conversations', {
+      method: 'POST',
+      body: { title: 'Réglages', user_id: me.body.id },
+    });
     assert.equal(conversation.status, 201, conversation.text);
     await server.api(`/conversations/${conversation.body.id}/messages`, { method: 'POST', body: { content: 'hi' } });
-    assertForwarded('spec 001', await server.api(`/conversations/${conversation.body.id}/messages:complete`, { method: 'POST', body: { model: 'gpt-4', ...settings } }));
+    assertForwarded(
+      'spec 001',
+      await server.api(`/conversations/${conversation.body.id}/messages:complete`, {
+        method: 'POST',
+        body: { model: 'gpt-4', ...settings },
+      }),
+    );
   });
 
   test('the OpenAI surface', async () => {
-    assertForwarded('openai', await server.api('/v1/chat/completions', { method: 'POST', body: { model: 'gpt-4', messages: [{ role: 'user', content: 'hi' }], ...settings } }));
+    assertForwarded(
+      'openai',
+      await server.api('/v1/chat/completions', {
+        method: 'POST',
+        body: { model: 'gpt-4', messages: [{ role: 'user', content: 'hi' }], ...settings },
+      }),
+    );
   });
 
   test('out-of-range settings are refused, naming the field', async () => {
-    const response = await server.api('/v1/chat/stream', { method: 'POST', body: { model: 'gpt-4', messages: [{ role: 'user', content: 'hi' }], presence_penalty: 3 } });
+    const response = await server.api('/v1/chat/stream', {
+      method: 'POST',
+      body: { model: 'gpt-4', messages: [{ role: 'user', content: 'hi' }], presence_penalty: 3 },
+    });
     assert.equal(response.status, 400);
     assert.equal(response.body.detail, 'body.presence_penalty: must be <= 2');
   });
@@ -74,7 +120,17 @@ describe('a setting the provider cannot honour is reported, not dropped silently
 
   test('the local engine applies penalties from 0 to 1 and names the others in X-Causerie-Ignored-Settings', async () => {
     const ask = (extra: Record<string, unknown>) =>
-      server.api('/v1/chat/completions', { method: 'POST', body: { model: 'local/tiny-llama', messages: [{ role: 'user', content: 'hello' }], max_tokens: 3, seed: 1, top_p: 0.9, ...extra } });
+      server.api('/v1/chat/completions', {
+        method: 'POST',
+        body: {
+          model: 'local/tiny-llama',
+          messages: [{ role: 'user', content: 'hello' }],
+          max_tokens: 3,
+          seed: 1,
+          top_p: 0.9,
+          ...extra,
+        },
+      });
     const honoured = await ask({ presence_penalty: 0.5, frequency_penalty: 0.5 });
     assert.equal(honoured.status, 200, honoured.text);
     assert.equal(honoured.headers.get('x-causerie-ignored-settings'), null);

@@ -19,8 +19,10 @@ for (const dialect of dialects) {
     });
     after(() => server.stop());
 
-    const post = (path: string, body: unknown, key: string) => server.api(path, { method: 'POST', body, headers: { 'idempotency-key': key } });
-    const sessionCount = async () => Number((await server.api('/api/v1/sessions?limit=1')).headers.get('x-total-count'));
+    const post = (path: string, body: unknown, key: string) =>
+      server.api(path, { method: 'POST', body, headers: { 'idempotency-key': key } });
+    const sessionCount = async () =>
+      Number((await server.api('/api/v1/sessions?limit=1')).headers.get('x-total-count'));
     const history = async (id: number) => (await server.api(`/api/v1/sessions/${id}/history`)).body as any[];
     /** Sends two at once; the second starts once the first is surely running (its key claimed). */
     const twiceAtOnce = async (send: () => Promise<{ status: number; headers: Headers; body: any; text: string }>) => {
@@ -46,12 +48,22 @@ for (const dialect of dialects) {
       assert.equal(second.headers.get('x-session-id'), first.headers.get('x-session-id'));
       assert.equal(second.headers.get('idempotent-replayed'), 'true');
       // The stored text comes back in one piece rather than token by token.
-      const text = (raw: string) => parseSse(raw).filter((e) => e.data !== '[DONE]').map((e) => e.data).join('');
+      const text = (raw: string) =>
+        parseSse(raw)
+          .filter((e) => e.data !== '[DONE]')
+          .map((e) => e.data)
+          .join('');
       assert.equal(text(second.text), text(first.text));
       assert.equal(text(first.text), 'once only please');
       assert.equal(await sessionCount(), before + 1);
       const stored = await history(Number(first.headers.get('x-session-id')));
-      assert.deepEqual(stored.map((m) => [m.role, m.content, m.status]), [['user', 'once only please', 'complete'], ['assistant', 'once only please', 'complete']]);
+      assert.deepEqual(
+        stored.map((m) => [m.role, m.content, m.status]),
+        [
+          ['user', 'once only please', 'complete'],
+          ['assistant', 'once only please', 'complete'],
+        ],
+      );
     });
 
     test('spec 003 /v1/chat/stream: the same key twice at once creates one session and one answer', async () => {
@@ -79,7 +91,10 @@ for (const dialect of dialects) {
       assert.equal((await history(session.id)).length, 2);
       await twiceAtOnce(() => post(path, { prompt: 'and again [[chunk-delay:20]]', stream: true }, 'session-race'));
       const stored = await history(session.id);
-      assert.deepEqual(stored.map((m) => m.role), ['user', 'assistant', 'user', 'assistant']);
+      assert.deepEqual(
+        stored.map((m) => m.role),
+        ['user', 'assistant', 'user', 'assistant'],
+      );
     });
 
     test('spec 001 messages:complete: the stored message is answered once', async () => {
@@ -92,9 +107,15 @@ for (const dialect of dialects) {
       assert.equal(first.status, 200);
       assert.deepEqual(second.body, first.body);
       assert.equal((await history(id)).length, 2);
-      await server.api(`/conversations/${id}/messages`, { method: 'POST', body: { content: 'and this one [[chunk-delay:20]]' } });
+      await server.api(`/conversations/${id}/messages`, {
+        method: 'POST',
+        body: { content: 'and this one [[chunk-delay:20]]' },
+      });
       await twiceAtOnce(() => post(path, { stream: true }, 'complete-race'));
-      assert.deepEqual((await history(id)).map((m) => m.role), ['user', 'assistant', 'user', 'assistant']);
+      assert.deepEqual(
+        (await history(id)).map((m) => m.role),
+        ['user', 'assistant', 'user', 'assistant'],
+      );
     });
 
     test('creations: a session, a spec 001 conversation and message, a spec 004 chat and message are created once per key', async () => {
@@ -106,10 +127,16 @@ for (const dialect of dialects) {
       assert.equal(new Set(created.map((r) => r.body.id)).size, 1);
       const conversation = await post('/conversations', { title: 'once' }, 'create-conversation');
       assert.equal(conversation.status, 201);
-      assert.deepEqual((await post('/conversations', { title: 'once' }, 'create-conversation')).body, conversation.body);
+      assert.deepEqual(
+        (await post('/conversations', { title: 'once' }, 'create-conversation')).body,
+        conversation.body,
+      );
       const id = conversation.body.conversation_id ?? conversation.body.id;
       const message = await post(`/conversations/${id}/messages`, { content: 'just once' }, 'add-message');
-      assert.deepEqual((await post(`/conversations/${id}/messages`, { content: 'just once' }, 'add-message')).body, message.body);
+      assert.deepEqual(
+        (await post(`/conversations/${id}/messages`, { content: 'just once' }, 'add-message')).body,
+        message.body,
+      );
       const chat = await post('/chats/create', { name: 'once' }, 'create-chat');
       const chatAgain = await post('/chats/create', { name: 'once' }, 'create-chat');
       assert.deepEqual(chatAgain.body, chat.body);
@@ -124,12 +151,24 @@ for (const dialect of dialects) {
       assert.equal(other.status, 422);
       assert.equal(other.body.code, 'idempotency_mismatch');
       // Refused before the model answered (unknown model): a retry with the key starts again.
-      const refused = await post('/v1/chat/stream', { model: 'no/such-model', messages: [{ role: 'user', content: 'x' }] }, 'refused-key');
+      const refused = await post(
+        '/v1/chat/stream',
+        { model: 'no/such-model', messages: [{ role: 'user', content: 'x' }] },
+        'refused-key',
+      );
       assert.equal(refused.status, 400);
-      const retried = await post('/v1/chat/stream', { model: 'no/such-model', messages: [{ role: 'user', content: 'x' }] }, 'refused-key');
+      const retried = await post(
+        '/v1/chat/stream',
+        { model: 'no/such-model', messages: [{ role: 'user', content: 'x' }] },
+        'refused-key',
+      );
       assert.equal(retried.status, 400);
       assert.equal(retried.headers.get('idempotent-replayed'), null);
-      const bad = await post('/v1/chat/stream', { model, messages: [{ role: 'user', content: 'x' }] }, 'not a valid key');
+      const bad = await post(
+        '/v1/chat/stream',
+        { model, messages: [{ role: 'user', content: 'x' }] },
+        'not a valid key',
+      );
       assert.equal(bad.status, 400);
       assert.equal(bad.body.code, 'validation_failed');
     });

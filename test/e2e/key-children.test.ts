@@ -14,7 +14,11 @@ for (const dialect of dialects) {
     let server: TestServer;
     let owner: SignedUpUser;
     before(async () => {
-      server = await startTestServer({ dialect, clock, env: { CAUSERIE_MOCK_PROVIDER: 'true', CAUSERIE_MAX_KEYS_PER_USER: '12' } });
+      server = await startTestServer({
+        dialect,
+        clock,
+        env: { CAUSERIE_MOCK_PROVIDER: 'true', CAUSERIE_MAX_KEYS_PER_USER: '12' },
+      });
       owner = await signUp(server, 'olga');
     });
     after(() => server.stop());
@@ -24,7 +28,8 @@ for (const dialect of dialects) {
       const child = await createKey(server, parent.key, { name: 'escape attempt' });
       const grandchild = await createKey(server, child.key, { name: 'deeper' });
       const statuses = [];
-      for (const key of [grandchild.key, child.key, grandchild.key, parent.key]) statuses.push((await chat(server.url, key, 'hello')).status);
+      for (const key of [grandchild.key, child.key, grandchild.key, parent.key])
+        statuses.push((await chat(server.url, key, 'hello')).status);
       assert.deepEqual(statuses, [200, 200, 429, 429]);
       clock.advance(day);
       assert.equal((await chat(server.url, child.key, 'a new day')).status, 200);
@@ -36,10 +41,13 @@ for (const dialect of dialects) {
       const forever = await createKey(server, parent.key, {});
       assert.equal(child.body.expires_at, parent.body.expires_at);
       assert.equal(forever.body.expires_at, parent.body.expires_at);
-      const shorter = await createKey(server, parent.key, { expires_at: new Date(clock.now() + 3_600_000).toISOString() });
+      const shorter = await createKey(server, parent.key, {
+        expires_at: new Date(clock.now() + 3_600_000).toISOString(),
+      });
       assert.equal(shorter.body.expires_at, new Date(clock.now() + 3_600_000).toISOString());
       clock.advance(day + 1);
-      for (const key of [parent.key, child.key, forever.key]) assert.equal((await server.api('/api/v1/me', { auth: key })).status, 401);
+      for (const key of [parent.key, child.key, forever.key])
+        assert.equal((await server.api('/api/v1/me', { auth: key })).status, 401);
     });
 
     test('revoking a key revokes the keys created with it, and theirs', async () => {
@@ -47,7 +55,10 @@ for (const dialect of dialects) {
       const child = await createKey(server, parent.key);
       const grandchild = await createKey(server, child.key);
       const sibling = await createKey(server, owner.basic);
-      assert.equal((await server.api(`/api/v1/keys/${parent.id}`, { method: 'DELETE', auth: owner.basic })).status, 200);
+      assert.equal(
+        (await server.api(`/api/v1/keys/${parent.id}`, { method: 'DELETE', auth: owner.basic })).status,
+        200,
+      );
       for (const key of [parent.key, child.key, grandchild.key]) {
         const response = await server.api('/api/v1/me', { auth: key });
         assert.equal(response.status, 401);

@@ -16,7 +16,7 @@ describe('two processes sharing PostgreSQL and Redis', () => {
   const prefix = uniquePrefix();
   const dataDirs: string[] = [];
   let database: Awaited<ReturnType<typeof createPostgresDatabase>>;
-  let nodes: CauserieProcess[] = [];
+  const nodes: CauserieProcess[] = [];
   let urls: string[] = [];
   let adminKey = '';
 
@@ -68,14 +68,18 @@ describe('two processes sharing PostgreSQL and Redis', () => {
 
   test('a key limited to 50 requests a day lets exactly 50 of 200 concurrent requests through, over both nodes', async () => {
     const key = await newKey({ requests_per_day: 50 });
-    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => chat(urls[i % 2]!, key.key, `request ${i}`, { max_tokens: 4 })));
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => chat(urls[i % 2]!, key.key, `request ${i}`, { max_tokens: 4 })),
+    );
     const ok = results.filter((r) => r.status === 200).length;
     const limited = results.filter((r) => r.status === 429).length;
     assert.equal(ok, 50, `statuses: ${[...new Set(results.map((r) => r.status))].join(', ')}`);
     assert.equal(limited, 150);
     // Either node tells the same story.
     for (const url of urls) {
-      const response = await fetch(`${url}/api/v1/keys/${key.id}`, { headers: { authorization: `Bearer ${adminKey}` } });
+      const response = await fetch(`${url}/api/v1/keys/${key.id}`, {
+        headers: { authorization: `Bearer ${adminKey}` },
+      });
       assert.deepEqual(((await response.json()) as any).limits_remaining, { requests_per_day: 0 });
     }
   });
@@ -84,12 +88,20 @@ describe('two processes sharing PostgreSQL and Redis', () => {
     const budget = 300;
     const key = await newKey({ tokens_per_day: budget });
     const content = `[[reply:${longReply}]] [[chunk-delay:5]]`;
-    const results = await Promise.all(Array.from({ length: 16 }, (_, i) => streamChat(urls[i % 2]!, key.key, content, { max_tokens: 20 })));
+    const results = await Promise.all(
+      Array.from({ length: 16 }, (_, i) => streamChat(urls[i % 2]!, key.key, content, { max_tokens: 20 })),
+    );
     const admitted = results.filter((r) => r.status === 200).length;
     assert.ok(admitted >= 1, 'a request that fits is allowed');
     assert.ok(results.every((r) => r.status === 200 || r.headers.get('x-ratelimit-scope') === 'key.tokens_per_day'));
-    const usage = await fetch(`${urls[1]}/api/v1/usage?group_by=key&all=true`, { headers: { authorization: `Bearer ${adminKey}` } });
-    const rows = ((await usage.json()) as any).rows as Array<{ api_key_id: number; requests: number; total_tokens: number }>;
+    const usage = await fetch(`${urls[1]}/api/v1/usage?group_by=key&all=true`, {
+      headers: { authorization: `Bearer ${adminKey}` },
+    });
+    const rows = ((await usage.json()) as any).rows as Array<{
+      api_key_id: number;
+      requests: number;
+      total_tokens: number;
+    }>;
     const row = rows.find((r) => r.api_key_id === key.id)!;
     assert.equal(row.requests, admitted);
     assert.ok(row.total_tokens <= budget, `the key spent ${row.total_tokens} tokens of ${budget}`);

@@ -29,7 +29,9 @@ for (const mode of modes) {
     test('a key limited to 50 requests a day, hit by 200 concurrent requests, lets exactly 50 through', async () => {
       const user = await signUp(server, `daily-${mode.dialect}`);
       const key = await createKey(server, user.basic, { name: 'fifty', limits: { requests_per_day: 50 } });
-      const results = await Promise.all(Array.from({ length: 200 }, (_, i) => chat(server.url, key.key, `request ${i}`, { max_tokens: 4 })));
+      const results = await Promise.all(
+        Array.from({ length: 200 }, (_, i) => chat(server.url, key.key, `request ${i}`, { max_tokens: 4 })),
+      );
       const ok = results.filter((r) => r.status === 200);
       const limited = results.filter((r) => r.status === 429);
       assert.equal(ok.length, 50, `statuses: ${[...new Set(results.map((r) => r.status))].join(', ')}`);
@@ -47,11 +49,18 @@ for (const mode of modes) {
       assert.equal(refusal.headers.get('x-ratelimit-reset'), String(14 * 3600));
       // Successes carry the same headers; together they counted down from 49 to 0.
       const remaining = ok.map((r) => Number(r.headers.get('x-ratelimit-remaining'))).sort((a, b) => a - b);
-      assert.deepEqual(remaining, Array.from({ length: 50 }, (_, i) => i));
+      assert.deepEqual(
+        remaining,
+        Array.from({ length: 50 }, (_, i) => i),
+      );
       assert.ok(ok.every((r) => r.headers.get('x-ratelimit-scope') === 'key.requests_per_day'));
 
       // Spec 000's route is refused too, in the native shape.
-      const native = await server.api('/api/v1/models/completions', { method: 'POST', body: { model_id: model, prompt: 'one more' }, auth: key.key });
+      const native = await server.api('/api/v1/models/completions', {
+        method: 'POST',
+        body: { model_id: model, prompt: 'one more' },
+        auth: key.key,
+      });
       assert.equal(native.status, 429);
       assert.equal(native.body.code, 'rate_limited');
       assert.match(native.body.detail, /key\.requests_per_day/);
@@ -74,7 +83,9 @@ for (const mode of modes) {
       let admitted = 0;
       for (let wave = 0; wave < 3; wave++) {
         const results = await Promise.all(
-          Array.from({ length: 12 }, (_, i) => streamChat(server.url, key.key, content, { max_tokens: 20, abortAfterChunks: i % 2 === 0 ? 3 : undefined })),
+          Array.from({ length: 12 }, (_, i) =>
+            streamChat(server.url, key.key, content, { max_tokens: 20, abortAfterChunks: i % 2 === 0 ? 3 : undefined }),
+          ),
         );
         for (const result of results) {
           if (result.status === 200) admitted++;
@@ -92,14 +103,17 @@ for (const mode of modes) {
       assert.ok(spent <= budget, `the key spent ${spent} tokens of ${budget}`);
       const cancelled = rows.filter((r) => r.status === 'cancelled');
       assert.ok(cancelled.length >= 1, 'some streams were cancelled');
-      assert.ok(cancelled.every((r) => r.completion_tokens < 20), 'a cancelled stream is charged what it produced');
+      assert.ok(
+        cancelled.every((r) => r.completion_tokens < 20),
+        'a cancelled stream is charged what it produced',
+      );
       // With every call settled, the counter holds exactly what the ledger recorded.
       const overview = await server.api('/api/v1/limits', { auth: key.key });
       const tokens = overview.body.limits.find((l: { scope: string }) => l.scope === 'key.tokens_per_day');
       assert.equal(tokens.used, spent);
     });
 
-    test("near the end of a token quota a request gets what is left, its answer cut to fit", async () => {
+    test('near the end of a token quota a request gets what is left, its answer cut to fit', async () => {
       const user = await signUp(server, `shrink-${mode.dialect}`);
       const key = await createKey(server, user.basic, { limits: { tokens_per_day: 60 } });
       // No max_tokens: the worst case is the model's whole answer, far more than 60 tokens.
@@ -116,7 +130,11 @@ for (const mode of modes) {
     test('one quota across every surface: completions, spec 003 streams and spec 000 sessions', async () => {
       const user = await signUp(server, `surfaces-${mode.dialect}`);
       const key = await createKey(server, user.basic, { limits: { requests_per_day: 3 } });
-      const native = await server.api('/api/v1/models/completions', { method: 'POST', body: { model_id: model, prompt: 'hello' }, auth: key.key });
+      const native = await server.api('/api/v1/models/completions', {
+        method: 'POST',
+        body: { model_id: model, prompt: 'hello' },
+        auth: key.key,
+      });
       assert.equal(native.status, 200, native.text);
       assert.equal(native.headers.get('x-ratelimit-scope'), 'key.requests_per_day');
       assert.equal(native.headers.get('x-ratelimit-remaining'), '2');
@@ -130,17 +148,29 @@ for (const mode of modes) {
       assert.equal(stream.headers.get('x-ratelimit-remaining'), '1');
       const session = await server.api('/api/v1/sessions', { method: 'POST', auth: key.key });
       const path = `/api/v1/sessions/${session.body.id}/models/completions`;
-      const inSession = await server.api(path, { method: 'POST', body: { model_id: model, prompt: 'Bonjour' }, auth: key.key });
+      const inSession = await server.api(path, {
+        method: 'POST',
+        body: { model_id: model, prompt: 'Bonjour' },
+        auth: key.key,
+      });
       assert.equal(inSession.status, 200, inSession.text);
       assert.equal(inSession.headers.get('x-ratelimit-remaining'), '0');
       const history = (await server.api(`/api/v1/sessions/${session.body.id}/history`, { auth: key.key })).body.length;
-      const refused = await server.api(path, { method: 'POST', body: { model_id: model, prompt: 'Encore' }, auth: key.key });
+      const refused = await server.api(path, {
+        method: 'POST',
+        body: { model_id: model, prompt: 'Encore' },
+        auth: key.key,
+      });
       assert.equal(refused.status, 429);
       assert.equal(refused.body.code, 'rate_limited');
       assert.match(refused.body.detail, /key\.requests_per_day/);
       assert.equal(refused.headers.get('x-ratelimit-scope'), 'key.requests_per_day');
       assert.ok(refused.headers.get('retry-after'));
-      assert.equal((await server.api(`/api/v1/sessions/${session.body.id}/history`, { auth: key.key })).body.length, history, 'a refused prompt is not stored');
+      assert.equal(
+        (await server.api(`/api/v1/sessions/${session.body.id}/history`, { auth: key.key })).body.length,
+        history,
+        'a refused prompt is not stored',
+      );
     });
 
     test('limits reset at the window boundary, on the clock the server runs on', async () => {
@@ -162,7 +192,10 @@ for (const mode of modes) {
 
     test("a plan's limits apply whatever the credentials, and concurrent streams are counted while open", async () => {
       const user = await signUp(server, `plan-${mode.dialect}`);
-      const plan = await server.api('/api/v1/plans', { method: 'POST', body: { name: `one-stream-${mode.dialect}`, limits: { concurrent_streams: 1, requests_per_day: 3 } } });
+      const plan = await server.api('/api/v1/plans', {
+        method: 'POST',
+        body: { name: `one-stream-${mode.dialect}`, limits: { concurrent_streams: 1, requests_per_day: 3 } },
+      });
       assert.equal(plan.status, 201, plan.text);
       await server.api(`/api/v1/users/${user.username}/plan`, { method: 'PUT', body: { plan: plan.body.id } });
       const key = await createKey(server, user.basic);

@@ -15,16 +15,29 @@ describe('a restart in embedded mode', () => {
   test("keeps the day's usage: a key's daily quota is not handed out again", async () => {
     const database = await createTestDatabase('sqlite');
     cleanups.push(() => database.drop());
-    const env = { HOST: '127.0.0.1', PORT: '0', CAUSERIE_ADMIN_PASSWORD: 'admin-password-for-tests', CAUSERIE_MOCK_PROVIDER: 'true', ...database.env };
+    const env = {
+      HOST: '127.0.0.1',
+      PORT: '0',
+      CAUSERIE_ADMIN_PASSWORD: 'admin-password-for-tests',
+      CAUSERIE_MOCK_PROVIDER: 'true',
+      ...database.env,
+    };
     const clock = new ManualClock(Date.parse('2026-06-02T21:00:00.000Z'));
     let adminKey = '';
     const start = async () => {
-      const server = await startServer(loadConfig(env), { clock, logger: false, print: (text) => (adminKey ||= /API_[A-Z0-9_]+/.exec(text)?.[0] ?? '') });
+      const server = await startServer(loadConfig(env), {
+        clock,
+        logger: false,
+        print: (text) => (adminKey ||= /API_[A-Z0-9_]+/.exec(text)?.[0] ?? ''),
+      });
       // Enough of TestServer for the platform helpers.
       const api: TestServer['api'] = async (path, { method = 'GET', body, auth = adminKey } = {}) => {
         const response = await fetch(`${server.url}${path}`, {
           method,
-          headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(auth ? { authorization: auth.includes(' ') ? auth : `Bearer ${auth}` } : {}) },
+          headers: {
+            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+            ...(auth ? { authorization: auth.includes(' ') ? auth : `Bearer ${auth}` } : {}),
+          },
           body: body === undefined ? undefined : JSON.stringify(body),
         });
         const text = await response.text();

@@ -37,7 +37,12 @@ describe('local GGUF models through the server', () => {
   test('POST /v1/chat/completions runs the local model and counts tokens with its tokenizer', async () => {
     const response = await server.api('/v1/chat/completions', {
       method: 'POST',
-      body: { model: 'local/tiny-llama', messages: [{ role: 'user', content: 'hello' }], max_tokens: 5, temperature: 0 },
+      body: {
+        model: 'local/tiny-llama',
+        messages: [{ role: 'user', content: 'hello' }],
+        max_tokens: 5,
+        temperature: 0,
+      },
     });
     assert.equal(response.status, 200, response.text);
     assert.equal(response.body.object, 'chat.completion');
@@ -47,7 +52,10 @@ describe('local GGUF models through the server', () => {
   });
 
   test('POST /v1/embeddings runs the local model: one vector per text, the same text the same vector', async () => {
-    const response = await server.api('/v1/embeddings', { method: 'POST', body: { model: 'local/tiny-llama', input: ['hello world', 'hello world', 'another text'] } });
+    const response = await server.api('/v1/embeddings', {
+      method: 'POST',
+      body: { model: 'local/tiny-llama', input: ['hello world', 'hello world', 'another text'] },
+    });
     assert.equal(response.status, 200, response.text);
     const vectors = response.body.data.map((d: { embedding: number[] }) => d.embedding);
     assert.equal(vectors.length, 3);
@@ -58,11 +66,26 @@ describe('local GGUF models through the server', () => {
   });
 
   test('a local model can be the search embedding model: messages are embedded in the background and found by meaning', async () => {
-    const searching = await startTestServer({ env: { CAUSERIE_MODELS_DIR: modelsDir, CAUSERIE_LOCAL_THREADS: '1', CAUSERIE_EMBEDDING_MODEL: 'local/tiny-llama', CAUSERIE_SEARCH_INDEX_POLL_MS: '100' } });
+    const searching = await startTestServer({
+      env: {
+        CAUSERIE_MODELS_DIR: modelsDir,
+        CAUSERIE_LOCAL_THREADS: '1',
+        CAUSERIE_EMBEDDING_MODEL: 'local/tiny-llama',
+        CAUSERIE_SEARCH_INDEX_POLL_MS: '100',
+      },
+    });
     try {
       const conversation = await searching.api('/conversations', { method: 'POST', body: { title: 'notes' } });
       for (const content of ['the garden needs water', 'invoice number forty two']) {
-        assert.equal((await searching.api(`/conversations/${conversation.body.id}/messages`, { method: 'POST', body: { role: 'user', content } })).status, 201);
+        assert.equal(
+          (
+            await searching.api(`/conversations/${conversation.body.id}/messages`, {
+              method: 'POST',
+              body: { role: 'user', content },
+            })
+          ).status,
+          201,
+        );
       }
       const deadline = Date.now() + 60_000;
       let status;
@@ -83,14 +106,24 @@ describe('local GGUF models through the server', () => {
     }
   });
 
-  test('a real story model answers with real text on spec 003 /v1/chat/stream', { skip: existsSync(stories) ? false : `${stories} absent` }, async () => {
+  test('a real story model answers with real text on spec 003 /v1/chat/stream', {
+    skip: existsSync(stories) ? false : `${stories} absent`,
+  }, async () => {
     const response = await server.api('/v1/chat/stream', {
       method: 'POST',
-      body: { model: 'local/stories260K', messages: [{ role: 'user', content: 'Once upon a time' }], max_tokens: 30, temperature: 0, stream: false },
+      body: {
+        model: 'local/stories260K',
+        messages: [{ role: 'user', content: 'Once upon a time' }],
+        max_tokens: 30,
+        temperature: 0,
+        stream: false,
+      },
     });
     assert.equal(response.status, 200, response.text);
     const words = response.body.message.content.toLowerCase().match(/[a-z]+/g) ?? [];
-    const common = words.filter((word: string) => ['the', 'a', 'was', 'and', 'he', 'she', 'they', 'to', 'it', 'big', 'day'].includes(word));
+    const common = words.filter((word: string) =>
+      ['the', 'a', 'was', 'and', 'he', 'she', 'they', 'to', 'it', 'big', 'day'].includes(word),
+    );
     assert.ok(words.length >= 5 && common.length >= 2, `not story English: ${response.body.message.content}`);
   });
 });

@@ -1,7 +1,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startScriptedUpstream, type ScriptedUpstream, type ScriptedUpstreamOptions } from '../../src/providers/mock/scripted-upstream.ts';
+import {
+  startScriptedUpstream,
+  type ScriptedUpstream,
+  type ScriptedUpstreamOptions,
+} from '../../src/providers/mock/scripted-upstream.ts';
 import { startTestServer, type Dialect, type TestServer } from '../helpers/server.ts';
 
 export const upstreamKey = 'sk-upstream-secret-for-tests';
@@ -28,7 +32,10 @@ export async function startModelsServer(
   const upstream = await startScriptedUpstream({ apiKey: upstreamKey, ...options.upstream });
   const dir = mkdtempSync(join(tmpdir(), 'causerie-models-'));
   const configPath = join(dir, 'causerie.json');
-  writeFileSync(configPath, JSON.stringify((typeof options.config === 'function' ? options.config(upstream) : options.config) ?? {}));
+  writeFileSync(
+    configPath,
+    JSON.stringify((typeof options.config === 'function' ? options.config(upstream) : options.config) ?? {}),
+  );
   const cleanup = async () => {
     await upstream.close();
     rmSync(dir, { recursive: true, force: true });
@@ -36,7 +43,13 @@ export async function startModelsServer(
   try {
     const server = await startTestServer({
       dialect,
-      env: { OPENAI_BASE_URL: upstream.baseUrl, OPENAI_API_KEY: upstreamKey, CAUSERIE_CONFIG: configPath, CAUSERIE_MODELS_REFRESH: '0', ...options.env },
+      env: {
+        OPENAI_BASE_URL: upstream.baseUrl,
+        OPENAI_API_KEY: upstreamKey,
+        CAUSERIE_CONFIG: configPath,
+        CAUSERIE_MODELS_REFRESH: '0',
+        ...options.env,
+      },
     });
     return {
       server,
@@ -67,10 +80,15 @@ export function sseData(text: string): string[] {
 }
 
 /** The usage ledger, oldest first. */
-export const usageRows = (server: TestServer) => server.services.sql.db.selectFrom('usage_records').selectAll().orderBy('id').execute();
+export const usageRows = (server: TestServer) =>
+  server.services.sql.db.selectFrom('usage_records').selectAll().orderBy('id').execute();
 
 /** Polls (bounded) until `check` returns a value: for rows written just after a response ended. */
-export async function eventually<T>(check: () => Promise<T | undefined>, what = 'a condition', timeoutMs = 10_000): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  what = 'a condition',
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const value = await check();

@@ -26,7 +26,10 @@ describe('a removed model can be restored', () => {
     assert.deepEqual(ids(removed), ['gpt-3.5-turbo']);
     assert.match(removed.body[0].removed_at, /^\d{4}-\d\d-\d\dT/);
     assert.equal((await server.api('/api/v1/models/removed', { auth: userKey })).status, 403);
-    assert.equal((await server.api('/api/v1/models/removed/gpt-3.5-turbo', { method: 'DELETE', auth: userKey })).status, 403);
+    assert.equal(
+      (await server.api('/api/v1/models/removed/gpt-3.5-turbo', { method: 'DELETE', auth: userKey })).status,
+      403,
+    );
 
     const restored = await server.api('/api/v1/models/removed/gpt-3.5-turbo', { method: 'DELETE' });
     assert.equal(restored.status, 200, restored.text);
@@ -36,7 +39,10 @@ describe('a removed model can be restored', () => {
     const again = await server.api('/api/v1/models/removed/gpt-3.5-turbo', { method: 'DELETE' });
     assert.equal(again.status, 404);
     assert.match(again.body.detail, /is not a removed model/);
-    const answer = await server.api('/v1/chat/completions', { method: 'POST', body: { model: 'gpt-3.5-turbo', messages: [{ role: 'user', content: 'back' }] } });
+    const answer = await server.api('/v1/chat/completions', {
+      method: 'POST',
+      body: { model: 'gpt-3.5-turbo', messages: [{ role: 'user', content: 'back' }] },
+    });
     assert.equal(answer.status, 200, answer.text);
   });
 
@@ -56,7 +62,9 @@ describe('a removed model can be restored', () => {
     assert.match(unknown.stderr, /^causerie: Model "gpt-4" is not a removed model/);
     const restarted = await startServer(loadConfig(server.env), { logger: false, print: () => {} });
     try {
-      const list = await fetch(`${restarted.url}/api/v1/models`, { headers: { authorization: `Bearer ${server.adminKey}` } });
+      const list = await fetch(`${restarted.url}/api/v1/models`, {
+        headers: { authorization: `Bearer ${server.adminKey}` },
+      });
       assert.ok(((await list.json()) as Array<{ id: string }>).map((m) => m.id).includes('gpt-4'));
     } finally {
       await restarted.close();

@@ -16,12 +16,18 @@ describe('with nothing configured', () => {
         list.body.map((m: { id: string; available: boolean; status: string }) => [m.id, m.available, m.status]),
         [['local/qwen2.5-0.5b-instruct', false, 'not_downloaded']],
       );
-      const answer = await server.api('/api/v1/models/completions', { method: 'POST', body: { model_id: 'local/qwen2.5-0.5b-instruct', prompt: 'Bonjour' } });
+      const answer = await server.api('/api/v1/models/completions', {
+        method: 'POST',
+        body: { model_id: 'local/qwen2.5-0.5b-instruct', prompt: 'Bonjour' },
+      });
       assert.equal(answer.status, 503);
       assert.equal(answer.body.code, 'model_unavailable');
       assert.match(answer.body.detail, /npm run models:pull/);
       assert.match(answer.body.detail, /MISTRAL_API_KEY, OPENAI_API_KEY or OLLAMA_BASE_URL/);
-      const openai = await server.api('/v1/chat/completions', { method: 'POST', body: { model: 'local/qwen2.5-0.5b-instruct', messages: [{ role: 'user', content: 'hi' }] } });
+      const openai = await server.api('/v1/chat/completions', {
+        method: 'POST',
+        body: { model: 'local/qwen2.5-0.5b-instruct', messages: [{ role: 'user', content: 'hi' }] },
+      });
       assert.equal(openai.status, 503);
       assert.equal(openai.body.error.code, 'model_unavailable');
       assert.deepEqual((await server.api('/v1/models')).body, { object: 'list', data: [] });
@@ -39,7 +45,15 @@ for (const dialect of dialects) {
       ctx = await startModelsServer(dialect, {
         config: {
           providers: { openai: { discover: true } },
-          models: { 'priced/echo': { provider: 'openai', upstream: 'echo', context_window: 1000, prices: { input: 2, output: 10, currency: 'EUR' }, capabilities: ['chat', 'tools'] } },
+          models: {
+            'priced/echo': {
+              provider: 'openai',
+              upstream: 'echo',
+              context_window: 1000,
+              prices: { input: 2, output: 10, currency: 'EUR' },
+              capabilities: ['chat', 'tools'],
+            },
+          },
         },
       });
       const user = await signUp(ctx.server, 'modeluser');
@@ -51,7 +65,12 @@ for (const dialect of dialects) {
       const response = await ctx.server.api('/api/v1/models', { auth: userKey });
       assert.equal(response.status, 200);
       const byId = Object.fromEntries(response.body.map((m: { id: string }) => [m.id, m]));
-      assert.deepEqual(Object.keys(byId), ['local/qwen2.5-0.5b-instruct', 'openai/echo', 'openai/embed', 'priced/echo']);
+      assert.deepEqual(Object.keys(byId), [
+        'local/qwen2.5-0.5b-instruct',
+        'openai/echo',
+        'openai/embed',
+        'priced/echo',
+      ]);
       assert.deepEqual(byId['priced/echo'], {
         id: 'priced/echo',
         provider: 'openai',
@@ -82,7 +101,11 @@ for (const dialect of dialects) {
 
     test('POST /api/v1/models/completions answers with model_id + prompt, or model + messages, and records one usage row', async () => {
       const before = (await usageRows(ctx.server)).length;
-      const answer = await ctx.server.api('/api/v1/models/completions', { method: 'POST', auth: userKey, body: { model_id: 'openai/echo', prompt: 'Bonjour le monde' } });
+      const answer = await ctx.server.api('/api/v1/models/completions', {
+        method: 'POST',
+        auth: userKey,
+        body: { model_id: 'openai/echo', prompt: 'Bonjour le monde' },
+      });
       assert.equal(answer.status, 200);
       assert.equal(answer.body.object, 'completion');
       assert.equal(answer.body.model_id, 'openai/echo');
@@ -92,34 +115,64 @@ for (const dialect of dialects) {
       const withMessages = await ctx.server.api('/api/v1/models/completions', {
         method: 'POST',
         auth: userKey,
-        body: { model: 'openai/echo', system: 'Be brief.', messages: [{ role: 'user', content: 'one' }, { role: 'assistant', content: 'two' }, { role: 'user', content: 'three' }], temperature: 0.2, max_tokens: 50 },
+        body: {
+          model: 'openai/echo',
+          system: 'Be brief.',
+          messages: [
+            { role: 'user', content: 'one' },
+            { role: 'assistant', content: 'two' },
+            { role: 'user', content: 'three' },
+          ],
+          temperature: 0.2,
+          max_tokens: 50,
+        },
       });
       assert.equal(withMessages.body.content, 'three');
       const sent = ctx.upstream.chatRequests().at(-1)!.body;
-      assert.deepEqual(sent.messages.map((m: { role: string }) => m.role), ['system', 'user', 'assistant', 'user']);
+      assert.deepEqual(
+        sent.messages.map((m: { role: string }) => m.role),
+        ['system', 'user', 'assistant', 'user'],
+      );
       assert.equal(sent.temperature, 0.2);
       assert.equal(sent.max_tokens, 50);
       const rows = (await usageRows(ctx.server)).slice(before);
       assert.equal(rows.length, 2);
       assert.deepEqual(
-        { model: rows[0]!.model, provider: rows[0]!.provider, prompt: rows[0]!.prompt_tokens, completion: rows[0]!.completion_tokens, status: rows[0]!.status, conversation: rows[0]!.conversation_id },
+        {
+          model: rows[0]!.model,
+          provider: rows[0]!.provider,
+          prompt: rows[0]!.prompt_tokens,
+          completion: rows[0]!.completion_tokens,
+          status: rows[0]!.status,
+          conversation: rows[0]!.conversation_id,
+        },
         { model: 'openai/echo', provider: 'openai', prompt: 3, completion: 3, status: 'complete', conversation: null },
       );
       assert.notEqual(rows[0]!.api_key_id, null);
     });
 
     test('usage carries the cost from the model prices, and is estimated (ceil(chars/4)) when the upstream reports none', async () => {
-      await ctx.server.api('/api/v1/models/completions', { method: 'POST', body: { model_id: 'priced/echo', prompt: 'un deux trois quatre' } });
+      await ctx.server.api('/api/v1/models/completions', {
+        method: 'POST',
+        body: { model_id: 'priced/echo', prompt: 'un deux trois quatre' },
+      });
       let row = (await usageRows(ctx.server)).at(-1)!;
       assert.equal(row.model, 'priced/echo');
       assert.equal(Number(row.cost_micros), 4 * 2 + 4 * 10);
       const prompt = '[[no-usage]] abcdefgh';
-      const answer = await ctx.server.api('/api/v1/models/completions', { method: 'POST', body: { model_id: 'priced/echo', prompt } });
+      const answer = await ctx.server.api('/api/v1/models/completions', {
+        method: 'POST',
+        body: { model_id: 'priced/echo', prompt },
+      });
       assert.equal(answer.body.content, 'abcdefgh');
       row = (await usageRows(ctx.server)).at(-1)!;
       assert.equal(row.prompt_tokens, Math.ceil(prompt.length / 4));
       assert.equal(row.completion_tokens, Math.ceil('abcdefgh'.length / 4));
-      assert.deepEqual(answer.body.usage, { prompt_tokens: row.prompt_tokens, completion_tokens: row.completion_tokens, total_tokens: row.prompt_tokens + row.completion_tokens });
+      assert.deepEqual(answer.body.usage, {
+        prompt_tokens: row.prompt_tokens,
+        completion_tokens: row.completion_tokens,
+        total_tokens: row.prompt_tokens + row.completion_tokens,
+      });
     });
 
     test('with "stream": true the answer is SSE: start, deltas, end with usage, [DONE]', async () => {
@@ -135,9 +188,22 @@ for (const dialect of dialects) {
       const events = data.slice(0, -1).map((d) => JSON.parse(d));
       assert.equal(events[0].type, 'start');
       assert.equal(events[0].model_id, 'openai/echo');
-      assert.deepEqual(events.filter((e) => e.type === 'delta').map((e) => e.content), ['a ', 'b ', 'c']);
-      assert.deepEqual(events.at(-1), { type: 'end', finish_reason: 'stop', usage: { prompt_tokens: 3, completion_tokens: 3, total_tokens: 6 } });
-      const row = await eventually(async () => (await usageRows(ctx.server)).find((r) => r.completion_tokens === 3 && r.prompt_tokens === 3 && r.status === 'complete'), 'the usage row');
+      assert.deepEqual(
+        events.filter((e) => e.type === 'delta').map((e) => e.content),
+        ['a ', 'b ', 'c'],
+      );
+      assert.deepEqual(events.at(-1), {
+        type: 'end',
+        finish_reason: 'stop',
+        usage: { prompt_tokens: 3, completion_tokens: 3, total_tokens: 6 },
+      });
+      const row = await eventually(
+        async () =>
+          (await usageRows(ctx.server)).find(
+            (r) => r.completion_tokens === 3 && r.prompt_tokens === 3 && r.status === 'complete',
+          ),
+        'the usage row',
+      );
       assert.equal(row.model, 'openai/echo');
     });
 
@@ -157,7 +223,11 @@ for (const dialect of dialects) {
         return found.status === 'error' ? found : undefined;
       }, 'the error row');
       assert.equal(row.completion_tokens, 1);
-      const refused = await ctx.server.api('/api/v1/models/completions', { method: 'POST', auth: userKey, body: { model_id: 'openai/echo', prompt: '[[status:500]]' } });
+      const refused = await ctx.server.api('/api/v1/models/completions', {
+        method: 'POST',
+        auth: userKey,
+        body: { model_id: 'openai/echo', prompt: '[[status:500]]' },
+      });
       assert.equal(refused.status, 502);
       assert.equal(refused.body.code, 'upstream_error');
       row = (await usageRows(ctx.server)).at(-1)!;
@@ -165,11 +235,15 @@ for (const dialect of dialects) {
     });
 
     test('bad bodies name the field', async () => {
-      const post = (body: unknown) => ctx.server.api('/api/v1/models/completions', { method: 'POST', auth: userKey, body });
+      const post = (body: unknown) =>
+        ctx.server.api('/api/v1/models/completions', { method: 'POST', auth: userKey, body });
       const cases: Array<[unknown, RegExp]> = [
         [{ prompt: 'hi' }, /model_id: is required/],
         [{ model_id: 'openai/echo' }, /give either prompt or messages/],
-        [{ model_id: 'openai/echo', prompt: 'a', messages: [{ role: 'user', content: 'b' }] }, /give either prompt or messages/],
+        [
+          { model_id: 'openai/echo', prompt: 'a', messages: [{ role: 'user', content: 'b' }] },
+          /give either prompt or messages/,
+        ],
         [{ model_id: 'openai/echo', model: 'priced/echo', prompt: 'a' }, /model: differs from model_id/],
         [{ model_id: 'openai/echo', prompt: 'a', temperature: 3 }, /temperature/],
         [{ model_id: 'priced/echo', prompt: 'a', max_tokens: 5000 }, /max_tokens: must be at most 1000/],
@@ -193,14 +267,19 @@ for (const dialect of dialects) {
       assert.match(removed.body.removed_at, /^\d{4}-\d\d-\d\dT/);
       assert.equal((await ctx.server.api('/api/v1/models/openai/embed')).status, 404);
       assert.equal((await ctx.server.api('/api/v1/models/openai/embed', { method: 'DELETE' })).status, 404);
-      const embed = await ctx.server.api('/v1/embeddings', { method: 'POST', body: { model: 'openai/embed', input: 'x' } });
+      const embed = await ctx.server.api('/v1/embeddings', {
+        method: 'POST',
+        body: { model: 'openai/embed', input: 'x' },
+      });
       assert.equal(embed.status, 404);
       // Same database, new process: the removal holds, the other models are back.
       await ctx.server.app.close();
       await ctx.server.services.close();
       const restarted = await startServer(loadConfig(ctx.server.env), { logger: false, print: () => {} });
       try {
-        const list = await fetch(`${restarted.url}/api/v1/models`, { headers: { authorization: `Bearer ${ctx.server.adminKey}` } });
+        const list = await fetch(`${restarted.url}/api/v1/models`, {
+          headers: { authorization: `Bearer ${ctx.server.adminKey}` },
+        });
         const ids = ((await list.json()) as Array<{ id: string }>).map((m) => m.id);
         assert.ok(ids.includes('openai/echo'));
         assert.ok(!ids.includes('openai/embed'));

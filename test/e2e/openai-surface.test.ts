@@ -26,8 +26,11 @@ for (const dialect of dialects) {
 
     const says = (content: string) => [{ role: 'user' as const, content }];
 
-    test('chat.completions.create answers in OpenAI\'s JSON format', async () => {
-      const completion = await client.chat.completions.create({ model: 'openai/echo', messages: says('Hello from the client') });
+    test("chat.completions.create answers in OpenAI's JSON format", async () => {
+      const completion = await client.chat.completions.create({
+        model: 'openai/echo',
+        messages: says('Hello from the client'),
+      });
       assert.match(completion.id, /^chatcmpl-/);
       assert.equal(completion.object, 'chat.completion');
       assert.equal(completion.model, 'openai/echo');
@@ -37,7 +40,12 @@ for (const dialect of dialects) {
     });
 
     test('streaming with stream_options.include_usage: deltas, the finish chunk, a last usage chunk', async () => {
-      const stream = await client.chat.completions.create({ model: 'openai/echo', messages: says('one two three'), stream: true, stream_options: { include_usage: true } });
+      const stream = await client.chat.completions.create({
+        model: 'openai/echo',
+        messages: says('one two three'),
+        stream: true,
+        stream_options: { include_usage: true },
+      });
       const chunks: OpenAI.ChatCompletionChunk[] = [];
       for await (const chunk of stream) chunks.push(chunk);
       assert.ok(chunks.every((c) => c.object === 'chat.completion.chunk' && c.id === chunks[0]!.id));
@@ -64,15 +72,30 @@ for (const dialect of dialects) {
     });
 
     test('tools are passed through; tool calls come back whole (JSON) and as deltas (stream)', async () => {
-      const tools = [{ type: 'function' as const, function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
-      const completion = await client.chat.completions.create({ model: 'openai/echo', messages: says('[[tool:get_weather:{"city":"Paris"}]]'), tools, tool_choice: 'auto' });
+      const tools = [
+        {
+          type: 'function' as const,
+          function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } },
+        },
+      ];
+      const completion = await client.chat.completions.create({
+        model: 'openai/echo',
+        messages: says('[[tool:get_weather:{"city":"Paris"}]]'),
+        tools,
+        tool_choice: 'auto',
+      });
       assert.deepEqual(ctx.upstream.chatRequests().at(-1)!.body.tools, tools);
       const call = completion.choices[0]!.message.tool_calls![0]!;
       assert.equal(call.type, 'function');
       assert.equal(call.type === 'function' && call.function.name, 'get_weather');
       assert.equal(call.type === 'function' && call.function.arguments, '{"city":"Paris"}');
       assert.equal(completion.choices[0]!.finish_reason, 'tool_calls');
-      const stream = await client.chat.completions.create({ model: 'openai/echo', messages: says('[[tool:get_weather:{"city":"Lyon"}]]'), tools, stream: true });
+      const stream = await client.chat.completions.create({
+        model: 'openai/echo',
+        messages: says('[[tool:get_weather:{"city":"Lyon"}]]'),
+        tools,
+        stream: true,
+      });
       let args = '';
       let name = '';
       for await (const chunk of stream) {
@@ -84,10 +107,17 @@ for (const dialect of dialects) {
       assert.deepEqual([name, args], ['get_weather', '{"city":"Lyon"}']);
     });
 
-    test('unknown fields (Mistral\'s safe_prompt, random_seed) are tolerated; random_seed is the seed', async () => {
+    test("unknown fields (Mistral's safe_prompt, random_seed) are tolerated; random_seed is the seed", async () => {
       const response = await ctx.server.api('/v1/chat/completions', {
         method: 'POST',
-        body: { model: 'openai/echo', messages: says('tolerant'), safe_prompt: true, random_seed: 7, max_completion_tokens: 20, some_future_field: { a: 1 } },
+        body: {
+          model: 'openai/echo',
+          messages: says('tolerant'),
+          safe_prompt: true,
+          random_seed: 7,
+          max_completion_tokens: 20,
+          some_future_field: { a: 1 },
+        },
       });
       assert.equal(response.status, 200);
       const sent = ctx.upstream.chatRequests().at(-1)!.body;
@@ -103,60 +133,109 @@ for (const dialect of dialects) {
       assert.deepEqual(ids, ['openai/echo', 'openai/embed', 'refused/echo']);
       const model = await client.models.retrieve('openai/echo');
       assert.deepEqual(model, { id: 'openai/echo', object: 'model', created: model.created, owned_by: 'openai' });
-      await assert.rejects(client.models.retrieve('openai/nope'), (error: unknown) => error instanceof OpenAI.NotFoundError);
+      await assert.rejects(
+        client.models.retrieve('openai/nope'),
+        (error: unknown) => error instanceof OpenAI.NotFoundError,
+      );
       const packed = await client.embeddings.create({ model: 'openai/embed', input: ['a b', 'c'] });
-      const floats = await client.embeddings.create({ model: 'openai/embed', input: ['a b', 'c'], encoding_format: 'float' });
+      const floats = await client.embeddings.create({
+        model: 'openai/embed',
+        input: ['a b', 'c'],
+        encoding_format: 'float',
+      });
       assert.equal(packed.data.length, 2);
       assert.equal(packed.data[1]!.index, 1);
-      packed.data[0]!.embedding.forEach((value, i) => assert.ok(Math.abs(value - floats.data[0]!.embedding[i]!) < 1e-6));
+      packed.data[0]!.embedding.forEach((value, i) =>
+        assert.ok(Math.abs(value - floats.data[0]!.embedding[i]!) < 1e-6),
+      );
       assert.deepEqual(packed.usage, { prompt_tokens: 3, total_tokens: 3 });
       const row = (await usageRows(ctx.server)).at(-1)!;
       assert.deepEqual([row.model, row.prompt_tokens, row.completion_tokens], ['openai/embed', 3, 0]);
     });
 
-    test('errors come in OpenAI\'s shape: 401, 400 naming the param, 404, upstream 429 with Retry-After', async () => {
+    test("errors come in OpenAI's shape: 401, 400 naming the param, 404, upstream 429 with Retry-After", async () => {
       const stranger = new OpenAI({ apiKey: 'API_NOT_A_REAL_KEY', baseURL: `${ctx.server.url}/v1`, maxRetries: 0 });
-      await assert.rejects(stranger.chat.completions.create({ model: 'openai/echo', messages: says('x') }), (error: unknown) => error instanceof OpenAI.AuthenticationError);
-      const invalid = await ctx.server.api('/v1/chat/completions', { method: 'POST', body: { model: 'openai/echo', messages: says('x'), temperature: 5 } });
+      await assert.rejects(
+        stranger.chat.completions.create({ model: 'openai/echo', messages: says('x') }),
+        (error: unknown) => error instanceof OpenAI.AuthenticationError,
+      );
+      const invalid = await ctx.server.api('/v1/chat/completions', {
+        method: 'POST',
+        body: { model: 'openai/echo', messages: says('x'), temperature: 5 },
+      });
       assert.equal(invalid.status, 400);
       assert.equal(invalid.body.error.type, 'invalid_request_error');
       assert.equal(invalid.body.error.param, 'body.temperature');
-      const unknown = await ctx.server.api('/v1/chat/completions', { method: 'POST', body: { model: 'nobody/none', messages: says('x') } });
+      const unknown = await ctx.server.api('/v1/chat/completions', {
+        method: 'POST',
+        body: { model: 'nobody/none', messages: says('x') },
+      });
       assert.deepEqual(Object.keys(unknown.body.error).sort(), ['code', 'message', 'param', 'type']);
       assert.equal(unknown.body.error.code, 'not_found');
-      await assert.rejects(client.chat.completions.create({ model: 'openai/echo', messages: says('[[status:429]] [[retry-after:7]]') }), (error: unknown) => {
-        assert.ok(error instanceof OpenAI.RateLimitError);
-        assert.equal(error.headers?.get('retry-after'), '7');
-        return true;
-      });
+      await assert.rejects(
+        client.chat.completions.create({ model: 'openai/echo', messages: says('[[status:429]] [[retry-after:7]]') }),
+        (error: unknown) => {
+          assert.ok(error instanceof OpenAI.RateLimitError);
+          assert.equal(error.headers?.get('retry-after'), '7');
+          return true;
+        },
+      );
     });
 
     test('a key the provider refuses is a 502 "provider rejected the key", with no trace of the key', async () => {
-      const response = await ctx.server.api('/v1/chat/completions', { method: 'POST', body: { model: 'refused/echo', messages: says('x') } });
+      const response = await ctx.server.api('/v1/chat/completions', {
+        method: 'POST',
+        body: { model: 'refused/echo', messages: says('x') },
+      });
       assert.equal(response.status, 502);
       assert.doesNotMatch(response.text, new RegExp(wrongKey));
       assert.equal(response.body.error.code, 'upstream_error');
-      assert.match(response.body.error.message, /provider rejected the key: Provider "refused" answered 401; check REFUSED_KEY/);
+      assert.match(
+        response.body.error.message,
+        /provider rejected the key: Provider "refused" answered 401; check REFUSED_KEY/,
+      );
       const row = (await usageRows(ctx.server)).at(-1)!;
       assert.deepEqual([row.model, row.status], ['refused/echo', 'error']);
     });
 
     test('a failure mid-stream reaches the client as an error after the first chunks', async () => {
-      const stream = await client.chat.completions.create({ model: 'openai/echo', messages: says('[[fail-after:2]] a b c d'), stream: true });
+      const stream = await client.chat.completions.create({
+        model: 'openai/echo',
+        messages: says('[[fail-after:2]] a b c d'),
+        stream: true,
+      });
       let text = '';
-      await assert.rejects(async () => {
-        for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
-      }, (error: unknown) => error instanceof OpenAI.APIError && /Scripted failure mid-stream/.test(error.message));
+      await assert.rejects(
+        async () => {
+          for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+        },
+        (error: unknown) => error instanceof OpenAI.APIError && /Scripted failure mid-stream/.test(error.message),
+      );
       assert.equal(text, 'a b ');
     });
 
     test('usage the upstream does not report is counted (ceil(chars/4)), shown in the usage chunk and recorded', async () => {
       const content = '[[no-usage]] abcdefghij';
-      const stream = await client.chat.completions.create({ model: 'openai/echo', messages: says(content), stream: true, stream_options: { include_usage: true } });
+      const stream = await client.chat.completions.create({
+        model: 'openai/echo',
+        messages: says(content),
+        stream: true,
+        stream_options: { include_usage: true },
+      });
       let usage;
       for await (const chunk of stream) usage = chunk.usage ?? usage;
-      assert.deepEqual(usage, { prompt_tokens: Math.ceil(content.length / 4), completion_tokens: Math.ceil('abcdefghij'.length / 4), total_tokens: Math.ceil(content.length / 4) + 3 });
-      const row = await eventually(async () => (await usageRows(ctx.server)).find((r) => r.prompt_tokens === Math.ceil(content.length / 4) && r.completion_tokens === 3), 'the row');
+      assert.deepEqual(usage, {
+        prompt_tokens: Math.ceil(content.length / 4),
+        completion_tokens: Math.ceil('abcdefghij'.length / 4),
+        total_tokens: Math.ceil(content.length / 4) + 3,
+      });
+      const row = await eventually(
+        async () =>
+          (await usageRows(ctx.server)).find(
+            (r) => r.prompt_tokens === Math.ceil(content.length / 4) && r.completion_tokens === 3,
+          ),
+        'the row',
+      );
       assert.equal(row.status, 'complete');
     });
 
@@ -182,7 +261,10 @@ for (const dialect of dialects) {
       const delay = upstreamRequest.closedEarlyAt! - leftAt;
       // A correctness bound (the abort is propagated, not waited out), not a benchmark.
       assert.ok(delay < 100, `upstream closed ${delay.toFixed(1)} ms after the client left`);
-      const row = await eventually(async () => (await usageRows(ctx.server)).find((r) => r.status === 'cancelled'), 'the cancelled row');
+      const row = await eventually(
+        async () => (await usageRows(ctx.server)).find((r) => r.status === 'cancelled'),
+        'the cancelled row',
+      );
       assert.equal(row.model, 'openai/echo');
     });
   });

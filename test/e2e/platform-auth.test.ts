@@ -7,7 +7,10 @@ const second = 1000;
 const day = 86_400_000;
 
 function decodeJwt(token: string) {
-  const [header, payload] = token.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')));
+  const [header, payload] = token
+    .split('.')
+    .slice(0, 2)
+    .map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')));
   return { header, payload };
 }
 
@@ -51,7 +54,11 @@ for (const dialect of dialects) {
       // ...but sign-in is by username only, not by id or UUID.
       assert.equal((await server.api('/api/v1/me', { auth: basic(String(ivan.id), ivan.password) })).status, 401);
       assert.equal((await server.api('/api/v1/me', { auth: basic(ivan.uuid, ivan.password) })).status, 401);
-      const byId = await tokenRequest(server, { grant_type: 'password', username: String(ivan.id), password: ivan.password });
+      const byId = await tokenRequest(server, {
+        grant_type: 'password',
+        username: String(ivan.id),
+        password: ivan.password,
+      });
       assert.equal(byId.body.error, 'invalid_grant');
     });
 
@@ -67,7 +74,10 @@ for (const dialect of dialects) {
         ['Digest username="ivan"', 'Unsupported authorization scheme "digest"'],
       ];
       for (const [auth, detail] of cases) {
-        const response = await server.api('/api/v1/me', { auth, headers: auth && !auth.includes(' ') ? { authorization: auth } : {} });
+        const response = await server.api('/api/v1/me', {
+          auth,
+          headers: auth && !auth.includes(' ') ? { authorization: auth } : {},
+        });
         assert.equal(response.status, 401, String(auth));
         assert.deepEqual(response.body, { detail, code: 'unauthorized' });
         assert.equal(response.headers.get('www-authenticate'), 'Bearer realm="causerie", Basic realm="causerie"');
@@ -83,9 +93,18 @@ for (const dialect of dialects) {
 
     test('POST /oauth/token, password grant: a short-lived signed access token and a refresh token', async () => {
       for (const form of [true, false]) {
-        const response = await tokenRequest(server, { grant_type: 'password', username: 'ivan', password: ivan.password }, form);
+        const response = await tokenRequest(
+          server,
+          { grant_type: 'password', username: 'ivan', password: ivan.password },
+          form,
+        );
         assert.equal(response.status, 200);
-        assert.deepEqual(Object.keys(response.body).sort(), ['access_token', 'expires_in', 'refresh_token', 'token_type']);
+        assert.deepEqual(Object.keys(response.body).sort(), [
+          'access_token',
+          'expires_in',
+          'refresh_token',
+          'token_type',
+        ]);
         assert.equal(response.body.token_type, 'Bearer');
         assert.equal(response.body.expires_in, 900);
         assert.equal(response.headers.get('cache-control'), 'no-store');
@@ -116,9 +135,21 @@ for (const dialect of dialects) {
         assert.equal(typeof response.body.error_description, 'string');
         assert.deepEqual(Object.keys(response.body).sort(), ['error', 'error_description']);
       }
-      const wrong = await tokenRequest(server, { grant_type: 'password', username: 'ivan', password: 'wrong-password' });
-      const unknown = await tokenRequest(server, { grant_type: 'password', username: 'nobody', password: 'whatever-password' });
-      assert.equal(wrong.body.error_description, unknown.body.error_description, 'no way to tell which usernames exist');
+      const wrong = await tokenRequest(server, {
+        grant_type: 'password',
+        username: 'ivan',
+        password: 'wrong-password',
+      });
+      const unknown = await tokenRequest(server, {
+        grant_type: 'password',
+        username: 'nobody',
+        password: 'whatever-password',
+      });
+      assert.equal(
+        wrong.body.error_description,
+        unknown.body.error_description,
+        'no way to tell which usernames exist',
+      );
     });
 
     test('refresh tokens rotate; presenting a used one revokes the whole login', async () => {
@@ -135,27 +166,50 @@ for (const dialect of dialects) {
       assert.equal(replay.body.error, 'invalid_grant');
       assert.match(replay.body.error_description, /already used/);
       // The thief's replay also kills the legitimate holder's newer token...
-      const afterReplay = await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: second.body.refresh_token });
+      const afterReplay = await tokenRequest(server, {
+        grant_type: 'refresh_token',
+        refresh_token: second.body.refresh_token,
+      });
       assert.equal(afterReplay.status, 400);
       assert.equal(afterReplay.body.error, 'invalid_grant');
       // ...and the access tokens of that login stop working at once...
       const revoked = await server.api('/api/v1/me', { auth: `Bearer ${second.body.access_token}` });
       assert.equal(revoked.status, 401);
       assert.equal(revoked.body.detail, 'This sign-in has been revoked');
-      assert.equal((await server.api('/api/v1/keys', { method: 'POST', auth: `Bearer ${second.body.access_token}`, body: { name: 'escape' } })).status, 401);
+      assert.equal(
+        (
+          await server.api('/api/v1/keys', {
+            method: 'POST',
+            auth: `Bearer ${second.body.access_token}`,
+            body: { name: 'escape' },
+          })
+        ).status,
+        401,
+      );
       // ...but not another login of the same user.
       assert.equal((await server.api('/api/v1/me', { auth: `Bearer ${otherLogin.access_token}` })).status, 200);
-      const other = await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: otherLogin.refresh_token });
+      const other = await tokenRequest(server, {
+        grant_type: 'refresh_token',
+        refresh_token: otherLogin.refresh_token,
+      });
       assert.equal(other.status, 200);
     });
 
-    test('POST /oauth/revoke signs out: that sign-in\'s access and refresh tokens stop working, others do not', async () => {
+    test("POST /oauth/revoke signs out: that sign-in's access and refresh tokens stop working, others do not", async () => {
       const leaving = await passwordGrant(server, 'ivan', ivan.password);
       const staying = await passwordGrant(server, 'ivan', ivan.password);
-      const revoke = (body: Record<string, string>) => fetch(`${server.url}/oauth/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(body) });
+      const revoke = (body: Record<string, string>) =>
+        fetch(`${server.url}/oauth/revoke`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams(body),
+        });
       assert.equal((await revoke({ token: leaving.access_token })).status, 200);
       assert.equal((await server.api('/api/v1/me', { auth: `Bearer ${leaving.access_token}` })).status, 401);
-      assert.equal((await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: leaving.refresh_token })).status, 400);
+      assert.equal(
+        (await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: leaving.refresh_token })).status,
+        400,
+      );
       assert.equal((await server.api('/api/v1/me', { auth: `Bearer ${staying.access_token}` })).status, 200);
       // By refresh token too; an unknown token is not an error (RFC 7009).
       assert.equal((await revoke({ token: staying.refresh_token })).status, 200);
@@ -167,26 +221,53 @@ for (const dialect of dialects) {
       const user = await signUp(server, `changer-${dialect}`);
       const key = await createKey(server, user.basic);
       const signedIn = await passwordGrant(server, user.username, user.password);
-      const change = (body: Record<string, string>, auth = user.basic) => server.api('/api/v1/me/password', { method: 'PUT', auth, body });
+      const change = (body: Record<string, string>, auth = user.basic) =>
+        server.api('/api/v1/me/password', { method: 'PUT', auth, body });
       const wrong = await change({ current_password: 'not-it-at-all', new_password: 'a-new-password-1' });
       assert.equal(wrong.status, 400);
       assert.equal(wrong.body.detail, "current_password: is not this account's password");
-      assert.equal((await change({ current_password: user.password, new_password: 'short' })).body.detail, 'new_password: must be at least 8 characters');
-      assert.equal((await change({ current_password: user.password, new_password: 'a-new-password-1' }, `Bearer ${signedIn.access_token}`)).status, 200);
-      assert.equal((await server.api('/api/v1/me', { auth: user.basic })).status, 401, 'the old password no longer works');
+      assert.equal(
+        (await change({ current_password: user.password, new_password: 'short' })).body.detail,
+        'new_password: must be at least 8 characters',
+      );
+      assert.equal(
+        (
+          await change(
+            { current_password: user.password, new_password: 'a-new-password-1' },
+            `Bearer ${signedIn.access_token}`,
+          )
+        ).status,
+        200,
+      );
+      assert.equal(
+        (await server.api('/api/v1/me', { auth: user.basic })).status,
+        401,
+        'the old password no longer works',
+      );
       assert.equal((await server.api('/api/v1/me', { auth: basic(user.username, 'a-new-password-1') })).status, 200);
-      assert.equal((await server.api('/api/v1/me', { auth: `Bearer ${signedIn.access_token}` })).status, 401, 'sign-ins made with the old password end');
-      assert.equal((await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: signedIn.refresh_token })).status, 400);
+      assert.equal(
+        (await server.api('/api/v1/me', { auth: `Bearer ${signedIn.access_token}` })).status,
+        401,
+        'sign-ins made with the old password end',
+      );
+      assert.equal(
+        (await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: signedIn.refresh_token })).status,
+        400,
+      );
       assert.equal((await server.api('/api/v1/me', { auth: key.key })).status, 200, 'API keys are not sign-ins');
     });
 
     test('sign-out-everywhere ends every sign-in of the account at once', async () => {
       const first = await passwordGrant(server, 'ivan', ivan.password);
       const second = await passwordGrant(server, 'ivan', ivan.password);
-      const response = await server.api('/api/v1/me/sign-out-everywhere', { method: 'POST', auth: `Bearer ${first.access_token}` });
+      const response = await server.api('/api/v1/me/sign-out-everywhere', {
+        method: 'POST',
+        auth: `Bearer ${first.access_token}`,
+      });
       assert.equal(response.status, 200);
       assert.ok(response.body.revoked_sign_ins >= 2);
-      for (const token of [first.access_token, second.access_token]) assert.equal((await server.api('/api/v1/me', { auth: `Bearer ${token}` })).status, 401);
+      for (const token of [first.access_token, second.access_token])
+        assert.equal((await server.api('/api/v1/me', { auth: `Bearer ${token}` })).status, 401);
       assert.equal((await server.api('/api/v1/me', { auth: ivan.basic })).status, 200, 'the password still signs in');
     });
 
@@ -205,9 +286,15 @@ for (const dialect of dialects) {
       clock.advance(2 * second);
       const expired = await server.api('/api/v1/me', { auth: `Bearer ${tokens.access_token}` });
       assert.equal(expired.status, 401);
-      assert.deepEqual(expired.body, { detail: 'Access token expired: get a new one from POST /oauth/token', code: 'unauthorized' });
+      assert.deepEqual(expired.body, {
+        detail: 'Access token expired: get a new one from POST /oauth/token',
+        code: 'unauthorized',
+      });
       assert.ok(expired.headers.get('www-authenticate'));
-      const refreshed = await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token });
+      const refreshed = await tokenRequest(server, {
+        grant_type: 'refresh_token',
+        refresh_token: tokens.refresh_token,
+      });
       assert.equal(refreshed.status, 200);
       assert.equal((await server.api('/api/v1/me', { auth: `Bearer ${refreshed.body.access_token}` })).status, 200);
     });
@@ -223,7 +310,9 @@ for (const dialect of dialects) {
     test('a tampered or foreign access token is refused', async () => {
       const { access_token } = await passwordGrant(server, 'ivan', ivan.password);
       const [header, payload, signature] = access_token.split('.');
-      const asAdmin = Buffer.from(JSON.stringify({ ...decodeJwt(access_token).payload, sub: '1' })).toString('base64url');
+      const asAdmin = Buffer.from(JSON.stringify({ ...decodeJwt(access_token).payload, sub: '1' })).toString(
+        'base64url',
+      );
       const unsigned = `${Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url')}.${payload}.`;
       const flipped = signature!.startsWith('A') ? `B${signature!.slice(1)}` : `A${signature!.slice(1)}`;
       for (const forged of [`${header}.${asAdmin}.${signature}`, unsigned, `${header}.${payload}.${flipped}`]) {

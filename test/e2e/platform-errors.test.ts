@@ -16,7 +16,11 @@ import { startTestServer, type TestServer } from '../helpers/server.ts';
  * Sends raw bytes on one connection and collects what the server answers until the connection
  * closes; `serverClosed` says whether the server closed it (rather than our timeout).
  */
-function rawExchange(url: string, chunks: Array<string | (() => Promise<void>)>, timeoutMs = 10_000): Promise<{ text: string; serverClosed: boolean }> {
+function rawExchange(
+  url: string,
+  chunks: Array<string | (() => Promise<void>)>,
+  timeoutMs = 10_000,
+): Promise<{ text: string; serverClosed: boolean }> {
   const { port } = new URL(url);
   return new Promise((resolve, reject) => {
     let received = '';
@@ -60,7 +64,12 @@ describe('errors over HTTP', () => {
   after(() => server.stop());
 
   test('unknown routes answer 404 {detail, code}', async () => {
-    for (const [method, path] of [['GET', '/nope'], ['POST', '/api/v1/nope'], ['PUT', '/api/v1/keys'], ['GET', '/api/v1/keys/1/extra']]) {
+    for (const [method, path] of [
+      ['GET', '/nope'],
+      ['POST', '/api/v1/nope'],
+      ['PUT', '/api/v1/keys'],
+      ['GET', '/api/v1/keys/1/extra'],
+    ]) {
       const response = await server.api(path!, { method });
       assert.equal(response.status, 404, `${method} ${path}`);
       assert.deepEqual(response.body, { detail: `Route ${method} ${path} not found`, code: 'not_found' });
@@ -79,7 +88,11 @@ describe('errors over HTTP', () => {
     const json = { 'content-type': 'application/json' };
     const session = await server.api('/api/v1/sessions', { method: 'POST', body: '', headers: json });
     assert.equal(session.status, 201, session.text);
-    const deleted = await server.api(`/v1/chat/sessions/${session.body.id}`, { method: 'DELETE', body: '', headers: json });
+    const deleted = await server.api(`/v1/chat/sessions/${session.body.id}`, {
+      method: 'DELETE',
+      body: '',
+      headers: json,
+    });
     assert.equal(deleted.status, 200, deleted.text);
     assert.deepEqual(deleted.body, { message: 'Session deleted successfully' });
     const key = await server.api('/api/v1/keys', { method: 'POST', body: '', headers: json });
@@ -115,25 +128,42 @@ describe('errors over HTTP', () => {
   test('a body larger than CAUSERIE_BODY_LIMIT answers 413', async () => {
     const fits = await server.api('/api/v1/keys', { method: 'POST', body: { name: 'x'.repeat(150) } });
     assert.equal(fits.status, 201);
-    const response = await server.api('/api/v1/keys', { method: 'POST', body: JSON.stringify({ name: 'x'.repeat(3000) }) });
+    const response = await server.api('/api/v1/keys', {
+      method: 'POST',
+      body: JSON.stringify({ name: 'x'.repeat(3000) }),
+    });
     assert.equal(response.status, 413);
     assert.deepEqual(response.body, { detail: 'Request body is too large', code: 'payload_too_large' });
   });
 
   test('a body in a format the route does not read answers 415', async () => {
     for (const type of ['text/csv', 'text/plain', 'application/x-www-form-urlencoded']) {
-      const response = await server.api('/api/v1/keys', { method: 'POST', body: 'name=x', headers: { 'content-type': type } });
+      const response = await server.api('/api/v1/keys', {
+        method: 'POST',
+        body: 'name=x',
+        headers: { 'content-type': type },
+      });
       assert.equal(response.status, 415, type);
-      assert.deepEqual(response.body, { detail: 'Unsupported Content-Type; send application/json', code: 'unsupported_media_type' });
+      assert.deepEqual(response.body, {
+        detail: 'Unsupported Content-Type; send application/json',
+        code: 'unsupported_media_type',
+      });
     }
     // What `curl -d` sends: a form. It used to create an account on a JSON route.
-    const form = await server.api('/users', { method: 'POST', auth: null, body: 'username=formed&password=formed-password', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const form = await server.api('/users', {
+      method: 'POST',
+      auth: null,
+      body: 'username=formed&password=formed-password',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     assert.equal(form.status, 415);
     assert.equal((await server.api('/users/formed')).status, 404);
   });
 
   test('a URL that is not valid percent-encoding answers 400 in the same shape', async () => {
-    const response = await fetch(`${server.url}/users/%zz`, { headers: { authorization: `Bearer ${server.adminKey}` } });
+    const response = await fetch(`${server.url}/users/%zz`, {
+      headers: { authorization: `Bearer ${server.adminKey}` },
+    });
     assert.equal(response.status, 400);
     const body = await response.json();
     assert.equal(body.code, 'validation_failed');
@@ -143,8 +173,14 @@ describe('errors over HTTP', () => {
   test('bytes that are not HTTP, and oversized headers, still get {detail, code}', async () => {
     const [garbage] = parseResponses((await rawExchange(server.url, ['HELLO THERE\r\n\r\n'])).text);
     assert.deepEqual(garbage, { status: 400, body: { detail: 'Malformed HTTP request', code: 'validation_failed' } });
-    const [headers] = parseResponses((await rawExchange(server.url, [`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`])).text);
-    assert.deepEqual(headers, { status: 431, body: { detail: 'Request headers too large', code: 'headers_too_large' } });
+    const [headers] = parseResponses(
+      (await rawExchange(server.url, [`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`]))
+        .text,
+    );
+    assert.deepEqual(headers, {
+      status: 431,
+      body: { detail: 'Request headers too large', code: 'headers_too_large' },
+    });
   });
 
   test('every response carries a request id; a sane X-Request-Id is kept', async () => {
@@ -196,7 +232,10 @@ describe('internal errors', () => {
   test('an unexpected error answers a generic 500 with the request id, never the message or stack', async () => {
     const response = await app.inject({ method: 'GET', url: '/test/boom', headers: { 'x-request-id': 'req-boom-1' } });
     assert.equal(response.statusCode, 500);
-    assert.deepEqual(response.json(), { detail: 'Internal server error (request id req-boom-1)', code: 'internal_error' });
+    assert.deepEqual(response.json(), {
+      detail: 'Internal server error (request id req-boom-1)',
+      code: 'internal_error',
+    });
     assert.ok(!/hunter2|ECONNREFUSED|at .*\.ts|stack/i.test(response.body));
     // The details stay in the server's log, under the same request id.
     const line = logs.split('\n').find((l) => l.includes('hunter2'));
@@ -204,7 +243,7 @@ describe('internal errors', () => {
     assert.equal(JSON.parse(line!).reqId, 'req-boom-1');
   });
 
-  test('on the OpenAI surface the 500 takes OpenAI\'s error shape, equally bare', async () => {
+  test("on the OpenAI surface the 500 takes OpenAI's error shape, equally bare", async () => {
     const response = await app.inject({ method: 'GET', url: '/test/boom-openai' });
     assert.equal(response.statusCode, 500);
     const body = response.json();

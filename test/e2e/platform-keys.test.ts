@@ -7,7 +7,19 @@ import { dialects, ManualClock, startTestServer, type TestServer } from '../help
 import { createKey, signUp, type SignedUpUser } from '../helpers/platform.ts';
 
 const keyPattern = /^API_[0-9A-HJKMNP-TV-Z]{4}(_[0-9A-HJKMNP-TV-Z]{4}){7}$/;
-const keyFields = ['created_at', 'expires_at', 'id', 'kind', 'last_used_at', 'limits', 'name', 'prefix', 'revoked_at', 'user_id', 'uuid'];
+const keyFields = [
+  'created_at',
+  'expires_at',
+  'id',
+  'kind',
+  'last_used_at',
+  'limits',
+  'name',
+  'prefix',
+  'revoked_at',
+  'user_id',
+  'uuid',
+];
 const minute = 60_000;
 const day = 86_400_000;
 
@@ -53,7 +65,10 @@ for (const dialect of dialects) {
       // Reading one key also shows what is left of its own limits (issue 5): none here.
       assert.deepEqual(Object.keys(read.body).sort(), [...keyFields, 'limits_remaining'].sort());
       assert.equal(read.body.limits_remaining, null);
-      assert.deepEqual(listed.body.map((k: { id: number }) => k.id), [created.body.id]);
+      assert.deepEqual(
+        listed.body.map((k: { id: number }) => k.id),
+        [created.body.id],
+      );
     });
 
     test('keys carry at least 128 secret bits and never repeat', async () => {
@@ -69,7 +84,11 @@ for (const dialect of dialects) {
     test('the database keeps a hash and the display prefix, never the key', async () => {
       const { key, id } = await createKey(server, owner.basic, { name: 'dump-check' });
       assert.equal((await server.api('/api/v1/me', { auth: key })).status, 200);
-      const row = await server.services.sql.db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+      const row = await server.services.sql.db
+        .selectFrom('api_keys')
+        .selectAll()
+        .where('id', '=', id)
+        .executeTakeFirstOrThrow();
       assert.equal(row.prefix, key.slice(0, 8));
       assert.match(row.hash, /^[0-9a-f]{64}$/);
       assert.ok(!(await everyRow(server)).includes(key.slice(8)));
@@ -95,7 +114,10 @@ for (const dialect of dialects) {
       assert.equal((await server.api(`/api/v1/keys/${id}`, { auth: owner.basic })).body.last_used_at, usedAt);
       clock.advance(2 * minute);
       await server.api('/api/v1/me', { auth: key });
-      assert.equal((await server.api(`/api/v1/keys/${id}`, { auth: owner.basic })).body.last_used_at, new Date(clock.now()).toISOString());
+      assert.equal(
+        (await server.api(`/api/v1/keys/${id}`, { auth: owner.basic })).body.last_used_at,
+        new Date(clock.now()).toISOString(),
+      );
     });
 
     test('a key with an expiry works until then and answers 401 after', async () => {
@@ -117,13 +139,25 @@ for (const dialect of dialects) {
     });
 
     test('an expiry in the past or not a date is refused, naming the field', async () => {
-      const past = await server.api('/api/v1/keys', { method: 'POST', body: { expires_at: new Date(clock.now() - minute).toISOString() }, auth: owner.basic });
+      const past = await server.api('/api/v1/keys', {
+        method: 'POST',
+        body: { expires_at: new Date(clock.now() - minute).toISOString() },
+        auth: owner.basic,
+      });
       assert.equal(past.status, 400);
       assert.deepEqual(past.body, { detail: 'expires_at: must be in the future', code: 'validation_failed' });
-      const garbage = await server.api('/api/v1/keys', { method: 'POST', body: { expires_at: 'next tuesday' }, auth: owner.basic });
+      const garbage = await server.api('/api/v1/keys', {
+        method: 'POST',
+        body: { expires_at: 'next tuesday' },
+        auth: owner.basic,
+      });
       assert.equal(garbage.status, 400);
       assert.match(garbage.body.detail, /^body\.expires_at: /);
-      const days = await server.api('/api/v1/keys', { method: 'POST', body: { expires_in_days: 0 }, auth: owner.basic });
+      const days = await server.api('/api/v1/keys', {
+        method: 'POST',
+        body: { expires_in_days: 0 },
+        auth: owner.basic,
+      });
       assert.equal(days.status, 400);
       assert.match(days.body.detail, /^body\.expires_in_days: /);
       const both = await server.api('/api/v1/keys', {
@@ -132,8 +166,15 @@ for (const dialect of dialects) {
         auth: owner.basic,
       });
       assert.equal(both.status, 400);
-      assert.deepEqual(both.body, { detail: 'expires_in_days: give expires_at or expires_in_days, not both', code: 'validation_failed' });
-      const unknown = await server.api('/api/v1/keys', { method: 'POST', body: { scopes: ['all'] }, auth: owner.basic });
+      assert.deepEqual(both.body, {
+        detail: 'expires_in_days: give expires_at or expires_in_days, not both',
+        code: 'validation_failed',
+      });
+      const unknown = await server.api('/api/v1/keys', {
+        method: 'POST',
+        body: { scopes: ['all'] },
+        auth: owner.basic,
+      });
       assert.equal(unknown.status, 400);
       assert.equal(unknown.body.detail, 'body.scopes: is not a known field');
     });
@@ -166,7 +207,11 @@ for (const dialect of dialects) {
       assert.equal((await server.api('/api/v1/me', { auth: key })).status, 200);
       const list = await server.api('/api/v1/keys?all=true', { auth: mallory.basic });
       assert.deepEqual(list.body, []);
-      const forOwner = await server.api('/api/v1/keys', { method: 'POST', body: { user_id: owner.id }, auth: mallory.basic });
+      const forOwner = await server.api('/api/v1/keys', {
+        method: 'POST',
+        body: { user_id: owner.id },
+        auth: mallory.basic,
+      });
       assert.equal(forOwner.status, 403);
     });
 
@@ -189,7 +234,10 @@ for (const dialect of dialects) {
       const all = await server.api('/api/v1/keys?all=true');
       assert.ok(all.body.some((k: { id: number }) => k.id === id));
       assert.ok(all.body.some((k: { user_id: number }) => k.user_id === owner.id));
-      const forVictim = await server.api('/api/v1/keys', { method: 'POST', body: { user_id: victim.id, name: 'issued by admin' } });
+      const forVictim = await server.api('/api/v1/keys', {
+        method: 'POST',
+        body: { user_id: victim.id, name: 'issued by admin' },
+      });
       assert.equal(forVictim.status, 201);
       assert.equal(forVictim.body.user_id, victim.id);
       const me = await server.api('/api/v1/me', { auth: forVictim.body.key });
@@ -199,8 +247,17 @@ for (const dialect of dialects) {
     });
 
     test('key routes need credentials', async () => {
-      for (const [method, path] of [['GET', '/api/v1/keys'], ['POST', '/api/v1/keys'], ['GET', '/api/v1/keys/1'], ['DELETE', '/api/v1/keys/1']] as const) {
-        const response = await server.api(path, { method, auth: null, body: method === 'POST' ? { name: 'x' } : undefined });
+      for (const [method, path] of [
+        ['GET', '/api/v1/keys'],
+        ['POST', '/api/v1/keys'],
+        ['GET', '/api/v1/keys/1'],
+        ['DELETE', '/api/v1/keys/1'],
+      ] as const) {
+        const response = await server.api(path, {
+          method,
+          auth: null,
+          body: method === 'POST' ? { name: 'x' } : undefined,
+        });
         assert.equal(response.status, 401, `${method} ${path}`);
         assert.ok(response.headers.get('www-authenticate'));
       }

@@ -10,7 +10,10 @@ import { startTestServer, type TestServer } from '../helpers/server.ts';
 const hiddenOnPurpose: Array<[RegExp, string]> = [
   [/^\/api\/v1\/docs\/.*/, "Swagger UI's own files (index, static assets, its copy of the spec)"],
   [/^\/api\/v1\/redoc\/redoc\.standalone\.js$/, 'the Redoc bundle the Redoc page loads'],
-  [/^(\/api)?\/v1\/models\/?(removed\/?)?\*$/, 'twins of /api/v1/models/{model_id}, /api/v1/models/removed/{model_id} and /v1/models/{model} (documented there) taking a model id with a raw "/"'],
+  [
+    /^(\/api)?\/v1\/models\/?(removed\/?)?\*$/,
+    'twins of /api/v1/models/{model_id}, /api/v1/models/removed/{model_id} and /v1/models/{model} (documented there) taking a model id with a raw "/"',
+  ],
 ];
 
 interface Route {
@@ -74,14 +77,31 @@ describe('the OpenAPI document', () => {
       if (hidden) continue;
       const name = `${method} ${toOpenApiPath(path)}`;
       registered.add(name);
-      assert.ok(documented.has(name), `${name} is registered but not in the OpenAPI document: give it a schema with tags and summary (not hide), or list it in hiddenOnPurpose with the reason`);
+      assert.ok(
+        documented.has(name),
+        `${name} is registered but not in the OpenAPI document: give it a schema with tags and summary (not hide), or list it in hiddenOnPurpose with the reason`,
+      );
     }
-    for (const name of documented) assert.ok(registered.has(name), `${name} is documented but no such route is registered`);
+    for (const name of documented)
+      assert.ok(registered.has(name), `${name} is documented but no such route is registered`);
     // The spec 000 routes this issue owns are all there.
     for (const name of [
-      'GET /', 'GET /about', 'GET /admin', 'GET /api/v1/docs', 'GET /api/v1/redoc', 'GET /api/v1/openapi.json',
-      'POST /api/v1/keys', 'GET /api/v1/keys', 'GET /api/v1/keys/{key_id}', 'DELETE /api/v1/keys/{key_id}',
-      'POST /users', 'GET /users/{username}', 'POST /oauth/token', 'GET /healthz', 'GET /readyz', 'GET /metrics',
+      'GET /',
+      'GET /about',
+      'GET /admin',
+      'GET /api/v1/docs',
+      'GET /api/v1/redoc',
+      'GET /api/v1/openapi.json',
+      'POST /api/v1/keys',
+      'GET /api/v1/keys',
+      'GET /api/v1/keys/{key_id}',
+      'DELETE /api/v1/keys/{key_id}',
+      'POST /users',
+      'GET /users/{username}',
+      'POST /oauth/token',
+      'GET /healthz',
+      'GET /readyz',
+      'GET /metrics',
     ]) {
       assert.ok(documented.has(name), name);
     }
@@ -94,8 +114,15 @@ describe('the OpenAPI document', () => {
         assert.ok(operation.tags?.length, `${name} has no tags`);
         assert.ok(operation.summary, `${name} has no summary`);
         const statuses = Object.keys(operation.responses ?? {});
-        assert.ok(statuses.some((status) => /^[23]/.test(status)), `${name} documents no success response`);
-        if (operation.security?.length) assert.ok(statuses.includes('401') || operation.security.some((s: object) => !Object.keys(s).length), `${name} is authenticated but documents no 401`);
+        assert.ok(
+          statuses.some((status) => /^[23]/.test(status)),
+          `${name} documents no success response`,
+        );
+        if (operation.security?.length)
+          assert.ok(
+            statuses.includes('401') || operation.security.some((s: object) => !Object.keys(s).length),
+            `${name} is authenticated but documents no 401`,
+          );
       }
     }
   });
@@ -116,9 +143,14 @@ describe('the OpenAPI document', () => {
         const url = path.replace(/\{[^}]+\}/g, '1');
         const response = await fetch(`${server.url}${url}`, { method: method.toUpperCase(), redirect: 'manual' });
         await response.arrayBuffer();
-        const required = operation.security?.length && operation.security.every((s: object) => Object.keys(s).length > 0);
+        const required =
+          operation.security?.length && operation.security.every((s: object) => Object.keys(s).length > 0);
         if (required) {
-          assert.equal(response.status, 401, `${name} declares security but answered ${response.status} without credentials (authenticate in onRequest, so credentials are checked before the body)`);
+          assert.equal(
+            response.status,
+            401,
+            `${name} declares security but answered ${response.status} without credentials (authenticate in onRequest, so credentials are checked before the body)`,
+          );
           assert.ok(response.headers.get('www-authenticate'), `${name}: 401 without WWW-Authenticate`);
         } else {
           assert.notEqual(response.status, 401, `${name} answered 401 without credentials but declares no security`);

@@ -9,7 +9,8 @@ function sample(exposition: string, name: string, labels: Record<string, string>
     if (!line.startsWith(`${name}{`)) continue;
     const labelText = line.slice(name.length + 1, line.lastIndexOf('}'));
     const found = Object.fromEntries([...labelText.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(labels).every(([key, value]) => found[key] === value)) return Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (Object.entries(labels).every(([key, value]) => found[key] === value))
+      return Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return undefined;
 }
@@ -69,7 +70,10 @@ describe('metrics and pages', () => {
     const text = await response.text();
     // Labelled by the route pattern, not the URL: ids do not multiply the series.
     assert.equal(sample(text, 'causerie_http_requests_total', key), start + 2);
-    assert.equal(sample(text, 'causerie_http_requests_total', { method: 'GET', route: '/api/v1/keys/999', status: '404' }), undefined);
+    assert.equal(
+      sample(text, 'causerie_http_requests_total', { method: 'GET', route: '/api/v1/keys/999', status: '404' }),
+      undefined,
+    );
     assert.ok(sample(text, 'causerie_http_requests_total', { method: 'GET', route: '/healthz', status: '200' })! >= 1);
     assert.ok(sample(text, 'causerie_http_requests_total', { method: 'GET', route: 'unmatched', status: '404' })! >= 1);
     assert.ok(!text.includes('12345'), 'unknown URLs are not labels');
@@ -87,7 +91,9 @@ describe('metrics and pages', () => {
         assert.equal(response.status, 401, authorization);
         assert.equal((await response.json()).code, 'unauthorized');
       }
-      const allowed = await fetch(`${guarded.url}/metrics`, { headers: { authorization: 'Bearer scraper-token-0123456789' } });
+      const allowed = await fetch(`${guarded.url}/metrics`, {
+        headers: { authorization: 'Bearer scraper-token-0123456789' },
+      });
       assert.equal(allowed.status, 200);
       assert.match(await allowed.text(), /causerie_http_requests_total/);
     } finally {
@@ -102,9 +108,11 @@ describe('metrics and pages', () => {
     const html = await response.text();
     assert.match(html, /<h1>Causerie<\/h1>/);
     assert.match(html, /self-hostable chat API server/);
-    for (const link of ['/api/v1/docs', '/api/v1/redoc', '/api/v1/openapi.json', '/about']) assert.ok(html.includes(`href="${link}"`), link);
+    for (const link of ['/api/v1/docs', '/api/v1/redoc', '/api/v1/openapi.json', '/about'])
+      assert.ok(html.includes(`href="${link}"`), link);
     assert.match(html, /<tr><td><code>mock\/echo<\/code><\/td><td>mock<\/td><td>available<\/td><\/tr>/);
-    for (const model of await server.services.models.summaries()) assert.ok(html.includes(`<code>${model.id}</code>`), model.id);
+    for (const model of await server.services.models.summaries())
+      assert.ok(html.includes(`<code>${model.id}</code>`), model.id);
     assert.ok(!/<(script|link)[^>]+(src|href)="https?:/.test(html), 'no external assets');
   });
 

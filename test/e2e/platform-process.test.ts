@@ -8,7 +8,17 @@ import { basic, runCauserie, type CauserieProcess } from '../helpers/platform.ts
 
 const adminPassword = 'admin-secret-never-logged-1';
 
-async function call(url: string, path: string, options: { method?: string; auth?: string; body?: unknown; form?: Record<string, string>; headers?: Record<string, string> } = {}) {
+async function call(
+  url: string,
+  path: string,
+  options: {
+    method?: string;
+    auth?: string;
+    body?: unknown;
+    form?: Record<string, string>;
+    headers?: Record<string, string>;
+  } = {},
+) {
   const headers: Record<string, string> = { ...options.headers };
   if (options.auth) headers.authorization = options.auth;
   let body: string | undefined;
@@ -35,47 +45,96 @@ describe('logs', () => {
   });
 
   test('are JSON lines with a request id, and never contain a password, key or token', async () => {
-    server = runCauserie({ env: { CAUSERIE_DATA_DIR: dataDir, CAUSERIE_ADMIN_PASSWORD: adminPassword, LOG_LEVEL: 'debug' } });
+    server = runCauserie({
+      env: { CAUSERIE_DATA_DIR: dataDir, CAUSERIE_ADMIN_PASSWORD: adminPassword, LOG_LEVEL: 'debug' },
+    });
     const url = await server.url();
     const { key: firstKey } = await server.banner();
     const admin = basic('admin', adminPassword);
     const userPassword = 'user-secret-never-logged-2';
     const wrongPassword = 'wrong-secret-never-logged-3';
-    const secrets: string[] = [adminPassword, userPassword, wrongPassword, admin, basic('logger', userPassword), basic('logger', wrongPassword)];
+    const secrets: string[] = [
+      adminPassword,
+      userPassword,
+      wrongPassword,
+      admin,
+      basic('logger', userPassword),
+      basic('logger', wrongPassword),
+    ];
 
-    assert.equal((await call(url, '/users', { body: { username: 'logger', password: userPassword }, auth: admin })).status, 201);
+    assert.equal(
+      (await call(url, '/users', { body: { username: 'logger', password: userPassword }, auth: admin })).status,
+      201,
+    );
     const rejected = await call(url, '/users', { body: { username: 'logger2', password: userPassword, extra: true } });
     assert.equal(rejected.status, 400);
     const created = await call(url, '/api/v1/keys', { body: { name: 'logged?' }, auth: basic('logger', userPassword) });
     assert.equal(created.status, 201);
     secrets.push(created.body.key);
-    assert.equal((await call(url, '/api/v1/me', { auth: `Bearer ${created.body.key}`, headers: { 'x-request-id': 'log-check-1' } })).status, 200);
+    assert.equal(
+      (
+        await call(url, '/api/v1/me', {
+          auth: `Bearer ${created.body.key}`,
+          headers: { 'x-request-id': 'log-check-1' },
+        })
+      ).status,
+      200,
+    );
 
-    const tokens = await call(url, '/oauth/token', { form: { grant_type: 'password', username: 'logger', password: userPassword } });
+    const tokens = await call(url, '/oauth/token', {
+      form: { grant_type: 'password', username: 'logger', password: userPassword },
+    });
     assert.equal(tokens.status, 200);
     secrets.push(tokens.body.access_token, tokens.body.refresh_token);
     assert.equal((await call(url, '/api/v1/me', { auth: `Bearer ${tokens.body.access_token}` })).status, 200);
-    const refreshed = await call(url, '/oauth/token', { body: { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token } });
+    const refreshed = await call(url, '/oauth/token', {
+      body: { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token },
+    });
     assert.equal(refreshed.status, 200);
     secrets.push(refreshed.body.access_token, refreshed.body.refresh_token);
     // Failures are logged too; what was presented must not be.
-    assert.equal((await call(url, '/oauth/token', { form: { grant_type: 'password', username: 'logger', password: wrongPassword } })).status, 400);
-    assert.equal((await call(url, '/oauth/token', { body: { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token } })).status, 400);
+    assert.equal(
+      (
+        await call(url, '/oauth/token', {
+          form: { grant_type: 'password', username: 'logger', password: wrongPassword },
+        })
+      ).status,
+      400,
+    );
+    assert.equal(
+      (
+        await call(url, '/oauth/token', {
+          body: { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token },
+        })
+      ).status,
+      400,
+    );
     assert.equal((await call(url, '/api/v1/me', { auth: basic('logger', wrongPassword) })).status, 401);
     assert.equal((await call(url, '/api/v1/me', { auth: `Bearer ${created.body.key}x` })).status, 401);
-    assert.equal((await call(url, `/api/v1/keys/${created.body.id}`, { method: 'DELETE', auth: `Bearer ${created.body.key}` })).status, 200);
+    assert.equal(
+      (await call(url, `/api/v1/keys/${created.body.id}`, { method: 'DELETE', auth: `Bearer ${created.body.key}` }))
+        .status,
+      200,
+    );
     assert.equal((await call(url, '/api/v1/me', { auth: `Bearer ${created.body.key}` })).status, 401);
 
     assert.deepEqual(await server.stop(), { code: 0, signal: null });
     // The first-start box prints the first admin key once, by design; everything else is logs.
     const output = server.stdout().replace(/┌[\s\S]*?┘\n/, '') + server.stderr();
     assert.ok(!output.includes(firstKey), 'the first key appears only in the banner');
-    for (const secret of secrets) assert.ok(!output.includes(secret), `the logs contain a secret: ${secret.slice(0, 12)}…`);
+    for (const secret of secrets)
+      assert.ok(!output.includes(secret), `the logs contain a secret: ${secret.slice(0, 12)}…`);
     for (const secret of secrets.filter((s) => s.startsWith('API_'))) assert.ok(!output.includes(secret.slice(8)));
 
-    const lines = output.trim().split('\n').map((line) => JSON.parse(line) as Record<string, any>);
+    const lines = output
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, any>);
     const traced = lines.filter((line) => line.reqId === 'log-check-1');
-    assert.deepEqual(traced.map((line) => line.msg), ['incoming request', 'request completed']);
+    assert.deepEqual(
+      traced.map((line) => line.msg),
+      ['incoming request', 'request completed'],
+    );
     assert.equal(traced[0]!.req.url, '/api/v1/me');
     assert.equal(traced[1]!.res.statusCode, 200);
     assert.ok(lines.some((line) => line.msg === 'shutting down: finishing in-flight requests'));
@@ -85,7 +144,9 @@ describe('logs', () => {
 describe('the log of a failed request', () => {
   test('every line parses to one message, and the cause of the failure survives JSON parsing', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'causerie-logs-'));
-    const server = runCauserie({ env: { CAUSERIE_DATA_DIR: dataDir, CAUSERIE_ADMIN_PASSWORD: adminPassword, CAUSERIE_MOCK_PROVIDER: 'true' } });
+    const server = runCauserie({
+      env: { CAUSERIE_DATA_DIR: dataDir, CAUSERIE_ADMIN_PASSWORD: adminPassword, CAUSERIE_MOCK_PROVIDER: 'true' },
+    });
     try {
       const url = await server.url();
       const { key } = await server.banner();
@@ -96,9 +157,15 @@ describe('the log of a failed request', () => {
       });
       assert.equal(failed.status, 502);
       await server.stop();
-      const raw = server.stdout().replace(/┌[\s\S]*?┘\n/, '').trim().split('\n');
+      const raw = server
+        .stdout()
+        .replace(/┌[\s\S]*?┘\n/, '')
+        .trim()
+        .split('\n');
       for (const line of raw) assert.ok((line.match(/"msg":/g) ?? []).length <= 1, `a line with two msg keys: ${line}`);
-      const lines = raw.map((line) => JSON.parse(line) as Record<string, any>).filter((line) => line.reqId === 'failing-1');
+      const lines = raw
+        .map((line) => JSON.parse(line) as Record<string, any>)
+        .filter((line) => line.reqId === 'failing-1');
       const failure = lines.find((line) => line.msg === 'request failed');
       assert.ok(failure, JSON.stringify(lines));
       assert.equal(failure.code, 'upstream_error');
@@ -132,15 +199,29 @@ describe('the console', () => {
 
   test('CAUSERIE_LOG_FORMAT=pretty prints human-readable lines; without a terminal the default stays JSON', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'causerie-console-'));
-    const server = runCauserie({ env: { CAUSERIE_DATA_DIR: dataDir, CAUSERIE_ADMIN_PASSWORD: adminPassword, CAUSERIE_LOG_FORMAT: 'pretty' } });
+    const server = runCauserie({
+      env: { CAUSERIE_DATA_DIR: dataDir, CAUSERIE_ADMIN_PASSWORD: adminPassword, CAUSERIE_LOG_FORMAT: 'pretty' },
+    });
     try {
       const url = await server.url();
-      assert.equal((await call(url, '/api/v1/me', { auth: basic('admin', adminPassword), headers: { 'x-request-id': 'pretty-1' } })).status, 200);
+      assert.equal(
+        (
+          await call(url, '/api/v1/me', {
+            auth: basic('admin', adminPassword),
+            headers: { 'x-request-id': 'pretty-1' },
+          })
+        ).status,
+        200,
+      );
       await server.stop();
-      const lines = server.stdout().replace(/┌[\s\S]*?┘\n/, '').trim().split('\n');
+      const lines = server
+        .stdout()
+        .replace(/┌[\s\S]*?┘\n/, '')
+        .trim()
+        .split('\n');
       for (const line of lines) assert.ok(!line.startsWith('{'), line);
-      assert.match(lines.join('\n'), /^\d\d:\d\d:\d\d INFO  Server listening at http:\/\/127\.0\.0\.1:\d+$/m);
-      assert.match(lines.join('\n'), /^\d\d:\d\d:\d\d INFO  \[pretty-1\] request completed → 200 [\d.]+ ms$/m);
+      assert.match(lines.join('\n'), /^\d\d:\d\d:\d\d INFO {2}Server listening at http:\/\/127\.0\.0\.1:\d+$/m);
+      assert.match(lines.join('\n'), /^\d\d:\d\d:\d\d INFO {2}\[pretty-1\] request completed → 200 [\d.]+ ms$/m);
     } finally {
       await server.stop();
       rmSync(dataDir, { recursive: true, force: true });
@@ -161,7 +242,9 @@ describe('graceful shutdown', () => {
       const socketClosed = new Promise((resolve) => socket.on('close', resolve));
       await new Promise((resolve) => socket.on('connect', resolve));
       // Headers and half the body now; the rest only after SIGTERM.
-      socket.write(`POST /users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`);
+      socket.write(
+        `POST /users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`,
+      );
       await new Promise((resolve) => setTimeout(resolve, 300));
       server.child.kill('SIGTERM');
       await server.waitForOutput(/shutting down: finishing in-flight requests/);

@@ -28,13 +28,17 @@ describe('start-up checks', () => {
       child.stdout.on('data', (chunk) => (out += chunk));
       child.on('close', () => resolve(out.trim()));
     });
-    if (!/^v(1\d|2[01])\.|^v22\.(\d|1[012])\./.test(version)) return t.skip(`${oldNode} is ${version}, not an old Node`);
+    if (!/^v(1\d|2[01])\.|^v22\.(\d|1[012])\./.test(version))
+      return t.skip(`${oldNode} is ${version}, not an old Node`);
     const result = await runCli(['start'], {}, { node: oldNode });
     assert.equal(result.code, 1);
     assert.equal(result.stdout, '');
     const lines = result.stderr.trim().split('\n');
     assert.equal(lines.length, 1, result.stderr);
-    assert.equal(lines[0], `Causerie needs Node.js 22.13 or newer (24 LTS recommended); this is Node ${version.slice(1)}.`);
+    assert.equal(
+      lines[0],
+      `Causerie needs Node.js 22.13 or newer (24 LTS recommended); this is Node ${version.slice(1)}.`,
+    );
   });
 
   test('`npm start` on the old Node shows the same message', async (t) => {
@@ -56,11 +60,23 @@ describe('start-up checks', () => {
     const cases: Array<[Record<string, string>, RegExp]> = [
       [{ PORT: 'abc' }, /^causerie: PORT must be an integer between 0 and 65535 \(got "abc"\)$/],
       [{ PORT: '70000' }, /^causerie: PORT must be an integer/],
-      [{ LOG_LEVEL: 'loud' }, /^causerie: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent \(got "loud"\)$/],
+      [
+        { LOG_LEVEL: 'loud' },
+        /^causerie: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent \(got "loud"\)$/,
+      ],
       [{ CAUSERIE_ALLOW_SIGNUP: 'maybe' }, /^causerie: CAUSERIE_ALLOW_SIGNUP must be true or false/],
-      [{ DATABASE_URL: 'mysql://causerie:hunter2@db/causerie' }, /^causerie: DATABASE_URL must be a postgres: or postgresql: URL \(got \(hidden\)\)$/],
-      [{ CAUSERIE_TOKEN_SECRET: 'too-short' }, /^causerie: CAUSERIE_TOKEN_SECRET must be at least 32 characters \(got \(hidden\)\)$/],
-      [{ CAUSERIE_ADMIN_PASSWORD: 'short' }, /^causerie: CAUSERIE_ADMIN_PASSWORD must be at least 8 characters \(got \(hidden\)\)$/],
+      [
+        { DATABASE_URL: 'mysql://causerie:hunter2@db/causerie' },
+        /^causerie: DATABASE_URL must be a postgres: or postgresql: URL \(got \(hidden\)\)$/,
+      ],
+      [
+        { CAUSERIE_TOKEN_SECRET: 'too-short' },
+        /^causerie: CAUSERIE_TOKEN_SECRET must be at least 32 characters \(got \(hidden\)\)$/,
+      ],
+      [
+        { CAUSERIE_ADMIN_PASSWORD: 'short' },
+        /^causerie: CAUSERIE_ADMIN_PASSWORD must be at least 8 characters \(got \(hidden\)\)$/,
+      ],
     ];
     const dataDir = tempDir();
     try {
@@ -85,11 +101,18 @@ describe('a port already in use', () => {
     const { port } = blocker.address() as net.AddressInfo;
     const dataDir = tempDir();
     try {
-      const result = await runCli(['start'], { CAUSERIE_DATA_DIR: dataDir, PORT: String(port), CAUSERIE_ADMIN_PASSWORD: 'long-enough-password' });
+      const result = await runCli(['start'], {
+        CAUSERIE_DATA_DIR: dataDir,
+        PORT: String(port),
+        CAUSERIE_ADMIN_PASSWORD: 'long-enough-password',
+      });
       assert.equal(result.code, 1);
       const lines = result.stderr.trim().split('\n');
       assert.equal(lines.length, 1, result.stderr);
-      assert.equal(lines[0], `causerie: port ${port} on 127.0.0.1 is already in use; set PORT to another port (or HOST to another address)`);
+      assert.equal(
+        lines[0],
+        `causerie: port ${port} on 127.0.0.1 is already in use; set PORT to another port (or HOST to another address)`,
+      );
     } finally {
       blocker.close();
       rmSync(dataDir, { recursive: true, force: true });
@@ -130,7 +153,10 @@ describe('embedded mode (`npm start` with no configuration)', () => {
       const url = await again.url();
       assert.equal((await me(url, `Bearer ${banner.key}`)).status, 200);
       const users = await fetch(`${url}/api/v1/users`, { headers: { authorization: `Bearer ${banner.key}` } });
-      assert.deepEqual(((await users.json()) as Array<{ username: string }>).map((u) => u.username), ['admin']);
+      assert.deepEqual(
+        ((await users.json()) as Array<{ username: string }>).map((u) => u.username),
+        ['admin'],
+      );
     } finally {
       assert.deepEqual(await again.stop(), { code: 0, signal: null });
     }
@@ -156,7 +182,9 @@ describe('embedded mode (`npm start` with no configuration)', () => {
   test('CAUSERIE_ADMIN_USERNAME and CAUSERIE_ADMIN_PASSWORD set the first account; the password is not printed', async () => {
     const dataDir = tempDir();
     const password = 'chosen-admin-password-42';
-    const server = runCauserie({ env: { CAUSERIE_DATA_DIR: dataDir, CAUSERIE_ADMIN_USERNAME: 'root', CAUSERIE_ADMIN_PASSWORD: password } });
+    const server = runCauserie({
+      env: { CAUSERIE_DATA_DIR: dataDir, CAUSERIE_ADMIN_USERNAME: 'root', CAUSERIE_ADMIN_PASSWORD: password },
+    });
     try {
       const url = await server.url();
       const banner = await server.banner();
@@ -186,10 +214,19 @@ describe('cluster database (DATABASE_URL=postgres://…)', () => {
       const client = new pg.Client({ connectionString: database.url });
       await client.connect();
       const { rows } = await client.query<{ username: string }>('SELECT username FROM users');
-      const tables = await client.query<{ table_name: string }>("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'");
+      const tables = await client.query<{ table_name: string }>(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'",
+      );
       await client.end();
-      assert.deepEqual(rows.map((r) => r.username), ['admin']);
-      for (const table of ['users', 'api_keys', 'refresh_tokens']) assert.ok(tables.rows.some((r) => r.table_name === table), table);
+      assert.deepEqual(
+        rows.map((r) => r.username),
+        ['admin'],
+      );
+      for (const table of ['users', 'api_keys', 'refresh_tokens'])
+        assert.ok(
+          tables.rows.some((r) => r.table_name === table),
+          table,
+        );
       assert.ok(!existsSync(join(dataDir, 'causerie.sqlite')));
     } finally {
       await server.stop();
@@ -204,7 +241,11 @@ for (const dialect of dialects) {
     test('users create and keys create, then the server accepts them', async () => {
       const dataDir = tempDir();
       const database = dialect === 'postgres' ? await createPostgresDatabase() : undefined;
-      const env = { CAUSERIE_DATA_DIR: dataDir, CAUSERIE_ADMIN_PASSWORD: 'cli-test-admin-password', ...(database ? { DATABASE_URL: database.url } : {}) };
+      const env = {
+        CAUSERIE_DATA_DIR: dataDir,
+        CAUSERIE_ADMIN_PASSWORD: 'cli-test-admin-password',
+        ...(database ? { DATABASE_URL: database.url } : {}),
+      };
       try {
         const bob = await runCli(['users', 'create', 'bob', '--password', 'bob-password-123'], env);
         assert.equal(bob.code, 0, bob.stderr);
@@ -220,9 +261,17 @@ for (const dialect of dialects) {
 
         const failures: Array<[string[], number, RegExp]> = [
           [['users', 'create', 'Bob', '--password', 'another-password'], 1, /^causerie: username "Bob" is taken$/],
-          [['users', 'create', 'dave', '--password', 'short'], 1, /^causerie: password: must be at least 8 characters$/],
+          [
+            ['users', 'create', 'dave', '--password', 'short'],
+            1,
+            /^causerie: password: must be at least 8 characters$/,
+          ],
           [['keys', 'create', 'nobody'], 1, /^causerie: No user "nobody"$/],
-          [['keys', 'create', 'bob', '--expires-in-days', 'soon'], 2, /^causerie: --expires-in-days must be a whole number/],
+          [
+            ['keys', 'create', 'bob', '--expires-in-days', 'soon'],
+            2,
+            /^causerie: --expires-in-days must be a whole number/,
+          ],
           [['users', 'delete', 'bob'], 2, /^causerie: unknown command "users delete bob"/],
           [['users', 'create', 'erin', '--colour', 'blue'], 2, /^causerie: Unknown option '--colour'/],
         ];
@@ -238,7 +287,9 @@ for (const dialect of dialects) {
           const byKey = await me(url, `Bearer ${bobKey}`);
           assert.equal(byKey.status, 200);
           assert.equal(byKey.body.user.username, 'bob');
-          const keyRecord = await fetch(`${url}/api/v1/keys/${byKey.body.api_key_id}`, { headers: { authorization: `Bearer ${bobKey}` } });
+          const keyRecord = await fetch(`${url}/api/v1/keys/${byKey.body.api_key_id}`, {
+            headers: { authorization: `Bearer ${bobKey}` },
+          });
           const record = (await keyRecord.json()) as { name: string; expires_at: string };
           assert.equal(record.name, 'ci');
           const days = (Date.parse(record.expires_at) - Date.now()) / 86_400_000;

@@ -15,7 +15,11 @@ for (const dialect of dialects) {
 
     test('POST /users creates an account and never returns the password or its hash', async () => {
       const password = 'correct horse battery staple';
-      const response = await server.api('/users', { method: 'POST', body: { username: 'Alice', password }, auth: null });
+      const response = await server.api('/users', {
+        method: 'POST',
+        body: { username: 'Alice', password },
+        auth: null,
+      });
       assert.equal(response.status, 201);
       assert.deepEqual(Object.keys(response.body).sort(), userFields);
       assert.equal(response.body.username, 'Alice');
@@ -30,7 +34,11 @@ for (const dialect of dialects) {
     test('passwords are stored as argon2id hashes only', async () => {
       const password = 'stored-only-as-a-hash';
       await signUp(server, 'hashcheck', password);
-      const row = await server.services.sql.db.selectFrom('users').selectAll().where('username', '=', 'hashcheck').executeTakeFirstOrThrow();
+      const row = await server.services.sql.db
+        .selectFrom('users')
+        .selectAll()
+        .where('username', '=', 'hashcheck')
+        .executeTakeFirstOrThrow();
       assert.match(row.password_hash, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
       assert.ok(!JSON.stringify(row).includes(password));
     });
@@ -38,7 +46,11 @@ for (const dialect of dialects) {
     test('usernames are unique whatever their case', async () => {
       await signUp(server, 'Carol');
       for (const username of ['Carol', 'carol', 'CAROL']) {
-        const response = await server.api('/users', { method: 'POST', body: { username, password: 'another-password' }, auth: null });
+        const response = await server.api('/users', {
+          method: 'POST',
+          body: { username, password: 'another-password' },
+          auth: null,
+        });
         assert.equal(response.status, 409, username);
         assert.deepEqual(response.body, { detail: `username "${username}" is taken`, code: 'conflict' });
       }
@@ -53,8 +65,14 @@ for (const dialect of dialects) {
         [{ username: 'dave' }, /^body\.password: is required$/],
         // Routes name users by username, id or UUID: a name that looks like an id would shadow one.
         [{ username: '42', password: 'long-enough-password' }, /^username: must not look like a user id or a UUID$/],
-        [{ username: '6f1c2b3a-0d4e-4f5a-8b6c-7d8e9f0a1b2c', password: 'long-enough-password' }, /^username: must not look like a user id or a UUID$/],
-        [{ username: 'dave', password: 'long-enough-password', email: 'd@example.com' }, /^body\.email: is not a known field$/],
+        [
+          { username: '6f1c2b3a-0d4e-4f5a-8b6c-7d8e9f0a1b2c', password: 'long-enough-password' },
+          /^username: must not look like a user id or a UUID$/,
+        ],
+        [
+          { username: 'dave', password: 'long-enough-password', email: 'd@example.com' },
+          /^body\.email: is not a known field$/,
+        ],
         [{ username: { first: 'dave' }, password: 'long-enough-password' }, /^body\.username: must be string$/],
       ];
       for (const [body, detail] of cases) {
@@ -68,13 +86,24 @@ for (const dialect of dialects) {
     });
 
     test('only an administrator can create an administrator', async () => {
-      const anonymous = await server.api('/users', { method: 'POST', body: { username: 'wannabe', password: 'wannabe-password', role: 'admin' }, auth: null });
+      const anonymous = await server.api('/users', {
+        method: 'POST',
+        body: { username: 'wannabe', password: 'wannabe-password', role: 'admin' },
+        auth: null,
+      });
       assert.equal(anonymous.status, 403);
       assert.equal(anonymous.body.code, 'forbidden');
       const user = await signUp(server, 'plainuser');
-      const byUser = await server.api('/users', { method: 'POST', body: { username: 'wannabe', password: 'wannabe-password', role: 'admin' }, auth: user.basic });
+      const byUser = await server.api('/users', {
+        method: 'POST',
+        body: { username: 'wannabe', password: 'wannabe-password', role: 'admin' },
+        auth: user.basic,
+      });
       assert.equal(byUser.status, 403);
-      const byAdmin = await server.api('/users', { method: 'POST', body: { username: 'second-admin', password: 'second-admin-password', role: 'admin' } });
+      const byAdmin = await server.api('/users', {
+        method: 'POST',
+        body: { username: 'second-admin', password: 'second-admin-password', role: 'admin' },
+      });
       assert.equal(byAdmin.status, 201);
       assert.equal(byAdmin.body.role, 'admin');
       const me = await server.api('/api/v1/me', { auth: basic('second-admin', 'second-admin-password') });
@@ -82,7 +111,11 @@ for (const dialect of dialects) {
     });
 
     test('POST /users with credentials that are wrong answers 401 rather than signing up anonymously', async () => {
-      const response = await server.api('/users', { method: 'POST', body: { username: 'sneaky', password: 'sneaky-password' }, auth: 'API_NOT_A_REAL_KEY' });
+      const response = await server.api('/users', {
+        method: 'POST',
+        body: { username: 'sneaky', password: 'sneaky-password' },
+        auth: 'API_NOT_A_REAL_KEY',
+      });
       assert.equal(response.status, 401);
       assert.equal((await server.api('/users/sneaky')).status, 404);
     });
@@ -139,7 +172,11 @@ for (const dialect of dialects) {
       const heidi = await signUp(server, 'heidi');
       const { key } = await createKey(server, heidi.basic);
       const tokens = await passwordGrant(server, 'heidi', heidi.password);
-      const byUser = await server.api('/api/v1/users/heidi', { method: 'PATCH', body: { disabled: true }, auth: heidi.basic });
+      const byUser = await server.api('/api/v1/users/heidi', {
+        method: 'PATCH',
+        body: { disabled: true },
+        auth: heidi.basic,
+      });
       assert.equal(byUser.status, 403);
       const disabled = await server.api('/api/v1/users/heidi', { method: 'PATCH', body: { disabled: true } });
       assert.equal(disabled.status, 200);
@@ -149,7 +186,11 @@ for (const dialect of dialects) {
         assert.equal(response.status, 401, auth);
         assert.equal(response.body.detail, 'This account is disabled');
       }
-      const refresh = await server.api('/oauth/token', { method: 'POST', body: { grant_type: 'refresh_token', refresh_token: tokens.refresh_token }, auth: null });
+      const refresh = await server.api('/oauth/token', {
+        method: 'POST',
+        body: { grant_type: 'refresh_token', refresh_token: tokens.refresh_token },
+        auth: null,
+      });
       assert.equal(refresh.status, 400);
       assert.equal(refresh.body.error, 'invalid_grant');
       await server.api(`/api/v1/users/${heidi.uuid}`, { method: 'PATCH', body: { disabled: false } });
@@ -167,18 +208,29 @@ describe('sign-up switched off (CAUSERIE_ALLOW_SIGNUP=false)', () => {
   after(() => server.stop());
 
   test('strangers cannot create accounts', async () => {
-    const response = await server.api('/users', { method: 'POST', body: { username: 'stranger', password: 'stranger-password' }, auth: null });
+    const response = await server.api('/users', {
+      method: 'POST',
+      body: { username: 'stranger', password: 'stranger-password' },
+      auth: null,
+    });
     assert.equal(response.status, 403);
     assert.equal(response.body.code, 'forbidden');
     assert.match(response.body.detail, /Sign-up is disabled/);
   });
 
   test('an administrator still can, and the new user can then sign in', async () => {
-    const created = await server.api('/users', { method: 'POST', body: { username: 'invited', password: 'invited-password' } });
+    const created = await server.api('/users', {
+      method: 'POST',
+      body: { username: 'invited', password: 'invited-password' },
+    });
     assert.equal(created.status, 201);
     const me = await server.api('/api/v1/me', { auth: basic('invited', 'invited-password') });
     assert.equal(me.status, 200);
-    const byUser = await server.api('/users', { method: 'POST', body: { username: 'friend', password: 'friend-password' }, auth: basic('invited', 'invited-password') });
+    const byUser = await server.api('/users', {
+      method: 'POST',
+      body: { username: 'friend', password: 'friend-password' },
+      auth: basic('invited', 'invited-password'),
+    });
     assert.equal(byUser.status, 403);
   });
 });
@@ -191,7 +243,8 @@ describe('open sign-up is throttled per address', () => {
   after(() => server.stop());
 
   test('after CAUSERIE_SIGNUP_LIMIT attempts an hour, taken names included, sign-ups answer 429; admins are not counted', async () => {
-    const signUpAs = (username: string, auth: string | null = null) => server.api('/users', { method: 'POST', auth, body: { username, password: `${username}-password` } });
+    const signUpAs = (username: string, auth: string | null = null) =>
+      server.api('/users', { method: 'POST', auth, body: { username, password: `${username}-password` } });
     assert.equal((await signUpAs('first')).status, 201);
     assert.equal((await signUpAs('First')).status, 409, 'a taken name counts too');
     assert.equal((await signUpAs('second')).status, 201);

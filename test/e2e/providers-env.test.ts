@@ -35,7 +35,12 @@ describe('providers registered by environment variables alone', () => {
     assert.ok(ids.includes('mistral/echo'), ids.join());
     const client = new OpenAI({ apiKey: server.adminKey, baseURL: `${server.url}/v1`, maxRetries: 0 });
     let text = '';
-    for await (const chunk of await client.chat.completions.create({ model: 'mistral/echo', messages: says('salut'), seed: 3, stream: true })) {
+    for await (const chunk of await client.chat.completions.create({
+      model: 'mistral/echo',
+      messages: says('salut'),
+      seed: 3,
+      stream: true,
+    })) {
       text += chunk.choices[0]?.delta.content ?? '';
     }
     assert.equal(text, 'salut');
@@ -47,7 +52,10 @@ describe('providers registered by environment variables alone', () => {
   });
 
   test('OLLAMA_BASE_URL registers ollama (its bare address, /v1 added), with no key sent', async () => {
-    const answer = await server.api('/v1/chat/completions', { method: 'POST', body: { model: 'ollama/llama3.2:1b', messages: says('hello llama') } });
+    const answer = await server.api('/v1/chat/completions', {
+      method: 'POST',
+      body: { model: 'ollama/llama3.2:1b', messages: says('hello llama') },
+    });
     assert.equal(answer.status, 200);
     assert.equal(answer.body.choices[0].message.content, 'hello llama');
     const sent = ollama.chatRequests().at(-1)!;
@@ -66,14 +74,25 @@ describe('CAUSERIE_MOCK_PROVIDER=true', () => {
 
   test('registers mock/echo, scripted by [[directives]], through the real wire format', async () => {
     const models = await server.api('/api/v1/models');
-    const mock = models.body.filter((m: { provider: string }) => m.provider === 'mock').map((m: { id: string; available: boolean }) => [m.id, m.available]);
-    assert.deepEqual(mock, [['mock/echo', true], ['mock/embed', true]]);
+    const mock = models.body
+      .filter((m: { provider: string }) => m.provider === 'mock')
+      .map((m: { id: string; available: boolean }) => [m.id, m.available]);
+    assert.deepEqual(mock, [
+      ['mock/echo', true],
+      ['mock/embed', true],
+    ]);
     const client = new OpenAI({ apiKey: server.adminKey, baseURL: `${server.url}/v1`, maxRetries: 0 });
     const echoed = await client.chat.completions.create({ model: 'mock/echo', messages: says('echo me') });
     assert.equal(echoed.choices[0]!.message.content, 'echo me');
-    const scripted = await client.chat.completions.create({ model: 'mock/echo', messages: says('[[reply:Scripted answer]]') });
+    const scripted = await client.chat.completions.create({
+      model: 'mock/echo',
+      messages: says('[[reply:Scripted answer]]'),
+    });
     assert.equal(scripted.choices[0]!.message.content, 'Scripted answer');
-    await assert.rejects(client.chat.completions.create({ model: 'mock/echo', messages: says('[[status:503]]') }), (error: unknown) => error instanceof OpenAI.APIError && error.status === 502);
+    await assert.rejects(
+      client.chat.completions.create({ model: 'mock/echo', messages: says('[[status:503]]') }),
+      (error: unknown) => error instanceof OpenAI.APIError && error.status === 502,
+    );
     const embedded = await client.embeddings.create({ model: 'mock/embed', input: 'x' });
     assert.equal(embedded.data[0]!.embedding.length, 8);
   });
@@ -91,7 +110,9 @@ describe('provider secrets', () => {
     }) as typeof process.stderr.write;
     let server: TestServer | undefined;
     try {
-      server = await startTestServer({ env: { OPENAI_API_KEY: secret, OPENAI_BASE_URL: upstream.baseUrl, CAUSERIE_MODELS_REFRESH: '0' } });
+      server = await startTestServer({
+        env: { OPENAI_API_KEY: secret, OPENAI_BASE_URL: upstream.baseUrl, CAUSERIE_MODELS_REFRESH: '0' },
+      });
       const models = await server.api('/api/v1/models');
       assert.doesNotMatch(models.text, new RegExp(secret));
       const log = written.join('');

@@ -2,12 +2,23 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { TestServer } from '../helpers/server.ts';
-import { otherOrigin, pageOrigin, publishAgent, startPublicServer, type PublicServer, type PublishedAgent } from './public-agents-helpers.ts';
+import {
+  otherOrigin,
+  pageOrigin,
+  publishAgent,
+  startPublicServer,
+  type PublicServer,
+  type PublishedAgent,
+} from './public-agents-helpers.ts';
 
 const preflight = (server: TestServer, path: string, origin: string, method = 'GET') =>
   fetch(`${server.url}${path}`, {
     method: 'OPTIONS',
-    headers: { origin, 'access-control-request-method': method, 'access-control-request-headers': 'authorization, content-type' },
+    headers: {
+      origin,
+      'access-control-request-method': method,
+      'access-control-request-headers': 'authorization, content-type',
+    },
   });
 
 /**
@@ -53,11 +64,20 @@ describe('public agents CORS', () => {
   });
 
   test('private routes never send CORS headers, preflight or not, whatever the origin', async () => {
-    for (const path of ['/api/v1/me', '/api/v1/sessions', '/v1/chat/completions', '/v1/models', '/oauth/token', `/api/v1/agents/${published.agent.id}/public-keys`]) {
+    for (const path of [
+      '/api/v1/me',
+      '/api/v1/sessions',
+      '/v1/chat/completions',
+      '/v1/models',
+      '/oauth/token',
+      `/api/v1/agents/${published.agent.id}/public-keys`,
+    ]) {
       for (const origin of [pageOrigin, otherOrigin]) {
         const options = await preflight(server, path, origin, 'POST');
         assert.equal(options.headers.get('access-control-allow-origin'), null, `OPTIONS ${path}`);
-        const get = await fetch(`${server.url}${path}`, { headers: { origin, authorization: `Bearer ${server.adminKey}` } });
+        const get = await fetch(`${server.url}${path}`, {
+          headers: { origin, authorization: `Bearer ${server.adminKey}` },
+        });
         await get.arrayBuffer();
         assert.equal(get.headers.get('access-control-allow-origin'), null, `GET ${path}`);
         assert.equal(get.headers.get('access-control-allow-credentials'), null);
@@ -66,7 +86,10 @@ describe('public agents CORS', () => {
   });
 
   test('once its only key is revoked, the origin gets no CORS answer any more', async () => {
-    const revoked = await server.api(`/api/v1/public-keys/${published.keyRecord.id}`, { method: 'DELETE', auth: published.owner.basic });
+    const revoked = await server.api(`/api/v1/public-keys/${published.keyRecord.id}`, {
+      method: 'DELETE',
+      auth: published.owner.basic,
+    });
     assert.equal(revoked.status, 200);
     const response = await preflight(server, publicPaths[0][0], pageOrigin);
     assert.equal(response.headers.get('access-control-allow-origin'), null);
@@ -80,6 +103,9 @@ describe('public agents CORS', () => {
     assert.ok(!/https?:\/\/(?!www\.w3\.org)/.test(text), 'loads nothing from elsewhere');
     // docs/public-agents.md states its size.
     const guide = readFileSync(new URL('../../docs/public-agents.md', import.meta.url), 'utf8');
-    assert.ok(guide.includes(`${Buffer.byteLength(text)} bytes`), `docs/public-agents.md states the widget's size (${Buffer.byteLength(text)} bytes)`);
+    assert.ok(
+      guide.includes(`${Buffer.byteLength(text)} bytes`),
+      `docs/public-agents.md states the widget's size (${Buffer.byteLength(text)} bytes)`,
+    );
   });
 });

@@ -11,7 +11,10 @@ export const browserAgent = 'Mozilla/5.0 (X11; Linux x86_64) TestBrowser/1.0';
 export type PublicServer = ChatServer;
 
 /** A whole Causerie whose models ("gpt-4", …) are answered by the scripted upstream, with an optional clock. */
-export function startPublicServer(dialect: Dialect, options: { env?: Record<string, string>; clock?: Clock } = {}): Promise<PublicServer> {
+export function startPublicServer(
+  dialect: Dialect,
+  options: { env?: Record<string, string>; clock?: Clock } = {},
+): Promise<PublicServer> {
   return startChatServer(dialect, options.env, {}, options.clock);
 }
 
@@ -26,7 +29,13 @@ export interface PublishedAgent {
 /** An owner (signed up), their agent (made through the agents service) and a public key for it. */
 export async function publishAgent(
   server: TestServer,
-  options: { username?: string; owner?: SignedUpUser; origins?: string[]; body?: Record<string, unknown>; instructions?: string } = {},
+  options: {
+    username?: string;
+    owner?: SignedUpUser;
+    origins?: string[];
+    body?: Record<string, unknown>;
+    instructions?: string;
+  } = {},
 ): Promise<PublishedAgent> {
   const owner = options.owner ?? (await signUp(server, options.username ?? 'camille'));
   const agent = await server.services.agents.create(
@@ -66,8 +75,12 @@ export async function publicCall(
 }
 
 /** GET the token route with a public key. */
-export const mintToken = (server: TestServer, key: string, modelId: string | number, options: { origin?: string | null; userAgent?: string } = {}) =>
-  publicCall(server, `/v1/chat/conversation/public/message/token/${modelId}`, { auth: `Bearer ${key}`, ...options });
+export const mintToken = (
+  server: TestServer,
+  key: string,
+  modelId: string | number,
+  options: { origin?: string | null; userAgent?: string } = {},
+) => publicCall(server, `/v1/chat/conversation/public/message/token/${modelId}`, { auth: `Bearer ${key}`, ...options });
 
 /** POST a visitor's message; with stream, the SSE events are parsed. */
 export async function sendPublic(
@@ -75,6 +88,10 @@ export async function sendPublic(
   body: { client_token: string; message: string; stream?: boolean },
   options: { origin?: string | null; userAgent?: string } = {},
 ): Promise<ApiResponse & { events: SseEvent[] }> {
-  const response = await publicCall(server, '/v1/chat/conversation/public/message', { method: 'POST', body, ...options });
+  const response = await publicCall(server, '/v1/chat/conversation/public/message', {
+    method: 'POST',
+    body,
+    ...options,
+  });
   return { ...response, events: body.stream ? parseSse(response.text) : [] };
 }

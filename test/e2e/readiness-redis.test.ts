@@ -21,7 +21,9 @@ describe('/readyz in cluster mode checks Redis', () => {
   let server: TestServer;
   before(async () => {
     const port = await freePort();
-    redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+      stdio: 'ignore',
+    });
     const client = new Redis({ port, host: '127.0.0.1', retryStrategy: () => 50 });
     client.on('error', () => {}); // refused until redis-server is up; the ping below waits for it
     await client.ping();

@@ -72,7 +72,11 @@ for (const dialect of dialects) {
         return { status: response.status, body: (await response.json()) as any };
       };
       const conversation = (await call('/api/v1/sessions', { title: 'Pets' })).body;
-      for (const content of ['The kitten slept on the rug', 'The bank raised interest rates', 'Volcanoes erupt molten lava']) {
+      for (const content of [
+        'The kitten slept on the rug',
+        'The bank raised interest rates',
+        'Volcanoes erupt molten lava',
+      ]) {
         assert.equal((await call(`/conversations/${conversation.id}/messages`, { content })).status, 201);
       }
       await firstCallArrived;
@@ -87,10 +91,13 @@ for (const dialect of dialects) {
       const second = runCauserie({ env });
       running.push(second);
       base = await second.url();
-      const status = await eventually(async () => {
-        const body = (await call('/api/v1/search/status')).body;
-        return body.pending === 0 ? body : undefined;
-      }, { what: 'the queue to be worked off by the new process' });
+      const status = await eventually(
+        async () => {
+          const body = (await call('/api/v1/search/status')).body;
+          return body.pending === 0 ? body : undefined;
+        },
+        { what: 'the queue to be worked off by the new process' },
+      );
       assert.deepEqual([status.indexed, status.done, status.failed], [3, 3, 0]);
       const answer = (await call('/api/v1/search?q=cat%20rested%20carpet&mode=semantic')).body;
       assert.equal(answer.results[0].snippet, 'The kitten slept on the rug');
@@ -101,16 +108,28 @@ for (const dialect of dialects) {
 
 describe('search indexing retries a failed embedding call with backoff', () => {
   test('the message is embedded once the model answers again', async () => {
-    const chat = await startChatServer('sqlite', { CAUSERIE_EMBEDDING_MODEL: 'glove', CAUSERIE_SEARCH_INDEX_POLL_MS: '50', CAUSERIE_PROVIDER_RETRIES: '0', LOG_LEVEL: 'error' }, gloveModel);
+    const chat = await startChatServer(
+      'sqlite',
+      {
+        CAUSERIE_EMBEDDING_MODEL: 'glove',
+        CAUSERIE_SEARCH_INDEX_POLL_MS: '50',
+        CAUSERIE_PROVIDER_RETRIES: '0',
+        LOG_LEVEL: 'error',
+      },
+      gloveModel,
+    );
     try {
       const { server, upstream } = chat;
       const conversation = (await server.api('/api/v1/sessions', { method: 'POST', body: {} })).body;
       const content = 'A kitten on the rug [[fail-first:2]]';
       await server.api(`/conversations/${conversation.id}/messages`, { method: 'POST', body: { content } });
-      const status = await eventually(async () => {
-        const body = (await server.api('/api/v1/search/status')).body;
-        return body.done === 1 ? body : undefined;
-      }, { what: 'the embedding to succeed after two failures' });
+      const status = await eventually(
+        async () => {
+          const body = (await server.api('/api/v1/search/status')).body;
+          return body.done === 1 ? body : undefined;
+        },
+        { what: 'the embedding to succeed after two failures' },
+      );
       assert.deepEqual([status.pending, status.failed], [0, 0]);
       const calls = upstream.requests.filter((r) => r.path === '/v1/embeddings' && r.body.input.includes(content));
       assert.equal(calls.length, 3, 'two failures, then the success');
@@ -128,7 +147,10 @@ for (const dialect of dialects) {
       const upstream = await startScriptedUpstream();
       const database = await createTestDatabase(dialect);
       // "embed" answers 8-dimension hashed vectors, "glove" 100-dimension word vectors.
-      const config = writeModelsConfig({ ...gloveModel, embed: { provider: 'openai', upstream: 'embed', capabilities: ['embeddings'] } });
+      const config = writeModelsConfig({
+        ...gloveModel,
+        embed: { provider: 'openai', upstream: 'embed', capabilities: ['embeddings'] },
+      });
       const env = (model: string) => ({
         ...database.env,
         HOST: '127.0.0.1',
@@ -143,7 +165,8 @@ for (const dialect of dialects) {
         LOG_LEVEL: 'silent',
       });
       let printed = '';
-      const start = (model: string) => startServer(loadConfig(env(model)), { print: (text) => (printed += text), logger: false });
+      const start = (model: string) =>
+        startServer(loadConfig(env(model)), { print: (text) => (printed += text), logger: false });
       try {
         const first = await start('embed');
         const key = /API_[A-Z0-9_]+/.exec(printed)![0];
@@ -156,12 +179,16 @@ for (const dialect of dialects) {
           return (await response.json()) as any;
         };
         const conversation = await api(first.url, '/api/v1/sessions', {});
-        for (const content of ['The kitten slept on the rug', 'The bank raised interest rates']) await api(first.url, `/conversations/${conversation.id}/messages`, { content });
+        for (const content of ['The kitten slept on the rug', 'The bank raised interest rates'])
+          await api(first.url, `/conversations/${conversation.id}/messages`, { content });
         const done = (url: string, model: string) =>
-          eventually(async () => {
-            const status = await api(url, '/api/v1/search/status');
-            return status.model === model && status.done === 2 && status.pending === 0 ? status : undefined;
-          }, { what: `both messages embedded by ${model}` });
+          eventually(
+            async () => {
+              const status = await api(url, '/api/v1/search/status');
+              return status.model === model && status.done === 2 && status.pending === 0 ? status : undefined;
+            },
+            { what: `both messages embedded by ${model}` },
+          );
         await done(first.url, 'embed');
         await first.close();
 

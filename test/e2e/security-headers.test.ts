@@ -22,7 +22,11 @@ describe('responses tell browsers not to sniff, frame or run them', () => {
   });
 
   test('JSON answers and errors: nosniff and a policy that allows nothing', async () => {
-    for (const [path, status] of [['/api/v1/me', 200], ['/api/v1/nope', 404], ['/healthz', 200]] as const) {
+    for (const [path, status] of [
+      ['/api/v1/me', 200],
+      ['/api/v1/nope', 404],
+      ['/healthz', 200],
+    ] as const) {
       const response = await server.api(path);
       assert.equal(response.status, status);
       assert.equal(response.headers.get('x-content-type-options'), 'nosniff', path);

@@ -27,16 +27,31 @@ for (const dialect of dialects) {
       alice = await signUp(server, 'alice-sec');
       mallory = await signUp(server, 'mallory-sec');
       aliceKey = await createKey(server, alice.basic, { name: 'alice key' });
-      session = (await server.api('/api/v1/sessions', { method: 'POST', body: { title: 'private', model: 'gpt-4' }, auth: alice.basic })).body;
-      const completion = await server.api(`/api/v1/sessions/${session.id}/models/completions`, { method: 'POST', body: { prompt: 'secret plans' }, auth: alice.basic });
+      session = (
+        await server.api('/api/v1/sessions', {
+          method: 'POST',
+          body: { title: 'private', model: 'gpt-4' },
+          auth: alice.basic,
+        })
+      ).body;
+      const completion = await server.api(`/api/v1/sessions/${session.id}/models/completions`, {
+        method: 'POST',
+        body: { prompt: 'secret plans' },
+        auth: alice.basic,
+      });
       assert.equal(completion.status, 200, completion.text);
       messages = (await server.api(`/api/v1/sessions/${session.id}/history`, { auth: alice.basic })).body;
       assert.equal(messages.length, 2);
-      mallorySession = (await server.api('/api/v1/sessions', { method: 'POST', body: { model: 'gpt-4' }, auth: mallory.basic })).body;
+      mallorySession = (
+        await server.api('/api/v1/sessions', { method: 'POST', body: { model: 'gpt-4' }, auth: mallory.basic })
+      ).body;
     });
     after(() => chat.stop());
 
-    const as = (who: SignedUpUser) => (path: string, method = 'GET', body?: unknown) => server.api(path, { method, body, auth: who.basic });
+    const as =
+      (who: SignedUpUser) =>
+      (path: string, method = 'GET', body?: unknown) =>
+        server.api(path, { method, body, auth: who.basic });
 
     test("another user's conversation, messages, usage and limits answer 404 on every surface and id form, and nothing changes", async () => {
       const m = as(mallory);
@@ -73,11 +88,21 @@ for (const dialect of dialects) {
           [`/api/v1/sessions/${mallorySession.id}/messages/${ref}`, 'DELETE'],
         );
       }
-      refusals.push(['/v1/chat/stream', 'POST', { session_id: session.id, stream: false, messages: [{ role: 'user', content: 'hi' }] }]);
+      refusals.push([
+        '/v1/chat/stream',
+        'POST',
+        { session_id: session.id, stream: false, messages: [{ role: 'user', content: 'hi' }] },
+      ]);
       for (const ref of [String(alice.id), alice.uuid, alice.username]) {
-        refusals.push([`/users/${ref}/conversations`, 'GET'], [`/users/${ref}`, 'GET'], [`/api/v1/usage?user=${ref}`, 'GET'], [`/api/v1/limits?user=${ref}`, 'GET']);
+        refusals.push(
+          [`/users/${ref}/conversations`, 'GET'],
+          [`/users/${ref}`, 'GET'],
+          [`/api/v1/usage?user=${ref}`, 'GET'],
+          [`/api/v1/limits?user=${ref}`, 'GET'],
+        );
       }
-      for (const ref of [String(aliceKey.id), aliceKey.body.uuid]) refusals.push([`/api/v1/keys/${ref}`, 'GET'], [`/api/v1/keys/${ref}`, 'DELETE']);
+      for (const ref of [String(aliceKey.id), aliceKey.body.uuid])
+        refusals.push([`/api/v1/keys/${ref}`, 'GET'], [`/api/v1/keys/${ref}`, 'DELETE']);
       for (const [path, method, body] of refusals) {
         const response = await m(path, method, body);
         assert.equal(response.status, 404, `${method} ${path}: ${response.text}`);
@@ -100,7 +125,7 @@ for (const dialect of dialects) {
       assert.equal((await m('/api/v1/usage?all=true')).status, 403);
     });
 
-    test('admins see and act on every user\'s resources', async () => {
+    test("admins see and act on every user's resources", async () => {
       const admin = (path: string, method = 'GET', body?: unknown) => server.api(path, { method, body });
       assert.equal((await admin(`/api/v1/sessions/${session.uuid}`)).body.id, session.id);
       assert.equal((await admin(`/api/v1/messages/${messages[0].uuid}`)).body.content, 'secret plans');
@@ -110,7 +135,10 @@ for (const dialect of dialects) {
       assert.equal((await admin(`/api/v1/keys/${aliceKey.body.uuid}`)).body.user_id, alice.id);
       assert.equal((await admin(`/api/v1/usage?user=${alice.uuid}`)).body.user_id, alice.id);
       assert.equal((await admin(`/api/v1/limits?user=${alice.username}`)).body.user_id, alice.id);
-      assert.equal((await admin(`/api/v1/sessions/${session.id}`, 'PATCH', { title: 'renamed by admin' })).body.title, 'renamed by admin');
+      assert.equal(
+        (await admin(`/api/v1/sessions/${session.id}`, 'PATCH', { title: 'renamed by admin' })).body.title,
+        'renamed by admin',
+      );
     });
 
     test('admin-only routes answer 403 to a user, and change nothing', async () => {
@@ -142,11 +170,32 @@ for (const dialect of dialects) {
 
     test('no response carries a hash or a full key after creation; 401 messages never echo the credential', async () => {
       const listed = await as(alice)('/api/v1/keys');
-      const everything = [listed.text, (await as(alice)(`/api/v1/keys/${aliceKey.id}`)).text, (await as(alice)('/api/v1/me')).text, (await server.api('/api/v1/users')).text];
-      const row = await server.services.sql.db.selectFrom('api_keys').select('hash').where('id', '=', aliceKey.id).executeTakeFirstOrThrow();
-      const user = await server.services.sql.db.selectFrom('users').select('password_hash').where('id', '=', alice.id).executeTakeFirstOrThrow();
+      const everything = [
+        listed.text,
+        (await as(alice)(`/api/v1/keys/${aliceKey.id}`)).text,
+        (await as(alice)('/api/v1/me')).text,
+        (await server.api('/api/v1/users')).text,
+      ];
+      const row = await server.services.sql.db
+        .selectFrom('api_keys')
+        .select('hash')
+        .where('id', '=', aliceKey.id)
+        .executeTakeFirstOrThrow();
+      const user = await server.services.sql.db
+        .selectFrom('users')
+        .select('password_hash')
+        .where('id', '=', alice.id)
+        .executeTakeFirstOrThrow();
       for (const text of everything) {
-        for (const secret of [aliceKey.key, aliceKey.key.slice(8), row.hash, user.password_hash, alice.password, 'test-upstream-key']) assert.ok(!text.includes(secret));
+        for (const secret of [
+          aliceKey.key,
+          aliceKey.key.slice(8),
+          row.hash,
+          user.password_hash,
+          alice.password,
+          'test-upstream-key',
+        ])
+          assert.ok(!text.includes(secret));
         assert.doesNotMatch(text, /password|hash|\$argon2/i);
       }
       const credentials = [
@@ -160,17 +209,32 @@ for (const dialect of dialects) {
       for (const credential of credentials) {
         const response = await server.api('/api/v1/me', { auth: null, headers: { authorization: credential } });
         assert.equal(response.status, 401, credential);
-        for (const part of credential.split(' ')) if (part.length > 8) assert.ok(!response.text.toLowerCase().includes(part.toLowerCase()), `401 echoed ${part}`);
+        for (const part of credential.split(' '))
+          if (part.length > 8)
+            assert.ok(!response.text.toLowerCase().includes(part.toLowerCase()), `401 echoed ${part}`);
         assert.ok(!response.text.includes(alice.password));
       }
     });
 
     test('lists are bounded: at most 100 per page everywhere, keys included', async () => {
-      for (const path of ['/api/v1/sessions?limit=101', `/api/v1/sessions/${session.id}/history?limit=101`, '/api/v1/keys?limit=101', '/chats?limit=101', '/v1/chat/history?page_size=101', '/api/v1/users?limit=101']) {
+      for (const path of [
+        '/api/v1/sessions?limit=101',
+        `/api/v1/sessions/${session.id}/history?limit=101`,
+        '/api/v1/keys?limit=101',
+        '/chats?limit=101',
+        '/v1/chat/history?page_size=101',
+        '/api/v1/users?limit=101',
+      ]) {
         assert.equal((await server.api(path)).status, 400, path);
       }
       const long = 'x'.repeat(250);
-      for (const path of [`/api/v1/models/a/${long}`, `/v1/models/a/${long}`, `/api/v1/usage?user=${long}`, `/api/v1/limits?user=${long}`, `/api/v1/sessions?model=${long}`]) {
+      for (const path of [
+        `/api/v1/models/a/${long}`,
+        `/v1/models/a/${long}`,
+        `/api/v1/usage?user=${long}`,
+        `/api/v1/limits?user=${long}`,
+        `/api/v1/sessions?model=${long}`,
+      ]) {
         const response = await server.api(path);
         assert.equal(response.status, 400, path);
         assert.ok(!response.text.includes(long), `${path} echoed the oversized input`);

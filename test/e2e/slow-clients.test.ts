@@ -18,12 +18,17 @@ function sendAndWaitForClose(url: string, text: string): Promise<{ received: str
 describe('clients that send slowly or open too many connections', () => {
   let server: TestServer;
   before(async () => {
-    server = await startTestServer({ env: { CAUSERIE_REQUEST_TIMEOUT_MS: '400', CAUSERIE_MAX_CONNECTIONS: '4', CAUSERIE_MOCK_PROVIDER: 'true' } });
+    server = await startTestServer({
+      env: { CAUSERIE_REQUEST_TIMEOUT_MS: '400', CAUSERIE_MAX_CONNECTIONS: '4', CAUSERIE_MOCK_PROVIDER: 'true' },
+    });
   });
   after(() => server.stop());
 
   test('a body that never finishes is answered 408 and the connection closed, without credentials', async () => {
-    const { received } = await sendAndWaitForClose(server.url, 'POST /users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{');
+    const { received } = await sendAndWaitForClose(
+      server.url,
+      'POST /users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{',
+    );
     assert.match(received, /^HTTP\/1\.1 408/);
     assert.match(received, /"code":"request_timeout"/);
   });
@@ -37,7 +42,11 @@ describe('clients that send slowly or open too many connections', () => {
     const response = await fetch(`${server.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${server.adminKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'mock/echo', stream: true, messages: [{ role: 'user', content: 'one two three four five six [[chunk-delay:150]]' }] }),
+      body: JSON.stringify({
+        model: 'mock/echo',
+        stream: true,
+        messages: [{ role: 'user', content: 'one two three four five six [[chunk-delay:150]]' }],
+      }),
     });
     assert.equal(response.status, 200);
     const text = (await response.text())

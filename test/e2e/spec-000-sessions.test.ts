@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createKey, signUp } from '../helpers/platform.ts';
 import { dialects, type TestServer } from '../helpers/server.ts';
-import { eventually, openStream, startChatServer, sse, upstreamNames, type ChatServer } from './conversations-helpers.ts';
+import {
+  eventually,
+  openStream,
+  startChatServer,
+  sse,
+  upstreamNames,
+  type ChatServer,
+} from './conversations-helpers.ts';
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const isoPattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -41,7 +48,17 @@ for (const dialect of dialects) {
       assert.equal(response.status, 201);
       session = response.body;
       assert.deepEqual(Object.keys(session).sort(), [
-        'agent_id', 'application_id', 'created_at', 'id', 'metadata', 'model', 'system_prompt', 'title', 'updated_at', 'user_id', 'uuid',
+        'agent_id',
+        'application_id',
+        'created_at',
+        'id',
+        'metadata',
+        'model',
+        'system_prompt',
+        'title',
+        'updated_at',
+        'user_id',
+        'uuid',
       ]);
       assert.equal(typeof session.id, 'number');
       assert.match(session.uuid, uuidPattern);
@@ -49,7 +66,10 @@ for (const dialect of dialects) {
       assert.equal(session.title, null);
       assert.match(session.created_at, isoPattern);
       assert.deepEqual(session.metadata, {});
-      const withFields = await api('/api/v1/sessions', { method: 'POST', body: { title: 'Mistral', model: 'gpt-4', system_prompt: 'Réponds en français.', metadata: { topic: 'tests' } } });
+      const withFields = await api('/api/v1/sessions', {
+        method: 'POST',
+        body: { title: 'Mistral', model: 'gpt-4', system_prompt: 'Réponds en français.', metadata: { topic: 'tests' } },
+      });
       assert.equal(withFields.status, 201);
       assert.equal(withFields.body.model, 'gpt-4');
       assert.deepEqual(withFields.body.metadata, { topic: 'tests' });
@@ -65,7 +85,10 @@ for (const dialect of dialects) {
       assert.equal(response.body.length, 2);
       assert.equal(response.body[0].title, 'Mistral');
       const page = await api('/api/v1/sessions?limit=1&offset=1');
-      assert.deepEqual(page.body.map((s: any) => s.id), [session.id]);
+      assert.deepEqual(
+        page.body.map((s: any) => s.id),
+        [session.id],
+      );
       assert.equal((await api('/api/v1/sessions?limit=101')).status, 400);
       const theirs = await api('/api/v1/sessions', { auth: otherKey });
       assert.deepEqual(theirs.body, []);
@@ -82,14 +105,23 @@ for (const dialect of dialects) {
     });
 
     test('POST /api/v1/sessions/{session_id}/models/completions sends a prompt with model_id and stores both messages', async () => {
-      const response = await api(`/api/v1/sessions/${session.id}/models/completions`, { method: 'POST', body: { model_id: 'gpt-4', prompt: 'Bonjour Mistral' } });
+      const response = await api(`/api/v1/sessions/${session.id}/models/completions`, {
+        method: 'POST',
+        body: { model_id: 'gpt-4', prompt: 'Bonjour Mistral' },
+      });
       assert.equal(response.status, 200);
       const body = response.body;
       assert.deepEqual(Object.keys(body).sort(), ['message', 'model', 'session_id', 'usage', 'user_message']);
       assert.equal(body.session_id, session.id);
       assert.equal(body.model, 'gpt-4');
-      assert.deepEqual([body.user_message.role, body.user_message.content, body.user_message.status], ['user', 'Bonjour Mistral', 'complete']);
-      assert.deepEqual([body.message.role, body.message.content, body.message.status, body.message.model], ['assistant', 'Bonjour Mistral', 'complete', 'gpt-4']);
+      assert.deepEqual(
+        [body.user_message.role, body.user_message.content, body.user_message.status],
+        ['user', 'Bonjour Mistral', 'complete'],
+      );
+      assert.deepEqual(
+        [body.message.role, body.message.content, body.message.status, body.message.model],
+        ['assistant', 'Bonjour Mistral', 'complete', 'gpt-4'],
+      );
       assert.deepEqual(body.usage, { prompt_tokens: 2, completion_tokens: 2 });
       assert.equal(body.message.session_id, session.id);
       assert.equal(chat.upstream.chatRequests().at(-1)!.body.model, upstreamNames['gpt-4']);
@@ -137,13 +169,22 @@ for (const dialect of dialects) {
         ],
       );
       const ids = response.body.map((m: any) => m.id);
-      assert.deepEqual([...ids].sort((a: number, b: number) => a - b), ids);
+      assert.deepEqual(
+        [...ids].sort((a: number, b: number) => a - b),
+        ids,
+      );
       assert.equal(new Set(response.body.map((m: any) => m.uuid)).size, 4);
       const page = await api(`/api/v1/sessions/${session.id}/history?limit=2&offset=2`);
-      assert.deepEqual(page.body.map((m: any) => m.id), ids.slice(2));
+      assert.deepEqual(
+        page.body.map((m: any) => m.id),
+        ids.slice(2),
+      );
       // The model received the history before the new prompt.
       const sent = chat.upstream.chatRequests().at(-1)!.body.messages;
-      assert.deepEqual(sent.map((m: any) => m.role), ['user', 'assistant', 'user']);
+      assert.deepEqual(
+        sent.map((m: any) => m.role),
+        ['user', 'assistant', 'user'],
+      );
     });
 
     test('one message is read and deleted by its id (spec 000 note), inside its session or on its own', async () => {
@@ -166,7 +207,16 @@ for (const dialect of dialects) {
       const other = { auth: otherKey };
       assert.equal((await api(`/api/v1/sessions/${session.id}`, other)).status, 404);
       assert.equal((await api(`/api/v1/sessions/${session.id}/history`, other)).status, 404);
-      assert.equal((await api(`/api/v1/sessions/${session.id}/models/completions`, { ...other, method: 'POST', body: { prompt: 'hi' } })).status, 404);
+      assert.equal(
+        (
+          await api(`/api/v1/sessions/${session.id}/models/completions`, {
+            ...other,
+            method: 'POST',
+            body: { prompt: 'hi' },
+          })
+        ).status,
+        404,
+      );
       assert.equal((await api(`/api/v1/sessions/${session.id}`, { ...other, method: 'DELETE' })).status, 404);
       const history = (await api(`/api/v1/sessions/${session.id}/history`)).body;
       assert.equal((await api(`/api/v1/messages/${history[0].id}`, other)).status, 404);
@@ -177,10 +227,16 @@ for (const dialect of dialects) {
 
     test('a failure before the model answers stores nothing; a failure mid-stream keeps the partial reply as error', async () => {
       const before = (await api(`/api/v1/sessions/${session.id}/history`)).body.length;
-      const refused = await api(`/api/v1/sessions/${session.id}/models/completions`, { method: 'POST', body: { prompt: '[[status:400]] no' } });
+      const refused = await api(`/api/v1/sessions/${session.id}/models/completions`, {
+        method: 'POST',
+        body: { prompt: '[[status:400]] no' },
+      });
       assert.equal(refused.status >= 400, true);
       assert.equal((await api(`/api/v1/sessions/${session.id}/history`)).body.length, before);
-      const unknown = await api(`/api/v1/sessions/${session.id}/models/completions`, { method: 'POST', body: { prompt: 'hi', model_id: 'nope' } });
+      const unknown = await api(`/api/v1/sessions/${session.id}/models/completions`, {
+        method: 'POST',
+        body: { prompt: 'hi', model_id: 'nope' },
+      });
       assert.equal(unknown.status, 400);
       assert.match(unknown.body.detail, /unknown model "nope"/);
       assert.equal((await api(`/api/v1/sessions/${session.id}/history`)).body.length, before);
@@ -189,14 +245,20 @@ for (const dialect of dialects) {
         body: { prompt: 'one two three four five [[fail-after:2]]', stream: true },
       });
       assert.equal(broken.status, 200);
-      const last = broken.events.map((e) => (e.data === '[DONE]' ? e.data : JSON.parse(e.data))).filter((d) => d !== '[DONE]').at(-1);
+      const last = broken.events
+        .map((e) => (e.data === '[DONE]' ? e.data : JSON.parse(e.data)))
+        .filter((d) => d !== '[DONE]')
+        .at(-1);
       assert.equal(last.type, 'error');
       assert.equal(last.code, 'upstream_error');
       const history = (await api(`/api/v1/sessions/${session.id}/history`)).body;
-      assert.deepEqual(history.slice(-2).map((m: any) => [m.role, m.content, m.status]), [
-        ['user', 'one two three four five [[fail-after:2]]', 'complete'],
-        ['assistant', 'one two ', 'error'],
-      ]);
+      assert.deepEqual(
+        history.slice(-2).map((m: any) => [m.role, m.content, m.status]),
+        [
+          ['user', 'one two three four five [[fail-after:2]]', 'complete'],
+          ['assistant', 'one two ', 'error'],
+        ],
+      );
     });
 
     test('a client that leaves mid-stream stops the model; the partial reply is kept as cancelled', async () => {
@@ -208,10 +270,13 @@ for (const dialect of dialects) {
       });
       await stream.readUntil((text) => (text.match(/"type":"delta"/g) ?? []).length >= 3);
       stream.abort();
-      const reply = await eventually(async () => {
-        const history = (await api(`/api/v1/sessions/${session.id}/history`)).body;
-        return history.at(-1).status === 'streaming' ? undefined : history.at(-1);
-      }, { what: 'the reply to be settled' });
+      const reply = await eventually(
+        async () => {
+          const history = (await api(`/api/v1/sessions/${session.id}/history`)).body;
+          return history.at(-1).status === 'streaming' ? undefined : history.at(-1);
+        },
+        { what: 'the reply to be settled' },
+      );
       assert.equal(reply.role, 'assistant');
       assert.equal(reply.status, 'cancelled');
       assert.ok(reply.content.startsWith('mot0 mot1 mot2'), reply.content);

@@ -22,10 +22,17 @@ for (const dialect of dialects) {
     });
     after(() => chat.stop());
 
-    const as = (auth: string) => (path: string, options: { method?: string; body?: unknown } = {}) => server.api(path, { auth, ...options });
+    const as =
+      (auth: string) =>
+      (path: string, options: { method?: string; body?: unknown } = {}) =>
+        server.api(path, { auth, ...options });
 
     test('POST /users creates a user (201) with {id, username} and never echoes the password', async () => {
-      const response = await server.api('/users', { method: 'POST', body: { username: 'camille', password: 'camille-password' }, auth: null });
+      const response = await server.api('/users', {
+        method: 'POST',
+        body: { username: 'camille', password: 'camille-password' },
+        auth: null,
+      });
       assert.equal(response.status, 201);
       assert.equal(typeof response.body.id, 'number');
       assert.equal(response.body.username, 'camille');
@@ -45,13 +52,19 @@ for (const dialect of dialects) {
     });
 
     test('POST /conversations creates a conversation (201) with {id, title, user_id}', async () => {
-      const response = await as(user.auth)('/conversations', { method: 'POST', body: { title: 'Recettes', user_id: user.id } });
+      const response = await as(user.auth)('/conversations', {
+        method: 'POST',
+        body: { title: 'Recettes', user_id: user.id },
+      });
       assert.equal(response.status, 201);
       assert.deepEqual(Object.keys(response.body).sort(), ['id', 'title', 'user_id']);
       assert.equal(response.body.title, 'Recettes');
       assert.equal(response.body.user_id, user.id);
       conversationId = response.body.id;
-      const second = await as(user.auth)('/conversations', { method: 'POST', body: { title: 'Voyages', user_id: user.id } });
+      const second = await as(user.auth)('/conversations', {
+        method: 'POST',
+        body: { title: 'Voyages', user_id: user.id },
+      });
       assert.equal(second.status, 201);
       const list = await as(user.auth)(`/users/${user.id}/conversations`);
       assert.equal(list.status, 200);
@@ -61,7 +74,10 @@ for (const dialect of dialects) {
       ]);
       assert.equal(list.headers.get('x-total-count'), '2');
       const page = await as(user.auth)(`/users/${user.id}/conversations?limit=1&offset=1`);
-      assert.deepEqual(page.body.map((c: any) => c.conversation_id), [conversationId]);
+      assert.deepEqual(
+        page.body.map((c: any) => c.conversation_id),
+        [conversationId],
+      );
       // The username (and UUID) name the same user.
       assert.deepEqual((await as(user.auth)('/users/camille/conversations')).body, list.body);
     });
@@ -70,7 +86,10 @@ for (const dialect of dialects) {
       const refused = await as(user.auth)('/conversations', { method: 'POST', body: { title: 'x', user_id: 1 } });
       assert.equal(refused.status, 403);
       assert.equal(refused.body.code, 'forbidden');
-      const byAdmin = await server.api('/conversations', { method: 'POST', body: { title: 'Pour Camille', user_id: user.id } });
+      const byAdmin = await server.api('/conversations', {
+        method: 'POST',
+        body: { title: 'Pour Camille', user_id: user.id },
+      });
       assert.equal(byAdmin.status, 201);
       assert.equal(byAdmin.body.user_id, user.id);
       await server.api(`/api/v1/sessions/${byAdmin.body.id}`, { method: 'DELETE' });
@@ -80,7 +99,10 @@ for (const dialect of dialects) {
       const empty = await as(user.auth)(`/conversations/${conversationId}/messages`);
       assert.equal(empty.status, 200);
       assert.deepEqual(empty.body, []);
-      const added = await as(user.auth)(`/conversations/${conversationId}/messages`, { method: 'POST', body: { content: 'Une recette de crêpes ?' } });
+      const added = await as(user.auth)(`/conversations/${conversationId}/messages`, {
+        method: 'POST',
+        body: { content: 'Une recette de crêpes ?' },
+      });
       assert.equal(added.status, 201);
       assert.deepEqual(Object.keys(added.body).sort(), ['content', 'id', 'role']);
       assert.equal(added.body.role, 'user');
@@ -89,21 +111,35 @@ for (const dialect of dialects) {
     });
 
     test('POST /conversations/:conversationId/messages:complete with stream false answers {choices:[{finish_reason, index, message}]} and stores it', async () => {
-      const response = await as(user.auth)(`/conversations/${conversationId}/messages:complete`, { method: 'POST', body: { stream: false } });
+      const response = await as(user.auth)(`/conversations/${conversationId}/messages:complete`, {
+        method: 'POST',
+        body: { stream: false },
+      });
       assert.equal(response.status, 200);
       assert.deepEqual(response.body, {
-        choices: [{ finish_reason: 'stop', index: 0, message: { role: 'assistant', content: 'Une recette de crêpes ?' } }],
+        choices: [
+          { finish_reason: 'stop', index: 0, message: { role: 'assistant', content: 'Une recette de crêpes ?' } },
+        ],
       });
       const messages = (await as(user.auth)(`/conversations/${conversationId}/messages`)).body;
-      assert.deepEqual(messages.map((m: any) => [m.role, m.content]), [
-        ['user', 'Une recette de crêpes ?'],
-        ['assistant', 'Une recette de crêpes ?'],
-      ]);
+      assert.deepEqual(
+        messages.map((m: any) => [m.role, m.content]),
+        [
+          ['user', 'Une recette de crêpes ?'],
+          ['assistant', 'Une recette de crêpes ?'],
+        ],
+      );
     });
 
     test('with stream true it answers SSE chunks {choices:[{index, delta:{role, content}, finish_reason}]} ending with [DONE]', async () => {
-      await as(user.auth)(`/conversations/${conversationId}/messages`, { method: 'POST', body: { content: 'Et pour quatre personnes ?' } });
-      const response = await sse(server, `/conversations/${conversationId}/messages:complete`, { auth: user.auth, body: { stream: true } });
+      await as(user.auth)(`/conversations/${conversationId}/messages`, {
+        method: 'POST',
+        body: { content: 'Et pour quatre personnes ?' },
+      });
+      const response = await sse(server, `/conversations/${conversationId}/messages:complete`, {
+        auth: user.auth,
+        body: { stream: true },
+      });
       assert.equal(response.status, 200);
       assert.match(response.headers.get('content-type')!, /^text\/event-stream/);
       assert.equal(response.events.at(-1)!.data, '[DONE]');
@@ -121,26 +157,53 @@ for (const dialect of dialects) {
       assert.equal(chunks.map((c) => c.choices[0].delta.content).join(''), 'Et pour quatre personnes ?');
       const messages = (await as(user.auth)(`/conversations/${conversationId}/messages`)).body;
       assert.equal(messages.length, 4);
-      assert.deepEqual(messages.at(-1), { id: messages.at(-1).id, role: 'assistant', content: 'Et pour quatre personnes ?' });
+      assert.deepEqual(messages.at(-1), {
+        id: messages.at(-1).id,
+        role: 'assistant',
+        content: 'Et pour quatre personnes ?',
+      });
       // The whole conversation went to the model, in order.
-      assert.deepEqual(chat.upstream.chatRequests().at(-1)!.body.messages.map((m: any) => m.content), [
-        'Une recette de crêpes ?',
-        'Une recette de crêpes ?',
-        'Et pour quatre personnes ?',
-      ]);
+      assert.deepEqual(
+        chat.upstream
+          .chatRequests()
+          .at(-1)!
+          .body.messages.map((m: any) => m.content),
+        ['Une recette de crêpes ?', 'Une recette de crêpes ?', 'Et pour quatre personnes ?'],
+      );
     });
 
     test('messages:complete needs a user message to answer (400), and the conversation must be yours (404)', async () => {
-      const fresh = await as(user.auth)('/conversations', { method: 'POST', body: { title: 'Vide', user_id: user.id } });
-      const response = await as(user.auth)(`/conversations/${fresh.body.id}/messages:complete`, { method: 'POST', body: { stream: false } });
+      const fresh = await as(user.auth)('/conversations', {
+        method: 'POST',
+        body: { title: 'Vide', user_id: user.id },
+      });
+      const response = await as(user.auth)(`/conversations/${fresh.body.id}/messages:complete`, {
+        method: 'POST',
+        body: { stream: false },
+      });
       assert.equal(response.status, 400);
       assert.equal(response.body.code, 'validation_failed');
       const { key: otherKey } = await createKey(server, server.adminKey);
-      const other = await server.api('/users', { method: 'POST', body: { username: 'eve-001', password: 'eve-password-1' }, auth: null });
+      const other = await server.api('/users', {
+        method: 'POST',
+        body: { username: 'eve-001', password: 'eve-password-1' },
+        auth: null,
+      });
       const eve = basic('eve-001', 'eve-password-1');
       assert.equal((await as(eve)(`/conversations/${conversationId}/messages`)).status, 404);
-      assert.equal((await as(eve)(`/conversations/${conversationId}/messages`, { method: 'POST', body: { content: 'x' } })).status, 404);
-      assert.equal((await as(eve)(`/conversations/${conversationId}/messages:complete`, { method: 'POST', body: { stream: false } })).status, 404);
+      assert.equal(
+        (await as(eve)(`/conversations/${conversationId}/messages`, { method: 'POST', body: { content: 'x' } })).status,
+        404,
+      );
+      assert.equal(
+        (
+          await as(eve)(`/conversations/${conversationId}/messages:complete`, {
+            method: 'POST',
+            body: { stream: false },
+          })
+        ).status,
+        404,
+      );
       assert.equal((await as(eve)(`/users/${user.id}/conversations`)).status, 404);
       assert.equal((await as(eve)(`/users/${other.body.id}/conversations`)).status, 200);
       // An admin may list anyone's.

@@ -2,7 +2,17 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createKey } from '../helpers/platform.ts';
 import { dialects, ManualClock, type TestServer } from '../helpers/server.ts';
-import { mintToken, otherOrigin, pageOrigin, publicCall, publishAgent, sendPublic, startPublicServer, type PublicServer, type PublishedAgent } from './public-agents-helpers.ts';
+import {
+  mintToken,
+  otherOrigin,
+  pageOrigin,
+  publicCall,
+  publishAgent,
+  sendPublic,
+  startPublicServer,
+  type PublicServer,
+  type PublishedAgent,
+} from './public-agents-helpers.ts';
 
 /**
  * Spec 002 ("API Publique (Agents)") replayed route by route, with every status code the document
@@ -55,11 +65,18 @@ for (const dialect of dialects) {
     });
 
     test('GET …/token/:modelId answers 404 for an unknown key, a secret key, or a model the key does not serve', async () => {
-      const unknown = await mintToken(server, `PUB_${'A'.repeat(4)}_AAAA_AAAA_AAAA_AAAA_AAAA_AAAA_AAAA`, published.agent.id);
+      const unknown = await mintToken(
+        server,
+        `PUB_${'A'.repeat(4)}_AAAA_AAAA_AAAA_AAAA_AAAA_AAAA_AAAA`,
+        published.agent.id,
+      );
       assert.equal(unknown.status, 404);
       assert.equal(unknown.body.code, 'not_found');
       assert.equal((await mintToken(server, server.adminKey, published.agent.id)).status, 404);
-      const other = await server.services.agents.create({ userId: published.owner.id, role: 'user' }, { name: 'Autre', model: 'gpt-3.5-turbo' });
+      const other = await server.services.agents.create(
+        { userId: published.owner.id, role: 'user' },
+        { name: 'Autre', model: 'gpt-3.5-turbo' },
+      );
       assert.equal((await mintToken(server, published.key, other.id)).status, 404);
       assert.equal((await mintToken(server, published.key, 'gpt-3.5-turbo')).status, 404);
       assert.equal((await mintToken(server, published.key, 'no-such-model')).status, 404);
@@ -72,7 +89,7 @@ for (const dialect of dialects) {
       assert.equal(response.headers.get('access-control-allow-origin'), pageOrigin);
     });
 
-    test('POST …/public/message answers 200 with the agent\'s reply, its instructions applied', async () => {
+    test("POST …/public/message answers 200 with the agent's reply, its instructions applied", async () => {
       const response = await sendPublic(server, { client_token: token, message: 'Bonjour [[echo-prompt]]' });
       assert.equal(response.status, 200, response.text);
       assert.equal(response.body.role, 'assistant');
@@ -82,26 +99,36 @@ for (const dialect of dialects) {
     });
 
     test('POST …/public/message with "stream": true answers Server-Sent Events, then the messages route shows the whole conversation', async () => {
-      const response = await sendPublic(server, { client_token: token, message: 'Quels horaires ? [[reply:De 9 h à 19 h, du lundi au samedi.]]', stream: true });
+      const response = await sendPublic(server, {
+        client_token: token,
+        message: 'Quels horaires ? [[reply:De 9 h à 19 h, du lundi au samedi.]]',
+        stream: true,
+      });
       assert.equal(response.status, 200, response.text);
       assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/);
       assert.equal(response.headers.get('access-control-allow-origin'), pageOrigin);
       const data = response.events.map((e) => e.data);
       assert.equal(data.at(-1), '[DONE]');
       const parsed = data.slice(0, -1).map((d) => JSON.parse(d));
-      const text = parsed.filter((p) => p.type === 'delta').map((p) => p.content).join('');
+      const text = parsed
+        .filter((p) => p.type === 'delta')
+        .map((p) => p.content)
+        .join('');
       assert.equal(text, 'De 9 h à 19 h, du lundi au samedi.');
       assert.ok(parsed.filter((p) => p.type === 'delta').length > 1, 'the answer arrives in pieces');
       assert.deepEqual(parsed.at(-1), { ...parsed.at(-1), type: 'done', role: 'assistant', content: text });
 
       const messages = await publicCall(server, `/v1/chat/conversation/public/messages/${token}`);
       assert.equal(messages.status, 200);
-      assert.deepEqual(messages.body.map((m: any) => [m.role, Object.keys(m).sort().join(',')]), [
-        ['user', 'content,created_at,role'],
-        ['assistant', 'content,created_at,role'],
-        ['user', 'content,created_at,role'],
-        ['assistant', 'content,created_at,role'],
-      ]);
+      assert.deepEqual(
+        messages.body.map((m: any) => [m.role, Object.keys(m).sort().join(',')]),
+        [
+          ['user', 'content,created_at,role'],
+          ['assistant', 'content,created_at,role'],
+          ['user', 'content,created_at,role'],
+          ['assistant', 'content,created_at,role'],
+        ],
+      );
       assert.equal(messages.body[3].content, text);
     });
 
@@ -132,7 +159,7 @@ for (const dialect of dialects) {
       assert.equal(refusal.headers.get('access-control-allow-origin'), pageOrigin);
     });
 
-    test('the public conversation is in the owner\'s history, marked public with the anonymous visitor', async () => {
+    test("the public conversation is in the owner's history, marked public with the anonymous visitor", async () => {
       const sessions = await server.api('/api/v1/sessions', { auth: published.owner.basic });
       assert.equal(sessions.status, 200);
       const session = sessions.body.find((s: any) => s.uuid === conversationUuid);
@@ -143,22 +170,41 @@ for (const dialect of dialects) {
       // The same conversation on the other surfaces' listings.
       const owner = published.owner.basic;
       const chatService = await server.api(`/users/${published.owner.id}/conversations`, { auth: owner });
-      assert.ok(chatService.body.some((c: any) => c.conversation_id === session.id), 'spec 001');
+      assert.ok(
+        chatService.body.some((c: any) => c.conversation_id === session.id),
+        'spec 001',
+      );
       const chats = await server.api('/chats/', { auth: owner });
-      assert.ok(chats.body.some((c: any) => c.id === conversationUuid), 'spec 004');
+      assert.ok(
+        chats.body.some((c: any) => c.id === conversationUuid),
+        'spec 004',
+      );
       const history = await server.api('/v1/chat/history', { auth: owner });
-      assert.ok(JSON.stringify(history.body).includes(conversationUuid) || history.body.sessions.some((s: any) => s.id === session.id), 'spec 003');
+      assert.ok(
+        JSON.stringify(history.body).includes(conversationUuid) ||
+          history.body.sessions.some((s: any) => s.id === session.id),
+        'spec 003',
+      );
     });
 
     test('GET …/public/messages/:token answers 404 once the owner deleted the conversation', async () => {
       const minted = await mintToken(server, published.key, published.agent.id, { userAgent: 'Another visitor' });
       assert.equal(minted.status, 200);
-      const deleted = await server.api(`/api/v1/sessions/${minted.body.conversation_id}`, { method: 'DELETE', auth: published.owner.basic });
+      const deleted = await server.api(`/api/v1/sessions/${minted.body.conversation_id}`, {
+        method: 'DELETE',
+        auth: published.owner.basic,
+      });
       assert.equal(deleted.status, 204, deleted.text);
-      const response = await publicCall(server, `/v1/chat/conversation/public/messages/${minted.body.token}`, { userAgent: 'Another visitor' });
+      const response = await publicCall(server, `/v1/chat/conversation/public/messages/${minted.body.token}`, {
+        userAgent: 'Another visitor',
+      });
       assert.equal(response.status, 404);
       assert.equal(response.body.code, 'not_found');
-      const send = await sendPublic(server, { client_token: minted.body.token, message: 'Allô ?' }, { userAgent: 'Another visitor' });
+      const send = await sendPublic(
+        server,
+        { client_token: minted.body.token, message: 'Allô ?' },
+        { userAgent: 'Another visitor' },
+      );
       assert.equal(send.status, 403);
     });
 
@@ -174,7 +220,10 @@ for (const dialect of dialects) {
           ['POST', `/api/v1/agents/${published.agent.id}/public-keys`],
         ];
         for (const [method, path] of routes) {
-          const body = method === 'POST' ? { model: 'gpt-4', messages: [{ role: 'user', content: 'x' }], allowed_origins: [pageOrigin] } : undefined;
+          const body =
+            method === 'POST'
+              ? { model: 'gpt-4', messages: [{ role: 'user', content: 'x' }], allowed_origins: [pageOrigin] }
+              : undefined;
           const response = await server.api(path, { method, auth: credential, body });
           assert.equal(response.status, 401, `${method} ${path} with ${credential.slice(0, 4)}…`);
           assert.ok(!response.text.includes(credential));
@@ -194,20 +243,42 @@ for (const dialect of dialects) {
       assert.ok(keys.some((k) => k.kind === 'public' && k.hash.length === 64));
     });
 
-    test('the owner lists, and revokes, the agent\'s public keys; a revoked key mints nothing (404)', async () => {
+    test("the owner lists, and revokes, the agent's public keys; a revoked key mints nothing (404)", async () => {
       const second = await createKey(server, published.owner.basic, {});
       assert.match(second.key, /^API_/);
-      const list = await server.api(`/api/v1/agents/${published.agent.uuid}/public-keys`, { auth: published.owner.basic });
+      const list = await server.api(`/api/v1/agents/${published.agent.uuid}/public-keys`, {
+        auth: published.owner.basic,
+      });
       assert.equal(list.status, 200);
-      assert.deepEqual(list.body.map((k: any) => k.id), [published.keyRecord.id]);
+      assert.deepEqual(
+        list.body.map((k: any) => k.id),
+        [published.keyRecord.id],
+      );
       assert.ok(!list.text.includes(published.key));
       // Someone else's agent is not found.
       const stranger = await createKey(server, server.adminKey, {});
       const other = await publishAgent(server, { username: 'dominique', origins: [otherOrigin] });
-      assert.equal((await server.api(`/api/v1/agents/${other.agent.id}/public-keys`, { auth: published.owner.basic })).status, 404);
-      assert.equal((await server.api(`/api/v1/public-keys/${other.keyRecord.id}`, { method: 'DELETE', auth: published.owner.basic })).status, 404);
-      assert.equal((await server.api(`/api/v1/agents/${other.agent.id}/public-keys`, { auth: stranger.key })).status, 200);
-      const revoked = await server.api(`/api/v1/public-keys/${published.keyRecord.id}`, { method: 'DELETE', auth: published.owner.basic });
+      assert.equal(
+        (await server.api(`/api/v1/agents/${other.agent.id}/public-keys`, { auth: published.owner.basic })).status,
+        404,
+      );
+      assert.equal(
+        (
+          await server.api(`/api/v1/public-keys/${other.keyRecord.id}`, {
+            method: 'DELETE',
+            auth: published.owner.basic,
+          })
+        ).status,
+        404,
+      );
+      assert.equal(
+        (await server.api(`/api/v1/agents/${other.agent.id}/public-keys`, { auth: stranger.key })).status,
+        200,
+      );
+      const revoked = await server.api(`/api/v1/public-keys/${published.keyRecord.id}`, {
+        method: 'DELETE',
+        auth: published.owner.basic,
+      });
       assert.equal(revoked.status, 200);
       assert.ok(revoked.body.revoked_at);
       assert.equal((await mintToken(server, published.key, published.agent.id)).status, 404);

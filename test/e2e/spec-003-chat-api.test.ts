@@ -27,7 +27,8 @@ for (const dialect of dialects) {
     });
     after(() => chat.stop());
 
-    const api = (path: string, options: { method?: string; body?: unknown; auth?: string | null } = {}) => server.api(path, { auth: token, ...options });
+    const api = (path: string, options: { method?: string; body?: unknown; auth?: string | null } = {}) =>
+      server.api(path, { auth: token, ...options });
 
     test('curl POST /v1/chat/stream (gpt-4, "Tell me a story", temperature 0.7) streams `data: <token>` lines, then `data: [DONE]`', async () => {
       const response = await sse(server, '/v1/chat/stream', {
@@ -37,7 +38,10 @@ for (const dialect of dialects) {
       assert.equal(response.status, 200);
       assert.match(response.headers.get('content-type')!, /^text\/event-stream/);
       // The wire format, literally: one "data: <token>" line per event, a blank line between events.
-      assert.equal(response.text.replace(/^: keep-alive\n\n/gm, ''), 'data: Tell \n\ndata: me \n\ndata: a \n\ndata: story\n\ndata: [DONE]\n\n');
+      assert.equal(
+        response.text.replace(/^: keep-alive\n\n/gm, ''),
+        'data: Tell \n\ndata: me \n\ndata: a \n\ndata: story\n\ndata: [DONE]\n\n',
+      );
       // The document's Python client: strip "data: ", stop at [DONE].
       const printed: string[] = [];
       for (const line of response.text.split('\n')) {
@@ -72,11 +76,13 @@ for (const dialect of dialects) {
       assert.equal(response.status, 200);
       assert.equal(response.headers.get('x-session-id'), String(sessionId));
       // The model saw the session's history before the new message.
-      assert.deepEqual(chat.upstream.chatRequests().at(-1)!.body.messages.map((m: any) => m.content), [
-        'Tell me a story',
-        'Tell me a story',
-        'Tell me another story',
-      ]);
+      assert.deepEqual(
+        chat.upstream
+          .chatRequests()
+          .at(-1)!
+          .body.messages.map((m: any) => m.content),
+        ['Tell me a story', 'Tell me a story', 'Tell me another story'],
+      );
       // A client that resends the whole conversation does not duplicate it.
       const replay = await sse(server, '/v1/chat/stream', {
         auth: token,
@@ -95,13 +101,17 @@ for (const dialect of dialects) {
       assert.equal(replay.status, 200);
       const history = await api('/v1/chat/history');
       const session = history.body.sessions.find((s: any) => s.id === sessionId);
-      assert.deepEqual(session.messages.map((m: any) => m.content), [
-        'Tell me a story', 'Tell me a story', 'Tell me another story', 'Tell me another story', 'The end', 'The end',
-      ]);
+      assert.deepEqual(
+        session.messages.map((m: any) => m.content),
+        ['Tell me a story', 'Tell me a story', 'Tell me another story', 'Tell me another story', 'The end', 'The end'],
+      );
     });
 
     test('"stream": false answers JSON', async () => {
-      const response = await api('/v1/chat/stream', { method: 'POST', body: { model: 'gpt-4', messages: [{ role: 'user', content: 'Short answer' }], stream: false } });
+      const response = await api('/v1/chat/stream', {
+        method: 'POST',
+        body: { model: 'gpt-4', messages: [{ role: 'user', content: 'Short answer' }], stream: false },
+      });
       assert.equal(response.status, 200);
       assert.deepEqual(Object.keys(response.body).sort(), ['message', 'model', 'session_id', 'title', 'usage']);
       assert.deepEqual(response.body.message, { role: 'assistant', content: 'Short answer' });
@@ -112,9 +122,18 @@ for (const dialect of dialects) {
     });
 
     test('curl "Switch model" keeps the history, and later messages use the new model', async () => {
-      const response = await api('/v1/chat/switch-model', { method: 'POST', body: { session_id: sessionId, model: 'gpt-3.5-turbo' } });
+      const response = await api('/v1/chat/switch-model', {
+        method: 'POST',
+        body: { session_id: sessionId, model: 'gpt-3.5-turbo' },
+      });
       assert.equal(response.status, 200);
-      assert.deepEqual(Object.keys(response.body).sort(), ['messages', 'messages_total', 'model', 'session_id', 'title']);
+      assert.deepEqual(Object.keys(response.body).sort(), [
+        'messages',
+        'messages_total',
+        'model',
+        'session_id',
+        'title',
+      ]);
       assert.equal(response.body.session_id, sessionId);
       assert.equal(response.body.model, 'gpt-3.5-turbo');
       assert.equal(response.body.title, 'Tell me a story');
@@ -133,10 +152,16 @@ for (const dialect of dialects) {
     });
 
     test('switch-model answers 404 for an unknown session and 400 for an invalid model name', async () => {
-      const missing = await api('/v1/chat/switch-model', { method: 'POST', body: { session_id: 999999, model: 'gpt-4' } });
+      const missing = await api('/v1/chat/switch-model', {
+        method: 'POST',
+        body: { session_id: 999999, model: 'gpt-4' },
+      });
       assert.equal(missing.status, 404);
       assert.equal(typeof missing.body.detail, 'string');
-      const invalid = await api('/v1/chat/switch-model', { method: 'POST', body: { session_id: sessionId, model: 'gpt-17' } });
+      const invalid = await api('/v1/chat/switch-model', {
+        method: 'POST',
+        body: { session_id: sessionId, model: 'gpt-17' },
+      });
       assert.equal(invalid.status, 400);
       assert.match(invalid.body.detail, /gpt-17/);
       const malformed = await api('/v1/chat/switch-model', { method: 'POST', body: { model: 'gpt-4' } });
@@ -155,7 +180,17 @@ for (const dialect of dialects) {
       const updated = sessions.map((s: any) => s.updated_at);
       assert.deepEqual([...updated].sort().reverse(), updated);
       const first = sessions[0];
-      assert.deepEqual(Object.keys(first).sort(), ['application_id', 'created_at', 'id', 'messages', 'messages_total', 'model', 'title', 'updated_at', 'user_id']);
+      assert.deepEqual(Object.keys(first).sort(), [
+        'application_id',
+        'created_at',
+        'id',
+        'messages',
+        'messages_total',
+        'model',
+        'title',
+        'updated_at',
+        'user_id',
+      ]);
       assert.equal(first.application_id, keyId);
       assert.equal(first.model, 'gpt-3.5-turbo');
       assert.match(first.created_at, isoPattern);
@@ -164,7 +199,10 @@ for (const dialect of dialects) {
       const page2 = await api('/v1/chat/history?page=2&page_size=2');
       assert.equal(page2.body.total, 3);
       assert.equal(page2.body.page_size, 2);
-      assert.deepEqual(page2.body.sessions.map((s: any) => s.id), [sessions[2].id]);
+      assert.deepEqual(
+        page2.body.sessions.map((s: any) => s.id),
+        [sessions[2].id],
+      );
       assert.equal((await api('/v1/chat/history?page_size=101')).status, 400);
       assert.equal((await api('/v1/chat/history?page=0')).status, 400);
     });
@@ -199,13 +237,19 @@ for (const dialect of dialects) {
       const history = await api('/v1/chat/history');
       assert.ok(!history.body.sessions.some((s: any) => s.id === sessionId));
       // Streaming into a deleted session is a 404, not a new session.
-      const stream = await api('/v1/chat/stream', { method: 'POST', body: { model: 'gpt-4', messages: [{ role: 'user', content: 'hi' }], session_id: sessionId } });
+      const stream = await api('/v1/chat/stream', {
+        method: 'POST',
+        body: { model: 'gpt-4', messages: [{ role: 'user', content: 'hi' }], session_id: sessionId },
+      });
       assert.equal(stream.status, 404);
     });
 
     test('401 without a token, 400 for invalid parameters, and history is per user', async () => {
       for (const [method, path] of [
-        ['POST', '/v1/chat/stream'], ['POST', '/v1/chat/switch-model'], ['GET', '/v1/chat/history'], ['DELETE', '/v1/chat/sessions/1'],
+        ['POST', '/v1/chat/stream'],
+        ['POST', '/v1/chat/switch-model'],
+        ['GET', '/v1/chat/history'],
+        ['DELETE', '/v1/chat/sessions/1'],
       ] as const) {
         const response = await api(path, { method, auth: null, body: method === 'POST' ? {} : undefined });
         assert.equal(response.status, 401, `${method} ${path}`);
@@ -213,20 +257,38 @@ for (const dialect of dialects) {
       }
       const noMessages = await api('/v1/chat/stream', { method: 'POST', body: { model: 'gpt-4', messages: [] } });
       assert.equal(noMessages.status, 400);
-      const noModel = await api('/v1/chat/stream', { method: 'POST', body: { messages: [{ role: 'user', content: 'hi' }] } });
+      const noModel = await api('/v1/chat/stream', {
+        method: 'POST',
+        body: { messages: [{ role: 'user', content: 'hi' }] },
+      });
       assert.equal(noModel.status, 400);
       assert.match(noModel.body.detail, /model/);
-      const unknownModel = await api('/v1/chat/stream', { method: 'POST', body: { model: 'gpt-17', messages: [{ role: 'user', content: 'hi' }] } });
+      const unknownModel = await api('/v1/chat/stream', {
+        method: 'POST',
+        body: { model: 'gpt-17', messages: [{ role: 'user', content: 'hi' }] },
+      });
       assert.equal(unknownModel.status, 400);
       assert.match(unknownModel.body.detail, /gpt-17/);
-      const hot = await api('/v1/chat/stream', { method: 'POST', body: { model: 'gpt-4', messages: [{ role: 'user', content: 'hi' }], temperature: 3 } });
+      const hot = await api('/v1/chat/stream', {
+        method: 'POST',
+        body: { model: 'gpt-4', messages: [{ role: 'user', content: 'hi' }], temperature: 3 },
+      });
       assert.equal(hot.status, 400);
       const stranger = await signUp(server, 'stranger-003');
       const theirs = await api('/v1/chat/history', { auth: stranger.basic });
       assert.equal(theirs.body.total, 0);
       const mine = (await api('/v1/chat/history')).body.sessions[0].id;
       assert.equal((await api(`/v1/chat/sessions/${mine}`, { method: 'DELETE', auth: stranger.basic })).status, 404);
-      assert.equal((await api('/v1/chat/switch-model', { method: 'POST', auth: stranger.basic, body: { session_id: mine, model: 'gpt-4' } })).status, 404);
+      assert.equal(
+        (
+          await api('/v1/chat/switch-model', {
+            method: 'POST',
+            auth: stranger.basic,
+            body: { session_id: mine, model: 'gpt-4' },
+          })
+        ).status,
+        404,
+      );
     });
   });
 }

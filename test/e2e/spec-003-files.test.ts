@@ -20,7 +20,10 @@ const fiveParagraphs = [
 let hugePdf: Promise<Uint8Array> | undefined;
 
 /** Every file that the content-addressed store holds. */
-const storedFiles = (dataDir: string) => readdirSync(join(dataDir, 'files'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name);
+const storedFiles = (dataDir: string) =>
+  readdirSync(join(dataDir, 'files'), { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => e.name);
 
 /**
  * Spec 003's "File Upload API" replayed: the curl example as a fetch with a multipart form, the
@@ -38,7 +41,11 @@ for (const dialect of dialects) {
     let pdf: Uint8Array;
 
     before(async () => {
-      chat = await startChatServer(dialect, { CAUSERIE_PDF_MAX_PAGES: '500' }, { 'tiny-window': { provider: 'openai', upstream: 'tiny', context_window: 2048 } });
+      chat = await startChatServer(
+        dialect,
+        { CAUSERIE_PDF_MAX_PAGES: '500' },
+        { 'tiny-window': { provider: 'openai', upstream: 'tiny', context_window: 2048 } },
+      );
       server = chat.server;
       const user = await signUp(server, 'reader');
       ({ key: token } = await createKey(server, user.basic));
@@ -51,7 +58,11 @@ for (const dialect of dialects) {
     after(() => chat.stop());
 
     const upload = (form: FormData, session: number | string = sessionId, auth = token) =>
-      fetch(`${server.url}/api/chat/sessions/${session}/upload`, { method: 'POST', headers: { Authorization: `Bearer ${auth}` }, body: form });
+      fetch(`${server.url}/api/chat/sessions/${session}/upload`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${auth}` },
+        body: form,
+      });
 
     test('curl -F "file=@document.pdf" …/sessions/123/upload answers {file: {id, filename, file_size, mime_type, extracted_text, metadata: {page_count}}, message}', async () => {
       const response = await upload(fileForm(pdf));
@@ -64,7 +75,10 @@ for (const dialect of dialects) {
       assert.equal(body.file.mime_type, 'application/pdf');
       assert.equal(body.file.metadata.page_count, 5);
       assert.equal(body.file.metadata.truncated, null);
-      assert.match(body.file.extracted_text, /^Causerie field guide, chapter one\.\nThe lighthouse keeper counts ships at dawn\.\n\nChapter two\.\nThe secret harbour code is TANGERINE-42\./);
+      assert.match(
+        body.file.extracted_text,
+        /^Causerie field guide, chapter one\.\nThe lighthouse keeper counts ships at dawn\.\n\nChapter two\.\nThe secret harbour code is TANGERINE-42\./,
+      );
       assert.ok(body.file.chunk_count >= 1);
       fileId = body.file.id;
     });
@@ -72,10 +86,16 @@ for (const dialect of dialects) {
     test('the document answers a question in the session: the model receives its text, named by file and page, and the reply records the chunks', async () => {
       const response = await sse(server, '/v1/chat/stream', {
         auth: token,
-        body: { session_id: sessionId, messages: [{ role: 'user', content: 'What is the harbour code? [[echo-prompt]]' }] },
+        body: {
+          session_id: sessionId,
+          messages: [{ role: 'user', content: 'What is the harbour code? [[echo-prompt]]' }],
+        },
       });
       assert.equal(response.status, 200);
-      const reply = response.events.map((e) => e.data).slice(0, -1).join('');
+      const reply = response.events
+        .map((e) => e.data)
+        .slice(0, -1)
+        .join('');
       assert.match(reply, /^system: The user attached documents/);
       assert.match(reply, /\[document\.pdf, pages? 1.*chunk 0\]/);
       assert.match(reply, /The secret harbour code is TANGERINE-42\./);
@@ -131,7 +151,9 @@ for (const dialect of dialects) {
     });
 
     test('a file that is not a PDF is refused with 415, whatever its name and declared type', async () => {
-      const response = await upload(fileForm(new TextEncoder().encode('<script>alert(1)</script>'), 'notes.pdf', 'application/pdf'));
+      const response = await upload(
+        fileForm(new TextEncoder().encode('<script>alert(1)</script>'), 'notes.pdf', 'application/pdf'),
+      );
       assert.equal(response.status, 415);
       const body = (await response.json()) as any;
       assert.equal(body.code, 'unsupported_media_type');
@@ -157,7 +179,9 @@ for (const dialect of dialects) {
     test('a 5,000-page PDF is cut at the page limit (or the time limit), and the server answers other requests while it is read', async () => {
       const huge = await (hugePdf ??= makeManyPagesPdf(5000));
       const order: string[] = [];
-      const started = new Promise<void>((resolve) => server.services.documents.extractor.once('start', () => resolve()));
+      const started = new Promise<void>((resolve) =>
+        server.services.documents.extractor.once('start', () => resolve()),
+      );
       const uploading = upload(fileForm(huge, 'report.pdf')).then(async (response) => {
         order.push('upload');
         return response;
@@ -173,37 +197,63 @@ for (const dialect of dialects) {
       assert.equal(body.file.metadata.page_count, 5000);
       // Cut at the page limit, or earlier by the time limit on a very busy machine: never read whole.
       const { pages_extracted: extracted, truncated } = body.file.metadata;
-      assert.ok(truncated === 'pages' ? extracted === 500 : truncated === 'time' && extracted < 500, `${truncated} after ${extracted} pages`);
+      assert.ok(
+        truncated === 'pages' ? extracted === 500 : truncated === 'time' && extracted < 500,
+        `${truncated} after ${extracted} pages`,
+      );
       assert.match(body.file.extracted_text, new RegExp(`Page ${extracted} of a very long report\\.$`));
       await server.api(`/api/chat/sessions/${sessionId}/files/${body.file.id}`, { method: 'DELETE', auth: token });
     });
 
-    test('the session must be yours: bad id 400, unknown 404, another user\'s 404; multipart is refused (415) by JSON routes', async () => {
+    test("the session must be yours: bad id 400, unknown 404, another user's 404; multipart is refused (415) by JSON routes", async () => {
       assert.equal((await upload(fileForm(pdf), 'not-an-id')).status, 400);
       assert.equal((await upload(fileForm(pdf), 999999)).status, 404);
       assert.equal((await upload(fileForm(pdf), sessionId, otherToken)).status, 404);
       assert.equal((await server.api(`/api/chat/sessions/${sessionId}/files`, { auth: otherToken })).status, 404);
-      assert.equal((await server.api(`/api/chat/sessions/${sessionId}/files/${fileId}`, { auth: otherToken })).status, 404);
-      assert.equal((await server.api(`/api/chat/sessions/${sessionId}/files/${fileId}`, { method: 'DELETE', auth: otherToken })).status, 404);
-      const unauthenticated = await fetch(`${server.url}/api/chat/sessions/${sessionId}/upload`, { method: 'POST', body: fileForm(pdf) });
+      assert.equal(
+        (await server.api(`/api/chat/sessions/${sessionId}/files/${fileId}`, { auth: otherToken })).status,
+        404,
+      );
+      assert.equal(
+        (await server.api(`/api/chat/sessions/${sessionId}/files/${fileId}`, { method: 'DELETE', auth: otherToken }))
+          .status,
+        404,
+      );
+      const unauthenticated = await fetch(`${server.url}/api/chat/sessions/${sessionId}/upload`, {
+        method: 'POST',
+        body: fileForm(pdf),
+      });
       assert.equal(unauthenticated.status, 401);
-      const multipartElsewhere = await fetch(`${server.url}/api/chat/prompts`, { method: 'POST', headers: { Authorization: `Bearer ${token}` }, body: fileForm(pdf) });
+      const multipartElsewhere = await fetch(`${server.url}/api/chat/prompts`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}` },
+        body: fileForm(pdf),
+      });
       assert.equal(multipartElsewhere.status, 415);
-      const json = await server.api(`/api/chat/sessions/${sessionId}/upload`, { method: 'POST', auth: token, body: { file: 'x' } });
+      const json = await server.api(`/api/chat/sessions/${sessionId}/upload`, {
+        method: 'POST',
+        auth: token,
+        body: { file: 'x' },
+      });
       assert.equal(json.status, 415);
       const wrongField = new FormData();
       wrongField.append('document', new Blob([pdf as Uint8Array<ArrayBuffer>]), 'document.pdf');
       assert.equal((await upload(wrongField)).status, 400);
     });
 
-    test('list, read and download a session\'s files; the download is an attachment that browsers will not render', async () => {
+    test("list, read and download a session's files; the download is an attachment that browsers will not render", async () => {
       const list = await server.api(`/api/chat/sessions/${sessionId}/files`, { auth: token });
       assert.equal(list.status, 200);
-      assert.deepEqual(list.body.files.map((f: any) => [f.id, f.filename, f.metadata.page_count]), [[fileId, 'document.pdf', 5]]);
+      assert.deepEqual(
+        list.body.files.map((f: any) => [f.id, f.filename, f.metadata.page_count]),
+        [[fileId, 'document.pdf', 5]],
+      );
       assert.equal(list.body.files[0].extracted_text, undefined);
       const one = await server.api(`/api/chat/sessions/${sessionId}/files/${fileId}`, { auth: token });
       assert.match(one.body.extracted_text, /TANGERINE-42/);
-      const download = await fetch(`${server.url}/api/chat/sessions/${sessionId}/files/${fileId}/content`, { headers: { Authorization: `Bearer ${token}` } });
+      const download = await fetch(`${server.url}/api/chat/sessions/${sessionId}/files/${fileId}/content`, {
+        headers: { Authorization: `Bearer ${token}` },
+      });
       assert.equal(download.status, 200);
       assert.equal(download.headers.get('content-type'), 'application/pdf');
       assert.match(download.headers.get('content-disposition')!, /^attachment; filename="document\.pdf"/);
@@ -217,13 +267,19 @@ for (const dialect of dialects) {
       assert.equal(copy.status, 200);
       const copyId = ((await copy.json()) as any).file.id;
       assert.equal(storedFiles(server.env.CAUSERIE_DATA_DIR!).length, 1);
-      const deleted = await server.api(`/api/chat/sessions/${second.body.id}/files/${copyId}`, { method: 'DELETE', auth: token });
+      const deleted = await server.api(`/api/chat/sessions/${second.body.id}/files/${copyId}`, {
+        method: 'DELETE',
+        auth: token,
+      });
       assert.deepEqual(deleted.body, { message: 'File deleted successfully' });
       // The other session still holds that content.
       assert.equal(storedFiles(server.env.CAUSERIE_DATA_DIR!).length, 1);
       await server.api(`/api/chat/sessions/${sessionId}/files/${fileId}`, { method: 'DELETE', auth: token });
       assert.equal(storedFiles(server.env.CAUSERIE_DATA_DIR!).length, 0);
-      const response = await sse(server, '/v1/chat/stream', { auth: token, body: { session_id: sessionId, messages: [{ role: 'user', content: 'And now?' }] } });
+      const response = await sse(server, '/v1/chat/stream', {
+        auth: token,
+        body: { session_id: sessionId, messages: [{ role: 'user', content: 'And now?' }] },
+      });
       assert.equal(response.status, 200);
       const sent = chat.upstream.chatRequests().at(-1)!.body.messages;
       assert.equal(sent.filter((m: any) => m.role === 'system').length, 0);
@@ -231,14 +287,43 @@ for (const dialect of dialects) {
       assert.equal(history.body.at(-1).metadata, null);
     });
 
-    test('when the documents do not fit the model\'s window, the chunks that best match the question are given', async () => {
-      const session = await server.api('/api/v1/sessions', { method: 'POST', auth: token, body: { model: 'tiny-window' } });
-      const topics = ['volcanoes', 'glaciers', 'deserts', 'rainforests', 'coral reefs', 'tundra', 'savannas', 'wetlands', 'mangroves', 'prairies', 'canyons', 'fjords'];
-      const pages = topics.map((topic, i) => Array.from({ length: 30 }, (_, line) => (line === 7 && i === 9 ? 'Bison graze the prairies under the Zephyrine winds.' : `This page is about ${topic}, line ${line}, with ordinary words.`)));
+    test("when the documents do not fit the model's window, the chunks that best match the question are given", async () => {
+      const session = await server.api('/api/v1/sessions', {
+        method: 'POST',
+        auth: token,
+        body: { model: 'tiny-window' },
+      });
+      const topics = [
+        'volcanoes',
+        'glaciers',
+        'deserts',
+        'rainforests',
+        'coral reefs',
+        'tundra',
+        'savannas',
+        'wetlands',
+        'mangroves',
+        'prairies',
+        'canyons',
+        'fjords',
+      ];
+      const pages = topics.map((topic, i) =>
+        Array.from({ length: 30 }, (_, line) =>
+          line === 7 && i === 9
+            ? 'Bison graze the prairies under the Zephyrine winds.'
+            : `This page is about ${topic}, line ${line}, with ordinary words.`,
+        ),
+      );
       const response = await upload(fileForm(await makePdf(pages), 'atlas.pdf'), session.body.id);
       assert.equal(response.status, 200);
       const chunkCount = ((await response.json()) as any).file.chunk_count;
-      const reply = await sse(server, '/v1/chat/stream', { auth: token, body: { session_id: session.body.id, messages: [{ role: 'user', content: 'Which winds blow over the prairies?' }] } });
+      const reply = await sse(server, '/v1/chat/stream', {
+        auth: token,
+        body: {
+          session_id: session.body.id,
+          messages: [{ role: 'user', content: 'Which winds blow over the prairies?' }],
+        },
+      });
       assert.equal(reply.status, 200);
       const [context] = chat.upstream.chatRequests().at(-1)!.body.messages;
       assert.equal(context.role, 'system');
@@ -246,19 +331,32 @@ for (const dialect of dialects) {
       const history = await server.api(`/api/v1/sessions/${session.body.id}/history`, { auth: token });
       const used = history.body.at(-1).metadata.documents[0];
       assert.equal(used.filename, 'atlas.pdf');
-      assert.ok(used.chunks.length > 0 && used.chunks.length < chunkCount, `${used.chunks.length} of ${chunkCount} chunks`);
+      assert.ok(
+        used.chunks.length > 0 && used.chunks.length < chunkCount,
+        `${used.chunks.length} of ${chunkCount} chunks`,
+      );
     });
 
     test('deleting the session deletes its files and their chunks', async () => {
       const session = await server.api('/api/v1/sessions', { method: 'POST', auth: token, body: { model: 'gpt-4' } });
-      const uploaded = await upload(fileForm(await makePdf([['A short-lived document.']]), 'temp.pdf'), session.body.id);
+      const uploaded = await upload(
+        fileForm(await makePdf([['A short-lived document.']]), 'temp.pdf'),
+        session.body.id,
+      );
       assert.equal(uploaded.status, 200);
       const gone = await server.api(`/v1/chat/sessions/${session.body.id}`, { method: 'DELETE', auth: token });
       assert.equal(gone.status, 200);
       assert.equal((await server.api(`/api/chat/sessions/${session.body.id}/files`, { auth: token })).status, 404);
       const { db } = server.services.sql;
-      assert.equal((await db.selectFrom('documents').selectAll().where('conversation_id', '=', session.body.id).execute()).length, 0);
-      assert.equal((await db.selectFrom('document_chunks').selectAll().where('conversation_id', '=', session.body.id).execute()).length, 0);
+      assert.equal(
+        (await db.selectFrom('documents').selectAll().where('conversation_id', '=', session.body.id).execute()).length,
+        0,
+      );
+      assert.equal(
+        (await db.selectFrom('document_chunks').selectAll().where('conversation_id', '=', session.body.id).execute())
+          .length,
+        0,
+      );
       // Its bytes go with the next sweep of unused files.
       const before = storedFiles(server.env.CAUSERIE_DATA_DIR!).length;
       assert.ok((await server.services.documents.sweepOrphans(0)) >= 1);

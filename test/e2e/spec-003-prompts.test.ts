@@ -5,7 +5,18 @@ import { dialects, type TestServer } from '../helpers/server.ts';
 import { sse, startChatServer, type ChatServer } from './conversations-helpers.ts';
 
 const isoPattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/;
-const promptKeys = ['content', 'created_at', 'description', 'id', 'is_template', 'metadata', 'scenario', 'title', 'updated_at', 'usage_count'];
+const promptKeys = [
+  'content',
+  'created_at',
+  'description',
+  'id',
+  'is_template',
+  'metadata',
+  'scenario',
+  'title',
+  'updated_at',
+  'usage_count',
+];
 
 /**
  * Spec 003's "Prompt Management API" replayed: each curl example as a fetch with the same method,
@@ -33,11 +44,14 @@ for (const dialect of dialects) {
     const call = (method: string, path: string, body?: string, auth = token) =>
       fetch(`${server.url}${path}`, {
         method,
-        headers: { Authorization: `Bearer ${auth}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+        headers: {
+          Authorization: `Bearer ${auth}`,
+          ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+        },
         body,
       });
 
-    test('curl POST /api/chat/prompts creates the prompt and answers the document\'s shape', async () => {
+    test("curl POST /api/chat/prompts creates the prompt and answers the document's shape", async () => {
       const response = await call(
         'POST',
         '/api/chat/prompts',
@@ -72,7 +86,7 @@ for (const dialect of dialects) {
       promptId = body.id;
     });
 
-    test('the request body with metadata (the document\'s first example) keeps it', async () => {
+    test("the request body with metadata (the document's first example) keeps it", async () => {
       const response = await server.api('/api/chat/prompts', {
         method: 'POST',
         auth: token,
@@ -98,7 +112,13 @@ for (const dialect of dialects) {
       assert.equal(body.page_size, 20);
       // The built-in summarization template and the prompt just created.
       assert.equal(body.total, 2);
-      assert.deepEqual(body.items.map((p: any) => [p.scenario, p.is_template]), [['summarization', true], ['summarization', false]]);
+      assert.deepEqual(
+        body.items.map((p: any) => [p.scenario, p.is_template]),
+        [
+          ['summarization', true],
+          ['summarization', false],
+        ],
+      );
       for (const item of body.items) assert.deepEqual(Object.keys(item).sort(), promptKeys);
       assert.equal(body.items[1].id, promptId);
     });
@@ -120,17 +140,24 @@ for (const dialect of dialects) {
       assert.equal(body.preview, 'Summarize the following text: Sample text to summarize');
       assert.equal(typeof body.model_used, 'string');
       assert.equal(body.tokens_used, 8 + 8); // the scripted upstream counts words
-      assert.equal(chat.upstream.chatRequests().at(-1)!.body.messages.at(-1).content, 'Summarize the following text: Sample text to summarize');
+      assert.equal(
+        chat.upstream.chatRequests().at(-1)!.body.messages.at(-1).content,
+        'Summarize the following text: Sample text to summarize',
+      );
       assert.deepEqual(body.unused_variables, []);
       // A preview is not a use.
       assert.equal((await server.api(`/api/chat/prompts/${promptId}`, { auth: token })).body.usage_count, 0);
     });
 
-    test('preview with inline content (the document\'s second body) and a named model', async () => {
+    test("preview with inline content (the document's second body) and a named model", async () => {
       const response = await server.api('/api/chat/prompts/preview', {
         method: 'POST',
         auth: token,
-        body: { content: 'Summarize this text: {text}', variables: { text: 'Sample text to summarize' }, model: 'gpt-3.5-turbo' },
+        body: {
+          content: 'Summarize this text: {text}',
+          variables: { text: 'Sample text to summarize' },
+          model: 'gpt-3.5-turbo',
+        },
       });
       assert.equal(response.status, 200);
       assert.equal(response.body.preview, 'Summarize this text: Sample text to summarize');
@@ -139,7 +166,11 @@ for (const dialect of dialects) {
     });
 
     test('preview: a missing variable is a 400 naming it; unknown ones are reported; {{ }} are literal braces; render_only calls no model', async () => {
-      const missing = await server.api('/api/chat/prompts/preview', { method: 'POST', auth: token, body: { content: 'Translate {text} into {language}', variables: { text: 'x' } } });
+      const missing = await server.api('/api/chat/prompts/preview', {
+        method: 'POST',
+        auth: token,
+        body: { content: 'Translate {text} into {language}', variables: { text: 'x' } },
+      });
       assert.equal(missing.status, 400);
       assert.equal(missing.body.code, 'validation_failed');
       assert.match(missing.body.detail, /\{language\}/);
@@ -148,12 +179,24 @@ for (const dialect of dialects) {
       const rendered = await server.api('/api/chat/prompts/preview', {
         method: 'POST',
         auth: token,
-        body: { content: 'JSON looks like {{"a": {value}}}', variables: { value: '1', extra: 'unused' }, render_only: true },
+        body: {
+          content: 'JSON looks like {{"a": {value}}}',
+          variables: { value: '1', extra: 'unused' },
+          render_only: true,
+        },
       });
       assert.equal(rendered.status, 200);
-      assert.deepEqual(rendered.body, { rendered: 'JSON looks like {"a": 1}', variables: ['value'], unused_variables: ['extra'] });
+      assert.deepEqual(rendered.body, {
+        rendered: 'JSON looks like {"a": 1}',
+        variables: ['value'],
+        unused_variables: ['extra'],
+      });
       assert.equal(chat.upstream.chatRequests().length, before);
-      const neither = await server.api('/api/chat/prompts/preview', { method: 'POST', auth: token, body: { variables: {} } });
+      const neither = await server.api('/api/chat/prompts/preview', {
+        method: 'POST',
+        auth: token,
+        body: { variables: {} },
+      });
       assert.equal(neither.status, 400);
     });
 
@@ -176,7 +219,12 @@ for (const dialect of dialects) {
       const full = await server.api(`/api/chat/prompts/${promptId}`, {
         method: 'PUT',
         auth: token,
-        body: { title: 'Updated Title', content: 'Updated content with {variable}', scenario: 'new_scenario', description: 'Updated description' },
+        body: {
+          title: 'Updated Title',
+          content: 'Updated content with {variable}',
+          scenario: 'new_scenario',
+          description: 'Updated description',
+        },
       });
       assert.equal(full.status, 200);
       assert.equal(full.body.scenario, 'new_scenario');
@@ -187,9 +235,16 @@ for (const dialect of dialects) {
     test("another user's prompt answers 404 everywhere and stays unchanged", async () => {
       const auth = otherToken;
       assert.equal((await server.api(`/api/chat/prompts/${promptId}`, { auth })).status, 404);
-      assert.equal((await server.api(`/api/chat/prompts/${promptId}`, { method: 'PUT', auth, body: { title: 'mine' } })).status, 404);
+      assert.equal(
+        (await server.api(`/api/chat/prompts/${promptId}`, { method: 'PUT', auth, body: { title: 'mine' } })).status,
+        404,
+      );
       assert.equal((await server.api(`/api/chat/prompts/${promptId}`, { method: 'DELETE', auth })).status, 404);
-      const preview = await server.api('/api/chat/prompts/preview', { method: 'POST', auth, body: { prompt_id: promptId, variables: { variable: 'x' }, render_only: true } });
+      const preview = await server.api('/api/chat/prompts/preview', {
+        method: 'POST',
+        auth,
+        body: { prompt_id: promptId, variables: { variable: 'x' }, render_only: true },
+      });
       assert.equal(preview.status, 404);
       const listed = await server.api('/api/chat/prompts?include_templates=false', { auth });
       assert.deepEqual(listed.body.items, []);
@@ -206,8 +261,15 @@ for (const dialect of dialects) {
       const mine = await server.api('/api/chat/prompts?include_templates=false', { auth: token });
       assert.ok(mine.body.items.every((p: any) => !p.is_template));
       const translation = templates.find((p: any) => p.scenario === 'translation');
-      assert.equal((await server.api(`/api/chat/prompts/${translation.id}`, { method: 'PUT', auth: token, body: { title: 'x' } })).status, 403);
-      assert.equal((await server.api(`/api/chat/prompts/${translation.id}`, { method: 'DELETE', auth: token })).status, 403);
+      assert.equal(
+        (await server.api(`/api/chat/prompts/${translation.id}`, { method: 'PUT', auth: token, body: { title: 'x' } }))
+          .status,
+        403,
+      );
+      assert.equal(
+        (await server.api(`/api/chat/prompts/${translation.id}`, { method: 'DELETE', auth: token })).status,
+        403,
+      );
       const rendered = await server.api('/api/chat/prompts/preview', {
         method: 'POST',
         auth: otherToken,
@@ -219,29 +281,68 @@ for (const dialect of dialects) {
 
     test('filters and pagination: search in title, content and description (case-insensitive, % literal), page and page_size', async () => {
       for (let i = 1; i <= 5; i++) {
-        await server.api('/api/chat/prompts', { method: 'POST', auth: token, body: { title: `Batch ${i}`, content: `Body ${i} {x}`, scenario: 'batch', description: i === 3 ? 'Has 100% NEEDLE' : null } });
+        await server.api('/api/chat/prompts', {
+          method: 'POST',
+          auth: token,
+          body: {
+            title: `Batch ${i}`,
+            content: `Body ${i} {x}`,
+            scenario: 'batch',
+            description: i === 3 ? 'Has 100% NEEDLE' : null,
+          },
+        });
       }
       const page = await server.api('/api/chat/prompts?scenario=batch&page=2&page_size=2', { auth: token });
       assert.equal(page.body.total, 5);
-      assert.deepEqual(page.body.items.map((p: any) => p.title), ['Batch 3', 'Batch 4']);
-      assert.equal((await server.api('/api/chat/prompts?scenario=batch&page=4&page_size=2', { auth: token })).body.items.length, 0);
-      assert.deepEqual((await server.api('/api/chat/prompts?search=needle', { auth: token })).body.items.map((p: any) => p.title), ['Batch 3']);
-      assert.deepEqual((await server.api('/api/chat/prompts?search=100%25', { auth: token })).body.items.map((p: any) => p.title), ['Batch 3']);
+      assert.deepEqual(
+        page.body.items.map((p: any) => p.title),
+        ['Batch 3', 'Batch 4'],
+      );
+      assert.equal(
+        (await server.api('/api/chat/prompts?scenario=batch&page=4&page_size=2', { auth: token })).body.items.length,
+        0,
+      );
+      assert.deepEqual(
+        (await server.api('/api/chat/prompts?search=needle', { auth: token })).body.items.map((p: any) => p.title),
+        ['Batch 3'],
+      );
+      assert.deepEqual(
+        (await server.api('/api/chat/prompts?search=100%25', { auth: token })).body.items.map((p: any) => p.title),
+        ['Batch 3'],
+      );
       assert.equal((await server.api('/api/chat/prompts?search=BODY%204', { auth: token })).body.total, 1);
-      assert.equal((await server.api('/api/chat/prompts?search=batch&include_templates=false', { auth: token })).body.total, 5);
-      assert.equal((await server.api('/api/chat/prompts?search=summarize', { auth: token })).body.items[0].is_template, true);
+      assert.equal(
+        (await server.api('/api/chat/prompts?search=batch&include_templates=false', { auth: token })).body.total,
+        5,
+      );
+      assert.equal(
+        (await server.api('/api/chat/prompts?search=summarize', { auth: token })).body.items[0].is_template,
+        true,
+      );
       assert.equal((await server.api('/api/chat/prompts?page_size=101', { auth: token })).status, 400);
       assert.equal((await server.api('/api/chat/prompts', { auth: token })).body.page_size, 20);
     });
 
     test('prompt_id + variables on /v1/chat/stream: the rendered prompt starts the user message, and usage_count counts the use', async () => {
-      const created = await server.api('/api/chat/prompts', { method: 'POST', auth: token, body: { title: 'Echo', content: 'Answer about {topic}:' } });
+      const created = await server.api('/api/chat/prompts', {
+        method: 'POST',
+        auth: token,
+        body: { title: 'Echo', content: 'Answer about {topic}:' },
+      });
       const response = await sse(server, '/v1/chat/stream', {
         auth: token,
-        body: { model: 'gpt-4', messages: [{ role: 'user', content: 'be brief' }], prompt_id: created.body.id, variables: { topic: 'tides' } },
+        body: {
+          model: 'gpt-4',
+          messages: [{ role: 'user', content: 'be brief' }],
+          prompt_id: created.body.id,
+          variables: { topic: 'tides' },
+        },
       });
       assert.equal(response.status, 200);
-      assert.equal(chat.upstream.chatRequests().at(-1)!.body.messages.at(-1).content, 'Answer about tides:\n\nbe brief');
+      assert.equal(
+        chat.upstream.chatRequests().at(-1)!.body.messages.at(-1).content,
+        'Answer about tides:\n\nbe brief',
+      );
       assert.equal((await server.api(`/api/chat/prompts/${created.body.id}`, { auth: token })).body.usage_count, 1);
       // Without text of its own, the rendered prompt is the user message; on the session completion route too.
       const sessionId = response.headers.get('x-session-id');
@@ -254,10 +355,21 @@ for (const dialect of dialects) {
       assert.equal(completion.body.user_message.content, 'Answer about moons:');
       assert.equal((await server.api(`/api/chat/prompts/${created.body.id}`, { auth: token })).body.usage_count, 2);
       // A refused use (missing variable) is not counted and stores nothing.
-      const refused = await sse(server, '/v1/chat/stream', { auth: token, body: { model: 'gpt-4', messages: [{ role: 'user', content: 'x' }], prompt_id: created.body.id } });
+      const refused = await sse(server, '/v1/chat/stream', {
+        auth: token,
+        body: { model: 'gpt-4', messages: [{ role: 'user', content: 'x' }], prompt_id: created.body.id },
+      });
       assert.equal(refused.status, 400);
       assert.equal((await server.api(`/api/chat/prompts/${created.body.id}`, { auth: token })).body.usage_count, 2);
-      const stranger = await sse(server, '/v1/chat/stream', { auth: otherToken, body: { model: 'gpt-4', messages: [{ role: 'user', content: 'x' }], prompt_id: created.body.id, variables: { topic: 'a' } } });
+      const stranger = await sse(server, '/v1/chat/stream', {
+        auth: otherToken,
+        body: {
+          model: 'gpt-4',
+          messages: [{ role: 'user', content: 'x' }],
+          prompt_id: created.body.id,
+          variables: { topic: 'a' },
+        },
+      });
       assert.equal(stranger.status, 404);
     });
 

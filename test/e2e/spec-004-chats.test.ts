@@ -27,7 +27,8 @@ for (const dialect of dialects) {
     });
     after(() => chat.stop());
 
-    const api = (path: string, options: { method?: string; body?: unknown; auth?: string | null } = {}) => server.api(path, { auth: key, ...options });
+    const api = (path: string, options: { method?: string; body?: unknown; auth?: string | null } = {}) =>
+      server.api(path, { auth: key, ...options });
 
     test('List Chats: GET /chats/ answers a JSON array', async () => {
       const response = await api('/chats/');
@@ -62,7 +63,10 @@ for (const dialect of dialects) {
     });
 
     test('Update Chat: PUT /chats/update/<id> {"name", "updated_at"} renames it', async () => {
-      const response = await api(`/chats/update/${created.id}`, { method: 'PUT', body: { name: 'Chat one', updated_at: '2023-08-05T14:48:00.000Z' } });
+      const response = await api(`/chats/update/${created.id}`, {
+        method: 'PUT',
+        body: { name: 'Chat one', updated_at: '2023-08-05T14:48:00.000Z' },
+      });
       assert.equal(response.status, 200);
       assert.equal(response.body.id, created.id);
       assert.equal(response.body.name, 'Chat one');
@@ -72,27 +76,62 @@ for (const dialect of dialects) {
     });
 
     test('Create Conversation: POST /conversations/create {chat_id, role, message} with roles Human and Assistant', async () => {
-      const human = await api('/conversations/create', { method: 'POST', body: { chat_id: created.id, role: 'Human', message: 'Hello there' } });
+      const human = await api('/conversations/create', {
+        method: 'POST',
+        body: { chat_id: created.id, role: 'Human', message: 'Hello there' },
+      });
       assert.equal(human.status, 201);
-      assert.deepEqual(Object.keys(human.body).sort(), ['chat_id', 'created_at', 'id', 'message', 'role', 'updated_at']);
+      assert.deepEqual(Object.keys(human.body).sort(), [
+        'chat_id',
+        'created_at',
+        'id',
+        'message',
+        'role',
+        'updated_at',
+      ]);
       assert.match(human.body.id, uuidPattern);
       assert.equal(human.body.role, 'Human');
       assert.equal(human.body.chat_id, created.id);
       assert.equal(human.body.message, 'Hello there');
-      const assistant = await api('/conversations/create', { method: 'POST', body: { chat_id: created.id, role: 'Assistant', message: 'General Kenobi.' } });
+      const assistant = await api('/conversations/create', {
+        method: 'POST',
+        body: { chat_id: created.id, role: 'Assistant', message: 'General Kenobi.' },
+      });
       assert.equal(assistant.body.role, 'Assistant');
       // Stored as user and assistant messages of the same conversation.
       const history = (await api(`/api/v1/sessions/${created.id}/history`)).body;
-      assert.deepEqual(history.map((m: any) => [m.role, m.content, m.uuid]), [
-        ['user', 'Hello there', human.body.id],
-        ['assistant', 'General Kenobi.', assistant.body.id],
-      ]);
-      assert.equal((await api('/conversations/create', { method: 'POST', body: { chat_id: created.id, role: 'Robot', message: 'x' } })).status, 400);
-      assert.equal((await api('/conversations/create', { method: 'POST', body: { chat_id: '3fa85f64-5717-4562-b3fc-2c963f66afa6', role: 'Human', message: 'x' } })).status, 404);
+      assert.deepEqual(
+        history.map((m: any) => [m.role, m.content, m.uuid]),
+        [
+          ['user', 'Hello there', human.body.id],
+          ['assistant', 'General Kenobi.', assistant.body.id],
+        ],
+      );
+      assert.equal(
+        (
+          await api('/conversations/create', {
+            method: 'POST',
+            body: { chat_id: created.id, role: 'Robot', message: 'x' },
+          })
+        ).status,
+        400,
+      );
+      assert.equal(
+        (
+          await api('/conversations/create', {
+            method: 'POST',
+            body: { chat_id: '3fa85f64-5717-4562-b3fc-2c963f66afa6', role: 'Human', message: 'x' },
+          })
+        ).status,
+        404,
+      );
     });
 
     test('Inference: GET /conversations/inference/<id> streams the answer to the latest Human message and stores it', async () => {
-      const question = await api('/conversations/create', { method: 'POST', body: { chat_id: created.id, role: 'Human', message: 'What is a llama?' } });
+      const question = await api('/conversations/create', {
+        method: 'POST',
+        body: { chat_id: created.id, role: 'Human', message: 'What is a llama?' },
+      });
       const response = await sse(server, `/conversations/inference/${created.id}`, { auth: key });
       assert.equal(response.status, 200);
       assert.match(response.headers.get('content-type')!, /^text\/event-stream/);
@@ -133,10 +172,19 @@ for (const dialect of dialects) {
 
     test('every route requires authentication (401), which the document leaves out', async () => {
       for (const [method, path] of [
-        ['GET', '/chats/'], ['GET', `/chats/${created.id}`], ['POST', '/chats/create'], ['DELETE', `/chats/delete/${created.id}`],
-        ['PUT', `/chats/update/${created.id}`], ['POST', '/conversations/create'], ['GET', `/conversations/inference/${created.id}`],
+        ['GET', '/chats/'],
+        ['GET', `/chats/${created.id}`],
+        ['POST', '/chats/create'],
+        ['DELETE', `/chats/delete/${created.id}`],
+        ['PUT', `/chats/update/${created.id}`],
+        ['POST', '/conversations/create'],
+        ['GET', `/conversations/inference/${created.id}`],
       ] as const) {
-        const response = await api(path, { method, auth: null, body: method === 'POST' || method === 'PUT' ? {} : undefined });
+        const response = await api(path, {
+          method,
+          auth: null,
+          body: method === 'POST' || method === 'PUT' ? {} : undefined,
+        });
         assert.equal(response.status, 401, `${method} ${path}`);
       }
     });

@@ -32,7 +32,9 @@ before(async () => {
       );
     } else if (url.pathname === '/pages/tides') {
       response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      response.end('<html><head><title>Tides</title></head><body><article><h1>Tides</h1><p>Gravity of the moon pulls the oceans into two bulges, which is why most coasts see two high tides a day.</p></article></body></html>');
+      response.end(
+        '<html><head><title>Tides</title></head><body><article><h1>Tides</h1><p>Gravity of the moon pulls the oceans into two bulges, which is why most coasts see two high tides a day.</p></article></body></html>',
+      );
     } else if (url.pathname === '/pages/moon') {
       response.writeHead(200, { 'content-type': 'text/plain' });
       response.end('The moon orbits the earth every 27.3 days.');
@@ -58,17 +60,24 @@ for (const dialect of dialects) {
 
     before(async () => {
       // The pages live on loopback: allowlisted here only (the guard refuses loopback by default).
-      chat = await startChatServer(dialect, { CAUSERIE_SEARXNG_URL: searx.url, CAUSERIE_FETCH_ALLOWLIST: '127.0.0.1/32' });
+      chat = await startChatServer(dialect, {
+        CAUSERIE_SEARXNG_URL: searx.url,
+        CAUSERIE_FETCH_ALLOWLIST: '127.0.0.1/32',
+      });
       server = chat.server;
       key = (await createKey(server, (await signUp(server, 'surfer')).basic)).key;
     });
     after(() => chat.stop());
 
-    const api = (path: string, options: { method?: string; body?: unknown } = {}) => server.api(path, { auth: key, ...options });
+    const api = (path: string, options: { method?: string; body?: unknown } = {}) =>
+      server.api(path, { auth: key, ...options });
 
     test('create chat → create conversation → inference_internet: sources first, an answer that saw the pages, stored with its sources', async () => {
       const created = (await api('/chats/create', { method: 'POST', body: { name: 'Sea' } })).body;
-      const human = await api('/conversations/create', { method: 'POST', body: { chat_id: created.id, role: 'Human', message: 'Why are there two tides a day? [[echo-prompt]]' } });
+      const human = await api('/conversations/create', {
+        method: 'POST',
+        body: { chat_id: created.id, role: 'Human', message: 'Why are there two tides a day? [[echo-prompt]]' },
+      });
       assert.equal(human.status, 201);
 
       const response = await sse(server, `/conversations/inference_internet/${created.id}`, { auth: key });
@@ -85,7 +94,10 @@ for (const dialect of dialects) {
         { index: 3, title: 'The moon', url: `${web.url}/pages/moon` },
       ]);
       assert.equal(rest.at(-1)!.data, '[DONE]');
-      const text = rest.filter((e) => e.event === 'message' && e.data !== '[DONE]').map((e) => e.data).join('');
+      const text = rest
+        .filter((e) => e.event === 'message' && e.data !== '[DONE]')
+        .map((e) => e.data)
+        .join('');
       // What the model saw: the numbered sources, the pages' readable text, a request to cite them.
       assert.match(text, /cite the sources/);
       assert.match(text, /\[1\] Why the sea has tides/);
@@ -102,10 +114,19 @@ for (const dialect of dialects) {
       assert.deepEqual(stored.sources, sources);
 
       // The answer is in the chat's history: the next plain inference sees it.
-      await api('/conversations/create', { method: 'POST', body: { chat_id: created.id, role: 'Human', message: '[[echo-prompt]] thanks' } });
+      await api('/conversations/create', {
+        method: 'POST',
+        body: { chat_id: created.id, role: 'Human', message: '[[echo-prompt]] thanks' },
+      });
       const again = await sse(server, `/conversations/inference/${created.id}`, { auth: key });
       assert.notEqual(again.events[0]!.event, 'sources', 'plain inference does not search');
-      assert.match(again.events.filter((e) => e.event === 'message').map((e) => e.data).join(''), /assistant: .*Gravity of the moon/s);
+      assert.match(
+        again.events
+          .filter((e) => e.event === 'message')
+          .map((e) => e.data)
+          .join(''),
+        /assistant: .*Gravity of the moon/s,
+      );
     });
   });
 }
@@ -120,27 +141,47 @@ describe('inference_internet without a search engine', () => {
   test('answers 503 web_search_unavailable naming the settings, and stores nothing', async () => {
     const { server } = chat;
     const created = (await server.api('/chats/create', { method: 'POST', body: { name: 'Offline' } })).body;
-    await server.api('/conversations/create', { method: 'POST', body: { chat_id: created.id, role: 'Human', message: 'news?' } });
+    await server.api('/conversations/create', {
+      method: 'POST',
+      body: { chat_id: created.id, role: 'Human', message: 'news?' },
+    });
     const response = await server.api(`/conversations/inference_internet/${created.id}`);
     assert.equal(response.status, 503);
     assert.equal(response.body.code, 'web_search_unavailable');
     assert.match(response.body.detail, /CAUSERIE_SEARXNG_URL/);
     const history = await server.api(`/api/v1/sessions/${created.id}/history`);
-    assert.deepEqual(history.body.map((m: any) => m.role), ['user']);
+    assert.deepEqual(
+      history.body.map((m: any) => m.role),
+      ['user'],
+    );
   });
 
   test('the other surfaces refuse the same way, and a prompt sent with the request is not kept', async () => {
     const { server } = chat;
     const session = (await server.api('/api/v1/sessions', { method: 'POST', body: { model: 'gpt-4' } })).body;
-    const refused = await server.api(`/api/v1/sessions/${session.id}/models/completions`, { method: 'POST', body: { prompt: 'news?', web_search: true } });
+    const refused = await server.api(`/api/v1/sessions/${session.id}/models/completions`, {
+      method: 'POST',
+      body: { prompt: 'news?', web_search: true },
+    });
     assert.equal(refused.status, 503);
     assert.equal(refused.body.code, 'web_search_unavailable');
     assert.deepEqual((await server.api(`/api/v1/sessions/${session.id}/history`)).body, []);
-    const openai = await server.api('/v1/chat/completions', { method: 'POST', body: { model: 'gpt-4', web_search_options: {}, messages: [{ role: 'user', content: 'news?' }] } });
+    const openai = await server.api('/v1/chat/completions', {
+      method: 'POST',
+      body: { model: 'gpt-4', web_search_options: {}, messages: [{ role: 'user', content: 'news?' }] },
+    });
     assert.equal(openai.status, 503);
     assert.equal(openai.body.error.code, 'web_search_unavailable');
     assert.match(openai.body.error.message, /CAUSERIE_SEARXNG_URL/);
     // Without web search the same requests are answered.
-    assert.equal((await server.api(`/api/v1/sessions/${session.id}/models/completions`, { method: 'POST', body: { prompt: 'news?' } })).status, 200);
+    assert.equal(
+      (
+        await server.api(`/api/v1/sessions/${session.id}/models/completions`, {
+          method: 'POST',
+          body: { prompt: 'news?' },
+        })
+      ).status,
+      200,
+    );
   });
 });

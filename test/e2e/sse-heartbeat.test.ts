@@ -15,7 +15,11 @@ describe('SSE heartbeats', () => {
   test('a stream silent for longer than the heartbeat carries keep-alive comments between its events', async () => {
     const response = await models.server.api('/v1/chat/completions', {
       method: 'POST',
-      body: { model: 'openai/echo', stream: true, messages: [{ role: 'user', content: '[[chunk-delay:450]] one two' }] },
+      body: {
+        model: 'openai/echo',
+        stream: true,
+        messages: [{ role: 'user', content: '[[chunk-delay:450]] one two' }],
+      },
     });
     assert.equal(response.status, 200, response.text);
     assert.ok(comments(response.text) >= 2, response.text);

@@ -30,12 +30,16 @@ before(async () => {
       );
     } else if (url.pathname === '/engine') {
       response.writeHead(200, { 'content-type': 'application/json' });
-      response.end(JSON.stringify({ results: [{ url: `${web.url}/volcano`, title: 'Volcanoes', content: 'Magma and lava' }] }));
+      response.end(
+        JSON.stringify({ results: [{ url: `${web.url}/volcano`, title: 'Volcanoes', content: 'Magma and lava' }] }),
+      );
     } else if (serveHostilePage(url.pathname, response)) {
       // /endless, /huge, /binary
     } else if (url.pathname === '/volcano') {
       response.writeHead(200, { 'content-type': 'text/html' });
-      response.end('<html><head><title>Volcanoes</title></head><body><main><p>Basaltic lava flows at about 1200 degrees Celsius, hotter than most.</p></main></body></html>');
+      response.end(
+        '<html><head><title>Volcanoes</title></head><body><main><p>Basaltic lava flows at about 1200 degrees Celsius, hotter than most.</p></main></body></html>',
+      );
     } else {
       response.writeHead(404).end();
     }
@@ -48,7 +52,8 @@ after(async () => {
 });
 
 const pageFact = /Basaltic lava flows at about 1200 degrees/;
-const messagesOf = (events: Array<{ event: string; data: string }>) => events.filter((e) => e.event === 'message' && e.data !== '[DONE]');
+const messagesOf = (events: Array<{ event: string; data: string }>) =>
+  events.filter((e) => e.event === 'message' && e.data !== '[DONE]');
 
 for (const dialect of dialects) {
   describe(`web search on every surface (${dialect})`, () => {
@@ -58,7 +63,12 @@ for (const dialect of dialects) {
     let sources: Array<{ index: number; title: string; url: string }>;
 
     before(async () => {
-      chat = await startChatServer(dialect, { CAUSERIE_SEARXNG_URL: searx.url, CAUSERIE_FETCH_ALLOWLIST: '127.0.0.1', CAUSERIE_SEARCH_PRICE: '0.005', CAUSERIE_WEB_PAGE_MAX_BYTES: '65536' });
+      chat = await startChatServer(dialect, {
+        CAUSERIE_SEARXNG_URL: searx.url,
+        CAUSERIE_FETCH_ALLOWLIST: '127.0.0.1',
+        CAUSERIE_SEARCH_PRICE: '0.005',
+        CAUSERIE_WEB_PAGE_MAX_BYTES: '65536',
+      });
       server = chat.server;
       key = (await createKey(server, (await signUp(server, 'vulcan')).basic)).key;
       sources = [{ index: 1, title: 'Volcanoes', url: `${web.url}/volcano` }];
@@ -66,64 +76,144 @@ for (const dialect of dialects) {
     after(() => chat.stop());
 
     test('spec 003 /v1/chat/stream: event: sources, then the text; JSON answers carry sources', async () => {
-      const streamed = await sse(server, '/v1/chat/stream', { auth: key, body: { model: 'gpt-4', web_search: true, messages: [{ role: 'user', content: 'How hot is lava? [[echo-prompt]]' }] } });
+      const streamed = await sse(server, '/v1/chat/stream', {
+        auth: key,
+        body: {
+          model: 'gpt-4',
+          web_search: true,
+          messages: [{ role: 'user', content: 'How hot is lava? [[echo-prompt]]' }],
+        },
+      });
       assert.equal(streamed.status, 200, streamed.text);
       assert.equal(streamed.events[0]!.event, 'sources');
       assert.deepEqual(JSON.parse(streamed.events[0]!.data), { sources });
-      assert.match(messagesOf(streamed.events).map((e) => e.data).join(''), pageFact);
-      const json = await server.api('/v1/chat/stream', { auth: key, method: 'POST', body: { model: 'gpt-4', stream: false, web_search: true, messages: [{ role: 'user', content: 'lava [[echo-prompt]]' }] } });
+      assert.match(
+        messagesOf(streamed.events)
+          .map((e) => e.data)
+          .join(''),
+        pageFact,
+      );
+      const json = await server.api('/v1/chat/stream', {
+        auth: key,
+        method: 'POST',
+        body: {
+          model: 'gpt-4',
+          stream: false,
+          web_search: true,
+          messages: [{ role: 'user', content: 'lava [[echo-prompt]]' }],
+        },
+      });
       assert.equal(json.status, 200, json.text);
       assert.deepEqual(json.body.sources, sources);
       assert.match(json.body.message.content, pageFact);
-      const plain = await server.api('/v1/chat/stream', { auth: key, method: 'POST', body: { model: 'gpt-4', stream: false, messages: [{ role: 'user', content: 'lava [[echo-prompt]]' }] } });
+      const plain = await server.api('/v1/chat/stream', {
+        auth: key,
+        method: 'POST',
+        body: { model: 'gpt-4', stream: false, messages: [{ role: 'user', content: 'lava [[echo-prompt]]' }] },
+      });
       assert.equal(plain.body.sources, undefined);
       assert.doesNotMatch(plain.body.message.content, pageFact);
     });
 
     test('session completions: {"type":"sources"} after start; the stored reply keeps its sources', async () => {
-      const session = (await server.api('/api/v1/sessions', { auth: key, method: 'POST', body: { model: 'gpt-4' } })).body;
-      const streamed = await sse(server, `/api/v1/sessions/${session.id}/models/completions`, { auth: key, body: { prompt: 'lava? [[echo-prompt]]', stream: true, web_search: true } });
+      const session = (await server.api('/api/v1/sessions', { auth: key, method: 'POST', body: { model: 'gpt-4' } }))
+        .body;
+      const streamed = await sse(server, `/api/v1/sessions/${session.id}/models/completions`, {
+        auth: key,
+        body: { prompt: 'lava? [[echo-prompt]]', stream: true, web_search: true },
+      });
       const frames = messagesOf(streamed.events).map((e) => JSON.parse(e.data));
       assert.deepEqual(frames.map((f) => f.type).slice(0, 2), ['start', 'sources']);
       assert.deepEqual(frames[1].sources, sources);
-      assert.match(frames.filter((f) => f.type === 'delta').map((f) => f.content).join(''), pageFact);
+      assert.match(
+        frames
+          .filter((f) => f.type === 'delta')
+          .map((f) => f.content)
+          .join(''),
+        pageFact,
+      );
       const history = (await server.api(`/api/v1/sessions/${session.id}/history`, { auth: key })).body;
       assert.deepEqual(history.at(-1).sources, sources);
       assert.equal(history.at(-2).sources, undefined, 'the user message has none');
-      const json = await server.api(`/api/v1/sessions/${session.id}/models/completions`, { auth: key, method: 'POST', body: { prompt: 'more [[echo-prompt]]', web_search: true } });
+      const json = await server.api(`/api/v1/sessions/${session.id}/models/completions`, {
+        auth: key,
+        method: 'POST',
+        body: { prompt: 'more [[echo-prompt]]', web_search: true },
+      });
       assert.deepEqual(json.body.message.sources, sources);
     });
 
     test('an agent that always searches does so in its sessions, unless a request says web_search: false', async () => {
-      const agent = await server.api('/api/v1/models/agents?name=Researcher', { auth: key, method: 'POST', body: { model_id: 'gpt-4', web_search: true } });
+      const agent = await server.api('/api/v1/models/agents?name=Researcher', {
+        auth: key,
+        method: 'POST',
+        body: { model_id: 'gpt-4', web_search: true },
+      });
       assert.equal(agent.status, 201, agent.text);
       assert.equal(agent.body.web_search, true);
-      const session = (await server.api('/api/v1/sessions', { auth: key, method: 'POST', body: { agent_id: agent.body.id } })).body;
-      const searched = await server.api(`/api/v1/sessions/${session.id}/models/completions`, { auth: key, method: 'POST', body: { prompt: 'lava? [[echo-prompt]]' } });
+      const session = (
+        await server.api('/api/v1/sessions', { auth: key, method: 'POST', body: { agent_id: agent.body.id } })
+      ).body;
+      const searched = await server.api(`/api/v1/sessions/${session.id}/models/completions`, {
+        auth: key,
+        method: 'POST',
+        body: { prompt: 'lava? [[echo-prompt]]' },
+      });
       assert.equal(searched.status, 200, searched.text);
       assert.deepEqual(searched.body.message.sources, sources);
       assert.match(searched.body.message.content, pageFact);
-      const declined = await server.api(`/api/v1/sessions/${session.id}/models/completions`, { auth: key, method: 'POST', body: { prompt: 'no search [[echo-prompt]]', web_search: false } });
+      const declined = await server.api(`/api/v1/sessions/${session.id}/models/completions`, {
+        auth: key,
+        method: 'POST',
+        body: { prompt: 'no search [[echo-prompt]]', web_search: false },
+      });
       assert.equal(declined.body.message.sources, undefined);
-      const plain = await server.api('/api/v1/models/agents?name=Plain', { auth: key, method: 'POST', body: { model_id: 'gpt-4' } });
+      const plain = await server.api('/api/v1/models/agents?name=Plain', {
+        auth: key,
+        method: 'POST',
+        body: { model_id: 'gpt-4' },
+      });
       assert.equal(plain.body.web_search, false);
-      const other = (await server.api('/api/v1/sessions', { auth: key, method: 'POST', body: { agent_id: plain.body.id } })).body;
-      const unsearched = await server.api(`/api/v1/sessions/${other.id}/models/completions`, { auth: key, method: 'POST', body: { prompt: 'lava? [[echo-prompt]]' } });
+      const other = (
+        await server.api('/api/v1/sessions', { auth: key, method: 'POST', body: { agent_id: plain.body.id } })
+      ).body;
+      const unsearched = await server.api(`/api/v1/sessions/${other.id}/models/completions`, {
+        auth: key,
+        method: 'POST',
+        body: { prompt: 'lava? [[echo-prompt]]' },
+      });
       assert.equal(unsearched.body.message.sources, undefined);
     });
 
-    test("spec 001 messages:complete: event: sources before the chunks; JSON has sources", async () => {
+    test('spec 001 messages:complete: event: sources before the chunks; JSON has sources', async () => {
       const created = await server.api('/conversations', { auth: key, method: 'POST', body: { title: 'lava' } });
       assert.equal(created.status, 201, created.text);
       const id = created.body.conversation_id ?? created.body.id;
-      await server.api(`/conversations/${id}/messages`, { auth: key, method: 'POST', body: { content: 'lava temperature [[echo-prompt]]' } });
-      const streamed = await sse(server, `/conversations/${id}/messages:complete`, { auth: key, body: { stream: true, web_search: true, model: 'gpt-4' } });
+      await server.api(`/conversations/${id}/messages`, {
+        auth: key,
+        method: 'POST',
+        body: { content: 'lava temperature [[echo-prompt]]' },
+      });
+      const streamed = await sse(server, `/conversations/${id}/messages:complete`, {
+        auth: key,
+        body: { stream: true, web_search: true, model: 'gpt-4' },
+      });
       assert.equal(streamed.status, 200, streamed.text);
       assert.equal(streamed.events[0]!.event, 'sources');
-      const text = messagesOf(streamed.events).map((e) => JSON.parse(e.data).choices[0].delta.content).join('');
+      const text = messagesOf(streamed.events)
+        .map((e) => JSON.parse(e.data).choices[0].delta.content)
+        .join('');
       assert.match(text, pageFact);
-      await server.api(`/conversations/${id}/messages`, { auth: key, method: 'POST', body: { content: 'again [[echo-prompt]]' } });
-      const json = await server.api(`/conversations/${id}/messages:complete`, { auth: key, method: 'POST', body: { web_search: true, model: 'gpt-4' } });
+      await server.api(`/conversations/${id}/messages`, {
+        auth: key,
+        method: 'POST',
+        body: { content: 'again [[echo-prompt]]' },
+      });
+      const json = await server.api(`/conversations/${id}/messages:complete`, {
+        auth: key,
+        method: 'POST',
+        body: { web_search: true, model: 'gpt-4' },
+      });
       assert.deepEqual(json.body.sources, sources);
     });
 
@@ -145,12 +235,24 @@ for (const dialect of dialects) {
         assert.equal(content.slice(c.start_index, c.end_index), '[1]');
         assert.deepEqual([c.title, c.url], ['Volcanoes', `${web.url}/volcano`]);
       }
-      const flagged = await client.chat.completions.create({ model: 'gpt-4', web_search: true, messages: [{ role: 'user', content: 'lava [[echo-prompt]]' }] } as never);
+      const flagged = await client.chat.completions.create({
+        model: 'gpt-4',
+        web_search: true,
+        messages: [{ role: 'user', content: 'lava [[echo-prompt]]' }],
+      } as never);
       assert.match((flagged as any).choices[0].message.content, pageFact);
-      const plain = await client.chat.completions.create({ model: 'gpt-4', messages: [{ role: 'user', content: 'lava [[echo-prompt]]' }] });
+      const plain = await client.chat.completions.create({
+        model: 'gpt-4',
+        messages: [{ role: 'user', content: 'lava [[echo-prompt]]' }],
+      });
       assert.doesNotMatch(plain.choices[0]!.message.content!, pageFact);
       assert.equal((plain as any).sources, undefined);
-      const stream = await client.chat.completions.create({ model: 'gpt-4', stream: true, web_search_options: {}, messages: [{ role: 'user', content: 'lava [[echo-prompt]]' }] } as never);
+      const stream = await client.chat.completions.create({
+        model: 'gpt-4',
+        stream: true,
+        web_search_options: {},
+        messages: [{ role: 'user', content: 'lava [[echo-prompt]]' }],
+      } as never);
       let text = '';
       const chunks: any[] = [];
       for await (const chunk of stream as any) {
@@ -164,10 +266,19 @@ for (const dialect of dialects) {
     });
 
     test('a page that never ends, a 50 MB page and a binary page: cut at the size limit or skipped, and the answer completes', async () => {
-      const response = await sse(server, '/v1/chat/stream', { auth: key, body: { model: 'gpt-4', web_search: true, messages: [{ role: 'user', content: 'unruly pages [[echo-prompt]]' }] } });
+      const response = await sse(server, '/v1/chat/stream', {
+        auth: key,
+        body: {
+          model: 'gpt-4',
+          web_search: true,
+          messages: [{ role: 'user', content: 'unruly pages [[echo-prompt]]' }],
+        },
+      });
       assert.equal(response.status, 200);
       assert.equal(response.events.at(-1)!.data, '[DONE]');
-      const text = messagesOf(response.events).map((e) => e.data).join('');
+      const text = messagesOf(response.events)
+        .map((e) => e.data)
+        .join('');
       assert.match(text, /\[1\] Endless\nURL: .*\nSnippet: never ends\nPage text:\nforever and ever forever/);
       assert.match(text, /\[2\] Huge\nURL: .*\nSnippet: 50 MB\nPage text:\nhuge text huge/);
       assert.match(text, /\[3\] Binary\nURL: .*\nSnippet: bytes\n(user|$)/, 'the binary page has no text');
@@ -178,11 +289,21 @@ for (const dialect of dialects) {
 
     test('searches_per_day: a plan and a key limit searches (429), each search is in the usage ledger with its price', async () => {
       const admin = (path: string, body: unknown, method = 'POST') => server.api(path, { method, body });
-      assert.equal((await admin('/api/v1/plans', { name: `searchers-${dialect}`, limits: { searches_per_day: 2 } })).status, 201);
+      assert.equal(
+        (await admin('/api/v1/plans', { name: `searchers-${dialect}`, limits: { searches_per_day: 2 } })).status,
+        201,
+      );
       const user = await signUp(server, 'scout');
-      assert.equal((await admin(`/api/v1/users/${user.username}/plan`, { plan: `searchers-${dialect}` }, 'PUT')).status, 200);
+      assert.equal(
+        (await admin(`/api/v1/users/${user.username}/plan`, { plan: `searchers-${dialect}` }, 'PUT')).status,
+        200,
+      );
       const ask = (auth: string) =>
-        server.api('/v1/chat/stream', { auth, method: 'POST', body: { model: 'gpt-4', stream: false, web_search: true, messages: [{ role: 'user', content: 'lava' }] } });
+        server.api('/v1/chat/stream', {
+          auth,
+          method: 'POST',
+          body: { model: 'gpt-4', stream: false, web_search: true, messages: [{ role: 'user', content: 'lava' }] },
+        });
       assert.equal((await ask(user.basic)).status, 200);
       assert.equal((await ask(user.basic)).status, 200);
       const refused = await ask(user.basic);
@@ -191,10 +312,17 @@ for (const dialect of dialects) {
       assert.match(refused.body.detail, /user\.searches_per_day .*2 web searches per UTC day/);
       assert.ok(Number(refused.headers.get('retry-after')) > 0);
       // Without web search the same user still gets answers: only searches are exhausted.
-      const plainAnswer = await server.api('/v1/chat/stream', { auth: user.basic, method: 'POST', body: { model: 'gpt-4', stream: false, messages: [{ role: 'user', content: 'lava' }] } });
+      const plainAnswer = await server.api('/v1/chat/stream', {
+        auth: user.basic,
+        method: 'POST',
+        body: { model: 'gpt-4', stream: false, messages: [{ role: 'user', content: 'lava' }] },
+      });
       assert.equal(plainAnswer.status, 200);
       const overview = (await server.api('/api/v1/limits', { auth: user.basic })).body;
-      assert.deepEqual(overview.limits.find((l: any) => l.scope === 'user.searches_per_day'), { ...overview.limits.find((l: any) => l.scope === 'user.searches_per_day'), limit: 2, used: 2, remaining: 0 });
+      assert.deepEqual(
+        overview.limits.find((l: any) => l.scope === 'user.searches_per_day'),
+        { ...overview.limits.find((l: any) => l.scope === 'user.searches_per_day'), limit: 2, used: 2, remaining: 0 },
+      );
       const usage = (await server.api('/api/v1/usage', { auth: user.basic })).body;
       assert.deepEqual(usage.searches, { count: 2, cost: 0.01 });
 
@@ -216,7 +344,15 @@ describe('the fetch guard in a whole server (no allowlist)', () => {
   after(() => chat.stop());
 
   test('result pages on loopback are refused: the sources are listed from the snippets, no page is read', async () => {
-    const response = await chat.server.api('/v1/chat/stream', { method: 'POST', body: { model: 'gpt-4', stream: false, web_search: true, messages: [{ role: 'user', content: 'lava [[echo-prompt]]' }] } });
+    const response = await chat.server.api('/v1/chat/stream', {
+      method: 'POST',
+      body: {
+        model: 'gpt-4',
+        stream: false,
+        web_search: true,
+        messages: [{ role: 'user', content: 'lava [[echo-prompt]]' }],
+      },
+    });
     assert.equal(response.status, 200, response.text);
     assert.deepEqual(response.body.sources, [{ index: 1, title: 'Volcanoes', url: `${web.url}/volcano` }]);
     assert.match(response.body.message.content, /Snippet: Magma and lava/);

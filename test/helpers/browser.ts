@@ -34,7 +34,10 @@ export async function launchChromium(): Promise<{ browser: Browser; close(): Pro
  * Records every request a context's pages make (redirects and subresources included) and lets
  * through only those to the test server; any other is aborted and listed in `external`.
  */
-export async function localOnly(context: BrowserContext, serverUrl: string): Promise<{ external: string[]; local: string[] }> {
+export async function localOnly(
+  context: BrowserContext,
+  serverUrl: string,
+): Promise<{ external: string[]; local: string[] }> {
   const { host } = new URL(serverUrl);
   const seen = { external: [] as string[], local: [] as string[] };
   context.on('request', (request) => {

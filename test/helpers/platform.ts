@@ -7,7 +7,8 @@ export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 export const binPath = fileURLToPath(new URL('../../bin/causerie.js', import.meta.url));
 
 /** An Authorization header for HTTP Basic. */
-export const basic = (username: string, password: string) => `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+export const basic = (username: string, password: string) =>
+  `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
 
 export interface SignedUpUser {
   id: number;
@@ -19,14 +20,22 @@ export interface SignedUpUser {
 }
 
 /** Creates an account through open sign-up (POST /users), as a stranger would. */
-export async function signUp(server: TestServer, username: string, password = `${username}-password-123`): Promise<SignedUpUser> {
+export async function signUp(
+  server: TestServer,
+  username: string,
+  password = `${username}-password-123`,
+): Promise<SignedUpUser> {
   const response = await server.api('/users', { method: 'POST', body: { username, password }, auth: null });
   if (response.status !== 201) throw new Error(`sign-up of ${username} failed: ${response.status} ${response.text}`);
   return { id: response.body.id, uuid: response.body.uuid, username, password, basic: basic(username, password) };
 }
 
 /** Creates an API key with the given credentials and returns the full key and its record. */
-export async function createKey(server: TestServer, auth: string, body: Record<string, unknown> = {}): Promise<{ key: string; id: number; body: any }> {
+export async function createKey(
+  server: TestServer,
+  auth: string,
+  body: Record<string, unknown> = {},
+): Promise<{ key: string; id: number; body: any }> {
   const response = await server.api('/api/v1/keys', { method: 'POST', body, auth });
   if (response.status !== 201) throw new Error(`key creation failed: ${response.status} ${response.text}`);
   return { key: response.body.key, id: response.body.id, body: response.body };
@@ -39,7 +48,12 @@ export async function passwordGrant(server: TestServer, username: string, passwo
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ grant_type: 'password', username, password }),
   });
-  const body = (await response.json()) as { access_token: string; refresh_token: string; expires_in: number; token_type: string };
+  const body = (await response.json()) as {
+    access_token: string;
+    refresh_token: string;
+    expires_in: number;
+    token_type: string;
+  };
   if (response.status !== 200) throw new Error(`password grant failed: ${response.status} ${JSON.stringify(body)}`);
   return body;
 }
@@ -71,11 +85,22 @@ after(() => {
  * Runs `node bin/causerie.js <args>` with exactly `env` (plus PATH), so no variable of the test's
  * own environment leaks in. `node` defaults to the Node running the tests.
  */
-export function runCauserie(options: { args?: string[]; env?: Record<string, string>; cwd?: string; node?: string }): CauserieProcess {
+export function runCauserie(options: {
+  args?: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  node?: string;
+}): CauserieProcess {
   const child = spawn(options.node ?? process.execPath, [binPath, ...(options.args ?? ['start'])], {
     cwd: options.cwd ?? repoRoot,
     // CAUSERIE_AUTO_PULL off: no test downloads the default local model from the network.
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOST: '127.0.0.1', PORT: '0', CAUSERIE_AUTO_PULL: 'false', ...options.env },
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      CAUSERIE_AUTO_PULL: 'false',
+      ...options.env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);
@@ -99,7 +124,10 @@ export function runCauserie(options: { args?: string[]; env?: Record<string, str
   );
   const waitForOutput = (pattern: RegExp, timeoutMs = 60_000) =>
     new Promise<RegExpMatchArray>((resolve, reject) => {
-      const timer = setTimeout(() => finish(new Error(`timed out waiting for ${pattern}; stdout:\n${out}\nstderr:\n${err}`)), timeoutMs);
+      const timer = setTimeout(
+        () => finish(new Error(`timed out waiting for ${pattern}; stdout:\n${out}\nstderr:\n${err}`)),
+        timeoutMs,
+      );
       const finish = (error?: Error, match?: RegExpMatchArray) => {
         clearTimeout(timer);
         waiters.delete(check);
@@ -109,7 +137,8 @@ export function runCauserie(options: { args?: string[]; env?: Record<string, str
       const check = () => {
         const match = out.match(pattern);
         if (match) finish(undefined, match);
-        else if (exitedNow) finish(new Error(`process exited before printing ${pattern}; stdout:\n${out}\nstderr:\n${err}`));
+        else if (exitedNow)
+          finish(new Error(`process exited before printing ${pattern}; stdout:\n${out}\nstderr:\n${err}`));
       };
       waiters.add(check);
       check();
@@ -137,7 +166,11 @@ export function runCauserie(options: { args?: string[]; env?: Record<string, str
 }
 
 /** Runs a CLI command to completion and returns its output. */
-export async function runCli(args: string[], env: Record<string, string>, options: { cwd?: string; node?: string } = {}) {
+export async function runCli(
+  args: string[],
+  env: Record<string, string>,
+  options: { cwd?: string; node?: string } = {},
+) {
   const run = runCauserie({ args, env, ...options });
   const { code } = await run.exited;
   return { code, stdout: run.stdout(), stderr: run.stderr() };

@@ -11,7 +11,9 @@ export interface LoopbackServer {
   close(): Promise<void>;
 }
 
-export async function startLoopback(handler: (request: IncomingMessage, response: ServerResponse) => void): Promise<LoopbackServer> {
+export async function startLoopback(
+  handler: (request: IncomingMessage, response: ServerResponse) => void,
+): Promise<LoopbackServer> {
   const server: Server = createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
@@ -74,7 +76,10 @@ engines:
 `;
   const settingsPath = join(dir, 'settings.yml');
   writeFileSync(settingsPath, settings);
-  const child: ChildProcess = spawn('searx-run', [], { env: { ...process.env, SEARX_SETTINGS_PATH: settingsPath }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn('searx-run', [], {
+    env: { ...process.env, SEARX_SETTINGS_PATH: settingsPath },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let log = '';
   child.stderr!.on('data', (chunk) => (log = (log + chunk).slice(-4000)));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -48,7 +48,9 @@ export async function openTestSql(dialect: Dialect): Promise<{ sql: SqlStore; cl
 }
 
 /** A database for a whole-server test: a temp SQLite folder or a fresh PostgreSQL database. */
-export async function createTestDatabase(dialect: Dialect): Promise<{ env: Record<string, string>; drop(): Promise<void> }> {
+export async function createTestDatabase(
+  dialect: Dialect,
+): Promise<{ env: Record<string, string>; drop(): Promise<void> }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'causerie-test-'));
   const removeDir = () => rmSync(dataDir, { recursive: true, force: true });
   if (dialect === 'sqlite') return { env: { CAUSERIE_DATA_DIR: dataDir }, drop: async () => removeDir() };
@@ -68,7 +70,10 @@ export interface TestServer extends RunningServer {
   adminPassword: string;
   env: Record<string, string>;
   /** fetch against the server, JSON in and out. */
-  api(path: string, options?: { method?: string; body?: unknown; auth?: string | null; headers?: Record<string, string> }): Promise<ApiResponse>;
+  api(
+    path: string,
+    options?: { method?: string; body?: unknown; auth?: string | null; headers?: Record<string, string> },
+  ): Promise<ApiResponse>;
   stop(): Promise<void>;
 }
 
@@ -80,10 +85,19 @@ export interface ApiResponse {
 }
 
 /** Starts a whole Causerie on loopback (random port) with its own database. */
-export async function startTestServer(options: { dialect?: Dialect; env?: Record<string, string>; clock?: Clock } = {}): Promise<TestServer> {
+export async function startTestServer(
+  options: { dialect?: Dialect; env?: Record<string, string>; clock?: Clock } = {},
+): Promise<TestServer> {
   const database = await createTestDatabase(options.dialect ?? 'sqlite');
   // No test downloads the default local model from the network (test/e2e/auto-pull.test.ts turns it on, against loopback).
-  const env = { HOST: '127.0.0.1', PORT: '0', CAUSERIE_ADMIN_PASSWORD: 'admin-password-for-tests', CAUSERIE_AUTO_PULL: 'false', ...database.env, ...options.env };
+  const env = {
+    HOST: '127.0.0.1',
+    PORT: '0',
+    CAUSERIE_ADMIN_PASSWORD: 'admin-password-for-tests',
+    CAUSERIE_AUTO_PULL: 'false',
+    ...database.env,
+    ...options.env,
+  };
   const config = loadConfig(env);
   let printed = '';
   let server: RunningServer;

@@ -15,14 +15,20 @@ for (const backend of backends) {
     after(() => ctx.cleanup());
 
     /** The current value of one of a key's counters. */
-    const counter = async (keyId: number, name: 'tokens_per_day' | 'requests_per_day' | 'budget_per_month', userId = 3) => {
+    const counter = async (
+      keyId: number,
+      name: 'tokens_per_day' | 'requests_per_day' | 'budget_per_month',
+      userId = 3,
+    ) => {
       const { key } = locate(ctx.prefix, { scope: 'key', userId, keyId }, name, ctx.clock.now());
       return (await ctx.counters.read([{ kind: 'counter', key }], ctx.clock.now()))[0]!;
     };
 
     test('a key limited to 50 requests a day lets exactly 50 of 200 concurrent requests through', async () => {
       ctx.limits.keys.set(101, { requests_per_day: 50 });
-      const { admitted, refused } = await tally(Array.from({ length: 200 }, () => ctx.gate.admit(request(keyActor(101)))));
+      const { admitted, refused } = await tally(
+        Array.from({ length: 200 }, () => ctx.gate.admit(request(keyActor(101)))),
+      );
       assert.equal(admitted.length, 50);
       assert.equal(refused.length, 150);
       for (const error of refused) {
@@ -35,7 +41,11 @@ for (const backend of backends) {
         assert.equal(error.headers['x-ratelimit-reset'], String(12 * 3600));
       }
       const remaining = admitted.map((a) => Number(a.headers['x-ratelimit-remaining'])).sort((a, b) => a - b);
-      assert.deepEqual(remaining, Array.from({ length: 50 }, (_, i) => i), 'each admission saw its own remaining count');
+      assert.deepEqual(
+        remaining,
+        Array.from({ length: 50 }, (_, i) => i),
+        'each admission saw its own remaining count',
+      );
       await Promise.all(admitted.map((a) => a.settle({ tokens: 0, costMicros: 0 })));
       assert.equal(await counter(101, 'requests_per_day'), 50);
     });
@@ -48,9 +58,18 @@ for (const backend of backends) {
       // Three waves of 40 concurrent calls, each reserving 20 prompt + 80 max tokens.
       for (let wave = 0; wave < 3; wave++) {
         const { admitted, refused } = await tally(
-          Array.from({ length: 40 }, () => ctx.gate.admit(request(keyActor(102), { reserveTokens: 100, stream: true }))),
+          Array.from({ length: 40 }, () =>
+            ctx.gate.admit(request(keyActor(102), { reserveTokens: 100, stream: true })),
+          ),
         );
-        assert.ok(refused.every((e) => e instanceof AppError && e.code === 'rate_limited' && e.headers['x-ratelimit-scope'] === 'key.tokens_per_day'));
+        assert.ok(
+          refused.every(
+            (e) =>
+              e instanceof AppError &&
+              e.code === 'rate_limited' &&
+              e.headers['x-ratelimit-scope'] === 'key.tokens_per_day',
+          ),
+        );
         // Streams stop early (cancelled or short answers): 20 prompt tokens plus 0..80 produced.
         await Promise.all(
           admitted.map((admission, i) => {
@@ -63,7 +82,11 @@ for (const backend of backends) {
       }
       assert.ok(served >= 1, 'a request that fits is allowed');
       assert.ok(spent <= budget, `spent ${spent} of ${budget}`);
-      assert.equal(await counter(102, 'tokens_per_day'), spent, 'the counter holds what was used, not what was reserved');
+      assert.equal(
+        await counter(102, 'tokens_per_day'),
+        spent,
+        'the counter holds what was used, not what was reserved',
+      );
     });
 
     test('a cancelled stream is charged only what it produced', async () => {
@@ -86,7 +109,10 @@ for (const backend of backends) {
       const shrunk = await ctx.gate.admit(request(keyActor(104), { reserveTokens: 500, promptTokens: 40 }));
       assert.equal(shrunk.maxCompletionTokens, 260);
       assert.equal(await counter(104, 'tokens_per_day'), 300);
-      await assert.rejects(ctx.gate.admit(request(keyActor(104), { reserveTokens: 50, promptTokens: 10 })), /has 0 left/);
+      await assert.rejects(
+        ctx.gate.admit(request(keyActor(104), { reserveTokens: 50, promptTokens: 10 })),
+        /has 0 left/,
+      );
       await shrunk.settle({ tokens: 100, costMicros: 0 });
       const next = await ctx.gate.admit(request(keyActor(104), { reserveTokens: 150, promptTokens: 10 }));
       assert.equal(next.maxCompletionTokens, undefined, 'the whole worst case fits again');
@@ -128,7 +154,9 @@ for (const backend of backends) {
       ctx.limits.user = { requests_per_day: 3 };
       ctx.limits.keys.set(106, { requests_per_day: 10 });
       const userId = 60;
-      const results = await tally([106, 107, 106, 107, 106].map((keyId) => ctx.gate.admit(request(keyActor(keyId, userId)))));
+      const results = await tally(
+        [106, 107, 106, 107, 106].map((keyId) => ctx.gate.admit(request(keyActor(keyId, userId)))),
+      );
       assert.equal(results.admitted.length, 3);
       assert.ok(results.refused.every((e: AppError) => e.headers['x-ratelimit-scope'] === 'user.requests_per_day'));
       const on106 = await counter(106, 'requests_per_day', userId);
@@ -200,7 +228,9 @@ for (const backend of backends) {
     }
 
     test('with no plan and no key limits every call is admitted without headers', async () => {
-      const admission = await ctx.gate.admit(request({ userId: 70, role: 'user' }, { reserveTokens: 10 ** 9, stream: true }));
+      const admission = await ctx.gate.admit(
+        request({ userId: 70, role: 'user' }, { reserveTokens: 10 ** 9, stream: true }),
+      );
       assert.deepEqual(admission.headers, {});
       await admission.settle({ tokens: 5, costMicros: 5 });
     });

@@ -29,8 +29,14 @@ export async function deleteRedisPrefix(prefix: string): Promise<void> {
   }
 }
 
-export async function openCounters(backend: BackendName, prefix: string): Promise<LimitCounters & { cleanup(): Promise<void> }> {
-  const counters = backend === 'memory' ? new MemoryLimitCounters() : new RedisLimitCounters(new Redis(redisUrl), { ownsConnection: true });
+export async function openCounters(
+  backend: BackendName,
+  prefix: string,
+): Promise<LimitCounters & { cleanup(): Promise<void> }> {
+  const counters =
+    backend === 'memory'
+      ? new MemoryLimitCounters()
+      : new RedisLimitCounters(new Redis(redisUrl), { ownsConnection: true });
   return Object.assign(counters, {
     async cleanup() {
       await counters.close();
@@ -61,7 +67,10 @@ export async function gateFor(backend: BackendName) {
 
 export const keyActor = (keyId = 7, userId = 3) => ({ userId, role: 'user' as const, apiKeyId: keyId });
 
-export const request = (actor: { userId: number; role: 'user'; apiKeyId?: number }, fields: Partial<{ reserveTokens: number; reserveCostMicros: number; stream: boolean; promptTokens: number }> = {}) => ({
+export const request = (
+  actor: { userId: number; role: 'user'; apiKeyId?: number },
+  fields: Partial<{ reserveTokens: number; reserveCostMicros: number; stream: boolean; promptTokens: number }> = {},
+) => ({
   actor,
   model: 'mock/echo',
   reserveTokens: 0,

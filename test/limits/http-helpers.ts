@@ -13,7 +13,12 @@ export interface ChatResult {
 }
 
 /** POST /v1/chat/completions (JSON answer) with an API key. */
-export async function chat(url: string, key: string, content: string, extra: Record<string, unknown> = {}): Promise<ChatResult> {
+export async function chat(
+  url: string,
+  key: string,
+  content: string,
+  extra: Record<string, unknown> = {},
+): Promise<ChatResult> {
   const response = await fetch(`${url}/v1/chat/completions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
@@ -31,15 +36,32 @@ export async function chat(url: string, key: string, content: string, extra: Rec
  * A streaming chat. With `abortAfterChunks`, the client goes away after that many SSE frames
  * (a cancelled stream); otherwise it reads to the end.
  */
-export async function streamChat(url: string, key: string, content: string, options: { max_tokens?: number; abortAfterChunks?: number } = {}) {
+export async function streamChat(
+  url: string,
+  key: string,
+  content: string,
+  options: { max_tokens?: number; abortAfterChunks?: number } = {},
+) {
   const controller = new AbortController();
   const response = await fetch(`${url}/v1/chat/completions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ model, messages: [{ role: 'user', content }], stream: true, max_tokens: options.max_tokens }),
+    body: JSON.stringify({
+      model,
+      messages: [{ role: 'user', content }],
+      stream: true,
+      max_tokens: options.max_tokens,
+    }),
     signal: controller.signal,
   });
-  if (response.status !== 200) return { status: response.status, headers: response.headers, body: await response.json(), frames: 0, cancelled: false };
+  if (response.status !== 200)
+    return {
+      status: response.status,
+      headers: response.headers,
+      body: await response.json(),
+      frames: 0,
+      cancelled: false,
+    };
   let frames = 0;
   let cancelled = false;
   const reader = response.body!.getReader();
@@ -47,7 +69,10 @@ export async function streamChat(url: string, key: string, content: string, opti
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      frames += new TextDecoder().decode(value).split('\n\n').filter((f) => f.startsWith('data:')).length;
+      frames += new TextDecoder()
+        .decode(value)
+        .split('\n\n')
+        .filter((f) => f.startsWith('data:')).length;
       if (options.abortAfterChunks !== undefined && frames >= options.abortAfterChunks) {
         cancelled = true;
         controller.abort();
@@ -62,7 +87,12 @@ export async function streamChat(url: string, key: string, content: string, opti
 
 /** The usage rows of one key, straight from the ledger. */
 export async function ledgerOf(server: TestServer, keyId: number) {
-  return server.services.sql.db.selectFrom('usage_records').selectAll().where('api_key_id', '=', keyId).orderBy('id').execute();
+  return server.services.sql.db
+    .selectFrom('usage_records')
+    .selectAll()
+    .where('api_key_id', '=', keyId)
+    .orderBy('id')
+    .execute();
 }
 
 /** Waits until the ledger holds `count` rows for the key (cancelled streams write theirs after the client left). */
@@ -71,7 +101,8 @@ export async function waitForLedger(server: TestServer, keyId: number, count: nu
   for (;;) {
     const rows = await ledgerOf(server, keyId);
     if (rows.length >= count) return rows;
-    if (Date.now() > deadline) throw new Error(`the ledger holds ${rows.length} rows for key ${keyId}, expected ${count}`);
+    if (Date.now() > deadline)
+      throw new Error(`the ledger holds ${rows.length} rows for key ${keyId}, expected ${count}`);
     await sleep(50);
   }
 }

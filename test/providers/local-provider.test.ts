@@ -4,7 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { AppError } from '../../src/domain/errors.ts';
-import { createLocalProvider, listLocalModelFiles, type LocalProvider } from '../../src/providers/local/local-provider.ts';
+import {
+  createLocalProvider,
+  listLocalModelFiles,
+  type LocalProvider,
+} from '../../src/providers/local/local-provider.ts';
 import type { ChatRequest } from '../../src/providers/provider.ts';
 import { writeTinyLlamaGguf } from '../fixtures/gguf/build-tiny-llama.ts';
 import { collect, userSays } from './local-stream.ts';
@@ -12,7 +16,9 @@ import { collect, userSays } from './local-stream.ts';
 // A template no built-in wrapper recognises, so node-llama-cpp must render the GGUF's own Jinja;
 // its preamble of 40 "the" (one token each) shows in the prompt token count.
 const preambleWords = 40;
-const customTemplate = 'the '.repeat(preambleWords) + "{% for message in messages %}### {{ message['role'] }}: {{ message['content'] }}\n{% endfor %}{% if add_generation_prompt %}### assistant:{% endif %}";
+const customTemplate =
+  'the '.repeat(preambleWords) +
+  "{% for message in messages %}### {{ message['role'] }}: {{ message['content'] }}\n{% endfor %}{% if add_generation_prompt %}### assistant:{% endif %}";
 
 describe('local GGUF provider (tiny random-weight llama built by the test)', () => {
   let modelsDir: string;
@@ -23,7 +29,11 @@ describe('local GGUF provider (tiny random-weight llama built by the test)', () 
     warn: (data: object, message: string) => logged.push({ message, data: data as Record<string, unknown> }),
   };
   // Greedy decoding: the same prompt gives the same tokens, so one run can predict the next.
-  const tiny = (content: string, extra: Partial<ChatRequest> = {}): ChatRequest => ({ model: 'tiny-llama.gguf', temperature: 0, ...userSays(content, extra) });
+  const tiny = (content: string, extra: Partial<ChatRequest> = {}): ChatRequest => ({
+    model: 'tiny-llama.gguf',
+    temperature: 0,
+    ...userSays(content, extra),
+  });
 
   before(async () => {
     modelsDir = await mkdtemp(join(tmpdir(), 'causerie-local-'));
@@ -40,26 +50,41 @@ describe('local GGUF provider (tiny random-weight llama built by the test)', () 
   test('lists the GGUF files of the models folder with their context, not partial downloads, and nothing for a missing folder', async () => {
     await writeFile(join(modelsDir, 'half.gguf.part'), 'partial');
     const files = await listLocalModelFiles(modelsDir);
-    assert.deepEqual(files.map((file) => [file.id, file.file, file.contextWindow]), [
-      ['local/broken', 'broken.gguf', undefined],
-      ['local/tiny-llama', 'tiny-llama.gguf', 512], // as trained: less than the provider's 4096
-      ['local/tiny-templated', 'tiny-templated.gguf', 512],
-    ]);
+    assert.deepEqual(
+      files.map((file) => [file.id, file.file, file.contextWindow]),
+      [
+        ['local/broken', 'broken.gguf', undefined],
+        ['local/tiny-llama', 'tiny-llama.gguf', 512], // as trained: less than the provider's 4096
+        ['local/tiny-templated', 'tiny-templated.gguf', 512],
+      ],
+    );
     assert.ok(files.slice(1).every((file) => file.bytes > 100_000 && file.path.startsWith(modelsDir)));
-    assert.deepEqual((await listLocalModelFiles(modelsDir, { contextSize: 256 })).map((file) => file.contextWindow), [undefined, 256, 256]);
+    assert.deepEqual(
+      (await listLocalModelFiles(modelsDir, { contextSize: 256 })).map((file) => file.contextWindow),
+      [undefined, 256, 256],
+    );
     assert.deepEqual(await listLocalModelFiles(join(modelsDir, 'nope')), []);
-    assert.deepEqual(await provider.listModels({ signal: new AbortController().signal }), ['broken.gguf', 'tiny-llama.gguf', 'tiny-templated.gguf']);
+    assert.deepEqual(await provider.listModels({ signal: new AbortController().signal }), [
+      'broken.gguf',
+      'tiny-llama.gguf',
+      'tiny-templated.gguf',
+    ]);
   });
 
   test('loads the model on first use and streams text deltas, then usage, then finish', async () => {
     const result = await collect(provider, tiny('Once upon a time', { max_tokens: 12 }));
     assert.ok(result.deltas.length >= 2, 'several deltas, not one block');
     assert.ok(result.text.trim().length > 0);
-    assert.deepEqual(result.events.slice(-2).map((event) => event.type), ['usage', 'finish']);
+    assert.deepEqual(
+      result.events.slice(-2).map((event) => event.type),
+      ['usage', 'finish'],
+    );
     assert.equal(result.finish, 'length');
     assert.equal(result.usage?.completion_tokens, 12);
     assert.ok(result.usage!.prompt_tokens > 0);
-    const loadedLine = logged.find((line) => line.message === 'local model loaded' && line.data.model === 'tiny-llama.gguf');
+    const loadedLine = logged.find(
+      (line) => line.message === 'local model loaded' && line.data.model === 'tiny-llama.gguf',
+    );
     assert.equal(loadedLine?.data.threads, 1);
   });
 
@@ -90,7 +115,10 @@ describe('local GGUF provider (tiny random-weight llama built by the test)', () 
     const expected = free.text.slice(0, free.text.indexOf(stop));
     assert.ok(stop.length === 3 && expected.length > 0, `usable stop in ${JSON.stringify(free.text)}`);
 
-    const stopped = await collect(provider, tiny('Once upon a time there was a cat', { max_tokens: 40, stop: [stop, 'never-written'] }));
+    const stopped = await collect(
+      provider,
+      tiny('Once upon a time there was a cat', { max_tokens: 40, stop: [stop, 'never-written'] }),
+    );
     assert.equal(stopped.text, expected);
     assert.equal(stopped.finish, 'stop');
     assert.ok(stopped.usage!.completion_tokens < 40);
@@ -122,13 +150,18 @@ describe('local GGUF provider (tiny random-weight llama built by the test)', () 
     assert.equal(result.finish, 'cancelled');
     assert.equal(result.deltas.length, deltasAtAbort);
     // Each delta is at least one token; "at once" means no more than a couple of tokens after.
-    assert.ok(result.usage!.completion_tokens >= 3 && result.usage!.completion_tokens <= 6, `completion_tokens ${result.usage!.completion_tokens}`);
+    assert.ok(
+      result.usage!.completion_tokens >= 3 && result.usage!.completion_tokens <= 6,
+      `completion_tokens ${result.usage!.completion_tokens}`,
+    );
   });
 
   test('a reader that leaves early frees the model for the next request', async () => {
     const single = createLocalProvider({ modelsDir, threads: 1, parallelRequests: 1 });
     try {
-      const stream = await single.stream(tiny('Once upon a time', { max_tokens: 400 }), { signal: new AbortController().signal });
+      const stream = await single.stream(tiny('Once upon a time', { max_tokens: 400 }), {
+        signal: new AbortController().signal,
+      });
       for await (const event of stream) if (event.type === 'text-delta') break;
       // With one slot, this would wait forever if the abandoned generation still held it.
       const next = await collect(single, tiny('hello', { max_tokens: 4 }));
@@ -166,9 +199,17 @@ describe('local GGUF provider (tiny random-weight llama built by the test)', () 
       // Loaded first, so the four below reach the queue in the order they are made.
       await collect(single, tiny('warm up', { max_tokens: 1 }));
       // "three" gives up while "one" is generating and "two", "three", "four" wait in the queue.
-      const runs = [run('one', { onDelta: () => gaveUp.abort() }), run('two'), run('three', { signal: gaveUp.signal }), run('four')];
+      const runs = [
+        run('one', { onDelta: () => gaveUp.abort() }),
+        run('two'),
+        run('three', { signal: gaveUp.signal }),
+        run('four'),
+      ];
       const [one, two, three, four] = await Promise.all(runs);
-      assert.deepEqual([one, two, four].map((result) => result!.usage?.completion_tokens), [6, 6, 6]);
+      assert.deepEqual(
+        [one, two, four].map((result) => result!.usage?.completion_tokens),
+        [6, 6, 6],
+      );
       assert.deepEqual(finished, ['three', 'one', 'two', 'four']);
       assert.equal(three!.finish, 'cancelled');
       assert.deepEqual(three!.usage, { prompt_tokens: 0, completion_tokens: 0 });
@@ -179,9 +220,14 @@ describe('local GGUF provider (tiny random-weight llama built by the test)', () 
   });
 
   test('the chat template comes from the GGUF when it has one', async () => {
-    const result = await collect(provider, { ...tiny('Once upon a time', { max_tokens: 5 }), model: 'tiny-templated.gguf' });
+    const result = await collect(provider, {
+      ...tiny('Once upon a time', { max_tokens: 5 }),
+      model: 'tiny-templated.gguf',
+    });
     assert.equal(result.usage?.completion_tokens, 5);
-    const templated = logged.find((line) => line.message === 'local model loaded' && line.data.model === 'tiny-templated.gguf');
+    const templated = logged.find(
+      (line) => line.message === 'local model loaded' && line.data.model === 'tiny-templated.gguf',
+    );
     assert.equal(templated?.data.chatTemplate, 'JinjaTemplate');
     // The prompt is the preamble, then "### user: Once upon a time\n### assistant:" (about 20 tokens).
     const prompt = result.usage!.prompt_tokens;
@@ -208,7 +254,10 @@ describe('local GGUF provider (tiny random-weight llama built by the test)', () 
     const broken = await refused({ ...tiny('hi'), model: 'broken.gguf' });
     assert.equal(broken.code, 'model_unavailable');
     assert.match(broken.message, /could not be loaded/);
-    assert.equal((await refused(tiny('hi', { tools: [{ type: 'function', function: { name: 'f' } }] }))).field, 'tools');
+    assert.equal(
+      (await refused(tiny('hi', { tools: [{ type: 'function', function: { name: 'f' } }] }))).field,
+      'tools',
+    );
     assert.equal((await refused(tiny('hi', { response_format: { type: 'json_object' } }))).field, 'response_format');
     assert.equal((await refused({ model: 'tiny-llama.gguf', messages: [] })).field, 'messages');
     assert.equal((await refused(tiny('hi', { max_tokens: 0 }))).field, 'max_tokens');

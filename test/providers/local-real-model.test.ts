@@ -12,7 +12,9 @@ import { collect } from './local-stream.ts';
 // Real weights live beside the checkout, never in it (see ../shared/models/MODELS.md).
 const sharedModels = resolve(import.meta.dirname, '../../../shared/models');
 const storiesFile = 'stories260K.gguf';
-const absent = existsSync(join(sharedModels, storiesFile)) ? false : `${storiesFile} is not in ${sharedModels} (see MODELS.md there): the real-model test is skipped`;
+const absent = existsSync(join(sharedModels, storiesFile))
+  ? false
+  : `${storiesFile} is not in ${sharedModels} (see MODELS.md there): the real-model test is skipped`;
 
 /** Words of children's stories: a trained TinyStories model writes mostly these; random weights do not. */
 const storyWords = new Set(
@@ -36,9 +38,14 @@ function englishScore(text: string) {
   const words = text.toLowerCase().match(/[a-z']+/g) ?? [];
   const known = words.filter((word) => storyWords.has(word)).length;
   const ascii = [...text].filter((character) => character.charCodeAt(0) < 128).length;
-  return { words: words.length, known: words.length ? known / words.length : 0, ascii: text.length ? ascii / text.length : 0 };
+  return {
+    words: words.length,
+    known: words.length ? known / words.length : 0,
+    ascii: text.length ? ascii / text.length : 0,
+  };
 }
-const readsAsStoryEnglish = (score: ReturnType<typeof englishScore>) => score.words >= 40 && score.known >= 0.55 && score.ascii >= 0.97;
+const readsAsStoryEnglish = (score: ReturnType<typeof englishScore>) =>
+  score.words >= 40 && score.known >= 0.55 && score.ascii >= 0.97;
 
 describe('local provider with a real trained model (stories260K)', { skip: absent }, () => {
   let provider: LocalProvider;
@@ -89,7 +96,10 @@ describe('local provider with a real trained model (stories260K)', { skip: absen
   test('greedy answers repeat exactly, also when the cached prompt is reused or runs beside another', async () => {
     const greedy = story({ max_tokens: 40, temperature: 0 });
     const first = await collect(provider, greedy);
-    const [again, other] = await Promise.all([collect(provider, greedy), collect(provider, story({ max_tokens: 40, seed: 1 }))]);
+    const [again, other] = await Promise.all([
+      collect(provider, greedy),
+      collect(provider, story({ max_tokens: 40, seed: 1 })),
+    ]);
     assert.equal(again.text, first.text);
     assert.notEqual(other.text, first.text);
     assert.equal(again.usage?.prompt_tokens, first.usage?.prompt_tokens);

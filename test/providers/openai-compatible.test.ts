@@ -3,13 +3,24 @@ import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { AppError } from '../../src/domain/errors.ts';
 import { startScriptedUpstream, type ScriptedUpstream } from '../../src/providers/mock/scripted-upstream.ts';
-import { OpenAiCompatibleProvider, type OpenAiCompatibleOptions } from '../../src/providers/openai-compatible/openai-compatible-provider.ts';
+import {
+  OpenAiCompatibleProvider,
+  type OpenAiCompatibleOptions,
+} from '../../src/providers/openai-compatible/openai-compatible-provider.ts';
 import type { ChatRequest, StreamEvent } from '../../src/providers/provider.ts';
 
 const timeouts = { connectMs: 2_000, firstByteMs: 5_000, idleMs: 5_000 };
-const says = (content: string, extra: Partial<ChatRequest> = {}): ChatRequest => ({ model: 'echo', messages: [{ role: 'user', content }], ...extra });
+const says = (content: string, extra: Partial<ChatRequest> = {}): ChatRequest => ({
+  model: 'echo',
+  messages: [{ role: 'user', content }],
+  ...extra,
+});
 
-async function events(provider: OpenAiCompatibleProvider, request: ChatRequest, signal = new AbortController().signal): Promise<StreamEvent[]> {
+async function events(
+  provider: OpenAiCompatibleProvider,
+  request: ChatRequest,
+  signal = new AbortController().signal,
+): Promise<StreamEvent[]> {
   const out: StreamEvent[] = [];
   for await (const event of await provider.stream(request, { signal })) out.push(event);
   return out;
@@ -33,7 +44,15 @@ describe('OpenAI-compatible adapter against the scripted upstream', () => {
   let upstream: ScriptedUpstream;
   const providers: OpenAiCompatibleProvider[] = [];
   const adapter = (options: Partial<OpenAiCompatibleOptions> = {}) => {
-    const provider = new OpenAiCompatibleProvider({ id: 'test', baseUrl: upstream.baseUrl, apiKey: 'sk-right', keyVariable: 'TEST_API_KEY', timeouts, retries: 2, ...options });
+    const provider = new OpenAiCompatibleProvider({
+      id: 'test',
+      baseUrl: upstream.baseUrl,
+      apiKey: 'sk-right',
+      keyVariable: 'TEST_API_KEY',
+      timeouts,
+      retries: 2,
+      ...options,
+    });
     providers.push(provider);
     return provider;
   };
@@ -48,8 +67,14 @@ describe('OpenAI-compatible adapter against the scripted upstream', () => {
 
   test('streams text deltas, then the usage the upstream reported, then the finish reason', async () => {
     const list = await events(adapter(), says('one two three'));
-    assert.deepEqual(list.filter((e) => e.type === 'text-delta').map((e) => (e as { text: string }).text), ['one ', 'two ', 'three']);
-    assert.deepEqual(list.slice(-2), [{ type: 'usage', usage: { prompt_tokens: 3, completion_tokens: 3 } }, { type: 'finish', reason: 'stop' }]);
+    assert.deepEqual(
+      list.filter((e) => e.type === 'text-delta').map((e) => (e as { text: string }).text),
+      ['one ', 'two ', 'three'],
+    );
+    assert.deepEqual(list.slice(-2), [
+      { type: 'usage', usage: { prompt_tokens: 3, completion_tokens: 3 } },
+      { type: 'finish', reason: 'stop' },
+    ]);
     const sent = upstream.chatRequests().at(-1)!;
     assert.equal(sent.headers.authorization, 'Bearer sk-right');
     assert.deepEqual(sent.body.stream_options, { include_usage: true });
@@ -57,12 +82,25 @@ describe('OpenAI-compatible adapter against the scripted upstream', () => {
   });
 
   test('a non-streamed call (stream: false) yields the same events from one JSON answer', async () => {
-    const list = await events(adapter(), says('alpha beta', { stream: false, temperature: 0.5, max_tokens: 10, stop: ['x'], seed: 4 }));
+    const list = await events(
+      adapter(),
+      says('alpha beta', { stream: false, temperature: 0.5, max_tokens: 10, stop: ['x'], seed: 4 }),
+    );
     assert.equal(textOf(list), 'alpha beta');
-    assert.deepEqual(list.slice(-2), [{ type: 'usage', usage: { prompt_tokens: 2, completion_tokens: 2 } }, { type: 'finish', reason: 'stop' }]);
+    assert.deepEqual(list.slice(-2), [
+      { type: 'usage', usage: { prompt_tokens: 2, completion_tokens: 2 } },
+      { type: 'finish', reason: 'stop' },
+    ]);
     const sent = upstream.chatRequests().at(-1)!.body;
     assert.deepEqual(
-      { stream: sent.stream, temperature: sent.temperature, max_tokens: sent.max_tokens, stop: sent.stop, seed: sent.seed, stream_options: sent.stream_options },
+      {
+        stream: sent.stream,
+        temperature: sent.temperature,
+        max_tokens: sent.max_tokens,
+        stop: sent.stop,
+        seed: sent.seed,
+        stream_options: sent.stream_options,
+      },
       { stream: false, temperature: 0.5, max_tokens: 10, stop: ['x'], seed: 4, stream_options: undefined },
     );
   });
@@ -74,9 +112,17 @@ describe('OpenAI-compatible adapter against the scripted upstream', () => {
   });
 
   test('tool calls come through as deltas; tools and tool_choice are passed upstream untouched', async () => {
-    const tools = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+    const tools = [
+      {
+        type: 'function',
+        function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } },
+      },
+    ];
     for (const stream of [true, false]) {
-      const list = await events(adapter(), says('[[tool:get_weather:{"city":"Paris"}]]', { tools, tool_choice: 'auto', stream }));
+      const list = await events(
+        adapter(),
+        says('[[tool:get_weather:{"city":"Paris"}]]', { tools, tool_choice: 'auto', stream }),
+      );
       const call = list.find((e) => e.type === 'tool-call-delta');
       assert.ok(call && call.type === 'tool-call-delta');
       assert.equal(call.name, 'get_weather');
@@ -90,7 +136,10 @@ describe('OpenAI-compatible adapter against the scripted upstream', () => {
 
   test('no usage upstream: no usage event (the completions service counts it)', async () => {
     const list = await events(adapter(), says('[[no-usage]] hi'));
-    assert.equal(list.some((e) => e.type === 'usage'), false);
+    assert.equal(
+      list.some((e) => e.type === 'usage'),
+      false,
+    );
     assert.deepEqual(list.at(-1), { type: 'finish', reason: 'stop' });
   });
 
@@ -112,15 +161,23 @@ describe('OpenAI-compatible adapter against the scripted upstream', () => {
   });
 
   test('a refused key is a 502 "provider rejected the key" that never quotes the key', async () => {
-    const error = await rejectsWith(events(adapter({ apiKey: 'sk-wrong-secret' }), says('hi')), 'upstream_error', /rejected the key.*401.*TEST_API_KEY/);
+    const error = await rejectsWith(
+      events(adapter({ apiKey: 'sk-wrong-secret' }), says('hi')),
+      'upstream_error',
+      /rejected the key.*401.*TEST_API_KEY/,
+    );
     assert.equal(error.status, 502);
     assert.doesNotMatch(error.message, /sk-wrong-secret/);
   });
 
-  test('an upstream 429 stays a 429 with its Retry-After; 400 is the caller\'s error with the upstream reason', async () => {
+  test("an upstream 429 stays a 429 with its Retry-After; 400 is the caller's error with the upstream reason", async () => {
     const limited = await rejectsWith(events(adapter(), says('[[status:429]] [[retry-after:7]]')), 'rate_limited');
     assert.equal(limited.headers['retry-after'], '7');
-    await rejectsWith(events(adapter(), says('[[status:400]]')), 'validation_failed', /rejected the request: Scripted failure 400/);
+    await rejectsWith(
+      events(adapter(), says('[[status:400]]')),
+      'validation_failed',
+      /rejected the request: Scripted failure 400/,
+    );
   });
 
   test('502/503/504 before the first byte are retried with backoff, then succeed', async () => {
@@ -149,11 +206,19 @@ describe('OpenAI-compatible adapter against the scripted upstream', () => {
         probe.close(() => resolve(port));
       });
     });
-    await rejectsWith(events(adapter({ baseUrl: `http://127.0.0.1:${closedPort}/v1`, retries: 0 }), says('hi')), 'upstream_error', /^Cannot reach Provider "test": ECONNREFUSED$/);
+    await rejectsWith(
+      events(adapter({ baseUrl: `http://127.0.0.1:${closedPort}/v1`, retries: 0 }), says('hi')),
+      'upstream_error',
+      /^Cannot reach Provider "test": ECONNREFUSED$/,
+    );
   });
 
   test('first-byte timeout: upstream_timeout before any event; idle timeout: an error event after the first bytes', async () => {
-    await rejectsWith(events(adapter({ timeouts: { ...timeouts, firstByteMs: 200 }, retries: 0 }), says('[[delay:1500]] slow')), 'upstream_timeout', /did not start answering within 200 ms/);
+    await rejectsWith(
+      events(adapter({ timeouts: { ...timeouts, firstByteMs: 200 }, retries: 0 }), says('[[delay:1500]] slow')),
+      'upstream_timeout',
+      /did not start answering within 200 ms/,
+    );
     const list = await events(adapter({ timeouts: { ...timeouts, idleMs: 200 } }), says('[[chunk-delay:1500]] a b'));
     const last = list.at(-1)!;
     assert.equal(last.type, 'error');
@@ -186,7 +251,10 @@ describe('OpenAI-compatible adapter against the scripted upstream', () => {
     await reading;
     await request.settled;
     assert.ok(request.closedEarlyAt !== undefined, 'the upstream saw the connection close');
-    assert.equal(seen.some((e) => e.type === 'error'), false);
+    assert.equal(
+      seen.some((e) => e.type === 'error'),
+      false,
+    );
   });
 
   test('embeddings and model discovery', async () => {
@@ -195,6 +263,9 @@ describe('OpenAI-compatible adapter against the scripted upstream', () => {
     assert.equal(result.embeddings.length, 2);
     assert.equal(result.embeddings[0]!.length, 8);
     assert.deepEqual(result.usage, { prompt_tokens: 3, completion_tokens: 0 });
-    assert.deepEqual(await provider.listModels({ signal: new AbortController().signal }), [{ id: 'echo', contextWindow: undefined }, { id: 'embed', contextWindow: undefined }]);
+    assert.deepEqual(await provider.listModels({ signal: new AbortController().signal }), [
+      { id: 'echo', contextWindow: undefined },
+      { id: 'embed', contextWindow: undefined },
+    ]);
   });
 });

@@ -24,7 +24,9 @@ describe('model registry configuration', () => {
   });
 
   test('each variable registers its provider with no other step', () => {
-    const { providers } = registrySpecs(loadConfig({ OPENAI_API_KEY: 'sk-1', MISTRAL_API_KEY: 'm-1', OLLAMA_BASE_URL: 'http://127.0.0.1:11434' }));
+    const { providers } = registrySpecs(
+      loadConfig({ OPENAI_API_KEY: 'sk-1', MISTRAL_API_KEY: 'm-1', OLLAMA_BASE_URL: 'http://127.0.0.1:11434' }),
+    );
     const byId = Object.fromEntries(providers.map((p) => [p.id, p]));
     assert.deepEqual(Object.keys(byId).sort(), ['mistral', 'ollama', 'openai']);
     assert.equal(byId.openai!.baseUrl, 'https://api.openai.com/v1');
@@ -41,9 +43,17 @@ describe('model registry configuration', () => {
   test('the config file declares providers (key from the variable it names) and maps public ids', () => {
     const config = withFile(
       {
-        providers: { groq: { base_url: 'https://api.groq.com/openai/v1', api_key_env: 'GROQ_API_KEY', headers: { 'x-team': 'a' } } },
+        providers: {
+          groq: { base_url: 'https://api.groq.com/openai/v1', api_key_env: 'GROQ_API_KEY', headers: { 'x-team': 'a' } },
+        },
         models: {
-          fast: { provider: 'groq', upstream: 'llama-3.1-8b-instant', context_window: 131072, prices: { input: 0.05, output: 0.08 }, capabilities: ['chat', 'tools'] },
+          fast: {
+            provider: 'groq',
+            upstream: 'llama-3.1-8b-instant',
+            context_window: 131072,
+            prices: { input: 0.05, output: 0.08 },
+            capabilities: ['chat', 'tools'],
+          },
           'groq/other': { provider: 'groq' },
         },
       },
@@ -52,27 +62,50 @@ describe('model registry configuration', () => {
     const { providers, models } = registrySpecs(config);
     assert.equal(providers[0]!.apiKey, 'gsk-secret');
     assert.equal(providers[0]!.discover, false, 'listed models turn discovery off');
-    assert.deepEqual(models[0], { id: 'fast', provider: 'groq', upstream: 'llama-3.1-8b-instant', contextWindow: 131072, prices: { input: 0.05, output: 0.08, currency: 'USD' }, capabilities: ['chat', 'tools'] });
+    assert.deepEqual(models[0], {
+      id: 'fast',
+      provider: 'groq',
+      upstream: 'llama-3.1-8b-instant',
+      contextWindow: 131072,
+      prices: { input: 0.05, output: 0.08, currency: 'USD' },
+      capabilities: ['chat', 'tools'],
+    });
     assert.equal(models[1]!.upstream, 'other');
     assert.doesNotMatch(JSON.stringify(config.file), /gsk-secret/);
   });
 
   test('keys never come from the file', () => {
-    assert.throws(() => withFile({ OPENAI_API_KEY: 'sk-in-file' }), (error: Error) => error instanceof InvalidConfigError && /OPENAI_API_KEY may only come from the environment/.test(error.message));
-    assert.throws(() => withFile({ providers: { x: { base_url: 'http://h/v1', api_key: 'k' } } }), /keys come from the environment only/);
+    assert.throws(
+      () => withFile({ OPENAI_API_KEY: 'sk-in-file' }),
+      (error: Error) =>
+        error instanceof InvalidConfigError && /OPENAI_API_KEY may only come from the environment/.test(error.message),
+    );
+    assert.throws(
+      () => withFile({ providers: { x: { base_url: 'http://h/v1', api_key: 'k' } } }),
+      /keys come from the environment only/,
+    );
   });
 
   test('a provider whose key variable is unset is marked, not dropped', () => {
-    const { providers } = registrySpecs(withFile({ providers: { x: { base_url: 'http://h/v1', api_key_env: 'X_KEY' } } }));
+    const { providers } = registrySpecs(
+      withFile({ providers: { x: { base_url: 'http://h/v1', api_key_env: 'X_KEY' } } }),
+    );
     assert.equal(providers[0]!.keyMissing, true);
   });
 
   test('invalid entries name their path', () => {
-    const bad = (content: unknown, pattern: RegExp) => assert.throws(() => registrySpecs(withFile(content)), (e: Error) => e instanceof InvalidRegistryError && pattern.test(e.message));
+    const bad = (content: unknown, pattern: RegExp) =>
+      assert.throws(
+        () => registrySpecs(withFile(content)),
+        (e: Error) => e instanceof InvalidRegistryError && pattern.test(e.message),
+      );
     bad({ providers: { x: {} } }, /providers\.x\.base_url must be a non-empty string/);
     bad({ providers: { Bad: { base_url: 'http://h' } } }, /providers\.Bad: a provider id/);
     bad({ models: { m: { provider: 'nowhere' } } }, /models\["m"\]\.provider: no provider "nowhere"/);
-    bad({ models: { m: { provider: 'openai', prices: { input: -1 } } } }, /models\["m"\]\.prices\.input must be a number/);
+    bad(
+      { models: { m: { provider: 'openai', prices: { input: -1 } } } },
+      /models\["m"\]\.prices\.input must be a number/,
+    );
     bad({ providers: { local: { base_url: 'http://h' } } }, /built in/);
   });
 });

@@ -42,7 +42,27 @@ describe('SSRF guard', () => {
 
   test('refuses loopback, private, link-local and metadata IP literals in every notation, without connecting', async () => {
     const before = hits;
-    for (const host of ['127.0.0.1', '[::1]', '[::ffff:127.0.0.1]', '0x7f000001', '2130706433', '0177.0.0.1', '127.1', '169.254.169.254', '10.0.0.1', '[64:ff9b::7f00:1]', '[::]', '0.0.0.0', '100.64.0.1', '224.0.0.1', '[fd00:ec2::254]', '[fe80::1]', '192.168.1.1', '172.16.0.1', '[2002:7f00:1::]']) {
+    for (const host of [
+      '127.0.0.1',
+      '[::1]',
+      '[::ffff:127.0.0.1]',
+      '0x7f000001',
+      '2130706433',
+      '0177.0.0.1',
+      '127.1',
+      '169.254.169.254',
+      '10.0.0.1',
+      '[64:ff9b::7f00:1]',
+      '[::]',
+      '0.0.0.0',
+      '100.64.0.1',
+      '224.0.0.1',
+      '[fd00:ec2::254]',
+      '[fe80::1]',
+      '192.168.1.1',
+      '172.16.0.1',
+      '[2002:7f00:1::]',
+    ]) {
       await refused(`http://${host}:${port}/secret`);
     }
     assert.equal(hits, before, 'the test server was never reached');
@@ -65,15 +85,22 @@ describe('SSRF guard', () => {
 
   test('refuses a name that resolves to a private address (every resolved address is checked)', async () => {
     await refused(`http://localhost:${port}/secret`);
-    const resolver: Resolver = async () => [{ address: '93.184.216.34', family: 4 }, { address: '10.1.2.3', family: 4 }];
+    const resolver: Resolver = async () => [
+      { address: '93.184.216.34', family: 4 },
+      { address: '10.1.2.3', family: 4 },
+    ];
     await refused(`http://mixed.example:${port}/`, { ...closed, resolver });
   });
 
   test('a public-looking name that redirects to a private address is refused at the redirect', async () => {
     // The fake public name resolves to the test server and is allowlisted by name; 127.0.0.1 itself is not.
-    const resolver: Resolver = async (host) => (host === 'public.example' ? [{ address: '127.0.0.1', family: 4 }] : [{ address: '127.0.0.1', family: 4 }]);
+    const resolver: Resolver = async (host) =>
+      host === 'public.example' ? [{ address: '127.0.0.1', family: 4 }] : [{ address: '127.0.0.1', family: 4 }];
     const policy: FetchPolicy = { ...closed, allowlist: parseAllowlist('public.example'), resolver };
-    const first = await guardedGet(`http://public.example:${port}/plain`, policy, { signal: never, connectTimeoutMs: 2000 });
+    const first = await guardedGet(`http://public.example:${port}/plain`, policy, {
+      signal: never,
+      connectTimeoutMs: 2000,
+    });
     assert.equal(await first.body.text(), 'the secret', 'the allowlisted name itself is fetched');
     await first.close();
     await refused(`http://public.example:${port}/to-loopback`, policy);
@@ -83,9 +110,13 @@ describe('SSRF guard', () => {
   test('connects to the vetted address, not to what the name says later (no DNS rebinding)', async () => {
     let calls = 0;
     // First answer is checked and pinned; a later answer (rebinding to the metadata address) is never asked for.
-    const resolver: Resolver = async () => (calls++ === 0 ? [{ address: '127.0.0.1', family: 4 }] : [{ address: '169.254.169.254', family: 4 }]);
+    const resolver: Resolver = async () =>
+      calls++ === 0 ? [{ address: '127.0.0.1', family: 4 }] : [{ address: '169.254.169.254', family: 4 }];
     const policy: FetchPolicy = { ...closed, allowlist: parseAllowlist('rebind.example'), resolver };
-    const response = await guardedGet(`http://rebind.example:${port}/plain`, policy, { signal: never, connectTimeoutMs: 2000 });
+    const response = await guardedGet(`http://rebind.example:${port}/plain`, policy, {
+      signal: never,
+      connectTimeoutMs: 2000,
+    });
     assert.equal(await response.body.text(), 'the secret');
     await response.close();
     assert.equal(calls, 1);
@@ -96,7 +127,10 @@ describe('SSRF guard', () => {
   });
 
   test('the allowlist admits the listed range and nothing else', async () => {
-    const response = await guardedGet(`http://127.0.0.1:${port}/plain`, open, { signal: never, connectTimeoutMs: 2000 });
+    const response = await guardedGet(`http://127.0.0.1:${port}/plain`, open, {
+      signal: never,
+      connectTimeoutMs: 2000,
+    });
     assert.equal(await response.body.text(), 'the secret');
     await response.close();
     await assert.rejects(vet(new URL('http://10.0.0.1/'), open), /private/);
@@ -112,7 +146,9 @@ describe('page reader', () => {
     server = createServer((request, response) => {
       if (request.url === '/article') {
         response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-        response.end('<html><head><title>Tides</title><script>var hidden=1</script></head><body><nav>menu</nav><article><h1>Tides</h1><p>The moon pulls the ocean and makes tides twice a day.</p></article></body></html>');
+        response.end(
+          '<html><head><title>Tides</title><script>var hidden=1</script></head><body><nav>menu</nav><article><h1>Tides</h1><p>The moon pulls the ocean and makes tides twice a day.</p></article></body></html>',
+        );
       } else if (serveHostilePage(request.url!, response)) {
         // /endless, /huge, /binary
       } else if (request.url === '/silent') {
@@ -153,7 +189,11 @@ describe('page reader', () => {
   });
 
   test('a binary page is skipped, a silent one gives up at its time limit, a refused one says why', async () => {
-    assert.deepEqual(await readPage(`${base}/binary`, open, limits, never), { ok: false, url: `${base}/binary`, reason: 'not text (application/octet-stream)' });
+    assert.deepEqual(await readPage(`${base}/binary`, open, limits, never), {
+      ok: false,
+      url: `${base}/binary`,
+      reason: 'not text (application/octet-stream)',
+    });
     const silent = await readPage(`${base}/silent`, open, { ...limits, timeoutMs: 300 }, never);
     assert.deepEqual(silent, { ok: false, url: `${base}/silent`, reason: 'no answer within 300 ms' });
     const refusedPage = await readPage(`${base}/article`, closed, limits, never);

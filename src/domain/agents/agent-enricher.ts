@@ -19,8 +19,19 @@ export function agentEnricher(agents: AgentsService, providerAgents?: ProviderAg
       const providerAgentId = await providerAgents?.route(agent, model, requested ?? {});
       return {
         messages: providerAgentId ? messages : withInstructions(agent, messages),
-        settings: { temperature: agent.settings.temperature, top_p: agent.settings.topP, max_tokens: agent.settings.maxTokens },
-        metadata: { agent: { id: agent.id, uuid: agent.uuid, name: agent.name, ...(providerAgentId && { provider_agent_id: providerAgentId }) } },
+        settings: {
+          temperature: agent.settings.temperature,
+          top_p: agent.settings.topP,
+          max_tokens: agent.settings.maxTokens,
+        },
+        metadata: {
+          agent: {
+            id: agent.id,
+            uuid: agent.uuid,
+            name: agent.name,
+            ...(providerAgentId && { provider_agent_id: providerAgentId }),
+          },
+        },
         ...(providerAgentId && { providerAgentId }),
       };
     },

@@ -50,7 +50,12 @@ export class AgentRuns {
   }
 
   /** One completion by the agent, nothing stored: its instructions first, its settings where the request gives none. */
-  async complete(actor: Actor, agentReference: string | number, input: AgentPromptInput, options: { signal: AbortSignal }): Promise<{ agent: Agent; run: CompletionRun }> {
+  async complete(
+    actor: Actor,
+    agentReference: string | number,
+    input: AgentPromptInput,
+    options: { signal: AbortSignal },
+  ): Promise<{ agent: Agent; run: CompletionRun }> {
     const agent = await this.deps.agents.get(actor, agentReference);
     return this.retryWithoutCopy(agent, (current) => this.completeOnce(actor, current, input, options));
   }
@@ -69,7 +74,12 @@ export class AgentRuns {
     }
   }
 
-  private async completeOnce(actor: Actor, agent: Agent, input: AgentPromptInput, options: { signal: AbortSignal }): Promise<{ agent: Agent; run: CompletionRun }> {
+  private async completeOnce(
+    actor: Actor,
+    agent: Agent,
+    input: AgentPromptInput,
+    options: { signal: AbortSignal },
+  ): Promise<{ agent: Agent; run: CompletionRun }> {
     const model = input.model ?? agent.model ?? (await this.deps.defaultModel());
     if (!model) throw invalid('model_id', 'is required: the agent has no model and no default model is configured');
     const providerAgentId = await this.deps.providerAgents?.route(agent, model, input);
@@ -127,10 +137,16 @@ export class AgentRuns {
   }
 
   /** A session that belongs to an agent; the agent's model is the session's unless one is given. */
-  async createSession(actor: Actor, agentReference: string | number, input: CreateConversationInput): Promise<Conversation> {
+  async createSession(
+    actor: Actor,
+    agentReference: string | number,
+    input: CreateConversationInput,
+  ): Promise<Conversation> {
     // A session naming an agent it cannot see is a bad request, like one naming an unknown model.
     const agent = await this.deps.agents.get(actor, agentReference).catch((error: unknown) => {
-      throw error instanceof AppError && error.code === 'not_found' ? invalid('agent_id', `no agent "${agentReference}" (GET /api/v1/models/agents lists yours)`) : error;
+      throw error instanceof AppError && error.code === 'not_found'
+        ? invalid('agent_id', `no agent "${agentReference}" (GET /api/v1/models/agents lists yours)`)
+        : error;
     });
     return this.deps.conversations.create(actor, { ...input, agent_id: agent.id, model: input.model ?? agent.model });
   }

@@ -32,7 +32,9 @@ export interface AgentInput {
 function mergeSettings(current: AgentSettings, given: AgentInput['settings']): AgentSettings {
   const merged: Record<string, number | boolean | null | undefined> = { ...current };
   for (const [name, value] of Object.entries(given ?? {})) if (value !== undefined) merged[name] = value;
-  return Object.fromEntries(Object.entries(merged).filter(([, value]) => value !== null && value !== undefined)) as AgentSettings;
+  return Object.fromEntries(
+    Object.entries(merged).filter(([, value]) => value !== null && value !== undefined),
+  ) as AgentSettings;
 }
 
 /** Agents: who may see them, and how they are created, changed and removed. */
@@ -48,13 +50,18 @@ export class AgentsService {
   }
 
   private async requireModel(model: string | null | undefined) {
-    if (model && !(await this.deps.modelExists(model))) throw invalid('model', `"${model}" is not a known model (GET /api/v1/models lists them)`);
+    if (model && !(await this.deps.modelExists(model)))
+      throw invalid('model', `"${model}" is not a known model (GET /api/v1/models lists them)`);
   }
 
   /** Finds an agent by id or UUID; someone else's answers 404 as if it did not exist (admins see all). */
   private async findRow(actor: Actor, reference: string | number): Promise<AgentRow> {
     const parsed = typeof reference === 'number' ? { id: reference } : parseReference(reference);
-    const row = !parsed ? undefined : 'id' in parsed ? await this.deps.store.findById(parsed.id) : await this.deps.store.findByUuid(parsed.uuid);
+    const row = !parsed
+      ? undefined
+      : 'id' in parsed
+        ? await this.deps.store.findById(parsed.id)
+        : await this.deps.store.findByUuid(parsed.uuid);
     if (!row || (row.user_id !== actor.userId && actor.role !== 'admin')) throw notFound('Agent');
     return row;
   }
@@ -109,7 +116,9 @@ export class AgentsService {
       ...(patch.model !== undefined && { model: patch.model }),
       ...(patch.instructions !== undefined && { instructions: patch.instructions }),
       ...(patch.description !== undefined && { description: patch.description }),
-      ...(patch.settings !== undefined && { settings: JSON.stringify(mergeSettings(toAgent(row).settings, patch.settings)) }),
+      ...(patch.settings !== undefined && {
+        settings: JSON.stringify(mergeSettings(toAgent(row).settings, patch.settings)),
+      }),
       ...(patch.tools !== undefined && { tools: patch.tools ? JSON.stringify(patch.tools) : null }),
       ...(patch.metadata !== undefined && { metadata: JSON.stringify(patch.metadata) }),
       updated_at: this.now(),

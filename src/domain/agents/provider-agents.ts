@@ -18,7 +18,8 @@ export interface RequestedSettings {
 }
 
 /** Whether a provider call failed because the agent is gone there (deleted in the provider's console). */
-export const isMissingProviderAgent = (error: unknown) => error instanceof AppError && error.code === 'upstream_error' && / 404 /.test(error.message);
+export const isMissingProviderAgent = (error: unknown) =>
+  error instanceof AppError && error.code === 'upstream_error' && / 404 /.test(error.message);
 
 /**
  * Keeps Causerie's agents mirrored on providers with agents of their own (Mistral's Agents API), so
@@ -34,11 +35,15 @@ export class ProviderAgentSync {
   }
 
   /** The provider behind the agent's model when that provider keeps agents, else undefined. */
-  private async host(model: string | null): Promise<{ upstream: string; provider: Provider & Required<Pick<Provider, 'agents'>> } | undefined> {
+  private async host(
+    model: string | null,
+  ): Promise<{ upstream: string; provider: Provider & Required<Pick<Provider, 'agents'>> } | undefined> {
     if (!model) return undefined;
     try {
       const { entry, provider } = await this.deps.resolve(model);
-      return provider.agents ? { upstream: entry.upstream, provider: provider as Provider & Required<Pick<Provider, 'agents'>> } : undefined;
+      return provider.agents
+        ? { upstream: entry.upstream, provider: provider as Provider & Required<Pick<Provider, 'agents'>> }
+        : undefined;
     } catch {
       return undefined;
     }
@@ -61,7 +66,7 @@ export class ProviderAgentSync {
   }
 
   private failed(action: string, agent: Agent, providerId: string, error: unknown) {
-    const reason = error instanceof AppError ? error.message : (error as Error)?.message ?? String(error);
+    const reason = error instanceof AppError ? error.message : ((error as Error)?.message ?? String(error));
     this.deps.warn(`agents: cannot ${action} agent ${agent.id} on provider "${providerId}": ${reason}`);
   }
 
@@ -82,10 +87,15 @@ export class ProviderAgentSync {
    * moved onto such a provider (or its copy is gone), removed when it moved off. Its id there now.
    */
   async updated(before: Agent, after: Agent): Promise<string | null> {
-    const [was, now] = await Promise.all([before.providerAgentId ? this.host(before.model) : undefined, this.host(after.model)]);
+    const [was, now] = await Promise.all([
+      before.providerAgentId ? this.host(before.model) : undefined,
+      this.host(after.model),
+    ]);
     if (before.providerAgentId && was && now && was.provider.id === now.provider.id) {
       try {
-        await now.provider.agents.update(before.providerAgentId, this.definition(after, now.upstream), { signal: this.signal() });
+        await now.provider.agents.update(before.providerAgentId, this.definition(after, now.upstream), {
+          signal: this.signal(),
+        });
         return before.providerAgentId;
       } catch (error) {
         // Deleted in the provider's console: make it again; otherwise keep the link and retry next time.

@@ -77,7 +77,14 @@ export class ApiKeysService {
 
   async create(
     actor: Actor,
-    input: { name?: string; expires_at?: string; expires_in_days?: number; limits?: KeyLimits; kind?: 'secret' | 'public'; user_id?: number },
+    input: {
+      name?: string;
+      expires_at?: string;
+      expires_in_days?: number;
+      limits?: KeyLimits;
+      kind?: 'secret' | 'public';
+      user_id?: number;
+    },
   ): Promise<{ key: string; apiKey: ApiKey }> {
     const now = this.deps.clock.now();
     let expiresAt: string | null = null;
@@ -93,12 +100,16 @@ export class ApiKeysService {
       expiresAt = isoAt(now + input.expires_in_days * 86_400_000);
     }
     const ownerId = input.user_id ?? actor.userId;
-    if (ownerId !== actor.userId && actor.role !== 'admin') throw new AppError('forbidden', 'Only an administrator can create keys for another user');
+    if (ownerId !== actor.userId && actor.role !== 'admin')
+      throw new AppError('forbidden', 'Only an administrator can create keys for another user');
     // A key created with a key lives no longer than its parent (which also bounds its usage).
     const parent = actor.apiKeyId === undefined ? undefined : await this.deps.store.findById(actor.apiKeyId);
     if (parent?.expires_at && (expiresAt === null || expiresAt > parent.expires_at)) expiresAt = parent.expires_at;
     if ((await this.deps.store.countLive(ownerId, isoAt(now))) >= this.deps.maxKeysPerUser) {
-      throw new AppError('conflict', `This user already has ${this.deps.maxKeysPerUser} live API keys; revoke one first`);
+      throw new AppError(
+        'conflict',
+        `This user already has ${this.deps.maxKeysPerUser} live API keys; revoke one first`,
+      );
     }
     const key = generateKey();
     const row = await this.deps.store.insert({
@@ -128,7 +139,9 @@ export class ApiKeysService {
   /** A key by id or UUID; another user's key is not found (admins see all). */
   async getRow(actor: Actor, reference: string): Promise<ApiKeyRow> {
     const parsed = parseReference(reference);
-    const row = parsed && ('id' in parsed ? await this.deps.store.findById(parsed.id) : await this.deps.store.findByUuid(parsed.uuid));
+    const row =
+      parsed &&
+      ('id' in parsed ? await this.deps.store.findById(parsed.id) : await this.deps.store.findByUuid(parsed.uuid));
     if (!row || (actor.role !== 'admin' && row.user_id !== actor.userId)) throw notFound('API key');
     return row;
   }
@@ -144,13 +157,14 @@ export class ApiKeysService {
     const revoked = (await this.deps.store.update(row.id, { revoked_at: at }))!;
     // Keys created with this one go with it, and theirs in turn.
     const ids = [row.id];
-    for (let parents = [row.id]; parents.length > 0; ids.push(...parents)) parents = await this.deps.store.revokeChildren(parents, at);
+    for (let parents = [row.id]; parents.length > 0; ids.push(...parents))
+      parents = await this.deps.store.revokeChildren(parents, at);
     this.deps.onRevoked?.(ids);
     return toApiKey(revoked);
   }
 
   async setLimits(actor: Actor, reference: string, limits: KeyLimits | null): Promise<ApiKey> {
-    if (actor.role !== 'admin') throw new AppError('forbidden', 'Only an administrator can change a key\'s limits');
+    if (actor.role !== 'admin') throw new AppError('forbidden', "Only an administrator can change a key's limits");
     const row = await this.getRow(actor, reference);
     return toApiKey((await this.deps.store.update(row.id, { limits: limits ? JSON.stringify(limits) : null }))!);
   }
@@ -162,8 +176,10 @@ export class ApiKeysService {
     const now = this.deps.clock.now();
     if (row.revoked_at) throw new AppError('unauthorized', 'This API key has been revoked');
     // A public key sits in web pages: it only mints client tokens for its agent (spec 002).
-    if (row.kind === 'public') throw new AppError('unauthorized', 'A public key can only get client tokens for its agent');
-    if (row.expires_at && Date.parse(row.expires_at) <= now) throw new AppError('unauthorized', 'This API key has expired');
+    if (row.kind === 'public')
+      throw new AppError('unauthorized', 'A public key can only get client tokens for its agent');
+    if (row.expires_at && Date.parse(row.expires_at) <= now)
+      throw new AppError('unauthorized', 'This API key has expired');
     if (!row.last_used_at || Date.parse(row.last_used_at) + touchIntervalMs <= now) {
       row.last_used_at = isoAt(now);
       await this.deps.store.touch(row.id, row.last_used_at);

@@ -7,7 +7,14 @@ import { randomToken, sha256 } from '../secrets.ts';
 import { looksLikeApiKey, type ApiKeysService } from '../api-keys/api-keys.service.ts';
 import type { ApiKeyRow } from '../api-keys/api-keys.store.ts';
 import { decoyHash, hashPassword, verifyPassword } from '../users/passwords.ts';
-import { checkPasswordRules, toUser, usernameKey, type Actor, type User, type UsersService } from '../users/users.service.ts';
+import {
+  checkPasswordRules,
+  toUser,
+  usernameKey,
+  type Actor,
+  type User,
+  type UsersService,
+} from '../users/users.service.ts';
 import type { UsersStore } from '../users/users.store.ts';
 import type { LoginThrottle } from './login-throttle.ts';
 import type { RefreshTokensStore } from './refresh-tokens.store.ts';
@@ -31,7 +38,10 @@ export interface TokenResponse {
 /** RFC 6749 section 5.2 error codes, carried on AppError for the OAuth surface. */
 export class OAuthError extends AppError {
   readonly oauthCode: string;
-  constructor(oauthCode: 'invalid_request' | 'invalid_grant' | 'unsupported_grant_type' | 'invalid_client', message: string) {
+  constructor(
+    oauthCode: 'invalid_request' | 'invalid_grant' | 'unsupported_grant_type' | 'invalid_client',
+    message: string,
+  ) {
     super(oauthCode === 'invalid_client' ? 'unauthorized' : 'validation_failed', message);
     this.oauthCode = oauthCode;
   }
@@ -111,11 +121,13 @@ export class AuthService {
       subject = payload.sub;
       signIn = payload.sid;
     } catch (error) {
-      if (error instanceof joseErrors.JWTExpired) throw unauthorized('Access token expired: get a new one from POST /oauth/token');
+      if (error instanceof joseErrors.JWTExpired)
+        throw unauthorized('Access token expired: get a new one from POST /oauth/token');
       throw unauthorized('Invalid access token');
     }
     // A signed-out sign-in, or one whose refresh token was stolen and reused, ends its access tokens too.
-    if (typeof signIn !== 'string' || (await this.deps.refreshTokens.isFamilyRevoked(signIn))) throw unauthorized('This sign-in has been revoked');
+    if (typeof signIn !== 'string' || (await this.deps.refreshTokens.isFamilyRevoked(signIn)))
+      throw unauthorized('This sign-in has been revoked');
     const user = await this.activeUser(Number(subject));
     return { user, userId: user.id, role: user.role, via: 'access_token' };
   }
@@ -186,7 +198,10 @@ export class AuthService {
       if (typeof input.refresh_token !== 'string') throw new OAuthError('invalid_request', 'refresh_token is required');
       return this.refresh(input.refresh_token);
     }
-    throw new OAuthError('unsupported_grant_type', `grant_type "${grantType}" is not supported; use password or refresh_token`);
+    throw new OAuthError(
+      'unsupported_grant_type',
+      `grant_type "${grantType}" is not supported; use password or refresh_token`,
+    );
   }
 
   /**
@@ -198,7 +213,12 @@ export class AuthService {
     const row = await this.deps.refreshTokens.findByHash(sha256(token));
     if (row) return this.deps.refreshTokens.revokeFamily(row.family, now);
     try {
-      const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'], issuer: 'causerie', requiredClaims: ['sid'], currentDate: new Date(this.deps.clock.now()) });
+      const { payload } = await jwtVerify(token, this.key, {
+        algorithms: ['HS256'],
+        issuer: 'causerie',
+        requiredClaims: ['sid'],
+        currentDate: new Date(this.deps.clock.now()),
+      });
       if (typeof payload.sid === 'string') await this.deps.refreshTokens.revokeFamily(payload.sid, now);
     } catch {}
   }
@@ -214,7 +234,10 @@ export class AuthService {
     try {
       await this.checkPassword(row.username, input.current, address);
     } catch (error) {
-      if (error instanceof AppError && error.code === 'unauthorized') throw new AppError('validation_failed', 'current_password: is not this account\'s password', { field: 'current_password' });
+      if (error instanceof AppError && error.code === 'unauthorized')
+        throw new AppError('validation_failed', "current_password: is not this account's password", {
+          field: 'current_password',
+        });
       throw error;
     }
     checkPasswordRules('new_password', input.next);
@@ -232,7 +255,8 @@ export class AuthService {
   private async refresh(token: string): Promise<TokenResponse> {
     const now = this.deps.clock.now();
     const row = await this.deps.refreshTokens.findByHash(sha256(token));
-    if (!row || row.revoked_at || Date.parse(row.expires_at) <= now) throw new OAuthError('invalid_grant', 'Invalid or expired refresh token');
+    if (!row || row.revoked_at || Date.parse(row.expires_at) <= now)
+      throw new OAuthError('invalid_grant', 'Invalid or expired refresh token');
     if (row.used_at || !(await this.deps.refreshTokens.markUsed(row.id, isoAt(now)))) {
       await this.deps.refreshTokens.revokeFamily(row.family, isoAt(now));
       throw new OAuthError('invalid_grant', 'Refresh token already used; all tokens of this login are revoked');
@@ -264,6 +288,11 @@ export class AuthService {
       used_at: null,
       revoked_at: null,
     });
-    return { access_token: accessToken, token_type: 'Bearer', expires_in: this.deps.accessTokenSeconds, refresh_token: refreshToken };
+    return {
+      access_token: accessToken,
+      token_type: 'Bearer',
+      expires_in: this.deps.accessTokenSeconds,
+      refresh_token: refreshToken,
+    };
   }
 }

@@ -40,7 +40,8 @@ export class LoginThrottle {
         { name: 'login', subject: `${usernameKey}\n${address}`, limit: this.deps.maxFailures, amount: 1 },
         { name: 'login-address', subject: address, limit: this.deps.maxAddressFailures, amount: 1 },
       ],
-      refusal: (index, seconds) => `Too many failed sign-ins ${index === 0 ? 'for this account from this address' : 'from this address'}; retry in ${seconds} s`,
+      refusal: (index, seconds) =>
+        `Too many failed sign-ins ${index === 0 ? 'for this account from this address' : 'from this address'}; retry in ${seconds} s`,
     });
   }
 }

@@ -31,17 +31,33 @@ export class RefreshTokensStore {
 
   /** Whether the sign-in (token family) has been revoked: by sign-out, or by a reused refresh token. */
   async isFamilyRevoked(family: string): Promise<boolean> {
-    const row = await this.db.selectFrom('refresh_tokens').select('id').where('family', '=', family).where('revoked_at', 'is not', null).limit(1).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('refresh_tokens')
+      .select('id')
+      .where('family', '=', family)
+      .where('revoked_at', 'is not', null)
+      .limit(1)
+      .executeTakeFirst();
     return row !== undefined;
   }
 
   /** Revokes every sign-in of a user; returns how many were live. */
   async revokeAllOfUser(userId: number, at: string): Promise<number> {
-    const result = await this.db.updateTable('refresh_tokens').set({ revoked_at: at }).where('user_id', '=', userId).where('revoked_at', 'is', null).executeTakeFirst();
+    const result = await this.db
+      .updateTable('refresh_tokens')
+      .set({ revoked_at: at })
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
     return Number(result.numUpdatedRows);
   }
 
   async revokeFamily(family: string, at: string): Promise<void> {
-    await this.db.updateTable('refresh_tokens').set({ revoked_at: at }).where('family', '=', family).where('revoked_at', 'is', null).execute();
+    await this.db
+      .updateTable('refresh_tokens')
+      .set({ revoked_at: at })
+      .where('family', '=', family)
+      .where('revoked_at', 'is', null)
+      .execute();
   }
 }

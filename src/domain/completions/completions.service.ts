@@ -39,13 +39,17 @@ export interface EmbeddingsResult {
 
 function validate(input: CompletionInput, entry: ModelEntry): void {
   if (!input.messages.length) throw invalid('messages', 'must hold at least one message');
-  if (input.temperature !== undefined && !(input.temperature >= 0 && input.temperature <= 2)) throw invalid('temperature', 'must be between 0 and 2');
-  if (input.top_p !== undefined && !(input.top_p > 0 && input.top_p <= 1)) throw invalid('top_p', 'must be greater than 0 and at most 1');
-  if (input.max_tokens !== undefined && !(Number.isInteger(input.max_tokens) && input.max_tokens >= 1)) throw invalid('max_tokens', 'must be a positive integer');
+  if (input.temperature !== undefined && !(input.temperature >= 0 && input.temperature <= 2))
+    throw invalid('temperature', 'must be between 0 and 2');
+  if (input.top_p !== undefined && !(input.top_p > 0 && input.top_p <= 1))
+    throw invalid('top_p', 'must be greater than 0 and at most 1');
+  if (input.max_tokens !== undefined && !(Number.isInteger(input.max_tokens) && input.max_tokens >= 1))
+    throw invalid('max_tokens', 'must be a positive integer');
   if (input.max_tokens !== undefined && entry.contextWindow && input.max_tokens > entry.contextWindow) {
     throw invalid('max_tokens', `must be at most ${entry.contextWindow}, the context window of ${entry.id}`);
   }
-  if (entry.source === 'config' && !entry.capabilities.includes('chat')) throw invalid('model', `${entry.id} does not do chat completions`);
+  if (entry.source === 'config' && !entry.capabilities.includes('chat'))
+    throw invalid('model', `${entry.id} does not do chat completions`);
 }
 
 /**
@@ -66,7 +70,9 @@ export class CompletionsService implements Completions {
     const { entry, provider } = await this.deps.models.resolve(input.model);
     validate(input, entry);
     const promptEstimate = await countPromptTokens(provider, entry.upstream, input.messages);
-    const reservedCompletion = input.max_tokens ?? (entry.contextWindow ? Math.max(entry.contextWindow - promptEstimate, 1) : defaultReservedCompletionTokens);
+    const reservedCompletion =
+      input.max_tokens ??
+      (entry.contextWindow ? Math.max(entry.contextWindow - promptEstimate, 1) : defaultReservedCompletionTokens);
     const reserve = { prompt_tokens: promptEstimate, completion_tokens: reservedCompletion };
     if (options.signal.aborted) throw options.signal.reason;
     const admission = await this.deps.limits.admit({
@@ -81,33 +87,44 @@ export class CompletionsService implements Completions {
     // From here on the answer is registered: it stops with the caller, on revocation, or when too long.
     const running = this.deps.running.start(actor, options.signal);
     const { signal } = running;
-    const ledger = new Ledger(this.deps, { actor, entry, provider, admission, conversationId: input.conversationId, onRecorded: running.done });
+    const ledger = new Ledger(this.deps, {
+      actor,
+      entry,
+      provider,
+      admission,
+      conversationId: input.conversationId,
+      onRecorded: running.done,
+    });
     let source: AsyncIterable<StreamEvent>;
     let request: ChatRequest;
     try {
       if (signal.aborted) throw signal.reason;
       request = {
-          model: entry.upstream,
-          messages: input.messages,
-          temperature: input.temperature,
-          top_p: input.top_p,
-          // Never more than was reserved: with no known context window the reservation is the cap.
-          max_tokens: admission.maxCompletionTokens ?? input.max_tokens ?? (entry.contextWindow ? undefined : reservedCompletion),
-          stop: input.stop,
-          seed: input.seed,
-          presence_penalty: input.presence_penalty,
-          frequency_penalty: input.frequency_penalty,
-          tools: input.tools,
-          tool_choice: input.tool_choice,
-          response_format: input.response_format,
-          stream: input.stream,
-          agentId: input.agentId,
+        model: entry.upstream,
+        messages: input.messages,
+        temperature: input.temperature,
+        top_p: input.top_p,
+        // Never more than was reserved: with no known context window the reservation is the cap.
+        max_tokens:
+          admission.maxCompletionTokens ?? input.max_tokens ?? (entry.contextWindow ? undefined : reservedCompletion),
+        stop: input.stop,
+        seed: input.seed,
+        presence_penalty: input.presence_penalty,
+        frequency_penalty: input.frequency_penalty,
+        tools: input.tools,
+        tool_choice: input.tool_choice,
+        response_format: input.response_format,
+        stream: input.stream,
+        agentId: input.agentId,
       };
       source = await provider.stream(request, { signal });
     } catch (error) {
       // Nothing was produced. A caller that left after admission still sent its prompt (the
       // upstream may have read it), so it is charged; a provider failure is not the caller's.
-      await ledger.record(signal.aborted ? 'cancelled' : 'error', { prompt_tokens: signal.aborted ? promptEstimate : 0, completion_tokens: 0 });
+      await ledger.record(signal.aborted ? 'cancelled' : 'error', {
+        prompt_tokens: signal.aborted ? promptEstimate : 0,
+        completion_tokens: 0,
+      });
       throw error;
     }
     return {
@@ -148,7 +165,14 @@ export class CompletionsService implements Completions {
 class Ledger {
   usage: Usage | undefined;
   private readonly deps: CompletionsDeps;
-  private readonly run: { actor: Actor; entry: ModelEntry; provider: Provider; admission: Admission; conversationId?: number; onRecorded?: () => void };
+  private readonly run: {
+    actor: Actor;
+    entry: ModelEntry;
+    provider: Provider;
+    admission: Admission;
+    conversationId?: number;
+    onRecorded?: () => void;
+  };
   private recorded = false;
 
   constructor(deps: CompletionsDeps, run: Ledger['run']) {
@@ -191,7 +215,11 @@ class Ledger {
    * counted when the upstream reported none). The row is written before those last events are
    * yielded, so a consumer that stops there (or leaves early: finally) still leaves one row.
    */
-  async *track(source: AsyncIterable<StreamEvent>, promptEstimate: number, signal: AbortSignal): AsyncGenerator<StreamEvent> {
+  async *track(
+    source: AsyncIterable<StreamEvent>,
+    promptEstimate: number,
+    signal: AbortSignal,
+  ): AsyncGenerator<StreamEvent> {
     const { provider, entry } = this.run;
     const produced = new ProducedText(provider.countTokens !== undefined);
     let reported: Usage | undefined;
@@ -213,7 +241,10 @@ class Ledger {
             break;
           case 'finish': {
             const usage = await usageNow();
-            await this.record(event.reason === 'cancelled' ? 'cancelled' : event.reason === 'error' ? 'error' : 'complete', usage);
+            await this.record(
+              event.reason === 'cancelled' ? 'cancelled' : event.reason === 'error' ? 'error' : 'complete',
+              usage,
+            );
             yield { type: 'usage', usage };
             yield event;
             return;
@@ -227,15 +258,29 @@ class Ledger {
       // The source ended without a finish: the caller aborted (or the adapter stopped early).
       const reason: FinishReason = signal.aborted ? 'cancelled' : 'error';
       await this.record(signal.aborted ? 'cancelled' : 'error', await usageNow());
-      if (reason === 'error') yield { type: 'error', error: new AppError('upstream_error', `Provider "${provider.id}" ended the answer without finishing it`) };
+      if (reason === 'error')
+        yield {
+          type: 'error',
+          error: new AppError('upstream_error', `Provider "${provider.id}" ended the answer without finishing it`),
+        };
       else yield { type: 'finish', reason };
     } catch (error) {
       await this.record(signal.aborted ? 'cancelled' : 'error', await usageNow());
       if (signal.aborted) return;
-      yield { type: 'error', error: error instanceof AppError ? error : new AppError('upstream_error', `Provider "${provider.id}" failed mid-answer`, { cause: error }) };
+      yield {
+        type: 'error',
+        error:
+          error instanceof AppError
+            ? error
+            : new AppError('upstream_error', `Provider "${provider.id}" failed mid-answer`, { cause: error }),
+      };
     } finally {
       // The consumer left before the end (break, or return() on abort): what was produced is charged.
-      if (!this.recorded) await this.record('cancelled', await usageNow().catch(() => ({ prompt_tokens: promptEstimate, completion_tokens: 0 })));
+      if (!this.recorded)
+        await this.record(
+          'cancelled',
+          await usageNow().catch(() => ({ prompt_tokens: promptEstimate, completion_tokens: 0 })),
+        );
     }
   }
 }

@@ -11,7 +11,10 @@ export function estimateTokens(message: ChatMessage): number {
  * newest messages as far as they fit, and the oldest are dropped first. The newest message is kept
  * even if it alone is too long (the provider then answers with its own error).
  */
-export function fitToContext(messages: ChatMessage[], options: { contextWindow: number | undefined; maxTokens?: number }): ChatMessage[] {
+export function fitToContext(
+  messages: ChatMessage[],
+  options: { contextWindow: number | undefined; maxTokens?: number },
+): ChatMessage[] {
   if (!options.contextWindow) return messages;
   const reserve = options.maxTokens ?? Math.min(1024, Math.floor(options.contextWindow / 4));
   let budget = options.contextWindow - reserve;

@@ -7,7 +7,15 @@ import type { Actor } from '../users/users.service.ts';
 import { ConversationLocks } from './conversation-locks.ts';
 import type { ConversationsService, CreateConversationInput } from './conversations.service.ts';
 import type { ConversationRow, ConversationsStore, MessageRow, MessageStatus } from './conversations.store.ts';
-import { newMessageRow, toConversation, toMessage, type Conversation, type Message, type MessageRole, type ModelCatalog } from './conversations.types.ts';
+import {
+  newMessageRow,
+  toConversation,
+  toMessage,
+  type Conversation,
+  type Message,
+  type MessageRole,
+  type ModelCatalog,
+} from './conversations.types.ts';
 import { fitToContext } from './context-window.ts';
 import type { ContextEnricher, EnrichedSettings } from './context-enrichers.ts';
 import { EventQueue } from './event-queue.ts';
@@ -136,7 +144,8 @@ export class ConversationCompletions {
     let keyId: number | undefined;
     if (input.idempotency && this.deps.idempotency) {
       const claim = await this.deps.idempotency.claim(actor.userId, input.idempotency);
-      if (claim.kind === 'replay') return this.replay(claim.row.conversation_id, claim.row.reply_id, claim.row.message_ids);
+      if (claim.kind === 'replay')
+        return this.replay(claim.row.conversation_id, claim.row.reply_id, claim.row.message_ids);
       keyId = claim.id;
     }
     let created = false;
@@ -168,17 +177,26 @@ export class ConversationCompletions {
       // Waiting for the conversation is inside the clean-up path: a client that leaves while it
       // waits (or before) leaves no conversation behind that this request created.
       release = await this.locks.acquire(conversation.id, options.signal);
-      leased = await store.acquireStreamLease(conversation.id, owner, isoAt(this.deps.clock.now() + this.deps.timings.leaseMs), this.now());
+      leased = await store.acquireStreamLease(
+        conversation.id,
+        owner,
+        isoAt(this.deps.clock.now() + this.deps.timings.leaseMs),
+        this.now(),
+      );
       if (!leased) {
         // Only another process can hold it: this one queues its own callers on the lock above.
-        throw new AppError('conflict', 'Another completion is running in this conversation; retry when it has finished');
+        throw new AppError(
+          'conflict',
+          'Another completion is running in this conversation; retry when it has finished',
+        );
       }
       // Read again now that it is ours: a completion or a switch-model may have changed it while we waited.
       const current = await store.findConversationById(conversation.id);
       if (!current) throw notFound('Conversation');
       conversation = current;
       const model = input.model ?? conversation.model ?? input.fallbackModel ?? (await this.deps.models.defaultModel());
-      if (!model) throw invalid('model', 'is required: this conversation has no model yet and no default model is configured');
+      if (!model)
+        throw invalid('model', 'is required: this conversation has no model yet and no default model is configured');
       // An unknown model is a bad request (spec 003 lists 400, not 404), whichever surface asks.
       await this.deps.conversations.requireModel(model, 'model');
       const now = this.now();
@@ -186,7 +204,9 @@ export class ConversationCompletions {
       const toAppend = input.skipStoredPrefix ? afterStoredPrefix(stored, input.messages) : input.messages;
       for (const message of toAppend) {
         appended.push(
-          await store.insertMessage(newMessageRow(conversation.id, { role: message.role, content: message.content }, now)),
+          await store.insertMessage(
+            newMessageRow(conversation.id, { role: message.role, content: message.content }, now),
+          ),
         );
       }
       await this.deps.searchIndex?.messagesStored(conversation.user_id, appended);
@@ -198,7 +218,10 @@ export class ConversationCompletions {
       }
       const enriched = await this.enrich(actor, conversation, model, context, input, controller.signal);
       const maxTokens = input.max_tokens ?? enriched.settings.max_tokens;
-      const fitted = fitToContext(enriched.messages, { contextWindow: await this.deps.models.contextWindow(model), maxTokens });
+      const fitted = fitToContext(enriched.messages, {
+        contextWindow: await this.deps.models.contextWindow(model),
+        maxTokens,
+      });
       // The client may have left while we looked things up: then no model is called, and what this request stored goes.
       if (controller.signal.aborted) throw controller.signal.reason;
       run = await this.deps.completions.start(
@@ -220,10 +243,18 @@ export class ConversationCompletions {
         { signal: controller.signal },
       );
       // Admitted: the conversation now uses this model, and is titled after its first user message.
-      const firstUser = toAppend.find((m) => m.role === 'user') ?? (conversation.title === null ? history.find((m) => m.role === 'user') : undefined);
+      const firstUser =
+        toAppend.find((m) => m.role === 'user') ??
+        (conversation.title === null ? history.find((m) => m.role === 'user') : undefined);
       await this.deps.conversations.touch(conversation, firstUser?.content, now);
       if (conversation.model !== run.model) await store.updateConversation(conversation.id, { model: run.model });
-      const replyRow = await store.insertMessage(newMessageRow(conversation.id, { role: 'assistant', content: '', model: run.model, status: 'streaming', metadata: enriched.metadata }, this.now()));
+      const replyRow = await store.insertMessage(
+        newMessageRow(
+          conversation.id,
+          { role: 'assistant', content: '', model: run.model, status: 'streaming', metadata: enriched.metadata },
+          this.now(),
+        ),
+      );
       const updated = toConversation((await store.findConversationById(conversation.id)) ?? conversation);
       const persister = new StreamPersister({
         store,
@@ -234,13 +265,21 @@ export class ConversationCompletions {
         timings: this.deps.timings,
       });
       if (keyId !== undefined) {
-        await this.deps.idempotency!.record(keyId, { conversationId: conversation.id, replyId: replyRow.id, messageIds: appended.map((m) => m.id) });
+        await this.deps.idempotency!.record(keyId, {
+          conversationId: conversation.id,
+          replyId: replyRow.id,
+          messageIds: appended.map((m) => m.id),
+        });
       }
       const queue = new EventQueue<StreamEvent>();
       handedOver = true;
       const userId = conversation.user_id;
-      const indexReply = (final: Partial<MessageRow>) => this.deps.searchIndex?.messagesStored(userId, [{ ...replyRow, ...final }]);
-      const done = this.pump(run, persister, queue, controller.signal, release, indexReply).then((final) => ({ ...toMessage(replyRow), ...final }));
+      const indexReply = (final: Partial<MessageRow>) =>
+        this.deps.searchIndex?.messagesStored(userId, [{ ...replyRow, ...final }]);
+      const done = this.pump(run, persister, queue, controller.signal, release, indexReply).then((final) => ({
+        ...toMessage(replyRow),
+        ...final,
+      }));
       done.catch(() => {});
       return {
         conversation: updated,
@@ -271,7 +310,11 @@ export class ConversationCompletions {
   }
 
   /** The answer of an earlier request with the same Idempotency-Key, as stored now. */
-  private async replay(conversationId: number | null, replyId: number | null, messageIds: string | null): Promise<ConversationRun> {
+  private async replay(
+    conversationId: number | null,
+    replyId: number | null,
+    messageIds: string | null,
+  ): Promise<ConversationRun> {
     const { store } = this.deps;
     const conversation = conversationId === null ? undefined : await store.findConversationById(conversationId);
     const reply = replyId === null ? undefined : await store.findMessageById(replyId);
@@ -287,18 +330,35 @@ export class ConversationCompletions {
   }
 
   /** Runs the enrichers in order; their metadata is merged, the first to set a setting wins. */
-  private async enrich(actor: Actor, conversation: ConversationRow, model: string, messages: ChatMessage[], input: CompleteInput, signal: AbortSignal) {
+  private async enrich(
+    actor: Actor,
+    conversation: ConversationRow,
+    model: string,
+    messages: ChatMessage[],
+    input: CompleteInput,
+    signal: AbortSignal,
+  ) {
     let metadata: Record<string, unknown> | undefined;
     let providerAgentId: string | undefined;
     const settings: EnrichedSettings = {};
     const requested = { temperature: input.temperature, top_p: input.top_p, max_tokens: input.max_tokens };
     for (const enricher of this.deps.enrichers ?? []) {
-      const result = await enricher.enrich({ actor, conversation, model, messages, options: input.options ?? {}, requested, signal });
+      const result = await enricher.enrich({
+        actor,
+        conversation,
+        model,
+        messages,
+        options: input.options ?? {},
+        requested,
+        signal,
+      });
       if (!result) continue;
       providerAgentId ??= result.providerAgentId;
       if (result.messages) messages = result.messages;
       if (result.metadata) metadata = { ...metadata, ...result.metadata };
-      for (const [name, value] of Object.entries(result.settings ?? {}) as Array<[keyof EnrichedSettings, number | undefined]>) {
+      for (const [name, value] of Object.entries(result.settings ?? {}) as Array<
+        [keyof EnrichedSettings, number | undefined]
+      >) {
         if (value !== undefined) settings[name] ??= value;
       }
     }
@@ -329,7 +389,13 @@ export class ConversationCompletions {
     } catch (error) {
       if (!signal.aborted) {
         failed = true;
-        queue.push({ type: 'error', error: error instanceof AppError ? error : new AppError('upstream_error', 'The model stream failed', { cause: error }) });
+        queue.push({
+          type: 'error',
+          error:
+            error instanceof AppError
+              ? error
+              : new AppError('upstream_error', 'The model stream failed', { cause: error }),
+        });
       }
     }
     try {
@@ -341,7 +407,12 @@ export class ConversationCompletions {
         prompt_tokens: usage?.prompt_tokens ?? null,
         completion_tokens: usage?.completion_tokens ?? null,
       };
-      const at = await persister.finish({ status, model: run.model, promptTokens: final.prompt_tokens, completionTokens: final.completion_tokens });
+      const at = await persister.finish({
+        status,
+        model: run.model,
+        promptTokens: final.prompt_tokens,
+        completionTokens: final.completion_tokens,
+      });
       // Before the stream ends: a client that searches right after the answer finds it.
       await stored({ ...final, model: run.model, updated_at: at });
       return { ...final, updated_at: at };

@@ -17,7 +17,8 @@ export class ConversationLocks {
   /** Resolves with a release function once the caller holds the conversation; rejects if `signal` aborts first. */
   async acquire(conversationId: number, signal?: AbortSignal): Promise<() => void> {
     const waiting = this.waiting.get(conversationId) ?? 0;
-    if (waiting >= this.maxWaiting) throw new AppError('conflict', 'Too many completions are waiting in this conversation; retry later');
+    if (waiting >= this.maxWaiting)
+      throw new AppError('conflict', 'Too many completions are waiting in this conversation; retry later');
     const previous = this.tails.get(conversationId) ?? Promise.resolve();
     let release!: () => void;
     const mine = new Promise<void>((resolve) => (release = resolve));

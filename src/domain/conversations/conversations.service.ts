@@ -4,7 +4,16 @@ import { maxId, newUuid, parseReference } from '../ids.ts';
 import type { Actor, UsersService } from '../users/users.service.ts';
 import type { ConversationFilter, ConversationRow, ConversationsStore, MessageRow } from './conversations.store.ts';
 import type { SearchIndexHook } from './search-index-hook.ts';
-import { newMessageRow, toConversation, toMessage, type Conversation, type Message, type MessageRole, type ModelCatalog, type Page } from './conversations.types.ts';
+import {
+  newMessageRow,
+  toConversation,
+  toMessage,
+  type Conversation,
+  type Message,
+  type MessageRole,
+  type ModelCatalog,
+  type Page,
+} from './conversations.types.ts';
 
 export interface ConversationsDeps {
   store: ConversationsStore;
@@ -79,8 +88,17 @@ export class ConversationsService {
   /** Finds a conversation by id or UUID; someone else's answers 404 as if it did not exist (admins see all). */
   async findRow(actor: Actor, reference: string | number): Promise<ConversationRow> {
     // A number beyond what the database holds names nothing (rather than failing the query).
-    const parsed = typeof reference === 'number' ? (Number.isSafeInteger(reference) && reference <= maxId ? { id: reference } : undefined) : parseReference(reference);
-    const row = !parsed ? undefined : 'id' in parsed ? await this.deps.store.findConversationById(parsed.id) : await this.deps.store.findConversationByUuid(parsed.uuid);
+    const parsed =
+      typeof reference === 'number'
+        ? Number.isSafeInteger(reference) && reference <= maxId
+          ? { id: reference }
+          : undefined
+        : parseReference(reference);
+    const row = !parsed
+      ? undefined
+      : 'id' in parsed
+        ? await this.deps.store.findConversationById(parsed.id)
+        : await this.deps.store.findConversationByUuid(parsed.uuid);
     if (!row || (row.user_id !== actor.userId && actor.role !== 'admin')) throw notFound('Conversation');
     return row;
   }
@@ -90,11 +108,19 @@ export class ConversationsService {
    * (a completion's, through the limits gate; a public visitor's, through the visitor limits), so
    * they do not spend the owner's allowance of writes that call no model.
    */
-  async create(actor: Actor, input: CreateConversationInput = {}, options: { metered?: boolean } = {}): Promise<Conversation> {
+  async create(
+    actor: Actor,
+    input: CreateConversationInput = {},
+    options: { metered?: boolean } = {},
+  ): Promise<Conversation> {
     const userId = await this.ownerId(actor, input.owner);
     if (input.model) await this.requireModel(input.model, 'model');
     const metadata = JSON.stringify(input.metadata ?? {});
-    if (options.metered !== false) await this.deps.writeThrottle?.(userId, (input.title?.length ?? 0) + (input.system_prompt?.length ?? 0) + metadata.length);
+    if (options.metered !== false)
+      await this.deps.writeThrottle?.(
+        userId,
+        (input.title?.length ?? 0) + (input.system_prompt?.length ?? 0) + metadata.length,
+      );
     const now = this.now();
     const row = await this.deps.store.insertConversation({
       uuid: newUuid(),
@@ -122,7 +148,12 @@ export class ConversationsService {
       const user = await this.deps.users.get(String(query.owner), actor);
       userId = user.id;
     }
-    const filter: ConversationFilter = { userId, model: query.model, createdFrom: query.createdFrom, createdTo: query.createdTo };
+    const filter: ConversationFilter = {
+      userId,
+      model: query.model,
+      createdFrom: query.createdFrom,
+      createdTo: query.createdTo,
+    };
     const [rows, total] = await Promise.all([
       this.deps.store.listConversations(filter, { limit: query.limit, offset: query.offset }),
       this.deps.store.countConversations(filter),
@@ -164,7 +195,8 @@ export class ConversationsService {
   }
 
   async requireModel(model: string, field: string): Promise<void> {
-    if (!(await this.deps.models.exists(model))) throw invalid(field, `unknown model "${model}"; GET /api/v1/models lists the available ones`);
+    if (!(await this.deps.models.exists(model)))
+      throw invalid(field, `unknown model "${model}"; GET /api/v1/models lists the available ones`);
   }
 
   async delete(actor: Actor, reference: string | number): Promise<Conversation> {
@@ -173,9 +205,16 @@ export class ConversationsService {
     return toConversation(row);
   }
 
-  async listMessages(actor: Actor, reference: string | number, page?: { limit: number; offset: number }): Promise<Page<Message>> {
+  async listMessages(
+    actor: Actor,
+    reference: string | number,
+    page?: { limit: number; offset: number },
+  ): Promise<Page<Message>> {
     const row = await this.findRow(actor, reference);
-    const [rows, total] = await Promise.all([this.deps.store.listMessages(row.id, page), this.deps.store.countMessages(row.id)]);
+    const [rows, total] = await Promise.all([
+      this.deps.store.listMessages(row.id, page),
+      this.deps.store.countMessages(row.id),
+    ]);
     return { items: rows.map(toMessage), total };
   }
 
@@ -183,16 +222,28 @@ export class ConversationsService {
    * The newest `perConversation` messages of conversations the caller already holds, and how many
    * each has, for listings that show messages inline: bounded, however long the conversations.
    */
-  async newestMessagesOf(conversations: Conversation[], perConversation: number): Promise<Map<number, { messages: Message[]; total: number }>> {
+  async newestMessagesOf(
+    conversations: Conversation[],
+    perConversation: number,
+  ): Promise<Map<number, { messages: Message[]; total: number }>> {
     const ids = conversations.map((c) => c.id);
-    const [rows, totals] = await Promise.all([this.deps.store.listNewestMessagesOfConversations(ids, perConversation), this.deps.store.countMessagesOfConversations(ids)]);
-    const byConversation = new Map(conversations.map((c) => [c.id, { messages: [] as Message[], total: totals.get(c.id) ?? 0 }]));
+    const [rows, totals] = await Promise.all([
+      this.deps.store.listNewestMessagesOfConversations(ids, perConversation),
+      this.deps.store.countMessagesOfConversations(ids),
+    ]);
+    const byConversation = new Map(
+      conversations.map((c) => [c.id, { messages: [] as Message[], total: totals.get(c.id) ?? 0 }]),
+    );
     for (const row of rows) byConversation.get(row.conversation_id)?.messages.push(toMessage(row));
     return byConversation;
   }
 
   /** Adds a message without asking the model (spec 001's POST .../messages, spec 004's conversations/create). */
-  async addMessage(actor: Actor, reference: string | number, input: { role: MessageRole; content: string }): Promise<Message> {
+  async addMessage(
+    actor: Actor,
+    reference: string | number,
+    input: { role: MessageRole; content: string },
+  ): Promise<Message> {
     const row = await this.findRow(actor, reference);
     await this.deps.writeThrottle?.(row.user_id, input.content.length);
     const now = this.now();
@@ -211,9 +262,17 @@ export class ConversationsService {
     }
   }
 
-  private async findMessageRow(actor: Actor, messageReference: string, conversationReference?: string): Promise<MessageRow> {
+  private async findMessageRow(
+    actor: Actor,
+    messageReference: string,
+    conversationReference?: string,
+  ): Promise<MessageRow> {
     const parsed = parseReference(messageReference);
-    const row = !parsed ? undefined : 'id' in parsed ? await this.deps.store.findMessageById(parsed.id) : await this.deps.store.findMessageByUuid(parsed.uuid);
+    const row = !parsed
+      ? undefined
+      : 'id' in parsed
+        ? await this.deps.store.findMessageById(parsed.id)
+        : await this.deps.store.findMessageByUuid(parsed.uuid);
     if (!row) throw notFound('Message');
     const conversation = await this.findRow(actor, row.conversation_id).catch(() => undefined);
     if (!conversation) throw notFound('Message');
@@ -231,7 +290,8 @@ export class ConversationsService {
 
   async deleteMessage(actor: Actor, messageReference: string, conversationReference?: string): Promise<Message> {
     const row = await this.findMessageRow(actor, messageReference, conversationReference);
-    if (row.status === 'streaming') throw new AppError('conflict', 'This message is still being generated; cancel the completion first');
+    if (row.status === 'streaming')
+      throw new AppError('conflict', 'This message is still being generated; cancel the completion first');
     await this.deps.store.deleteMessages([row.id]);
     return toMessage(row);
   }

@@ -53,7 +53,9 @@ export class ConversationsStore {
   }
 
   async countConversations(filter: ConversationFilter): Promise<number> {
-    const row = await this.filtered(filter).select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow();
+    const row = await this.filtered(filter)
+      .select((eb) => eb.fn.countAll<number>().as('count'))
+      .executeTakeFirstOrThrow();
     return Number(row.count);
   }
 
@@ -76,13 +78,24 @@ export class ConversationsStore {
       .updateTable('conversations')
       .set({ stream_owner: owner, stream_lease_until: until })
       .where('id', '=', id)
-      .where((eb) => eb.or([eb('stream_lease_until', 'is', null), eb('stream_lease_until', '<', now), eb('stream_owner', '=', owner)]))
+      .where((eb) =>
+        eb.or([
+          eb('stream_lease_until', 'is', null),
+          eb('stream_lease_until', '<', now),
+          eb('stream_owner', '=', owner),
+        ]),
+      )
       .executeTakeFirst();
     return Number(result.numUpdatedRows) === 1;
   }
 
   async renewStreamLease(id: number, owner: string, until: string): Promise<void> {
-    await this.db.updateTable('conversations').set({ stream_lease_until: until }).where('id', '=', id).where('stream_owner', '=', owner).execute();
+    await this.db
+      .updateTable('conversations')
+      .set({ stream_lease_until: until })
+      .where('id', '=', id)
+      .where('stream_owner', '=', owner)
+      .execute();
   }
 
   async releaseStreamLease(id: number, owner: string, updatedAt: string): Promise<void> {
@@ -96,7 +109,11 @@ export class ConversationsStore {
 
   /** Embedded mode at start-up: no other process can hold a lease on this database. */
   async releaseAllStreamLeases(): Promise<void> {
-    await this.db.updateTable('conversations').set({ stream_owner: null, stream_lease_until: null }).where('stream_owner', 'is not', null).execute();
+    await this.db
+      .updateTable('conversations')
+      .set({ stream_owner: null, stream_lease_until: null })
+      .where('stream_owner', 'is not', null)
+      .execute();
   }
 
   insertMessage(row: Insertable<MessagesTable>): Promise<MessageRow> {
@@ -159,7 +176,13 @@ export class ConversationsStore {
   }
 
   lastMessage(conversationId: number): Promise<MessageRow | undefined> {
-    return this.db.selectFrom('messages').selectAll().where('conversation_id', '=', conversationId).orderBy('id', 'desc').limit(1).executeTakeFirst();
+    return this.db
+      .selectFrom('messages')
+      .selectAll()
+      .where('conversation_id', '=', conversationId)
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirst();
   }
 
   async updateMessage(id: number, changes: Updateable<MessagesTable>): Promise<void> {

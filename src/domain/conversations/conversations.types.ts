@@ -89,7 +89,13 @@ export interface Page<T> {
 /** A new message row: complete and without usage unless said otherwise. */
 export function newMessageRow(
   conversationId: number,
-  fields: { role: MessageRow['role']; content: string; model?: string | null; status?: MessageStatus; metadata?: Record<string, unknown> | null },
+  fields: {
+    role: MessageRow['role'];
+    content: string;
+    model?: string | null;
+    status?: MessageStatus;
+    metadata?: Record<string, unknown> | null;
+  },
   now: string,
 ): Insertable<MessagesTable> {
   return {

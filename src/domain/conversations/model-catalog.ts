@@ -8,6 +8,8 @@ export function modelCatalogFrom(models: ModelsService, configuredDefault?: stri
     contextWindow: async (id) => (await find(id))?.context_window ?? undefined,
     exists: async (id) => (await find(id)) !== undefined,
     // The first model that can chat now; embedding-only models cannot answer a conversation.
-    defaultModel: async () => configuredDefault ?? (await models.list()).find((model) => model.available && model.capabilities.includes('chat'))?.id,
+    defaultModel: async () =>
+      configuredDefault ??
+      (await models.list()).find((model) => model.available && model.capabilities.includes('chat'))?.id,
   };
 }

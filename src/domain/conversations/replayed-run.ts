@@ -14,7 +14,10 @@ export function replayedRun(conversation: ConversationRow, appended: MessageRow[
   const message = toMessage(reply);
   async function* events(): AsyncGenerator<StreamEvent> {
     if (reply.content) yield { type: 'text-delta', text: reply.content };
-    yield { type: 'finish', reason: reply.status === 'complete' ? 'stop' : reply.status === 'error' ? 'error' : 'cancelled' };
+    yield {
+      type: 'finish',
+      reason: reply.status === 'complete' ? 'stop' : reply.status === 'error' ? 'error' : 'cancelled',
+    };
   }
   return {
     conversation: toConversation(conversation),

@@ -32,7 +32,14 @@ export class StreamPersister {
   private finished = false;
   private firstWritten = false;
 
-  constructor(options: { store: ConversationsStore; clock: Clock; messageId: number; conversationId: number; owner: string; timings: StreamTimings }) {
+  constructor(options: {
+    store: ConversationsStore;
+    clock: Clock;
+    messageId: number;
+    conversationId: number;
+    owner: string;
+    timings: StreamTimings;
+  }) {
     this.store = options.store;
     this.clock = options.clock;
     this.messageId = options.messageId;
@@ -89,7 +96,12 @@ export class StreamPersister {
   }
 
   /** Writes the final text and status, then frees the conversation for the next completion. */
-  async finish(final: { status: MessageStatus; model: string | null; promptTokens: number | null; completionTokens: number | null }): Promise<string> {
+  async finish(final: {
+    status: MessageStatus;
+    model: string | null;
+    promptTokens: number | null;
+    completionTokens: number | null;
+  }): Promise<string> {
     clearTimeout(this.flushTimer);
     clearInterval(this.heartbeat);
     this.finished = true;

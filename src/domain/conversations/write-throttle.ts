@@ -11,7 +11,13 @@ const dayMs = 86_400_000;
  * minute and a number of stored characters a day, atomically, in process or in Redis.
  */
 export class WriteThrottle {
-  private readonly deps: { counters: LimitCounters; clock: Clock; prefix: string; perMinute: number; charsPerDay: number };
+  private readonly deps: {
+    counters: LimitCounters;
+    clock: Clock;
+    prefix: string;
+    perMinute: number;
+    charsPerDay: number;
+  };
 
   constructor(deps: { counters: LimitCounters; clock: Clock; prefix: string; perMinute: number; charsPerDay: number }) {
     this.deps = deps;
@@ -32,7 +38,8 @@ export class WriteThrottle {
       windowMs: dayMs,
       now,
       items: [{ name: 'write-chars', subject, limit: this.deps.charsPerDay, amount: chars }],
-      refusal: (_index, seconds) => `Storage quota: at most ${this.deps.charsPerDay} characters stored a day without a model call; retry in ${seconds} s`,
+      refusal: (_index, seconds) =>
+        `Storage quota: at most ${this.deps.charsPerDay} characters stored a day without a model call; retry in ${seconds} s`,
     });
   }
 }

@@ -14,7 +14,11 @@ export interface ChunkRanker {
 }
 
 /** Lower-cased words and numbers, accents kept (a French question matches a French PDF). */
-export const termsOf = (text: string): string[] => text.toLowerCase().match(/[\p{L}\p{N}]+/gu)?.filter((t) => t.length > 1) ?? [];
+export const termsOf = (text: string): string[] =>
+  text
+    .toLowerCase()
+    .match(/[\p{L}\p{N}]+/gu)
+    ?.filter((t) => t.length > 1) ?? [];
 
 /**
  * Okapi BM25 over the given chunks only (k1 1.2, b 0.75): a term weighs more when it is rare among
@@ -45,7 +49,9 @@ export class Bm25Ranker implements ChunkRanker {
       for (const term of queryTerms) {
         const frequency = d.counts.get(term) ?? 0;
         if (frequency === 0) continue;
-        score += idf.get(term)! * ((frequency * (this.k1 + 1)) / (frequency + this.k1 * (1 - this.b + (this.b * d.length) / averageLength)));
+        score +=
+          idf.get(term)! *
+          ((frequency * (this.k1 + 1)) / (frequency + this.k1 * (1 - this.b + (this.b * d.length) / averageLength)));
       }
       return { id: d.id, score };
     });

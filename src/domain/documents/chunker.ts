@@ -24,8 +24,17 @@ interface Unit {
 
 /** Paragraphs of a page: blocks separated by blank lines, else its lines (PDF text rarely has blank lines). */
 function paragraphsOf(page: string): string[] {
-  const blocks = page.split(/\n\s*\n/).map((b) => b.trim()).filter(Boolean);
-  const units = blocks.length > 1 ? blocks : page.split('\n').map((l) => l.trim()).filter(Boolean);
+  const blocks = page
+    .split(/\n\s*\n/)
+    .map((b) => b.trim())
+    .filter(Boolean);
+  const units =
+    blocks.length > 1
+      ? blocks
+      : page
+          .split('\n')
+          .map((l) => l.trim())
+          .filter(Boolean);
   return units.map((u) => u.replace(/[ \t]+/g, ' '));
 }
 
@@ -53,7 +62,9 @@ function split(unit: Unit, maxChars: number): Unit[] {
 export function chunkPages(pages: string[], options: ChunkOptions): TextChunk[] {
   const maxChars = options.targetTokens * 4;
   const overlapChars = options.overlapTokens * 4;
-  const units: Unit[] = pages.flatMap((page, index) => paragraphsOf(page).flatMap((text) => split({ text, page: index + 1 }, maxChars)));
+  const units: Unit[] = pages.flatMap((page, index) =>
+    paragraphsOf(page).flatMap((text) => split({ text, page: index + 1 }, maxChars)),
+  );
   const chunks: TextChunk[] = [];
   let current: Unit[] = [];
   let length = 0;
@@ -61,7 +72,13 @@ export function chunkPages(pages: string[], options: ChunkOptions): TextChunk[] 
   const flush = () => {
     if (fresh === 0) return;
     const text = current.map((u) => u.text).join('\n');
-    chunks.push({ index: chunks.length, text, tokenEstimate: estimateTextTokens(text), pageFrom: current[0]!.page, pageTo: current.at(-1)!.page });
+    chunks.push({
+      index: chunks.length,
+      text,
+      tokenEstimate: estimateTextTokens(text),
+      pageFrom: current[0]!.page,
+      pageTo: current.at(-1)!.page,
+    });
     // Carry the tail over as the next chunk's overlap.
     const carried: Unit[] = [];
     let carriedLength = 0;

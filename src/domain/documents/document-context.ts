@@ -24,8 +24,10 @@ const preamble =
   'The user attached documents to this conversation. Excerpts follow, each headed by its source in brackets. ' +
   'Use them to answer when they are relevant, and say which document and page an answer comes from.';
 
-const pagesOf = (chunk: ChunkWithFile) => (chunk.page_from === chunk.page_to ? `page ${chunk.page_from}` : `pages ${chunk.page_from}-${chunk.page_to}`);
-const excerpt = (chunk: ChunkWithFile) => `[${chunk.filename}, ${pagesOf(chunk)}, chunk ${chunk.chunk_index}]\n${chunk.text}`;
+const pagesOf = (chunk: ChunkWithFile) =>
+  chunk.page_from === chunk.page_to ? `page ${chunk.page_from}` : `pages ${chunk.page_from}-${chunk.page_to}`;
+const excerpt = (chunk: ChunkWithFile) =>
+  `[${chunk.filename}, ${pagesOf(chunk)}, chunk ${chunk.chunk_index}]\n${chunk.text}`;
 const excerptTokens = (chunk: ChunkWithFile) => chunk.token_estimate + Math.ceil((chunk.filename.length + 40) / 4);
 
 /**
@@ -62,7 +64,10 @@ export class DocumentContextEnricher implements ContextEnricher {
       chosen = chunks;
     } else {
       const question = [...input.messages].reverse().find((m) => m.role === 'user')?.content ?? '';
-      const ranked = await this.deps.ranker.rank(question, chunks.map((c) => ({ id: c.id, text: c.text })));
+      const ranked = await this.deps.ranker.rank(
+        question,
+        chunks.map((c) => ({ id: c.id, text: c.text })),
+      );
       const byId = new Map(chunks.map((c) => [c.id, c]));
       const picked = new Set<number>();
       let used = 0;

@@ -66,7 +66,10 @@ const toFile = (row: DocumentRow | DocumentSummaryRow, chunkCount: number): Docu
 /** A file name safe to store and show: its last path segment, no control characters, at most 255 characters. */
 export function cleanFilename(name: string): string {
   const base = name.split(/[\\/]/).pop() ?? '';
-  const clean = base.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 255);
+  const clean = base
+    .replace(/[\u0000-\u001f\u007f]/g, '')
+    .trim()
+    .slice(0, 255);
   return clean || 'document.pdf';
 }
 
@@ -95,23 +98,38 @@ export class DocumentsService {
   async upload(actor: Actor, sessionReference: string, upload: Upload): Promise<DocumentFile> {
     const conversation = await this.session(actor, sessionReference);
     if (!looksLikePdf(upload.data)) {
-      throw new AppError('unsupported_media_type', 'file: only PDF files are supported, and this file is not a PDF (its content does not start with %PDF-)', { field: 'file' });
+      throw new AppError(
+        'unsupported_media_type',
+        'file: only PDF files are supported, and this file is not a PDF (its content does not start with %PDF-)',
+        { field: 'file' },
+      );
     }
     let extracted;
     try {
       extracted = await this.deps.extractor.extract(upload.data);
     } catch (error) {
-      if (error instanceof PdfExtractionError) throw new AppError('unreadable_document', `file: ${error.message}`, { field: 'file' });
+      if (error instanceof PdfExtractionError)
+        throw new AppError('unreadable_document', `file: ${error.message}`, { field: 'file' });
       throw error;
     }
     const text = extracted.pages.join('\n\n').trim();
     if (!text) {
-      throw new AppError('unreadable_document', 'file: the PDF has no text to read (scanned pages are images; Causerie does not do OCR)', { field: 'file' });
+      throw new AppError(
+        'unreadable_document',
+        'file: the PDF has no text to read (scanned pages are images; Causerie does not do OCR)',
+        { field: 'file' },
+      );
     }
     const sha256 = await this.deps.files.put(upload.data);
-    const metadata: DocumentMetadata = { page_count: extracted.pageCount, pages_extracted: extracted.pages.length, truncated: extracted.truncated };
+    const metadata: DocumentMetadata = {
+      page_count: extracted.pageCount,
+      pages_extracted: extracted.pages.length,
+      truncated: extracted.truncated,
+    };
     const chunks = chunkPages(extracted.pages, this.deps.chunking);
-    const row = await this.insert(actor, sessionReference, 
+    const row = await this.insert(
+      actor,
+      sessionReference,
       {
         uuid: newUuid(),
         user_id: conversation.user_id,
@@ -137,13 +155,24 @@ export class DocumentsService {
     );
     const stored = await this.deps.store.chunksOf(row.id);
     await this.deps.searchIndex?.enqueue(
-      stored.map((chunk) => ({ kind: 'chunk', sourceId: chunk.id, userId: row.user_id, conversationId: row.conversation_id, content: chunk.text, createdAt: row.created_at })),
+      stored.map((chunk) => ({
+        kind: 'chunk',
+        sourceId: chunk.id,
+        userId: row.user_id,
+        conversationId: row.conversation_id,
+        content: chunk.text,
+        createdAt: row.created_at,
+      })),
     );
     return toFile(row, chunks.length);
   }
 
   /** Stores the rows; a session deleted while its PDF was being read is a 404, not a foreign-key failure. */
-  private async insert(actor: Actor, sessionReference: string, ...rows: Parameters<DocumentsStore['insertWithChunks']>): Promise<DocumentRow> {
+  private async insert(
+    actor: Actor,
+    sessionReference: string,
+    ...rows: Parameters<DocumentsStore['insertWithChunks']>
+  ): Promise<DocumentRow> {
     try {
       return await this.deps.store.insertWithChunks(...rows);
     } catch (error) {
@@ -154,7 +183,9 @@ export class DocumentsService {
 
   async list(actor: Actor, sessionReference: string): Promise<DocumentFile[]> {
     const conversation = await this.session(actor, sessionReference);
-    return (await this.deps.store.listOfConversation(conversation.id)).map((row) => toFile(row, Number(row.chunk_count)));
+    return (await this.deps.store.listOfConversation(conversation.id)).map((row) =>
+      toFile(row, Number(row.chunk_count)),
+    );
   }
 
   private async find(actor: Actor, sessionReference: string, fileId: number): Promise<DocumentRow> {

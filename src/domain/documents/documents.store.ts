@@ -17,7 +17,10 @@ export class DocumentsStore {
   }
 
   /** The document and its chunks in one transaction: a document is never context with half its chunks. */
-  insertWithChunks(row: Insertable<DocumentsTable>, chunks: Array<Omit<Insertable<DocumentChunksTable>, 'document_id'>>): Promise<DocumentRow> {
+  insertWithChunks(
+    row: Insertable<DocumentsTable>,
+    chunks: Array<Omit<Insertable<DocumentChunksTable>, 'document_id'>>,
+  ): Promise<DocumentRow> {
     return this.db.transaction().execute(async (trx) => {
       const document = await trx.insertInto('documents').values(row).returningAll().executeTakeFirstOrThrow();
       // In batches: PostgreSQL takes at most 65535 parameters in one statement.
@@ -33,7 +36,12 @@ export class DocumentsStore {
 
   /** A document's chunks, for the search index. */
   chunksOf(documentId: number): Promise<Array<{ id: number; text: string }>> {
-    return this.db.selectFrom('document_chunks').select(['id', 'text']).where('document_id', '=', documentId).orderBy('chunk_index').execute();
+    return this.db
+      .selectFrom('document_chunks')
+      .select(['id', 'text'])
+      .where('document_id', '=', documentId)
+      .orderBy('chunk_index')
+      .execute();
   }
 
   findById(id: number): Promise<DocumentRow | undefined> {
@@ -43,8 +51,26 @@ export class DocumentsStore {
   listOfConversation(conversationId: number): Promise<DocumentSummaryRow[]> {
     return this.db
       .selectFrom('documents')
-      .select(['id', 'uuid', 'user_id', 'conversation_id', 'filename', 'mime_type', 'file_size', 'sha256', 'page_count', 'metadata', 'created_at'])
-      .select((eb) => eb.selectFrom('document_chunks').whereRef('document_chunks.document_id', '=', 'documents.id').select(eb.fn.countAll<number>().as('n')).as('chunk_count'))
+      .select([
+        'id',
+        'uuid',
+        'user_id',
+        'conversation_id',
+        'filename',
+        'mime_type',
+        'file_size',
+        'sha256',
+        'page_count',
+        'metadata',
+        'created_at',
+      ])
+      .select((eb) =>
+        eb
+          .selectFrom('document_chunks')
+          .whereRef('document_chunks.document_id', '=', 'documents.id')
+          .select(eb.fn.countAll<number>().as('n'))
+          .as('chunk_count'),
+      )
       .where('conversation_id', '=', conversationId)
       .orderBy('id')
       .execute() as Promise<DocumentSummaryRow[]>;
@@ -55,7 +81,11 @@ export class DocumentsStore {
   }
 
   async countWithSha256(sha256: string): Promise<number> {
-    const row = await this.db.selectFrom('documents').select((eb) => eb.fn.countAll<number>().as('count')).where('sha256', '=', sha256).executeTakeFirstOrThrow();
+    const row = await this.db
+      .selectFrom('documents')
+      .select((eb) => eb.fn.countAll<number>().as('count'))
+      .where('sha256', '=', sha256)
+      .executeTakeFirstOrThrow();
     return Number(row.count);
   }
 
@@ -79,7 +109,12 @@ export class DocumentsStore {
 
   /** Whether the conversation has any chunk: the cheap check made before every completion. */
   async hasChunks(conversationId: number): Promise<boolean> {
-    const row = await this.db.selectFrom('document_chunks').select('id').where('conversation_id', '=', conversationId).limit(1).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('document_chunks')
+      .select('id')
+      .where('conversation_id', '=', conversationId)
+      .limit(1)
+      .executeTakeFirst();
     return row !== undefined;
   }
 }

@@ -24,7 +24,10 @@ export class FileStore {
   async put(data: Uint8Array): Promise<string> {
     const sha256 = createHash('sha256').update(data).digest('hex');
     const path = this.pathOf(sha256);
-    const exists = await stat(path).then(() => true, () => false);
+    const exists = await stat(path).then(
+      () => true,
+      () => false,
+    );
     if (!exists) {
       await mkdir(join(this.dir, sha256.slice(0, 2)), { recursive: true });
       const temporary = `${path}.${randomUUID()}.tmp`;

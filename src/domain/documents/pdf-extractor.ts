@@ -67,7 +67,13 @@ export class PdfExtractor extends EventEmitter {
     const copy = new Uint8Array(data);
     const input: PdfWorkerInput = { data: copy, maxPages, softDeadline: Date.now() + Math.floor(timeoutMs * 0.75) };
     return new Promise<ExtractedPdf>((resolve, reject) => {
-      const worker = new Worker(workerUrl, { workerData: input, transferList: [copy.buffer as ArrayBuffer], resourceLimits: { maxOldGenerationSizeMb: maxHeapMb }, stdout: true, stderr: true });
+      const worker = new Worker(workerUrl, {
+        workerData: input,
+        transferList: [copy.buffer as ArrayBuffer],
+        resourceLimits: { maxOldGenerationSizeMb: maxHeapMb },
+        stdout: true,
+        stderr: true,
+      });
       // Its console output (pdf.js warnings) is discarded, never mixed into the server's logs.
       worker.stdout.resume();
       worker.stderr.resume();
@@ -82,14 +88,32 @@ export class PdfExtractor extends EventEmitter {
         action();
       };
       const timer = setTimeout(
-        () => settle(() => reject(new PdfExtractionError('timeout', `reading the PDF took longer than ${Math.round(timeoutMs / 1000)} s`))),
+        () =>
+          settle(() =>
+            reject(
+              new PdfExtractionError('timeout', `reading the PDF took longer than ${Math.round(timeoutMs / 1000)} s`),
+            ),
+          ),
         timeoutMs,
       );
       worker.once('message', (output: PdfWorkerOutput) =>
-        settle(() => (output.ok ? resolve({ pageCount: output.pageCount, pages: output.pages, truncated: output.truncated }) : reject(new PdfExtractionError(output.reason, output.message)))),
+        settle(() =>
+          output.ok
+            ? resolve({ pageCount: output.pageCount, pages: output.pages, truncated: output.truncated })
+            : reject(new PdfExtractionError(output.reason, output.message)),
+        ),
       );
       worker.once('error', (error) =>
-        settle(() => reject(new PdfExtractionError('corrupt', /memory/i.test(String(error?.message)) ? 'reading the PDF needed too much memory' : 'the PDF could not be read'))),
+        settle(() =>
+          reject(
+            new PdfExtractionError(
+              'corrupt',
+              /memory/i.test(String(error?.message))
+                ? 'reading the PDF needed too much memory'
+                : 'the PDF could not be read',
+            ),
+          ),
+        ),
       );
       worker.once('exit', () => settle(() => reject(new PdfExtractionError('corrupt', 'the PDF could not be read'))));
     });

@@ -28,7 +28,9 @@ function pageText(items: Array<{ str?: string; hasEOL?: boolean }>): string {
  * Current pdf.js has no code path that compiles PDF content into JavaScript (the option below went
  * with it; a test checks the build holds no eval); it is kept so an older pdf.js would not either.
  */
-const documentOptions = { isEvalSupported: false, verbosity: 0, stopAtErrors: false } as Parameters<typeof getDocumentProxy>[1];
+const documentOptions = { isEvalSupported: false, verbosity: 0, stopAtErrors: false } as Parameters<
+  typeof getDocumentProxy
+>[1];
 
 async function extract(input: PdfWorkerInput): Promise<PdfWorkerOutput> {
   // The maintained pdf.js build (pdfjs-dist) rather than the copy bundled in unpdf, so security fixes arrive with it.
@@ -38,7 +40,8 @@ async function extract(input: PdfWorkerInput): Promise<PdfWorkerOutput> {
     pdf = await getDocumentProxy(input.data, documentOptions);
   } catch (error) {
     const name = (error as Error)?.name;
-    if (name === 'PasswordException') return { ok: false, reason: 'encrypted', message: 'the PDF is encrypted (password-protected)' };
+    if (name === 'PasswordException')
+      return { ok: false, reason: 'encrypted', message: 'the PDF is encrypted (password-protected)' };
     return { ok: false, reason: 'corrupt', message: 'the PDF is damaged or not a PDF pdf.js can read' };
   }
   const pageCount = pdf.numPages;
@@ -70,5 +73,10 @@ async function extract(input: PdfWorkerInput): Promise<PdfWorkerOutput> {
 
 extract(workerData as PdfWorkerInput).then(
   (output) => parentPort!.postMessage(output),
-  (error: unknown) => parentPort!.postMessage({ ok: false, reason: 'corrupt', message: `the PDF could not be read (${(error as Error)?.name ?? 'error'})` } satisfies PdfWorkerOutput),
+  (error: unknown) =>
+    parentPort!.postMessage({
+      ok: false,
+      reason: 'corrupt',
+      message: `the PDF could not be read (${(error as Error)?.name ?? 'error'})`,
+    } satisfies PdfWorkerOutput),
 );

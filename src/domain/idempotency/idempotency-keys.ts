@@ -42,7 +42,13 @@ export class IdempotencyKeys {
     }
     for (let attempt = 0; attempt < 3; attempt++) {
       const at = isoAt(clock.now());
-      const id = await store.insert({ user_id: userId, key: request.key, fingerprint: request.fingerprint, created_at: at, updated_at: at });
+      const id = await store.insert({
+        user_id: userId,
+        key: request.key,
+        fingerprint: request.fingerprint,
+        created_at: at,
+        updated_at: at,
+      });
       if (id !== undefined) return { kind: 'new', id };
       const row = await store.find(userId, request.key);
       if (!row) continue; // released meanwhile: try again
@@ -51,11 +57,17 @@ export class IdempotencyKeys {
         continue;
       }
       if (row.fingerprint !== request.fingerprint) {
-        throw new AppError('idempotency_mismatch', 'Idempotency-Key: this key was already used with another request (another route or body); use a new key');
+        throw new AppError(
+          'idempotency_mismatch',
+          'Idempotency-Key: this key was already used with another request (another route or body); use a new key',
+        );
       }
       if (row.message_ids !== null) return { kind: 'replay', row };
       // Claimed but nothing recorded: still running, or its process died before the model answered.
-      if (Date.parse(row.updated_at) < now - this.deps.staleMs && (await store.takeOver(row.id, row.updated_at, { updated_at: at, conversation_id: null }))) {
+      if (
+        Date.parse(row.updated_at) < now - this.deps.staleMs &&
+        (await store.takeOver(row.id, row.updated_at, { updated_at: at, conversation_id: null }))
+      ) {
         return { kind: 'new', id: row.id };
       }
       throw this.inProgress();
@@ -65,11 +77,18 @@ export class IdempotencyKeys {
 
   /** The error for a key whose first request is still running. */
   inProgress(): AppError {
-    return new AppError('conflict', 'Idempotency-Key: the request with this key is still in progress; retry when it has finished', { headers: { 'retry-after': '1' } });
+    return new AppError(
+      'conflict',
+      'Idempotency-Key: the request with this key is still in progress; retry when it has finished',
+      { headers: { 'retry-after': '1' } },
+    );
   }
 
   /** Records what the request produced: later requests with its key get it back. */
-  async record(id: number, produced: { conversationId: number; replyId?: number; messageIds?: number[] }): Promise<void> {
+  async record(
+    id: number,
+    produced: { conversationId: number; replyId?: number; messageIds?: number[] },
+  ): Promise<void> {
     await this.deps.store.update(id, {
       conversation_id: produced.conversationId,
       reply_id: produced.replyId ?? null,
@@ -85,14 +104,20 @@ export class IdempotencyKeys {
   async once<T>(
     userId: number,
     request: IdempotencyRequest | undefined,
-    work: { run(): Promise<{ value: T; conversationId: number; messageIds?: number[] }>; replay(row: { conversationId: number; messageIds: number[] }): Promise<T> },
+    work: {
+      run(): Promise<{ value: T; conversationId: number; messageIds?: number[] }>;
+      replay(row: { conversationId: number; messageIds: number[] }): Promise<T>;
+    },
   ): Promise<T> {
     if (!request) return (await work.run()).value;
     const claim = await this.claim(userId, request);
     if (claim.kind === 'replay') {
       // The conversation was deleted since: nothing to give back.
       if (claim.row.conversation_id === null) throw new AppError('not_found', 'Conversation not found');
-      return work.replay({ conversationId: claim.row.conversation_id, messageIds: JSON.parse(claim.row.message_ids ?? '[]') as number[] });
+      return work.replay({
+        conversationId: claim.row.conversation_id,
+        messageIds: JSON.parse(claim.row.message_ids ?? '[]') as number[],
+      });
     }
     let result: { value: T; conversationId: number; messageIds?: number[] };
     try {

@@ -23,7 +23,12 @@ export class IdempotencyStore {
   }
 
   find(userId: number, key: string): Promise<IdempotencyKeyRow | undefined> {
-    return this.db.selectFrom('idempotency_keys').selectAll().where('user_id', '=', userId).where('key', '=', key).executeTakeFirst();
+    return this.db
+      .selectFrom('idempotency_keys')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .where('key', '=', key)
+      .executeTakeFirst();
   }
 
   async update(id: number, changes: Updateable<IdempotencyKeysTable>): Promise<void> {
@@ -32,7 +37,12 @@ export class IdempotencyStore {
 
   /** Takes over an abandoned row only if nobody touched it since it was read; true when taken. */
   async takeOver(id: number, seenUpdatedAt: string, changes: Updateable<IdempotencyKeysTable>): Promise<boolean> {
-    const result = await this.db.updateTable('idempotency_keys').set(changes).where('id', '=', id).where('updated_at', '=', seenUpdatedAt).executeTakeFirst();
+    const result = await this.db
+      .updateTable('idempotency_keys')
+      .set(changes)
+      .where('id', '=', id)
+      .where('updated_at', '=', seenUpdatedAt)
+      .executeTakeFirst();
     return Number(result.numUpdatedRows) > 0;
   }
 

@@ -45,12 +45,32 @@ export function createLimits(options: {
     ? new RedisLimitCounters(openRedis(options.redisUrl, options.warn), { ownsConnection: true })
     : new MemoryLimitCounters();
   const ready =
-    counters.kind === 'memory' ? rebuildFromLedger({ counters, usage: options.usageStore, searches: options.searchRecords, prefix, now: clock.now() }) : Promise.resolve();
+    counters.kind === 'memory'
+      ? rebuildFromLedger({
+          counters,
+          usage: options.usageStore,
+          searches: options.searchRecords,
+          prefix,
+          now: clock.now(),
+        })
+      : Promise.resolve();
   // A failed rebuild is reported by every admission (they await `ready`), not as an unhandled rejection.
   ready.catch(() => {});
-  const resolver = new LimitsResolver({ plans: options.plansStore, apiKeys: options.apiKeysStore, defaultPlan: options.defaultPlan });
+  const resolver = new LimitsResolver({
+    plans: options.plansStore,
+    apiKeys: options.apiKeysStore,
+    defaultPlan: options.defaultPlan,
+  });
   const gate = new CountersGate({ counters, resolver, clock, prefix, ready });
-  const service = new LimitsService({ counters, resolver, apiKeys: options.apiKeys, users: options.users, clock, prefix, ready });
+  const service = new LimitsService({
+    counters,
+    resolver,
+    apiKeys: options.apiKeys,
+    users: options.users,
+    clock,
+    prefix,
+    ready,
+  });
   return {
     gate,
     service,

@@ -18,14 +18,28 @@ export interface WindowCounter {
  */
 export async function reserveInWindow(
   counters: LimitCounters,
-  options: { prefix: string; windowMs: number; now: number; items: WindowCounter[]; refusal: (index: number, seconds: string) => string },
+  options: {
+    prefix: string;
+    windowMs: number;
+    now: number;
+    items: WindowCounter[];
+    refusal: (index: number, seconds: string) => string;
+  },
 ): Promise<() => Promise<void>> {
   const start = Math.floor(options.now / options.windowMs) * options.windowMs;
   const ttlMs = start + options.windowMs - options.now;
-  const keys = options.items.map((item) => `${options.prefix}${item.name}:${sha256(item.subject).slice(0, 32)}:${start}`);
+  const keys = options.items.map(
+    (item) => `${options.prefix}${item.name}:${sha256(item.subject).slice(0, 32)}:${start}`,
+  );
   const leaseId = newUuid();
   const result = await counters.reserve({
-    items: options.items.map((item, index) => ({ kind: 'counter', key: keys[index]!, limit: item.limit, amount: item.amount, ttlMs })),
+    items: options.items.map((item, index) => ({
+      kind: 'counter',
+      key: keys[index]!,
+      limit: item.limit,
+      amount: item.amount,
+      ttlMs,
+    })),
     now: options.now,
     leaseId,
     flexibleWant: 0,
@@ -36,5 +50,10 @@ export async function reserveInWindow(
     const first = Math.min(...result.failures.map((failure) => failure.index));
     throw new AppError('rate_limited', options.refusal(first, seconds), { headers: { 'retry-after': seconds } });
   }
-  return () => counters.settle({ adjust: options.items.map((item, index) => ({ key: keys[index]!, delta: -item.amount })), leases: [], leaseId });
+  return () =>
+    counters.settle({
+      adjust: options.items.map((item, index) => ({ key: keys[index]!, delta: -item.amount })),
+      leases: [],
+      leaseId,
+    });
 }

@@ -21,7 +21,11 @@ export async function rebuildFromLedger(options: {
   counters: LimitCounters;
   usage: UsageStore;
   /** The web searches ledger: searches count today, their price this month. */
-  searches?: { totalsSince(since: string): Promise<Array<{ user_id: number; api_key_id: number | null; searches: number; cost_micros: number }>> };
+  searches?: {
+    totalsSince(
+      since: string,
+    ): Promise<Array<{ user_id: number; api_key_id: number | null; searches: number; cost_micros: number }>>;
+  };
   prefix: string;
   now: number;
 }): Promise<void> {
@@ -46,8 +50,10 @@ export async function rebuildFromLedger(options: {
         const subjects: Subject[] = [{ scope: 'user', userId: row.user_id }];
         if (row.api_key_id !== null) subjects.push({ scope: 'key', userId: row.user_id, keyId: row.api_key_id });
         for (const subject of subjects) {
-          if (name === 'day' && row.searches > 0) entries.push({ key: counterKey(prefix, subject, 'searches', window), amount: row.searches, ttlMs });
-          if (name === 'month' && row.cost_micros > 0) entries.push({ key: counterKey(prefix, subject, 'cost', window), amount: row.cost_micros, ttlMs });
+          if (name === 'day' && row.searches > 0)
+            entries.push({ key: counterKey(prefix, subject, 'searches', window), amount: row.searches, ttlMs });
+          if (name === 'month' && row.cost_micros > 0)
+            entries.push({ key: counterKey(prefix, subject, 'cost', window), amount: row.cost_micros, ttlMs });
         }
       }
     }

@@ -48,7 +48,8 @@ export const storedLimit = (name: LimitName, value: number) =>
   name === 'budget_per_month' ? Math.round(value * microsPerUnit) : value;
 
 /** A stored amount as users read it (budgets back in currency units). */
-export const shownAmount = (name: LimitName, value: number) => (name === 'budget_per_month' ? value / microsPerUnit : value);
+export const shownAmount = (name: LimitName, value: number) =>
+  name === 'budget_per_month' ? value / microsPerUnit : value;
 
 // A stream's lease frees its slot on settle; if the node dies first, the lease expires after this.
 export const streamLeaseMs = 60 * 60_000;

@@ -2,7 +2,16 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import { AppError } from '../errors.ts';
 import type { LimitCounters, LimitItem } from '../../stores/kv/limit-counters.ts';
-import { limitDefinitions, limitNames, locate, shownAmount, storedLimit, type LimitName, type PlanLimits, type Subject } from './limit-definitions.ts';
+import {
+  limitDefinitions,
+  limitNames,
+  locate,
+  shownAmount,
+  storedLimit,
+  type LimitName,
+  type PlanLimits,
+  type Subject,
+} from './limit-definitions.ts';
 import type { LimitsResolver } from './limits.resolver.ts';
 import type { Admission, LimitRequest, LimitsGate } from './limits.types.ts';
 import { secondsUntil, type Window } from './windows.ts';
@@ -64,7 +73,8 @@ export class CountersGate implements LimitsGate {
     const sets: Array<[Subject, PlanLimits | null]> = [[{ scope: 'user', userId }, applicable.user]];
     if (apiKeyId !== undefined) sets.push([{ scope: 'key', userId, keyId: apiKeyId }, applicable.key]);
     // A key created with another key spends that key's allowance too: it cannot escape its limits.
-    for (const ancestor of applicable.ancestors) sets.push([{ scope: 'key', userId, keyId: ancestor.keyId }, ancestor.limits]);
+    for (const ancestor of applicable.ancestors)
+      sets.push([{ scope: 'key', userId, keyId: ancestor.keyId }, ancestor.limits]);
 
     const now = this.deps.clock.now();
     const reserveTokens = Math.max(0, Math.ceil(request.reserveTokens));
@@ -92,9 +102,16 @@ export class CountersGate implements LimitsGate {
     if (items.length === 0) return unlimitedAdmission;
 
     // Without the prompt's size the whole worst case must fit; with it, the gate may grant less.
-    const minimum = request.promptTokens === undefined ? reserveTokens : Math.min(reserveTokens, Math.ceil(request.promptTokens) + 1);
+    const minimum =
+      request.promptTokens === undefined ? reserveTokens : Math.min(reserveTokens, Math.ceil(request.promptTokens) + 1);
     const leaseId = randomUUID();
-    const result = await this.deps.counters.reserve({ items, now, leaseId, flexibleWant: reserveTokens, flexibleMin: minimum });
+    const result = await this.deps.counters.reserve({
+      items,
+      now,
+      leaseId,
+      flexibleWant: reserveTokens,
+      flexibleMin: minimum,
+    });
     if (!result.ok) {
       // Several limits may be exhausted at once; the client must wait for the last of them.
       const resetOf = (index: number) => infos[index]!.window?.end ?? now + 1000;
@@ -118,7 +135,10 @@ export class CountersGate implements LimitsGate {
     const counters = this.deps.counters;
     return {
       headers,
-      maxCompletionTokens: grant < reserveTokens && request.promptTokens !== undefined ? Math.max(1, grant - Math.ceil(request.promptTokens)) : undefined,
+      maxCompletionTokens:
+        grant < reserveTokens && request.promptTokens !== undefined
+          ? Math.max(1, grant - Math.ceil(request.promptTokens))
+          : undefined,
       async settle(actual) {
         if (settled) return;
         settled = true;
@@ -143,7 +163,10 @@ export class CountersGate implements LimitsGate {
  * search's price against the monthly budget. Nothing to settle: a search is counted when it is
  * admitted, whatever it finds.
  */
-export async function admitSearchWith(deps: GateDeps & { ready: Promise<void> }, request: { actor: LimitRequest['actor']; costMicros: number }): Promise<void> {
+export async function admitSearchWith(
+  deps: GateDeps & { ready: Promise<void> },
+  request: { actor: LimitRequest['actor']; costMicros: number },
+): Promise<void> {
   await deps.ready;
   const applicable = await deps.resolver.resolve(request.actor);
   const { userId, apiKeyId } = request.actor;

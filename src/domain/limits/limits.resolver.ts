@@ -31,7 +31,8 @@ interface KeyRecord {
 // Keys created with keys form short chains; a longer one is cut here rather than walked for ever.
 const maxChain = 16;
 
-const hasAny = (limits: object | null | undefined) => !!limits && Object.values(limits).some((v) => v !== undefined && v !== null);
+const hasAny = (limits: object | null | undefined) =>
+  !!limits && Object.values(limits).some((v) => v !== undefined && v !== null);
 
 /**
  * Reads plans and key limits from SQL. Admissions are on the hot path, so each answer is kept
@@ -41,7 +42,10 @@ const hasAny = (limits: object | null | undefined) => !!limits && Object.values(
 export class LimitsResolver {
   private readonly deps: ResolverDeps;
   private readonly cacheMs: number;
-  private readonly users = new Map<number, { at: number; value: Promise<{ plan: ApplicableLimits['plan']; limits: PlanLimits | null }> }>();
+  private readonly users = new Map<
+    number,
+    { at: number; value: Promise<{ plan: ApplicableLimits['plan']; limits: PlanLimits | null }> }
+  >();
   private readonly keys = new Map<number, { at: number; value: Promise<KeyRecord> }>();
 
   constructor(deps: ResolverDeps) {
@@ -60,7 +64,12 @@ export class LimitsResolver {
       if (hasAny(parent.limits)) ancestors.push({ keyId: parentId, limits: parent.limits! });
       parentId = parent.parentId;
     }
-    return { plan: userSide.plan, user: hasAny(userSide.limits) ? userSide.limits : null, key: hasAny(key?.limits) ? key!.limits : null, ancestors };
+    return {
+      plan: userSide.plan,
+      user: hasAny(userSide.limits) ? userSide.limits : null,
+      key: hasAny(key?.limits) ? key!.limits : null,
+      ancestors,
+    };
   }
 
   private key(keyId: number): Promise<KeyRecord> {
@@ -73,7 +82,11 @@ export class LimitsResolver {
     this.keys.clear();
   }
 
-  private cached<T>(map: Map<number, { at: number; value: Promise<T> }>, id: number, load: () => Promise<T>): Promise<T> {
+  private cached<T>(
+    map: Map<number, { at: number; value: Promise<T> }>,
+    id: number,
+    load: () => Promise<T>,
+  ): Promise<T> {
     const now = performance.now();
     const hit = map.get(id);
     if (hit && now - hit.at < this.cacheMs) return hit.value;
@@ -86,7 +99,9 @@ export class LimitsResolver {
   }
 
   private async loadUser(userId: number) {
-    const row = (await this.deps.plans.findByUser(userId)) ?? (this.deps.defaultPlan ? await this.deps.plans.findByName(this.deps.defaultPlan) : undefined);
+    const row =
+      (await this.deps.plans.findByUser(userId)) ??
+      (this.deps.defaultPlan ? await this.deps.plans.findByName(this.deps.defaultPlan) : undefined);
     return row ? { plan: { id: row.id, name: row.name }, limits: planLimitsOf(row) } : { plan: null, limits: null };
   }
 

@@ -2,7 +2,16 @@ import { isoAt, type Clock } from '../clock.ts';
 import type { ApiKey, ApiKeysService, KeyLimits } from '../api-keys/api-keys.service.ts';
 import type { Actor, UsersService } from '../users/users.service.ts';
 import type { LimitCounters } from '../../stores/kv/limit-counters.ts';
-import { limitDefinitions, limitNames, locate, shownAmount, storedLimit, type LimitName, type PlanLimits, type Subject } from './limit-definitions.ts';
+import {
+  limitDefinitions,
+  limitNames,
+  locate,
+  shownAmount,
+  storedLimit,
+  type LimitName,
+  type PlanLimits,
+  type Subject,
+} from './limit-definitions.ts';
 import type { LimitsResolver } from './limits.resolver.ts';
 
 /** One limit as the caller sees it now. `used` includes reservations of calls still running. */
@@ -77,7 +86,9 @@ export class LimitsService {
 
   /** Replaces a key's own limits (an empty object removes them); admins only. */
   async setKeyLimits(actor: Actor, reference: string, limits: KeyLimits): Promise<ApiKeyWithRemaining> {
-    const clean = Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined && v !== null)) as KeyLimits;
+    const clean = Object.fromEntries(
+      Object.entries(limits).filter(([, v]) => v !== undefined && v !== null),
+    ) as KeyLimits;
     await this.deps.apiKeys.setLimits(actor, reference, Object.keys(clean).length ? clean : null);
     this.deps.resolver.forget();
     return this.keyWithRemaining(actor, reference);
@@ -90,7 +101,10 @@ export class LimitsService {
     const names = limitNames.filter((name) => limits[name] !== undefined && limits[name] !== null);
     const located = names.map((name) => ({ name, ...locate(this.deps.prefix, subject, name, now) }));
     const values = await this.deps.counters.read(
-      located.map(({ name, key }) => ({ kind: limitDefinitions[name].metric === 'streams' ? 'lease' : 'counter', key })),
+      located.map(({ name, key }) => ({
+        kind: limitDefinitions[name].metric === 'streams' ? 'lease' : 'counter',
+        key,
+      })),
       now,
     );
     return located.map(({ name, window }, i) => {

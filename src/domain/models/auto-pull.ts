@@ -23,7 +23,12 @@ export interface AutoPull {
  * `progress`); a failure is logged and shown as the model's reason, and the server stays up.
  * Returns undefined when there is nothing to do (CAUSERIE_AUTO_PULL=false, or a model can serve).
  */
-export async function startAutoPull(deps: { config: Config; models: ModelsService; log: AutoPullLog; fetch?: typeof fetch }): Promise<AutoPull | undefined> {
+export async function startAutoPull(deps: {
+  config: Config;
+  models: ModelsService;
+  log: AutoPullLog;
+  fetch?: typeof fetch;
+}): Promise<AutoPull | undefined> {
   const { config, models, log } = deps;
   if (!config.autoPull) return undefined;
   const listed = await models.list();
@@ -39,7 +44,10 @@ export async function startAutoPull(deps: { config: Config; models: ModelsServic
   const { fileName } = source;
   const model = localModelId(fileName);
   const controller = new AbortController();
-  log.info({ model, from: source.host }, 'no model can answer yet: downloading the default local model in the background (CAUSERIE_AUTO_PULL=false turns this off)');
+  log.info(
+    { model, from: source.host },
+    'no model can answer yet: downloading the default local model in the background (CAUSERIE_AUTO_PULL=false turns this off)',
+  );
   await models.trackDownload(fileName, {});
   let loggedTenth = -1;
   const done = downloadModel({
@@ -53,7 +61,10 @@ export async function startAutoPull(deps: { config: Config; models: ModelsServic
       const tenth = progress === undefined ? -1 : Math.floor(progress * 10);
       if (tenth > loggedTenth) {
         loggedTenth = tenth;
-        log.info({ model, progress, received: formatMegabytes(received), total: total ? formatMegabytes(total) : null }, 'downloading the default local model');
+        log.info(
+          { model, progress, received: formatMegabytes(received), total: total ? formatMegabytes(total) : null },
+          'downloading the default local model',
+        );
       }
     },
   }).then(
@@ -62,9 +73,12 @@ export async function startAutoPull(deps: { config: Config; models: ModelsServic
       log.info({ model, size: formatMegabytes(result.bytes) }, `download finished: model "${model}" is available`);
     },
     async (error: unknown) => {
-      const detail = controller.signal.aborted ? 'stopped with the server; the next start resumes it' : (error as Error).message;
+      const detail = controller.signal.aborted
+        ? 'stopped with the server; the next start resumes it'
+        : (error as Error).message;
       await models.trackDownload(fileName, { failure: detail });
-      if (!controller.signal.aborted) log.warn({ model, detail }, 'download of the default local model failed; the server goes on without it');
+      if (!controller.signal.aborted)
+        log.warn({ model, detail }, 'download of the default local model failed; the server goes on without it');
     },
   );
   return { done, stop: () => controller.abort() };

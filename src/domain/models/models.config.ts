@@ -50,11 +50,13 @@ export const howToEnable: Record<string, string> = {
   local: 'run `npm run models:pull`',
 };
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function positive(path: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new InvalidRegistryError(`${path} must be a number ≥ 0`);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+    throw new InvalidRegistryError(`${path} must be a number ≥ 0`);
   return value;
 }
 
@@ -72,13 +74,31 @@ function environmentProviders(config: Config): ProviderSpec[] {
   const specs: ProviderSpec[] = [];
   const base = { streamUsage: true, seedField: 'seed' as const, discover: true };
   if (config.openaiApiKey || config.openaiBaseUrl) {
-    specs.push({ ...base, id: 'openai', kind: 'openai-compatible', baseUrl: config.openaiBaseUrl ?? 'https://api.openai.com/v1', apiKey: config.openaiApiKey, keyVariable: 'OPENAI_API_KEY' });
+    specs.push({
+      ...base,
+      id: 'openai',
+      kind: 'openai-compatible',
+      baseUrl: config.openaiBaseUrl ?? 'https://api.openai.com/v1',
+      apiKey: config.openaiApiKey,
+      keyVariable: 'OPENAI_API_KEY',
+    });
   }
   if (config.mistralApiKey) {
     // Mistral refuses stream_options (it reports usage anyway) and names the seed random_seed.
-    specs.push({ ...base, id: 'mistral', kind: 'openai-compatible', baseUrl: config.mistralBaseUrl, apiKey: config.mistralApiKey, keyVariable: 'MISTRAL_API_KEY', streamUsage: false, seedField: 'random_seed', agentsApi: true });
+    specs.push({
+      ...base,
+      id: 'mistral',
+      kind: 'openai-compatible',
+      baseUrl: config.mistralBaseUrl,
+      apiKey: config.mistralApiKey,
+      keyVariable: 'MISTRAL_API_KEY',
+      streamUsage: false,
+      seedField: 'random_seed',
+      agentsApi: true,
+    });
   }
-  if (config.ollamaBaseUrl) specs.push({ ...base, id: 'ollama', kind: 'openai-compatible', baseUrl: ollamaV1(config.ollamaBaseUrl) });
+  if (config.ollamaBaseUrl)
+    specs.push({ ...base, id: 'ollama', kind: 'openai-compatible', baseUrl: ollamaV1(config.ollamaBaseUrl) });
   return specs;
 }
 
@@ -90,15 +110,19 @@ function environmentProviders(config: Config): ProviderSpec[] {
 export function registrySpecs(config: Config): { providers: ProviderSpec[]; models: ModelSpec[] } {
   const providers = new Map(environmentProviders(config).map((spec) => [spec.id, spec]));
   const file = config.file;
-  if (file.providers !== undefined && !isRecord(file.providers)) throw new InvalidRegistryError('providers must be an object keyed by provider id');
+  if (file.providers !== undefined && !isRecord(file.providers))
+    throw new InvalidRegistryError('providers must be an object keyed by provider id');
   for (const [id, raw] of Object.entries((file.providers as Record<string, unknown>) ?? {})) {
     const path = `providers.${id}`;
-    if (!providerIdPattern.test(id)) throw new InvalidRegistryError(`${path}: a provider id is lowercase letters, digits, "-" or "_"`);
-    if (id === 'local' || id === 'mock') throw new InvalidRegistryError(`${path}: "${id}" is built in and cannot be redefined`);
+    if (!providerIdPattern.test(id))
+      throw new InvalidRegistryError(`${path}: a provider id is lowercase letters, digits, "-" or "_"`);
+    if (id === 'local' || id === 'mock')
+      throw new InvalidRegistryError(`${path}: "${id}" is built in and cannot be redefined`);
     if (!isRecord(raw)) throw new InvalidRegistryError(`${path} must be an object`);
     const known = providers.get(id);
     const baseUrl = text(`${path}.base_url`, raw.base_url, !known);
-    if (baseUrl && !/^https?:\/\//.test(baseUrl)) throw new InvalidRegistryError(`${path}.base_url must be an http(s) URL`);
+    if (baseUrl && !/^https?:\/\//.test(baseUrl))
+      throw new InvalidRegistryError(`${path}.base_url must be an http(s) URL`);
     const keyVariable = text(`${path}.api_key_env`, raw.api_key_env) ?? known?.keyVariable;
     const headers = raw.headers;
     if (headers !== undefined && (!isRecord(headers) || Object.values(headers).some((v) => typeof v !== 'string'))) {
@@ -123,19 +147,29 @@ export function registrySpecs(config: Config): { providers: ProviderSpec[]; mode
   }
 
   const models: ModelSpec[] = [];
-  if (file.models !== undefined && !isRecord(file.models)) throw new InvalidRegistryError('models must be an object keyed by public model id');
+  if (file.models !== undefined && !isRecord(file.models))
+    throw new InvalidRegistryError('models must be an object keyed by public model id');
   for (const [id, raw] of Object.entries((file.models as Record<string, unknown>) ?? {})) {
     const path = `models["${id}"]`;
-    if (!/^[\w.:@/-]{1,200}$/.test(id)) throw new InvalidRegistryError(`${path}: a model id is letters, digits and . : @ / _ -`);
+    if (!/^[\w.:@/-]{1,200}$/.test(id))
+      throw new InvalidRegistryError(`${path}: a model id is letters, digits and . : @ / _ -`);
     if (!isRecord(raw)) throw new InvalidRegistryError(`${path} must be an object`);
     const provider = text(`${path}.provider`, raw.provider, true)!;
-    if (!providers.has(provider) && !builtInProviders.includes(provider) && !isRecord((file.providers as Record<string, unknown>)?.[provider])) {
+    if (
+      !providers.has(provider) &&
+      !builtInProviders.includes(provider) &&
+      !isRecord((file.providers as Record<string, unknown>)?.[provider])
+    ) {
       throw new InvalidRegistryError(`${path}.provider: no provider "${provider}" is declared`);
     }
     const prices = raw.prices;
-    if (prices !== undefined && !isRecord(prices)) throw new InvalidRegistryError(`${path}.prices must be {"input": n, "output": n} per million tokens`);
+    if (prices !== undefined && !isRecord(prices))
+      throw new InvalidRegistryError(`${path}.prices must be {"input": n, "output": n} per million tokens`);
     const capabilities = raw.capabilities;
-    if (capabilities !== undefined && (!Array.isArray(capabilities) || capabilities.some((c) => typeof c !== 'string'))) {
+    if (
+      capabilities !== undefined &&
+      (!Array.isArray(capabilities) || capabilities.some((c) => typeof c !== 'string'))
+    ) {
       throw new InvalidRegistryError(`${path}.capabilities must be an array of strings`);
     }
     const contextWindow = positive(`${path}.context_window`, raw.context_window);

@@ -88,14 +88,25 @@ export class ModelsService {
     const { providers, models } = registrySpecs(config);
     this.specs = new Map(providers.map((spec) => [spec.id, spec]));
     this.mapped = models;
-    const timeouts = { connectMs: config.providerConnectTimeoutMs, firstByteMs: config.providerFirstByteTimeoutMs, idleMs: config.providerIdleTimeoutMs };
+    const timeouts = {
+      connectMs: config.providerConnectTimeoutMs,
+      firstByteMs: config.providerFirstByteTimeoutMs,
+      idleMs: config.providerIdleTimeoutMs,
+    };
     for (const spec of providers) {
       if (spec.keyMissing) continue;
       this.providers.set(spec.id, new OpenAiCompatibleProvider({ ...spec, timeouts, retries: config.providerRetries }));
     }
     if (config.mockProvider) {
       this.providers.set('mock', createMockProvider({ timeouts }));
-      this.specs.set('mock', { id: 'mock', kind: 'mock', baseUrl: 'in-process', streamUsage: true, seedField: 'seed', discover: true });
+      this.specs.set('mock', {
+        id: 'mock',
+        kind: 'mock',
+        baseUrl: 'in-process',
+        streamUsage: true,
+        seedField: 'seed',
+        discover: true,
+      });
     }
     if (deps.local) this.providers.set(deps.local.provider.id, deps.local.provider);
     for (const provider of deps.providers ?? []) this.providers.set(provider.id, provider);
@@ -170,7 +181,8 @@ export class ModelsService {
    */
   async restore(id: string): Promise<{ id: string; restored: true; listed: boolean }> {
     await this.ready;
-    if (!(await this.deps.store.delete(id))) throw new AppError('not_found', `Model "${id}" is not a removed model; GET /api/v1/models/removed lists them`);
+    if (!(await this.deps.store.delete(id)))
+      throw new AppError('not_found', `Model "${id}" is not a removed model; GET /api/v1/models/removed lists them`);
     this.removed.delete(id);
     this.rebuild();
     return { id, restored: true, listed: this.entries.has(id) };
@@ -196,12 +208,19 @@ export class ModelsService {
   }
 
   private async doRefresh(): Promise<void> {
-    const discoverable = [...this.specs.values()].filter((spec) => spec.discover && this.providers.get(spec.id)?.listModels);
+    const discoverable = [...this.specs.values()].filter(
+      (spec) => spec.discover && this.providers.get(spec.id)?.listModels,
+    );
     await Promise.all([
       ...discoverable.map(async (spec) => {
         try {
-          const models = await this.providers.get(spec.id)!.listModels!({ signal: AbortSignal.timeout(discoveryTimeoutMs) });
-          this.discovered.set(spec.id, models.map((model) => (typeof model === 'string' ? { id: model } : model)));
+          const models = await this.providers.get(spec.id)!.listModels!({
+            signal: AbortSignal.timeout(discoveryTimeoutMs),
+          });
+          this.discovered.set(
+            spec.id,
+            models.map((model) => (typeof model === 'string' ? { id: model } : model)),
+          );
         } catch (error) {
           // Keep what the last discovery found; the next refresh tries again.
           this.deps.warn?.(`models: discovery from provider "${spec.id}" failed: ${(error as Error).message}`);
@@ -227,7 +246,9 @@ export class ModelsService {
         this.localFiles = await this.deps.local.listFiles();
       } else {
         const names = await readdir(this.deps.config.modelsDir).catch(() => [] as string[]);
-        this.localFiles = names.filter((name) => /\.gguf$/i.test(name)).map((file) => ({ id: localModelId(file), file }));
+        this.localFiles = names
+          .filter((name) => /\.gguf$/i.test(name))
+          .map((file) => ({ id: localModelId(file), file }));
       }
     } catch (error) {
       this.deps.warn?.(`models: cannot list local models: ${(error as Error).message}`);
@@ -240,23 +261,51 @@ export class ModelsService {
       if (!entries.has(entry.id) && !this.removed.has(entry.id)) entries.set(entry.id, entry);
     };
     for (const spec of this.mapped) {
-      add({ ...spec, capabilities: spec.capabilities ?? ['chat'], source: spec.provider === 'local' ? 'local' : 'config', downloaded: spec.provider === 'local' ? this.localFiles.some((f) => f.file === spec.upstream) : undefined });
+      add({
+        ...spec,
+        capabilities: spec.capabilities ?? ['chat'],
+        source: spec.provider === 'local' ? 'local' : 'config',
+        downloaded: spec.provider === 'local' ? this.localFiles.some((f) => f.file === spec.upstream) : undefined,
+      });
     }
     for (const [provider, models] of this.discovered) {
       for (const model of models) {
-        add({ id: `${provider}/${model.id}`, provider, upstream: model.id, contextWindow: model.contextWindow, capabilities: /embed/i.test(model.id) ? ['embeddings'] : ['chat'], source: 'discovered' });
+        add({
+          id: `${provider}/${model.id}`,
+          provider,
+          upstream: model.id,
+          contextWindow: model.contextWindow,
+          capabilities: /embed/i.test(model.id) ? ['embeddings'] : ['chat'],
+          source: 'discovered',
+        });
       }
     }
     const localProvider = this.deps.local?.provider.id ?? 'local';
     for (const file of this.localFiles) {
-      add({ id: file.id, provider: localProvider, upstream: file.file, contextWindow: file.contextWindow ?? undefined, capabilities: ['chat'], source: 'local', downloaded: true });
+      add({
+        id: file.id,
+        provider: localProvider,
+        upstream: file.file,
+        contextWindow: file.contextWindow ?? undefined,
+        capabilities: ['chat'],
+        source: 'local',
+        downloaded: true,
+      });
     }
     // A local request gets at most localContextSize tokens, whatever the model was trained on.
     const defaultContext = Math.min(defaultLocalModel.contextWindow, localContextSize);
     // Once its file is in the folder (pulled, by hand or by the first-start download), the default's
     // id serves it too, so what the listing showed as "not downloaded" becomes available.
     const defaultFile = this.localFiles.find((f) => f.file === defaultLocalModel.file);
-    add({ id: defaultLocalModel.id, provider: localProvider, upstream: defaultLocalModel.file, contextWindow: defaultFile?.contextWindow ?? defaultContext, capabilities: ['chat'], source: 'local', downloaded: defaultFile !== undefined });
+    add({
+      id: defaultLocalModel.id,
+      provider: localProvider,
+      upstream: defaultLocalModel.file,
+      contextWindow: defaultFile?.contextWindow ?? defaultContext,
+      capabilities: ['chat'],
+      source: 'local',
+      downloaded: defaultFile !== undefined,
+    });
     this.entries = new Map([...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   }
 
@@ -276,18 +325,31 @@ export class ModelsService {
     const download = entry.source === 'local' && !entry.downloaded ? this.downloads.get(entry.upstream) : undefined;
     const downloading = download !== undefined && download.failure === undefined;
     if (downloading) reason = 'it is being downloaded (first start); it will be available when the download ends';
-    else if (download?.failure) reason = `its download failed: ${download.failure}. Run \`npm run models:pull\` to retry, or configure a provider (see docs/models.md)`;
+    else if (download?.failure)
+      reason = `its download failed: ${download.failure}. Run \`npm run models:pull\` to retry, or configure a provider (see docs/models.md)`;
     return {
       id: entry.id,
       provider: entry.provider,
       upstream_model: entry.upstream,
       available: !reason,
-      status: !reason ? 'available' : downloading ? 'downloading' : entry.source === 'local' && !entry.downloaded ? 'not_downloaded' : 'not_configured',
+      status: !reason
+        ? 'available'
+        : downloading
+          ? 'downloading'
+          : entry.source === 'local' && !entry.downloaded
+            ? 'not_downloaded'
+            : 'not_configured',
       ...(downloading && download.progress !== undefined ? { progress: download.progress } : {}),
       reason: reason ?? null,
       context_window: entry.contextWindow ?? null,
       capabilities: entry.capabilities,
-      prices: entry.prices ? { input_per_million: entry.prices.input, output_per_million: entry.prices.output, currency: entry.prices.currency } : null,
+      prices: entry.prices
+        ? {
+            input_per_million: entry.prices.input,
+            output_per_million: entry.prices.output,
+            currency: entry.prices.currency,
+          }
+        : null,
       source: entry.source,
     };
   }

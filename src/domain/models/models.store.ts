@@ -16,7 +16,11 @@ export class RemovedModelsStore {
 
   /** Idempotent: removing twice keeps the first date. */
   async insert(modelId: string, removedAt: string): Promise<void> {
-    await this.db.insertInto('removed_models').values({ model_id: modelId, removed_at: removedAt }).onConflict((c) => c.column('model_id').doNothing()).execute();
+    await this.db
+      .insertInto('removed_models')
+      .values({ model_id: modelId, removed_at: removedAt })
+      .onConflict((c) => c.column('model_id').doNothing())
+      .execute();
   }
 
   /** Every removed model with the date it was removed, by id. */

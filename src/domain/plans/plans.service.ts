@@ -24,7 +24,8 @@ export function normalizeLimits(limits: PlanLimits): PlanLimits {
   for (const name of limitNames) {
     const value = limits[name];
     if (value === undefined || value === null) continue;
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw invalid(`limits.${name}`, 'must be a number ≥ 0');
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+      throw invalid(`limits.${name}`, 'must be a number ≥ 0');
     if (name !== 'budget_per_month' && !Number.isInteger(value)) throw invalid(`limits.${name}`, 'must be an integer');
     clean[name] = name === 'budget_per_month' ? Math.round(value * 1e6) / 1e6 : value;
   }
@@ -55,18 +56,26 @@ export class PlansService {
 
   async create(actor: Actor, input: { name: string; limits?: PlanLimits }): Promise<Plan> {
     requireAdmin(actor);
-    if (!planNamePattern.test(input.name)) throw invalid('name', 'must be 1 to 64 letters, digits, spaces, "_", "." or "-"');
+    if (!planNamePattern.test(input.name))
+      throw invalid('name', 'must be 1 to 64 letters, digits, spaces, "_", "." or "-"');
     if (parseReference(input.name)) throw invalid('name', 'must not look like an id');
-    if (await this.deps.store.findByName(input.name)) throw new AppError('conflict', `A plan named "${input.name}" exists already`);
+    if (await this.deps.store.findByName(input.name))
+      throw new AppError('conflict', `A plan named "${input.name}" exists already`);
     const now = isoAt(this.deps.clock.now());
     const limits = normalizeLimits(input.limits ?? {});
     try {
-      const row = await this.deps.store.insert({ name: input.name, limits: JSON.stringify(limits), created_at: now, updated_at: now });
+      const row = await this.deps.store.insert({
+        name: input.name,
+        limits: JSON.stringify(limits),
+        created_at: now,
+        updated_at: now,
+      });
       // It may be the default plan (CAUSERIE_DEFAULT_PLAN) coming into existence.
       this.deps.onChange();
       return this.present(row);
     } catch (error) {
-      if (await this.deps.store.findByName(input.name)) throw new AppError('conflict', `A plan named "${input.name}" exists already`);
+      if (await this.deps.store.findByName(input.name))
+        throw new AppError('conflict', `A plan named "${input.name}" exists already`);
       throw error;
     }
   }
@@ -85,10 +94,14 @@ export class PlansService {
   async update(actor: Actor, reference: string, input: { name?: string; limits?: PlanLimits }): Promise<Plan> {
     requireAdmin(actor);
     const row = await this.find(reference);
-    const changes: { name?: string; limits?: string; updated_at: string } = { updated_at: isoAt(this.deps.clock.now()) };
+    const changes: { name?: string; limits?: string; updated_at: string } = {
+      updated_at: isoAt(this.deps.clock.now()),
+    };
     if (input.name !== undefined && input.name !== row.name) {
-      if (!planNamePattern.test(input.name) || parseReference(input.name)) throw invalid('name', 'must be 1 to 64 letters, digits, spaces, "_", "." or "-"');
-      if (await this.deps.store.findByName(input.name)) throw new AppError('conflict', `A plan named "${input.name}" exists already`);
+      if (!planNamePattern.test(input.name) || parseReference(input.name))
+        throw invalid('name', 'must be 1 to 64 letters, digits, spaces, "_", "." or "-"');
+      if (await this.deps.store.findByName(input.name))
+        throw new AppError('conflict', `A plan named "${input.name}" exists already`);
       changes.name = input.name;
     }
     if (input.limits !== undefined) changes.limits = JSON.stringify(normalizeLimits(input.limits));
@@ -112,7 +125,10 @@ export class PlansService {
     const user = await this.deps.users.find(userReference);
     if (!user) throw notFound('User');
     const plan = planReference === null ? null : await this.find(planReference);
-    const updated = await this.deps.usersStore.update(user.id, { plan_id: plan?.id ?? null, updated_at: isoAt(this.deps.clock.now()) });
+    const updated = await this.deps.usersStore.update(user.id, {
+      plan_id: plan?.id ?? null,
+      updated_at: isoAt(this.deps.clock.now()),
+    });
     this.deps.onChange();
     return toUser(updated!);
   }
@@ -120,7 +136,10 @@ export class PlansService {
   /** A plan by integer id or by name. */
   private async find(reference: string): Promise<PlanRow> {
     const parsed = parseReference(reference);
-    const row = parsed && 'id' in parsed ? await this.deps.store.findById(parsed.id) : await this.deps.store.findByName(reference);
+    const row =
+      parsed && 'id' in parsed
+        ? await this.deps.store.findById(parsed.id)
+        : await this.deps.store.findByName(reference);
     if (!row) throw notFound('Plan');
     return row;
   }

@@ -39,7 +39,11 @@ export class PlansStore {
   }
 
   async countUsers(id: number): Promise<number> {
-    const row = await this.db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('count')).where('plan_id', '=', id).executeTakeFirstOrThrow();
+    const row = await this.db
+      .selectFrom('users')
+      .select((eb) => eb.fn.countAll<number>().as('count'))
+      .where('plan_id', '=', id)
+      .executeTakeFirstOrThrow();
     return Number(row.count);
   }
 

@@ -103,7 +103,8 @@ export class PromptsService {
   /** A prompt the caller may change: their own. A built-in template is 403. */
   private async writable(actor: Actor, id: number): Promise<PromptRow> {
     const row = await this.readable(actor, id);
-    if (row.is_template === 1) throw new AppError('forbidden', 'Built-in templates are read-only; create your own prompt from it instead');
+    if (row.is_template === 1)
+      throw new AppError('forbidden', 'Built-in templates are read-only; create your own prompt from it instead');
     return row;
   }
 
@@ -129,8 +130,16 @@ export class PromptsService {
   }
 
   async list(actor: Actor, query: PromptListQuery): Promise<{ items: Prompt[]; total: number }> {
-    const filter = { userId: actor.userId, includeTemplates: query.includeTemplates, scenario: query.scenario, search: query.search };
-    const [rows, total] = await Promise.all([this.deps.store.list(filter, { limit: query.limit, offset: query.offset }), this.deps.store.count(filter)]);
+    const filter = {
+      userId: actor.userId,
+      includeTemplates: query.includeTemplates,
+      scenario: query.scenario,
+      search: query.search,
+    };
+    const [rows, total] = await Promise.all([
+      this.deps.store.list(filter, { limit: query.limit, offset: query.offset }),
+      this.deps.store.count(filter),
+    ]);
     return { items: rows.map(toPrompt), total };
   }
 
@@ -157,13 +166,20 @@ export class PromptsService {
   render(template: string, variables: Record<string, string>, field = 'variables'): RenderedPrompt {
     const result = renderTemplate(template, variables);
     if (result.missing.length > 0) {
-      throw invalid(field, `missing value for ${result.missing.map((name) => `{${name}}`).join(', ')} (the prompt uses ${result.variables.join(', ')})`);
+      throw invalid(
+        field,
+        `missing value for ${result.missing.map((name) => `{${name}}`).join(', ')} (the prompt uses ${result.variables.join(', ')})`,
+      );
     }
     return { rendered: result.text, variables: result.variables, unused_variables: result.unused };
   }
 
   /** The text of a stored prompt with its variables, for use in a chat (counted by recordUse once admitted). */
-  async renderForUse(actor: Actor, id: number, variables: Record<string, string>): Promise<RenderedPrompt & { prompt: Prompt }> {
+  async renderForUse(
+    actor: Actor,
+    id: number,
+    variables: Record<string, string>,
+  ): Promise<RenderedPrompt & { prompt: Prompt }> {
     const prompt = toPrompt(await this.readable(actor, id));
     return { ...this.render(prompt.content, variables), prompt };
   }
@@ -173,7 +189,12 @@ export class PromptsService {
    * rendered prompt, then the user's own text, if any, after a blank line. Call recordUse(id) once
    * the completion is admitted.
    */
-  async composeUserMessage(actor: Actor, promptId: number, variables: Record<string, string>, text: string | undefined): Promise<string> {
+  async composeUserMessage(
+    actor: Actor,
+    promptId: number,
+    variables: Record<string, string>,
+    text: string | undefined,
+  ): Promise<string> {
     const { rendered } = await this.renderForUse(actor, promptId, variables);
     return text ? `${rendered}\n\n${text}` : rendered;
   }
@@ -184,7 +205,11 @@ export class PromptsService {
   }
 
   /** Spec 003's preview: the prompt rendered and answered by a model, through the limits gate like any completion. */
-  async preview(actor: Actor, input: PreviewInput, options: { signal: AbortSignal }): Promise<RenderedPrompt | PreviewResult> {
+  async preview(
+    actor: Actor,
+    input: PreviewInput,
+    options: { signal: AbortSignal },
+  ): Promise<RenderedPrompt | PreviewResult> {
     let template: string;
     if (input.prompt_id !== undefined) template = (await this.readable(actor, input.prompt_id)).content;
     else if (input.content !== undefined) template = input.content;
@@ -193,9 +218,19 @@ export class PromptsService {
     if (input.render_only) return rendered;
     const model = input.model ?? (await this.deps.models.defaultModel());
     if (!model) throw invalid('body.model', 'is required: no default model is configured');
-    if (!(await this.deps.models.exists(model))) throw invalid('body.model', `unknown model "${model}"; GET /api/v1/models lists the available ones`);
-    const run = await this.deps.completions.start(actor, { model, messages: [{ role: 'user', content: rendered.rendered }], stream: false }, options);
+    if (!(await this.deps.models.exists(model)))
+      throw invalid('body.model', `unknown model "${model}"; GET /api/v1/models lists the available ones`);
+    const run = await this.deps.completions.start(
+      actor,
+      { model, messages: [{ role: 'user', content: rendered.rendered }], stream: false },
+      options,
+    );
     const result = await collectCompletion(run);
-    return { preview: result.text, tokens_used: result.usage.prompt_tokens + result.usage.completion_tokens, model_used: run.model, ...rendered };
+    return {
+      preview: result.text,
+      tokens_used: result.usage.prompt_tokens + result.usage.completion_tokens,
+      model_used: run.model,
+      ...rendered,
+    };
   }
 }

@@ -34,13 +34,19 @@ export class PromptsStore {
   private filtered(filter: PromptFilter) {
     let query = this.db
       .selectFrom('prompts')
-      .where((eb) => (filter.includeTemplates ? eb.or([eb('user_id', '=', filter.userId), eb('is_template', '=', 1)]) : eb('user_id', '=', filter.userId)));
+      .where((eb) =>
+        filter.includeTemplates
+          ? eb.or([eb('user_id', '=', filter.userId), eb('is_template', '=', 1)])
+          : eb('user_id', '=', filter.userId),
+      );
     if (filter.scenario !== undefined) query = query.where('scenario', '=', filter.scenario);
     if (filter.search !== undefined && filter.search !== '') {
       const pattern = likePattern(filter.search);
       query = query.where((eb) =>
         eb.or(
-          (['title', 'content', 'description'] as const).map((column) => eb(sql`lower(${sql.ref(column)})`, 'like', sql`${pattern} escape '\\'`)),
+          (['title', 'content', 'description'] as const).map((column) =>
+            eb(sql`lower(${sql.ref(column)})`, 'like', sql`${pattern} escape '\\'`),
+          ),
         ),
       );
     }
@@ -53,7 +59,9 @@ export class PromptsStore {
   }
 
   async count(filter: PromptFilter): Promise<number> {
-    const row = await this.filtered(filter).select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow();
+    const row = await this.filtered(filter)
+      .select((eb) => eb.fn.countAll<number>().as('count'))
+      .executeTakeFirstOrThrow();
     return Number(row.count);
   }
 

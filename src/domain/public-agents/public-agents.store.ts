@@ -16,7 +16,11 @@ export class PublicAgentsStore {
   async insertKey(row: Insertable<PublicKeysTable>, origins: string[]): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       await trx.insertInto('public_keys').values(row).execute();
-      if (origins.length) await trx.insertInto('public_key_origins').values(origins.map((origin) => ({ api_key_id: row.api_key_id, origin }))).execute();
+      if (origins.length)
+        await trx
+          .insertInto('public_key_origins')
+          .values(origins.map((origin) => ({ api_key_id: row.api_key_id, origin })))
+          .execute();
     });
   }
 
@@ -25,12 +29,22 @@ export class PublicAgentsStore {
   }
 
   listKeysOfAgent(agentId: number): Promise<PublicKeyRow[]> {
-    return this.db.selectFrom('public_keys').selectAll().where('agent_id', '=', agentId).orderBy('api_key_id').execute();
+    return this.db
+      .selectFrom('public_keys')
+      .selectAll()
+      .where('agent_id', '=', agentId)
+      .orderBy('api_key_id')
+      .execute();
   }
 
   async originsOf(apiKeyIds: number[]): Promise<Array<{ api_key_id: number; origin: string }>> {
     if (apiKeyIds.length === 0) return [];
-    return this.db.selectFrom('public_key_origins').select(['api_key_id', 'origin']).where('api_key_id', 'in', apiKeyIds).orderBy('origin').execute();
+    return this.db
+      .selectFrom('public_key_origins')
+      .select(['api_key_id', 'origin'])
+      .where('api_key_id', 'in', apiKeyIds)
+      .orderBy('origin')
+      .execute();
   }
 
   /** Whether any live (not revoked) public key allows this origin: what a browser's preflight is told. */
@@ -66,7 +80,12 @@ export class PublicAgentsStore {
   }
 
   async revokeTokensOfKey(apiKeyId: number, at: string, reason: string): Promise<void> {
-    await this.db.updateTable('public_tokens').set({ revoked_at: at, revoked_reason: reason }).where('api_key_id', '=', apiKeyId).where('revoked_at', 'is', null).execute();
+    await this.db
+      .updateTable('public_tokens')
+      .set({ revoked_at: at, revoked_reason: reason })
+      .where('api_key_id', '=', apiKeyId)
+      .where('revoked_at', 'is', null)
+      .execute();
   }
 
   async insertEvent(row: Insertable<PublicKeyEventsTable>): Promise<void> {
@@ -75,11 +94,22 @@ export class PublicAgentsStore {
 
   /** One page of an agent's events, newest first. */
   listEvents(agentId: number, page: { limit: number; offset: number }): Promise<PublicKeyEventRow[]> {
-    return this.db.selectFrom('public_key_events').selectAll().where('agent_id', '=', agentId).orderBy('id', 'desc').limit(page.limit).offset(page.offset).execute();
+    return this.db
+      .selectFrom('public_key_events')
+      .selectAll()
+      .where('agent_id', '=', agentId)
+      .orderBy('id', 'desc')
+      .limit(page.limit)
+      .offset(page.offset)
+      .execute();
   }
 
   async countEvents(agentId: number): Promise<number> {
-    const row = await this.db.selectFrom('public_key_events').select((eb) => eb.fn.countAll<number>().as('count')).where('agent_id', '=', agentId).executeTakeFirstOrThrow();
+    const row = await this.db
+      .selectFrom('public_key_events')
+      .select((eb) => eb.fn.countAll<number>().as('count'))
+      .where('agent_id', '=', agentId)
+      .executeTakeFirstOrThrow();
     return Number(row.count);
   }
 }

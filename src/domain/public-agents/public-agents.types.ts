@@ -60,7 +60,9 @@ export const generateClientToken = () => `pct_${randomBase32(32)}`;
  * the server's secret, so the few billion IPv4 addresses cannot be tried against it offline.
  */
 export function visitorOf(secret: string, client: PublicClient): string {
-  return createHmac('sha256', secret).update(`${client.address}\n${client.userAgent ?? ''}`).digest('hex');
+  return createHmac('sha256', secret)
+    .update(`${client.address}\n${client.userAgent ?? ''}`)
+    .digest('hex');
 }
 
 /** The anonymous id a conversation shows its owner: a short, stable stand-in for the visitor. */

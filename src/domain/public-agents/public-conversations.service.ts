@@ -9,7 +9,14 @@ import type { ConversationsService } from '../conversations/conversations.servic
 import type { ModelCatalog } from '../conversations/conversations.types.ts';
 import type { Actor } from '../users/users.service.ts';
 import type { PublicAgentsStore, PublicKeyRow, PublicTokenRow } from './public-agents.store.ts';
-import { anonymousId, generateClientToken, looksLikePublicKey, visitorOf, type PublicClient, type SuspiciousReason } from './public-agents.types.ts';
+import {
+  anonymousId,
+  generateClientToken,
+  looksLikePublicKey,
+  visitorOf,
+  type PublicClient,
+  type SuspiciousReason,
+} from './public-agents.types.ts';
 import type { PublicKeysService } from './public-keys.service.ts';
 import type { VisitorCounters } from './visitor-limits.ts';
 
@@ -82,7 +89,8 @@ export class PublicConversationsService {
     const credential = bearer(authorization);
     const key = looksLikePublicKey(credential) ? await this.deps.apiKeys.findByHash(sha256(credential)) : undefined;
     const now = this.now();
-    if (!key || key.kind !== 'public' || key.revoked_at || (key.expires_at && Date.parse(key.expires_at) <= now)) throw keyNotFound();
+    if (!key || key.kind !== 'public' || key.revoked_at || (key.expires_at && Date.parse(key.expires_at) <= now))
+      throw keyNotFound();
     const settings = await this.deps.store.findKey(key.id);
     const agent = settings && (await this.deps.agents.forConversation(settings.agent_id));
     if (!settings || !agent || !(await this.serves(agent, modelId))) throw notFound('Model');
@@ -90,16 +98,20 @@ export class PublicConversationsService {
     const visitor = visitorOf(this.deps.secret, client);
     if (!client.origin || !origins.includes(client.origin)) {
       await this.record(key, settings.agent_id, undefined, 'origin_not_allowed', client.origin, visitor);
-      throw refused('This page\'s origin is not allowed to use this public key (its owner lists the allowed origins)');
+      throw refused("This page's origin is not allowed to use this public key (its owner lists the allowed origins)");
     }
     const limits = this.deps.keys.visitorLimits(settings);
     await this.deps.visitors.request(key.id, visitor, limits);
     const owner = ownerOf(key);
-    const conversation = await this.deps.conversations.create(owner, {
-      agent_id: agent.id,
-      model: agent.model,
-      metadata: { public: true, visitor: anonymousId(visitor), public_key: key.uuid },
-    }, { metered: false });
+    const conversation = await this.deps.conversations.create(
+      owner,
+      {
+        agent_id: agent.id,
+        model: agent.model,
+        metadata: { public: true, visitor: anonymousId(visitor), public_key: key.uuid },
+      },
+      { metered: false },
+    );
     const token = generateClientToken();
     const expiresAt = isoAt(now + this.deps.tokenTtlSeconds * 1000);
     await this.deps.store.insertToken({
@@ -114,14 +126,18 @@ export class PublicConversationsService {
       revoked_at: null,
       revoked_reason: null,
     });
-    if (!key.last_used_at || Date.parse(key.last_used_at) + 60_000 <= now) await this.deps.apiKeys.touch(key.id, isoAt(now));
+    if (!key.last_used_at || Date.parse(key.last_used_at) + 60_000 <= now)
+      await this.deps.apiKeys.touch(key.id, isoAt(now));
     return { token, expires_at: expiresAt, conversation_id: conversation.uuid };
   }
 
   /** GET …/public/messages/:token — 403 for a bad token, 404 when the conversation is gone. */
   async messages(token: string, client: PublicClient): Promise<PublicMessage[]> {
     const valid = await this.validate(token, client);
-    const page = await this.deps.conversations.listMessages(valid.owner, valid.token.conversation_id, { limit: 1000, offset: 0 });
+    const page = await this.deps.conversations.listMessages(valid.owner, valid.token.conversation_id, {
+      limit: 1000,
+      offset: 0,
+    });
     return page.items
       .filter((m) => (m.role === 'user' || m.role === 'assistant') && m.status !== 'streaming' && m.content !== '')
       .map((m) => ({ role: m.role as PublicMessage['role'], content: m.content, created_at: m.created_at }));
@@ -131,27 +147,44 @@ export class PublicConversationsService {
    * POST …/public/message — appends the visitor's message and starts the agent's answer. 403 for a
    * bad token (or a conversation that is gone), 429 beyond a visitor's, the key's or the owner's limits.
    */
-  async send(input: { client_token: string; message: string; stream: boolean }, client: PublicClient, signal: AbortSignal): Promise<ConversationRun> {
+  async send(
+    input: { client_token: string; message: string; stream: boolean },
+    client: PublicClient,
+    signal: AbortSignal,
+  ): Promise<ConversationRun> {
     const valid = await this.validate(input.client_token, client);
     const limits = this.deps.keys.visitorLimits(valid.settings);
     const ttlMs = Math.max(60_000, Date.parse(valid.token.expires_at) - this.now()) * 2;
-    const admission = await this.deps.visitors.message(valid.key.id, valid.token.visitor, valid.token.conversation_id, limits, ttlMs);
+    const admission = await this.deps.visitors.message(
+      valid.key.id,
+      valid.token.visitor,
+      valid.token.conversation_id,
+      limits,
+      ttlMs,
+    );
     let run: ConversationRun;
     try {
       run = await this.deps.completions.complete(
         valid.owner,
-        { conversation: valid.token.conversation_id, messages: [{ role: 'user', content: input.message }], stream: input.stream },
+        {
+          conversation: valid.token.conversation_id,
+          messages: [{ role: 'user', content: input.message }],
+          stream: input.stream,
+        },
         { signal },
       );
     } catch (error) {
       await admission.refund().catch(() => {});
-      if (error instanceof AppError && error.code === 'not_found') throw refused('The conversation of this client token no longer exists');
+      if (error instanceof AppError && error.code === 'not_found')
+        throw refused('The conversation of this client token no longer exists');
       throw error;
     }
-    run.done.then(
-      (reply) => admission.settle((reply.prompt_tokens ?? 0) + (reply.completion_tokens ?? 0)),
-      () => admission.settle(0),
-    ).catch(() => {});
+    run.done
+      .then(
+        (reply) => admission.settle((reply.prompt_tokens ?? 0) + (reply.completion_tokens ?? 0)),
+        () => admission.settle(0),
+      )
+      .catch(() => {});
     return run;
   }
 
@@ -183,11 +216,16 @@ export class PublicConversationsService {
       await this.record(key, row.agent_id, row.id, 'revoked_token_replayed', client.origin, visitor);
       throw refused('This client token has been revoked; get a new one');
     }
-    if (key.revoked_at || (key.expires_at && Date.parse(key.expires_at) <= now)) await suspicious('key_revoked', 'The public key of this client token has been revoked');
-    if (Date.parse(row.expires_at) <= now) await suspicious('expired_token_replayed', 'This client token has expired; get a new one');
-    if (client.origin !== row.origin) await suspicious('origin_mismatch', 'This client token was issued to another origin; it is now revoked');
-    if (visitor !== row.visitor) await suspicious('visitor_mismatch', 'This client token was issued to another client; it is now revoked');
-    if (!(await this.deps.visitors.withinBurst(row.id, this.deps.burstLimit))) await suspicious('burst', 'This client token was used far faster than a person types; it is now revoked');
+    if (key.revoked_at || (key.expires_at && Date.parse(key.expires_at) <= now))
+      await suspicious('key_revoked', 'The public key of this client token has been revoked');
+    if (Date.parse(row.expires_at) <= now)
+      await suspicious('expired_token_replayed', 'This client token has expired; get a new one');
+    if (client.origin !== row.origin)
+      await suspicious('origin_mismatch', 'This client token was issued to another origin; it is now revoked');
+    if (visitor !== row.visitor)
+      await suspicious('visitor_mismatch', 'This client token was issued to another client; it is now revoked');
+    if (!(await this.deps.visitors.withinBurst(row.id, this.deps.burstLimit)))
+      await suspicious('burst', 'This client token was used far faster than a person types; it is now revoked');
     return { token: row, key, settings, owner: ownerOf(key) };
   }
 
@@ -195,7 +233,14 @@ export class PublicConversationsService {
    * Records a refused use, at most once per token (or per key, before any token), reason and
    * minute: a script replaying a token does not become a flood of rows.
    */
-  private async record(key: ApiKeyRow, agentId: number, tokenId: number | undefined, reason: SuspiciousReason, origin: string | undefined, visitor: string) {
+  private async record(
+    key: ApiKeyRow,
+    agentId: number,
+    tokenId: number | undefined,
+    reason: SuspiciousReason,
+    origin: string | undefined,
+    visitor: string,
+  ) {
     const subject = tokenId !== undefined ? `t${tokenId}` : `k${key.id}`;
     if (!(await this.deps.visitors.firstThisMinute(subject, reason))) return;
     await this.deps.store.insertEvent({

@@ -8,7 +8,13 @@ import type { AgentsService } from '../agents/agents.service.ts';
 import type { Page } from '../conversations/conversations.types.ts';
 import type { Actor } from '../users/users.service.ts';
 import type { PublicAgentsStore, PublicKeyRow } from './public-agents.store.ts';
-import { generatePublicKey, normalizeOrigin, type PublicKey, type PublicKeyEvent, type SuspiciousReason } from './public-agents.types.ts';
+import {
+  generatePublicKey,
+  normalizeOrigin,
+  type PublicKey,
+  type PublicKeyEvent,
+  type SuspiciousReason,
+} from './public-agents.types.ts';
 import type { VisitorLimits } from './visitor-limits.ts';
 
 export interface PublicKeysDeps {
@@ -46,14 +52,23 @@ export class PublicKeysService {
     return { ...this.deps.defaultVisitorLimits, ...(JSON.parse(row.visitor_limits) as Partial<VisitorLimits>) };
   }
 
-  async create(actor: Actor, agentReference: string, input: CreatePublicKeyInput): Promise<{ key: string; publicKey: PublicKey }> {
+  async create(
+    actor: Actor,
+    agentReference: string,
+    input: CreatePublicKeyInput,
+  ): Promise<{ key: string; publicKey: PublicKey }> {
     const agent = await this.deps.agents.get(actor, agentReference);
-    if (input.allowed_origins.length === 0) throw invalid('allowed_origins', 'name at least one web origin, like https://www.example.com');
+    if (input.allowed_origins.length === 0)
+      throw invalid('allowed_origins', 'name at least one web origin, like https://www.example.com');
     if (input.allowed_origins.length > maxOrigins) throw invalid('allowed_origins', `at most ${maxOrigins} origins`);
     const origins = new Set<string>();
     for (const given of input.allowed_origins) {
       const origin = normalizeOrigin(given);
-      if (!origin) throw invalid('allowed_origins', `"${given.slice(0, 100)}" is not a web origin (scheme://host[:port], no path)`);
+      if (!origin)
+        throw invalid(
+          'allowed_origins',
+          `"${given.slice(0, 100)}" is not a web origin (scheme://host[:port], no path)`,
+        );
       origins.add(origin);
     }
     const key = generatePublicKey();
@@ -72,7 +87,11 @@ export class PublicKeysService {
       expires_at: null,
       revoked_at: null,
     });
-    const settings = { api_key_id: row.id, agent_id: agent.id, visitor_limits: JSON.stringify(input.visitor_limits ?? {}) };
+    const settings = {
+      api_key_id: row.id,
+      agent_id: agent.id,
+      visitor_limits: JSON.stringify(input.visitor_limits ?? {}),
+    };
     await this.deps.store.insertKey(settings, [...origins]);
     return { key, publicKey: this.present(row, settings, [...origins].sort(), agent.uuid) };
   }
@@ -86,14 +105,23 @@ export class PublicKeysService {
     return settings.flatMap((s, index) => {
       const row = keys[index];
       if (!row) return [];
-      return [this.present(row, s, origins.filter((o) => o.api_key_id === s.api_key_id).map((o) => o.origin), agent.uuid)];
+      return [
+        this.present(
+          row,
+          s,
+          origins.filter((o) => o.api_key_id === s.api_key_id).map((o) => o.origin),
+          agent.uuid,
+        ),
+      ];
     });
   }
 
   /** Revokes a public key and every client token it minted; its visitors' next request is refused. */
   async revoke(actor: Actor, reference: string): Promise<PublicKey> {
     const parsed = parseReference(reference);
-    const row = parsed && ('id' in parsed ? await this.deps.apiKeys.findById(parsed.id) : await this.deps.apiKeys.findByUuid(parsed.uuid));
+    const row =
+      parsed &&
+      ('id' in parsed ? await this.deps.apiKeys.findById(parsed.id) : await this.deps.apiKeys.findByUuid(parsed.uuid));
     const settings = row && row.kind === 'public' ? await this.deps.store.findKey(row.id) : undefined;
     if (!row || !settings || (row.user_id !== actor.userId && actor.role !== 'admin')) throw notFound('Public key');
     const agent = await this.deps.agents.forConversation(settings.agent_id);
@@ -110,9 +138,16 @@ export class PublicKeysService {
   }
 
   /** The refused, suspicious uses of an agent's public keys, newest first. */
-  async events(actor: Actor, agentReference: string, page: { limit: number; offset: number }): Promise<Page<PublicKeyEvent>> {
+  async events(
+    actor: Actor,
+    agentReference: string,
+    page: { limit: number; offset: number },
+  ): Promise<Page<PublicKeyEvent>> {
     const agent = await this.deps.agents.get(actor, agentReference);
-    const [rows, total] = await Promise.all([this.deps.store.listEvents(agent.id, page), this.deps.store.countEvents(agent.id)]);
+    const [rows, total] = await Promise.all([
+      this.deps.store.listEvents(agent.id, page),
+      this.deps.store.countEvents(agent.id),
+    ]);
     return {
       total,
       items: rows.map((row) => ({

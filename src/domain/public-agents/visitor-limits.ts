@@ -45,37 +45,78 @@ export class VisitorCounters {
     const now = this.deps.clock.now();
     const minute = windowAt('minute', now);
     const result = await this.deps.counters.reserve({
-      items: [{ kind: 'counter', key: this.key('rpm', keyId, visitor, minute.tag), limit: limits.requests_per_minute, amount: 1, ttlMs: minute.end - now }],
+      items: [
+        {
+          kind: 'counter',
+          key: this.key('rpm', keyId, visitor, minute.tag),
+          limit: limits.requests_per_minute,
+          amount: 1,
+          ttlMs: minute.end - now,
+        },
+      ],
       now,
       leaseId: '',
       flexibleWant: 0,
       flexibleMin: 0,
     });
-    if (!result.ok) throw tooMany(`Too many requests from this visitor (${limits.requests_per_minute} per minute)`, secondsUntil(minute.end, now));
+    if (!result.ok)
+      throw tooMany(
+        `Too many requests from this visitor (${limits.requests_per_minute} per minute)`,
+        secondsUntil(minute.end, now),
+      );
   }
 
   /**
    * One message of this visitor in this conversation: a request this minute, a message of the
    * conversation, and at least one token of today's budget, all or none.
    */
-  async message(keyId: number, visitor: string, conversationId: number, limits: VisitorLimits, conversationTtlMs: number): Promise<VisitorAdmission> {
+  async message(
+    keyId: number,
+    visitor: string,
+    conversationId: number,
+    limits: VisitorLimits,
+    conversationTtlMs: number,
+  ): Promise<VisitorAdmission> {
     const now = this.deps.clock.now();
     const minute = windowAt('minute', now);
     const day = windowAt('day', now);
     const tokensKey = this.key('tpd', keyId, visitor, day.tag);
     const messagesKey = this.key('messages', conversationId);
     const items: LimitItem[] = [
-      { kind: 'counter', key: this.key('rpm', keyId, visitor, minute.tag), limit: limits.requests_per_minute, amount: 1, ttlMs: minute.end - now },
-      { kind: 'counter', key: messagesKey, limit: limits.messages_per_conversation, amount: 1, ttlMs: conversationTtlMs },
+      {
+        kind: 'counter',
+        key: this.key('rpm', keyId, visitor, minute.tag),
+        limit: limits.requests_per_minute,
+        amount: 1,
+        ttlMs: minute.end - now,
+      },
+      {
+        kind: 'counter',
+        key: messagesKey,
+        limit: limits.messages_per_conversation,
+        amount: 1,
+        ttlMs: conversationTtlMs,
+      },
       { kind: 'flexible', key: tokensKey, limit: limits.tokens_per_day, ttlMs: day.end - now },
     ];
     // The token budget is checked as "something left" (one token) and charged with the real usage after.
     const result = await this.deps.counters.reserve({ items, now, leaseId: '', flexibleWant: 1, flexibleMin: 1 });
     if (!result.ok) {
       const failed = new Set(result.failures.map((f) => f.index));
-      if (failed.has(1)) throw tooMany(`This conversation has reached its ${limits.messages_per_conversation} messages; start a new one`, secondsUntil(now + 60_000, now));
-      if (failed.has(2)) throw tooMany(`This visitor's tokens for today (${limits.tokens_per_day}) are used up`, secondsUntil(day.end, now));
-      throw tooMany(`Too many messages from this visitor (${limits.requests_per_minute} per minute)`, secondsUntil(minute.end, now));
+      if (failed.has(1))
+        throw tooMany(
+          `This conversation has reached its ${limits.messages_per_conversation} messages; start a new one`,
+          secondsUntil(now + 60_000, now),
+        );
+      if (failed.has(2))
+        throw tooMany(
+          `This visitor's tokens for today (${limits.tokens_per_day}) are used up`,
+          secondsUntil(day.end, now),
+        );
+      throw tooMany(
+        `Too many messages from this visitor (${limits.requests_per_minute} per minute)`,
+        secondsUntil(minute.end, now),
+      );
     }
     const counters = this.deps.counters;
     let done = false;
@@ -89,7 +130,14 @@ export class VisitorCounters {
       async refund() {
         if (done) return;
         done = true;
-        await counters.settle({ adjust: [{ key: tokensKey, delta: -1 }, { key: messagesKey, delta: -1 }], leases: [], leaseId: '' });
+        await counters.settle({
+          adjust: [
+            { key: tokensKey, delta: -1 },
+            { key: messagesKey, delta: -1 },
+          ],
+          leases: [],
+          leaseId: '',
+        });
       },
     };
   }
@@ -99,7 +147,15 @@ export class VisitorCounters {
     const now = this.deps.clock.now();
     const start = Math.floor(now / burstWindowMs) * burstWindowMs;
     const result = await this.deps.counters.reserve({
-      items: [{ kind: 'counter', key: this.key('burst', tokenId, start), limit: burstLimit, amount: 1, ttlMs: start + burstWindowMs - now }],
+      items: [
+        {
+          kind: 'counter',
+          key: this.key('burst', tokenId, start),
+          limit: burstLimit,
+          amount: 1,
+          ttlMs: start + burstWindowMs - now,
+        },
+      ],
       now,
       leaseId: '',
       flexibleWant: 0,
@@ -113,7 +169,15 @@ export class VisitorCounters {
     const now = this.deps.clock.now();
     const minute = windowAt('minute', now);
     const result = await this.deps.counters.reserve({
-      items: [{ kind: 'counter', key: this.key('event', subject, reason, minute.tag), limit: 1, amount: 1, ttlMs: minute.end - now }],
+      items: [
+        {
+          kind: 'counter',
+          key: this.key('event', subject, reason, minute.tag),
+          limit: 1,
+          amount: 1,
+          ttlMs: minute.end - now,
+        },
+      ],
       now,
       leaseId: '',
       flexibleWant: 0,
@@ -123,4 +187,5 @@ export class VisitorCounters {
   }
 }
 
-const tooMany = (message: string, retryAfter: number) => new AppError('rate_limited', message, { headers: { 'retry-after': String(retryAfter) } });
+const tooMany = (message: string, retryAfter: number) =>
+  new AppError('rate_limited', message, { headers: { 'retry-after': String(retryAfter) } });

@@ -101,7 +101,14 @@ export class SearchIndexer implements SearchIndexHook {
   /** Conversations' hook: a message was stored with its final text. */
   messagesStored(userId: number, messages: MessageRow[]): Promise<void> {
     return this.enqueue(
-      messages.map((m) => ({ kind: 'message', sourceId: m.id, userId, conversationId: m.conversation_id, content: m.content, createdAt: m.created_at })),
+      messages.map((m) => ({
+        kind: 'message',
+        sourceId: m.id,
+        userId,
+        conversationId: m.conversation_id,
+        content: m.content,
+        createdAt: m.created_at,
+      })),
     );
   }
 
@@ -114,7 +121,8 @@ export class SearchIndexer implements SearchIndexHook {
   async start(): Promise<void> {
     const model = this.deps.embedder?.model;
     this.semantic = model !== undefined && (await this.deps.store.vectorsAvailable());
-    if (model !== undefined && !this.semantic) this.deps.warn('search: sqlite-vec could not be loaded on this platform; search answers in keyword mode');
+    if (model !== undefined && !this.semantic)
+      this.deps.warn('search: sqlite-vec could not be loaded on this platform; search answers in keyword mode');
     if (this.semantic) {
       if (this.deps.mode === 'embedded') await this.deps.store.releaseClaims();
       await this.deps.store.requeueStale(model!, this.now());
@@ -178,7 +186,16 @@ export class SearchIndexer implements SearchIndexHook {
     for (;;) {
       const rows = await this.deps.store.missingMessages(500);
       if (rows.length === 0 || this.stopped) return false;
-      await this.enqueue(rows.map((r) => ({ kind: 'message', sourceId: r.id, userId: r.user_id, conversationId: r.conversation_id, content: r.content, createdAt: r.created_at })));
+      await this.enqueue(
+        rows.map((r) => ({
+          kind: 'message',
+          sourceId: r.id,
+          userId: r.user_id,
+          conversationId: r.conversation_id,
+          content: r.content,
+          createdAt: r.created_at,
+        })),
+      );
     }
   }
 
@@ -190,18 +207,29 @@ export class SearchIndexer implements SearchIndexHook {
     const jobs = await store.claimJobs(this.deps.batchSize, isoAt(now), isoAt(now + this.deps.leaseMs));
     if (jobs.length === 0) return false;
     try {
-      const vectors = await embedder.embed(jobs.map((j) => j.content.slice(0, maxEmbeddedCharacters)), { signal: this.controller.signal });
+      const vectors = await embedder.embed(
+        jobs.map((j) => j.content.slice(0, maxEmbeddedCharacters)),
+        { signal: this.controller.signal },
+      );
       const units = vectors.map(unit);
       await store.ensureVectorTable(units[0]!.length);
-      await store.storeVectors(jobs.map((job, i) => ({ jobId: job.id, indexId: job.index_id, vector: units[i]! })), embedder.model);
+      await store.storeVectors(
+        jobs.map((job, i) => ({ jobId: job.id, indexId: job.index_id, vector: units[i]! })),
+        embedder.model,
+      );
     } catch (error) {
       if (this.stopped) return true; // the lease runs out and the next start claims them again
       const attempts = Math.min(...jobs.map((j) => j.attempts));
       const gaveUp = attempts >= (this.deps.maxAttempts ?? 5);
       const delay = Math.min(1000 * 2 ** (attempts - 1), maxBackoffMs);
       const message = (error as Error).message ?? String(error);
-      await store.failJobs(jobs.map((j) => j.id), { state: gaveUp ? 'failed' : 'pending', runAfter: isoAt(clock.now() + delay), error: message });
-      this.deps.warn(`search: embedding ${jobs.length} text(s) failed (attempt ${attempts}${gaveUp ? ', giving up' : ''}): ${message}`);
+      await store.failJobs(
+        jobs.map((j) => j.id),
+        { state: gaveUp ? 'failed' : 'pending', runAfter: isoAt(clock.now() + delay), error: message },
+      );
+      this.deps.warn(
+        `search: embedding ${jobs.length} text(s) failed (attempt ${attempts}${gaveUp ? ', giving up' : ''}): ${message}`,
+      );
       return false;
     }
     return true;

@@ -93,16 +93,24 @@ export class SearchService {
     const q = query.q.trim();
     if (!q) throw invalid('q', 'must hold at least one character');
     const limit = query.limit ?? 20;
-    if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw invalid('limit', 'must be an integer between 1 and 100');
-    if (query.from !== undefined && Number.isNaN(Date.parse(query.from))) throw invalid('from', 'must be an ISO 8601 date or date-time');
-    if (query.to !== undefined && Number.isNaN(Date.parse(query.to))) throw invalid('to', 'must be an ISO 8601 date or date-time');
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100)
+      throw invalid('limit', 'must be an integer between 1 and 100');
+    if (query.from !== undefined && Number.isNaN(Date.parse(query.from)))
+      throw invalid('from', 'must be an ISO 8601 date or date-time');
+    if (query.to !== undefined && Number.isNaN(Date.parse(query.to)))
+      throw invalid('to', 'must be an ISO 8601 date or date-time');
     const userId = query.user === undefined ? actor.userId : (await this.deps.users.get(query.user, actor)).id;
     const filters: SearchFilters = {
       role: query.role,
       model: query.model,
       from: query.from === undefined ? undefined : new Date(query.from).toISOString(),
       // A bare date means the whole day.
-      to: query.to === undefined ? undefined : /^\d{4}-\d{2}-\d{2}$/.test(query.to) ? `${query.to}T23:59:59.999Z` : new Date(query.to).toISOString(),
+      to:
+        query.to === undefined
+          ? undefined
+          : /^\d{4}-\d{2}-\d{2}$/.test(query.to)
+            ? `${query.to}T23:59:59.999Z`
+            : new Date(query.to).toISOString(),
     };
     if (query.conversation !== undefined) {
       const conversation = await this.deps.conversations.findRow(actor, query.conversation);
@@ -127,12 +135,25 @@ export class SearchService {
       const started = performance.now();
       const [vector] = await embedder!.embed([q], options);
       answer.embedding_ms = Math.round((performance.now() - started) * 10) / 10;
-      const nearest = await this.nearest(userId, unit(vector!), embedder!.model, filters, mode === 'semantic' ? limit : depth);
+      const nearest = await this.nearest(
+        userId,
+        unit(vector!),
+        embedder!.model,
+        filters,
+        mode === 'semantic' ? limit : depth,
+      );
       if (mode === 'semantic') ranked = nearest;
-      else ranked = fuseRanks([(await this.deps.store.keyword(userId, words, filters, depth)).map((k) => k.id), nearest.map((n) => n.id)]).slice(0, limit);
+      else
+        ranked = fuseRanks([
+          (await this.deps.store.keyword(userId, words, filters, depth)).map((k) => k.id),
+          nearest.map((n) => n.id),
+        ]).slice(0, limit);
     }
     const ids = ranked.map((r) => r.id);
-    const [messageRows, chunkRows] = await Promise.all([this.deps.store.messageHits(ids), this.deps.store.chunkHits(ids)]);
+    const [messageRows, chunkRows] = await Promise.all([
+      this.deps.store.messageHits(ids),
+      this.deps.store.chunkHits(ids),
+    ]);
     const hits = new Map<number, (score: number) => SearchHit>([
       ...messageRows.map((row) => [row.index_id, (score: number) => messageHit(row, words, score)] as const),
       ...chunkRows.map((row) => [row.index_id, (score: number) => chunkHit(row, words, score)] as const),
@@ -146,7 +167,14 @@ export class SearchService {
     const { store } = this.deps;
     if (store.dialect === 'sqlite') {
       const filtered = Object.values(filters).some((value) => value !== undefined);
-      const rows = await store.nearestSqlite(userId, vector, model, filters, limit, filtered ? filteredCandidates : limit);
+      const rows = await store.nearestSqlite(
+        userId,
+        vector,
+        model,
+        filters,
+        limit,
+        filtered ? filteredCandidates : limit,
+      );
       return rows.map((r) => ({ id: r.id, score: 1 - r.distance }));
     }
     // PostgreSQL without pgvector: exact cosine over the user's vectors, here (measured in bench/search.bench.ts).
@@ -193,7 +221,13 @@ function chunkHit(row: ChunkHitRow, words: string[], score: number): SearchHit {
     conversation_title: row.title,
     role: null,
     model: null,
-    document: { file_id: row.file_id, filename: row.filename, chunk_index: row.chunk_index, page_from: row.page_from, page_to: row.page_to },
+    document: {
+      file_id: row.file_id,
+      filename: row.filename,
+      chunk_index: row.chunk_index,
+      page_from: row.page_from,
+      page_to: row.page_to,
+    },
     snippet: snippet(row.content, words),
     created_at: row.created_at,
     score: rounded(score),

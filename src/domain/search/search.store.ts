@@ -88,7 +88,9 @@ export class SearchStore {
   /** PostgreSQL only: whether the pgvector extension is installed in this database. */
   async pgvectorInstalled(): Promise<boolean> {
     if (this.dialect !== 'postgres') return false;
-    const { rows } = await sql<{ found: number }>`SELECT 1 AS found FROM pg_extension WHERE extname = 'vector'`.execute(this.db);
+    const { rows } = await sql<{ found: number }>`SELECT 1 AS found FROM pg_extension WHERE extname = 'vector'`.execute(
+      this.db,
+    );
     return rows.length > 0;
   }
 
@@ -103,11 +105,21 @@ export class SearchStore {
       created_at: entry.createdAt,
       embedding_model: null,
     };
-    const extra = this.dialect === 'postgres' ? { document: sql`to_tsvector('simple', ${indexedWords(entry.content)})`, embedding: null } : {};
+    const extra =
+      this.dialect === 'postgres'
+        ? { document: sql`to_tsvector('simple', ${indexedWords(entry.content)})`, embedding: null }
+        : {};
     const row = await this.db
       .insertInto('search_index')
       .values({ ...values, ...extra } as typeof values)
-      .onConflict((oc) => oc.columns(['kind', 'source_id']).doUpdateSet({ content: values.content, embedding_model: null, ...extra } as { content: string; embedding_model: null }))
+      .onConflict((oc) =>
+        oc
+          .columns(['kind', 'source_id'])
+          .doUpdateSet({ content: values.content, embedding_model: null, ...extra } as {
+            content: string;
+            embedding_model: null;
+          }),
+      )
       .returning('id')
       .executeTakeFirstOrThrow();
     if (this.dialect === 'sqlite' && (await this.vectorTableDimensions()) !== undefined) {
@@ -121,8 +133,21 @@ export class SearchStore {
     if (indexIds.length === 0) return;
     await this.db
       .insertInto('search_jobs')
-      .values(indexIds.map((index_id) => ({ index_id, state: 'pending' as const, attempts: 0, run_after: now, locked_until: null, last_error: null })))
-      .onConflict((oc) => oc.column('index_id').doUpdateSet({ state: 'pending', attempts: 0, run_after: now, locked_until: null, last_error: null }))
+      .values(
+        indexIds.map((index_id) => ({
+          index_id,
+          state: 'pending' as const,
+          attempts: 0,
+          run_after: now,
+          locked_until: null,
+          last_error: null,
+        })),
+      )
+      .onConflict((oc) =>
+        oc
+          .column('index_id')
+          .doUpdateSet({ state: 'pending', attempts: 0, run_after: now, locked_until: null, last_error: null }),
+      )
       .execute();
   }
 
@@ -147,23 +172,40 @@ export class SearchStore {
       )
       RETURNING id, index_id, attempts`.execute(this.db);
     if (rows.length === 0) return [];
-    const texts = await this.db.selectFrom('search_index').select(['id', 'content']).where('id', 'in', rows.map((r) => r.index_id)).execute();
+    const texts = await this.db
+      .selectFrom('search_index')
+      .select(['id', 'content'])
+      .where(
+        'id',
+        'in',
+        rows.map((r) => r.index_id),
+      )
+      .execute();
     const byId = new Map(texts.map((t) => [t.id, t.content]));
     return rows.filter((r) => byId.has(r.index_id)).map((r) => ({ ...r, content: byId.get(r.index_id)! }));
   }
 
   /** Embedded mode at start-up: claims a killed process left are free again. */
   async releaseClaims(): Promise<void> {
-    await this.db.updateTable('search_jobs').set({ locked_until: null }).where('locked_until', 'is not', null).execute();
+    await this.db
+      .updateTable('search_jobs')
+      .set({ locked_until: null })
+      .where('locked_until', 'is not', null)
+      .execute();
   }
 
   /** Stores vectors (unit length) made by `model` and deletes their jobs. */
-  async storeVectors(items: Array<{ jobId: number; indexId: number; vector: Float32Array }>, model: string): Promise<void> {
+  async storeVectors(
+    items: Array<{ jobId: number; indexId: number; vector: Float32Array }>,
+    model: string,
+  ): Promise<void> {
     if (items.length === 0) return;
     await this.db.transaction().execute(async (trx) => {
       for (const { indexId, vector } of items) {
         if (this.dialect === 'postgres') {
-          await sql`UPDATE search_index SET embedding = ${Buffer.from(vectorBlob(vector))}, embedding_model = ${model} WHERE id = ${indexId}`.execute(trx);
+          await sql`UPDATE search_index SET embedding = ${Buffer.from(vectorBlob(vector))}, embedding_model = ${model} WHERE id = ${indexId}`.execute(
+            trx,
+          );
           continue;
         }
         await sql`DELETE FROM search_vectors WHERE rowid = CAST(${indexId} AS INTEGER)`.execute(trx);
@@ -171,16 +213,31 @@ export class SearchStore {
           SELECT id, user_id, ${vectorBlob(vector)} FROM search_index WHERE id = ${indexId}`.execute(trx);
         await trx.updateTable('search_index').set({ embedding_model: model }).where('id', '=', indexId).execute();
       }
-      await trx.deleteFrom('search_jobs').where('id', 'in', items.map((i) => i.jobId)).execute();
+      await trx
+        .deleteFrom('search_jobs')
+        .where(
+          'id',
+          'in',
+          items.map((i) => i.jobId),
+        )
+        .execute();
     });
   }
 
   /** A failed attempt: due again at `runAfter`, or given up (state 'failed') after the last attempt. */
-  async failJobs(jobIds: number[], update: { state: 'pending' | 'failed'; runAfter: string; error: string }): Promise<void> {
+  async failJobs(
+    jobIds: number[],
+    update: { state: 'pending' | 'failed'; runAfter: string; error: string },
+  ): Promise<void> {
     if (jobIds.length === 0) return;
     await this.db
       .updateTable('search_jobs')
-      .set({ state: update.state, run_after: update.runAfter, locked_until: null, last_error: update.error.slice(0, 500) })
+      .set({
+        state: update.state,
+        run_after: update.runAfter,
+        locked_until: null,
+        last_error: update.error.slice(0, 500),
+      })
       .where('id', 'in', jobIds)
       .execute();
   }
@@ -191,7 +248,9 @@ export class SearchStore {
    */
   async requeueStale(model: string, now: string): Promise<void> {
     if (this.dialect === 'sqlite' && (await this.vectorTableDimensions()) !== undefined) {
-      await sql`DELETE FROM search_vectors WHERE rowid IN (SELECT id FROM search_index WHERE embedding_model IS NOT NULL AND embedding_model <> ${model})`.execute(this.db);
+      await sql`DELETE FROM search_vectors WHERE rowid IN (SELECT id FROM search_index WHERE embedding_model IS NOT NULL AND embedding_model <> ${model})`.execute(
+        this.db,
+      );
     }
     const cleared = this.dialect === 'postgres' ? { embedding: null } : {};
     await this.db
@@ -207,21 +266,35 @@ export class SearchStore {
   }
 
   /** Messages with text that are not indexed yet (written before search existed, or settled after a crash). */
-  missingMessages(limit: number): Promise<Array<{ id: number; user_id: number; conversation_id: number; content: string; created_at: string }>> {
+  missingMessages(
+    limit: number,
+  ): Promise<Array<{ id: number; user_id: number; conversation_id: number; content: string; created_at: string }>> {
     return this.db
       .selectFrom('messages as m')
       .innerJoin('conversations as c', 'c.id', 'm.conversation_id')
       .select(['m.id', 'c.user_id', 'm.conversation_id', 'm.content', 'm.created_at'])
       .where('m.status', '<>', 'streaming')
       .where('m.content', '<>', '')
-      .where((eb) => eb.not(eb.exists(eb.selectFrom('search_index as si').select('si.id').where('si.kind', '=', 'message').whereRef('si.source_id', '=', 'm.id'))))
+      .where((eb) =>
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('search_index as si')
+              .select('si.id')
+              .where('si.kind', '=', 'message')
+              .whereRef('si.source_id', '=', 'm.id'),
+          ),
+        ),
+      )
       .orderBy('m.id')
       .limit(limit)
       .execute();
   }
 
   /** How far indexing is: rows, rows with a vector of `model`, jobs waiting, jobs given up. */
-  async counts(model: string | undefined): Promise<{ indexed: number; embedded: number; pending: number; failed: number }> {
+  async counts(
+    model: string | undefined,
+  ): Promise<{ indexed: number; embedded: number; pending: number; failed: number }> {
     const { rows } = await sql<{ indexed: number; embedded: number; pending: number; failed: number }>`
       SELECT
         (SELECT COUNT(*) FROM search_index) AS indexed,
@@ -229,7 +302,12 @@ export class SearchStore {
         (SELECT COUNT(*) FROM search_jobs WHERE state = 'pending') AS pending,
         (SELECT COUNT(*) FROM search_jobs WHERE state = 'failed') AS failed`.execute(this.db);
     const row = rows[0]!;
-    return { indexed: Number(row.indexed), embedded: Number(row.embedded), pending: Number(row.pending), failed: Number(row.failed) };
+    return {
+      indexed: Number(row.indexed),
+      embedded: Number(row.embedded),
+      pending: Number(row.pending),
+      failed: Number(row.failed),
+    };
   }
 
   private filters(f: SearchFilters): RawBuilder<unknown> {
@@ -243,7 +321,12 @@ export class SearchStore {
   }
 
   /** Ids of the user's messages and document chunks holding every word, best first (BM25 / ts_rank). */
-  async keyword(userId: number, words: string[], filters: SearchFilters, limit: number): Promise<Array<{ id: number; score: number }>> {
+  async keyword(
+    userId: number,
+    words: string[],
+    filters: SearchFilters,
+    limit: number,
+  ): Promise<Array<{ id: number; score: number }>> {
     if (words.length === 0) return [];
     const query =
       this.dialect === 'sqlite'
@@ -267,7 +350,14 @@ export class SearchStore {
    * SQLite: the `candidates` nearest vectors of the user (sqlite-vec, partitioned by user), then
    * the filters. Closest first, with cosine distance.
    */
-  async nearestSqlite(userId: number, vector: Float32Array, model: string, filters: SearchFilters, limit: number, candidates: number): Promise<Array<{ id: number; distance: number }>> {
+  async nearestSqlite(
+    userId: number,
+    vector: Float32Array,
+    model: string,
+    filters: SearchFilters,
+    limit: number,
+    candidates: number,
+  ): Promise<Array<{ id: number; distance: number }>> {
     if ((await this.vectorTableDimensions()) !== vector.length) return [];
     const { rows } = await sql<{ id: number; distance: number }>`
       WITH knn AS MATERIALIZED (SELECT rowid AS id, distance FROM search_vectors WHERE embedding MATCH ${vectorBlob(vector)} AND k = ${candidates} AND user_id = CAST(${userId} AS INTEGER))
@@ -281,12 +371,18 @@ export class SearchStore {
   }
 
   /** PostgreSQL: every vector of the user's matching messages, to rank exactly in the caller. */
-  async vectorsPostgres(userId: number, model: string, filters: SearchFilters): Promise<Array<{ id: number; embedding: Buffer }>> {
+  async vectorsPostgres(
+    userId: number,
+    model: string,
+    filters: SearchFilters,
+  ): Promise<Array<{ id: number; embedding: Buffer }>> {
     const { rows } = await sql<{ id: number; embedding: Buffer }>`
       SELECT si.id, si.embedding FROM search_index si
       LEFT JOIN messages m ON si.kind = 'message' AND m.id = si.source_id
       LEFT JOIN document_chunks dc ON si.kind = 'chunk' AND dc.id = si.source_id
-      WHERE si.user_id = ${userId} AND (m.id IS NOT NULL OR dc.id IS NOT NULL) AND si.embedding_model = ${model} ${this.filters(filters)}`.execute(this.db);
+      WHERE si.user_id = ${userId} AND (m.id IS NOT NULL OR dc.id IS NOT NULL) AND si.embedding_model = ${model} ${this.filters(filters)}`.execute(
+      this.db,
+    );
     return rows;
   }
 
@@ -366,10 +462,21 @@ export class SearchStore {
     if (current === dimensions) return;
     await sql`DROP TABLE IF EXISTS search_vectors`.execute(this.db);
     // Vectors of the other size are gone: their rows have none now.
-    if (current !== undefined) await this.db.updateTable('search_index').set({ embedding_model: null }).where('embedding_model', 'is not', null).execute();
-    await sql.raw(`CREATE VIRTUAL TABLE search_vectors USING vec0(user_id integer partition key, embedding float[${dimensions}] distance_metric=cosine)`).execute(this.db);
+    if (current !== undefined)
+      await this.db
+        .updateTable('search_index')
+        .set({ embedding_model: null })
+        .where('embedding_model', 'is not', null)
+        .execute();
+    await sql
+      .raw(
+        `CREATE VIRTUAL TABLE search_vectors USING vec0(user_id integer partition key, embedding float[${dimensions}] distance_metric=cosine)`,
+      )
+      .execute(this.db);
     await sql`DROP TRIGGER IF EXISTS search_index_vectors_delete`.execute(this.db);
-    await sql`CREATE TRIGGER search_index_vectors_delete AFTER DELETE ON search_index BEGIN DELETE FROM search_vectors WHERE rowid = old.id; END`.execute(this.db);
+    await sql`CREATE TRIGGER search_index_vectors_delete AFTER DELETE ON search_index BEGIN DELETE FROM search_vectors WHERE rowid = old.id; END`.execute(
+      this.db,
+    );
     this.vectorDimensions = dimensions;
   }
 }

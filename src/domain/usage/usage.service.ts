@@ -46,7 +46,9 @@ export interface UsageServiceDeps {
   users: UsersService;
   clock: Clock;
   /** The web searches ledger. */
-  searches?: { totals(filter: { userId?: number; from: string; to: string }): Promise<{ searches: number; cost_micros: number }> };
+  searches?: {
+    totals(filter: { userId?: number; from: string; to: string }): Promise<{ searches: number; cost_micros: number }>;
+  };
 }
 
 /** Usage reporting over the ledger (GET /api/v1/usage). */
@@ -61,14 +63,21 @@ export class UsageService {
    * The caller's usage in [from, to) grouped as asked. Defaults: from the start of the UTC month to
    * the end of today. Admins may name another user, or ask for everyone's with all.
    */
-  async report(actor: Actor, query: { from?: string; to?: string; group_by?: string; user?: string; all?: boolean }): Promise<UsageReport> {
+  async report(
+    actor: Actor,
+    query: { from?: string; to?: string; group_by?: string; user?: string; all?: boolean },
+  ): Promise<UsageReport> {
     const now = this.deps.clock.now();
     const from = query.from === undefined ? windowAt('month', now).start : parseBound('from', query.from, false);
     const to = query.to === undefined ? windowAt('day', now).end : parseBound('to', query.to, true);
     if (to <= from) throw invalid('to', 'must be after from');
     const groupBy: UsageGroup[] = [];
-    for (const part of (query.group_by ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
-      if (!usageGroups.includes(part as UsageGroup)) throw invalid('group_by', `must be a comma-separated list of ${usageGroups.join(', ')}`);
+    for (const part of (query.group_by ?? '')
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean)) {
+      if (!usageGroups.includes(part as UsageGroup))
+        throw invalid('group_by', `must be a comma-separated list of ${usageGroups.join(', ')}`);
       if (!groupBy.includes(part as UsageGroup)) groupBy.push(part as UsageGroup);
     }
     let userId: number | undefined = actor.userId;
@@ -80,7 +89,10 @@ export class UsageService {
       userId = (await this.deps.users.get(query.user, actor)).id;
     }
     const rows = await this.deps.store.report({ userId, from: isoAt(from), to: isoAt(to) }, groupBy);
-    const searches = (await this.deps.searches?.totals({ userId, from: isoAt(from), to: isoAt(to) })) ?? { searches: 0, cost_micros: 0 };
+    const searches = (await this.deps.searches?.totals({ userId, from: isoAt(from), to: isoAt(to) })) ?? {
+      searches: 0,
+      cost_micros: 0,
+    };
     const sum = { requests: 0, prompt_tokens: 0, completion_tokens: 0, cost_micros: 0 };
     for (const row of rows) {
       sum.requests += row.requests;

@@ -40,13 +40,20 @@ export class UsageStore {
     });
   }
 
-  private pending: Array<{ row: Insertable<UsageRecordsTable>; resolve: () => void; reject: (error: unknown) => void }> = [];
+  private pending: Array<{
+    row: Insertable<UsageRecordsTable>;
+    resolve: () => void;
+    reject: (error: unknown) => void;
+  }> = [];
 
   private async flush(): Promise<void> {
     const batch = this.pending.splice(0, maxBatch);
     if (this.pending.length) setImmediate(() => void this.flush());
     try {
-      await this.db.insertInto('usage_records').values(batch.map((entry) => entry.row)).execute();
+      await this.db
+        .insertInto('usage_records')
+        .values(batch.map((entry) => entry.row))
+        .execute();
       for (const entry of batch) entry.resolve();
     } catch (error) {
       if (batch.length === 1) return batch[0]!.reject(error);
@@ -95,7 +102,8 @@ export class UsageStore {
       .where('usage_records.created_at', '<', filter.to);
     if (filter.userId !== undefined) query = query.where('usage_records.user_id', '=', filter.userId);
     if (groupBy.includes('day')) query = query.select(day.as('day')).groupBy(day).orderBy(day);
-    if (groupBy.includes('model')) query = query.select('usage_records.model').groupBy('usage_records.model').orderBy('usage_records.model');
+    if (groupBy.includes('model'))
+      query = query.select('usage_records.model').groupBy('usage_records.model').orderBy('usage_records.model');
     if (groupBy.includes('key')) {
       query = query
         .select(['usage_records.api_key_id', 'api_keys.name as api_key_name'])
@@ -107,7 +115,12 @@ export class UsageStore {
     return rows.map((row) => ({
       ...(groupBy.includes('day') ? { day: String(row.day) } : {}),
       ...(groupBy.includes('model') ? { model: String(row.model) } : {}),
-      ...(groupBy.includes('key') ? { api_key_id: (row.api_key_id as number | null) ?? null, api_key_name: (row.api_key_name as string | null) ?? null } : {}),
+      ...(groupBy.includes('key')
+        ? {
+            api_key_id: (row.api_key_id as number | null) ?? null,
+            api_key_name: (row.api_key_name as string | null) ?? null,
+          }
+        : {}),
       requests: Number(row.requests),
       prompt_tokens: Number(row.prompt_tokens ?? 0),
       completion_tokens: Number(row.completion_tokens ?? 0),

@@ -63,13 +63,18 @@ export class UsersService {
 
   /** Creates an account. Anyone may sign up when allowed; only an admin may create admins. */
   /** Creates an account; `address` is the client's, for the sign-up throttle (admins are not throttled). */
-  async create(input: { username: string; password: string; role?: Role }, actor?: Actor, address?: string): Promise<User> {
+  async create(
+    input: { username: string; password: string; role?: Role },
+    actor?: Actor,
+    address?: string,
+  ): Promise<User> {
     const isAdmin = actor?.role === 'admin';
     if (!isAdmin && !this.deps.allowSignup) {
       throw new AppError('forbidden', 'Sign-up is disabled on this server; ask an administrator for an account');
     }
     if (!isAdmin && address !== undefined) await this.deps.signupThrottle?.(address);
-    if (input.role === 'admin' && !isAdmin) throw new AppError('forbidden', 'Only an administrator can create administrators');
+    if (input.role === 'admin' && !isAdmin)
+      throw new AppError('forbidden', 'Only an administrator can create administrators');
     if (!usernamePattern.test(input.username)) {
       throw invalid('username', 'must be 2 to 64 letters, digits, "_", "." or "-", starting with a letter or digit');
     }
@@ -77,7 +82,8 @@ export class UsersService {
     if (parseReference(input.username)) throw invalid('username', 'must not look like a user id or a UUID');
     checkPasswordRules('password', input.password);
     const key = usernameKey(input.username);
-    if (await this.deps.store.findByUsernameKey(key)) throw new AppError('conflict', `username "${input.username}" is taken`);
+    if (await this.deps.store.findByUsernameKey(key))
+      throw new AppError('conflict', `username "${input.username}" is taken`);
     const now = isoAt(this.deps.clock.now());
     try {
       const row = await this.deps.store.insert({
@@ -94,7 +100,8 @@ export class UsersService {
       return toUser(row);
     } catch (error) {
       // Two sign-ups racing for one name: the unique index decides.
-      if (await this.deps.store.findByUsernameKey(key)) throw new AppError('conflict', `username "${input.username}" is taken`);
+      if (await this.deps.store.findByUsernameKey(key))
+        throw new AppError('conflict', `username "${input.username}" is taken`);
       throw error;
     }
   }
@@ -118,7 +125,10 @@ export class UsersService {
     if (actor.role !== 'admin') throw new AppError('forbidden', 'Only an administrator can disable accounts');
     const row = await this.find(reference);
     if (!row) throw notFound('User');
-    const updated = await this.deps.store.update(row.id, { disabled: disabled ? 1 : 0, updated_at: isoAt(this.deps.clock.now()) });
+    const updated = await this.deps.store.update(row.id, {
+      disabled: disabled ? 1 : 0,
+      updated_at: isoAt(this.deps.clock.now()),
+    });
     if (disabled) this.deps.onDisabled?.(row.id);
     return toUser(updated!);
   }

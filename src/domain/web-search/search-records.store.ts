@@ -18,11 +18,21 @@ export class SearchRecordsStore implements SearchUsageRecorder {
   async totalsSince(since: string) {
     const rows = await this.db
       .selectFrom('search_records')
-      .select((eb) => ['user_id', 'api_key_id', eb.fn.countAll<number>().as('searches'), eb.fn.sum<number>('cost_micros').as('cost_micros')])
+      .select((eb) => [
+        'user_id',
+        'api_key_id',
+        eb.fn.countAll<number>().as('searches'),
+        eb.fn.sum<number>('cost_micros').as('cost_micros'),
+      ])
       .where('created_at', '>=', since)
       .groupBy(['user_id', 'api_key_id'])
       .execute();
-    return rows.map((row) => ({ user_id: row.user_id, api_key_id: row.api_key_id, searches: Number(row.searches), cost_micros: Number(row.cost_micros ?? 0) }));
+    return rows.map((row) => ({
+      user_id: row.user_id,
+      api_key_id: row.api_key_id,
+      searches: Number(row.searches),
+      cost_micros: Number(row.cost_micros ?? 0),
+    }));
   }
 
   /** Searches and their cost over [from, to), for one user or everyone (usage reports). */

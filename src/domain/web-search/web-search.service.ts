@@ -99,7 +99,11 @@ export class WebSearch {
 
     const read = this.deps.readPage ?? readPage;
     const pages: Array<PageText | undefined> = await Promise.all(
-      results.map((result, index) => (index < this.deps.pages ? read(result.url, this.deps.fetchPolicy, this.deps.pageLimits, input.signal) : undefined)),
+      results.map((result, index) =>
+        index < this.deps.pages
+          ? read(result.url, this.deps.fetchPolicy, this.deps.pageLimits, input.signal)
+          : undefined,
+      ),
     );
     const budget = await this.sourceBudget(input);
     const pagesRead = pages.filter((page) => page?.ok).length;
@@ -118,7 +122,7 @@ export class WebSearch {
     const system: ChatMessage = {
       role: 'system',
       content:
-        'Web search results for the user\'s latest message are listed below as numbered sources. Use them to answer, ' +
+        "Web search results for the user's latest message are listed below as numbered sources. Use them to answer, " +
         'and cite the sources you rely on with their numbers in square brackets, like [1] or [2]. If the sources do not ' +
         'answer the question, say so.\n\n' +
         blocks.join('\n\n'),

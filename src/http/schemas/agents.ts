@@ -7,7 +7,8 @@ import { NativeMessage } from './models.ts';
  * A field that takes null to clear it. A type array, not a union: with type coercion on, a union
  * would turn null into "" or 0 before its null branch is tried.
  */
-const OrNull = <T extends TSchema>(schema: T) => Type.Unsafe<Static<T> | null>({ ...schema, type: [(schema as unknown as { type: string }).type, 'null'] });
+const OrNull = <T extends TSchema>(schema: T) =>
+  Type.Unsafe<Static<T> | null>({ ...schema, type: [(schema as unknown as { type: string }).type, 'null'] });
 
 const Timestamp = Type.String({ format: 'date-time' });
 const Metadata = Type.Record(Type.String(), Type.Unknown(), { description: 'Free-form JSON the client attaches' });
@@ -17,7 +18,8 @@ const MaxTokens = Type.Integer({ minimum: 1, maximum: 10_000_000 });
 const ModelId = Type.String({ minLength: 1, maxLength: 200, description: 'A model id from GET /api/v1/models' });
 const Tools = Type.Array(Type.Record(Type.String(), Type.Unknown()), {
   maxItems: 128,
-  description: "Tool definitions (OpenAI's or Mistral's shape), passed to the agent's copy on Mistral; Causerie runs no tool itself",
+  description:
+    "Tool definitions (OpenAI's or Mistral's shape), passed to the agent's copy on Mistral; Causerie runs no tool itself",
 });
 
 /** Spec 000's agent: a model with instructions and generation settings, owned like a session. */
@@ -32,10 +34,16 @@ export const AgentBody = Type.Object({
   temperature: Nullable(Type.Number()),
   top_p: Nullable(Type.Number()),
   max_tokens: Nullable(Type.Integer()),
-  web_search: Type.Boolean({ description: 'Whether it searches the web for every question (a request may turn it off)' }),
+  web_search: Type.Boolean({
+    description: 'Whether it searches the web for every question (a request may turn it off)',
+  }),
   tools: Nullable(Type.Array(Type.Unknown())),
   metadata: Metadata,
-  provider_agent_id: Nullable(Type.String({ description: "Its id on Mistral's Agents API when its model is a Mistral model, once created there" })),
+  provider_agent_id: Nullable(
+    Type.String({
+      description: "Its id on Mistral's Agents API when its model is a Mistral model, once created there",
+    }),
+  ),
   created_at: Timestamp,
   updated_at: Timestamp,
 });
@@ -48,7 +56,14 @@ const agentFields = {
   temperature: Type.Optional(OrNull(Temperature)),
   top_p: Type.Optional(OrNull(TopP)),
   max_tokens: Type.Optional(OrNull(MaxTokens)),
-  web_search: Type.Optional(OrNull(Type.Boolean({ description: 'Search the web for every question, citing sources as [n]; null or false: only when a request asks' }))),
+  web_search: Type.Optional(
+    OrNull(
+      Type.Boolean({
+        description:
+          'Search the web for every question, citing sources as [n]; null or false: only when a request asks',
+      }),
+    ),
+  ),
   tools: Type.Optional(OrNull(Tools)),
   metadata: Type.Optional(Metadata),
 };
@@ -60,7 +75,9 @@ export const CreateAgentBody = Type.Object(
 );
 
 export const CreateAgentQuery = Type.Object({
-  name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "The agent's name (spec 000 gives it here)" })),
+  name: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 200, description: "The agent's name (spec 000 gives it here)" }),
+  ),
 });
 
 /** PATCH (and PUT) /api/v1/models/agents/{agent_id}: each field given is changed, null clears it. */
@@ -80,8 +97,16 @@ const settingsFields = {
 /** A prompt to an agent without a session: prompt and/or the exchange so far. */
 export const AgentPromptBody = Type.Object(
   {
-    prompt: Type.Optional(Type.String({ minLength: 1, maxLength: 1_000_000, description: 'The user message (after messages, when both are given)' })),
-    messages: Type.Optional(Type.Array(NativeMessage, { minItems: 1, maxItems: 1000, description: 'The exchange so far' })),
+    prompt: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 1_000_000,
+        description: 'The user message (after messages, when both are given)',
+      }),
+    ),
+    messages: Type.Optional(
+      Type.Array(NativeMessage, { minItems: 1, maxItems: 1000, description: 'The exchange so far' }),
+    ),
     stop: Type.Optional(Type.Array(Type.String(), { maxItems: 4 })),
     seed: Type.Optional(Type.Integer()),
     ...settingsFields,

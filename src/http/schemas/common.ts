@@ -13,15 +13,24 @@ export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Ty
  * so it is a bad request (400 "is not a valid id") rather than a 404. A number too large to be
  * an id still looks like one: it names nothing (404).
  */
-export const idPattern = '^(?:[1-9][0-9]{0,18}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$';
+export const idPattern =
+  '^(?:[1-9][0-9]{0,18}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$';
 
-export const IdOrUuid = Type.String({ description: 'Integer id or UUID', minLength: 1, maxLength: 64, pattern: idPattern });
+export const IdOrUuid = Type.String({
+  description: 'Integer id or UUID',
+  minLength: 1,
+  maxLength: 64,
+  pattern: idPattern,
+});
 
 /** A user named by username, id or UUID. */
 export const UserReference = Type.String({ description: 'Username, integer id or UUID', minLength: 1, maxLength: 64 });
 
 const StopField = Type.Union(
-  [Type.String({ minLength: 1, maxLength: 500 }), Type.Array(Type.String({ minLength: 1, maxLength: 500 }), { maxItems: 4 })],
+  [
+    Type.String({ minLength: 1, maxLength: 500 }),
+    Type.Array(Type.String({ minLength: 1, maxLength: 500 }), { maxItems: 4 }),
+  ],
   { description: 'Where the answer stops: a string or up to 4 strings' },
 );
 
@@ -40,7 +49,14 @@ export const GenerationSettingsFields = {
 };
 
 /** The settings of a body in the provider-neutral form (stop always a list). */
-export function generationSettings(body: { top_p?: number; max_tokens?: number; stop?: string | string[]; seed?: number; presence_penalty?: number; frequency_penalty?: number }) {
+export function generationSettings(body: {
+  top_p?: number;
+  max_tokens?: number;
+  stop?: string | string[];
+  seed?: number;
+  presence_penalty?: number;
+  frequency_penalty?: number;
+}) {
   return {
     top_p: body.top_p,
     max_tokens: body.max_tokens,

@@ -6,15 +6,24 @@ import { UsePromptFields } from './prompts.ts';
 
 /** Spec 003's shapes ("Chat API Documentation"). */
 // No maximum: a larger integer looks like an id and names nothing (404), as in a path.
-const SessionId = Type.Union([Type.Integer({ minimum: 1 }), Type.String({ minLength: 1, maxLength: 64, pattern: idPattern })], {
-  description: 'The session id (an integer; the UUID is accepted too)',
-});
+const SessionId = Type.Union(
+  [Type.Integer({ minimum: 1 }), Type.String({ minLength: 1, maxLength: 64, pattern: idPattern })],
+  {
+    description: 'The session id (an integer; the UUID is accepted too)',
+  },
+);
 
 const RoleAndContent = Type.Object({ role: Type.String(), content: Type.String() });
 
 export const ChatStreamBody = Type.Object(
   {
-    model: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "Required without session_id; with one, defaults to the session's model" })),
+    model: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description: "Required without session_id; with one, defaults to the session's model",
+      }),
+    ),
     messages: Type.Array(
       Type.Object(
         {
@@ -27,7 +36,12 @@ export const ChatStreamBody = Type.Object(
     ),
     temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2, default: 0.7 })),
     ...GenerationSettingsFields,
-    web_search: Type.Optional(Type.Boolean({ description: 'Search the web for the last user message first; the answer cites the sources as [n] (see docs/web-search.md). Left out: off, unless the session belongs to an agent that always searches' })),
+    web_search: Type.Optional(
+      Type.Boolean({
+        description:
+          'Search the web for the last user message first; the answer cites the sources as [n] (see docs/web-search.md). Left out: off, unless the session belongs to an agent that always searches',
+      }),
+    ),
     stream: Type.Optional(Type.Boolean({ default: true })),
     session_id: Type.Optional(SessionId),
     ...UsePromptFields,
@@ -45,7 +59,10 @@ export const ChatReply = Type.Object({
   sources: Type.Optional(SourcesBody),
 });
 
-export const SwitchModelBody = Type.Object({ session_id: SessionId, model: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false });
+export const SwitchModelBody = Type.Object(
+  { session_id: SessionId, model: Type.String({ minLength: 1, maxLength: 200 }) },
+  { additionalProperties: false },
+);
 
 /** The newest messages a switch-model answer shows (a session may hold any number). */
 export const switchModelMessages = 100;
@@ -53,7 +70,9 @@ export const switchModelMessages = 100;
 export const SwitchModelReply = Type.Object({
   session_id: Type.Integer(),
   model: Type.String(),
-  messages: Type.Array(RoleAndContent, { description: `The newest messages, at most ${switchModelMessages}, oldest first` }),
+  messages: Type.Array(RoleAndContent, {
+    description: `The newest messages, at most ${switchModelMessages}, oldest first`,
+  }),
   messages_total: Type.Integer({ description: 'How many messages the session holds' }),
   title: Nullable(Type.String()),
 });
@@ -61,10 +80,19 @@ export const SwitchModelReply = Type.Object({
 export const HistoryQuery = Type.Object({
   page: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 1 }),
   page_size: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
-  start_date: Type.Optional(Type.String({ maxLength: 40, description: 'Sessions created at or after (ISO 8601; without a zone, UTC)' })),
-  end_date: Type.Optional(Type.String({ maxLength: 40, description: 'Sessions created at or before (ISO 8601; without a zone, UTC)' })),
+  start_date: Type.Optional(
+    Type.String({ maxLength: 40, description: 'Sessions created at or after (ISO 8601; without a zone, UTC)' }),
+  ),
+  end_date: Type.Optional(
+    Type.String({ maxLength: 40, description: 'Sessions created at or before (ISO 8601; without a zone, UTC)' }),
+  ),
   model: Type.Optional(Type.String({ maxLength: 200 })),
-  messages_limit: Type.Integer({ minimum: 0, maximum: 100, default: 20, description: 'Newest messages shown per session (the rest: GET /api/v1/sessions/{id}/history)' }),
+  messages_limit: Type.Integer({
+    minimum: 0,
+    maximum: 100,
+    default: 20,
+    description: 'Newest messages shown per session (the rest: GET /api/v1/sessions/{id}/history)',
+  }),
 });
 
 export const HistorySession = Type.Object({

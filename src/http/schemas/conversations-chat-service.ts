@@ -24,7 +24,9 @@ export const CreateConversationBody = Type.Object(
         description: 'Must be you (id, UUID or username) unless you are an admin; defaults to you',
       }),
     ),
-    model: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Causerie extension: the model its completions use' })),
+    model: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: 'Causerie extension: the model its completions use' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -38,7 +40,9 @@ export const ChatMessage = Type.Object({
 export const AddMessageBody = Type.Object(
   {
     content: Type.String({ minLength: 1, maxLength: 1_000_000 }),
-    role: Type.Optional(Type.Union([Type.Literal('user'), Type.Literal('assistant'), Type.Literal('system')], { default: 'user' })),
+    role: Type.Optional(
+      Type.Union([Type.Literal('user'), Type.Literal('assistant'), Type.Literal('system')], { default: 'user' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -46,10 +50,21 @@ export const AddMessageBody = Type.Object(
 export const CompleteBody = Type.Object(
   {
     stream: Type.Optional(Type.Boolean({ default: false })),
-    model: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "Causerie extension: defaults to the conversation's model" })),
+    model: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description: "Causerie extension: defaults to the conversation's model",
+      }),
+    ),
     temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })),
     ...GenerationSettingsFields,
-    web_search: Type.Optional(Type.Boolean({ description: 'Search the web for the last user message first; the answer cites the sources as [n] (see docs/web-search.md). Left out: off, unless the session belongs to an agent that always searches' })),
+    web_search: Type.Optional(
+      Type.Boolean({
+        description:
+          'Search the web for the last user message first; the answer cites the sources as [n] (see docs/web-search.md). Left out: off, unless the session belongs to an agent that always searches',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -10,12 +10,17 @@ export const ChatBody = Type.Object({
   updated_at: Type.String({ format: 'date-time' }),
 });
 
-export const CreateChatBody = Type.Object({ name: Type.String({ minLength: 1, maxLength: 500 }) }, { additionalProperties: false });
+export const CreateChatBody = Type.Object(
+  { name: Type.String({ minLength: 1, maxLength: 500 }) },
+  { additionalProperties: false },
+);
 
 export const UpdateChatBody = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 500 }),
-    updated_at: Type.Optional(Type.String({ description: 'Accepted for compatibility; Causerie sets updated_at from its own clock' })),
+    updated_at: Type.Optional(
+      Type.String({ description: 'Accepted for compatibility; Causerie sets updated_at from its own clock' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -35,7 +40,11 @@ export const ChatConversationBody = Type.Object({
 
 export const CreateChatConversationBody = Type.Object(
   {
-    chat_id: Type.String({ minLength: 1, maxLength: 64, description: 'The chat UUID (its integer id is accepted too)' }),
+    chat_id: Type.String({
+      minLength: 1,
+      maxLength: 64,
+      description: 'The chat UUID (its integer id is accepted too)',
+    }),
     role: ChatRole,
     message: Type.String({ minLength: 1, maxLength: 1_000_000 }),
   },
@@ -45,7 +54,12 @@ export const CreateChatConversationBody = Type.Object(
 const toRole = { user: 'Human', assistant: 'Assistant', system: 'System', tool: 'Tool' } as const;
 export const fromRole = { Human: 'user', Assistant: 'assistant' } as const;
 
-export const toChatBody = (c: Conversation) => ({ id: c.uuid, name: c.title ?? '', created_at: c.created_at, updated_at: c.updated_at });
+export const toChatBody = (c: Conversation) => ({
+  id: c.uuid,
+  name: c.title ?? '',
+  created_at: c.created_at,
+  updated_at: c.updated_at,
+});
 
 export const toChatConversationBody = (m: Message, chatUuid: string) => ({
   id: m.uuid,

@@ -8,52 +8,61 @@ const Timestamp = Type.String({ format: 'date-time' });
 const Metadata = Type.Record(Type.String(), Type.Unknown(), { description: 'Free-form JSON the client attaches' });
 
 /** Spec 000's session: the native form of a conversation. */
-export const SessionBody = Type.Object(
-  {
-    id: Type.Integer(),
-    uuid: Type.String({ format: 'uuid' }),
-    user_id: Type.Integer(),
-    application_id: Nullable(Type.Integer({ description: 'The API key the session was created through' })),
-    title: Nullable(Type.String()),
-    model: Nullable(Type.String({ description: 'The model later completions use unless they name one' })),
-    agent_id: Nullable(Type.Integer()),
-    system_prompt: Nullable(Type.String()),
-    metadata: Metadata,
-    created_at: Timestamp,
-    updated_at: Timestamp,
-  },
-);
-
-export const MessageStatus = Type.Union([Type.Literal('complete'), Type.Literal('streaming'), Type.Literal('cancelled'), Type.Literal('error')], {
-  description: 'streaming while generated; cancelled or error keep the partial text',
+export const SessionBody = Type.Object({
+  id: Type.Integer(),
+  uuid: Type.String({ format: 'uuid' }),
+  user_id: Type.Integer(),
+  application_id: Nullable(Type.Integer({ description: 'The API key the session was created through' })),
+  title: Nullable(Type.String()),
+  model: Nullable(Type.String({ description: 'The model later completions use unless they name one' })),
+  agent_id: Nullable(Type.Integer()),
+  system_prompt: Nullable(Type.String()),
+  metadata: Metadata,
+  created_at: Timestamp,
+  updated_at: Timestamp,
 });
 
-export const MessageBody = Type.Object(
+export const MessageStatus = Type.Union(
+  [Type.Literal('complete'), Type.Literal('streaming'), Type.Literal('cancelled'), Type.Literal('error')],
   {
-    id: Type.Integer(),
-    uuid: Type.String({ format: 'uuid' }),
-    session_id: Type.Integer({ description: 'The id of the session it belongs to' }),
-    role: Type.Union([Type.Literal('system'), Type.Literal('user'), Type.Literal('assistant'), Type.Literal('tool')]),
-    content: Type.String(),
-    model: Nullable(Type.String()),
-    status: MessageStatus,
-    prompt_tokens: Nullable(Type.Integer()),
-    completion_tokens: Nullable(Type.Integer()),
-    /** Only on replies given with web search: what `[n]` in the content refers to. */
-    sources: Type.Optional(SourcesBody),
-    metadata: Type.Optional(Nullable(Type.Record(Type.String(), Type.Unknown(), { description: 'What a reply was built from (e.g. documents: the files and chunks it was given)' }))),
-    created_at: Timestamp,
-    updated_at: Timestamp,
+    description: 'streaming while generated; cancelled or error keep the partial text',
   },
 );
+
+export const MessageBody = Type.Object({
+  id: Type.Integer(),
+  uuid: Type.String({ format: 'uuid' }),
+  session_id: Type.Integer({ description: 'The id of the session it belongs to' }),
+  role: Type.Union([Type.Literal('system'), Type.Literal('user'), Type.Literal('assistant'), Type.Literal('tool')]),
+  content: Type.String(),
+  model: Nullable(Type.String()),
+  status: MessageStatus,
+  prompt_tokens: Nullable(Type.Integer()),
+  completion_tokens: Nullable(Type.Integer()),
+  /** Only on replies given with web search: what `[n]` in the content refers to. */
+  sources: Type.Optional(SourcesBody),
+  metadata: Type.Optional(
+    Nullable(
+      Type.Record(Type.String(), Type.Unknown(), {
+        description: 'What a reply was built from (e.g. documents: the files and chunks it was given)',
+      }),
+    ),
+  ),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+});
 
 export const CreateSessionBody = Type.Object(
   {
     title: Type.Optional(Type.String({ maxLength: 500 })),
-    model_id: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'A model id from GET /api/v1/models' })),
+    model_id: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: 'A model id from GET /api/v1/models' }),
+    ),
     model: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Alias of model_id' })),
     agent_id: Type.Optional(
-      Type.Union([Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), IdOrUuid], { description: "The agent the session talks to (id or UUID); its model is the session's unless one is given" }),
+      Type.Union([Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), IdOrUuid], {
+        description: "The agent the session talks to (id or UUID); its model is the session's unless one is given",
+      }),
     ),
     system_prompt: Type.Optional(Type.String({ maxLength: 100_000 })),
     metadata: Type.Optional(Metadata),
@@ -64,7 +73,9 @@ export const CreateSessionBody = Type.Object(
 export const UpdateSessionBody = Type.Object(
   {
     title: Type.Optional(Nullable(Type.String({ maxLength: 500 }))),
-    model: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Switches the model; the history is kept' })),
+    model: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: 'Switches the model; the history is kept' }),
+    ),
     system_prompt: Type.Optional(Nullable(Type.String({ maxLength: 100_000 }))),
     metadata: Type.Optional(Metadata),
   },
@@ -73,18 +84,34 @@ export const UpdateSessionBody = Type.Object(
 
 export const SessionCompletionBody = Type.Object(
   {
-    prompt: Type.Optional(Type.String({ minLength: 1, maxLength: 1_000_000, description: 'The user message (may be left out when prompt_id is given)' })),
-    model_id: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "Defaults to the session's model" })),
+    prompt: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 1_000_000,
+        description: 'The user message (may be left out when prompt_id is given)',
+      }),
+    ),
+    model_id: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: "Defaults to the session's model" }),
+    ),
     stream: Type.Optional(Type.Boolean({ default: false, description: 'Answer as Server-Sent Events' })),
     temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })),
     ...GenerationSettingsFields,
-    web_search: Type.Optional(Type.Boolean({ description: 'Search the web for the last user message first; the answer cites the sources as [n] (see docs/web-search.md). Left out: off, unless the session belongs to an agent that always searches' })),
+    web_search: Type.Optional(
+      Type.Boolean({
+        description:
+          'Search the web for the last user message first; the answer cites the sources as [n] (see docs/web-search.md). Left out: off, unless the session belongs to an agent that always searches',
+      }),
+    ),
     ...UsePromptFields,
   },
   { additionalProperties: false },
 );
 
-export const Usage = Type.Object({ prompt_tokens: Nullable(Type.Integer()), completion_tokens: Nullable(Type.Integer()) });
+export const Usage = Type.Object({
+  prompt_tokens: Nullable(Type.Integer()),
+  completion_tokens: Nullable(Type.Integer()),
+});
 
 export const SessionCompletionResult = Type.Object({
   session_id: Type.Integer(),

@@ -6,18 +6,27 @@ export const SessionReference = Type.String({
   description: 'The session id (an integer; the UUID is accepted too)',
 });
 
-export const FileParams = Type.Object({ session_id: SessionReference, file_id: Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1 }) });
+export const FileParams = Type.Object({
+  session_id: SessionReference,
+  file_id: Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1 }),
+});
 
 export const FileBody = Type.Object({
   id: Type.Integer(),
   filename: Type.String(),
   file_size: Type.Integer({ description: 'Bytes' }),
   mime_type: Type.String(),
-  extracted_text: Type.Optional(Type.String({ description: 'The text read from the PDF, pages separated by a blank line' })),
+  extracted_text: Type.Optional(
+    Type.String({ description: 'The text read from the PDF, pages separated by a blank line' }),
+  ),
   metadata: Type.Object({
     page_count: Type.Integer(),
-    pages_extracted: Type.Integer({ description: 'Pages whose text was read (fewer than page_count when a limit cut it)' }),
-    truncated: Type.Union([Type.Literal('pages'), Type.Literal('time'), Type.Null()], { description: 'Why the text stops early (page or time limit), or null' }),
+    pages_extracted: Type.Integer({
+      description: 'Pages whose text was read (fewer than page_count when a limit cut it)',
+    }),
+    truncated: Type.Union([Type.Literal('pages'), Type.Literal('time'), Type.Null()], {
+      description: 'Why the text stops early (page or time limit), or null',
+    }),
   }),
   session_id: Type.Integer(),
   chunk_count: Type.Integer({ description: 'Chunks the text was cut into for use as context' }),
@@ -25,7 +34,11 @@ export const FileBody = Type.Object({
 });
 
 export const UploadBody = Type.Object(
-  { file: Type.Optional(Type.String({ format: 'binary', description: 'The PDF (content checked: it must start with %PDF-)' })) },
+  {
+    file: Type.Optional(
+      Type.String({ format: 'binary', description: 'The PDF (content checked: it must start with %PDF-)' }),
+    ),
+  },
   { description: 'multipart/form-data with one field, `file`' },
 );
 

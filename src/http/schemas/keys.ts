@@ -1,7 +1,8 @@
 import { Type } from 'typebox';
 import { Nullable } from './common.ts';
 
-const limit = (description: string) => Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description }));
+const limit = (description: string) =>
+  Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description }));
 
 export const KeyLimits = Type.Object(
   {

@@ -2,7 +2,8 @@ import { Type } from 'typebox';
 import { ApiKeyBody } from './keys.ts';
 import { Nullable } from './common.ts';
 
-const limit = (description: string) => Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description }));
+const limit = (description: string) =>
+  Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description }));
 
 /** A plan's limits; each is optional (absent: not limited). */
 export const PlanLimitsBody = Type.Object(
@@ -11,7 +12,9 @@ export const PlanLimitsBody = Type.Object(
     requests_per_day: limit('Requests per UTC day'),
     tokens_per_day: limit('Prompt + completion tokens per UTC day'),
     tokens_per_month: limit('Prompt + completion tokens per UTC month'),
-    budget_per_month: Type.Optional(Type.Number({ minimum: 0, description: 'Spending budget per UTC month, in the currency of the model prices' })),
+    budget_per_month: Type.Optional(
+      Type.Number({ minimum: 0, description: 'Spending budget per UTC month, in the currency of the model prices' }),
+    ),
     concurrent_streams: limit('Streams open at once'),
     searches_per_day: limit('Web searches per UTC day'),
   },
@@ -38,7 +41,12 @@ export const UpdatePlanBody = Type.Object(
 );
 
 export const AssignPlanBody = Type.Object(
-  { plan: Type.Union([Type.String({ minLength: 1 }), Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), Type.Null()], { description: 'Plan id or name; null removes the plan' }) },
+  {
+    plan: Type.Union(
+      [Type.String({ minLength: 1 }), Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), Type.Null()],
+      { description: 'Plan id or name; null removes the plan' },
+    ),
+  },
   { additionalProperties: false },
 );
 
@@ -48,21 +56,26 @@ export const ApiKeyWithRemainingBody = Type.Intersect([
   ApiKeyBody,
   Type.Object({
     limits_remaining: Type.Union(
-      [Type.Object({
-        requests_per_minute: remaining('Requests left this minute'),
-        requests_per_day: remaining('Requests left today (UTC)'),
-        tokens_per_day: remaining('Tokens left today (UTC)'),
-        tokens_per_month: remaining('Tokens left this month (UTC)'),
-        concurrent_streams: remaining('Streams that can still open'),
-        searches_per_day: remaining('Web searches left today (UTC)'),
-      }), Type.Null()],
+      [
+        Type.Object({
+          requests_per_minute: remaining('Requests left this minute'),
+          requests_per_day: remaining('Requests left today (UTC)'),
+          tokens_per_day: remaining('Tokens left today (UTC)'),
+          tokens_per_month: remaining('Tokens left this month (UTC)'),
+          concurrent_streams: remaining('Streams that can still open'),
+          searches_per_day: remaining('Web searches left today (UTC)'),
+        }),
+        Type.Null(),
+      ],
       { description: "What is left of each of the key's own limits (null: the key has none)" },
     ),
   }),
 ]);
 
 export const LimitStatusBody = Type.Object({
-  scope: Type.String({ description: 'user.<limit> (from the plan) or key.<limit> (the key\'s own), as in X-RateLimit-Scope' }),
+  scope: Type.String({
+    description: "user.<limit> (from the plan) or key.<limit> (the key's own), as in X-RateLimit-Scope",
+  }),
   limit: Type.Number(),
   used: Type.Number({ description: 'Includes the reservations of calls still running' }),
   remaining: Type.Number(),
@@ -77,8 +90,18 @@ export const LimitsOverviewBody = Type.Object({
 });
 
 export const UsageQuery = Type.Object({
-  from: Type.Optional(Type.String({ maxLength: 40, description: 'Start (inclusive): YYYY-MM-DD or ISO date-time; default: start of the UTC month' })),
-  to: Type.Optional(Type.String({ maxLength: 40, description: 'End (exclusive; a bare date includes that day); default: end of today (UTC)' })),
+  from: Type.Optional(
+    Type.String({
+      maxLength: 40,
+      description: 'Start (inclusive): YYYY-MM-DD or ISO date-time; default: start of the UTC month',
+    }),
+  ),
+  to: Type.Optional(
+    Type.String({
+      maxLength: 40,
+      description: 'End (exclusive; a bare date includes that day); default: end of today (UTC)',
+    }),
+  ),
   group_by: Type.Optional(Type.String({ maxLength: 40, description: 'Comma-separated: day, model, key' })),
   user: Type.Optional(Type.String({ maxLength: 64, description: 'Admins: whose usage (username, id or UUID)' })),
   all: Type.Optional(Type.Boolean({ description: "Admins: everyone's usage" })),
@@ -104,7 +127,10 @@ export const UsageReportBody = Type.Object({
   rows: Type.Array(UsageLineBody),
   total: UsageLineBody,
   searches: Type.Object(
-    { count: Type.Integer(), cost: Type.Number({ description: 'In the currency of the model prices (CAUSERIE_SEARCH_PRICE)' }) },
+    {
+      count: Type.Integer(),
+      cost: Type.Number({ description: 'In the currency of the model prices (CAUSERIE_SEARCH_PRICE)' }),
+    },
     { description: 'Web searches in the period (not counted in total, which is model calls)' },
   ),
 });

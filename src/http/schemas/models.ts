@@ -2,15 +2,32 @@ import { Type } from 'typebox';
 import { GenerationSettingsFields, Nullable } from './common.ts';
 
 export const ModelBody = Type.Object({
-  id: Type.String({ description: 'Public model id, "<provider>/<model>" (URL-encode the "/" in paths, or leave it: both work)' }),
+  id: Type.String({
+    description: 'Public model id, "<provider>/<model>" (URL-encode the "/" in paths, or leave it: both work)',
+  }),
   provider: Type.String(),
-  upstream_model: Type.String({ description: 'The name the provider knows the model by (for local models, the GGUF file)' }),
+  upstream_model: Type.String({
+    description: 'The name the provider knows the model by (for local models, the GGUF file)',
+  }),
   available: Type.Boolean({ description: 'Whether a completion can run now' }),
-  status: Type.Union([Type.Literal('available'), Type.Literal('not_downloaded'), Type.Literal('downloading'), Type.Literal('not_configured')]),
-  progress: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'While downloading: the fraction received (0.42), when the size is known' })),
+  status: Type.Union([
+    Type.Literal('available'),
+    Type.Literal('not_downloaded'),
+    Type.Literal('downloading'),
+    Type.Literal('not_configured'),
+  ]),
+  progress: Type.Optional(
+    Type.Number({
+      minimum: 0,
+      maximum: 1,
+      description: 'While downloading: the fraction received (0.42), when the size is known',
+    }),
+  ),
   reason: Nullable(Type.String({ description: 'When not available: why, and what to do' })),
   context_window: Nullable(Type.Integer({ description: 'Tokens of context (prompt + answer), when known' })),
-  capabilities: Type.Array(Type.String(), { description: 'chat, embeddings, tools, … (informational: from the config, or guessed for discovered models)' }),
+  capabilities: Type.Array(Type.String(), {
+    description: 'chat, embeddings, tools, … (informational: from the config, or guessed for discovered models)',
+  }),
   prices: Nullable(
     Type.Object({
       input_per_million: Type.Number(),
@@ -41,19 +58,35 @@ export const NativeCompletionRequest = Type.Object(
   {
     model_id: Type.Optional(Type.String({ minLength: 1, description: 'Public model id (GET /api/v1/models)' })),
     model: Type.Optional(Type.String({ minLength: 1, description: 'Alias of model_id' })),
-    agent_id: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), Type.String({ minLength: 1, maxLength: 64 })], { description: "An agent (id or UUID) to ask: its instructions and settings apply; model_id is then optional" })),
-    prompt: Type.Optional(Type.String({ minLength: 1, maxLength: 1_000_000, description: 'The user message; or give messages' })),
-    system: Type.Optional(Type.String({ maxLength: 100_000, description: 'A system message placed before the prompt' })),
-    messages: Type.Optional(Type.Array(NativeMessage, { minItems: 1, maxItems: 1000, description: 'The whole exchange, instead of prompt' })),
+    agent_id: Type.Optional(
+      Type.Union([Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), Type.String({ minLength: 1, maxLength: 64 })], {
+        description: 'An agent (id or UUID) to ask: its instructions and settings apply; model_id is then optional',
+      }),
+    ),
+    prompt: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 1_000_000, description: 'The user message; or give messages' }),
+    ),
+    system: Type.Optional(
+      Type.String({ maxLength: 100_000, description: 'A system message placed before the prompt' }),
+    ),
+    messages: Type.Optional(
+      Type.Array(NativeMessage, { minItems: 1, maxItems: 1000, description: 'The whole exchange, instead of prompt' }),
+    ),
     temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })),
     ...GenerationSettingsFields,
     top_p: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
-    stream: Type.Optional(Type.Boolean({ default: false, description: 'Answer as Server-Sent Events (see docs/models.md)' })),
+    stream: Type.Optional(
+      Type.Boolean({ default: false, description: 'Answer as Server-Sent Events (see docs/models.md)' }),
+    ),
   },
   { additionalProperties: false },
 );
 
-const UsageBody = Type.Object({ prompt_tokens: Type.Integer(), completion_tokens: Type.Integer(), total_tokens: Type.Integer() });
+const UsageBody = Type.Object({
+  prompt_tokens: Type.Integer(),
+  completion_tokens: Type.Integer(),
+  total_tokens: Type.Integer(),
+});
 
 export const NativeCompletionResponse = Type.Object({
   id: Type.String(),

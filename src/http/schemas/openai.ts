@@ -27,12 +27,21 @@ export const openAiErrors = {
  * `null` allowed as "not given" (some clients send it). A type array rather than anyOf: with the
  * app's coerceTypes, anyOf would coerce null to 0 in the first branch.
  */
-const orNull = <T>(type: 'number' | 'integer' | 'boolean', options: object = {}) => Type.Optional(Type.Unsafe<T | null>({ type: [type, 'null'], ...options }));
+const orNull = <T>(type: 'number' | 'integer' | 'boolean', options: object = {}) =>
+  Type.Optional(Type.Unsafe<T | null>({ type: [type, 'null'], ...options }));
 
 const ChatMessageBody = Type.Object(
   {
-    role: Type.Union([Type.Literal('system'), Type.Literal('developer'), Type.Literal('user'), Type.Literal('assistant'), Type.Literal('tool')]),
-    content: Type.Optional(Type.Unknown({ description: 'A string, null, or an array of {"type": "text", "text": …} parts' })),
+    role: Type.Union([
+      Type.Literal('system'),
+      Type.Literal('developer'),
+      Type.Literal('user'),
+      Type.Literal('assistant'),
+      Type.Literal('tool'),
+    ]),
+    content: Type.Optional(
+      Type.Unknown({ description: 'A string, null, or an array of {"type": "text", "text": …} parts' }),
+    ),
     name: Type.Optional(Type.String()),
     tool_call_id: Type.Optional(Type.String()),
     tool_calls: Type.Optional(Type.Array(Type.Unknown())),
@@ -62,14 +71,27 @@ export const ChatCompletionRequest = Type.Object(
     tool_choice: Type.Optional(Type.Unknown()),
     response_format: Type.Optional(Type.Unknown()),
     stream: orNull<boolean>('boolean'),
-    stream_options: Type.Optional(Type.Unknown({ description: '{"include_usage": true} adds a last chunk with the usage' })),
-    web_search_options: Type.Optional(Type.Unknown({ description: 'Any object turns web search on (OpenAI\'s field; its settings are not read): the answer cites sources as [n]' })),
-    web_search: Type.Optional(Type.Boolean({ description: 'Causerie extension: true turns web search on, like web_search_options' })),
+    stream_options: Type.Optional(
+      Type.Unknown({ description: '{"include_usage": true} adds a last chunk with the usage' }),
+    ),
+    web_search_options: Type.Optional(
+      Type.Unknown({
+        description:
+          "Any object turns web search on (OpenAI's field; its settings are not read): the answer cites sources as [n]",
+      }),
+    ),
+    web_search: Type.Optional(
+      Type.Boolean({ description: 'Causerie extension: true turns web search on, like web_search_options' }),
+    ),
   },
   { additionalProperties: true },
 );
 
-const UsageBody = Type.Object({ prompt_tokens: Type.Integer(), completion_tokens: Type.Integer(), total_tokens: Type.Integer() });
+const UsageBody = Type.Object({
+  prompt_tokens: Type.Integer(),
+  completion_tokens: Type.Integer(),
+  total_tokens: Type.Integer(),
+});
 
 const ToolCallBody = Type.Object({
   id: Type.String(),
@@ -102,7 +124,12 @@ export const ChatCompletionResponse = Type.Object({
   sources: Type.Optional(SourcesBody),
 });
 
-export const OpenAiModel = Type.Object({ id: Type.String(), object: Type.Literal('model'), created: Type.Integer(), owned_by: Type.String() });
+export const OpenAiModel = Type.Object({
+  id: Type.String(),
+  object: Type.Literal('model'),
+  created: Type.Integer(),
+  owned_by: Type.String(),
+});
 
 export const OpenAiModelList = Type.Object({ object: Type.Literal('list'), data: Type.Array(OpenAiModel) });
 
@@ -123,7 +150,10 @@ export const EmbeddingsResponse = Type.Object({
     Type.Object({
       object: Type.Literal('embedding'),
       index: Type.Integer(),
-      embedding: Type.Union([Type.Array(Type.Number()), Type.String({ description: 'base64 of little-endian float32, when encoding_format is base64' })]),
+      embedding: Type.Union([
+        Type.Array(Type.Number()),
+        Type.String({ description: 'base64 of little-endian float32, when encoding_format is base64' }),
+      ]),
     }),
   ),
   model: Type.String(),

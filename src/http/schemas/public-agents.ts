@@ -2,7 +2,8 @@ import { Type } from 'typebox';
 import { Nullable } from './common.ts';
 import { KeyLimits } from './keys.ts';
 
-const positive = (description: string) => Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000_000, description }));
+const positive = (description: string) =>
+  Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000_000, description }));
 
 export const VisitorLimits = Type.Object(
   {
@@ -36,7 +37,11 @@ export const PublicKeyBody = Type.Object({
   prefix: Type.String({ description: 'The first characters of the key, to recognise it' }),
   allowed_origins: Type.Array(Type.String()),
   limits: Nullable(KeyLimits),
-  visitor_limits: Type.Object({ requests_per_minute: Type.Integer(), tokens_per_day: Type.Integer(), messages_per_conversation: Type.Integer() }),
+  visitor_limits: Type.Object({
+    requests_per_minute: Type.Integer(),
+    tokens_per_day: Type.Integer(),
+    messages_per_conversation: Type.Integer(),
+  }),
   created_at: Type.String({ format: 'date-time' }),
   last_used_at: Nullable(Type.String({ format: 'date-time' })),
   revoked_at: Nullable(Type.String({ format: 'date-time' })),
@@ -50,7 +55,10 @@ export const CreatedPublicKeyBody = Type.Intersect([
 export const PublicKeyEventBody = Type.Object({
   id: Type.Integer(),
   public_key_id: Type.Integer(),
-  reason: Type.String({ description: 'origin_not_allowed, origin_mismatch, visitor_mismatch, expired_token_replayed, revoked_token_replayed, key_revoked or burst' }),
+  reason: Type.String({
+    description:
+      'origin_not_allowed, origin_mismatch, visitor_mismatch, expired_token_replayed, revoked_token_replayed, key_revoked or burst',
+  }),
   origin: Nullable(Type.String()),
   visitor: Nullable(Type.String({ description: 'The anonymous visitor id' })),
   created_at: Type.String({ format: 'date-time' }),

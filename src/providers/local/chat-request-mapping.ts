@@ -14,7 +14,8 @@ export function toChatHistory(messages: ChatMessage[]): ChatHistoryItem[] {
     if (message.role === 'system') return { type: 'system', text };
     if (message.role === 'assistant') return { type: 'model', response: [text] };
     // Local models get no tool definitions, so a tool result from an earlier turn is plain context.
-    if (message.role === 'tool') return { type: 'user', text: `Tool result${message.name ? ` (${message.name})` : ''}: ${text}` };
+    if (message.role === 'tool')
+      return { type: 'user', text: `Tool result${message.name ? ` (${message.name})` : ''}: ${text}` };
     return { type: 'user', text };
   });
   if (history.at(-1)?.type !== 'model') history.push({ type: 'model', response: [] });
@@ -44,9 +45,10 @@ export function toGenerationOptions(request: ChatRequest, maxTokens: number) {
     topP: request.top_p,
     seed: request.seed,
     customStopTriggers: stops.length > 0 ? stops : undefined,
-    repeatPenalty: penalty(request.presence_penalty) !== undefined || penalty(request.frequency_penalty) !== undefined
-      ? { presencePenalty: penalty(request.presence_penalty), frequencyPenalty: penalty(request.frequency_penalty) }
-      : undefined,
+    repeatPenalty:
+      penalty(request.presence_penalty) !== undefined || penalty(request.frequency_penalty) !== undefined
+        ? { presencePenalty: penalty(request.presence_penalty), frequencyPenalty: penalty(request.frequency_penalty) }
+        : undefined,
   };
 }
 
@@ -55,7 +57,9 @@ const penalty = (value: number | undefined) => (value !== undefined && value >= 
 
 /** Penalties outside 0..1 (a negative one asks for repetition): llama.cpp cannot apply them. */
 export function localIgnoredSettings(request: ChatRequest): string[] {
-  return (['presence_penalty', 'frequency_penalty'] as const).filter((name) => request[name] !== undefined && penalty(request[name]) === undefined);
+  return (['presence_penalty', 'frequency_penalty'] as const).filter(
+    (name) => request[name] !== undefined && penalty(request[name]) === undefined,
+  );
 }
 
 export function toFinishReason(stopReason: LlamaChatResponse['metadata']['stopReason']): FinishReason {

@@ -26,7 +26,11 @@ export function llamaRuntime(logger?: LocalLogger): Promise<{ module: LlamaModul
       logger: (level, message) => {
         const text = message.trim();
         if (!text) return;
-        if (level === module.LlamaLogLevel.error || level === module.LlamaLogLevel.fatal || level === module.LlamaLogLevel.warn) {
+        if (
+          level === module.LlamaLogLevel.error ||
+          level === module.LlamaLogLevel.fatal ||
+          level === module.LlamaLogLevel.warn
+        ) {
           logger?.warn({ source: 'llama.cpp', level }, text);
         } else logger?.info({ source: 'llama.cpp', level }, text);
       },

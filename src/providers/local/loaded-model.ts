@@ -1,4 +1,12 @@
-import type { ChatHistoryItem, ChatWrapper, Llama, LlamaContext, LlamaContextSequence, LlamaEmbeddingContext, LlamaModel } from 'node-llama-cpp';
+import type {
+  ChatHistoryItem,
+  ChatWrapper,
+  Llama,
+  LlamaContext,
+  LlamaContextSequence,
+  LlamaEmbeddingContext,
+  LlamaModel,
+} from 'node-llama-cpp';
 
 /**
  * One GGUF model kept in memory with one context split into a few sequences. Each running request
@@ -13,13 +21,25 @@ export class LoadedModel {
   /** Resolved once from the GGUF metadata (its chat template, or a known family, or Llama 2). */
   readonly chatWrapper: ChatWrapper;
   readonly #free: LlamaContextSequence[];
-  readonly #waiting: { resolve: (sequence: LlamaContextSequence) => void; reject: (reason: unknown) => void; signal: AbortSignal; onAbort: () => void }[] = [];
+  readonly #waiting: {
+    resolve: (sequence: LlamaContextSequence) => void;
+    reject: (reason: unknown) => void;
+    signal: AbortSignal;
+    onAbort: () => void;
+  }[] = [];
   readonly #threads: number;
   /** Made on the first embedding request; embeddings run one at a time, in arrival order. */
   #embedding: Promise<LlamaEmbeddingContext> | undefined;
   #embeddings: Promise<unknown> = Promise.resolve();
 
-  private constructor(path: string, model: LlamaModel, context: LlamaContext, chatWrapper: ChatWrapper, sequences: LlamaContextSequence[], threads: number) {
+  private constructor(
+    path: string,
+    model: LlamaModel,
+    context: LlamaContext,
+    chatWrapper: ChatWrapper,
+    sequences: LlamaContextSequence[],
+    threads: number,
+  ) {
     this.path = path;
     this.model = model;
     this.context = context;
@@ -31,7 +51,12 @@ export class LoadedModel {
   static async load(
     llama: Llama,
     path: string,
-    options: { threads: number; sequences: number; contextSize: number; resolveChatWrapper: (model: LlamaModel) => ChatWrapper },
+    options: {
+      threads: number;
+      sequences: number;
+      contextSize: number;
+      resolveChatWrapper: (model: LlamaModel) => ChatWrapper;
+    },
   ): Promise<LoadedModel> {
     const model = await llama.loadModel({ modelPath: path });
     try {

@@ -31,7 +31,12 @@ async function trainedContextOf(path: string, size: number, modified: number): P
       readTensorInfo: false,
       logWarnings: false,
       // The vocabulary arrays are most of a header; the context length does not need them.
-      ignoreKeys: ['tokenizer.ggml.tokens', 'tokenizer.ggml.scores', 'tokenizer.ggml.token_type', 'tokenizer.ggml.merges'],
+      ignoreKeys: [
+        'tokenizer.ggml.tokens',
+        'tokenizer.ggml.scores',
+        'tokenizer.ggml.token_type',
+        'tokenizer.ggml.merges',
+      ],
     });
     const declared = (info.architectureMetadata as { context_length?: unknown } | undefined)?.context_length;
     context = typeof declared === 'number' && declared > 0 ? declared : undefined;
@@ -46,7 +51,10 @@ async function trainedContextOf(path: string, size: number, modified: number): P
  * The GGUF files in `modelsDir` (none when the folder does not exist); partial downloads
  * (`.part`) are left out. `contextSize` is the provider's per-request context (default 4096).
  */
-export async function listLocalModelFiles(modelsDir: string, options: { contextSize?: number } = {}): Promise<LocalModelFile[]> {
+export async function listLocalModelFiles(
+  modelsDir: string,
+  options: { contextSize?: number } = {},
+): Promise<LocalModelFile[]> {
   const contextSize = options.contextSize ?? localContextSize;
   let names: string[];
   try {
@@ -61,7 +69,13 @@ export async function listLocalModelFiles(modelsDir: string, options: { contextS
     const info = await stat(path).catch(() => undefined);
     if (!info?.isFile()) continue;
     const trained = await trainedContextOf(path, info.size, info.mtimeMs);
-    files.push({ id: localModelId(file), file, path, bytes: info.size, contextWindow: trained === undefined ? undefined : Math.min(trained, contextSize) });
+    files.push({
+      id: localModelId(file),
+      file,
+      path,
+      bytes: info.size,
+      contextWindow: trained === undefined ? undefined : Math.min(trained, contextSize),
+    });
   }
   return files;
 }

@@ -1,7 +1,13 @@
 import { resolve } from 'node:path';
 import { AppError, invalid } from '../../domain/errors.ts';
 import type { ChatRequest, Provider, StreamEvent } from '../provider.ts';
-import { assertLocallySupported, localIgnoredSettings, toChatHistory, toFinishReason, toGenerationOptions } from './chat-request-mapping.ts';
+import {
+  assertLocallySupported,
+  localIgnoredSettings,
+  toChatHistory,
+  toFinishReason,
+  toGenerationOptions,
+} from './chat-request-mapping.ts';
 import { EventChannel } from './event-channel.ts';
 import { llamaRuntime, type LocalLogger } from './llama-runtime.ts';
 import { LoadedModel } from './loaded-model.ts';
@@ -25,7 +31,8 @@ export interface LocalProviderOptions {
 }
 
 /** A Provider whose optional parts are all there: local models count tokens, list files, unload. */
-export type LocalProvider = Provider & Required<Pick<Provider, 'countTokens' | 'listModels' | 'close'>> & { readonly kind: 'local' };
+export type LocalProvider = Provider &
+  Required<Pick<Provider, 'countTokens' | 'listModels' | 'close'>> & { readonly kind: 'local' };
 
 /**
  * Runs GGUF models in process with node-llama-cpp. A model loads on its first request and stays
@@ -46,7 +53,10 @@ export function createLocalProvider(options: LocalProviderOptions): LocalProvide
     if (closed) throw new AppError('model_unavailable', 'The local provider is shutting down');
     const path = paths.get(model) ?? (await resolveLocalModelPath(options.modelsDir, model));
     if (!path) {
-      throw new AppError('model_unavailable', `The local model file "${model}" is not in the models folder; download it with "npx causerie models pull"`);
+      throw new AppError(
+        'model_unavailable',
+        `The local model file "${model}" is not in the models folder; download it with "npx causerie models pull"`,
+      );
     }
     let pending = loaded.get(path);
     if (!pending) {
@@ -59,7 +69,13 @@ export function createLocalProvider(options: LocalProviderOptions): LocalProvide
           resolveChatWrapper: (llamaModel) => module.resolveChatWrapper(llamaModel),
         });
         options.logger?.info(
-          { model, contextSize: result.contextSize, parallelRequests, threads: options.threads, chatTemplate: result.chatWrapper.wrapperName },
+          {
+            model,
+            contextSize: result.contextSize,
+            parallelRequests,
+            threads: options.threads,
+            chatTemplate: result.chatWrapper.wrapperName,
+          },
           'local model loaded',
         );
         return result;
@@ -76,13 +92,25 @@ export function createLocalProvider(options: LocalProviderOptions): LocalProvide
     } catch (error) {
       // The reason is shown to API clients: never with the server's folders in it.
       const reason = (error as Error).message.replaceAll(path, model).replaceAll(resolve(options.modelsDir), 'models');
-      throw new AppError('model_unavailable', `The local model "${model}" could not be loaded: ${reason}`, { cause: error });
+      throw new AppError('model_unavailable', `The local model "${model}" could not be loaded: ${reason}`, {
+        cause: error,
+      });
     }
   }
 
-  async function generate(model: LoadedModel, request: ChatRequest, prepared: Prepared, signal: AbortSignal, channel: EventChannel<StreamEvent>) {
+  async function generate(
+    model: LoadedModel,
+    request: ChatRequest,
+    prepared: Prepared,
+    signal: AbortSignal,
+    channel: EventChannel<StreamEvent>,
+  ) {
     const { module } = await llamaRuntime(options.logger);
-    const finish = (promptTokens: number, completionTokens: number, reason: 'cancelled' | ReturnType<typeof toFinishReason>) => {
+    const finish = (
+      promptTokens: number,
+      completionTokens: number,
+      reason: 'cancelled' | ReturnType<typeof toFinishReason>,
+    ) => {
       channel.push({ type: 'usage', usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens } });
       channel.push({ type: 'finish', reason });
     };
@@ -110,7 +138,12 @@ export function createLocalProvider(options: LocalProviderOptions): LocalProvide
       if (signal.aborted) finish(prepared.promptTokens, generated(), 'cancelled');
       else {
         options.logger?.warn({ err: error, model: request.model }, 'local generation failed');
-        channel.push({ type: 'error', error: new AppError('upstream_error', `The local model failed: ${(error as Error).message}`, { cause: error }) });
+        channel.push({
+          type: 'error',
+          error: new AppError('upstream_error', `The local model failed: ${(error as Error).message}`, {
+            cause: error,
+          }),
+        });
       }
     } finally {
       chat.dispose({ disposeSequence: false });
@@ -136,18 +169,29 @@ export function createLocalProvider(options: LocalProviderOptions): LocalProvide
       const promptTokens = model.countPromptTokens(history);
       const room = model.contextSize - promptTokens;
       if (room < 1) {
-        throw invalid('messages', `the conversation takes ${promptTokens} tokens; this local model holds ${model.contextSize} (prompt and answer together)`);
+        throw invalid(
+          'messages',
+          `the conversation takes ${promptTokens} tokens; this local model holds ${model.contextSize} (prompt and answer together)`,
+        );
       }
       // An answer cannot outgrow the context: max_tokens beyond the room left ends with "length".
       // node-llama-cpp reads maxTokens 0 as "no limit": never pass it on.
-      if (request.max_tokens !== undefined && !(request.max_tokens >= 1)) throw invalid('max_tokens', 'must be at least 1');
-      const prepared: Prepared = { history, promptTokens, maxTokens: Math.min(Math.floor(request.max_tokens ?? room), room) };
+      if (request.max_tokens !== undefined && !(request.max_tokens >= 1))
+        throw invalid('max_tokens', 'must be at least 1');
+      const prepared: Prepared = {
+        history,
+        promptTokens,
+        maxTokens: Math.min(Math.floor(request.max_tokens ?? room), room),
+      };
       const consumerLeft = new AbortController();
       const stop = AbortSignal.any([signal, consumerLeft.signal]);
       const channel: EventChannel<StreamEvent> = new EventChannel<StreamEvent>({
         start: () =>
           void generate(model, request, prepared, stop, channel).catch((error: unknown) => {
-            channel.push({ type: 'error', error: new AppError('internal_error', 'The local generation could not start', { cause: error }) });
+            channel.push({
+              type: 'error',
+              error: new AppError('internal_error', 'The local generation could not start', { cause: error }),
+            });
             channel.end();
           }),
         onClose: () => consumerLeft.abort(new Error('the stream was closed by its reader')),
@@ -164,8 +208,14 @@ export function createLocalProvider(options: LocalProviderOptions): LocalProvide
         embeddings = await model.embed(input, signal);
       } catch (error) {
         if (signal.aborted) throw error;
-        if (/longer than the context/.test((error as Error).message)) throw invalid('input', `a text is longer than ${model.contextSize} tokens, the most this local model embeds at once`);
-        throw new AppError('upstream_error', `The local model could not embed: ${(error as Error).message}`, { cause: error });
+        if (/longer than the context/.test((error as Error).message))
+          throw invalid(
+            'input',
+            `a text is longer than ${model.contextSize} tokens, the most this local model embeds at once`,
+          );
+        throw new AppError('upstream_error', `The local model could not embed: ${(error as Error).message}`, {
+          cause: error,
+        });
       }
       const tokens = input.reduce((sum, text) => sum + model.countTokens(text), 0);
       return { embeddings, usage: { prompt_tokens: tokens, completion_tokens: 0 } };

@@ -38,9 +38,19 @@ export class DownloadError extends Error {}
 export function resolveModelSource(uri: string): ModelSource {
   const huggingFace = /^(?:hf:|huggingface:)([^/\s]+)\/([^/@\s]+)(?:@([^/\s]+))?\/(.+)$/.exec(uri);
   if (huggingFace) {
-    const [, user, repo, revision = 'main', file] = huggingFace as unknown as [string, string, string, string | undefined, string];
+    const [, user, repo, revision = 'main', file] = huggingFace as unknown as [
+      string,
+      string,
+      string,
+      string | undefined,
+      string,
+    ];
     const path = file.split('/').map(encodeURIComponent).join('/');
-    return { url: `https://huggingface.co/${user}/${repo}/resolve/${encodeURIComponent(revision)}/${path}`, fileName: file.split('/').at(-1)!, host: 'huggingface.co' };
+    return {
+      url: `https://huggingface.co/${user}/${repo}/resolve/${encodeURIComponent(revision)}/${path}`,
+      fileName: file.split('/').at(-1)!,
+      host: 'huggingface.co',
+    };
   }
   let url: URL;
   try {
@@ -48,10 +58,13 @@ export function resolveModelSource(uri: string): ModelSource {
   } catch {
     throw new ModelUriError(`"${uri}" is neither a Hugging Face URI (hf:<user>/<repo>/<file>.gguf) nor an http(s) URL`);
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ModelUriError(`"${uri}": only hf:, https: and http: sources are supported`);
-  if (url.hostname === 'huggingface.co') url.pathname = url.pathname.replace(/^(\/[^/]+\/[^/]+)\/blob\//, '$1/resolve/');
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new ModelUriError(`"${uri}": only hf:, https: and http: sources are supported`);
+  if (url.hostname === 'huggingface.co')
+    url.pathname = url.pathname.replace(/^(\/[^/]+\/[^/]+)\/blob\//, '$1/resolve/');
   const fileName = decodeURIComponent(url.pathname.split('/').at(-1) ?? '');
-  if (!fileName || fileName.includes('\\') || fileName.startsWith('.')) throw new ModelUriError(`"${uri}" does not end with a file name`);
+  if (!fileName || fileName.includes('\\') || fileName.startsWith('.'))
+    throw new ModelUriError(`"${uri}" does not end with a file name`);
   return { url: url.toString(), fileName, host: url.host };
 }
 
@@ -76,7 +89,12 @@ export interface DownloadResult {
 function unreachableReason(error: unknown): string | undefined {
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
   const code = cause?.code ?? (error as { code?: string }).code;
-  if (code && /^(ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ENETUNREACH|EHOSTUNREACH|ETIMEDOUT|ECONNRESET|UND_ERR_CONNECT_TIMEOUT|UND_ERR_SOCKET)$/.test(code)) {
+  if (
+    code &&
+    /^(ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ENETUNREACH|EHOSTUNREACH|ETIMEDOUT|ECONNRESET|UND_ERR_CONNECT_TIMEOUT|UND_ERR_SOCKET)$/.test(
+      code,
+    )
+  ) {
     return cause?.message ?? code;
   }
   if (error instanceof TypeError && /fetch failed/.test(error.message)) return cause?.message ?? error.message;
@@ -115,7 +133,11 @@ export async function downloadModel(options: {
   let resumedFrom = (await stat(partPath).catch(() => undefined))?.size ?? 0;
   let response: Response;
   try {
-    response = await fetchFile(source.url, { headers: resumedFrom > 0 ? { range: `bytes=${resumedFrom}-` } : {}, redirect: 'follow', signal });
+    response = await fetchFile(source.url, {
+      headers: resumedFrom > 0 ? { range: `bytes=${resumedFrom}-` } : {},
+      redirect: 'follow',
+      signal,
+    });
   } catch (error) {
     const reason = unreachableReason(error);
     if (reason) throw new UnreachableError(source.host, reason);
@@ -141,7 +163,9 @@ export async function downloadModel(options: {
     total = Number.isFinite(length) && length > 0 ? length : undefined;
   } else {
     await response.body?.cancel();
-    throw new DownloadError(`${source.host} answered ${response.status} ${response.statusText || ''}`.trim() + ` for ${source.url}`);
+    throw new DownloadError(
+      `${source.host} answered ${response.status} ${response.statusText || ''}`.trim() + ` for ${source.url}`,
+    );
   }
   if (!response.body) throw new DownloadError(`${source.host} sent no body for ${source.url}`);
 
@@ -155,14 +179,22 @@ export async function downloadModel(options: {
     },
   });
   try {
-    await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), counter, createWriteStream(partPath, { flags: resumedFrom > 0 ? 'a' : 'w' }));
+    await pipeline(
+      Readable.fromWeb(response.body as import('node:stream/web').ReadableStream),
+      counter,
+      createWriteStream(partPath, { flags: resumedFrom > 0 ? 'a' : 'w' }),
+    );
   } catch (error) {
     if (signal?.aborted) throw error;
     const reason = unreachableReason(error) ?? (error as Error).message;
-    throw new DownloadError(`the download stopped after ${formatMegabytes(received)} (${reason}); run the same command again to resume`);
+    throw new DownloadError(
+      `the download stopped after ${formatMegabytes(received)} (${reason}); run the same command again to resume`,
+    );
   }
   if (total !== undefined && received !== total) {
-    throw new DownloadError(`the download stopped after ${formatMegabytes(received)} of ${formatMegabytes(total)}; run the same command again to resume`);
+    throw new DownloadError(
+      `the download stopped after ${formatMegabytes(received)} of ${formatMegabytes(total)}; run the same command again to resume`,
+    );
   }
   await rename(partPath, path);
   return { path, bytes: received, resumedFrom, alreadyPresent: false };

@@ -12,7 +12,9 @@ import { createRequire } from 'node:module';
 export const gloveDimensions = 100;
 
 const stopwords = new Set(
-  'a an the of to and or in on at by for with from as is are was were be been it its this that these those i you he she we they my your his her our their me him us them do does did has have had not no so if then than but'.split(' '),
+  'a an the of to and or in on at by for with from as is are was were be been it its this that these those i you he she we they my your his her our their me him us them do does did has have had not no so if then than but'.split(
+    ' ',
+  ),
 );
 
 type Lookup = (word: string) => Float32Array | undefined;

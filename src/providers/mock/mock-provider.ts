@@ -15,7 +15,13 @@ export function createMockProvider(options: { timeouts: ProviderTimeouts }): Pro
   const start = () =>
     (started ??= startScriptedUpstream({ models: mockModels, record: false }).then((upstream) => ({
       upstream,
-      adapter: new OpenAiCompatibleProvider({ id: 'mock', kind: 'mock', baseUrl: upstream.baseUrl, timeouts: options.timeouts, retries: 0 }),
+      adapter: new OpenAiCompatibleProvider({
+        id: 'mock',
+        kind: 'mock',
+        baseUrl: upstream.baseUrl,
+        timeouts: options.timeouts,
+        retries: 0,
+      }),
     })));
   return {
     id: 'mock',
@@ -23,7 +29,11 @@ export function createMockProvider(options: { timeouts: ProviderTimeouts }): Pro
     async stream(request: ChatRequest, streamOptions: { signal: AbortSignal }): Promise<AsyncIterable<StreamEvent>> {
       return (await start()).adapter.stream(request, streamOptions);
     },
-    async embed(input: string[], model: string, embedOptions: { signal: AbortSignal }): Promise<{ embeddings: number[][]; usage: Usage }> {
+    async embed(
+      input: string[],
+      model: string,
+      embedOptions: { signal: AbortSignal },
+    ): Promise<{ embeddings: number[][]; usage: Usage }> {
       return (await start()).adapter.embed(input, model, embedOptions);
     },
     async listModels(): Promise<ProviderModel[]> {

@@ -41,7 +41,16 @@ const count = (value: string | undefined, fallback = 0) => {
 
 /** Reads the directives of a message; `reply` is the message without them (or "OK" when empty). */
 export function parseScript(content: string): Script {
-  const script: Script = { reply: '', delayMs: 0, chunkDelayMs: 0, failFirst: 0, drop: false, hang: false, usage: true, echoPrompt: false };
+  const script: Script = {
+    reply: '',
+    delayMs: 0,
+    chunkDelayMs: 0,
+    failFirst: 0,
+    drop: false,
+    hang: false,
+    usage: true,
+    echoPrompt: false,
+  };
   let reply: string | undefined;
   for (const [, name, value] of content.matchAll(directivePattern)) {
     switch (name) {
@@ -83,7 +92,10 @@ export function parseScript(content: string): Script {
         break;
       case 'tool': {
         const colon = (value ?? '').indexOf(':');
-        script.tool = colon < 0 ? { name: value || 'tool', arguments: '{}' } : { name: value!.slice(0, colon), arguments: value!.slice(colon + 1) };
+        script.tool =
+          colon < 0
+            ? { name: value || 'tool', arguments: '{}' }
+            : { name: value!.slice(0, colon), arguments: value!.slice(colon + 1) };
         break;
       }
     }

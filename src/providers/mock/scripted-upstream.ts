@@ -76,7 +76,24 @@ export interface ScriptedAgent {
 }
 
 /** The fields Mistral's agent completion accepts; anything else is refused, like Mistral does. */
-const agentCompletionFields = new Set(['agent_id', 'messages', 'max_tokens', 'stream', 'stop', 'random_seed', 'response_format', 'tools', 'tool_choice', 'presence_penalty', 'frequency_penalty', 'n', 'prediction', 'parallel_tool_calls', 'prompt_mode', 'metadata']);
+const agentCompletionFields = new Set([
+  'agent_id',
+  'messages',
+  'max_tokens',
+  'stream',
+  'stop',
+  'random_seed',
+  'response_format',
+  'tools',
+  'tool_choice',
+  'presence_penalty',
+  'frequency_penalty',
+  'n',
+  'prediction',
+  'parallel_tool_calls',
+  'prompt_mode',
+  'metadata',
+]);
 
 const textOf = (content: unknown): string =>
   typeof content === 'string'
@@ -85,7 +102,8 @@ const textOf = (content: unknown): string =>
       ? content.map((part) => (part && typeof part === 'object' && 'text' in part ? String(part.text) : '')).join('')
       : '';
 
-const lastUserText = (body: ChatBody) => textOf([...(body.messages ?? [])].reverse().find((m) => m.role === 'user')?.content);
+const lastUserText = (body: ChatBody) =>
+  textOf([...(body.messages ?? [])].reverse().find((m) => m.role === 'user')?.content);
 
 function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}) {
   const text = JSON.stringify(value);
@@ -96,7 +114,9 @@ function sendJson(res: ServerResponse, status: number, value: unknown, headers: 
 /** Destroys the connection once what was written has left (a destroy in the same tick would discard it). */
 const dropSoon = (res: ServerResponse) => void setTimeout(() => res.destroy(), 10);
 
-const errorBody = (message: string, type: string, code: string | null) => ({ error: { message, type, param: null, code } });
+const errorBody = (message: string, type: string, code: string | null) => ({
+  error: { message, type, param: null, code },
+});
 
 /** A deterministic unit-ish vector per text, so tests can compare embeddings. */
 function vectorOf(text: string): number[] {
@@ -126,10 +146,22 @@ export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {
       try {
         body = raw ? JSON.parse(raw) : undefined;
       } catch {
-        return sendJson(res, 400, errorBody('We could not parse the JSON body of your request.', 'invalid_request_error', null));
+        return sendJson(
+          res,
+          400,
+          errorBody('We could not parse the JSON body of your request.', 'invalid_request_error', null),
+        );
       }
       let settle!: () => void;
-      const entry: RecordedRequest = { method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body, receivedAt: performance.now(), remotePort: req.socket.remotePort, settled: new Promise((r) => (settle = r)) };
+      const entry: RecordedRequest = {
+        method: req.method ?? 'GET',
+        path: req.url ?? '/',
+        headers: req.headers,
+        body,
+        receivedAt: performance.now(),
+        remotePort: req.socket.remotePort,
+        settled: new Promise((r) => (settle = r)),
+      };
       res.on('close', () => {
         if (!res.writableFinished) entry.closedEarlyAt = performance.now();
         settle();
@@ -147,17 +179,29 @@ export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {
     if (options.apiKey && req.headers.authorization !== `Bearer ${options.apiKey}`) {
       // Like OpenAI, quote the key it got: Causerie must never pass this message on.
       const got = String(req.headers.authorization ?? '').replace(/^Bearer /, '');
-      return sendJson(res, 401, errorBody(`Incorrect API key provided: ${got}.`, 'invalid_request_error', 'invalid_api_key'));
+      return sendJson(
+        res,
+        401,
+        errorBody(`Incorrect API key provided: ${got}.`, 'invalid_request_error', 'invalid_api_key'),
+      );
     }
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/v1/models') {
-      return sendJson(res, 200, { object: 'list', data: models.map((id) => ({ id, object: 'model', created: 1_700_000_000, owned_by: 'scripted' })) });
+      return sendJson(res, 200, {
+        object: 'list',
+        data: models.map((id) => ({ id, object: 'model', created: 1_700_000_000, owned_by: 'scripted' })),
+      });
     }
     if (req.method === 'POST' && path === '/v1/embeddings') return embeddings(res, body);
     if (req.method === 'POST' && path === '/v1/chat/completions') return chat(res, body as ChatBody);
     if (path === '/v1/agents/completions' && req.method === 'POST') return agentCompletion(res, body);
-    if (path === '/v1/agents' || path?.startsWith('/v1/agents/')) return agentsApi(req.method ?? 'GET', decodeURIComponent(path.slice('/v1/agents/'.length)), res, body);
-    return sendJson(res, 404, errorBody(`Unknown request URL: ${req.method} ${path}.`, 'invalid_request_error', 'unknown_url'));
+    if (path === '/v1/agents' || path?.startsWith('/v1/agents/'))
+      return agentsApi(req.method ?? 'GET', decodeURIComponent(path.slice('/v1/agents/'.length)), res, body);
+    return sendJson(
+      res,
+      404,
+      errorBody(`Unknown request URL: ${req.method} ${path}.`, 'invalid_request_error', 'unknown_url'),
+    );
   }
 
   /**
@@ -169,7 +213,12 @@ export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {
     if (!id) {
       if (method === 'GET') return sendJson(res, 200, [...agents.values()]);
       if (method !== 'POST') return sendJson(res, 405, { detail: 'Method Not Allowed' });
-      if (typeof body?.model !== 'string' || typeof body?.name !== 'string') return sendJson(res, 422, { object: 'error', message: 'model and name are required', type: 'invalid_request_error' });
+      if (typeof body?.model !== 'string' || typeof body?.name !== 'string')
+        return sendJson(res, 422, {
+          object: 'error',
+          message: 'model and name are required',
+          type: 'invalid_request_error',
+        });
       const status = parseScript(body.name).status;
       if (status) return sendJson(res, status, errorBody(`Scripted failure ${status}.`, 'invalid_request_error', null));
       const agent: ScriptedAgent = {
@@ -189,7 +238,13 @@ export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {
       return sendJson(res, 200, agent);
     }
     const agent = agents.get(id);
-    if (!agent) return sendJson(res, 404, { object: 'error', message: `Agent ${id} not found`, type: 'invalid_request_error', code: '3000' });
+    if (!agent)
+      return sendJson(res, 404, {
+        object: 'error',
+        message: `Agent ${id} not found`,
+        type: 'invalid_request_error',
+        code: '3000',
+      });
     if (method === 'GET') return sendJson(res, 200, agent);
     if (method === 'DELETE') {
       agents.delete(id);
@@ -207,18 +262,42 @@ export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {
 
   /** POST /v1/agents/completions: the agent's model answers with its instructions first, as a system message. */
   function agentCompletion(res: ServerResponse, body: any) {
-    const unknown = Object.keys(body ?? {}).filter((field) => !agentCompletionFields.has(field) && body[field] !== undefined);
+    const unknown = Object.keys(body ?? {}).filter(
+      (field) => !agentCompletionFields.has(field) && body[field] !== undefined,
+    );
     if (unknown.length) {
-      return sendJson(res, 422, { object: 'error', message: { detail: unknown.map((field) => ({ type: 'extra_forbidden', loc: ['body', field], msg: 'Extra inputs are not permitted' })) }, type: 'invalid_request_error' });
+      return sendJson(res, 422, {
+        object: 'error',
+        message: {
+          detail: unknown.map((field) => ({
+            type: 'extra_forbidden',
+            loc: ['body', field],
+            msg: 'Extra inputs are not permitted',
+          })),
+        },
+        type: 'invalid_request_error',
+      });
     }
     const agent = agents.get(String(body?.agent_id));
-    if (!agent) return sendJson(res, 404, { object: 'error', message: `Agent ${body?.agent_id} not found`, type: 'invalid_request_error', code: '3000' });
-    const messages = [...(agent.instructions ? [{ role: 'system', content: agent.instructions }] : []), ...(body.messages ?? [])];
+    if (!agent)
+      return sendJson(res, 404, {
+        object: 'error',
+        message: `Agent ${body?.agent_id} not found`,
+        type: 'invalid_request_error',
+        code: '3000',
+      });
+    const messages = [
+      ...(agent.instructions ? [{ role: 'system', content: agent.instructions }] : []),
+      ...(body.messages ?? []),
+    ];
     const maxTokens = body.max_tokens ?? agent.completion_args.max_tokens;
     return chat(res, { ...body, agent_id: undefined, model: agent.model, messages, max_tokens: maxTokens });
   }
 
-  async function embeddings(res: ServerResponse, body: { model?: string; input?: string | string[]; encoding_format?: string }) {
+  async function embeddings(
+    res: ServerResponse,
+    body: { model?: string; input?: string | string[]; encoding_format?: string },
+  ) {
     const inputs = Array.isArray(body?.input) ? body.input : [String(body?.input ?? '')];
     if (options.holdEmbeddings) {
       await options.holdEmbeddings();
@@ -230,34 +309,54 @@ export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {
       if (!failFirst) continue;
       const seen = failures.get(`embed:${text}`) ?? 0;
       failures.set(`embed:${text}`, seen + 1);
-      if (seen < failFirst) return sendJson(res, 503, errorBody('The server is overloaded, try again.', 'server_error', null));
+      if (seen < failFirst)
+        return sendJson(res, 503, errorBody('The server is overloaded, try again.', 'server_error', null));
     }
     const data = inputs.map((text, index) => {
       // Model "glove": real word vectors (close meanings are close); any other: hashed vectors.
       const vector = body.model === 'glove' ? gloveVector(text) : vectorOf(text);
-      const embedding = body.encoding_format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector;
+      const embedding =
+        body.encoding_format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector;
       return { object: 'embedding', index, embedding };
     });
     const tokens = inputs.reduce((sum, text) => sum + wordCount(text), 0);
-    sendJson(res, 200, { object: 'list', data, model: body.model, usage: { prompt_tokens: tokens, total_tokens: tokens } });
+    sendJson(res, 200, {
+      object: 'list',
+      data,
+      model: body.model,
+      usage: { prompt_tokens: tokens, total_tokens: tokens },
+    });
   }
 
   async function chat(res: ServerResponse, body: ChatBody) {
     const content = lastUserText(body);
     const script = parseScript(content);
     if (!/\[\[reply:/.test(content) && options.reply) script.reply = options.reply(body) ?? script.reply;
-    if (script.echoPrompt) script.reply = (body.messages ?? []).map((m) => `${m.role}: ${typeof m.content === 'string' ? m.content : JSON.stringify(m.content)}`).join('\n');
+    if (script.echoPrompt)
+      script.reply = (body.messages ?? [])
+        .map((m) => `${m.role}: ${typeof m.content === 'string' ? m.content : JSON.stringify(m.content)}`)
+        .join('\n');
     if (script.drop) return res.destroy();
     if (script.delayMs) await sleep(script.delayMs);
     if (res.destroyed) return;
     if (script.failFirst) {
       const seen = failures.get(content) ?? 0;
       failures.set(content, seen + 1);
-      if (seen < script.failFirst) return sendJson(res, 503, errorBody('The server is overloaded, try again.', 'server_error', null));
+      if (seen < script.failFirst)
+        return sendJson(res, 503, errorBody('The server is overloaded, try again.', 'server_error', null));
     }
     if (script.status) {
       const headers: Record<string, string> = script.retryAfter ? { 'retry-after': script.retryAfter } : {};
-      return sendJson(res, script.status, errorBody(`Scripted failure ${script.status}.`, script.status === 429 ? 'rate_limit_error' : 'server_error', null), headers);
+      return sendJson(
+        res,
+        script.status,
+        errorBody(
+          `Scripted failure ${script.status}.`,
+          script.status === 429 ? 'rate_limit_error' : 'server_error',
+          null,
+        ),
+        headers,
+      );
     }
     const promptTokens = (body.messages ?? []).reduce((sum, m) => sum + wordCount(textOf(m.content)), 0);
     let pieces = piecesOf(script.reply);
@@ -268,7 +367,11 @@ export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {
       finish = 'length';
     }
     const completionTokens = script.tool ? 1 + Math.ceil(script.tool.arguments.length / 4) : pieces.length;
-    const usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+    const usage = {
+      prompt_tokens: promptTokens,
+      completion_tokens: completionTokens,
+      total_tokens: promptTokens + completionTokens,
+    };
     const id = `chatcmpl-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
     const toolCall = script.tool && { id: `call_${randomUUID().slice(0, 8)}`, type: 'function', function: script.tool };
@@ -277,7 +380,9 @@ export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {
     const includeUsage = body.stream_options?.include_usage === true && script.usage;
     const frame = (choices: unknown[], extra?: object) =>
       `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: body.model, system_fingerprint: null, choices, ...(includeUsage ? { usage: null } : {}), ...extra })}\n\n`;
-    const choice = (delta: object, finishReason: string | null = null) => [{ index: 0, delta, logprobs: null, finish_reason: finishReason }];
+    const choice = (delta: object, finishReason: string | null = null) => [
+      { index: 0, delta, logprobs: null, finish_reason: finishReason },
+    ];
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
     res.write(frame(choice({ role: 'assistant', content: '' })));
     if (script.hang) return; // the caller must go away; `closedEarlyAt` records when it did
@@ -306,9 +411,21 @@ export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {
     res: ServerResponse,
     body: ChatBody,
     script: Script,
-    answer: { id: string; created: number; pieces: string[]; finish: string; usage: object; toolCall: object | undefined },
+    answer: {
+      id: string;
+      created: number;
+      pieces: string[];
+      finish: string;
+      usage: object;
+      toolCall: object | undefined;
+    },
   ) {
-    const message = { role: 'assistant', content: answer.toolCall ? null : answer.pieces.join(''), ...(answer.toolCall ? { tool_calls: [answer.toolCall] } : {}), refusal: null };
+    const message = {
+      role: 'assistant',
+      content: answer.toolCall ? null : answer.pieces.join(''),
+      ...(answer.toolCall ? { tool_calls: [answer.toolCall] } : {}),
+      refusal: null,
+    };
     const text = JSON.stringify({
       id: answer.id,
       object: 'chat.completion',

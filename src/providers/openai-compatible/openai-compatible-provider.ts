@@ -1,8 +1,22 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool, type Dispatcher } from 'undici';
 import { AppError } from '../../domain/errors.ts';
-import type { ChatRequest, Provider, ProviderAgentDefinition, ProviderAgents, ProviderModel, StreamEvent, Usage } from '../provider.ts';
-import { isRetryableTransportError, retryableStatuses, transportError, upstreamStatusError, type UpstreamIdentity } from './upstream-errors.ts';
+import type {
+  ChatRequest,
+  Provider,
+  ProviderAgentDefinition,
+  ProviderAgents,
+  ProviderModel,
+  StreamEvent,
+  Usage,
+} from '../provider.ts';
+import {
+  isRetryableTransportError,
+  retryableStatuses,
+  transportError,
+  upstreamStatusError,
+  type UpstreamIdentity,
+} from './upstream-errors.ts';
 import { eventsOfCompletion, eventsOfSse } from './wire-events.ts';
 
 export interface ProviderTimeouts {
@@ -88,10 +102,12 @@ export class OpenAiCompatibleProvider implements Provider {
   private agentsApi(): ProviderAgents {
     const read = async (response: Dispatcher.ResponseData) => {
       const body = (await response.body.json().catch(() => undefined)) as { id?: unknown } | undefined;
-      if (typeof body?.id !== 'string') throw new AppError('upstream_error', `Provider "${this.id}" answered without an agent id`);
+      if (typeof body?.id !== 'string')
+        throw new AppError('upstream_error', `Provider "${this.id}" answered without an agent id`);
       return { id: body.id };
     };
-    const encode = (definition: ProviderAgentDefinition) => JSON.stringify({ ...definition, tools: definition.tools ?? undefined });
+    const encode = (definition: ProviderAgentDefinition) =>
+      JSON.stringify({ ...definition, tools: definition.tools ?? undefined });
     return {
       create: async (definition, { signal }) => read(await this.call('POST', '/agents', encode(definition), signal)),
       update: async (id, definition, { signal }) => {
@@ -123,22 +139,24 @@ export class OpenAiCompatibleProvider implements Provider {
   async stream(request: ChatRequest, { signal }: { signal: AbortSignal }): Promise<AsyncIterable<StreamEvent>> {
     const streamed = request.stream !== false;
     const viaAgent = this.agents !== undefined && request.agentId !== undefined;
-    const body = viaAgent ? this.agentBody(request, streamed) : JSON.stringify({
-      model: request.model,
-      messages: request.messages,
-      temperature: request.temperature,
-      top_p: request.top_p,
-      max_tokens: request.max_tokens,
-      stop: request.stop,
-      [this.seedField]: request.seed,
-      presence_penalty: request.presence_penalty,
-      frequency_penalty: request.frequency_penalty,
-      tools: request.tools,
-      tool_choice: request.tool_choice,
-      response_format: request.response_format,
-      stream: streamed,
-      stream_options: streamed && this.options.streamUsage !== false ? { include_usage: true } : undefined,
-    });
+    const body = viaAgent
+      ? this.agentBody(request, streamed)
+      : JSON.stringify({
+          model: request.model,
+          messages: request.messages,
+          temperature: request.temperature,
+          top_p: request.top_p,
+          max_tokens: request.max_tokens,
+          stop: request.stop,
+          [this.seedField]: request.seed,
+          presence_penalty: request.presence_penalty,
+          frequency_penalty: request.frequency_penalty,
+          tools: request.tools,
+          tool_choice: request.tool_choice,
+          response_format: request.response_format,
+          stream: streamed,
+          stream_options: streamed && this.options.streamUsage !== false ? { include_usage: true } : undefined,
+        });
     const response = await this.call('POST', viaAgent ? '/agents/completions' : '/chat/completions', body, signal);
     if (streamed) return eventsOfSse(response.body, this.who, signal, this.options.timeouts);
     // Read the whole answer before returning, so a failure here still becomes a proper HTTP status.
@@ -147,24 +165,47 @@ export class OpenAiCompatibleProvider implements Provider {
       parsed = (await response.body.json()) as Parameters<typeof eventsOfCompletion>[0];
     } catch (error) {
       if (signal.aborted) throw signal.reason;
-      throw error instanceof SyntaxError ? new AppError('upstream_error', `Provider "${this.id}" sent malformed JSON`) : transportError(this.who, error, this.options.timeouts);
+      throw error instanceof SyntaxError
+        ? new AppError('upstream_error', `Provider "${this.id}" sent malformed JSON`)
+        : transportError(this.who, error, this.options.timeouts);
     }
     return toAsync(eventsOfCompletion(parsed, this.who));
   }
 
-  async embed(input: string[], model: string, { signal }: { signal: AbortSignal }): Promise<{ embeddings: number[][]; usage: Usage }> {
-    const response = await this.call('POST', '/embeddings', JSON.stringify({ model, input, encoding_format: 'float' }), signal);
-    const body = (await response.body.json()) as { data?: Array<{ index?: number; embedding?: number[] }>; usage?: { prompt_tokens?: number } };
+  async embed(
+    input: string[],
+    model: string,
+    { signal }: { signal: AbortSignal },
+  ): Promise<{ embeddings: number[][]; usage: Usage }> {
+    const response = await this.call(
+      'POST',
+      '/embeddings',
+      JSON.stringify({ model, input, encoding_format: 'float' }),
+      signal,
+    );
+    const body = (await response.body.json()) as {
+      data?: Array<{ index?: number; embedding?: number[] }>;
+      usage?: { prompt_tokens?: number };
+    };
     const data = [...(body.data ?? [])].sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
     if (data.length !== input.length || data.some((item) => !Array.isArray(item.embedding))) {
-      throw new AppError('upstream_error', `Provider "${this.id}" returned ${data.length} embeddings for ${input.length} inputs`);
+      throw new AppError(
+        'upstream_error',
+        `Provider "${this.id}" returned ${data.length} embeddings for ${input.length} inputs`,
+      );
     }
-    return { embeddings: data.map((item) => item.embedding!), usage: { prompt_tokens: body.usage?.prompt_tokens ?? 0, completion_tokens: 0 } };
+    return {
+      embeddings: data.map((item) => item.embedding!),
+      usage: { prompt_tokens: body.usage?.prompt_tokens ?? 0, completion_tokens: 0 },
+    };
   }
 
   async listModels({ signal }: { signal: AbortSignal }): Promise<ProviderModel[]> {
     const response = await this.call('GET', '/models', undefined, signal);
-    const body = (await response.body.json()) as { data?: Array<Record<string, unknown>>; models?: Array<Record<string, unknown>> };
+    const body = (await response.body.json()) as {
+      data?: Array<Record<string, unknown>>;
+      models?: Array<Record<string, unknown>>;
+    };
     const list = body.data ?? body.models ?? [];
     return list
       .filter((item) => typeof item.id === 'string')
@@ -182,11 +223,22 @@ export class OpenAiCompatibleProvider implements Provider {
    * Sends one request and returns a 2xx response with its body unread. Transport errors and
    * 502/503/504 are retried with backoff; everything else becomes an AppError at once.
    */
-  private async call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body: string | undefined, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
+  private async call(
+    method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+    path: string,
+    body: string | undefined,
+    signal: AbortSignal,
+  ): Promise<Dispatcher.ResponseData> {
     for (let attempt = 0; ; attempt++) {
       let response: Dispatcher.ResponseData;
       try {
-        response = await this.pool.request({ method, path: this.pathPrefix + path, headers: this.headers, body, signal });
+        response = await this.pool.request({
+          method,
+          path: this.pathPrefix + path,
+          headers: this.headers,
+          body,
+          signal,
+        });
       } catch (error) {
         if (signal.aborted) throw signal.reason;
         if (attempt < this.options.retries && isRetryableTransportError(error)) {

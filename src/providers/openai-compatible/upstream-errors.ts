@@ -26,14 +26,20 @@ function upstreamMessage(bodyText: string): string {
 }
 
 /** The text with the provider's key masked, should an upstream echo it. */
-export const scrub = (text: string, secret: string | undefined) => (secret && secret.length >= 4 ? text.replaceAll(secret, '***') : text);
+export const scrub = (text: string, secret: string | undefined) =>
+  secret && secret.length >= 4 ? text.replaceAll(secret, '***') : text;
 
 /**
  * Maps an upstream HTTP error to the error the caller sees: a refused key is Causerie's problem
  * (502, never the upstream's message, which may quote the key), a rate limit keeps its
  * Retry-After, a rejected request is the caller's (400) with the upstream's reason.
  */
-export function upstreamStatusError(who: UpstreamIdentity, status: number, headers: Record<string, string | string[] | undefined>, bodyText: string): AppError {
+export function upstreamStatusError(
+  who: UpstreamIdentity,
+  status: number,
+  headers: Record<string, string | string[] | undefined>,
+  bodyText: string,
+): AppError {
   const name = `Provider "${who.provider}"`;
   if (status === 401 || status === 403) {
     const check = who.keyVariable ? `; check ${who.keyVariable}` : '';
@@ -43,11 +49,15 @@ export function upstreamStatusError(who: UpstreamIdentity, status: number, heade
   if (status === 429) {
     const retryAfter = headers['retry-after'];
     const value = Array.isArray(retryAfter) ? retryAfter[0] : retryAfter;
-    return new AppError('rate_limited', `${name} is rate limiting requests: ${reason}`, { headers: value ? { 'retry-after': value } : {} });
+    return new AppError('rate_limited', `${name} is rate limiting requests: ${reason}`, {
+      headers: value ? { 'retry-after': value } : {},
+    });
   }
-  if (status === 400 || status === 422) return new AppError('validation_failed', `${name} rejected the request: ${reason}`);
+  if (status === 400 || status === 422)
+    return new AppError('validation_failed', `${name} rejected the request: ${reason}`);
   if (status === 413) return new AppError('payload_too_large', `${name} found the request too large: ${reason}`);
-  if (status === 408 || status === 504) return new AppError('upstream_timeout', `${name} timed out (upstream ${status}): ${reason}`);
+  if (status === 408 || status === 504)
+    return new AppError('upstream_timeout', `${name} timed out (upstream ${status}): ${reason}`);
   if (status === 404) return new AppError('upstream_error', `${name} answered 404 (unknown model or path?): ${reason}`);
   return new AppError('upstream_error', `${name} failed (upstream ${status}): ${reason}`);
 }
@@ -55,7 +65,14 @@ export function upstreamStatusError(who: UpstreamIdentity, status: number, heade
 /** Statuses worth another try before the first byte: the upstream (or its proxy) was momentarily unable. */
 export const retryableStatuses = new Set([502, 503, 504]);
 
-const connectCodes = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+const connectCodes = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 const lostCodes = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
 
 const codeOf = (error: unknown): string | undefined => {
@@ -70,19 +87,35 @@ export function isRetryableTransportError(error: unknown): boolean {
 }
 
 /** Maps a transport failure (timeouts, refused or lost connections) to the caller's error. */
-export function transportError(who: UpstreamIdentity, error: unknown, timeouts: { connectMs: number; firstByteMs: number; idleMs: number }): AppError {
+export function transportError(
+  who: UpstreamIdentity,
+  error: unknown,
+  timeouts: { connectMs: number; firstByteMs: number; idleMs: number },
+): AppError {
   // The provider's address is the operator's business, not every caller's: it stays in the logs (the cause).
   const name = `Provider "${who.provider}"`;
   const code = codeOf(error);
   switch (code) {
     case 'UND_ERR_CONNECT_TIMEOUT':
-      return new AppError('upstream_timeout', `${name} did not accept a connection within ${timeouts.connectMs} ms`, { cause: error });
+      return new AppError('upstream_timeout', `${name} did not accept a connection within ${timeouts.connectMs} ms`, {
+        cause: error,
+      });
     case 'UND_ERR_HEADERS_TIMEOUT':
-      return new AppError('upstream_timeout', `${name} did not start answering within ${timeouts.firstByteMs} ms`, { cause: error });
+      return new AppError('upstream_timeout', `${name} did not start answering within ${timeouts.firstByteMs} ms`, {
+        cause: error,
+      });
     case 'UND_ERR_BODY_TIMEOUT':
-      return new AppError('upstream_timeout', `${name} went silent for more than ${timeouts.idleMs} ms`, { cause: error });
+      return new AppError('upstream_timeout', `${name} went silent for more than ${timeouts.idleMs} ms`, {
+        cause: error,
+      });
   }
-  if (code && connectCodes.has(code)) return new AppError('upstream_error', `Cannot reach ${name}: ${code}`, { cause: error });
-  if (code && lostCodes.has(code)) return new AppError('upstream_error', `The connection to ${name} was lost`, { cause: error });
-  return new AppError('upstream_error', `${name} failed: ${scrub((error as Error)?.message ?? String(error), who.secret)}`, { cause: error });
+  if (code && connectCodes.has(code))
+    return new AppError('upstream_error', `Cannot reach ${name}: ${code}`, { cause: error });
+  if (code && lostCodes.has(code))
+    return new AppError('upstream_error', `The connection to ${name} was lost`, { cause: error });
+  return new AppError(
+    'upstream_error',
+    `${name} failed: ${scrub((error as Error)?.message ?? String(error), who.secret)}`,
+    { cause: error },
+  );
 }

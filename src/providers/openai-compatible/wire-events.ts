@@ -29,18 +29,26 @@ export function toFinishReason(raw: string | null | undefined): FinishReason {
 }
 
 const toUsage = (raw: WireBody['usage']): Usage | undefined =>
-  raw && typeof raw.prompt_tokens === 'number' ? { prompt_tokens: raw.prompt_tokens, completion_tokens: raw.completion_tokens ?? 0 } : undefined;
+  raw && typeof raw.prompt_tokens === 'number'
+    ? { prompt_tokens: raw.prompt_tokens, completion_tokens: raw.completion_tokens ?? 0 }
+    : undefined;
 
 /** An upstream's in-body error, as the caller sees it: its key masked (as for HTTP errors), at most 300 characters. */
 const upstreamErrorMessage = (error: WireBody['error'], who: UpstreamIdentity) => {
-  const text = scrub(String((typeof error === 'string' ? error : error?.message) || 'the provider reported an error mid-answer'), who.secret);
+  const text = scrub(
+    String((typeof error === 'string' ? error : error?.message) || 'the provider reported an error mid-answer'),
+    who.secret,
+  );
   return text.length > 300 ? `${text.slice(0, 300)}…` : text;
 };
 
 /** The events of a non-streamed chat.completion body, in stream order (usage, then finish, last). */
 export function* eventsOfCompletion(body: WireBody, who: UpstreamIdentity): Generator<StreamEvent> {
   if (body.error) {
-    yield { type: 'error', error: new AppError('upstream_error', `Provider "${who.provider}": ${upstreamErrorMessage(body.error, who)}`) };
+    yield {
+      type: 'error',
+      error: new AppError('upstream_error', `Provider "${who.provider}": ${upstreamErrorMessage(body.error, who)}`),
+    };
     return;
   }
   const choice = body.choices?.[0];
@@ -49,7 +57,13 @@ export function* eventsOfCompletion(body: WireBody, who: UpstreamIdentity): Gene
   const calls = choice?.message?.tool_calls ?? [];
   for (let index = 0; index < calls.length; index++) {
     const call = calls[index]!;
-    yield { type: 'tool-call-delta', index, id: call.id, name: call.function?.name, arguments: call.function?.arguments ?? '' };
+    yield {
+      type: 'tool-call-delta',
+      index,
+      id: call.id,
+      name: call.function?.name,
+      arguments: call.function?.arguments ?? '',
+    };
   }
   const usage = toUsage(body.usage);
   if (usage) yield { type: 'usage', usage };
@@ -98,7 +112,13 @@ export async function* eventsOfSse(
         }
         const parsed = JSON.parse(payload) as WireBody;
         if (parsed.error) {
-          yield { type: 'error', error: new AppError('upstream_error', `Provider "${who.provider}": ${upstreamErrorMessage(parsed.error, who)}`) };
+          yield {
+            type: 'error',
+            error: new AppError(
+              'upstream_error',
+              `Provider "${who.provider}": ${upstreamErrorMessage(parsed.error, who)}`,
+            ),
+          };
           return;
         }
         const choice = parsed.choices?.[0];
@@ -107,7 +127,13 @@ export async function* eventsOfSse(
           if (delta?.content) yield { type: 'text-delta', text: delta.content };
           if (delta?.tool_calls) {
             for (const call of delta.tool_calls) {
-              yield { type: 'tool-call-delta', index: call.index ?? 0, id: call.id, name: call.function?.name, arguments: call.function?.arguments };
+              yield {
+                type: 'tool-call-delta',
+                index: call.index ?? 0,
+                id: call.id,
+                name: call.function?.name,
+                arguments: call.function?.arguments,
+              };
             }
           }
           if (choice.finish_reason) finish = toFinishReason(choice.finish_reason);
@@ -127,7 +153,13 @@ export async function* eventsOfSse(
   }
   if (signal.aborted) return;
   if (!done && finish === undefined) {
-    yield { type: 'error', error: new AppError('upstream_error', `Provider "${who.provider}" closed the stream before the answer was complete`) };
+    yield {
+      type: 'error',
+      error: new AppError(
+        'upstream_error',
+        `Provider "${who.provider}" closed the stream before the answer was complete`,
+      ),
+    };
     return;
   }
   if (usage) yield { type: 'usage', usage };

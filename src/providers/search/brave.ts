@@ -17,6 +17,9 @@ export class BraveSearch extends KeyedSearch {
       headers: { 'x-subscription-token': this.options.apiKey },
     });
     const results = Array.isArray(body?.web?.results) ? body.web.results : [];
-    return ranked(results.map((r: any) => ({ title: r?.title, url: r?.url, snippet: r?.description })), options.count);
+    return ranked(
+      results.map((r: any) => ({ title: r?.title, url: r?.url, snippet: r?.description })),
+      options.count,
+    );
   }
 }

@@ -28,14 +28,31 @@ export function createSearchProvider(config: SearchSettings): SearchProvider | u
   const common = { timeoutMs: config.searchTimeoutMs, costMicros: Math.round(config.searchPrice * 1_000_000) };
   const builders = {
     searxng: () => (config.searxngUrl ? new SearxngSearch({ ...common, baseUrl: config.searxngUrl }) : undefined),
-    brave: () => (config.braveSearchApiKey ? new BraveSearch({ ...common, baseUrl: config.braveSearchBaseUrl, apiKey: config.braveSearchApiKey }) : undefined),
-    tavily: () => (config.tavilyApiKey ? new TavilySearch({ ...common, baseUrl: config.tavilyBaseUrl, apiKey: config.tavilyApiKey }) : undefined),
-    serper: () => (config.serperApiKey ? new SerperSearch({ ...common, baseUrl: config.serperBaseUrl, apiKey: config.serperApiKey }) : undefined),
+    brave: () =>
+      config.braveSearchApiKey
+        ? new BraveSearch({ ...common, baseUrl: config.braveSearchBaseUrl, apiKey: config.braveSearchApiKey })
+        : undefined,
+    tavily: () =>
+      config.tavilyApiKey
+        ? new TavilySearch({ ...common, baseUrl: config.tavilyBaseUrl, apiKey: config.tavilyApiKey })
+        : undefined,
+    serper: () =>
+      config.serperApiKey
+        ? new SerperSearch({ ...common, baseUrl: config.serperBaseUrl, apiKey: config.serperApiKey })
+        : undefined,
   };
-  const needs = { searxng: 'CAUSERIE_SEARXNG_URL', brave: 'BRAVE_SEARCH_API_KEY', tavily: 'TAVILY_API_KEY', serper: 'SERPER_API_KEY' };
+  const needs = {
+    searxng: 'CAUSERIE_SEARXNG_URL',
+    brave: 'BRAVE_SEARCH_API_KEY',
+    tavily: 'TAVILY_API_KEY',
+    serper: 'SERPER_API_KEY',
+  };
   if (config.searchProvider) {
     const provider = builders[config.searchProvider]();
-    if (!provider) throw new InvalidConfigError(`CAUSERIE_SEARCH_PROVIDER is ${config.searchProvider} but ${needs[config.searchProvider]} is not set`);
+    if (!provider)
+      throw new InvalidConfigError(
+        `CAUSERIE_SEARCH_PROVIDER is ${config.searchProvider} but ${needs[config.searchProvider]} is not set`,
+      );
     return provider;
   }
   for (const build of Object.values(builders)) {

@@ -42,40 +42,66 @@ export async function searchJson(url: string, options: SearchHttpOptions): Promi
   const timeout = AbortSignal.timeout(options.timeoutMs);
   const signal = AbortSignal.any([options.signal, timeout]);
   const timeoutError = () =>
-    new AppError('upstream_timeout', `Provider "${options.who.provider}" did not answer the search within ${options.timeoutMs} ms`);
+    new AppError(
+      'upstream_timeout',
+      `Provider "${options.who.provider}" did not answer the search within ${options.timeoutMs} ms`,
+    );
   try {
     const response = await request(url, {
       method: options.method,
-      headers: { accept: 'application/json', ...(options.body === undefined ? {} : { 'content-type': 'application/json' }), ...options.headers },
+      headers: {
+        accept: 'application/json',
+        ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...options.headers,
+      },
       body: options.body === undefined ? undefined : JSON.stringify(options.body),
       signal,
     });
     const text = await response.body.text();
     if (response.statusCode < 200 || response.statusCode >= 300) {
       const hint = options.statusHints?.[response.statusCode];
-      if (hint) throw new AppError('upstream_error', `Provider "${options.who.provider}" answered ${response.statusCode}: ${hint}`);
+      if (hint)
+        throw new AppError(
+          'upstream_error',
+          `Provider "${options.who.provider}" answered ${response.statusCode}: ${hint}`,
+        );
       throw upstreamStatusError(options.who, response.statusCode, response.headers, text);
     }
     try {
       return JSON.parse(text);
     } catch {
-      throw new AppError('upstream_error', `Provider "${options.who.provider}" answered the search with something other than JSON`);
+      throw new AppError(
+        'upstream_error',
+        `Provider "${options.who.provider}" answered the search with something other than JSON`,
+      );
     }
   } catch (error) {
     if (error instanceof AppError) throw error;
     if (timeout.aborted) throw timeoutError();
     if (options.signal.aborted) throw error;
-    throw transportError(options.who, error, { connectMs: options.timeoutMs, firstByteMs: options.timeoutMs, idleMs: options.timeoutMs });
+    throw transportError(options.who, error, {
+      connectMs: options.timeoutMs,
+      firstByteMs: options.timeoutMs,
+      idleMs: options.timeoutMs,
+    });
   }
 }
 
 /** Keeps the results that have an http(s) URL, numbered in order from 1. */
-export function ranked(results: Array<{ title?: unknown; url?: unknown; snippet?: unknown }>, count: number): SearchResult[] {
+export function ranked(
+  results: Array<{ title?: unknown; url?: unknown; snippet?: unknown }>,
+  count: number,
+): SearchResult[] {
   const out: SearchResult[] = [];
   for (const result of results) {
     const url = typeof result.url === 'string' ? result.url : '';
     if (!/^https?:\/\//i.test(url)) continue;
-    out.push({ title: typeof result.title === 'string' && result.title.trim() ? result.title.trim() : url, url, snippet: typeof result.snippet === 'string' ? result.snippet.trim() : '', rank: out.length + 1 });
+    out.push({
+      title: typeof result.title === 'string' && result.title.trim() ? result.title.trim() : url,
+      url,
+      snippet: typeof result.snippet === 'string' ? result.snippet.trim() : '',
+      rank: out.length + 1,
+    });
     if (out.length >= count) break;
   }
   return out;
@@ -106,8 +132,17 @@ export abstract class KeyedSearch implements SearchProvider {
 
   abstract search(query: string, options: { count: number; signal: AbortSignal }): Promise<SearchResult[]>;
 
-  protected call(url: string, signal: AbortSignal, init: { method: 'GET' | 'POST'; headers: Record<string, string>; body?: unknown }): Promise<any> {
-    const who = { provider: this.id, origin: originOf(this.options.baseUrl), keyVariable: this.keyVariable, secret: this.options.apiKey };
+  protected call(
+    url: string,
+    signal: AbortSignal,
+    init: { method: 'GET' | 'POST'; headers: Record<string, string>; body?: unknown },
+  ): Promise<any> {
+    const who = {
+      provider: this.id,
+      origin: originOf(this.options.baseUrl),
+      keyVariable: this.keyVariable,
+      secret: this.options.apiKey,
+    };
     return searchJson(url, { who, timeoutMs: this.options.timeoutMs, signal, ...init });
   }
 }

@@ -25,9 +25,14 @@ export class SearxngSearch implements SearchProvider {
       signal: options.signal,
       method: 'GET',
       headers: {},
-      statusHints: { 403: 'the JSON format is not enabled on this instance (add json to search.formats in its settings.yml)' },
+      statusHints: {
+        403: 'the JSON format is not enabled on this instance (add json to search.formats in its settings.yml)',
+      },
     });
     const results = Array.isArray(body?.results) ? body.results : [];
-    return ranked(results.map((r: any) => ({ title: r?.title, url: r?.url, snippet: r?.content })), options.count);
+    return ranked(
+      results.map((r: any) => ({ title: r?.title, url: r?.url, snippet: r?.content })),
+      options.count,
+    );
   }
 }

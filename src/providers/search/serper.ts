@@ -15,6 +15,9 @@ export class SerperSearch extends KeyedSearch {
       body: { q: query, num: Math.min(20, options.count) },
     });
     const results = Array.isArray(body?.organic) ? body.organic : [];
-    return ranked(results.map((r: any) => ({ title: r?.title, url: r?.link, snippet: r?.snippet })), options.count);
+    return ranked(
+      results.map((r: any) => ({ title: r?.title, url: r?.link, snippet: r?.snippet })),
+      options.count,
+    );
   }
 }

@@ -15,6 +15,9 @@ export class TavilySearch extends KeyedSearch {
       body: { query, max_results: Math.min(20, options.count), search_depth: 'basic' },
     });
     const results = Array.isArray(body?.results) ? body.results : [];
-    return ranked(results.map((r: any) => ({ title: r?.title, url: r?.url, snippet: r?.content })), options.count);
+    return ranked(
+      results.map((r: any) => ({ title: r?.title, url: r?.url, snippet: r?.content })),
+      options.count,
+    );
   }
 }

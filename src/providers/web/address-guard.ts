@@ -38,7 +38,10 @@ function parse4(address: string): number | undefined {
 
 /** The eight 16-bit groups of an IPv6 address (any notation, with or without a trailing dotted IPv4). */
 function parse6(address: string): number[] | undefined {
-  let text = address.replace(/^\[|\]$/g, '').split('%')[0]!.toLowerCase();
+  let text = address
+    .replace(/^\[|\]$/g, '')
+    .split('%')[0]!
+    .toLowerCase();
   const dotted = /:(\d+\.\d+\.\d+\.\d+)$/.exec(text);
   if (dotted) {
     const value = parse4(dotted[1]!);
@@ -47,19 +50,21 @@ function parse6(address: string): number[] | undefined {
   }
   const halves = text.split('::');
   if (halves.length > 2) return undefined;
-  const groups = (part: string) => (part === '' ? [] : part.split(':').map((g) => (/^[0-9a-f]{1,4}$/.test(g) ? parseInt(g, 16) : NaN)));
+  const groups = (part: string) =>
+    part === '' ? [] : part.split(':').map((g) => (/^[0-9a-f]{1,4}$/.test(g) ? parseInt(g, 16) : NaN));
   const head = groups(halves[0]!);
   const tail = halves.length === 2 ? groups(halves[1]!) : [];
   const fill = halves.length === 2 ? 8 - head.length - tail.length : 0;
   const all = [...head, ...new Array(Math.max(0, fill)).fill(0), ...tail];
-  if (all.length !== 8 || all.some((g) => Number.isNaN(g)) || fill < 0 || (halves.length === 2 && fill < 1)) return undefined;
+  if (all.length !== 8 || all.some((g) => Number.isNaN(g)) || fill < 0 || (halves.length === 2 && fill < 1))
+    return undefined;
   return all;
 }
 
 function check4(value: number): string | undefined {
   for (const [base, bits, why] of blocked4) {
     const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-    if (((value & mask) >>> 0) === base) return why;
+    if ((value & mask) >>> 0 === base) return why;
   }
   return undefined;
 }
@@ -102,20 +107,35 @@ export function blockedReason(address: string): string | undefined {
 }
 
 /** An allowlist entry: a CIDR range (either family) or a host name. */
-export type AllowEntry = { kind: 'cidr'; family: 4 | 6; groups: number[]; bits: number } | { kind: 'host'; name: string };
+export type AllowEntry =
+  | { kind: 'cidr'; family: 4 | 6; groups: number[]; bits: number }
+  | { kind: 'host'; name: string };
 
 /** Parses `CAUSERIE_FETCH_ALLOWLIST` entries (comma separated): CIDRs, single addresses or host names. */
 export function parseAllowlist(text: string | undefined): AllowEntry[] {
   const entries: AllowEntry[] = [];
-  for (const raw of (text ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const raw of (text ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [address, bitsText] = raw.split('/');
     const bare = address!.replace(/^\[|\]$/g, '');
     const family = isIP(bare);
     if (family === 4) {
       const value = parse4(bare)!;
-      entries.push({ kind: 'cidr', family: 4, groups: [value >>> 16, value & 0xffff], bits: bitsText === undefined ? 32 : Number(bitsText) });
+      entries.push({
+        kind: 'cidr',
+        family: 4,
+        groups: [value >>> 16, value & 0xffff],
+        bits: bitsText === undefined ? 32 : Number(bitsText),
+      });
     } else if (family === 6) {
-      entries.push({ kind: 'cidr', family: 6, groups: parse6(bare)!, bits: bitsText === undefined ? 128 : Number(bitsText) });
+      entries.push({
+        kind: 'cidr',
+        family: 6,
+        groups: parse6(bare)!,
+        bits: bitsText === undefined ? 128 : Number(bitsText),
+      });
     } else {
       entries.push({ kind: 'host', name: raw.toLowerCase() });
     }

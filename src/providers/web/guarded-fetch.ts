@@ -36,7 +36,8 @@ export interface GuardedResponse {
  * is resolved and every one of its addresses must pass; the first is the one connected to.
  */
 export async function vet(url: URL, policy: FetchPolicy): Promise<{ address: string; family: 4 | 6 }> {
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new FetchRefused(`only http and https URLs are fetched (got ${url.protocol})`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new FetchRefused(`only http and https URLs are fetched (got ${url.protocol})`);
   if (url.username || url.password) throw new FetchRefused('URLs with credentials are not fetched');
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const hostAllowed = policy.allowlist.some((entry) => entry.kind === 'host' && entry.name === host.toLowerCase());
@@ -54,7 +55,9 @@ export async function vet(url: URL, policy: FetchPolicy): Promise<{ address: str
   try {
     addresses = await (policy.resolver ?? systemResolver)(host);
   } catch (error) {
-    throw new FetchRefused(`${host} could not be resolved: ${(error as { code?: string }).code ?? (error as Error).message}`);
+    throw new FetchRefused(
+      `${host} could not be resolved: ${(error as { code?: string }).code ?? (error as Error).message}`,
+    );
   }
   if (addresses.length === 0) throw new FetchRefused(`${host} has no address`);
   for (const { address } of addresses) judge(address);
@@ -94,7 +97,12 @@ export async function guardedGet(
     const close = () => agent.close().catch(() => {});
     let response: Dispatcher.ResponseData;
     try {
-      response = await request(url, { method: 'GET', dispatcher: agent, signal: options.signal, headers: options.headers });
+      response = await request(url, {
+        method: 'GET',
+        dispatcher: agent,
+        signal: options.signal,
+        headers: options.headers,
+      });
     } catch (error) {
       await agent.destroy().catch(() => {});
       throw error;

@@ -21,7 +21,12 @@ const htmlTypes = new Set(['text/html', 'application/xhtml+xml']);
 const readableType = (type: string) => htmlTypes.has(type) || type.startsWith('text/');
 
 /** Collapses runs of blank space so the text spends the model's context on words. */
-const tidy = (text: string) => text.replace(/[ \t\f\v\u00a0]+/g, ' ').replace(/\s*\n\s*/g, '\n').replace(/\n{2,}/g, '\n').trim();
+const tidy = (text: string) =>
+  text
+    .replace(/[ \t\f\v\u00a0]+/g, ' ')
+    .replace(/\s*\n\s*/g, '\n')
+    .replace(/\n{2,}/g, '\n')
+    .trim();
 
 /** The readable text of an HTML document: Readability's article when it finds one, else the body's text. */
 export function htmlToText(html: string): { title?: string; text: string } {
@@ -31,7 +36,8 @@ export function htmlToText(html: string): { title?: string; text: string } {
   const title = document.title?.trim() || undefined;
   try {
     const article = new Readability(document as unknown as Document).parse();
-    if (article?.textContent && article.textContent.trim()) return { title: article.title?.trim() || title, text: tidy(article.textContent) };
+    if (article?.textContent && article.textContent.trim())
+      return { title: article.title?.trim() || title, text: tidy(article.textContent) };
   } catch {}
   // Readability found no article (short pages): fall back to the visible text.
   const { document: fresh } = parseHTML(html);
@@ -69,18 +75,32 @@ async function readCapped(body: Dispatcher.ResponseData['body'], maxBytes: numbe
  * Fetches one page through the SSRF guard within its time and size limits and reduces it to
  * text. Never throws: a refused, failed, slow or unreadable page is reported as skipped.
  */
-export async function readPage(url: string, policy: FetchPolicy, limits: PageLimits, parent: AbortSignal): Promise<PageText> {
+export async function readPage(
+  url: string,
+  policy: FetchPolicy,
+  limits: PageLimits,
+  parent: AbortSignal,
+): Promise<PageText> {
   const signal = AbortSignal.any([parent, AbortSignal.timeout(limits.timeoutMs)]);
   let response;
   try {
     response = await guardedGet(url, policy, {
       signal,
       connectTimeoutMs: limits.timeoutMs,
-      headers: { accept: 'text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.1', 'user-agent': 'Causerie web search (+https://github.com/causerie)' },
+      headers: {
+        accept: 'text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.1',
+        'user-agent': 'Causerie web search (+https://github.com/causerie)',
+      },
     });
   } catch (error) {
     if (isRefusal(error)) return { ok: false, url, reason: error.message };
-    return { ok: false, url, reason: signal.aborted ? `no answer within ${limits.timeoutMs} ms` : `fetch failed: ${(error as { code?: string }).code ?? (error as Error).message}` };
+    return {
+      ok: false,
+      url,
+      reason: signal.aborted
+        ? `no answer within ${limits.timeoutMs} ms`
+        : `fetch failed: ${(error as { code?: string }).code ?? (error as Error).message}`,
+    };
   }
   try {
     const contentType = String(response.headers['content-type'] ?? '').toLowerCase();
@@ -101,11 +121,18 @@ export async function readPage(url: string, policy: FetchPolicy, limits: PageLim
     } catch {
       decoded = new TextDecoder('utf-8').decode(bytes);
     }
-    const page = !type || htmlTypes.has(type) || /^\s*<(!doctype html|html)/i.test(decoded) ? htmlToText(decoded) : { text: tidy(decoded) };
+    const page =
+      !type || htmlTypes.has(type) || /^\s*<(!doctype html|html)/i.test(decoded)
+        ? htmlToText(decoded)
+        : { text: tidy(decoded) };
     if (!page.text) return { ok: false, url, reason: 'no readable text' };
     return { ok: true, url: response.url, title: page.title, text: page.text, truncated };
   } catch (error) {
-    return { ok: false, url, reason: signal.aborted ? `no answer within ${limits.timeoutMs} ms` : `read failed: ${(error as Error).message}` };
+    return {
+      ok: false,
+      url,
+      reason: signal.aborted ? `no answer within ${limits.timeoutMs} ms` : `read failed: ${(error as Error).message}`,
+    };
   } finally {
     await response.close();
   }

@@ -109,9 +109,19 @@ export class RedisLimitCounters implements LimitCounters {
   }
 
   async reserve(request: ReserveRequest): Promise<ReserveResult> {
-    const args = [integerArg(request.now), request.leaseId, integerArg(request.flexibleWant), integerArg(request.flexibleMin)];
+    const args = [
+      integerArg(request.now),
+      request.leaseId,
+      integerArg(request.flexibleWant),
+      integerArg(request.flexibleMin),
+    ];
     for (const item of request.items) {
-      args.push(kindCode[item.kind], integerArg(item.limit), integerArg(item.kind === 'counter' ? item.amount : 0), integerArg(Math.max(1, item.ttlMs)));
+      args.push(
+        kindCode[item.kind],
+        integerArg(item.limit),
+        integerArg(item.kind === 'counter' ? item.amount : 0),
+        integerArg(Math.max(1, item.ttlMs)),
+      );
     }
     const keys = request.items.map((item) => item.key);
     const reply = (await this.scripts.causerieLimitsReserve(keys.length, ...keys, ...args)) as number[];

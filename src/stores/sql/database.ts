@@ -78,7 +78,8 @@ export async function openDatabase(options: { databaseUrl?: string; sqlitePath: 
   }
   if (dialect === 'sqlite' && options.sqlitePath !== ':memory:') {
     // SQLite creates its files with the umask's mode (often 644) and the journal files with the database's.
-    for (const path of [options.sqlitePath, `${options.sqlitePath}-wal`, `${options.sqlitePath}-shm`]) if (existsSync(path)) chmodSync(path, 0o600);
+    for (const path of [options.sqlitePath, `${options.sqlitePath}-wal`, `${options.sqlitePath}-shm`])
+      if (existsSync(path)) chmodSync(path, 0o600);
   }
   return { db, dialect, close: () => db.destroy() };
 }

@@ -52,7 +52,9 @@ const statementCacheSize = 500;
 export function nodeSqliteDialect(path: string): SqliteDialect {
   const database = new DatabaseSync(path, { allowExtension: true });
   loadVectorExtension(database);
-  database.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
+  database.exec(
+    'PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;',
+  );
   // Preparing costs more than running the hot queries (key lookup, usage insert): prepare each once.
   const prepared = new Map<string, ReturnType<typeof adapt>>();
   return new SqliteDialect({

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { fold, ftsQuery, fuseRanks, indexedWords, queryWords, snippet, tsQuery } from '../../../src/domain/search/search-text.ts';
+import {
+  fold,
+  ftsQuery,
+  fuseRanks,
+  indexedWords,
+  queryWords,
+  snippet,
+  tsQuery,
+} from '../../../src/domain/search/search-text.ts';
 
 describe('search text', () => {
   test('folding ignores case and accents, in French and English alike', () => {
@@ -15,7 +23,10 @@ describe('search text', () => {
   });
 
   test('snippets mark every matched word, escape HTML and cut long texts around the first match', () => {
-    assert.equal(snippet('Le <b>café</b> & le Cafe', ['cafe']), 'Le &lt;b&gt;<mark>café</mark>&lt;/b&gt; &amp; le <mark>Cafe</mark>');
+    assert.equal(
+      snippet('Le <b>café</b> & le Cafe', ['cafe']),
+      'Le &lt;b&gt;<mark>café</mark>&lt;/b&gt; &amp; le <mark>Cafe</mark>',
+    );
     const long = `${'avant '.repeat(100)}volcan ${'après '.repeat(100)}`;
     const cut = snippet(long, ['volcan']);
     assert.match(cut, /^… ?avant .* <mark>volcan<\/mark> après .*…$/);
@@ -24,8 +35,14 @@ describe('search text', () => {
   });
 
   test('reciprocal rank fusion puts what both lists hold first', () => {
-    const fused = fuseRanks([[1, 2, 3], [3, 4, 1]]);
-    assert.deepEqual(fused.map((f) => f.id), [1, 3, 2, 4]);
+    const fused = fuseRanks([
+      [1, 2, 3],
+      [3, 4, 1],
+    ]);
+    assert.deepEqual(
+      fused.map((f) => f.id),
+      [1, 3, 2, 4],
+    );
     assert.ok(fused[0]!.score > fused[2]!.score);
   });
 });

@@ -31,7 +31,9 @@ const modelErrors = { 409: ErrorBody, 429: ErrorBody, 502: ErrorBody, 503: Error
 function parseDate(raw: string | undefined, field: string): string | undefined {
   if (raw === undefined) return undefined;
   const zoned = /^\d{4}-\d{2}-\d{2}T[^Zz+-]*(\.\d+)?$/.test(raw) ? `${raw}Z` : raw;
-  const ms = /^\d{4}-\d{2}-\d{2}([Tt ][\d:.]+([Zz]|[+-]\d{2}:?\d{2})?)?$/.test(zoned) ? Date.parse(zoned.replace(' ', 'T')) : Number.NaN;
+  const ms = /^\d{4}-\d{2}-\d{2}([Tt ][\d:.]+([Zz]|[+-]\d{2}:?\d{2})?)?$/.test(zoned)
+    ? Date.parse(zoned.replace(' ', 'T'))
+    : Number.NaN;
   if (Number.isNaN(ms)) throw invalid(field, 'must be an ISO 8601 date or date-time, e.g. 2024-01-01T00:00:00Z');
   return new Date(ms).toISOString();
 }
@@ -56,7 +58,7 @@ export function registerChatApiRoutes(app: App, services: Services) {
           'Server-Sent Events, one `data: <token text>` event per token (a token spanning lines gets one data field per line), then `data: [DONE]`; ' +
           'a failure mid-stream is an `event: error` whose data is {"detail","code"}. With "stream": false the reply is JSON. ' +
           'With "web_search": true an `event: sources` ({"sources":[{"index","title","url"}]}) comes first (JSON: a `sources` field). ' +
-          'The X-Session-Id header names the session used or created. With session_id, the session\'s model (see switch-model) is used; ' +
+          "The X-Session-Id header names the session used or created. With session_id, the session's model (see switch-model) is used; " +
           '`model` then only applies to a session that has none; the X-Causerie-Model header names the model that answered.',
         body: ChatStreamBody,
         response: {
@@ -64,7 +66,10 @@ export function registerChatApiRoutes(app: App, services: Services) {
             description: 'Server-Sent Events, or the JSON reply when stream is false',
             headers: {
               'x-session-id': { description: 'The session the exchange was stored in', schema: { type: 'integer' } },
-              'x-causerie-model': { description: "The model that answered: the session's, even when the request named another", schema: { type: 'string' } },
+              'x-causerie-model': {
+                description: "The model that answered: the session's, even when the request named another",
+                schema: { type: 'string' },
+              },
             },
             content: { 'text/event-stream': { schema: Type.String() }, 'application/json': { schema: ChatReply } },
           },
@@ -145,8 +150,16 @@ export function registerChatApiRoutes(app: App, services: Services) {
     async (request) => {
       const actor = principalOf(request);
       const conversation = await services.conversations.switchModel(actor, request.body.session_id, request.body.model);
-      const { messages, total } = (await services.conversations.newestMessagesOf([conversation], switchModelMessages)).get(conversation.id)!;
-      return { session_id: conversation.id, model: conversation.model!, messages: messages.map(roleAndContent), messages_total: total, title: conversation.title };
+      const { messages, total } = (
+        await services.conversations.newestMessagesOf([conversation], switchModelMessages)
+      ).get(conversation.id)!;
+      return {
+        session_id: conversation.id,
+        model: conversation.model!,
+        messages: messages.map(roleAndContent),
+        messages_total: total,
+        title: conversation.title,
+      };
     },
   );
 
@@ -167,7 +180,13 @@ export function registerChatApiRoutes(app: App, services: Services) {
       const { page, page_size: pageSize, model } = request.query;
       const createdFrom = parseDate(request.query.start_date, 'query.start_date');
       const createdTo = parseDate(request.query.end_date, 'query.end_date');
-      const result = await services.conversations.list(actor, { model, createdFrom, createdTo, limit: pageSize, offset: (page - 1) * pageSize });
+      const result = await services.conversations.list(actor, {
+        model,
+        createdFrom,
+        createdTo,
+        limit: pageSize,
+        offset: (page - 1) * pageSize,
+      });
       const messages = await services.conversations.newestMessagesOf(result.items, request.query.messages_limit);
       return {
         total: result.total,

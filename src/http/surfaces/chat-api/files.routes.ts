@@ -24,7 +24,9 @@ export function registerFilesRoutes(app: App, services: Services) {
   const maxBytes = services.config.uploadMaxBytes;
 
   void app.register(async (scope: App) => {
-    await scope.register(multipart, { limits: { fileSize: maxBytes, files: 1, fields: 5, fieldSize: 1024, parts: 6, headerPairs: 100 } });
+    await scope.register(multipart, {
+      limits: { fileSize: maxBytes, files: 1, fields: 5, fieldSize: 1024, parts: 6, headerPairs: 100 },
+    });
 
     scope.post(
       '/api/chat/sessions/:session_id/upload',
@@ -46,12 +48,18 @@ export function registerFilesRoutes(app: App, services: Services) {
         },
       },
       async (request) => {
-        if (!request.isMultipart()) throw new AppError('unsupported_media_type', 'Send the file as multipart/form-data, in a field named "file"');
+        if (!request.isMultipart())
+          throw new AppError('unsupported_media_type', 'Send the file as multipart/form-data, in a field named "file"');
         const part = await request.file();
-        if (!part || part.fieldname !== 'file') throw invalid('file', 'is required: a multipart field named "file" holding the PDF');
+        if (!part || part.fieldname !== 'file')
+          throw invalid('file', 'is required: a multipart field named "file" holding the PDF');
         // Answered as soon as the limit is crossed, with Connection: close, so the rest of an
         // oversized upload is not read (the parser would otherwise skip to its end first).
-        const tooLarge = () => new AppError('payload_too_large', `file: larger than ${maxBytes} bytes, the most an upload may be`, { field: 'file', headers: { connection: 'close' } });
+        const tooLarge = () =>
+          new AppError('payload_too_large', `file: larger than ${maxBytes} bytes, the most an upload may be`, {
+            field: 'file',
+            headers: { connection: 'close' },
+          });
         const data = await new Promise<Buffer>((resolve, reject) => {
           const chunks: Buffer[] = [];
           part.file.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -62,7 +70,10 @@ export function registerFilesRoutes(app: App, services: Services) {
           part.file.once('end', () => (part.file.truncated ? reject(tooLarge()) : resolve(Buffer.concat(chunks))));
           part.file.once('error', reject);
         });
-        const file = await services.documents.upload(principalOf(request), request.params.session_id, { filename: part.filename, data });
+        const file = await services.documents.upload(principalOf(request), request.params.session_id, {
+          filename: part.filename,
+          data,
+        });
         return { file, message: 'File uploaded successfully' };
       },
     );
@@ -85,7 +96,16 @@ export function registerFilesRoutes(app: App, services: Services) {
 
   app.get(
     '/api/chat/sessions/:session_id/files/:file_id',
-    { ...base, schema: { tags, security, summary: 'One file of a session, with its extracted text', params: FileParams, response: { 200: FileBody, ...authErrors } } },
+    {
+      ...base,
+      schema: {
+        tags,
+        security,
+        summary: 'One file of a session, with its extracted text',
+        params: FileParams,
+        response: { 200: FileBody, ...authErrors },
+      },
+    },
     async (request) => services.documents.get(principalOf(request), request.params.session_id, request.params.file_id),
   );
 
@@ -98,11 +118,21 @@ export function registerFilesRoutes(app: App, services: Services) {
         security,
         summary: 'Download the file as uploaded (always as an attachment, never rendered by the browser)',
         params: FileParams,
-        response: { 200: { description: 'The PDF', content: { 'application/pdf': { schema: { type: 'string', format: 'binary' } } } }, ...authErrors },
+        response: {
+          200: {
+            description: 'The PDF',
+            content: { 'application/pdf': { schema: { type: 'string', format: 'binary' } } },
+          },
+          ...authErrors,
+        },
       },
     },
     async (request, reply) => {
-      const { filename, data } = await services.documents.content(principalOf(request), request.params.session_id, request.params.file_id);
+      const { filename, data } = await services.documents.content(
+        principalOf(request),
+        request.params.session_id,
+        request.params.file_id,
+      );
       return reply
         .header('content-type', 'application/pdf')
         .header('content-disposition', attachment(filename))

@@ -4,7 +4,16 @@ import type { App } from '../../app.ts';
 import { authenticate, principalOf, security } from '../../auth.ts';
 import { clientGone } from '../../client-gone.ts';
 import { authErrors, ErrorBody } from '../../schemas/common.ts';
-import { CreatePromptBody, PreviewBody, PreviewReply, PromptBody, PromptListQuery, PromptListReply, PromptParams, UpdatePromptBody } from '../../schemas/prompts.ts';
+import {
+  CreatePromptBody,
+  PreviewBody,
+  PreviewReply,
+  PromptBody,
+  PromptListQuery,
+  PromptListReply,
+  PromptParams,
+  UpdatePromptBody,
+} from '../../schemas/prompts.ts';
 
 const modelErrors = { 429: ErrorBody, 502: ErrorBody, 503: ErrorBody, 504: ErrorBody };
 
@@ -20,7 +29,13 @@ export function registerPromptsRoutes(app: App, services: Services) {
     '/api/chat/prompts',
     {
       ...base,
-      schema: { tags, security, summary: 'Create a prompt template', body: CreatePromptBody, response: { 200: PromptBody, ...authErrors } },
+      schema: {
+        tags,
+        security,
+        summary: 'Create a prompt template',
+        body: CreatePromptBody,
+        response: { 200: PromptBody, ...authErrors },
+      },
     },
     async (request) => services.prompts.create(principalOf(request), request.body),
   );
@@ -39,7 +54,13 @@ export function registerPromptsRoutes(app: App, services: Services) {
     },
     async (request) => {
       const { scenario, include_templates: includeTemplates, search, page, page_size: pageSize } = request.query;
-      const result = await services.prompts.list(principalOf(request), { scenario, includeTemplates, search, limit: pageSize, offset: (page - 1) * pageSize });
+      const result = await services.prompts.list(principalOf(request), {
+        scenario,
+        includeTemplates,
+        search,
+        limit: pageSize,
+        offset: (page - 1) * pageSize,
+      });
       return { items: result.items, total: result.total, page, page_size: pageSize };
     },
   );
@@ -51,7 +72,8 @@ export function registerPromptsRoutes(app: App, services: Services) {
       schema: {
         tags,
         security,
-        summary: 'Render a prompt with its variables and show what a model answers (or only the text, with render_only)',
+        summary:
+          'Render a prompt with its variables and show what a model answers (or only the text, with render_only)',
         description:
           'Give prompt_id (yours or a template) or content. A variable the prompt uses but `variables` lacks is a 400 naming it; ' +
           'variables it does not use are listed in unused_variables. The model call counts against your limits like any completion.',
@@ -61,13 +83,26 @@ export function registerPromptsRoutes(app: App, services: Services) {
     },
     async (request, reply) => {
       const body = request.body;
-      return services.prompts.preview(principalOf(request), { ...body, variables: body.variables ?? {} }, { signal: clientGone(reply) });
+      return services.prompts.preview(
+        principalOf(request),
+        { ...body, variables: body.variables ?? {} },
+        { signal: clientGone(reply) },
+      );
     },
   );
 
   app.get(
     '/api/chat/prompts/:prompt_id',
-    { ...base, schema: { tags, security, summary: 'Read a prompt (yours or a template)', params: PromptParams, response: { 200: PromptBody, ...authErrors } } },
+    {
+      ...base,
+      schema: {
+        tags,
+        security,
+        summary: 'Read a prompt (yours or a template)',
+        params: PromptParams,
+        response: { 200: PromptBody, ...authErrors },
+      },
+    },
     async (request) => services.prompts.get(principalOf(request), request.params.prompt_id),
   );
 

@@ -42,13 +42,22 @@ export function registerChatServiceConversationsRoutes(app: App, services: Servi
         tags,
         security,
         summary: "A user's conversations (yourself, or anyone for admins), most recently active first",
-        params: Type.Object({ username: Type.String({ minLength: 1, maxLength: 64, description: 'The user id (spec 001), UUID or username' }) }),
+        params: Type.Object({
+          username: Type.String({
+            minLength: 1,
+            maxLength: 64,
+            description: 'The user id (spec 001), UUID or username',
+          }),
+        }),
         querystring: PageQuery,
         response: { 200: Type.Array(ConversationListItem), ...authErrors },
       },
     },
     async (request, reply) => {
-      const page = await services.conversations.list(principalOf(request), { owner: request.params.username, ...request.query });
+      const page = await services.conversations.list(principalOf(request), {
+        owner: request.params.username,
+        ...request.query,
+      });
       reply.header('x-total-count', String(page.total));
       return page.items.map(toListItem);
     },
@@ -94,7 +103,11 @@ export function registerChatServiceConversationsRoutes(app: App, services: Servi
       },
     },
     async (request, reply) => {
-      const page = await services.conversations.listMessages(principalOf(request), request.params.conversationId, request.query);
+      const page = await services.conversations.listMessages(
+        principalOf(request),
+        request.params.conversationId,
+        request.query,
+      );
       reply.header('x-total-count', String(page.total));
       return page.items.map(toChatMessage);
     },
@@ -117,7 +130,10 @@ export function registerChatServiceConversationsRoutes(app: App, services: Servi
       const actor = principalOf(request);
       const message = await services.idempotency.once(actor.userId, idempotencyOf(request), {
         run: async () => {
-          const added = await services.conversations.addMessage(actor, request.params.conversationId, { role: request.body.role ?? 'user', content: request.body.content });
+          const added = await services.conversations.addMessage(actor, request.params.conversationId, {
+            role: request.body.role ?? 'user',
+            content: request.body.content,
+          });
           return { value: added, conversationId: added.conversation_id, messageIds: [added.id] };
         },
         replay: ({ messageIds }) => services.conversations.getMessage(actor, String(messageIds[0])),
@@ -143,7 +159,10 @@ export function registerChatServiceConversationsRoutes(app: App, services: Servi
         response: {
           200: {
             description: 'The reply (JSON), or Server-Sent Events when stream is true',
-            content: { 'application/json': { schema: CompletionChoices }, 'text/event-stream': { schema: Type.String() } },
+            content: {
+              'application/json': { schema: CompletionChoices },
+              'text/event-stream': { schema: Type.String() },
+            },
           },
           ...authErrors,
           ...modelErrors,
@@ -155,16 +174,36 @@ export function registerChatServiceConversationsRoutes(app: App, services: Servi
       const { stream = false, model, temperature, web_search } = request.body;
       const run = await services.conversationCompletions.complete(
         principalOf(request),
-        { conversation: request.params.conversationId, messages: [], model, temperature, ...generationSettings(request.body), stream, options: { web_search }, idempotency: idempotencyOf(request) },
+        {
+          conversation: request.params.conversationId,
+          messages: [],
+          model,
+          temperature,
+          ...generationSettings(request.body),
+          stream,
+          options: { web_search },
+          idempotency: idempotencyOf(request),
+        },
         { signal },
       );
       if (!stream) {
         const { message, finishReason } = await collectReply(run);
         reply.headers(run.headers);
         const sources = sourcesOf(message);
-        return { choices: [{ finish_reason: finishReason, index: 0, message: { role: 'assistant' as const, content: message.content } }], ...(sources ? { sources } : {}) };
+        return {
+          choices: [
+            {
+              finish_reason: finishReason,
+              index: 0,
+              message: { role: 'assistant' as const, content: message.content },
+            },
+          ],
+          ...(sources ? { sources } : {}),
+        };
       }
-      const chunk = (content: string, finishReason: string | null) => ({ choices: [{ index: 0, delta: { role: 'assistant', content }, finish_reason: finishReason }] });
+      const chunk = (content: string, finishReason: string | null) => ({
+        choices: [{ index: 0, delta: { role: 'assistant', content }, finish_reason: finishReason }],
+      });
       await streamReply(request, reply, run, {
         start: (sse) => sendSourcesEvent(sse, run.reply),
         delta: (sse, text) => sse.sendJson(chunk(text, null)),

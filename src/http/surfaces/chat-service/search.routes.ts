@@ -22,6 +22,7 @@ export function registerChatServiceSearchRoutes(app: App, services: Services) {
         response: { 200: SearchAnswerBody, ...authErrors, 502: ErrorBody },
       },
     },
-    async (request, reply) => services.search.search(principalOf(request), toSearchInput(request.query), { signal: clientGone(reply) }),
+    async (request, reply) =>
+      services.search.search(principalOf(request), toSearchInput(request.query), { signal: clientGone(reply) }),
   );
 }

@@ -37,7 +37,8 @@ export function registerUsersRoutes(app: App, services: Services) {
         response: { 201: UserBody, 400: ErrorBody, 403: ErrorBody, 409: ErrorBody, 429: ErrorBody },
       },
     },
-    async (request, reply) => reply.code(201).send(await services.users.create(request.body, request.principal, request.ip)),
+    async (request, reply) =>
+      reply.code(201).send(await services.users.create(request.body, request.principal, request.ip)),
   );
 
   app.get(

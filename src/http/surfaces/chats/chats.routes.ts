@@ -41,13 +41,31 @@ export function registerChatsRoutes(app: App, services: Services) {
 
   app.get(
     '/chats/:id',
-    { ...base, schema: { tags, security, summary: 'Read a chat by UUID (or integer id)', params: ChatParams, response: { 200: ChatBody, ...authErrors } } },
+    {
+      ...base,
+      schema: {
+        tags,
+        security,
+        summary: 'Read a chat by UUID (or integer id)',
+        params: ChatParams,
+        response: { 200: ChatBody, ...authErrors },
+      },
+    },
     async (request) => toChatBody(await services.conversations.get(principalOf(request), request.params.id)),
   );
 
   app.post(
     '/chats/create',
-    { ...base, schema: { tags, security, summary: 'Create a chat with a name', body: CreateChatBody, response: { 201: ChatBody, ...authErrors } } },
+    {
+      ...base,
+      schema: {
+        tags,
+        security,
+        summary: 'Create a chat with a name',
+        body: CreateChatBody,
+        response: { 201: ChatBody, ...authErrors },
+      },
+    },
     async (request, reply) => {
       const actor = principalOf(request);
       const chat = await services.idempotency.once(actor.userId, idempotencyOf(request), {
@@ -63,7 +81,16 @@ export function registerChatsRoutes(app: App, services: Services) {
 
   app.delete(
     '/chats/delete/:id',
-    { ...base, schema: { tags, security, summary: 'Delete a chat and its conversations; answers the deleted chat', params: ChatParams, response: { 200: ChatBody, ...authErrors } } },
+    {
+      ...base,
+      schema: {
+        tags,
+        security,
+        summary: 'Delete a chat and its conversations; answers the deleted chat',
+        params: ChatParams,
+        response: { 200: ChatBody, ...authErrors },
+      },
+    },
     async (request) => toChatBody(await services.conversations.delete(principalOf(request), request.params.id)),
   );
 
@@ -71,8 +98,18 @@ export function registerChatsRoutes(app: App, services: Services) {
     '/chats/update/:id',
     {
       ...base,
-      schema: { tags, security, summary: 'Rename a chat (updated_at is set by the server)', params: ChatParams, body: UpdateChatBody, response: { 200: ChatBody, ...authErrors } },
+      schema: {
+        tags,
+        security,
+        summary: 'Rename a chat (updated_at is set by the server)',
+        params: ChatParams,
+        body: UpdateChatBody,
+        response: { 200: ChatBody, ...authErrors },
+      },
     },
-    async (request) => toChatBody(await services.conversations.update(principalOf(request), request.params.id, { title: request.body.name })),
+    async (request) =>
+      toChatBody(
+        await services.conversations.update(principalOf(request), request.params.id, { title: request.body.name }),
+      ),
   );
 }

@@ -7,7 +7,12 @@ import { idempotencyOf } from '../../idempotency.ts';
 import { clientGone } from '../../client-gone.ts';
 import { authErrors, ErrorBody, IdOrUuid } from '../../schemas/common.ts';
 import { sendSourcesEvent } from '../../web-sources.ts';
-import { ChatConversationBody, CreateChatConversationBody, fromRole, toChatConversationBody } from '../../schemas/conversations-chats.ts';
+import {
+  ChatConversationBody,
+  CreateChatConversationBody,
+  fromRole,
+  toChatConversationBody,
+} from '../../schemas/conversations-chats.ts';
 
 /**
  * Spec 004's "conversations", which are the messages of a chat (roles Human and Assistant), and
@@ -34,7 +39,10 @@ export function registerChatsConversationsRoutes(app: App, services: Services) {
       const chat = await services.conversations.get(actor, request.body.chat_id);
       const message = await services.idempotency.once(actor.userId, idempotencyOf(request), {
         run: async () => {
-          const added = await services.conversations.addMessage(actor, chat.id, { role: fromRole[request.body.role], content: request.body.message });
+          const added = await services.conversations.addMessage(actor, chat.id, {
+            role: fromRole[request.body.role],
+            content: request.body.message,
+          });
           return { value: added, conversationId: chat.id, messageIds: [added.id] };
         },
         replay: ({ messageIds }) => services.conversations.getMessage(actor, String(messageIds[0])),
@@ -68,7 +76,12 @@ export function registerChatsConversationsRoutes(app: App, services: Services) {
       async (request, reply) => {
         const signal = clientGone(reply);
         // Plain inference leaves web search to the chat's agent, if it has one that always searches.
-        const input = { conversation: request.params.id, messages: [], stream: true, options: webSearch ? { web_search: true } : {} };
+        const input = {
+          conversation: request.params.id,
+          messages: [],
+          stream: true,
+          options: webSearch ? { web_search: true } : {},
+        };
         const run = await services.conversationCompletions.complete(principalOf(request), input, { signal });
         await streamReply(request, reply, run, {
           start: (sse) => sendSourcesEvent(sse, run.reply),

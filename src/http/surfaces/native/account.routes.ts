@@ -16,7 +16,14 @@ export function registerAccountRoutes(app: App, services: Services) {
         tags,
         security,
         summary: 'The authenticated user and how they authenticated',
-        response: { 200: Type.Object({ user: UserBody, authenticated_with: Type.String(), api_key_id: Type.Union([Type.Integer(), Type.Null()]) }), ...authErrors },
+        response: {
+          200: Type.Object({
+            user: UserBody,
+            authenticated_with: Type.String(),
+            api_key_id: Type.Union([Type.Integer(), Type.Null()]),
+          }),
+          ...authErrors,
+        },
       },
     },
     async (request) => {
@@ -34,14 +41,21 @@ export function registerAccountRoutes(app: App, services: Services) {
         security,
         summary: 'Change your password; every sign-in of the account ends (API keys keep working)',
         body: Type.Object(
-          { current_password: Type.String({ minLength: 1, maxLength: 1024 }), new_password: Type.String({ minLength: 1, maxLength: 1024 }) },
+          {
+            current_password: Type.String({ minLength: 1, maxLength: 1024 }),
+            new_password: Type.String({ minLength: 1, maxLength: 1024 }),
+          },
           { additionalProperties: false },
         ),
         response: { 200: Type.Object({ message: Type.String() }), ...authErrors, 429: ErrorBody },
       },
     },
     async (request) => {
-      await services.auth.changePassword(principalOf(request), { current: request.body.current_password, next: request.body.new_password }, request.ip);
+      await services.auth.changePassword(
+        principalOf(request),
+        { current: request.body.current_password, next: request.body.new_password },
+        request.ip,
+      );
       return { message: 'Password changed; every sign-in of this account has ended' };
     },
   );
@@ -64,9 +78,19 @@ export function registerAccountRoutes(app: App, services: Services) {
     '/api/v1/users',
     {
       onRequest: [authenticate(services), requireAdmin],
-      schema: { tags, security, summary: 'List users (admin)', querystring: Pagination, response: { 200: Type.Array(UserBody), ...authErrors, 403: ErrorBody } },
+      schema: {
+        tags,
+        security,
+        summary: 'List users (admin)',
+        querystring: Pagination,
+        response: { 200: Type.Array(UserBody), ...authErrors, 403: ErrorBody },
+      },
     },
-    async (request) => services.users.list(principalOf(request), { limit: request.query.limit ?? 50, offset: request.query.offset ?? 0 }),
+    async (request) =>
+      services.users.list(principalOf(request), {
+        limit: request.query.limit ?? 50,
+        offset: request.query.offset ?? 0,
+      }),
   );
 
   app.patch(

@@ -9,7 +9,15 @@ import type { App } from '../../app.ts';
 import { authenticate, principalOf, security } from '../../auth.ts';
 import { idempotencyOf } from '../../idempotency.ts';
 import { clientGone } from '../../client-gone.ts';
-import { AgentBody, AgentPromptBody, AgentSessionPromptBody, CreateAgentBody, CreateAgentQuery, toAgentBody, UpdateAgentBody } from '../../schemas/agents.ts';
+import {
+  AgentBody,
+  AgentPromptBody,
+  AgentSessionPromptBody,
+  CreateAgentBody,
+  CreateAgentQuery,
+  toAgentBody,
+  UpdateAgentBody,
+} from '../../schemas/agents.ts';
 import { authErrors, ErrorBody, IdOrUuid } from '../../schemas/common.ts';
 import { PageQuery, SessionCompletionResult } from '../../schemas/conversations.ts';
 import { NativeCompletionResponse } from '../../schemas/models.ts';
@@ -26,9 +34,15 @@ type AgentFields = Static<typeof UpdateAgentBody>;
 
 /** The body's fields as the agents service takes them: each one left out stays unset (create) or unchanged (update). */
 function toAgentInput(body: AgentFields): Partial<AgentInput> {
-  if (body.model_id !== undefined && body.model !== undefined && body.model_id !== body.model) throw invalid('model_id', 'differs from model; give one of them');
+  if (body.model_id !== undefined && body.model !== undefined && body.model_id !== body.model)
+    throw invalid('model_id', 'differs from model; give one of them');
   const model = body.model_id !== undefined ? body.model_id : body.model;
-  const settings = { temperature: body.temperature, topP: body.top_p, maxTokens: body.max_tokens, webSearch: body.web_search };
+  const settings = {
+    temperature: body.temperature,
+    topP: body.top_p,
+    maxTokens: body.max_tokens,
+    webSearch: body.web_search,
+  };
   const settingsGiven = Object.values(settings).some((value) => value !== undefined);
   return {
     ...(body.name !== undefined && { name: body.name }),
@@ -61,7 +75,13 @@ export function registerAgentsRoutes(app: App, services: Services) {
     '/api/v1/models/agents',
     {
       ...base,
-      schema: { tags, security, summary: 'List your agents, oldest first (admins: everyone’s); X-Total-Count says how many', querystring: PageQuery, response: { 200: Type.Array(AgentBody), ...authErrors } },
+      schema: {
+        tags,
+        security,
+        summary: 'List your agents, oldest first (admins: everyone’s); X-Total-Count says how many',
+        querystring: PageQuery,
+        response: { 200: Type.Array(AgentBody), ...authErrors },
+      },
     },
     async (request, reply) => {
       const page = await services.agents.list(principalOf(request), request.query);
@@ -85,7 +105,8 @@ export function registerAgentsRoutes(app: App, services: Services) {
         tags,
         security,
         summary: 'Create an agent named by ?name= (the other fields in an optional JSON body)',
-        description: 'The body may give model_id (or model), instructions, description, temperature, top_p, max_tokens, tools and metadata; no body is fine.',
+        description:
+          'The body may give model_id (or model), instructions, description, temperature, top_p, max_tokens, tools and metadata; no body is fine.',
         querystring: CreateAgentQuery,
         body: CreateAgentBody,
         response: { 201: AgentBody, ...authErrors },
@@ -94,7 +115,8 @@ export function registerAgentsRoutes(app: App, services: Services) {
     async (request, reply) => {
       const { name: bodyName, ...fields } = request.body;
       const queryName = request.query.name;
-      if (queryName !== undefined && bodyName !== undefined && queryName !== bodyName) throw invalid('name', 'the query string and the body give different names; give one');
+      if (queryName !== undefined && bodyName !== undefined && queryName !== bodyName)
+        throw invalid('name', 'the query string and the body give different names; give one');
       const name = queryName ?? bodyName;
       if (name === undefined) throw invalid('name', 'is required: POST /api/v1/models/agents?name={name}');
       const agent = await services.agents.create(principalOf(request), { ...toAgentInput(fields), name });
@@ -104,7 +126,16 @@ export function registerAgentsRoutes(app: App, services: Services) {
 
   app.get(
     '/api/v1/models/agents/:agent_id',
-    { ...base, schema: { tags, security, summary: 'Read an agent and its settings, by id or UUID', params: AgentParams, response: { 200: AgentBody, ...authErrors } } },
+    {
+      ...base,
+      schema: {
+        tags,
+        security,
+        summary: 'Read an agent and its settings, by id or UUID',
+        params: AgentParams,
+        response: { 200: AgentBody, ...authErrors },
+      },
+    },
     async (request) => toAgentBody(await services.agents.get(principalOf(request), request.params.agent_id)),
   );
 
@@ -116,10 +147,15 @@ export function registerAgentsRoutes(app: App, services: Services) {
     response: { 200: AgentBody, ...authErrors },
   };
   const update = async (request: FastifyRequest<{ Params: Static<typeof AgentParams>; Body: AgentFields }>) =>
-    toAgentBody(await services.agents.update(principalOf(request), request.params.agent_id, toAgentInput(request.body)));
+    toAgentBody(
+      await services.agents.update(principalOf(request), request.params.agent_id, toAgentInput(request.body)),
+    );
   app.patch(
     '/api/v1/models/agents/:agent_id',
-    { ...base, schema: { ...updateSchema, summary: 'Change an agent: each field given is set, null clears it, the others stay' } },
+    {
+      ...base,
+      schema: { ...updateSchema, summary: 'Change an agent: each field given is set, null clears it, the others stay' },
+    },
     update,
   );
   app.put(
@@ -160,7 +196,10 @@ export function registerAgentsRoutes(app: App, services: Services) {
         response: {
           200: {
             description: 'The answer (JSON), or Server-Sent Events when stream is true',
-            content: { 'application/json': { schema: NativeCompletionResponse }, 'text/event-stream': { schema: Type.String() } },
+            content: {
+              'application/json': { schema: NativeCompletionResponse },
+              'text/event-stream': { schema: Type.String() },
+            },
           },
           ...authErrors,
           ...modelErrors,
@@ -169,13 +208,26 @@ export function registerAgentsRoutes(app: App, services: Services) {
     },
     async (request, reply) => {
       const body = request.body;
-      if (body.prompt === undefined && body.messages === undefined) throw invalid('prompt', 'give prompt, messages, or both');
-      const messages: ChatMessage[] = [...(body.messages ?? []), ...(body.prompt !== undefined ? [{ role: 'user' as const, content: body.prompt }] : [])];
+      if (body.prompt === undefined && body.messages === undefined)
+        throw invalid('prompt', 'give prompt, messages, or both');
+      const messages: ChatMessage[] = [
+        ...(body.messages ?? []),
+        ...(body.prompt !== undefined ? [{ role: 'user' as const, content: body.prompt }] : []),
+      ];
       const stream = body.stream === true;
       const { run } = await services.agentRuns.complete(
         principalOf(request),
         request.params.agent_id,
-        { messages, model: body.model_id, temperature: body.temperature, top_p: body.top_p, max_tokens: body.max_tokens, stop: body.stop, seed: body.seed, stream },
+        {
+          messages,
+          model: body.model_id,
+          temperature: body.temperature,
+          top_p: body.top_p,
+          max_tokens: body.max_tokens,
+          stop: body.stop,
+          seed: body.seed,
+          stream,
+        },
         { signal: clientGone(reply) },
       );
       await sendNativeCompletion(request, reply, run, { stream, clock: services.clock });
@@ -190,14 +242,18 @@ export function registerAgentsRoutes(app: App, services: Services) {
       schema: {
         tags,
         security,
-        summary: "Send a prompt to an agent within a session; stored in its history, and the session becomes the agent's",
+        summary:
+          "Send a prompt to an agent within a session; stored in its history, and the session becomes the agent's",
         description: `The session's later completions get the agent's instructions too; a session another agent had is handed to this one. ${sseDescription}`,
         params: SessionAgentParams,
         body: AgentSessionPromptBody,
         response: {
           200: {
             description: 'The stored reply (JSON), or Server-Sent Events when stream is true',
-            content: { 'application/json': { schema: SessionCompletionResult }, 'text/event-stream': { schema: Type.String() } },
+            content: {
+              'application/json': { schema: SessionCompletionResult },
+              'text/event-stream': { schema: Type.String() },
+            },
           },
           ...authErrors,
           ...modelErrors,
@@ -211,7 +267,15 @@ export function registerAgentsRoutes(app: App, services: Services) {
         principalOf(request),
         request.params.session_id,
         request.params.agent_id,
-        { prompt: body.prompt, model: body.model_id, temperature: body.temperature, top_p: body.top_p, max_tokens: body.max_tokens, stream, idempotency: idempotencyOf(request) },
+        {
+          prompt: body.prompt,
+          model: body.model_id,
+          temperature: body.temperature,
+          top_p: body.top_p,
+          max_tokens: body.max_tokens,
+          stream,
+          idempotency: idempotencyOf(request),
+        },
         { signal: clientGone(reply) },
       );
       await sendSessionRun(request, reply, run, { stream });

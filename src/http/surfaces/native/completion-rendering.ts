@@ -14,7 +14,12 @@ import { sourcesOf } from '../../web-sources.ts';
  * Spec 000's answer to a completion without a session (POST /api/v1/models/completions, and a
  * prompt to an agent): one JSON object, or Server-Sent Events start → delta… → end, then [DONE].
  */
-export async function sendNativeCompletion(request: FastifyRequest, reply: FastifyReply, run: CompletionRun, options: { stream: boolean; clock: Clock }): Promise<void> {
+export async function sendNativeCompletion(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  run: CompletionRun,
+  options: { stream: boolean; clock: Clock },
+): Promise<void> {
   const id = `cmpl_${randomUUID()}`;
   const createdAt = isoAt(options.clock.now());
   if (!options.stream) {
@@ -43,7 +48,12 @@ export async function sendNativeCompletion(request: FastifyRequest, reply: Fasti
  * Spec 000's answer to a completion inside a session: the stored prompt and reply as JSON, or
  * Server-Sent Events start → delta… → end (the stored reply), then [DONE].
  */
-export async function sendSessionRun(request: FastifyRequest, reply: FastifyReply, run: ConversationRun, options: { stream: boolean }): Promise<void> {
+export async function sendSessionRun(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  run: ConversationRun,
+  options: { stream: boolean },
+): Promise<void> {
   const userMessage = toMessageBody(run.appended[0]!);
   if (!options.stream) {
     const { message } = await collectReply(run);
@@ -58,7 +68,13 @@ export async function sendSessionRun(request: FastifyRequest, reply: FastifyRepl
   }
   await streamReply(request, reply, run, {
     start: (sse) => {
-      sse.sendJson({ type: 'start', session_id: run.conversation.id, model: run.model, user_message: userMessage, message_id: run.reply.id });
+      sse.sendJson({
+        type: 'start',
+        session_id: run.conversation.id,
+        model: run.model,
+        user_message: userMessage,
+        message_id: run.reply.id,
+      });
       // Web search: the sources are known before the first token (docs/web-search.md).
       const sources = sourcesOf(run.reply);
       if (sources) sse.sendJson({ type: 'sources', sources });

@@ -15,7 +15,16 @@ export function registerKeysRoutes(app: App, services: Services) {
 
   app.post(
     '/api/v1/keys',
-    { ...base, schema: { tags, security, summary: 'Create an API key (the full key is returned once)', body: CreateApiKeyBody, response: { 201: CreatedApiKeyBody, ...authErrors, 403: ErrorBody } } },
+    {
+      ...base,
+      schema: {
+        tags,
+        security,
+        summary: 'Create an API key (the full key is returned once)',
+        body: CreateApiKeyBody,
+        response: { 201: CreatedApiKeyBody, ...authErrors, 403: ErrorBody },
+      },
+    },
     async (request, reply) => {
       const { key, apiKey } = await services.apiKeys.create(principalOf(request), request.body);
       return reply.code(201).send({ ...apiKey, key });
@@ -29,7 +38,7 @@ export function registerKeysRoutes(app: App, services: Services) {
       schema: {
         tags,
         security,
-        summary: 'List your API keys (admins: ?all=true for everyone\'s)',
+        summary: "List your API keys (admins: ?all=true for everyone's)",
         querystring: Type.Object({
           all: Type.Optional(Type.Boolean()),
           limit: Type.Integer({ minimum: 1, maximum: 100, default: 100 }),
@@ -45,14 +54,29 @@ export function registerKeysRoutes(app: App, services: Services) {
     '/api/v1/keys/:key_id',
     {
       ...base,
-      schema: { tags, security, summary: 'Read one API key, with what is left of each of its limits', params: KeyParams, response: { 200: ApiKeyWithRemainingBody, ...authErrors } },
+      schema: {
+        tags,
+        security,
+        summary: 'Read one API key, with what is left of each of its limits',
+        params: KeyParams,
+        response: { 200: ApiKeyWithRemainingBody, ...authErrors },
+      },
     },
     async (request) => services.limits.keyWithRemaining(principalOf(request), request.params.key_id),
   );
 
   app.delete(
     '/api/v1/keys/:key_id',
-    { ...base, schema: { tags, security, summary: 'Revoke an API key (effective on the next request)', params: KeyParams, response: { 200: ApiKeyBody, ...authErrors } } },
+    {
+      ...base,
+      schema: {
+        tags,
+        security,
+        summary: 'Revoke an API key (effective on the next request)',
+        params: KeyParams,
+        response: { 200: ApiKeyBody, ...authErrors },
+      },
+    },
     async (request) => services.apiKeys.revoke(principalOf(request), request.params.key_id),
   );
 }

@@ -18,7 +18,11 @@ export function registerLimitsRoutes(app: App, services: Services) {
         tags,
         security,
         summary: "Your limits (your plan's, and your key's own) with what is used and left of each",
-        querystring: Type.Object({ user: Type.Optional(Type.String({ maxLength: 64, description: "Admins: another user's limits (username, id or UUID)" })) }),
+        querystring: Type.Object({
+          user: Type.Optional(
+            Type.String({ maxLength: 64, description: "Admins: another user's limits (username, id or UUID)" }),
+          ),
+        }),
         response: { 200: LimitsOverviewBody, ...authErrors, 403: ErrorBody },
       },
     },

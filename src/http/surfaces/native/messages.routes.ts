@@ -18,28 +18,76 @@ export function registerMessagesRoutes(app: App, services: Services) {
 
   app.get(
     '/api/v1/sessions/:session_id/messages/:message_id',
-    { ...base, schema: { tags, security, summary: 'Read one message of a session', params: InSession, response: { 200: MessageBody, ...authErrors } } },
-    async (request) => toMessageBody(await services.conversations.getMessage(principalOf(request), request.params.message_id, request.params.session_id)),
+    {
+      ...base,
+      schema: {
+        tags,
+        security,
+        summary: 'Read one message of a session',
+        params: InSession,
+        response: { 200: MessageBody, ...authErrors },
+      },
+    },
+    async (request) =>
+      toMessageBody(
+        await services.conversations.getMessage(
+          principalOf(request),
+          request.params.message_id,
+          request.params.session_id,
+        ),
+      ),
   );
 
   app.delete(
     '/api/v1/sessions/:session_id/messages/:message_id',
-    { ...base, schema: { tags, security, summary: 'Delete one message of a session (not while it is being generated)', params: InSession, response: deleted } },
+    {
+      ...base,
+      schema: {
+        tags,
+        security,
+        summary: 'Delete one message of a session (not while it is being generated)',
+        params: InSession,
+        response: deleted,
+      },
+    },
     async (request, reply) => {
-      await services.conversations.deleteMessage(principalOf(request), request.params.message_id, request.params.session_id);
+      await services.conversations.deleteMessage(
+        principalOf(request),
+        request.params.message_id,
+        request.params.session_id,
+      );
       return reply.code(204).send(null);
     },
   );
 
   app.get(
     '/api/v1/messages/:message_id',
-    { ...base, schema: { tags, security, summary: 'Read one message by its id or UUID', params: Alone, response: { 200: MessageBody, ...authErrors } } },
-    async (request) => toMessageBody(await services.conversations.getMessage(principalOf(request), request.params.message_id)),
+    {
+      ...base,
+      schema: {
+        tags,
+        security,
+        summary: 'Read one message by its id or UUID',
+        params: Alone,
+        response: { 200: MessageBody, ...authErrors },
+      },
+    },
+    async (request) =>
+      toMessageBody(await services.conversations.getMessage(principalOf(request), request.params.message_id)),
   );
 
   app.delete(
     '/api/v1/messages/:message_id',
-    { ...base, schema: { tags, security, summary: 'Delete one message by its id or UUID (not while it is being generated)', params: Alone, response: deleted } },
+    {
+      ...base,
+      schema: {
+        tags,
+        security,
+        summary: 'Delete one message by its id or UUID (not while it is being generated)',
+        params: Alone,
+        response: deleted,
+      },
+    },
     async (request, reply) => {
       await services.conversations.deleteMessage(principalOf(request), request.params.message_id);
       return reply.code(204).send(null);

@@ -11,23 +11,46 @@ export function registerPlansRoutes(app: App, services: Services) {
   const admin = { onRequest: [authenticate(services), requireAdmin] };
   const tags = ['plans and limits'];
   const errors = { ...authErrors, 403: ErrorBody, 409: ErrorBody };
-  const PlanParams = Type.Object({ plan: Type.String({ description: 'Plan id or name', minLength: 1, maxLength: 64 }) });
+  const PlanParams = Type.Object({
+    plan: Type.String({ description: 'Plan id or name', minLength: 1, maxLength: 64 }),
+  });
 
   app.post(
     '/api/v1/plans',
-    { ...admin, schema: { tags, security, summary: 'Create a plan (admin)', body: CreatePlanBody, response: { 201: PlanBody, ...errors } } },
+    {
+      ...admin,
+      schema: {
+        tags,
+        security,
+        summary: 'Create a plan (admin)',
+        body: CreatePlanBody,
+        response: { 201: PlanBody, ...errors },
+      },
+    },
     async (request, reply) => reply.code(201).send(await services.plans.create(principalOf(request), request.body)),
   );
 
   app.get(
     '/api/v1/plans',
-    { ...admin, schema: { tags, security, summary: 'List plans (admin)', response: { 200: Type.Array(PlanBody), ...errors } } },
+    {
+      ...admin,
+      schema: { tags, security, summary: 'List plans (admin)', response: { 200: Type.Array(PlanBody), ...errors } },
+    },
     async (request) => services.plans.list(principalOf(request)),
   );
 
   app.get(
     '/api/v1/plans/:plan',
-    { ...admin, schema: { tags, security, summary: 'Read a plan (admin)', params: PlanParams, response: { 200: PlanBody, ...errors } } },
+    {
+      ...admin,
+      schema: {
+        tags,
+        security,
+        summary: 'Read a plan (admin)',
+        params: PlanParams,
+        response: { 200: PlanBody, ...errors },
+      },
+    },
     async (request) => services.plans.get(principalOf(request), request.params.plan),
   );
 
@@ -49,7 +72,16 @@ export function registerPlansRoutes(app: App, services: Services) {
 
   app.delete(
     '/api/v1/plans/:plan',
-    { ...admin, schema: { tags, security, summary: 'Delete a plan (admin); its users are left without one', params: PlanParams, response: { 200: PlanBody, ...errors } } },
+    {
+      ...admin,
+      schema: {
+        tags,
+        security,
+        summary: 'Delete a plan (admin); its users are left without one',
+        params: PlanParams,
+        response: { 200: PlanBody, ...errors },
+      },
+    },
     async (request) => services.plans.remove(principalOf(request), request.params.plan),
   );
 

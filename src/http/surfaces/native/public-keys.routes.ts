@@ -3,7 +3,12 @@ import type { Services } from '../../../services.ts';
 import type { App } from '../../app.ts';
 import { authenticate, principalOf, security } from '../../auth.ts';
 import { authErrors, IdOrUuid } from '../../schemas/common.ts';
-import { CreatedPublicKeyBody, CreatePublicKeyBody, PublicKeyBody, PublicKeyEventBody } from '../../schemas/public-agents.ts';
+import {
+  CreatedPublicKeyBody,
+  CreatePublicKeyBody,
+  PublicKeyBody,
+  PublicKeyEventBody,
+} from '../../schemas/public-agents.ts';
 
 /**
  * An agent's public keys (spec 002), managed by its owner: created for some web origins, listed,
@@ -22,21 +27,35 @@ export function registerPublicKeysRoutes(app: App, services: Services) {
       schema: {
         tags,
         security,
-        summary: 'Create a public key for an agent (the key is returned once); it only mints client tokens from the allowed origins',
+        summary:
+          'Create a public key for an agent (the key is returned once); it only mints client tokens from the allowed origins',
         params: AgentParams,
         body: CreatePublicKeyBody,
         response: { 201: CreatedPublicKeyBody, ...authErrors },
       },
     },
     async (request, reply) => {
-      const { key, publicKey } = await services.publicKeys.create(principalOf(request), request.params.agent_id, request.body);
+      const { key, publicKey } = await services.publicKeys.create(
+        principalOf(request),
+        request.params.agent_id,
+        request.body,
+      );
       return reply.code(201).send({ ...publicKey, key });
     },
   );
 
   app.get(
     '/api/v1/agents/:agent_id/public-keys',
-    { ...base, schema: { tags, security, summary: "An agent's public keys, revoked ones included", params: AgentParams, response: { 200: Type.Array(PublicKeyBody), ...authErrors } } },
+    {
+      ...base,
+      schema: {
+        tags,
+        security,
+        summary: "An agent's public keys, revoked ones included",
+        params: AgentParams,
+        response: { 200: Type.Array(PublicKeyBody), ...authErrors },
+      },
+    },
     async (request) => services.publicKeys.list(principalOf(request), request.params.agent_id),
   );
 

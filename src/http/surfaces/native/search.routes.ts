@@ -22,14 +22,20 @@ export function registerSearchRoutes(app: App, services: Services) {
         response: { 200: SearchAnswerBody, ...authErrors, 502: ErrorBody },
       },
     },
-    async (request, reply) => services.search.search(principalOf(request), toSearchInput(request.query), { signal: clientGone(reply) }),
+    async (request, reply) =>
+      services.search.search(principalOf(request), toSearchInput(request.query), { signal: clientGone(reply) }),
   );
 
   app.get(
     '/api/v1/search/status',
     {
       ...base,
-      schema: { tags, security, summary: 'How far indexing is: texts indexed, embedded, waiting and failed, and the embedding model', response: { 200: SearchStatusBody, 401: ErrorBody } },
+      schema: {
+        tags,
+        security,
+        summary: 'How far indexing is: texts indexed, embedded, waiting and failed, and the embedding model',
+        response: { 200: SearchStatusBody, 401: ErrorBody },
+      },
     },
     async () => services.search.status(),
   );

@@ -40,7 +40,12 @@ export function registerSessionsRoutes(app: App, services: Services) {
         tags,
         security,
         summary: 'List your sessions, most recently active first',
-        querystring: Type.Intersect([PageQuery, Type.Object({ model: Type.Optional(Type.String({ maxLength: 200, description: 'Only sessions using this model' })) })]),
+        querystring: Type.Intersect([
+          PageQuery,
+          Type.Object({
+            model: Type.Optional(Type.String({ maxLength: 200, description: 'Only sessions using this model' })),
+          }),
+        ]),
         response: { 200: Type.Array(SessionBody), ...authErrors },
       },
     },
@@ -60,17 +65,28 @@ export function registerSessionsRoutes(app: App, services: Services) {
       preValidation: async (request) => {
         request.body ??= {};
       },
-      schema: { tags, security, summary: 'Create a session (every field optional; no body is fine); with agent_id, a session that belongs to that agent', body: CreateSessionBody, response: { 201: SessionBody, ...authErrors } },
+      schema: {
+        tags,
+        security,
+        summary:
+          'Create a session (every field optional; no body is fine); with agent_id, a session that belongs to that agent',
+        body: CreateSessionBody,
+        response: { 201: SessionBody, ...authErrors },
+      },
     },
     async (request, reply) => {
       // Spec 000 names a model model_id everywhere; model stays an alias.
       const { model_id, model, agent_id, ...fields } = request.body;
-      if (model_id !== undefined && model !== undefined && model_id !== model) throw invalid('model_id', 'differs from model; give one of them');
+      if (model_id !== undefined && model !== undefined && model_id !== model)
+        throw invalid('model_id', 'differs from model; give one of them');
       const input = { ...fields, model: model_id ?? model };
       const actor = principalOf(request);
       const session = await services.idempotency.once(actor.userId, idempotencyOf(request), {
         run: async () => {
-          const made = agent_id === undefined ? await services.conversations.create(actor, input) : await services.agentRuns.createSession(actor, agent_id, input);
+          const made =
+            agent_id === undefined
+              ? await services.conversations.create(actor, input)
+              : await services.agentRuns.createSession(actor, agent_id, input);
           return { value: made, conversationId: made.id };
         },
         replay: ({ conversationId }) => services.conversations.get(actor, conversationId),
@@ -81,7 +97,16 @@ export function registerSessionsRoutes(app: App, services: Services) {
 
   app.get(
     '/api/v1/sessions/:session_id',
-    { ...base, schema: { tags, security, summary: 'Read a session by id or UUID', params: SessionParams, response: { 200: SessionBody, ...authErrors } } },
+    {
+      ...base,
+      schema: {
+        tags,
+        security,
+        summary: 'Read a session by id or UUID',
+        params: SessionParams,
+        response: { 200: SessionBody, ...authErrors },
+      },
+    },
     async (request) => toSessionBody(await services.conversations.get(principalOf(request), request.params.session_id)),
   );
 
@@ -110,7 +135,13 @@ export function registerSessionsRoutes(app: App, services: Services) {
     '/api/v1/sessions/:session_id',
     {
       ...base,
-      schema: { tags, security, summary: 'Delete a session and its history', params: SessionParams, response: { 204: Type.Null({ description: 'Deleted' }), ...authErrors } },
+      schema: {
+        tags,
+        security,
+        summary: 'Delete a session and its history',
+        params: SessionParams,
+        response: { 204: Type.Null({ description: 'Deleted' }), ...authErrors },
+      },
     },
     async (request, reply) => {
       await services.conversations.delete(principalOf(request), request.params.session_id);
@@ -132,7 +163,11 @@ export function registerSessionsRoutes(app: App, services: Services) {
       },
     },
     async (request, reply) => {
-      const page = await services.conversations.listMessages(principalOf(request), request.params.session_id, request.query);
+      const page = await services.conversations.listMessages(
+        principalOf(request),
+        request.params.session_id,
+        request.query,
+      );
       reply.header('x-total-count', String(page.total));
       return page.items.map(toMessageBody);
     },
@@ -155,7 +190,10 @@ export function registerSessionsRoutes(app: App, services: Services) {
         response: {
           200: {
             description: 'The stored reply (JSON), or Server-Sent Events when stream is true',
-            content: { 'application/json': { schema: SessionCompletionResult }, 'text/event-stream': { schema: Type.String() } },
+            content: {
+              'application/json': { schema: SessionCompletionResult },
+              'text/event-stream': { schema: Type.String() },
+            },
           },
           ...authErrors,
           ...conflict,
@@ -168,7 +206,8 @@ export function registerSessionsRoutes(app: App, services: Services) {
       const body = request.body;
       const actor = principalOf(request);
       let content = body.prompt;
-      if (body.prompt_id !== undefined) content = await services.prompts.composeUserMessage(actor, body.prompt_id, body.variables ?? {}, body.prompt);
+      if (body.prompt_id !== undefined)
+        content = await services.prompts.composeUserMessage(actor, body.prompt_id, body.variables ?? {}, body.prompt);
       if (content === undefined) throw invalid('body.prompt', 'is required (or give prompt_id)');
       const run = await services.conversationCompletions.complete(
         actor,

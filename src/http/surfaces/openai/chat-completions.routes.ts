@@ -20,7 +20,12 @@ function contentText(content: unknown, index: number): string | null {
   if (Array.isArray(content)) {
     let text = '';
     for (const part of content) {
-      if (!part || typeof part !== 'object' || (part as { type?: unknown }).type !== 'text' || typeof (part as { text?: unknown }).text !== 'string') {
+      if (
+        !part ||
+        typeof part !== 'object' ||
+        (part as { type?: unknown }).type !== 'text' ||
+        typeof (part as { text?: unknown }).text !== 'string'
+      ) {
         throw invalid(`messages.${index}.content`, 'only text parts ({"type": "text", "text": …}) are supported');
       }
       text += (part as { text: string }).text;
@@ -41,7 +46,10 @@ function stopList(stop: unknown): string[] | undefined {
 export function toCompletionInput(body: Body): CompletionInput {
   if (body.n != null && body.n !== 1) throw invalid('n', 'only 1 is supported');
   const messages = body.messages.map((message, index): ChatMessage => {
-    const out: ChatMessage = { role: message.role === 'developer' ? 'system' : message.role, content: contentText(message.content, index) };
+    const out: ChatMessage = {
+      role: message.role === 'developer' ? 'system' : message.role,
+      content: contentText(message.content, index),
+    };
     if (message.name !== undefined) out.name = message.name;
     if (message.tool_call_id !== undefined) out.tool_call_id = message.tool_call_id;
     if (message.tool_calls !== undefined) out.tool_calls = message.tool_calls;
@@ -68,7 +76,8 @@ export function toCompletionInput(body: Body): CompletionInput {
 const wantsWebSearch = (body: Body) =>
   body.web_search === true || (typeof body.web_search_options === 'object' && body.web_search_options !== null);
 
-const includeUsage = (options: unknown) => typeof options === 'object' && options !== null && (options as { include_usage?: unknown }).include_usage === true;
+const includeUsage = (options: unknown) =>
+  typeof options === 'object' && options !== null && (options as { include_usage?: unknown }).include_usage === true;
 
 /** POST /v1/chat/completions: OpenAI's chat API, JSON or SSE chunks in OpenAI's exact format. */
 export function registerOpenAiChatRoutes(app: App, services: Services) {
@@ -92,7 +101,13 @@ export function registerOpenAiChatRoutes(app: App, services: Services) {
       // Stateless: no conversation, so no enricher; the same web search adds its context here.
       let sources: SourceBody[] | undefined;
       if (wantsWebSearch(request.body)) {
-        const augmented = await services.webSearch.augment({ actor, model: input.model, messages: input.messages, maxTokens: input.max_tokens, signal });
+        const augmented = await services.webSearch.augment({
+          actor,
+          model: input.model,
+          messages: input.messages,
+          maxTokens: input.max_tokens,
+          signal,
+        });
         input.messages = augmented.messages;
         sources = augmented.sources;
       }
@@ -112,7 +127,13 @@ export function registerOpenAiChatRoutes(app: App, services: Services) {
           choices: [
             {
               index: 0,
-              message: { role: 'assistant', content: result.toolCalls.length && !result.text ? null : result.text, refusal: null, ...toolCalls, ...cited },
+              message: {
+                role: 'assistant',
+                content: result.toolCalls.length && !result.text ? null : result.text,
+                refusal: null,
+                ...toolCalls,
+                ...cited,
+              },
               logprobs: null,
               finish_reason: openAiFinishReason(result.finishReason),
             },
@@ -140,15 +161,28 @@ export function registerOpenAiChatRoutes(app: App, services: Services) {
           const call = {
             index: delta.index,
             ...(delta.id ? { id: delta.id, type: 'function' } : {}),
-            function: { ...(delta.name ? { name: delta.name } : {}), ...(delta.arguments !== undefined ? { arguments: delta.arguments } : {}) },
+            function: {
+              ...(delta.name ? { name: delta.name } : {}),
+              ...(delta.arguments !== undefined ? { arguments: delta.arguments } : {}),
+            },
           };
           sse.send(`${head}${JSON.stringify({ tool_calls: [call] })}${tail}`);
         },
         end: (sse, finish, usage) => {
           const delta = sources ? JSON.stringify({ annotations: urlCitations(answer, sources) }) : '{}';
-          sse.send(`${head}${delta},"logprobs":null,"finish_reason":"${openAiFinishReason(finish)}"}]${withUsage ? ',"usage":null' : ''}}`);
+          sse.send(
+            `${head}${delta},"logprobs":null,"finish_reason":"${openAiFinishReason(finish)}"}]${withUsage ? ',"usage":null' : ''}}`,
+          );
           if (withUsage) {
-            sse.sendJson({ id, object: 'chat.completion.chunk', created, model: run.model, system_fingerprint: null, choices: [], usage: usageBody(usage) });
+            sse.sendJson({
+              id,
+              object: 'chat.completion.chunk',
+              created,
+              model: run.model,
+              system_fingerprint: null,
+              choices: [],
+              usage: usageBody(usage),
+            });
           }
         },
         errorFrame: (rendered) => rendered,

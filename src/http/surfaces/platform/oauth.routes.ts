@@ -50,10 +50,14 @@ export function registerOAuthRoutes(app: App, services: Services) {
       schema: {
         tags: ['auth'],
         summary: 'Sign out: revoke the sign-in a refresh or access token belongs to (RFC 7009)',
-        description: 'Every access and refresh token of that sign-in stops working. Answers 200 for unknown tokens too, as RFC 7009 asks.',
+        description:
+          'Every access and refresh token of that sign-in stops working. Answers 200 for unknown tokens too, as RFC 7009 asks.',
         consumes: ['application/x-www-form-urlencoded', 'application/json'],
         body: Type.Object(
-          { token: Type.String({ minLength: 1, maxLength: 4096 }), token_type_hint: Type.Optional(Type.String({ maxLength: 40 })) },
+          {
+            token: Type.String({ minLength: 1, maxLength: 4096 }),
+            token_type_hint: Type.Optional(Type.String({ maxLength: 40 })),
+          },
           { additionalProperties: true },
         ),
         response: { 200: Type.Object({}), 400: OAuthErrorBody },

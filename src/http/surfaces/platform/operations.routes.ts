@@ -12,11 +12,21 @@ const Status = Type.Object({ status: Type.String() });
 
 /** Liveness, readiness and Prometheus metrics for orchestrators and monitoring. */
 export function registerOperationsRoutes(app: App, services: Services, metrics: Registry) {
-  app.get('/healthz', { schema: { tags: ['operations'], summary: 'The process is up', response: { 200: Status } } }, async () => ({ status: 'ok' }));
+  app.get(
+    '/healthz',
+    { schema: { tags: ['operations'], summary: 'The process is up', response: { 200: Status } } },
+    async () => ({ status: 'ok' }),
+  );
 
   app.get(
     '/readyz',
-    { schema: { tags: ['operations'], summary: 'The database and the limits store (Redis in cluster mode) answer', response: { 200: Status, 503: Status } } },
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'The database and the limits store (Redis in cluster mode) answer',
+        response: { 200: Status, 503: Status },
+      },
+    },
     async (request, reply) => {
       try {
         await sql`select 1`.execute(services.sql.db);
@@ -34,7 +44,10 @@ export function registerOperationsRoutes(app: App, services: Services, metrics: 
     },
   );
 
-  const exposition = { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } };
+  const exposition = {
+    description: 'Prometheus text exposition format',
+    content: { 'text/plain': { schema: { type: 'string' } } },
+  };
   // Per-route counts reveal how the server is used (sign-ups, sign-in outcomes): a token keeps them for the scraper.
   const token = services.config.metricsToken;
   const expected = token === undefined ? undefined : sha256(`Bearer ${token}`);
@@ -50,8 +63,13 @@ export function registerOperationsRoutes(app: App, services: Services, metrics: 
     },
     async (request, reply) => {
       const given = request.headers.authorization;
-      if (expected !== undefined && (given === undefined || !timingSafeEqual(Buffer.from(sha256(given)), Buffer.from(expected)))) {
-        throw new AppError('unauthorized', 'The metrics need the token set in CAUSERIE_METRICS_TOKEN', { headers: { 'www-authenticate': 'Bearer realm="metrics"' } });
+      if (
+        expected !== undefined &&
+        (given === undefined || !timingSafeEqual(Buffer.from(sha256(given)), Buffer.from(expected)))
+      ) {
+        throw new AppError('unauthorized', 'The metrics need the token set in CAUSERIE_METRICS_TOKEN', {
+          headers: { 'www-authenticate': 'Bearer realm="metrics"' },
+        });
       }
       return reply.type(metrics.contentType).send(await metrics.metrics());
     },

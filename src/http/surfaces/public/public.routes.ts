@@ -31,7 +31,10 @@ export function registerPublicRoutes(app: App, services: Services) {
     const { origin } = clientOf(request);
     if (origin && (await services.publicConversations.originAllowed(origin))) {
       reply.header('access-control-allow-origin', origin);
-      reply.header('access-control-expose-headers', 'Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset');
+      reply.header(
+        'access-control-expose-headers',
+        'Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset',
+      );
     }
   };
 
@@ -47,7 +50,9 @@ export function registerPublicRoutes(app: App, services: Services) {
         schema: {
           tags,
           summary: `CORS preflight for ${methods} ${path}: allowed only from origins a live public key lists`,
-          response: { 204: { description: 'Preflight answer (Access-Control-Allow-* only for an allowed origin)', type: 'null' } },
+          response: {
+            204: { description: 'Preflight answer (Access-Control-Allow-* only for an allowed origin)', type: 'null' },
+          },
         },
       },
       async (_request, reply) => {
@@ -67,15 +72,16 @@ export function registerPublicRoutes(app: App, services: Services) {
       onRequest: cors,
       schema: {
         tags,
-        summary: 'Start a public conversation with the public key\'s agent and get its client token',
+        summary: "Start a public conversation with the public key's agent and get its client token",
         security: [{ publicKeyAuth: [] }],
         description:
-          'Authorization: Bearer <public key> (PUB_…), from a page whose Origin the key allows. :modelId is the agent\'s id or UUID, or the model it answers with.',
+          "Authorization: Bearer <public key> (PUB_…), from a page whose Origin the key allows. :modelId is the agent's id or UUID, or the model it answers with.",
         params: Type.Object({ modelId: Type.String({ minLength: 1, maxLength: 200 }) }),
         response: { 200: ClientTokenBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 429: ErrorBody },
       },
     },
-    async (request) => services.publicConversations.mintToken(request.headers.authorization, request.params.modelId, clientOf(request)),
+    async (request) =>
+      services.publicConversations.mintToken(request.headers.authorization, request.params.modelId, clientOf(request)),
   );
 
   app.get(
@@ -105,7 +111,10 @@ export function registerPublicRoutes(app: App, services: Services) {
         response: {
           200: {
             description: 'The answer (JSON), or Server-Sent Events when stream is true',
-            content: { 'application/json': { schema: PublicMessageBody }, 'text/event-stream': { schema: Type.String() } },
+            content: {
+              'application/json': { schema: PublicMessageBody },
+              'text/event-stream': { schema: Type.String() },
+            },
           },
           400: ErrorBody,
           403: ErrorBody,
@@ -126,7 +135,8 @@ export function registerPublicRoutes(app: App, services: Services) {
       }
       await streamReply(request, reply, run, {
         delta: (sse, text) => sse.sendJson({ type: 'delta', content: text }),
-        end: (sse, message) => sse.sendJson({ type: 'done', role: 'assistant', content: message.content, created_at: message.created_at }),
+        end: (sse, message) =>
+          sse.sendJson({ type: 'done', role: 'assistant', content: message.content, created_at: message.created_at }),
       });
       return reply;
     },

@@ -12,10 +12,19 @@ export function registerWidgetRoutes(app: App, _services: Services) {
       schema: {
         tags: ['public agents (spec 002)'],
         summary: 'The chat widget a web page embeds with <script src=".../widget.js" data-public-key data-agent async>',
-        response: { 200: { description: 'The widget script', content: { 'application/javascript': { schema: { type: 'string' } } } } },
+        response: {
+          200: {
+            description: 'The widget script',
+            content: { 'application/javascript': { schema: { type: 'string' } } },
+          },
+        },
       },
     },
     async (_request, reply) =>
-      reply.type('application/javascript; charset=utf-8').header('cache-control', 'public, max-age=300').header('x-content-type-options', 'nosniff').send(widget),
+      reply
+        .type('application/javascript; charset=utf-8')
+        .header('cache-control', 'public, max-age=300')
+        .header('x-content-type-options', 'nosniff')
+        .send(widget),
   );
 }

@@ -1,6 +1,5 @@
 import type { CreateTableBuilder, Kysely } from 'kysely';
 
-
 /** An integer primary key that the database assigns: serial on PostgreSQL, rowid alias on SQLite. */
 export function withId<T extends string>(table: CreateTableBuilder<T, never>, dialect: string) {
   return dialect === 'postgres'
@@ -66,7 +65,11 @@ export async function up(db: Kysely<unknown>, dialect: string): Promise<void> {
     .addColumn('created_at', 'text', (c) => c.notNull())
     .addColumn('updated_at', 'text', (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('conversations_user_updated').on('conversations').columns(['user_id', 'updated_at']).execute();
+  await db.schema
+    .createIndex('conversations_user_updated')
+    .on('conversations')
+    .columns(['user_id', 'updated_at'])
+    .execute();
 
   await withId(db.schema.createTable('messages'), dialect)
     .addColumn('uuid', 'text', (c) => c.notNull().unique())
@@ -94,8 +97,16 @@ export async function up(db: Kysely<unknown>, dialect: string): Promise<void> {
     .addColumn('status', 'text', (c) => c.notNull())
     .addColumn('created_at', 'text', (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('usage_records_user_created').on('usage_records').columns(['user_id', 'created_at']).execute();
-  await db.schema.createIndex('usage_records_key_created').on('usage_records').columns(['api_key_id', 'created_at']).execute();
+  await db.schema
+    .createIndex('usage_records_user_created')
+    .on('usage_records')
+    .columns(['user_id', 'created_at'])
+    .execute();
+  await db.schema
+    .createIndex('usage_records_key_created')
+    .on('usage_records')
+    .columns(['api_key_id', 'created_at'])
+    .execute();
 
   await db.schema
     .createTable('removed_models')

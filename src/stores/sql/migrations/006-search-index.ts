@@ -41,11 +41,15 @@ export async function up(db: Kysely<unknown>, dialect: string): Promise<void> {
     await sql`CREATE INDEX search_index_document ON search_index USING gin (document)`.execute(db);
     await sql`CREATE FUNCTION search_index_forget_message() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN DELETE FROM search_index WHERE kind = 'message' AND source_id = OLD.id; RETURN OLD; END $$`.execute(db);
-    await sql`CREATE TRIGGER messages_search_forget AFTER DELETE ON messages FOR EACH ROW EXECUTE FUNCTION search_index_forget_message()`.execute(db);
+    await sql`CREATE TRIGGER messages_search_forget AFTER DELETE ON messages FOR EACH ROW EXECUTE FUNCTION search_index_forget_message()`.execute(
+      db,
+    );
     return;
   }
   // `owner` holds "u<user id>": a query ANDs it, so FTS5 intersects with the user's rows itself.
-  await sql`CREATE VIRTUAL TABLE search_fts USING fts5(content, owner, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2')`.execute(db);
+  await sql`CREATE VIRTUAL TABLE search_fts USING fts5(content, owner, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2')`.execute(
+    db,
+  );
   await sql`CREATE TRIGGER search_index_fts_insert AFTER INSERT ON search_index BEGIN
     INSERT INTO search_fts(rowid, content, owner) VALUES (new.id, new.content, 'u' || new.user_id); END`.execute(db);
   await sql`CREATE TRIGGER search_index_fts_update AFTER UPDATE OF content ON search_index BEGIN

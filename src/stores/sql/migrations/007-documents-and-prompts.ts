@@ -69,12 +69,26 @@ export async function up(db: Kysely<unknown>, dialect: string): Promise<void> {
     .addColumn('page_from', 'integer', (c) => c.notNull())
     .addColumn('page_to', 'integer', (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('document_chunks_conversation').on('document_chunks').columns(['conversation_id', 'document_id', 'chunk_index']).execute();
+  await db.schema
+    .createIndex('document_chunks_conversation')
+    .on('document_chunks')
+    .columns(['conversation_id', 'document_id', 'chunk_index'])
+    .execute();
   await db.schema.createIndex('document_chunks_document').on('document_chunks').column('document_id').execute();
 
   const now = new Date().toISOString();
   await (db as Kysely<any>)
     .insertInto('prompts')
-    .values(systemTemplates.map((t) => ({ user_id: null, ...t, metadata: '{}', is_template: 1, usage_count: 0, created_at: now, updated_at: now })))
+    .values(
+      systemTemplates.map((t) => ({
+        user_id: null,
+        ...t,
+        metadata: '{}',
+        is_template: 1,
+        usage_count: 0,
+        created_at: now,
+        updated_at: now,
+      })),
+    )
     .execute();
 }

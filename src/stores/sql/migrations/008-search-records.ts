@@ -17,6 +17,10 @@ export async function up(db: Kysely<unknown>, dialect: string): Promise<void> {
     .addColumn('status', 'text', (c) => c.notNull())
     .addColumn('created_at', 'text', (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('search_records_user_created').on('search_records').columns(['user_id', 'created_at']).execute();
+  await db.schema
+    .createIndex('search_records_user_created')
+    .on('search_records')
+    .columns(['user_id', 'created_at'])
+    .execute();
   await db.schema.createIndex('search_records_created').on('search_records').column('created_at').execute();
 }

@@ -18,6 +18,11 @@ export async function up(db: Kysely<unknown>, dialect: string): Promise<void> {
     .addColumn('created_at', 'text', (c) => c.notNull())
     .addColumn('updated_at', 'text', (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('idempotency_keys_user_key').unique().on('idempotency_keys').columns(['user_id', 'key']).execute();
+  await db.schema
+    .createIndex('idempotency_keys_user_key')
+    .unique()
+    .on('idempotency_keys')
+    .columns(['user_id', 'key'])
+    .execute();
   await db.schema.createIndex('idempotency_keys_created').on('idempotency_keys').column('created_at').execute();
 }
