@@ -145,9 +145,9 @@ for (const dialect of dialects) {
       });
       assert.equal(packed.data.length, 2);
       assert.equal(packed.data[1]!.index, 1);
-      packed.data[0]!.embedding.forEach((value, i) =>
-        assert.ok(Math.abs(value - floats.data[0]!.embedding[i]!) < 1e-6),
-      );
+      for (const [i, value] of packed.data[0]!.embedding.entries()) {
+        assert.ok(Math.abs(value - floats.data[0]!.embedding[i]!) < 1e-6);
+      }
       assert.deepEqual(packed.usage, { prompt_tokens: 3, total_tokens: 3 });
       const row = (await usageRows(ctx.server)).at(-1)!;
       assert.deepEqual([row.model, row.prompt_tokens, row.completion_tokens], ['openai/embed', 3, 0]);
@@ -222,7 +222,7 @@ for (const dialect of dialects) {
         stream: true,
         stream_options: { include_usage: true },
       });
-      let usage;
+      let usage: OpenAI.CompletionUsage | null | undefined;
       for await (const chunk of stream) usage = chunk.usage ?? usage;
       assert.deepEqual(usage, {
         prompt_tokens: Math.ceil(content.length / 4),

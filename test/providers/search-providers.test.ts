@@ -9,6 +9,7 @@ import { SerperSearch } from '../../src/providers/search/serper.ts';
 import { TavilySearch } from '../../src/providers/search/tavily.ts';
 import { loadConfig } from '../../src/config.ts';
 import { startLoopback, type LoopbackServer } from '../helpers/searx.ts';
+import type { Json } from '../helpers/wire.ts';
 
 /**
  * The search adapters against scripted fakes of each API, with their real request and answer
@@ -19,12 +20,12 @@ interface Seen {
   method: string;
   path: string;
   headers: IncomingMessage['headers'];
-  body: any;
+  body: Json;
 }
 
 const never = new AbortController().signal;
 
-async function readBody(request: IncomingMessage): Promise<any> {
+async function readBody(request: IncomingMessage): Promise<Json> {
   let text = '';
   for await (const chunk of request) text += chunk;
   return text ? JSON.parse(text) : undefined;
@@ -60,18 +61,16 @@ describe('search adapters against scripted fakes', () => {
         response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(value));
       if (url.pathname === '/brave/res/v1/web/search' && request.method === 'GET') {
         if (request.headers['x-subscription-token'] !== 'brave-key') {
-          return void response
-            .writeHead(401, { 'content-type': 'application/json' })
-            .end(
-              JSON.stringify({
-                type: 'ErrorResponse',
-                error: {
-                  status: 401,
-                  code: 'SUBSCRIPTION_TOKEN_INVALID',
-                  detail: 'The provided subscription token is invalid.',
-                },
-              }),
-            );
+          return void response.writeHead(401, { 'content-type': 'application/json' }).end(
+            JSON.stringify({
+              type: 'ErrorResponse',
+              error: {
+                status: 401,
+                code: 'SUBSCRIPTION_TOKEN_INVALID',
+                detail: 'The provided subscription token is invalid.',
+              },
+            }),
+          );
         }
         if (scripted(url.searchParams.get('q')!, response, 'brave-key')) return;
         return void json({

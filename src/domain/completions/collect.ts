@@ -30,7 +30,8 @@ export async function collectCompletion(run: CompletionRun): Promise<CollectedCo
         text += event.text;
         break;
       case 'tool-call-delta': {
-        const call = (calls[event.index] ??= { id: '', type: 'function', function: { name: '', arguments: '' } });
+        calls[event.index] ??= { id: '', type: 'function', function: { name: '', arguments: '' } };
+        const call = calls[event.index]!;
         if (event.id) call.id = event.id;
         if (event.name) call.function.name += event.name;
         if (event.arguments) call.function.arguments += event.arguments;

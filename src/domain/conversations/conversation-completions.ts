@@ -213,7 +213,7 @@ export class ConversationCompletions {
       const history = [...stored, ...appended];
       const context = contextOf(conversation, history);
       const last = context.at(-1);
-      if (!last || last.role !== 'user') {
+      if (last?.role !== 'user') {
         throw invalid('messages', 'there is no user message to answer: the conversation must end with a user message');
       }
       const enriched = await this.enrich(actor, conversation, model, context, input, controller.signal);

@@ -17,8 +17,14 @@ const maxMessageLength = 300;
 function upstreamMessage(bodyText: string): string {
   let message: unknown = bodyText;
   try {
-    const body = JSON.parse(bodyText) as Record<string, any>;
-    message = body?.error?.message ?? body?.message ?? body?.detail ?? body?.error ?? bodyText;
+    const body = JSON.parse(bodyText) as {
+      error?: { message?: unknown } | string;
+      message?: unknown;
+      detail?: unknown;
+    } | null;
+    const error = body?.error;
+    message =
+      (typeof error === 'object' ? error?.message : undefined) ?? body?.message ?? body?.detail ?? error ?? bodyText;
     if (typeof message !== 'string') message = JSON.stringify(message);
   } catch {}
   const text = String(message).replace(/\s+/g, ' ').trim();

@@ -93,8 +93,7 @@ export async function* eventsOfSse(
       if (done) continue; // drain what follows [DONE] so the connection can be reused
       buffer = buffer ? buffer + chunk : chunk;
       let start = 0;
-      let newline: number;
-      while ((newline = buffer.indexOf('\n', start)) !== -1) {
+      for (let newline = buffer.indexOf('\n'); newline !== -1; newline = buffer.indexOf('\n', start)) {
         let line = buffer.slice(start, newline);
         start = newline + 1;
         if (line.endsWith('\r')) line = line.slice(0, -1);

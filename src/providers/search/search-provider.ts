@@ -38,7 +38,7 @@ export interface SearchHttpOptions {
  * refused key (502 naming the variable to check), a rate limit (429 with its Retry-After), a
  * timeout (504), an unreachable engine (502). The whole call is bounded by `timeoutMs`.
  */
-export async function searchJson(url: string, options: SearchHttpOptions): Promise<any> {
+export async function searchJson(url: string, options: SearchHttpOptions): Promise<unknown> {
   const timeout = AbortSignal.timeout(options.timeoutMs);
   const signal = AbortSignal.any([options.signal, timeout]);
   const timeoutError = () =>
@@ -88,6 +88,15 @@ export async function searchJson(url: string, options: SearchHttpOptions): Promi
 }
 
 /** Keeps the results that have an http(s) URL, numbered in order from 1. */
+/** The objects in the array at `path` inside an engine's answer; nothing when the answer has another shape. */
+export function itemsAt(body: unknown, ...path: string[]): Array<Record<string, unknown>> {
+  let value = body;
+  for (const key of path)
+    value = value && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
+  if (!Array.isArray(value)) return [];
+  return value.filter((item): item is Record<string, unknown> => !!item && typeof item === 'object');
+}
+
 export function ranked(
   results: Array<{ title?: unknown; url?: unknown; snippet?: unknown }>,
   count: number,
@@ -136,7 +145,7 @@ export abstract class KeyedSearch implements SearchProvider {
     url: string,
     signal: AbortSignal,
     init: { method: 'GET' | 'POST'; headers: Record<string, string>; body?: unknown },
-  ): Promise<any> {
+  ): Promise<unknown> {
     const who = {
       provider: this.id,
       origin: originOf(this.options.baseUrl),
