@@ -12,6 +12,7 @@ import { ModelsService } from './domain/models/models.service.ts';
 import { RemovedModelsStore } from './domain/models/models.store.ts';
 import { createLocalProvider, listLocalModelFiles } from './providers/local/local-provider.ts';
 import { CompletionsService } from './domain/completions/completions.service.ts';
+import { fromProvider } from './domain/completions/provider-failures.ts';
 import { RunningAnswers } from './domain/completions/running-answers.ts';
 import { ConversationCompletions } from './domain/conversations/conversation-completions.ts';
 import { ConversationsService } from './domain/conversations/conversations.service.ts';
@@ -393,7 +394,9 @@ function registryEmbedder(models: ModelsService, model: string): Embedder {
     async embed(texts, options) {
       const { entry, provider } = await models.resolve(model);
       if (!provider.embed) throw invalid('CAUSERIE_EMBEDDING_MODEL', `${entry.id} does not compute embeddings`);
-      const { embeddings } = await provider.embed(texts, entry.upstream, options);
+      const { embeddings } = await provider.embed(texts, entry.upstream, options).catch((error: unknown) => {
+        throw fromProvider(error);
+      });
       if (embeddings.length !== texts.length)
         throw new AppError(
           'upstream_error',

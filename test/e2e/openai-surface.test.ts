@@ -177,6 +177,8 @@ for (const dialect of dialects) {
         (error: unknown) => {
           assert.ok(error instanceof OpenAI.RateLimitError);
           assert.equal(error.headers?.get('retry-after'), '7');
+          // The provider's limit, not this server's quota: a client can tell them apart.
+          assert.equal(error.code, 'provider_rate_limited');
           return true;
         },
       );

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { AppError } from '../../src/domain/errors.ts';
+import { ProviderError, type ProviderFailure } from '../../src/providers/provider-error.ts';
 import { BraveSearch } from '../../src/providers/search/brave.ts';
 import { createSearchProvider } from '../../src/providers/search/create-search-provider.ts';
 import { SearxngSearch } from '../../src/providers/search/searxng.ts';
@@ -152,10 +152,10 @@ describe('search adapters against scripted fakes', () => {
   const serper = (apiKey = 'serper-key') => new SerperSearch({ ...options, baseUrl: `${fake.url}/serper`, apiKey });
   const searxng = (path = 'searxng') => new SearxngSearch({ ...options, baseUrl: `${fake.url}/${path}` });
 
-  async function fails(promise: Promise<unknown>, code: string, pattern: RegExp) {
+  async function fails(promise: Promise<unknown>, failure: ProviderFailure, pattern: RegExp) {
     await assert.rejects(promise, (error: unknown) => {
-      assert.ok(error instanceof AppError, String(error));
-      assert.equal(error.code, code, error.message);
+      assert.ok(error instanceof ProviderError, String(error));
+      assert.equal(error.failure, failure, error.message);
       assert.match(error.message, pattern);
       assert.doesNotMatch(error.message, /brave-key|tvly-key|serper-key/, 'never the key');
       return true;
@@ -201,52 +201,48 @@ describe('search adapters against scripted fakes', () => {
     ]);
     await fails(
       searxng('searxng-html').search('x', { count: 5, signal: never }),
-      'upstream_error',
+      'failed',
       /searxng.*403.*search\.formats/,
     );
   });
 
-  test('a refused key is a 502 naming the provider and the variable, never the key', async () => {
+  test('a refused key names the provider and the variable, never the key', async () => {
     await fails(
       brave('wrong').search('x', { count: 5, signal: never }),
-      'upstream_error',
+      'key_refused',
       /"brave".*401.*BRAVE_SEARCH_API_KEY/,
     );
-    await fails(tavily('wrong').search('x', { count: 5, signal: never }), 'upstream_error', /"tavily".*TAVILY_API_KEY/);
+    await fails(tavily('wrong').search('x', { count: 5, signal: never }), 'key_refused', /"tavily".*TAVILY_API_KEY/);
     await fails(
       serper('wrong').search('x', { count: 5, signal: never }),
-      'upstream_error',
+      'key_refused',
       /"serper".*403.*SERPER_API_KEY/,
     );
   });
 
-  test('a rate limit is a 429 keeping Retry-After; a timeout a 504; a non-JSON answer a 502; an unreachable engine a 502', async () => {
+  test('a rate limit keeps Retry-After; a timeout, a non-JSON answer, a 500 and an unreachable engine are told apart', async () => {
     for (const provider of [brave(), tavily(), serper(), searxng()]) {
-      await assert.rejects(provider.search('[[status:429]]', { count: 5, signal: never }), (error: AppError) => {
-        assert.equal(error.code, 'rate_limited');
-        assert.equal(error.headers['retry-after'], '17');
+      await assert.rejects(provider.search('[[status:429]]', { count: 5, signal: never }), (error: ProviderError) => {
+        assert.equal(error.failure, 'rate_limited');
+        assert.equal(error.retryAfter, '17');
         assert.match(error.message, new RegExp(`"${provider.id}" is rate limiting`));
         assert.doesNotMatch(error.message, /brave-key|tvly-key|serper-key/);
         return true;
       });
       await fails(
         provider.search('[[hang]]', { count: 5, signal: never }),
-        'upstream_timeout',
+        'timeout',
         new RegExp(`"${provider.id}".*500 ms`),
       );
-      await fails(provider.search('[[garbage]]', { count: 5, signal: never }), 'upstream_error', /other than JSON/);
-      await fails(
-        provider.search('[[status:500]]', { count: 5, signal: never }),
-        'upstream_error',
-        /failed \(upstream 500\)/,
-      );
+      await fails(provider.search('[[garbage]]', { count: 5, signal: never }), 'failed', /other than JSON/);
+      await fails(provider.search('[[status:500]]', { count: 5, signal: never }), 'failed', /failed \(upstream 500\)/);
     }
     await fails(
       new BraveSearch({ ...options, baseUrl: 'http://127.0.0.1:9', apiKey: 'brave-key' }).search('x', {
         count: 5,
         signal: never,
       }),
-      'upstream_error',
+      'unreachable',
       /Cannot reach.*"brave".*ECONNREFUSED/,
     );
   });

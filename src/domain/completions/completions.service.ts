@@ -1,4 +1,11 @@
-import type { ChatRequest, FinishReason, Provider, StreamEvent, Usage } from '../../providers/provider.ts';
+import type {
+  ChatRequest,
+  FinishReason,
+  Provider,
+  ProviderStreamEvent,
+  StreamEvent,
+  Usage,
+} from '../../providers/provider.ts';
 import { isoAt, type Clock } from '../clock.ts';
 import { AppError, invalid } from '../errors.ts';
 import type { Admission, LimitsGate } from '../limits/limits.types.ts';
@@ -7,6 +14,8 @@ import type { UsageStore } from '../usage/usage.store.ts';
 import type { Actor } from '../users/users.service.ts';
 import type { CompletionInput, CompletionRun, Completions } from './completions.types.ts';
 import { costMicros, countPromptTokens, estimateTextTokens, ProducedText } from './usage-meter.ts';
+import { ProviderError } from '../../providers/provider-error.ts';
+import { appErrorFromProvider, fromProvider } from './provider-failures.ts';
 import type { RunningAnswers } from './running-answers.ts';
 
 export interface CompletionsDeps {
@@ -95,7 +104,7 @@ export class CompletionsService implements Completions {
       conversationId: input.conversationId,
       onRecorded: running.done,
     });
-    let source: AsyncIterable<StreamEvent>;
+    let source: AsyncIterable<ProviderStreamEvent>;
     let request: ChatRequest;
     try {
       if (signal.aborted) throw signal.reason;
@@ -125,7 +134,7 @@ export class CompletionsService implements Completions {
         prompt_tokens: signal.aborted ? promptEstimate : 0,
         completion_tokens: 0,
       });
-      throw error;
+      throw fromProvider(error);
     }
     return {
       model: entry.id,
@@ -156,7 +165,7 @@ export class CompletionsService implements Completions {
       return { model: entry.id, embeddings: result.embeddings, usage };
     } catch (error) {
       await ledger.record(options.signal.aborted ? 'cancelled' : 'error', { prompt_tokens: 0, completion_tokens: 0 });
-      throw error;
+      throw fromProvider(error);
     }
   }
 }
@@ -216,7 +225,7 @@ class Ledger {
    * yielded, so a consumer that stops there (or leaves early: finally) still leaves one row.
    */
   async *track(
-    source: AsyncIterable<StreamEvent>,
+    source: AsyncIterable<ProviderStreamEvent>,
     promptEstimate: number,
     signal: AbortSignal,
   ): AsyncGenerator<StreamEvent> {
@@ -251,7 +260,7 @@ class Ledger {
           }
           case 'error':
             await this.record('error', await usageNow());
-            yield event;
+            yield { type: 'error', error: appErrorFromProvider(event.error) };
             return;
         }
       }
@@ -270,8 +279,8 @@ class Ledger {
       yield {
         type: 'error',
         error:
-          error instanceof AppError
-            ? error
+          error instanceof AppError || error instanceof ProviderError
+            ? (fromProvider(error) as AppError)
             : new AppError('upstream_error', `Provider "${provider.id}" failed mid-answer`, { cause: error }),
       };
     } finally {

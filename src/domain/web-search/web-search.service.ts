@@ -4,6 +4,7 @@ import type { FetchPolicy } from '../../providers/web/guarded-fetch.ts';
 import { readPage, type PageLimits, type PageText } from '../../providers/web/page-reader.ts';
 import { isoAt, type Clock } from '../clock.ts';
 import { estimateTokens } from '../conversations/context-window.ts';
+import { fromProvider } from '../completions/provider-failures.ts';
 import { AppError } from '../errors.ts';
 import type { Actor } from '../users/users.service.ts';
 import type { SearchAdmission, SearchUsageRecorder, Source } from './web-search.types.ts';
@@ -92,7 +93,7 @@ export class WebSearch {
       results = await provider.search(query, { count: this.deps.results, signal: input.signal });
     } catch (error) {
       await record('error', 0);
-      throw error;
+      throw fromProvider(error);
     }
     await record('complete', results.length);
     if (results.length === 0) return { messages: input.messages, sources: [] };

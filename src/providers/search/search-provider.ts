@@ -1,5 +1,5 @@
 import { request } from 'undici';
-import { AppError } from '../../domain/errors.ts';
+import { ProviderError } from '../provider-error.ts';
 import { transportError, upstreamStatusError, type UpstreamIdentity } from '../openai-compatible/upstream-errors.ts';
 
 /** One web search result, whatever the engine: its position in the engine's answer starts at 1. */
@@ -11,7 +11,7 @@ export interface SearchResult {
 }
 
 /**
- * A web search engine. search() answers the engine's results in its order, or throws an AppError
+ * A web search engine. search() answers the engine's results in its order, or throws a ProviderError
  * naming the provider (never its key), like a model provider's errors.
  */
 export interface SearchProvider {
@@ -42,8 +42,9 @@ export async function searchJson(url: string, options: SearchHttpOptions): Promi
   const timeout = AbortSignal.timeout(options.timeoutMs);
   const signal = AbortSignal.any([options.signal, timeout]);
   const timeoutError = () =>
-    new AppError(
-      'upstream_timeout',
+    new ProviderError(
+      options.who.provider,
+      'timeout',
       `Provider "${options.who.provider}" did not answer the search within ${options.timeoutMs} ms`,
     );
   try {
@@ -61,22 +62,25 @@ export async function searchJson(url: string, options: SearchHttpOptions): Promi
     if (response.statusCode < 200 || response.statusCode >= 300) {
       const hint = options.statusHints?.[response.statusCode];
       if (hint)
-        throw new AppError(
-          'upstream_error',
+        throw new ProviderError(
+          options.who.provider,
+          'failed',
           `Provider "${options.who.provider}" answered ${response.statusCode}: ${hint}`,
+          { status: response.statusCode },
         );
       throw upstreamStatusError(options.who, response.statusCode, response.headers, text);
     }
     try {
       return JSON.parse(text);
     } catch {
-      throw new AppError(
-        'upstream_error',
+      throw new ProviderError(
+        options.who.provider,
+        'failed',
         `Provider "${options.who.provider}" answered the search with something other than JSON`,
       );
     }
   } catch (error) {
-    if (error instanceof AppError) throw error;
+    if (error instanceof ProviderError) throw error;
     if (timeout.aborted) throw timeoutError();
     if (options.signal.aborted) throw error;
     throw transportError(options.who, error, {
