@@ -246,6 +246,7 @@ export function createServices(options: {
     results: config.searchResults,
     pages: config.webPages,
     contextWindow: (model) => modelCatalog.contextWindow(model),
+    tokenCounter: (model) => modelCatalog.tokenCounter(model),
     admission: limits.gate,
     usage: searchRecords,
     clock,

@@ -247,7 +247,7 @@ for (const dialect of dialects) {
 }
 
 test('the token estimate counts characters outside ASCII one token each', async () => {
-  const { estimateTextTokens } = await import('../../src/domain/completions/usage-meter.ts');
+  const { estimateTextTokens } = await import('../../src/domain/completions/token-budget.ts');
   assert.equal(estimateTextTokens('abcdefgh'), 2);
   assert.equal(estimateTextTokens('你好世界'), 4, 'four Chinese characters are at least four tokens, not one');
   assert.equal(estimateTextTokens('café'), 2, 'three ASCII letters (3/4) and one accented (1), rounded up');

@@ -13,7 +13,8 @@ import type { ModelEntry, ModelsService } from '../models/models.service.ts';
 import type { UsageStore } from '../usage/usage.store.ts';
 import type { Actor } from '../users/users.service.ts';
 import type { CompletionInput, CompletionRun, Completions } from './completions.types.ts';
-import { costMicros, countPromptTokens, estimateTextTokens, ProducedText } from './usage-meter.ts';
+import { estimateTextTokens, promptTokens, tokenCounterOf } from './token-budget.ts';
+import { costMicros, ProducedText } from './usage-meter.ts';
 import { ProviderError } from '../../providers/provider-error.ts';
 import { appErrorFromProvider, fromProvider } from './provider-failures.ts';
 import type { RunningAnswers } from './running-answers.ts';
@@ -78,7 +79,7 @@ export class CompletionsService implements Completions {
     if (options.signal.aborted) throw options.signal.reason;
     const { entry, provider } = await this.deps.models.resolve(input.model);
     validate(input, entry);
-    const promptEstimate = await countPromptTokens(provider, entry.upstream, input.messages);
+    const promptEstimate = await promptTokens(tokenCounterOf(provider, entry.upstream), input.messages);
     const reservedCompletion =
       input.max_tokens ??
       (entry.contextWindow ? Math.max(entry.contextWindow - promptEstimate, 1) : defaultReservedCompletionTokens);
@@ -230,10 +231,10 @@ class Ledger {
     signal: AbortSignal,
   ): AsyncGenerator<StreamEvent> {
     const { provider, entry } = this.run;
-    const produced = new ProducedText(provider.countTokens !== undefined);
+    const produced = new ProducedText(provider.countTokens ? tokenCounterOf(provider, entry.upstream) : undefined);
     let reported: Usage | undefined;
     const usageNow = async (): Promise<Usage> =>
-      reported ?? { prompt_tokens: promptEstimate, completion_tokens: await produced.tokens(provider, entry.upstream) };
+      reported ?? { prompt_tokens: promptEstimate, completion_tokens: await produced.tokens() };
     try {
       for await (const event of source) {
         switch (event.type) {

@@ -17,6 +17,7 @@ import {
   type ModelCatalog,
 } from './conversations.types.ts';
 import { fitToContext } from './context-window.ts';
+import { estimatingCounter } from '../completions/token-budget.ts';
 import type { ContextEnricher, EnrichedSettings } from './context-enrichers.ts';
 import { EventQueue } from './event-queue.ts';
 import type { SearchIndexHook } from './search-index-hook.ts';
@@ -218,9 +219,10 @@ export class ConversationCompletions {
       }
       const enriched = await this.enrich(actor, conversation, model, context, input, controller.signal);
       const maxTokens = input.max_tokens ?? enriched.settings.max_tokens;
-      const fitted = fitToContext(enriched.messages, {
+      const fitted = await fitToContext(enriched.messages, {
         contextWindow: await this.deps.models.contextWindow(model),
         maxTokens,
+        count: (await this.deps.models.tokenCounter?.(model)) ?? estimatingCounter,
       });
       // The client may have left while we looked things up: then no model is called, and what this request stored goes.
       if (controller.signal.aborted) throw controller.signal.reason;
