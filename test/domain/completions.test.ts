@@ -211,10 +211,9 @@ for (const dialect of dialects) {
       const before = upstream.chatRequests().length;
       const prompt = 'hello there, this prompt is not free [[delay:5000]]';
       const started = service.start(actor(), input(prompt), { signal: controller.signal });
-      await eventually(
-        async () => upstream.chatRequests().length > before || undefined,
-        'the upstream to receive the request',
-      );
+      await eventually(async () => upstream.chatRequests().length > before || undefined, {
+        what: 'the upstream to receive the request',
+      });
       controller.abort();
       await assert.rejects(started);
       const row = (await rows()).at(-1)!;

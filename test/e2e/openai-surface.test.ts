@@ -236,7 +236,7 @@ for (const dialect of dialects) {
           (await usageRows(ctx.server)).find(
             (r) => r.prompt_tokens === Math.ceil(content.length / 4) && r.completion_tokens === 3,
           ),
-        'the row',
+        { what: 'the row' },
       );
       assert.equal(row.status, 'complete');
     });
@@ -263,10 +263,9 @@ for (const dialect of dialects) {
       const delay = upstreamRequest.closedEarlyAt! - leftAt;
       // A correctness bound (the abort is propagated, not waited out), not a benchmark.
       assert.ok(delay < 100, `upstream closed ${delay.toFixed(1)} ms after the client left`);
-      const row = await eventually(
-        async () => (await usageRows(ctx.server)).find((r) => r.status === 'cancelled'),
-        'the cancelled row',
-      );
+      const row = await eventually(async () => (await usageRows(ctx.server)).find((r) => r.status === 'cancelled'), {
+        what: 'the cancelled row',
+      });
       assert.equal(row.model, 'openai/echo');
     });
   });

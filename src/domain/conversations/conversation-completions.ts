@@ -19,7 +19,7 @@ import {
 import { fitToContext } from './context-window.ts';
 import { estimatingCounter } from '../completions/token-budget.ts';
 import type { ContextEnricher, EnrichedSettings } from './context-enrichers.ts';
-import { EventQueue } from './event-queue.ts';
+import { AsyncQueue } from '../../lib/async-queue.ts';
 import type { SearchIndexHook } from './search-index-hook.ts';
 import { StreamPersister, type StreamTimings } from './stream-persister.ts';
 import type { IdempotencyKeys, IdempotencyRequest } from '../idempotency/idempotency-keys.ts';
@@ -273,7 +273,7 @@ export class ConversationCompletions {
           messageIds: appended.map((m) => m.id),
         });
       }
-      const queue = new EventQueue<StreamEvent>();
+      const queue = new AsyncQueue<StreamEvent>();
       handedOver = true;
       const userId = conversation.user_id;
       const indexReply = (final: Partial<MessageRow>) =>
@@ -374,7 +374,7 @@ export class ConversationCompletions {
   private async pump(
     run: CompletionRun,
     persister: StreamPersister,
-    queue: EventQueue<StreamEvent>,
+    queue: AsyncQueue<StreamEvent>,
     signal: AbortSignal,
     release: () => void,
     stored: (final: Partial<MessageRow>) => Promise<void> | undefined,

@@ -8,7 +8,7 @@ import {
   toFinishReason,
   toGenerationOptions,
 } from './chat-request-mapping.ts';
-import { EventChannel } from './event-channel.ts';
+import { AsyncQueue } from '../../lib/async-queue.ts';
 import { llamaRuntime, type LocalLogger } from './llama-runtime.ts';
 import { LoadedModel } from './loaded-model.ts';
 import { listLocalModelFiles, resolveLocalModelPath } from './local-model-files.ts';
@@ -105,7 +105,7 @@ export function createLocalProvider(options: LocalProviderOptions): LocalProvide
     request: ChatRequest,
     prepared: Prepared,
     signal: AbortSignal,
-    channel: EventChannel<ProviderStreamEvent>,
+    channel: AsyncQueue<ProviderStreamEvent>,
   ) {
     const { module } = await llamaRuntime(options.logger);
     const finish = (
@@ -189,7 +189,7 @@ export function createLocalProvider(options: LocalProviderOptions): LocalProvide
       };
       const consumerLeft = new AbortController();
       const stop = AbortSignal.any([signal, consumerLeft.signal]);
-      const channel: EventChannel<ProviderStreamEvent> = new EventChannel<ProviderStreamEvent>({
+      const channel: AsyncQueue<ProviderStreamEvent> = new AsyncQueue<ProviderStreamEvent>({
         start: () =>
           void generate(model, request, prepared, stop, channel).catch((error: unknown) => {
             channel.push({
