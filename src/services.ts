@@ -10,6 +10,10 @@ import { UsersStore } from './domain/users/users.store.ts';
 import { SignupThrottle } from './domain/users/signup-throttle.ts';
 import { ModelsService } from './domain/models/models.service.ts';
 import { RemovedModelsStore } from './domain/models/models.store.ts';
+import { registrySpecs, type ModelSpec, type ProviderSpec } from './domain/models/models.config.ts';
+import { createMockProvider } from './providers/mock/mock-provider.ts';
+import { OpenAiCompatibleProvider } from './providers/openai-compatible/openai-compatible-provider.ts';
+import type { Provider } from './providers/provider.ts';
 import { createLocalProvider, listLocalModelFiles } from './providers/local/local-provider.ts';
 import { CompletionsService } from './domain/completions/completions.service.ts';
 import { fromProvider } from './domain/completions/provider-failures.ts';
@@ -31,6 +35,9 @@ import { VisitorCounters } from './domain/public-agents/visitor-limits.ts';
 import { modelCatalogFrom } from './domain/conversations/model-catalog.ts';
 import { StreamRecovery } from './domain/conversations/stream-recovery.ts';
 import { createLimits } from './domain/limits/create-limits.ts';
+import { MemoryLimitCounters } from './stores/kv/memory-limit-counters.ts';
+import { RedisLimitCounters } from './stores/kv/redis-limit-counters.ts';
+import { openRedis } from './stores/kv/redis.ts';
 import type { LimitsService } from './domain/limits/limits.service.ts';
 import type { LimitsGate } from './domain/limits/limits.types.ts';
 import { PlansService } from './domain/plans/plans.service.ts';
@@ -140,15 +147,23 @@ export function createServices(options: {
     if (!['silent', 'fatal', 'error'].includes(config.logLevel))
       process.stderr.write(`${JSON.stringify({ level: 40, time: clock.now(), msg: message })}\n`);
   };
-  const local = {
-    provider: createLocalProvider({
-      modelsDir: config.modelsDir,
-      threads: config.localThreads,
-      logger: { info: () => {}, warn: (_data, message) => warn(`local: ${message}`) },
-    }),
-    listFiles: () => listLocalModelFiles(config.modelsDir),
-  };
-  const models = new ModelsService({ config, store: new RemovedModelsStore(sql.db), clock, warn, local });
+  const localProvider = createLocalProvider({
+    modelsDir: config.modelsDir,
+    threads: config.localThreads,
+    logger: { info: () => {}, warn: (_data, message) => warn(`local: ${message}`) },
+  });
+  const models = new ModelsService({
+    ...modelProviders(config, [localProvider]),
+    localProviderId: localProvider.id,
+    listLocalFiles: () => listLocalModelFiles(config.modelsDir),
+    store: new RemovedModelsStore(sql.db),
+    clock,
+    warn,
+  });
+  const modelsRefresh =
+    config.modelsRefreshSeconds > 0
+      ? setInterval(() => void models.refresh(), config.modelsRefreshSeconds * 1000).unref()
+      : undefined;
   const conversationsStore = new ConversationsStore(sql.db);
   const modelCatalog = modelCatalogFrom(models, config.defaultModel);
   const searchStore = new SearchStore(sql.db, sql.dialect);
@@ -166,8 +181,9 @@ export function createServices(options: {
   const usageStore = new UsageStore(sql.db);
   const searchRecords = new SearchRecordsStore(sql.db);
   const limits = createLimits({
-    warn,
-    redisUrl: config.redisUrl,
+    counters: config.redisUrl
+      ? new RedisLimitCounters(openRedis(config.redisUrl, warn), { ownsConnection: true })
+      : new MemoryLimitCounters(),
     redisPrefix: config.redisPrefix,
     defaultPlan: config.defaultPlan,
     clock,
@@ -378,11 +394,44 @@ export function createServices(options: {
       closed = true;
       clearTimeout(sweepTimer);
       clearInterval(sweepTimer);
+      clearInterval(modelsRefresh);
       await models.close();
       await limits.close();
       await sql.close();
     },
   };
+}
+
+/**
+ * The model providers the configuration declares, built once: an OpenAI-compatible adapter per
+ * provider that has its key, the in-process mock when enabled, then `extra` (the local engine, or
+ * a test's own). Providers whose key variable is unset stay in `specs`, so the registry can say why.
+ */
+export function modelProviders(
+  config: Config,
+  extra: Provider[] = [],
+): { specs: ProviderSpec[]; mapped: ModelSpec[]; providers: Provider[] } {
+  const { providers: specs, models: mapped } = registrySpecs(config);
+  const timeouts = {
+    connectMs: config.providerConnectTimeoutMs,
+    firstByteMs: config.providerFirstByteTimeoutMs,
+    idleMs: config.providerIdleTimeoutMs,
+  };
+  const providers: Provider[] = specs
+    .filter((spec) => !spec.keyMissing)
+    .map((spec) => new OpenAiCompatibleProvider({ ...spec, timeouts, retries: config.providerRetries }));
+  if (config.mockProvider) {
+    providers.push(createMockProvider({ timeouts }));
+    specs.push({
+      id: 'mock',
+      kind: 'mock',
+      baseUrl: 'in-process',
+      streamUsage: true,
+      seedField: 'seed',
+      discover: true,
+    });
+  }
+  return { specs, mapped, providers: [...providers, ...extra] };
 }
 
 /**

@@ -10,6 +10,7 @@ import { UsageStore } from '../../src/domain/usage/usage.store.ts';
 import type { CompletionInput } from '../../src/domain/completions/completions.types.ts';
 import { AppError } from '../../src/domain/errors.ts';
 import type { LimitRequest, LimitsGate } from '../../src/domain/limits/limits.types.ts';
+import { modelProviders } from '../../src/services.ts';
 import { ModelsService } from '../../src/domain/models/models.service.ts';
 import { RemovedModelsStore } from '../../src/domain/models/models.store.ts';
 import { startScriptedUpstream, type ScriptedUpstream } from '../../src/providers/mock/scripted-upstream.ts';
@@ -98,7 +99,12 @@ for (const dialect of dialects) {
         .returning('id')
         .executeTakeFirstOrThrow();
       userId = user.id;
-      models = new ModelsService({ config, store: new RemovedModelsStore(sql.db), clock });
+      models = new ModelsService({
+        ...modelProviders(config),
+        listLocalFiles: async () => [],
+        store: new RemovedModelsStore(sql.db),
+        clock,
+      });
       gate = new RecordingGate();
       service = new CompletionsService({
         models,
