@@ -107,7 +107,11 @@ for (const dialect of dialects) {
         .executeTakeFirstOrThrow();
       const store = new UsageStore(sql.db);
       const at = (day: string, tokens: number) => ({ ...row(other.id, tokens), created_at: `${day}T10:00:00.000Z` });
-      await Promise.all([store.insert(at('2030-01-01', 5)), store.insert(at('2030-01-02', 7)), store.insert(at('2030-01-02', 1))]);
+      await Promise.all([
+        store.insert(at('2030-01-01', 5)),
+        store.insert(at('2030-01-02', 7)),
+        store.insert(at('2030-01-02', 1)),
+      ]);
       const period = { from: '2030-01-01T00:00:00.000Z', to: '2030-01-03T00:00:00.000Z' };
       assert.deepEqual(
         (await store.report(period, ['user'])).map((r) => [r.user_id, r.username, r.requests, r.prompt_tokens]),

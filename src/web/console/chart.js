@@ -1,0 +1,62 @@
+import { h } from './dom.js';
+
+const svgNs = 'http://www.w3.org/2000/svg';
+const svg = (tag, attributes = {}, ...children) => {
+  const element = document.createElementNS(svgNs, tag);
+  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, String(value));
+  element.append(...children);
+  return element;
+};
+
+/**
+ * A bar chart drawn as SVG (no library): one bar per label, the largest value at full height. The
+ * figure has a text alternative; the same numbers are in the table beside it.
+ */
+export function barChart(title, labels, values, format = String) {
+  const width = 600;
+  const height = 180;
+  const top = 12;
+  const bottom = 28;
+  const max = Math.max(1, ...values);
+  const step = width / Math.max(1, labels.length);
+  const barWidth = Math.max(2, step * 0.7);
+  const bars = labels.map((label, index) => {
+    const barHeight = ((height - top - bottom) * values[index]) / max;
+    return svg(
+      'rect',
+      {
+        class: 'bar',
+        x: index * step + (step - barWidth) / 2,
+        y: height - bottom - barHeight,
+        width: barWidth,
+        height: Math.max(0, barHeight),
+      },
+      svg('title', {}, `${label}: ${format(values[index])}`),
+    );
+  });
+  // A few labels under the axis: the first, the last and some between, so they never overlap.
+  const every = Math.max(1, Math.ceil(labels.length / 6));
+  const ticks = labels
+    .map((label, index) => [label, index])
+    .filter(([, index]) => index % every === 0 || index === labels.length - 1)
+    .map(([label, index]) =>
+      svg(
+        'text',
+        { class: 'tick', x: index * step + step / 2, y: height - 8, 'text-anchor': 'middle' },
+        label.slice(5),
+      ),
+    );
+  const summary = `${title}: highest ${format(max === 1 && !values.some((v) => v > 0) ? 0 : Math.max(...values, 0))}, total ${format(values.reduce((a, b) => a + b, 0))} over ${labels.length} days`;
+  return h(
+    'figure',
+    { className: 'chart' },
+    svg(
+      'svg',
+      { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': summary, preserveAspectRatio: 'none' },
+      svg('line', { class: 'axis', x1: 0, x2: width, y1: height - bottom, y2: height - bottom }),
+      ...bars,
+      ...ticks,
+    ),
+    h('figcaption', {}, title),
+  );
+}
