@@ -34,25 +34,33 @@ export function barChart(title, labels, values, format = String) {
       svg('title', {}, `${label}: ${format(values[index])}`),
     );
   });
-  // A few labels under the axis: the first, the last and some between, so they never overlap.
+  // A few labels under the axis: the first, the last and some between, far enough apart not to overlap.
+  const last = labels.length - 1;
   const every = Math.max(1, Math.ceil(labels.length / 6));
   const ticks = labels
     .map((label, index) => [label, index])
-    .filter(([, index]) => index % every === 0 || index === labels.length - 1)
+    .filter(([, index]) => index === last || (index % every === 0 && last - index >= every / 2))
     .map(([label, index]) =>
       svg(
         'text',
-        { class: 'tick', x: index * step + step / 2, y: height - 8, 'text-anchor': 'middle' },
+        {
+          class: 'tick',
+          // The first and last labels hug the edges so neither is cut off.
+          x: index === 0 ? 0 : index === last ? width : index * step + step / 2,
+          y: height - 6,
+          'text-anchor': index === 0 ? 'start' : index === last ? 'end' : 'middle',
+        },
         label.slice(5),
       ),
     );
-  const summary = `${title}: highest ${format(max === 1 && !values.some((v) => v > 0) ? 0 : Math.max(...values, 0))}, total ${format(values.reduce((a, b) => a + b, 0))} over ${labels.length} days`;
+  const total = values.reduce((sum, value) => sum + value, 0);
+  const summary = `${title}: highest ${format(Math.max(0, ...values))}, total ${format(total)} over ${labels.length} days`;
   return h(
     'figure',
     { className: 'chart' },
     svg(
       'svg',
-      { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': summary, preserveAspectRatio: 'none' },
+      { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': summary },
       svg('line', { class: 'axis', x1: 0, x2: width, y1: height - bottom, y2: height - bottom }),
       ...bars,
       ...ticks,

@@ -110,8 +110,8 @@ export async function conversationsPage(main, { rest, query }) {
 
   if (q) {
     const { body } = await api(`/api/v1/search?q=${encodeURIComponent(q)}&limit=50`);
+    if (body.notice) main.append(h('p', {}, body.notice));
     main.append(
-      body.notice ? h('p', {}, body.notice) : null,
       table(
         `Messages matching “${q}”`,
         ['Conversation', 'Role', 'Text'],

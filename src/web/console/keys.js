@@ -101,8 +101,8 @@ export async function keysPage(main) {
                   onclick: async () => {
                     if (!confirm(`Revoke ${key.name ?? key.prefix}? Programs using it stop at once.`)) return;
                     await api(`/api/v1/keys/${key.id}`, { method: 'DELETE' });
-                    announce(`Key ${key.name ?? key.prefix} revoked.`);
                     await refresh();
+                    announce(`Key ${key.name ?? key.prefix} revoked.`);
                   },
                 },
                 'Revoke',

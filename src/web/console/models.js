@@ -30,8 +30,8 @@ export async function modelsPage(main, { me }) {
                 onclick: async () => {
                   if (!confirm(`Remove ${model.id}? It can be restored below.`)) return;
                   await api(`/api/v1/models/${encode(model.id)}`, { method: 'DELETE' });
-                  announce(`${model.id} removed.`);
                   await refresh();
+                  announce(`${model.id} removed.`);
                 },
               },
               'Remove',
@@ -59,8 +59,8 @@ export async function modelsPage(main, { me }) {
               'aria-label': `Restore ${model.id}`,
               onclick: async () => {
                 await api(`/api/v1/models/removed/${encode(model.id)}`, { method: 'DELETE' });
-                announce(`${model.id} restored.`);
                 await refresh();
+                announce(`${model.id} restored.`);
               },
             },
             'Restore',

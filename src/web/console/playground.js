@@ -62,7 +62,7 @@ export async function playgroundPage(main) {
 
   const form = h(
     'form',
-    { className: 'card', 'aria-label': 'Prompt' },
+    { className: 'card', 'aria-label': 'Request' },
     field('Model or agent', target),
     field('System prompt', system, 'Optional; an agent adds its own instructions first.'),
     h('div', { className: 'pair' }, field('Temperature', temperature), field('Max tokens', maxTokens)),

@@ -68,7 +68,7 @@ export async function usagePage(main, { me, query }) {
   const lineOf = new Map(byDay.rows.map((row) => [row.day, row]));
   const series = (pick) => days.map((day) => (lineOf.has(day) ? pick(lineOf.get(day)) : 0));
   const { total } = byDay;
-  main.append(
+  const parts = [
     h(
       'p',
       { className: 'totals' },
@@ -121,5 +121,6 @@ export async function usagePage(main, { me, query }) {
           byUser.rows.map((row) => [row.username, ...totalsRow(row)]),
         )
       : null,
-  );
+  ];
+  main.append(...parts.filter(Boolean));
 }
