@@ -253,6 +253,35 @@ describe('the web console in a real browser (chromium)', () => {
     }
   });
 
+  test("an admin picks whose usage to see, or everyone's split by user", async () => {
+    const { page, context, problems } = await open();
+    try {
+      await signIn(page, 'admin', server.adminPassword);
+      await go(page, 'Usage');
+      await page.getByLabel('Whose usage').selectOption('bruno');
+      await page.getByRole('button', { name: 'Show' }).click();
+      await page.getByText(/^bruno, /).waitFor();
+      await page.getByRole('region', { name: 'By key' }).getByRole('row').filter({ hasText: 'from-test' }).waitFor();
+      await page.getByLabel('Whose usage').selectOption('Everyone');
+      await page.getByRole('button', { name: 'Show' }).click();
+      const byUser = page.getByRole('region', { name: 'By user' });
+      await byUser.waitFor();
+      const everyone = (await server.api('/api/v1/usage?all=true&group_by=user')).body.rows;
+      for (const line of everyone) {
+        const cells = await byUser
+          .getByRole('row')
+          .filter({ hasText: line.username })
+          .getByRole('cell')
+          .allTextContents();
+        assert.deepEqual(cells.slice(0, 2), [line.username, String(line.requests)]);
+      }
+      assert.ok(everyone.some((line: { username: string }) => line.username === 'bruno'));
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+
   test('agents: create one, edit it, make a public key and copy the widget snippet', async () => {
     const { page, context, problems } = await open();
     try {
@@ -441,10 +470,17 @@ describe('the web console in a real browser (chromium)', () => {
     }
   });
 
-  test('a reload keeps the sign-in (the cookie renews it); signing out revokes it', async () => {
+  test('signing in by keyboard; a reload keeps the sign-in (the cookie renews it); signing out revokes it', async () => {
     const { page, context, tokens, problems } = await open();
     try {
-      await signIn(page, 'bruno', bruno.password);
+      // Keyboard only: the focus starts in the username box, Tab moves on, Enter submits.
+      await page.goto(`${server.url}/console`);
+      await page.getByLabel('Username').waitFor();
+      await page.keyboard.type('bruno');
+      await page.keyboard.press('Tab');
+      await page.keyboard.type(bruno.password);
+      await page.keyboard.press('Enter');
+      await page.getByRole('button', { name: 'Sign out' }).waitFor();
       await page.reload();
       await page.getByRole('button', { name: 'Sign out' }).waitFor();
       assert.equal(tokens.length, 2, 'one token from the sign-in, one from the renewal after the reload');

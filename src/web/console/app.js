@@ -109,6 +109,8 @@ async function signedIn() {
 }
 
 whenSignedOut(signedOut);
+// A message belongs to the page it was said on: moving elsewhere from the navigation clears it.
+nav.addEventListener('click', () => announce(''));
 window.addEventListener('hashchange', () => void show().then(() => main.focus()));
 if (await renew()) await signedIn();
 else signedOut();

@@ -1,4 +1,4 @@
-import { announce, h, table } from './dom.js';
+import { announce, h, table, when } from './dom.js';
 import { api } from './session.js';
 
 const price = (prices) =>
@@ -51,7 +51,7 @@ export async function modelsPage(main, { me }) {
         ['Model', 'Removed', ''],
         removed.map((model) => [
           h('code', {}, model.id),
-          model.removed_at ?? '',
+          when(model.removed_at),
           h(
             'button',
             {
