@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -103,6 +103,13 @@ describe('the web console in a real browser (chromium)', () => {
     try {
       await page.goto(`${server.url}/console`);
       await inspect(page, 'sign-in', () => page.getByLabel('Username').waitFor());
+      // Everything the console loads comes from this server, within a small budget (docs/console.md states it).
+      const files = [...new Set(seen.local.filter((url) => /^\/console(\/assets\/|$)/.test(new URL(url).pathname)))];
+      let bytes = 0;
+      for (const url of files) bytes += (await (await fetch(url)).arrayBuffer()).byteLength;
+      writeFileSync(`${shots}/transfer-size.txt`, `${files.length} files, ${bytes} bytes\n`);
+      assert.equal(files.length, 13, files.join(' '));
+      assert.ok(bytes < 64 * 1024, `the console weighs ${bytes} bytes`);
       await page.getByLabel('Username').fill('bruno');
       await page.getByLabel('Password').fill('wrong password');
       await page.getByRole('button', { name: 'Sign in' }).click();
