@@ -166,6 +166,10 @@ describe('the web console in a real browser (chromium)', () => {
       const requestsChart = page.getByRole('img', { name: /^Requests per day/ });
       assert.match((await requestsChart.getAttribute('aria-label')) ?? '', /total 1 over 30 days/);
       assert.equal(await requestsChart.locator('rect title', { hasText: `${today}: 1` }).count(), 1);
+      assert.equal(
+        await page.getByRole('img', { name: /^Requests by key/ }).getAttribute('aria-label'),
+        'Requests by key: from-test 1',
+      );
       assert.equal(await page.getByLabel('Whose usage').count(), 0, 'only admins choose whose usage');
       await inspect(page, 'usage', () => requestsChart.waitFor());
 
@@ -207,11 +211,22 @@ describe('the web console in a real browser (chromium)', () => {
       (await server.api('/api/v1/users/bruno/plan', { method: 'PUT', body: { plan: 'console-free' } })).status,
       200,
     );
+    const limited = await server.api('/api/v1/keys', {
+      method: 'POST',
+      auth: bruno.basic,
+      body: { name: 'limited-key', limits: { requests_per_day: 10 } },
+    });
+    const call = await server.api('/api/v1/models/completions', {
+      method: 'POST',
+      auth: limited.body.key,
+      body: { model_id: 'mock/echo', prompt: 'one call' },
+    });
+    assert.equal(call.status, 200);
     const { page, context, problems } = await open();
     try {
       await signIn(page, 'bruno', bruno.password);
       await go(page, 'Limits');
-      const meter = page.getByRole('meter', { name: 'Requests today (UTC) (plan)' });
+      const meter = page.getByRole('meter', { name: 'Requests today (UTC)', exact: true });
       await meter.waitFor();
       const used = (await server.api('/api/v1/limits', { auth: bruno.basic })).body.limits.find(
         (l: { scope: string }) => l.scope === 'user.requests_per_day',
@@ -220,6 +235,11 @@ describe('the web console in a real browser (chromium)', () => {
       assert.equal(await meter.getAttribute('value'), String(used.remaining));
       await page.getByText(`${used.remaining} left of 100`).waitFor();
       await page.getByText('Your plan: console-free.').waitFor();
+      // A key's own limit, after one call with the key.
+      const keyMeter = page.getByRole('meter', { name: 'Requests today (UTC) (key limited-key)' });
+      assert.equal(await keyMeter.getAttribute('max'), '10');
+      assert.equal(await keyMeter.getAttribute('value'), '9');
+      await page.getByText('9 left of 10', { exact: true }).waitFor();
       await inspect(page, 'limits', () => meter.waitFor());
       assert.deepEqual(problems, []);
     } finally {

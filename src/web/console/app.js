@@ -44,7 +44,8 @@ async function show() {
   try {
     await render(main, { me, rest, query });
   } catch (error) {
-    main.append(h('p', { className: 'error', role: 'alert' }, messageOf(error)));
+    // Signed out meanwhile (the sign-in expired): the sign-in form is the page now.
+    if (me) main.append(h('p', { className: 'error', role: 'alert' }, messageOf(error)));
   }
 }
 

@@ -39,7 +39,7 @@ export function barChart(title, labels, values, format = String) {
   const every = Math.max(1, Math.ceil(labels.length / 6));
   const ticks = labels
     .map((label, index) => [label, index])
-    .filter(([, index]) => index === last || (index % every === 0 && last - index >= every / 2))
+    .filter(([, index]) => index === last || (index % every === 0 && last - index >= every))
     .map(([label, index]) =>
       svg(
         'text',
@@ -64,6 +64,45 @@ export function barChart(title, labels, values, format = String) {
       svg('line', { class: 'axis', x1: 0, x2: width, y1: height - bottom, y2: height - bottom }),
       ...bars,
       ...ticks,
+    ),
+    h('figcaption', {}, title),
+  );
+}
+
+/**
+ * Horizontal bars, one per label (a model, a key): the label, a bar in proportion to the largest
+ * value, and the value. For a handful of lines; the table beside it has them all.
+ */
+export function shareChart(title, labels, values, format = String) {
+  const width = 600;
+  const row = 30;
+  const labelWidth = 220;
+  const valueWidth = 90;
+  const max = Math.max(1, ...values);
+  const rows = labels.slice(0, 8).map((label, index) => {
+    const y = index * row;
+    const barWidth = ((width - labelWidth - valueWidth) * values[index]) / max;
+    const shown = label.length > 26 ? `${label.slice(0, 25)}…` : label;
+    return svg(
+      'g',
+      {},
+      svg('title', {}, `${label}: ${format(values[index])}`),
+      svg('text', { class: 'label', x: 0, y: y + 20 }, shown),
+      svg('rect', { class: 'bar', x: labelWidth, y: y + 6, width: Math.max(1, barWidth), height: row - 12 }),
+      svg('text', { class: 'label', x: labelWidth + barWidth + 6, y: y + 20 }, format(values[index])),
+    );
+  });
+  const summary = `${title}: ${labels
+    .slice(0, 8)
+    .map((label, index) => `${label} ${format(values[index])}`)
+    .join(', ')}`;
+  return h(
+    'figure',
+    { className: 'chart' },
+    svg(
+      'svg',
+      { viewBox: `0 0 ${width} ${Math.max(1, rows.length) * row}`, role: 'img', 'aria-label': summary },
+      ...rows,
     ),
     h('figcaption', {}, title),
   );

@@ -11,41 +11,67 @@ const names = {
   searches_per_day: 'Web searches today (UTC)',
 };
 
-/** What is left of each limit that applies to the signed-in user, as bars. */
+let counter = 0;
+
+/** One limit as a labelled bar (a native meter) and its numbers in words. */
+function bar(label, limit, remaining, resetsAt) {
+  const id = `limit-${++counter}`;
+  return h(
+    'li',
+    {},
+    h('span', { id, className: 'limit-name' }, label),
+    h('meter', {
+      min: 0,
+      max: limit,
+      value: remaining,
+      low: limit * 0.2,
+      optimum: limit,
+      'aria-labelledby': id,
+    }),
+    h(
+      'span',
+      { className: 'limit-text' },
+      `${remaining} left of ${limit}${resetsAt ? `, renewed ${when(resetsAt)}` : ''}`,
+    ),
+  );
+}
+
+/** What is left of each limit: the plan's (for everything you do) and each key's own. */
 export async function limitsPage(main) {
   const { body } = await api('/api/v1/limits');
   main.append(
+    h('h2', {}, 'Your plan'),
     h('p', {}, body.plan ? `Your plan: ${body.plan.name}.` : 'You have no plan: only your keys’ own limits apply.'),
   );
-  if (!body.limits.length) {
-    main.append(h('p', {}, 'No limit applies to you.'));
-    return;
-  }
-  const list = h('ul', { className: 'limits' });
-  body.limits.forEach((limit, index) => {
-    const [source, metric] = limit.scope.split('.');
-    const label = `${names[metric] ?? metric} (${source === 'user' ? 'plan' : 'key'})`;
-    const id = `limit-${index}`;
-    list.append(
+  const planLimits = body.limits.filter((limit) => limit.scope.startsWith('user.'));
+  if (planLimits.length)
+    main.append(
       h(
-        'li',
-        {},
-        h('span', { id, className: 'limit-name' }, label),
-        h('meter', {
-          min: 0,
-          max: limit.limit,
-          value: limit.remaining,
-          low: limit.limit * 0.2,
-          optimum: limit.limit,
-          'aria-labelledby': id,
-        }),
-        h(
-          'span',
-          { className: 'limit-text' },
-          `${limit.remaining} left of ${limit.limit}${limit.resets_at ? `, renewed ${when(limit.resets_at)}` : ''}`,
+        'ul',
+        { className: 'limits' },
+        planLimits.map((limit) =>
+          bar(names[limit.scope.slice(5)] ?? limit.scope, limit.limit, limit.remaining, limit.resets_at),
         ),
       ),
     );
-  });
-  main.append(list);
+
+  // Each live key with limits of its own: what is left of them now.
+  const { body: keys } = await api('/api/v1/keys?limit=100');
+  const limited = keys.filter((key) => key.limits && !key.revoked_at && Object.keys(key.limits).length);
+  main.append(h('h2', {}, 'Your keys’ own limits'));
+  if (!limited.length) main.append(h('p', {}, 'None of your keys has limits of its own.'));
+  for (const key of limited) {
+    const { body: detail } = await api(`/api/v1/keys/${key.id}`);
+    const label = key.name ?? `${key.prefix}…`;
+    main.append(
+      h('h3', {}, `Key ${label}`),
+      h(
+        'ul',
+        { className: 'limits' },
+        Object.entries(detail.limits).map(([metric, limit]) =>
+          bar(`${names[metric] ?? metric} (key ${label})`, limit, detail.limits_remaining?.[metric] ?? limit),
+        ),
+      ),
+    );
+  }
 }

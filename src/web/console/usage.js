@@ -1,4 +1,4 @@
-import { barChart } from './chart.js';
+import { barChart, shareChart } from './chart.js';
 import { field, h, table } from './dom.js';
 import { api } from './session.js';
 
@@ -15,6 +15,8 @@ function daysOf(from, to) {
   return days;
 }
 
+const keyName = (row) =>
+  row.api_key_id === null ? 'Signed in (no key)' : (row.api_key_name ?? `key ${row.api_key_id}`);
 const totalsRow = (line) => [number(line.requests), number(line.total_tokens), money(line.cost)];
 
 /** Requests, tokens and cost by day, model and key over a period the user picks; admins pick whose. */
@@ -96,6 +98,24 @@ export async function usagePage(main, { me, query }) {
         money,
       ),
     ),
+    byDay.rows.length
+      ? h(
+          'section',
+          { className: 'charts', 'aria-label': 'Charts by model and key' },
+          shareChart(
+            'Tokens by model',
+            byModel.rows.map((row) => row.model),
+            byModel.rows.map((row) => row.total_tokens),
+            number,
+          ),
+          shareChart(
+            'Requests by key',
+            byKey.rows.map(keyName),
+            byKey.rows.map((row) => row.requests),
+            number,
+          ),
+        )
+      : null,
     table(
       'By day',
       ['Day', 'Requests', 'Tokens', 'Cost'],
@@ -109,10 +129,7 @@ export async function usagePage(main, { me, query }) {
     table(
       'By key',
       ['Key', 'Requests', 'Tokens', 'Cost'],
-      byKey.rows.map((row) => [
-        row.api_key_id === null ? 'Signed in (no key)' : (row.api_key_name ?? `key ${row.api_key_id}`),
-        ...totalsRow(row),
-      ]),
+      byKey.rows.map((row) => [keyName(row), ...totalsRow(row)]),
     ),
     byUser
       ? table(
