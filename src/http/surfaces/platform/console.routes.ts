@@ -69,7 +69,10 @@ function requireSameOrigin(request: FastifyRequest): { secure: boolean } {
     parsed = origin ? new URL(origin) : undefined;
   } catch {}
   if (!parsed || parsed.host !== request.headers.host)
-    throw new AppError('forbidden', 'The console token routes answer pages of this server only (Origin)');
+    throw new AppError(
+      'forbidden',
+      'Origin does not match this server: the console signs in from its own page only (behind a proxy, forward the Host header)',
+    );
   // The browser's own view of the scheme: behind a TLS-terminating proxy the socket is plain HTTP.
   return { secure: parsed.protocol === 'https:' };
 }
