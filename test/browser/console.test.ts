@@ -524,4 +524,24 @@ describe('the web console in a real browser (chromium)', () => {
       await context.close();
     }
   });
+
+  test('two console tabs opening at once both stay signed in (renewals take turns with a single-use refresh token)', async () => {
+    const { page, context, problems } = await open();
+    try {
+      await signIn(page, 'bruno', bruno.password);
+      const second = await context.newPage();
+      const third = await context.newPage();
+      await Promise.all([page.reload(), second.goto(`${server.url}/console`), third.goto(`${server.url}/console`)]);
+      for (const tab of [page, second, third]) {
+        await tab.getByRole('heading', { level: 1, name: 'API keys' }).waitFor();
+        assert.equal(await tab.getByRole('button', { name: 'Sign out' }).count(), 1);
+      }
+      // Still one live sign-in: the cookie renews again.
+      await page.reload();
+      await page.getByRole('heading', { level: 1, name: 'API keys' }).waitFor();
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
 });

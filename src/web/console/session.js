@@ -34,8 +34,24 @@ export async function signIn(username, password) {
   );
 }
 
-/** A fresh access token from the cookie; false when there is no usable sign-in. */
-export async function renew() {
+let renewing = null;
+
+/**
+ * A fresh access token from the cookie; false when there is no usable sign-in. The refresh token
+ * is single-use and a replayed one ends the sign-in, so renewals never overlap: one at a time in
+ * this page, and one at a time across the console's tabs (a Web Lock), each tab then presenting
+ * the cookie the previous renewal set.
+ */
+export function renew() {
+  renewing ??= (navigator.locks ? navigator.locks.request('causerie-console-renew', renewNow) : renewNow()).finally(
+    () => {
+      renewing = null;
+    },
+  );
+  return renewing;
+}
+
+async function renewNow() {
   try {
     keep(await tokenRequest('/console/token', { method: 'POST' }));
     return true;
