@@ -105,6 +105,8 @@ for (const dialect of dialects) {
       const me = await fetch(`${server.url}/api/v1/me`, { headers: { cookie: cookie.pair, origin } });
       assert.equal(me.status, 401);
       assert.equal((await post('/console/token', {})).status, 401);
+      for (const junk of ['causerie_console=%E0%A4%A', 'causerie_console=', 'causerie_console=nope; other=1'])
+        assert.equal((await post('/console/token', { cookie: junk })).status, 401, junk);
     });
 
     test('signing out revokes the sign-in: its access token and cookie stop working', async () => {

@@ -80,7 +80,12 @@ function requireSameOrigin(request: FastifyRequest): { secure: boolean } {
 function readCookie(request: FastifyRequest): string | undefined {
   for (const part of (request.headers.cookie ?? '').split(';')) {
     const [name, ...value] = part.trim().split('=');
-    if (name === consoleCookie) return decodeURIComponent(value.join('='));
+    if (name !== consoleCookie) continue;
+    try {
+      return decodeURIComponent(value.join('='));
+    } catch {
+      return undefined; // not a value this server set: as good as no cookie
+    }
   }
   return undefined;
 }
