@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from '../helpers/browser.ts';
+import { signInToConsole } from '../helpers/console-page.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 async function freePort(): Promise<number> {
@@ -127,11 +128,7 @@ http {
     const context = await chromium.browser.newContext({ ignoreHTTPSErrors: true });
     try {
       const page = await context.newPage();
-      await page.goto(`${origin}/console`);
-      await page.getByLabel('Username').fill('admin');
-      await page.getByLabel('Password').fill(server.adminPassword);
-      await page.getByRole('button', { name: 'Sign in' }).click();
-      await page.getByRole('button', { name: 'Sign out' }).waitFor();
+      await signInToConsole(page, origin, 'admin', server.adminPassword);
       const [cookie] = await context.cookies(`${origin}/console/token`);
       assert.deepEqual(
         [cookie?.name, cookie?.secure, cookie?.httpOnly, cookie?.sameSite, cookie?.path],

@@ -1,27 +1,13 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchChromium, localOnly } from '../helpers/browser.ts';
-import { repoRoot, signUp, type SignedUpUser } from '../helpers/platform.ts';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.ts';
+import { go, inspect, openConsole, screenshots, signInToConsole } from '../helpers/console-page.ts';
+import { signUp, type SignedUpUser } from '../helpers/platform.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-const shots = `${repoRoot}test-results/console`;
-const desktop = { width: 1280, height: 800 };
-const phone = { width: 390, height: 844 };
 const today = new Date().toISOString().slice(0, 10);
-
-interface Opened {
-  page: Page;
-  context: BrowserContext;
-  seen: { external: string[]; local: string[] };
-  /** Uncaught errors and Content-Security-Policy violations: none is expected. */
-  problems: string[];
-  /** The access tokens the sign-in and token routes handed to the page. */
-  tokens: string[];
-}
 
 describe('the web console in a real browser (chromium)', () => {
   let server: TestServer;
@@ -29,7 +15,7 @@ describe('the web console in a real browser (chromium)', () => {
   let bruno: SignedUpUser;
 
   before(async () => {
-    mkdirSync(shots, { recursive: true });
+    mkdirSync(screenshots, { recursive: true });
     server = await startTestServer({ env: { CAUSERIE_MOCK_PROVIDER: 'true' } });
     bruno = await signUp(server, 'bruno');
     chromium = await launchChromium();
@@ -39,64 +25,9 @@ describe('the web console in a real browser (chromium)', () => {
     await server?.stop();
   });
 
-  async function open(viewport = desktop): Promise<Opened> {
-    const context = await chromium.browser.newContext({ viewport });
-    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
-    const seen = await localOnly(context, server.url);
-    const page = await context.newPage();
-    const problems: string[] = [];
-    const tokens: string[] = [];
-    page.on('pageerror', (error) => problems.push(error.message));
-    page.on('console', (message) => {
-      if (/Content Security Policy/i.test(message.text())) problems.push(message.text());
-    });
-    page.on('dialog', (dialog) => void dialog.accept());
-    page.on('response', async (response) => {
-      if (/\/console\/(sign-in|token)$/.test(response.url()) && response.request().method() === 'POST' && response.ok())
-        tokens.push(((await response.json()) as { access_token: string }).access_token);
-    });
-    return { page, context, seen, problems, tokens };
-  }
-
-  async function signIn(page: Page, username: string, password: string) {
-    await page.goto(`${server.url}/console`);
-    await page.getByLabel('Username').fill(username);
-    await page.getByLabel('Password').fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('button', { name: 'Sign out' }).waitFor();
-  }
-
-  /** Opens a section from the navigation and waits for its heading. */
-  async function go(page: Page, link: string, heading = link) {
-    await page.getByRole('navigation', { name: 'Console sections' }).getByRole('link', { name: link }).click();
-    await page.getByRole('heading', { level: 1, name: heading }).waitFor();
-  }
-
-  /** Screenshots at desktop and phone width, with axe's check and no sideways scrolling on the phone. */
-  async function inspect(page: Page, name: string, ready: () => Promise<unknown>) {
-    for (const [label, size] of [
-      ['desktop', desktop],
-      ['phone', phone],
-    ] as const) {
-      await page.setViewportSize(size);
-      await ready();
-      // Evaluated through the DevTools protocol, so the page's own policy (no inline scripts) still holds for it.
-      if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(axeSource);
-      const violations = await page.evaluate(async () => {
-        const result = await (window as any).axe.run(document, { resultTypes: ['violations'] });
-        return result.violations
-          .filter((v: any) => v.impact === 'serious' || v.impact === 'critical')
-          .map((v: any) => `${v.id}: ${v.nodes.map((n: any) => n.target.join(' ')).join(', ')}`);
-      });
-      assert.deepEqual(violations, [], `${name} (${label}) accessibility`);
-      if (label === 'phone') {
-        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-        assert.ok(overflow <= 0, `${name} scrolls sideways on a phone by ${overflow}px`);
-      }
-      await page.screenshot({ path: `${shots}/${name}-${label}.png`, fullPage: true });
-    }
-    await page.setViewportSize(desktop);
-  }
+  const open = () => openConsole(chromium.browser, server.url);
+  const signIn = (page: Page, username: string, password: string) =>
+    signInToConsole(page, server.url, username, password);
 
   test('sign in, create a key, use it like curl, see it in usage, revoke it and see it refused', async () => {
     const { page, context, seen, problems } = await open();
@@ -107,7 +38,7 @@ describe('the web console in a real browser (chromium)', () => {
       const files = [...new Set(seen.local.filter((url) => /^\/console(\/assets\/|$)/.test(new URL(url).pathname)))];
       let bytes = 0;
       for (const url of files) bytes += (await (await fetch(url)).arrayBuffer()).byteLength;
-      writeFileSync(`${shots}/transfer-size.txt`, `${files.length} files, ${bytes} bytes\n`);
+      writeFileSync(`${screenshots}/transfer-size.txt`, `${files.length} files, ${bytes} bytes\n`);
       assert.equal(files.length, 13, files.join(' '));
       assert.ok(bytes < 64 * 1024, `the console weighs ${bytes} bytes`);
       await page.getByLabel('Username').fill('bruno');
