@@ -325,6 +325,14 @@ describe('the web console in a real browser (chromium)', () => {
         stream: true,
       });
 
+      // Stop ends a stream the model would never finish.
+      await page.getByLabel('Prompt', { exact: true }).fill('[[hang]]never ending story');
+      await page.getByRole('button', { name: 'Send' }).click();
+      await page.getByText('Answering with mock/echo…', { exact: true }).waitFor();
+      await page.getByRole('button', { name: 'Stop' }).click();
+      await page.getByText('Stopped.', { exact: true }).waitFor();
+      assert.equal(await page.getByRole('button', { name: 'Send' }).isEnabled(), true);
+
       // An agent answers the same way.
       await page.getByLabel('Model or agent').selectOption({ label: 'Helper (agent)' });
       await page.getByLabel('Prompt', { exact: true }).fill('bonjour');
