@@ -77,7 +77,7 @@ export function announce(text, kind = 'info') {
   status.textContent = text;
 }
 
-export const when = (iso) => (iso ? new Date(iso).toISOString().replace('T', ' ').slice(0, 16) + ' UTC' : '—');
+export const when = (iso) => (iso ? `${new Date(iso).toISOString().replace('T', ' ').slice(0, 16)} UTC` : '—');
 
 /** Copies text and says so; a browser without clipboard access leaves the text selected to copy by hand. */
 export async function copy(text, input) {
