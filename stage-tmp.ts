@@ -1,0 +1,15 @@
+import { mkdtempSync } from 'node:fs'; import { tmpdir } from 'node:os'; import { join } from 'node:path'; import v8 from 'node:v8';
+const r = (l: string) => { globalThis.gc?.(); const m = process.memoryUsage(); console.log(l, 'rss', (m.rss / 1048576).toFixed(1), 'heap', (m.heapUsed/1048576).toFixed(1), 'heapTotal', (m.heapTotal/1048576).toFixed(1), 'ext', (m.external/1048576).toFixed(1), 'ab', (m.arrayBuffers/1048576).toFixed(1)); };
+r('base');
+const { loadConfig } = await import('./src/config.ts'); const { openDatabase } = await import('./src/stores/sql/database.ts');
+const { createServices } = await import('./src/services.ts'); const { buildApp } = await import('./src/http/app.ts');
+r('imported');
+const d = mkdtempSync(join(tmpdir(), 'st-'));
+const config = loadConfig({ CAUSERIE_DATA_DIR: d, OPENAI_BASE_URL: 'http://127.0.0.1:1/v1', OPENAI_API_KEY: 'x', CAUSERIE_MODELS_REFRESH: '0', HOST: '127.0.0.1', PORT: '0' });
+const sql = await openDatabase({ sqlitePath: join(d, 'c.sqlite') }); r('db');
+const services = createServices({ config, sql, clock: { now: () => Date.now() }, tokenSecret: 'x'.repeat(40), version: '0' }); r('services');
+const app = await buildApp({ services, logger: false }); r('built');
+await app.ready(); r('ready');
+for (const s of v8.getHeapSpaceStatistics()) console.log(s.space_name, (s.space_used_size/1048576).toFixed(1), (s.physical_space_size/1048576).toFixed(1));
+if (process.env.SNAP) v8.writeHeapSnapshot('/tmp/pw/idle.heapsnapshot');
+await app.close(); await services.close();
