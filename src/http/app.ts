@@ -139,7 +139,7 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
 
   if (services.config.maxConnections > 0) app.server.maxConnections = services.config.maxConnections;
   app.decorate('sseHeartbeatMs', services.config.sseHeartbeatMs);
-  const metrics = registerMetrics(app);
+  const metrics = registerMetrics(app, { connectionStats: () => services.models.connectionStats() });
   await registerDocs(app);
   registerSurfaces(app, services, { metrics });
   return app;

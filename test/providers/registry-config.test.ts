@@ -107,5 +107,19 @@ describe('model registry configuration', () => {
       /models\["m"\]\.prices\.input must be a number/,
     );
     bad({ providers: { local: { base_url: 'http://h' } } }, /built in/);
+    bad(
+      { providers: { x: { base_url: 'http://h', max_connections: 2.5 } } },
+      /providers\.x\.max_connections must be a whole number ≥ 1/,
+    );
+  });
+
+  test('max_connections caps a provider; without it there is no cap', () => {
+    const { providers } = registrySpecs(
+      withFile({
+        providers: { capped: { base_url: 'http://h/v1', max_connections: 64 }, open: { base_url: 'http://o/v1' } },
+      }),
+    );
+    assert.equal(providers.find((p) => p.id === 'capped')!.maxConnections, 64);
+    assert.equal(providers.find((p) => p.id === 'open')!.maxConnections, undefined);
   });
 });

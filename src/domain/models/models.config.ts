@@ -17,6 +17,8 @@ export interface ProviderSpec {
   keyMissing?: boolean;
   /** It has Mistral's Agents API (Causerie agents are mirrored there): the provider "mistral". */
   agentsApi?: boolean;
+  /** Most requests in flight to it at once; unset: no cap. */
+  maxConnections?: number;
 }
 
 /** Prices per million tokens, in the currency the operator bills in. */
@@ -131,6 +133,9 @@ export function registrySpecs(config: Config): { providers: ProviderSpec[]; mode
     if (raw.seed_field !== undefined && raw.seed_field !== 'seed' && raw.seed_field !== 'random_seed') {
       throw new InvalidRegistryError(`${path}.seed_field must be "seed" or "random_seed"`);
     }
+    const maxConnections = positive(`${path}.max_connections`, raw.max_connections);
+    if (maxConnections !== undefined && !(Number.isInteger(maxConnections) && maxConnections >= 1))
+      throw new InvalidRegistryError(`${path}.max_connections must be a whole number ≥ 1 (leave it out for no cap)`);
     providers.set(id, {
       id,
       kind: 'openai-compatible',
@@ -143,6 +148,7 @@ export function registrySpecs(config: Config): { providers: ProviderSpec[]; mode
       discover: raw.discover === undefined ? true : raw.discover === true,
       keyMissing: raw.api_key_env !== undefined && !config.providerSecrets[raw.api_key_env as string],
       agentsApi: known?.agentsApi ?? id === 'mistral',
+      maxConnections: maxConnections ?? known?.maxConnections,
     });
   }
 

@@ -2,6 +2,7 @@ import { readdir } from 'node:fs/promises';
 import type { Config } from '../../config.ts';
 import type { Provider, ProviderModel } from '../../providers/provider.ts';
 import { defaultLocalModel, localContextSize, localModelId } from '../../providers/local/local-models.ts';
+import type { ConnectionStats } from '../../providers/openai-compatible/connection-slots.ts';
 import { createMockProvider } from '../../providers/mock/mock-provider.ts';
 import { OpenAiCompatibleProvider } from '../../providers/openai-compatible/openai-compatible-provider.ts';
 import type { ModelSummary } from '../../web/pages.ts';
@@ -95,7 +96,16 @@ export class ModelsService {
     };
     for (const spec of providers) {
       if (spec.keyMissing) continue;
-      this.providers.set(spec.id, new OpenAiCompatibleProvider({ ...spec, timeouts, retries: config.providerRetries }));
+      this.providers.set(
+        spec.id,
+        new OpenAiCompatibleProvider({
+          ...spec,
+          timeouts,
+          retries: config.providerRetries,
+          connectionWaitMs: config.providerConnectionWaitMs,
+          warn: deps.warn,
+        }),
+      );
     }
     if (config.mockProvider) {
       this.providers.set('mock', createMockProvider({ timeouts }));
@@ -192,6 +202,11 @@ export class ModelsService {
   refresh(): Promise<void> {
     this.refreshing ??= this.doRefresh().finally(() => (this.refreshing = undefined));
     return this.refreshing;
+  }
+
+  /** Each remote provider's connections: in flight, waiting, turned away (for /metrics). */
+  connectionStats(): ConnectionStats[] {
+    return [...this.providers.values()].flatMap((provider) => provider.connectionStats?.() ?? []);
   }
 
   async close(): Promise<void> {
