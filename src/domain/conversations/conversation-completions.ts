@@ -250,20 +250,22 @@ export class ConversationCompletions {
       const firstUser =
         toAppend.find((m) => m.role === 'user') ??
         (conversation.title === null ? history.find((m) => m.role === 'user') : undefined);
-      const touched = await this.deps.conversations.touch(
-        conversation,
-        firstUser?.content,
-        now,
-        conversation.model !== run.model ? run.model : undefined,
-      );
-      const replyRow = await store.insertMessage(
+      const started = await store.touchAndInsertReply(
+        conversation.id,
+        this.deps.conversations.touchChanges(
+          conversation,
+          firstUser?.content,
+          now,
+          conversation.model !== run.model ? run.model : undefined,
+        ),
         newMessageRow(
           conversation.id,
           { role: 'assistant', content: '', model: run.model, status: 'streaming', metadata: enriched.metadata },
           this.now(),
         ),
       );
-      const updated = toConversation(touched);
+      const replyRow = started.reply;
+      const updated = toConversation(started.conversation ?? conversation);
       const persister = new StreamPersister({
         store,
         clock: this.deps.clock,

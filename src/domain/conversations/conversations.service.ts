@@ -278,9 +278,14 @@ export class ConversationsService {
     at: string,
     model?: string,
   ): Promise<ConversationRow> {
-    const title = row.title === null && userContent !== undefined ? titleFrom(userContent) || undefined : undefined;
-    const updated = await this.deps.store.touchConversation(row.id, { updatedAt: at, titleIfEmpty: title, model });
+    const updated = await this.deps.store.touchConversation(row.id, this.touchChanges(row, userContent, at, model));
     return updated ?? row;
+  }
+
+  /** What touch() writes, for callers that write it along with other rows in one transaction. */
+  touchChanges(row: ConversationRow, userContent: string | undefined, at: string, model?: string) {
+    const title = row.title === null && userContent !== undefined ? titleFrom(userContent) || undefined : undefined;
+    return { updatedAt: at, titleIfEmpty: title, model };
   }
 
   private async findMessageRow(

@@ -134,6 +134,35 @@ export class ConversationsStore {
       .execute();
   }
 
+  /**
+   * Marks the conversation active (as touchConversation) and stores the reply about to stream, in
+   * one transaction: one commit instead of two on the way to the first token.
+   */
+  touchAndInsertReply(
+    conversationId: number,
+    touch: Parameters<ConversationsStore['touchConversation']>[1],
+    reply: Insertable<MessagesTable>,
+  ): Promise<{ conversation: ConversationRow | undefined; reply: MessageRow }> {
+    return this.db.transaction().execute(async (trx) => {
+      const inTransaction = new ConversationsStore(trx);
+      const conversation = await inTransaction.touchConversation(conversationId, touch);
+      return { conversation, reply: await inTransaction.insertMessage(reply) };
+    });
+  }
+
+  /** Writes a reply's final state and frees the conversation's stream lease, in one transaction. */
+  finishReply(
+    messageId: number,
+    changes: Updateable<MessagesTable>,
+    lease: { conversationId: number; owner: string; updatedAt: string },
+  ): Promise<void> {
+    return this.db.transaction().execute(async (trx) => {
+      const inTransaction = new ConversationsStore(trx);
+      await inTransaction.updateMessage(messageId, changes);
+      await inTransaction.releaseStreamLease(lease.conversationId, lease.owner, lease.updatedAt);
+    });
+  }
+
   insertMessage(row: Insertable<MessagesTable>): Promise<MessageRow> {
     return this.db.insertInto('messages').values(row).returningAll().executeTakeFirstOrThrow();
   }
