@@ -42,8 +42,9 @@ const prompt =
 type TargetName = 'direct' | 'relay' | 'causerie';
 const targetNames: TargetName[] = ['direct', 'relay', 'causerie'];
 
-interface Target {
+export interface Target {
   name: TargetName;
+  url: string;
   pool: Pool;
   headers: Record<string, string>;
   model: string;
@@ -306,6 +307,7 @@ export async function startTargets(
     targets: [
       {
         name: 'direct',
+        url: upstream.url,
         pool: new Pool(upstream.url, { connections }),
         headers: { ...json, authorization: `Bearer ${upstreamKey}` },
         model: 'echo',
@@ -313,6 +315,7 @@ export async function startTargets(
       },
       {
         name: 'relay',
+        url: relay.url,
         pool: new Pool(relay.url, { connections }),
         headers: { ...json, authorization: `Bearer ${relayKey}` },
         model: 'echo',
@@ -320,6 +323,7 @@ export async function startTargets(
       },
       {
         name: 'causerie',
+        url: server.url,
         pool: new Pool(server.url, { connections }),
         headers: { ...json, authorization: `Bearer ${server.adminKey}` },
         model: 'openai/echo',
