@@ -406,8 +406,9 @@ async function runRole(role: string): Promise<void> {
   process.send!({ url: server.url, adminKey: /API_[A-Z0-9_]+/.exec(banner)?.[0] ?? '' });
 }
 
-const role = process.argv.find((arg) => arg.startsWith('--role='))?.slice('--role='.length);
-if (role) await runRole(role);
-else if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  for (const line of await runCompletionsBench()) console.log(line);
+// Only when this file is the one run (other benchmarks import it, and fork roles of their own).
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const role = process.argv.find((arg) => arg.startsWith('--role='))?.slice('--role='.length);
+  if (role) await runRole(role);
+  else for (const line of await runCompletionsBench()) console.log(line);
 }

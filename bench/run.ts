@@ -8,6 +8,7 @@
  */
 import { runCompletionsBench } from './completions.bench.ts';
 import { runLimitsBench } from './limits.bench.ts';
+import { runLocalBench } from './local.bench.ts';
 import { runPdfBench } from './pdf.bench.ts';
 import { runSearchBench } from './search.bench.ts';
 import { runStreamsBench } from './streams.bench.ts';
@@ -20,10 +21,12 @@ if (streams !== undefined && !(Number.isInteger(streams) && streams > 0)) {
   process.exit(2);
 }
 
-const benchmarks: Array<{ name: string; run: () => Promise<string[]> }> = [
+// `optIn` benchmarks run only when named (`npm run bench -- local` needs the local engine).
+const benchmarks: Array<{ name: string; run: () => Promise<string[]>; optIn?: boolean }> = [
   { name: 'completions', run: () => runCompletionsBench() },
   { name: 'streams', run: () => runStreamsBench({ streams }) },
   { name: 'limits', run: () => runLimitsBench() },
+  { name: 'local', run: () => runLocalBench(), optIn: true },
   { name: 'pdf', run: () => runPdfBench() },
   { name: 'search', run: () => runSearchBench() },
 ];
@@ -38,7 +41,7 @@ if (unknown.length) {
 }
 console.log(`Causerie benchmarks — node ${process.version}, ${new Date().toISOString()}`);
 for (const benchmark of benchmarks) {
-  if (wanted.length && !wanted.includes(benchmark.name)) continue;
+  if (wanted.length ? !wanted.includes(benchmark.name) : benchmark.optIn) continue;
   const started = performance.now();
   for (const line of await benchmark.run()) console.log(line);
   console.log(`  (${benchmark.name}: ${((performance.now() - started) / 1000).toFixed(1)} s)\n`);
