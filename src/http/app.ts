@@ -154,11 +154,11 @@ const serializerPool = SerializerSelector();
  * and most servers only ever call a handful of routes. The wrapper copies Ajv's `errors`, which
  * Fastify reads from the function it was given.
  */
-function compiledOnFirstUse<F extends (data: any) => any>(compile: () => F): F {
+function compiledOnFirstUse<F extends (data: never) => unknown>(compile: () => F): F {
   let compiled: F | undefined;
   const run = function (this: unknown, data: unknown) {
     compiled ??= compile();
-    const result = compiled.call(this, data);
+    const result = (compiled as unknown as (this: unknown, data: unknown) => unknown).call(this, data);
     (run as unknown as { errors: unknown }).errors = (compiled as unknown as { errors: unknown }).errors;
     return result;
   };

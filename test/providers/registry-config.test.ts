@@ -111,6 +111,7 @@ describe('model registry configuration', () => {
       { providers: { x: { base_url: 'http://h', max_connections: 2.5 } } },
       /providers\.x\.max_connections must be a whole number ≥ 1/,
     );
+    bad({ providers: { x: { base_url: 'http://h', http2: 'yes' } } }, /providers\.x\.http2 must be true or false/);
   });
 
   test('max_connections caps a provider; without it there is no cap', () => {

@@ -19,6 +19,8 @@ export interface ProviderSpec {
   agentsApi?: boolean;
   /** Most requests in flight to it at once; unset: no cap. */
   maxConnections?: number;
+  /** Offer HTTP/2 over TLS (default true; false keeps HTTP/1.1). */
+  http2?: boolean;
 }
 
 /** Prices per million tokens, in the currency the operator bills in. */
@@ -136,6 +138,8 @@ export function registrySpecs(config: Config): { providers: ProviderSpec[]; mode
     const maxConnections = positive(`${path}.max_connections`, raw.max_connections);
     if (maxConnections !== undefined && !(Number.isInteger(maxConnections) && maxConnections >= 1))
       throw new InvalidRegistryError(`${path}.max_connections must be a whole number ≥ 1 (leave it out for no cap)`);
+    if (raw.http2 !== undefined && typeof raw.http2 !== 'boolean')
+      throw new InvalidRegistryError(`${path}.http2 must be true or false`);
     providers.set(id, {
       id,
       kind: 'openai-compatible',
@@ -149,6 +153,7 @@ export function registrySpecs(config: Config): { providers: ProviderSpec[]; mode
       keyMissing: raw.api_key_env !== undefined && !config.providerSecrets[raw.api_key_env as string],
       agentsApi: known?.agentsApi ?? id === 'mistral',
       maxConnections: maxConnections ?? known?.maxConnections,
+      http2: (raw.http2 as boolean | undefined) ?? known?.http2,
     });
   }
 

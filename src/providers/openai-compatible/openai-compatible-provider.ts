@@ -55,6 +55,12 @@ export interface OpenAiCompatibleOptions {
   maxConnections?: number;
   /** How long a request over `maxConnections` waits for a free connection (default 10 s). */
   connectionWaitMs?: number;
+  /**
+   * Offer HTTP/2 when connecting over TLS (default true): a provider that speaks it (ALPN) then
+   * carries many answers on one connection instead of a TLS handshake and socket each. Plain
+   * http:// (a local server) always speaks HTTP/1.1.
+   */
+  http2?: boolean;
   /** Where a provider at its connection cap is reported (at most every 10 s). */
   warn?: (message: string) => void;
   /**
@@ -101,6 +107,7 @@ export class OpenAiCompatibleProvider implements Provider {
       // The cap, when there is one, is enforced by the slots (visibly, with a bounded wait), not by
       // the pool's own queue, where a request would wait silently for as long as the others take.
       connections: options.maxConnections ?? null,
+      allowH2: options.http2 !== false,
       connect: { timeout: options.timeouts.connectMs },
       keepAliveTimeout: 30_000,
       headersTimeout: options.timeouts.firstByteMs,
