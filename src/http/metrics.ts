@@ -92,11 +92,11 @@ function registerEventLoopDelay(app: FastifyInstance, registry: Registry): void 
     labelNames: ['quantile'] as const,
     registers: [registry],
     collect() {
-      this.reset();
-      if (histogram.count > 0) {
-        for (const q of loopQuantiles) this.set({ quantile: String(q) }, delaySeconds(histogram.percentile(q * 100)));
-        this.set({ quantile: 'max' }, delaySeconds(histogram.max));
-      }
+      // No sample yet (a scrape within 10 ms of the previous one): no delay was seen.
+      const seen = histogram.count > 0;
+      for (const q of loopQuantiles)
+        this.set({ quantile: String(q) }, seen ? delaySeconds(histogram.percentile(q * 100)) : 0);
+      this.set({ quantile: 'max' }, seen ? delaySeconds(histogram.max) : 0);
       histogram.reset();
     },
   });
