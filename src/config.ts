@@ -460,6 +460,13 @@ export const fields = {
     default: 2,
     parse: integer(0, 10),
   },
+  providerConnectionWaitMs: {
+    env: 'CAUSERIE_PROVIDER_CONNECTION_WAIT_MS',
+    description:
+      'Milliseconds a request waits for a free connection to a provider whose max_connections (models config) are all busy, before a 503 upstream_busy.',
+    default: 10_000,
+    parse: integer(0, 600_000),
+  },
   searchProvider: {
     env: 'CAUSERIE_SEARCH_PROVIDER',
     description:

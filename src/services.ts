@@ -153,7 +153,7 @@ export function createServices(options: {
     logger: { info: () => {}, warn: (_data, message) => warn(`local: ${message}`) },
   });
   const models = new ModelsService({
-    ...modelProviders(config, [localProvider]),
+    ...modelProviders(config, [localProvider], warn),
     localProviderId: localProvider.id,
     listLocalFiles: () => listLocalModelFiles(config.modelsDir),
     store: new RemovedModelsStore(sql.db),
@@ -410,6 +410,7 @@ export function createServices(options: {
 export function modelProviders(
   config: Config,
   extra: Provider[] = [],
+  warn?: (message: string) => void,
 ): { specs: ProviderSpec[]; mapped: ModelSpec[]; providers: Provider[] } {
   const { providers: specs, models: mapped } = registrySpecs(config);
   const timeouts = {
@@ -419,7 +420,16 @@ export function modelProviders(
   };
   const providers: Provider[] = specs
     .filter((spec) => !spec.keyMissing)
-    .map((spec) => new OpenAiCompatibleProvider({ ...spec, timeouts, retries: config.providerRetries }));
+    .map(
+      (spec) =>
+        new OpenAiCompatibleProvider({
+          ...spec,
+          timeouts,
+          retries: config.providerRetries,
+          connectionWaitMs: config.providerConnectionWaitMs,
+          warn,
+        }),
+    );
   if (config.mockProvider) {
     providers.push(createMockProvider({ timeouts }));
     specs.push({

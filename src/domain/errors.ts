@@ -63,6 +63,11 @@ export const errorCodes = {
     status: 503,
     description: 'Web search was asked for but no search engine is configured; the message names the settings.',
   },
+  upstream_busy: {
+    status: 503,
+    description:
+      'Every connection the configuration allows to the model provider is busy and none freed up in time; retry after Retry-After.',
+  },
   upstream_timeout: { status: 504, description: 'The model provider did not answer in time.' },
 } as const;
 
