@@ -56,6 +56,8 @@ import { IdempotencyStore } from './domain/idempotency/idempotency.store.ts';
 import { IdempotencyKeys } from './domain/idempotency/idempotency-keys.ts';
 import { WebSearchEnricher } from './domain/web-search/web-search.enricher.ts';
 import { WebSearch } from './domain/web-search/web-search.service.ts';
+import { AnswerStreams } from './domain/streams/answer-streams.ts';
+import { createStreamsBackend } from './domain/streams/create-answer-streams.ts';
 
 /** Every domain service, built once from the stores and the config and passed down explicitly. */
 export interface Services {
@@ -81,6 +83,8 @@ export interface Services {
   publicConversations: PublicConversationsService;
   /** Completions inside a conversation: history in, reply stored as it streams. */
   conversationCompletions: ConversationCompletions;
+  /** Streamed answers recorded so a client can resume them on any node (Last-Event-ID). */
+  answerStreams: AnswerStreams;
   /** Idempotency-Key handling for routes that create without completing. */
   idempotency: IdempotencyKeys;
   /** Settles replies a dead process left streaming; start() once at start-up. */
@@ -268,6 +272,11 @@ export function createServices(options: {
   ];
   // A key claimed by a request whose node died is free again after one stream lease.
   const idempotency = new IdempotencyKeys({ store: new IdempotencyStore(sql.db), clock, staleMs: leaseMs });
+  const streamsBackend = createStreamsBackend({
+    redisUrl: config.redisUrl,
+    redisPrefix: config.redisPrefix,
+    warn,
+  });
   const conversationCompletions = new ConversationCompletions({
     store: conversationsStore,
     conversations,
@@ -278,6 +287,23 @@ export function createServices(options: {
     enrichers,
     searchIndex: searchIndexer,
     idempotency,
+    cancels: streamsBackend.cancels,
+  });
+  const answerStreams = new AnswerStreams({
+    log: streamsBackend.log,
+    keepMs: config.streamResumeSeconds * 1000,
+    maxAnswerMs: config.maxAnswerSeconds * 1000,
+    livenessMs: config.streamLivenessMs,
+    graceMs: config.streamResumeGraceSeconds * 1000,
+    onAbandoned: async (answer) => {
+      if (answer.conversationId === undefined || answer.messageId === undefined) return;
+      await conversationCompletions.abandon({
+        conversationId: answer.conversationId,
+        messageId: answer.messageId,
+        leaseOwner: answer.leaseOwner,
+      });
+    },
+    warn,
   });
   const agentRuns = new AgentRuns({
     agents,
@@ -358,6 +384,7 @@ export function createServices(options: {
     publicKeys,
     publicConversations,
     conversationCompletions,
+    answerStreams,
     idempotency,
     streamRecovery,
     plans,
@@ -378,6 +405,7 @@ export function createServices(options: {
       clearInterval(sweepTimer);
       await models.close();
       await limits.close();
+      await streamsBackend.close();
       await sql.close();
     },
   };

@@ -17,6 +17,7 @@ import { registerMetrics } from './metrics.ts';
 import { registerDocs } from './docs.ts';
 import { registerSurfaces } from './surfaces/index.ts';
 import { prettyStream } from './pretty-log.ts';
+import { registerResume } from './resume.ts';
 
 export type App = FastifyInstance<
   RawServerDefault,
@@ -138,6 +139,7 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
 
   if (services.config.maxConnections > 0) app.server.maxConnections = services.config.maxConnections;
   app.decorate('sseHeartbeatMs', services.config.sseHeartbeatMs);
+  registerResume(app, services.answerStreams);
   const metrics = registerMetrics(app);
   await registerDocs(app);
   registerSurfaces(app, services, { metrics });

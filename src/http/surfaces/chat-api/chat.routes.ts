@@ -50,6 +50,7 @@ export function registerChatApiRoutes(app: App, services: Services) {
     '/v1/chat/stream',
     {
       ...base,
+      config: { resumable: true },
       schema: {
         tags,
         security,

@@ -177,6 +177,7 @@ export function registerSessionsRoutes(app: App, services: Services) {
     '/api/v1/sessions/:session_id/models/completions',
     {
       ...base,
+      config: { resumable: true },
       schema: {
         tags,
         security,

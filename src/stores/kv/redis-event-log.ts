@@ -1,0 +1,109 @@
+import type { Redis } from 'ioredis';
+import {
+  type AnswerMeta,
+  type EventLog,
+  type LoggedEvent,
+  type LogRead,
+  maxLoggedEvents,
+} from '../../domain/streams/event-log.ts';
+
+type StreamReply = Array<[key: string, entries: Array<[id: string, fields: string[]]>]> | null;
+
+/**
+ * The event log of cluster mode, in Redis Streams: one stream per answer whose entry ids are the
+ * event numbers (`<seq>-0`), so reading "after event n" is one XREAD from `n-0`. Appends are XADD
+ * with an approximate MAXLEN; the end is an entry with an `e` field, after which the stream and its
+ * meta expire. Readers that wait block in XREAD on a connection of their own (a blocking command
+ * holds its connection), taken from a small pool.
+ */
+export class RedisEventLog implements EventLog {
+  readonly kind = 'redis';
+  private readonly redis: Redis;
+  private readonly prefix: string;
+  private readonly warn: (message: string) => void;
+  private readonly idle: Redis[] = [];
+  private readonly blocking = new Set<Redis>();
+
+  constructor(redis: Redis, options: { prefix: string; warn?: (message: string) => void }) {
+    this.redis = redis;
+    this.prefix = `${options.prefix}answer:`;
+    this.warn = options.warn ?? (() => {});
+  }
+
+  private key(answerId: string, part?: string) {
+    return part ? `${this.prefix}${answerId}:${part}` : `${this.prefix}${answerId}`;
+  }
+
+  private report = (error: Error) => this.warn(`event log: ${error.message}`);
+
+  open(answerId: string, meta: AnswerMeta, ttlMs: number): void {
+    const stream = this.key(answerId);
+    // An opening entry (id 0-1, before every event) creates the stream so its lifetime can be set now.
+    this.redis.xadd(stream, '0-1', 'o', '1').catch(this.report);
+    this.redis.pexpire(stream, ttlMs).catch(this.report);
+    this.redis.set(this.key(answerId, 'meta'), JSON.stringify(meta), 'PX', ttlMs).catch(this.report);
+  }
+
+  append(answerId: string, seq: number, frame: string): void {
+    this.redis.xadd(this.key(answerId), 'MAXLEN', '~', maxLoggedEvents, `${seq}-0`, 'f', frame).catch(this.report);
+  }
+
+  async end(answerId: string, keepMs: number): Promise<void> {
+    const stream = this.key(answerId);
+    // Redis picks the id (the time in ms), always above the small event numbers.
+    await Promise.all([
+      this.redis.xadd(stream, '*', 'e', '1'),
+      this.redis.pexpire(stream, keepMs),
+      this.redis.pexpire(this.key(answerId, 'meta'), keepMs),
+      this.redis.del(this.key(answerId, 'generator')),
+    ]);
+  }
+
+  async meta(answerId: string): Promise<AnswerMeta | undefined> {
+    const text = await this.redis.get(this.key(answerId, 'meta'));
+    return text ? (JSON.parse(text) as AnswerMeta) : undefined;
+  }
+
+  async read(answerId: string, afterSeq: number, waitMs: number): Promise<LogRead> {
+    const stream = this.key(answerId);
+    const from = `${afterSeq}-0`;
+    let reply: StreamReply;
+    if (waitMs <= 0) {
+      reply = (await this.redis.xread('COUNT', 1000, 'STREAMS', stream, from)) as StreamReply;
+    } else {
+      const connection = this.idle.pop() ?? this.redis.duplicate();
+      this.blocking.add(connection);
+      try {
+        reply = (await connection.xread('COUNT', 1000, 'BLOCK', waitMs, 'STREAMS', stream, from)) as StreamReply;
+      } finally {
+        this.blocking.delete(connection);
+        if (this.idle.length < 8) this.idle.push(connection);
+        else connection.disconnect();
+      }
+    }
+    const events: LoggedEvent[] = [];
+    let ended = false;
+    for (const [id, fields] of reply?.[0]?.[1] ?? []) {
+      if (fields[0] === 'e') {
+        ended = true;
+        break;
+      }
+      if (fields[0] === 'f') events.push({ seq: Number(id.slice(0, id.indexOf('-'))), frame: fields[1]! });
+    }
+    return { events, ended, trimmed: events.length > 0 && events[0]!.seq > afterSeq + 1 };
+  }
+
+  mark(answerId: string, who: 'generator' | 'reader', ttlMs: number): void {
+    this.redis.set(this.key(answerId, who), '1', 'PX', ttlMs).catch(this.report);
+  }
+
+  async isMarked(answerId: string, who: 'generator' | 'reader'): Promise<boolean> {
+    return (await this.redis.exists(this.key(answerId, who))) === 1;
+  }
+
+  async close(): Promise<void> {
+    for (const connection of [...this.idle, ...this.blocking]) connection.disconnect();
+    this.idle.length = 0;
+    await this.redis.quit().catch(() => {});
+  }
+}
