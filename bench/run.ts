@@ -9,12 +9,14 @@ import { runCompletionsBench } from './completions.bench.ts';
 import { runLimitsBench } from './limits.bench.ts';
 import { runPdfBench } from './pdf.bench.ts';
 import { runSearchBench } from './search.bench.ts';
+import { runStreamsBench } from './streams.bench.ts';
 
 const benchmarks: Array<{ name: string; run: () => Promise<string[]> }> = [
   { name: 'completions', run: () => runCompletionsBench() },
   { name: 'limits', run: () => runLimitsBench() },
   { name: 'pdf', run: () => runPdfBench() },
   { name: 'search', run: () => runSearchBench() },
+  { name: 'streams', run: () => runStreamsBench() },
 ];
 
 const wanted = process.argv.slice(2);

@@ -232,9 +232,9 @@ export const fields = {
   streamResumeSeconds: {
     env: 'CAUSERIE_STREAM_RESUME_SECONDS',
     description:
-      'Seconds a streamed answer stays resumable (Last-Event-ID) after it ended; while it runs it always is.',
+      'Seconds a streamed answer stays resumable (Last-Event-ID) after it ended; while it runs it always is. 0 turns resumable streams off (no event ids, no event log).',
     default: 300,
-    parse: integer(1, 86_400),
+    parse: integer(0, 86_400),
   },
   streamResumeGraceSeconds: {
     env: 'CAUSERIE_STREAM_RESUME_GRACE_SECONDS',

@@ -83,8 +83,8 @@ export interface Services {
   publicConversations: PublicConversationsService;
   /** Completions inside a conversation: history in, reply stored as it streams. */
   conversationCompletions: ConversationCompletions;
-  /** Streamed answers recorded so a client can resume them on any node (Last-Event-ID). */
-  answerStreams: AnswerStreams;
+  /** Streamed answers recorded so a client can resume them on any node (Last-Event-ID); off when CAUSERIE_STREAM_RESUME_SECONDS is 0. */
+  answerStreams: AnswerStreams | undefined;
   /** Idempotency-Key handling for routes that create without completing. */
   idempotency: IdempotencyKeys;
   /** Settles replies a dead process left streaming; start() once at start-up. */
@@ -289,22 +289,24 @@ export function createServices(options: {
     idempotency,
     cancels: streamsBackend.cancels,
   });
-  const answerStreams = new AnswerStreams({
-    log: streamsBackend.log,
-    keepMs: config.streamResumeSeconds * 1000,
-    maxAnswerMs: config.maxAnswerSeconds * 1000,
-    livenessMs: config.streamLivenessMs,
-    graceMs: config.streamResumeGraceSeconds * 1000,
-    onAbandoned: async (answer) => {
-      if (answer.conversationId === undefined || answer.messageId === undefined) return;
-      await conversationCompletions.abandon({
-        conversationId: answer.conversationId,
-        messageId: answer.messageId,
-        leaseOwner: answer.leaseOwner,
+  const answerStreams = !config.streamResumeSeconds
+    ? undefined
+    : new AnswerStreams({
+        log: streamsBackend.log,
+        keepMs: config.streamResumeSeconds * 1000,
+        maxAnswerMs: config.maxAnswerSeconds * 1000,
+        livenessMs: config.streamLivenessMs,
+        graceMs: config.streamResumeGraceSeconds * 1000,
+        onAbandoned: async (answer) => {
+          if (answer.conversationId === undefined || answer.messageId === undefined) return;
+          await conversationCompletions.abandon({
+            conversationId: answer.conversationId,
+            messageId: answer.messageId,
+            leaseOwner: answer.leaseOwner,
+          });
+        },
+        warn,
       });
-    },
-    warn,
-  });
   const agentRuns = new AgentRuns({
     agents,
     conversations,

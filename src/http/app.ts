@@ -139,7 +139,7 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
 
   if (services.config.maxConnections > 0) app.server.maxConnections = services.config.maxConnections;
   app.decorate('sseHeartbeatMs', services.config.sseHeartbeatMs);
-  registerResume(app, services.answerStreams);
+  if (services.answerStreams) registerResume(app, services.answerStreams);
   const metrics = registerMetrics(app);
   await registerDocs(app);
   registerSurfaces(app, services, { metrics });
