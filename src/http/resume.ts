@@ -67,11 +67,17 @@ async function sendResumed(
   // Errors here (unknown answer, someone else's) are still proper HTTP errors: nothing is sent yet.
   const { answerId, items } = await streams.resume(streamOwner(request), lastEventId);
   const sse = new SseStream(request, reply);
-  for await (const item of items) {
-    if (sse.isClosed) break;
-    if (item.kind === 'lost') sse.sendFrames(item.frames);
-    else sse.sendLogged(answerId, item.event.seq, item.event.frame);
-    await sse.drained();
+  try {
+    for await (const item of items) {
+      if (sse.isClosed) break;
+      if (item.kind === 'lost') sse.sendFrames(item.frames);
+      else sse.sendLogged(answerId, item.event.seq, item.event.frame);
+      await sse.drained();
+    }
+  } catch (error) {
+    // The log failed (Redis gone, say): the stream ends without its last events; the client can resume again.
+    request.log.warn({ err: error }, 'resumed stream failed');
+  } finally {
+    await sse.end();
   }
-  await sse.end();
 }

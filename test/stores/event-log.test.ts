@@ -78,3 +78,16 @@ for (const backend of backends) {
     });
   });
 }
+
+test('the memory log forgets the oldest ended answers first once they exceed its memory budget', async () => {
+  const log = new MemoryEventLog({ endedBudgetBytes: 100 });
+  for (const id of ['old', 'mid', 'new']) {
+    log.open(id, meta, 60_000);
+    log.append(id, 1, 'x'.repeat(40));
+    await log.end(id, 60_000);
+  }
+  assert.equal(await log.meta('old'), undefined, 'the oldest is forgotten');
+  assert.deepEqual(await log.meta('mid'), meta);
+  assert.deepEqual(await log.meta('new'), meta);
+  await log.close();
+});

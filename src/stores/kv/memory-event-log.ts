@@ -9,21 +9,38 @@ import {
 interface Entry {
   meta: AnswerMeta;
   events: LoggedEvent[];
+  bytes: number;
   ended: boolean;
   expiry: NodeJS.Timeout;
   marks: Map<string, number>;
   waiters: Set<() => void>;
 }
 
-/** The event log of embedded mode: answers kept in this process, woken readers instead of polling. */
+/** What ended answers may hold in memory together before the oldest are forgotten early. */
+const defaultEndedBudgetBytes = 64 * 1024 * 1024;
+
+/**
+ * The event log of embedded mode: answers kept in this process, woken readers instead of polling.
+ * Ended answers are kept for their resumable period, but together within a memory budget: past
+ * it, the oldest ended ones are forgotten first (a busy server trades resumability for memory).
+ */
 export class MemoryEventLog implements EventLog {
   readonly kind = 'memory';
   private readonly answers = new Map<string, Entry>();
+  /** Ended answers, oldest first, and the bytes of their events. */
+  private readonly ended = new Set<string>();
+  private endedBytes = 0;
+  private readonly endedBudgetBytes: number;
+
+  constructor(options: { endedBudgetBytes?: number } = {}) {
+    this.endedBudgetBytes = options.endedBudgetBytes ?? defaultEndedBudgetBytes;
+  }
 
   open(answerId: string, meta: AnswerMeta, ttlMs: number): void {
     const entry: Entry = {
       meta,
       events: [],
+      bytes: 0,
       ended: false,
       expiry: this.expire(answerId, ttlMs),
       marks: new Map(),
@@ -33,26 +50,42 @@ export class MemoryEventLog implements EventLog {
   }
 
   private expire(answerId: string, ttlMs: number): NodeJS.Timeout {
-    const timer = setTimeout(() => this.answers.delete(answerId), ttlMs);
+    const timer = setTimeout(() => this.forget(answerId), ttlMs);
     timer.unref();
     return timer;
+  }
+
+  private forget(answerId: string) {
+    const entry = this.answers.get(answerId);
+    if (!entry) return;
+    clearTimeout(entry.expiry);
+    this.answers.delete(answerId);
+    if (this.ended.delete(answerId)) this.endedBytes -= entry.bytes;
   }
 
   append(answerId: string, seq: number, frame: string): void {
     const entry = this.answers.get(answerId);
     if (!entry || entry.ended) return;
     entry.events.push({ seq, frame });
-    if (entry.events.length > maxLoggedEvents) entry.events.shift();
+    entry.bytes += frame.length;
+    if (entry.events.length > maxLoggedEvents) entry.bytes -= entry.events.shift()!.frame.length;
     this.wake(entry);
   }
 
   async end(answerId: string, keepMs: number): Promise<void> {
     const entry = this.answers.get(answerId);
     if (!entry) return;
+    if (entry.ended) return;
     entry.ended = true;
     clearTimeout(entry.expiry);
     entry.expiry = this.expire(answerId, keepMs);
     this.wake(entry);
+    this.ended.add(answerId);
+    this.endedBytes += entry.bytes;
+    for (const oldest of this.ended) {
+      if (this.endedBytes <= this.endedBudgetBytes) break;
+      this.forget(oldest);
+    }
   }
 
   private wake(entry: Entry) {
@@ -95,5 +128,7 @@ export class MemoryEventLog implements EventLog {
   async close(): Promise<void> {
     for (const entry of this.answers.values()) clearTimeout(entry.expiry);
     this.answers.clear();
+    this.ended.clear();
+    this.endedBytes = 0;
   }
 }
