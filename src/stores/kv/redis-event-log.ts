@@ -10,11 +10,13 @@ import {
 type StreamReply = Array<[key: string, entries: Array<[id: string, fields: string[]]>]> | null;
 
 /**
- * The event log of cluster mode, in Redis Streams: one stream per answer whose entry ids are the
- * event numbers (`<seq>-0`), so reading "after event n" is one XREAD from `n-0`. Appends are XADD
- * with an approximate MAXLEN; the end is an entry with an `e` field, after which the stream and its
- * meta expire. Readers that wait block in XREAD on a connection of their own (a blocking command
- * holds its connection), taken from a small pool.
+ * The event log of cluster mode, in Redis Streams: one stream per answer. The events appended in
+ * one turn of the event loop (an upstream packet often holds several) go in one entry, whose id is
+ * the number of its last event (`<seq>-0`) and whose fields are `f <frame>` per event; so reading
+ * "after event n" is one XREAD from `n-0` (the entry holding n+1 is the first returned). Appends
+ * are XADD with an approximate MAXLEN; the end is an entry with an `e` field, after which the
+ * stream and its meta expire. Readers that wait block in XREAD on a connection of their own (a
+ * blocking command holds its connection), taken from a small pool.
  */
 export class RedisEventLog implements EventLog {
   readonly kind = 'redis';
@@ -23,6 +25,9 @@ export class RedisEventLog implements EventLog {
   private readonly warn: (message: string) => void;
   private readonly idle: Redis[] = [];
   private readonly blocking = new Set<Redis>();
+  /** Events appended in this turn of the event loop, per answer: its last number and its frames. */
+  private pending = new Map<string, { lastSeq: number; frames: string[] }>();
+  private flushing: NodeJS.Immediate | undefined;
 
   constructor(redis: Redis, options: { prefix: string; warn?: (message: string) => void }) {
     this.redis = redis;
@@ -45,10 +50,30 @@ export class RedisEventLog implements EventLog {
   }
 
   append(answerId: string, seq: number, frame: string): void {
-    this.redis.xadd(this.key(answerId), 'MAXLEN', '~', maxLoggedEvents, `${seq}-0`, 'f', frame).catch(this.report);
+    const batch = this.pending.get(answerId);
+    if (batch) {
+      batch.lastSeq = seq;
+      batch.frames.push(frame);
+    } else {
+      this.pending.set(answerId, { lastSeq: seq, frames: [frame] });
+    }
+    this.flushing ??= setImmediate(this.flush);
   }
 
+  private readonly flush = () => {
+    this.flushing = undefined;
+    const batches = this.pending;
+    this.pending = new Map();
+    for (const [answerId, { lastSeq, frames }] of batches) {
+      const fields: string[] = [];
+      for (const frame of frames) fields.push('f', frame);
+      this.redis.xadd(this.key(answerId), 'MAXLEN', '~', maxLoggedEvents, `${lastSeq}-0`, ...fields).catch(this.report);
+    }
+  };
+
   async end(answerId: string, keepMs: number): Promise<void> {
+    // The last events first: the end must follow them.
+    if (this.pending.has(answerId)) this.flush();
     const stream = this.key(answerId);
     // Redis picks the id (the time in ms), always above the small event numbers.
     await Promise.all([
@@ -88,7 +113,13 @@ export class RedisEventLog implements EventLog {
         ended = true;
         break;
       }
-      if (fields[0] === 'f') events.push({ seq: Number(id.slice(0, id.indexOf('-'))), frame: fields[1]! });
+      if (fields[0] !== 'f') continue;
+      const count = fields.length / 2;
+      const firstSeq = Number(id.slice(0, id.indexOf('-'))) - count + 1;
+      for (let index = 0; index < count; index++) {
+        const seq = firstSeq + index;
+        if (seq > afterSeq) events.push({ seq, frame: fields[index * 2 + 1]! });
+      }
     }
     return { events, ended, trimmed: events.length > 0 && events[0]!.seq > afterSeq + 1 };
   }
@@ -102,6 +133,8 @@ export class RedisEventLog implements EventLog {
   }
 
   async close(): Promise<void> {
+    if (this.flushing) clearImmediate(this.flushing);
+    this.flush();
     for (const connection of [...this.idle, ...this.blocking]) connection.disconnect();
     this.idle.length = 0;
     await this.redis.quit().catch(() => {});
