@@ -106,9 +106,8 @@ export class SseStream implements SseSink {
 
   private sendFrame(frame: string): void {
     if (this.ended) return;
-    if (!this.recorder) return this.write(`${frame}\n\n`);
-    const seq = this.recorder.record(frame);
-    this.write(`id: ${eventId(this.recorder.answerId, seq)}\n${frame}\n\n`);
+    if (this.recorder) this.write(`id: ${eventId(this.recorder.answerId, this.recorder.record(frame))}\n${frame}\n\n`);
+    else this.write(`${frame}\n\n`);
   }
 
   /** Sends an event read back from the event log, with its original id. */

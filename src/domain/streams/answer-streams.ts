@@ -146,7 +146,10 @@ export class AnswerRecorder {
    */
   clientLeft(stop: () => void): void {
     if (this.ended) return;
-    if (this.options.graceMs <= 0) return stop();
+    if (this.options.graceMs <= 0) {
+      stop();
+      return;
+    }
     this.stopAnswer = stop;
     this.unattendedSince = Date.now();
   }
