@@ -39,10 +39,12 @@ export async function streamRun(
 ): Promise<void> {
   const errorFrame = (error: AppError) =>
     JSON.stringify(rendering.errorFrame(renderError(error, rendering.surface, String(request.id))));
-  const lost = new FrameCollector();
-  lost.send(errorFrame(answerLost()));
-  lost.send('[DONE]');
-  const recorder = recordAnswer(request, { lostFrames: lost.frames });
+  const recorder = recordAnswer(request, () => {
+    const lost = new FrameCollector();
+    lost.send(errorFrame(answerLost()));
+    lost.send('[DONE]');
+    return { lostFrames: lost.frames };
+  });
   const sse = new SseStream(request, reply, { headers: run.headers, recorder });
   rendering.start?.(sse);
   let usage: Usage = { prompt_tokens: 0, completion_tokens: 0 };

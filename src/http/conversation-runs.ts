@@ -62,13 +62,15 @@ export async function streamReply(
   run: ConversationRun,
   rendering: StreamRendering,
 ): Promise<void> {
-  const lost = new FrameCollector();
-  sendFailure(lost, rendering, answerLost(), String(request.id));
-  const recorder = recordAnswer(request, {
-    lostFrames: lost.frames,
-    conversationId: run.conversation.id,
-    messageId: run.reply.id,
-    leaseOwner: run.leaseOwner,
+  const recorder = recordAnswer(request, () => {
+    const lost = new FrameCollector();
+    sendFailure(lost, rendering, answerLost(), String(request.id));
+    return {
+      lostFrames: lost.frames,
+      conversationId: run.conversation.id,
+      messageId: run.reply.id,
+      leaseOwner: run.leaseOwner,
+    };
   });
   const sse = new SseStream(request, reply, { headers: { ...run.headers, ...rendering.headers }, recorder });
   rendering.start?.(sse);

@@ -27,9 +27,12 @@ export function streamOwner(request: FastifyRequest): string {
   return 'nobody';
 }
 
-/** Starts recording the answer this request streams, when the app has resumable answers. */
-export function recordAnswer(request: FastifyRequest, meta: Omit<AnswerMeta, 'owner'>): AnswerRecorder | undefined {
-  return request.server.answerStreams?.begin({ owner: streamOwner(request), ...meta });
+/** Starts recording the answer this request streams, when the app has resumable answers (`meta` is built only then). */
+export function recordAnswer(
+  request: FastifyRequest,
+  meta: () => Omit<AnswerMeta, 'owner'>,
+): AnswerRecorder | undefined {
+  return request.server.answerStreams?.begin({ owner: streamOwner(request), ...meta() });
 }
 
 /** The id of the last event a reconnecting client read: the Last-Event-ID header, or `last_event_id` in the query (EventSource polyfills). */
@@ -65,7 +68,12 @@ async function sendResumed(
   lastEventId: string,
 ): Promise<void> {
   // Errors here (unknown answer, someone else's) are still proper HTTP errors: nothing is sent yet.
-  const { answerId, items } = await streams.resume(streamOwner(request), lastEventId);
+  const { answerId, finished, items } = await streams.resume(streamOwner(request), lastEventId);
+  // Read to the end already: 204 is what tells an EventSource to stop reconnecting.
+  if (finished) {
+    await reply.code(204).send();
+    return;
+  }
   const sse = new SseStream(request, reply);
   try {
     for await (const item of items) {

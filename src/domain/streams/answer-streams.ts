@@ -56,10 +56,14 @@ export class AnswerStreams {
   }
 
   /**
-   * The events after `lastEventId` of an answer `owner` may read. Throws stream_not_resumable
+   * The events after `lastEventId` of an answer `owner` may read (`finished`: there are none, the
+   * client had read it all). Throws stream_not_resumable
    * (before any byte is sent) when the answer is unknown, expired, someone else's, or trimmed.
    */
-  async resume(owner: string, lastEventId: string): Promise<{ answerId: string; items: AsyncIterable<ResumedItem> }> {
+  async resume(
+    owner: string,
+    lastEventId: string,
+  ): Promise<{ answerId: string; finished: boolean; items: AsyncIterable<ResumedItem> }> {
     const parsed = parseEventId(lastEventId);
     if (!parsed) throw new AppError('validation_failed', 'Last-Event-ID: is not an event id of this server');
     const { answerId, seq } = parsed;
@@ -67,7 +71,8 @@ export class AnswerStreams {
     if (!meta || meta.owner !== owner) throw notResumable();
     const first = await this.options.log.read(answerId, seq, 0);
     if (first.trimmed) throw notResumable();
-    return { answerId, items: this.follow(answerId, meta, seq, first) };
+    const finished = first.ended && first.events.length === 0;
+    return { answerId, finished, items: this.follow(answerId, meta, seq, first) };
   }
 
   private async *follow(
