@@ -60,16 +60,18 @@ describe('search adapters against scripted fakes', () => {
         response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(value));
       if (url.pathname === '/brave/res/v1/web/search' && request.method === 'GET') {
         if (request.headers['x-subscription-token'] !== 'brave-key') {
-          return void response.writeHead(401, { 'content-type': 'application/json' }).end(
-            JSON.stringify({
-              type: 'ErrorResponse',
-              error: {
-                status: 401,
-                code: 'SUBSCRIPTION_TOKEN_INVALID',
-                detail: 'The provided subscription token is invalid.',
-              },
-            }),
-          );
+          return void response
+            .writeHead(401, { 'content-type': 'application/json' })
+            .end(
+              JSON.stringify({
+                type: 'ErrorResponse',
+                error: {
+                  status: 401,
+                  code: 'SUBSCRIPTION_TOKEN_INVALID',
+                  detail: 'The provided subscription token is invalid.',
+                },
+              }),
+            );
         }
         if (scripted(url.searchParams.get('q')!, response, 'brave-key')) return;
         return void json({

@@ -14,6 +14,8 @@ export class RedisCancelBus implements CancelBus {
     this.redis = redis;
     this.channel = `${options.prefix}answers:cancel`;
     this.subscriber = redis.duplicate();
+    // Connection trouble is reported once, by the main connection; this one reconnects by itself.
+    this.subscriber.on('error', () => {});
     this.subscriber.on('message', (_channel: string, message: string) => {
       const id = Number(message);
       if (Number.isInteger(id)) this.handler?.(id);

@@ -96,7 +96,7 @@ export class RedisEventLog implements EventLog {
     if (waitMs <= 0) {
       reply = (await this.redis.xread('COUNT', 1000, 'STREAMS', stream, from)) as StreamReply;
     } else {
-      const connection = this.idle.pop() ?? this.redis.duplicate();
+      const connection = this.idle.pop() ?? this.blockingConnection();
       this.blocking.add(connection);
       try {
         reply = (await connection.xread('COUNT', 1000, 'BLOCK', waitMs, 'STREAMS', stream, from)) as StreamReply;
@@ -122,6 +122,13 @@ export class RedisEventLog implements EventLog {
       }
     }
     return { events, ended, trimmed: events.length > 0 && events[0]!.seq > afterSeq + 1 };
+  }
+
+  /** A connection for blocking reads; its trouble is reported by the main connection. */
+  private blockingConnection(): Redis {
+    const connection = this.redis.duplicate();
+    connection.on('error', () => {});
+    return connection;
   }
 
   mark(answerId: string, who: 'generator' | 'reader', ttlMs: number): void {
