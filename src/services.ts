@@ -10,8 +10,13 @@ import { UsersStore } from './domain/users/users.store.ts';
 import { SignupThrottle } from './domain/users/signup-throttle.ts';
 import { ModelsService } from './domain/models/models.service.ts';
 import { RemovedModelsStore } from './domain/models/models.store.ts';
+import { registrySpecs, type ModelSpec, type ProviderSpec } from './domain/models/models.config.ts';
+import { createMockProvider } from './providers/mock/mock-provider.ts';
+import { OpenAiCompatibleProvider } from './providers/openai-compatible/openai-compatible-provider.ts';
+import type { Provider } from './providers/provider.ts';
 import { createLocalProvider, listLocalModelFiles } from './providers/local/local-provider.ts';
 import { CompletionsService } from './domain/completions/completions.service.ts';
+import { fromProvider } from './domain/completions/provider-failures.ts';
 import { RunningAnswers } from './domain/completions/running-answers.ts';
 import { ConversationCompletions } from './domain/conversations/conversation-completions.ts';
 import { ConversationsService } from './domain/conversations/conversations.service.ts';
@@ -30,6 +35,9 @@ import { VisitorCounters } from './domain/public-agents/visitor-limits.ts';
 import { modelCatalogFrom } from './domain/conversations/model-catalog.ts';
 import { StreamRecovery } from './domain/conversations/stream-recovery.ts';
 import { createLimits } from './domain/limits/create-limits.ts';
+import { MemoryLimitCounters } from './stores/kv/memory-limit-counters.ts';
+import { RedisLimitCounters } from './stores/kv/redis-limit-counters.ts';
+import { openRedis } from './stores/kv/redis.ts';
 import type { LimitsService } from './domain/limits/limits.service.ts';
 import type { LimitsGate } from './domain/limits/limits.types.ts';
 import { PlansService } from './domain/plans/plans.service.ts';
@@ -57,7 +65,12 @@ import { IdempotencyKeys } from './domain/idempotency/idempotency-keys.ts';
 import { WebSearchEnricher } from './domain/web-search/web-search.enricher.ts';
 import { WebSearch } from './domain/web-search/web-search.service.ts';
 import { AnswerStreams } from './domain/streams/answer-streams.ts';
-import { createStreamsBackend } from './domain/streams/create-answer-streams.ts';
+import type { CancelBus } from './domain/streams/cancel-bus.ts';
+import type { EventLog } from './domain/streams/event-log.ts';
+import { MemoryCancelBus } from './stores/kv/memory-cancel-bus.ts';
+import { MemoryEventLog } from './stores/kv/memory-event-log.ts';
+import { RedisCancelBus } from './stores/kv/redis-cancel-bus.ts';
+import { RedisEventLog } from './stores/kv/redis-event-log.ts';
 
 /** Every domain service, built once from the stores and the config and passed down explicitly. */
 export interface Services {
@@ -143,15 +156,23 @@ export function createServices(options: {
     if (!['silent', 'fatal', 'error'].includes(config.logLevel))
       process.stderr.write(`${JSON.stringify({ level: 40, time: clock.now(), msg: message })}\n`);
   };
-  const local = {
-    provider: createLocalProvider({
-      modelsDir: config.modelsDir,
-      threads: config.localThreads,
-      logger: { info: () => {}, warn: (_data, message) => warn(`local: ${message}`) },
-    }),
-    listFiles: () => listLocalModelFiles(config.modelsDir),
-  };
-  const models = new ModelsService({ config, store: new RemovedModelsStore(sql.db), clock, warn, local });
+  const localProvider = createLocalProvider({
+    modelsDir: config.modelsDir,
+    threads: config.localThreads,
+    logger: { info: () => {}, warn: (_data, message) => warn(`local: ${message}`) },
+  });
+  const models = new ModelsService({
+    ...modelProviders(config, [localProvider]),
+    localProviderId: localProvider.id,
+    listLocalFiles: () => listLocalModelFiles(config.modelsDir),
+    store: new RemovedModelsStore(sql.db),
+    clock,
+    warn,
+  });
+  const modelsRefresh =
+    config.modelsRefreshSeconds > 0
+      ? setInterval(() => void models.refresh(), config.modelsRefreshSeconds * 1000).unref()
+      : undefined;
   const conversationsStore = new ConversationsStore(sql.db);
   const modelCatalog = modelCatalogFrom(models, config.defaultModel);
   const searchStore = new SearchStore(sql.db, sql.dialect);
@@ -169,8 +190,9 @@ export function createServices(options: {
   const usageStore = new UsageStore(sql.db);
   const searchRecords = new SearchRecordsStore(sql.db);
   const limits = createLimits({
-    warn,
-    redisUrl: config.redisUrl,
+    counters: config.redisUrl
+      ? new RedisLimitCounters(openRedis(config.redisUrl, warn), { ownsConnection: true })
+      : new MemoryLimitCounters(),
     redisPrefix: config.redisPrefix,
     defaultPlan: config.defaultPlan,
     clock,
@@ -249,6 +271,7 @@ export function createServices(options: {
     results: config.searchResults,
     pages: config.webPages,
     contextWindow: (model) => modelCatalog.contextWindow(model),
+    tokenCounter: (model) => modelCatalog.tokenCounter(model),
     admission: limits.gate,
     usage: searchRecords,
     clock,
@@ -272,11 +295,15 @@ export function createServices(options: {
   ];
   // A key claimed by a request whose node died is free again after one stream lease.
   const idempotency = new IdempotencyKeys({ store: new IdempotencyStore(sql.db), clock, staleMs: leaseMs });
-  const streamsBackend = createStreamsBackend({
-    redisUrl: config.redisUrl,
-    redisPrefix: config.redisPrefix,
-    warn,
-  });
+  // Like the limit counters: Redis when a URL is given (any node resumes or cancels an answer
+  // another node runs), else in process.
+  const streamsRedis = config.redisUrl ? openRedis(config.redisUrl, warn) : undefined;
+  const eventLog: EventLog = streamsRedis
+    ? new RedisEventLog(streamsRedis, { prefix: config.redisPrefix, warn })
+    : new MemoryEventLog();
+  const cancels: CancelBus = streamsRedis
+    ? new RedisCancelBus(streamsRedis, { prefix: config.redisPrefix })
+    : new MemoryCancelBus();
   const conversationCompletions = new ConversationCompletions({
     store: conversationsStore,
     conversations,
@@ -287,12 +314,12 @@ export function createServices(options: {
     enrichers,
     searchIndex: searchIndexer,
     idempotency,
-    cancels: streamsBackend.cancels,
+    cancels,
   });
   const answerStreams = !config.streamResumeSeconds
     ? undefined
     : new AnswerStreams({
-        log: streamsBackend.log,
+        log: eventLog,
         keepMs: config.streamResumeSeconds * 1000,
         maxAnswerMs: config.maxAnswerSeconds * 1000,
         livenessMs: config.streamLivenessMs,
@@ -405,12 +432,46 @@ export function createServices(options: {
       closed = true;
       clearTimeout(sweepTimer);
       clearInterval(sweepTimer);
+      clearInterval(modelsRefresh);
       await models.close();
       await limits.close();
-      await streamsBackend.close();
+      await cancels.close();
+      await eventLog.close();
       await sql.close();
     },
   };
+}
+
+/**
+ * The model providers the configuration declares, built once: an OpenAI-compatible adapter per
+ * provider that has its key, the in-process mock when enabled, then `extra` (the local engine, or
+ * a test's own). Providers whose key variable is unset stay in `specs`, so the registry can say why.
+ */
+export function modelProviders(
+  config: Config,
+  extra: Provider[] = [],
+): { specs: ProviderSpec[]; mapped: ModelSpec[]; providers: Provider[] } {
+  const { providers: specs, models: mapped } = registrySpecs(config);
+  const timeouts = {
+    connectMs: config.providerConnectTimeoutMs,
+    firstByteMs: config.providerFirstByteTimeoutMs,
+    idleMs: config.providerIdleTimeoutMs,
+  };
+  const providers: Provider[] = specs
+    .filter((spec) => !spec.keyMissing)
+    .map((spec) => new OpenAiCompatibleProvider({ ...spec, timeouts, retries: config.providerRetries }));
+  if (config.mockProvider) {
+    providers.push(createMockProvider({ timeouts }));
+    specs.push({
+      id: 'mock',
+      kind: 'mock',
+      baseUrl: 'in-process',
+      streamUsage: true,
+      seedField: 'seed',
+      discover: true,
+    });
+  }
+  return { specs, mapped, providers: [...providers, ...extra] };
 }
 
 /**
@@ -423,7 +484,9 @@ function registryEmbedder(models: ModelsService, model: string): Embedder {
     async embed(texts, options) {
       const { entry, provider } = await models.resolve(model);
       if (!provider.embed) throw invalid('CAUSERIE_EMBEDDING_MODEL', `${entry.id} does not compute embeddings`);
-      const { embeddings } = await provider.embed(texts, entry.upstream, options);
+      const { embeddings } = await provider.embed(texts, entry.upstream, options).catch((error: unknown) => {
+        throw fromProvider(error);
+      });
       if (embeddings.length !== texts.length)
         throw new AppError(
           'upstream_error',

@@ -7,6 +7,7 @@ import pg from 'pg';
 import { startScriptedUpstream, type ScriptedUpstream } from '../../src/providers/mock/scripted-upstream.ts';
 import { runCauserie, type CauserieProcess } from '../helpers/platform.ts';
 import { createPostgresDatabase, redisUrl } from '../helpers/server.ts';
+import type { Json } from '../helpers/wire.ts';
 import { joinedEvents, readSseStream, resumeSseStream, type StreamRequest } from '../helpers/sse-streams.ts';
 import { deleteRedisPrefix, uniquePrefix } from '../limits/helpers.ts';
 import { eventually, writeModelsConfig } from './conversations-helpers.ts';
@@ -41,7 +42,7 @@ describe('streams across two nodes (PostgreSQL + Redis)', () => {
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-    return { status: response.status, body: (await response.json()) as any };
+    return { status: response.status, body: (await response.json()) as Json };
   };
   const newSession = async () => (await call(0, '/api/v1/sessions', { model: 'gpt-4' })).body.id as number;
   const lastReply = async (node: number, session: number) =>
