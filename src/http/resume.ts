@@ -44,6 +44,11 @@ export function lastEventIdOf(request: FastifyRequest): string | undefined {
   return new URLSearchParams(request.url.slice(query + 1)).get('last_event_id') ?? undefined;
 }
 
+const resumableNote =
+  'Streamed answers are resumable: every event has an id; after a lost connection, send the same request again ' +
+  'with the last id read in a Last-Event-ID header (or a last_event_id query parameter) to get the rest of the ' +
+  'answer, on any server, while it runs and for CAUSERIE_STREAM_RESUME_SECONDS after it ended (410 stream_not_resumable after).';
+
 /**
  * On routes marked resumable, a request that carries Last-Event-ID continues the answer that id
  * belongs to instead of starting a new one. It runs before the body is validated (the resent
@@ -51,6 +56,12 @@ export function lastEventIdOf(request: FastifyRequest): string | undefined {
  */
 export function registerResume(app: App, streams: AnswerStreams): void {
   app.decorate('answerStreams', streams);
+  // The OpenAPI document says so on every resumable route (the hook itself is invisible to it).
+  app.addHook('onRoute', (route) => {
+    if (route.config?.resumable !== true || !route.schema) return;
+    const description = route.schema.description ? `${route.schema.description} ` : '';
+    route.schema.description = `${description}${resumableNote}`;
+  });
   app.addHook('preValidation', async (request, reply) => {
     if (request.routeOptions.config?.resumable !== true) return;
     const lastEventId = lastEventIdOf(request);
