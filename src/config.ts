@@ -248,7 +248,7 @@ export const fields = {
   streamLivenessMs: {
     env: 'CAUSERIE_STREAM_LIVENESS_MS',
     description:
-      'Milliseconds within which a resumed stream notices that the process generating its answer died (it then ends with the stored partial answer and an error).',
+      'How long the process generating an answer may go silent before a resumed stream takes it for dead (noticed within twice this; the stream then ends with the stored partial answer and an error).',
     default: 3000,
     parse: integer(300, 60_000),
   },

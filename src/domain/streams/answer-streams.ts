@@ -85,6 +85,9 @@ export class AnswerStreams {
     const waitMs = Math.max(50, Math.floor(livenessMs / 3));
     let read = first;
     let after = afterSeq;
+    // Two checks in a row without the generator's mark, a wait apart: one missed refresh (a busy
+    // event loop over there) is not a death.
+    let misses = 0;
     while (true) {
       for (const event of read.events) {
         after = event.seq;
@@ -92,7 +95,9 @@ export class AnswerStreams {
       }
       if (read.ended) return;
       log.mark(answerId, 'reader', livenessMs);
-      if (read.events.length === 0 && !(await log.isMarked(answerId, 'generator'))) {
+      if (read.events.length > 0 || (await log.isMarked(answerId, 'generator'))) misses = 0;
+      else misses++;
+      if (misses >= 2) {
         // Gone, unless it ended (or wrote) between our read and the check.
         const last = await log.read(answerId, after, 0);
         for (const event of last.events) yield { kind: 'event', event };
