@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: runs every benchmark module, one after the other, and prints their lines.
- * `npm run bench -- completions` runs only the named ones; `npm run bench -- streams --streams 10000`
+ * `npm run bench -- completions` runs only the named ones; `npm run bench -- open-streams --streams 10000`
  * opens 10,000 streams at once instead of 1,000. A benchmark is a module exporting an
  * async function that returns the lines to print; add it to the list below.
  *
@@ -11,9 +11,10 @@ import { runLimitsBench } from './limits.bench.ts';
 import { runLocalBench } from './local.bench.ts';
 import { runPdfBench } from './pdf.bench.ts';
 import { runSearchBench } from './search.bench.ts';
-import { runStreamsBench } from './streams.bench.ts';
+import { runOpenStreamsBench } from './open-streams.bench.ts';
+import { runResumableStreamsBench } from './resumable-streams.bench.ts';
 
-// `--streams N`: how many streams the streams benchmark opens at once (default 1,000).
+// `--streams N`: how many streams the open-streams benchmark opens at once (default 1,000).
 const streamsFlag = process.argv.indexOf('--streams');
 const streams = streamsFlag > 0 ? Number(process.argv[streamsFlag + 1]) : undefined;
 if (streams !== undefined && !(Number.isInteger(streams) && streams > 0)) {
@@ -24,11 +25,12 @@ if (streams !== undefined && !(Number.isInteger(streams) && streams > 0)) {
 // `optIn` benchmarks run only when named (`npm run bench -- local` needs the local engine).
 const benchmarks: Array<{ name: string; run: () => Promise<string[]>; optIn?: boolean }> = [
   { name: 'completions', run: () => runCompletionsBench() },
-  { name: 'streams', run: () => runStreamsBench({ streams }) },
+  { name: 'open-streams', run: () => runOpenStreamsBench({ streams }) },
   { name: 'limits', run: () => runLimitsBench() },
   { name: 'local', run: () => runLocalBench(), optIn: true },
   { name: 'pdf', run: () => runPdfBench() },
   { name: 'search', run: () => runSearchBench() },
+  { name: 'resumable-streams', run: () => runResumableStreamsBench() },
 ];
 
 const wanted = process.argv

@@ -64,6 +64,13 @@ import { IdempotencyStore } from './domain/idempotency/idempotency.store.ts';
 import { IdempotencyKeys } from './domain/idempotency/idempotency-keys.ts';
 import { WebSearchEnricher } from './domain/web-search/web-search.enricher.ts';
 import { WebSearch } from './domain/web-search/web-search.service.ts';
+import { AnswerStreams } from './domain/streams/answer-streams.ts';
+import type { CancelBus } from './domain/streams/cancel-bus.ts';
+import type { EventLog } from './domain/streams/event-log.ts';
+import { MemoryCancelBus } from './stores/kv/memory-cancel-bus.ts';
+import { MemoryEventLog } from './stores/kv/memory-event-log.ts';
+import { RedisCancelBus } from './stores/kv/redis-cancel-bus.ts';
+import { RedisEventLog } from './stores/kv/redis-event-log.ts';
 
 /** Every domain service, built once from the stores and the config and passed down explicitly. */
 export interface Services {
@@ -89,6 +96,8 @@ export interface Services {
   publicConversations: PublicConversationsService;
   /** Completions inside a conversation: history in, reply stored as it streams. */
   conversationCompletions: ConversationCompletions;
+  /** Streamed answers recorded so a client can resume them on any node (Last-Event-ID); off when CAUSERIE_STREAM_RESUME_SECONDS is 0. */
+  answerStreams: AnswerStreams | undefined;
   /** Idempotency-Key handling for routes that create without completing. */
   idempotency: IdempotencyKeys;
   /** Settles replies a dead process left streaming; start() once at start-up. */
@@ -286,6 +295,15 @@ export function createServices(options: {
   ];
   // A key claimed by a request whose node died is free again after one stream lease.
   const idempotency = new IdempotencyKeys({ store: new IdempotencyStore(sql.db), clock, staleMs: leaseMs });
+  // Like the limit counters: Redis when a URL is given (any node resumes or cancels an answer
+  // another node runs), else in process.
+  const streamsRedis = config.redisUrl ? openRedis(config.redisUrl, warn) : undefined;
+  const eventLog: EventLog = streamsRedis
+    ? new RedisEventLog(streamsRedis, { prefix: config.redisPrefix, warn })
+    : new MemoryEventLog();
+  const cancels: CancelBus = streamsRedis
+    ? new RedisCancelBus(streamsRedis, { prefix: config.redisPrefix })
+    : new MemoryCancelBus();
   const conversationCompletions = new ConversationCompletions({
     store: conversationsStore,
     conversations,
@@ -296,7 +314,26 @@ export function createServices(options: {
     enrichers,
     searchIndex: searchIndexer,
     idempotency,
+    cancels,
   });
+  const answerStreams = !config.streamResumeSeconds
+    ? undefined
+    : new AnswerStreams({
+        log: eventLog,
+        keepMs: config.streamResumeSeconds * 1000,
+        maxAnswerMs: config.maxAnswerSeconds * 1000,
+        livenessMs: config.streamLivenessMs,
+        graceMs: config.streamResumeGraceSeconds * 1000,
+        onAbandoned: async (answer) => {
+          if (answer.conversationId === undefined || answer.messageId === undefined) return;
+          await conversationCompletions.abandon({
+            conversationId: answer.conversationId,
+            messageId: answer.messageId,
+            leaseOwner: answer.leaseOwner,
+          });
+        },
+        warn,
+      });
   const agentRuns = new AgentRuns({
     agents,
     conversations,
@@ -376,6 +413,7 @@ export function createServices(options: {
     publicKeys,
     publicConversations,
     conversationCompletions,
+    answerStreams,
     idempotency,
     streamRecovery,
     plans,
@@ -397,6 +435,8 @@ export function createServices(options: {
       clearInterval(modelsRefresh);
       await models.close();
       await limits.close();
+      await cancels.close();
+      await eventLog.close();
       await sql.close();
     },
   };

@@ -28,6 +28,11 @@ export const errorCodes = {
     description:
       'The uploaded file is of an accepted type but cannot be used: encrypted, damaged, without text, or too slow to read.',
   },
+  stream_not_resumable: {
+    status: 410,
+    description:
+      'A Last-Event-ID names an answer that cannot be resumed: unknown, ended longer ago than CAUSERIE_STREAM_RESUME_SECONDS, or not yours.',
+  },
   headers_too_large: { status: 431, description: 'The request headers are larger than the server accepts.' },
   provider_rejected: {
     status: 400,
@@ -54,6 +59,11 @@ export const errorCodes = {
   shutting_down: {
     status: 503,
     description: 'This server is shutting down; retry (on another node, behind a load balancer).',
+  },
+  answer_interrupted: {
+    status: 503,
+    description:
+      'Sent as the last event of a resumed stream whose generating server died: the partial answer is stored; send the message again.',
   },
   model_unavailable: {
     status: 503,

@@ -18,6 +18,7 @@ import { registerMetrics } from './metrics.ts';
 import { registerDocs } from './docs.ts';
 import { registerSurfaces } from './surfaces/index.ts';
 import { prettyStream } from './pretty-log.ts';
+import { registerResume } from './resume.ts';
 
 export type App = FastifyInstance<
   RawServerDefault,
@@ -139,6 +140,7 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
 
   if (services.config.maxConnections > 0) app.server.maxConnections = services.config.maxConnections;
   app.decorate('sseHeartbeatMs', services.config.sseHeartbeatMs);
+  if (services.answerStreams) registerResume(app, services.answerStreams);
   const metrics = registerMetrics(app, { connectionStats: () => services.models.connectionStats() });
   await registerDocs(app);
   registerSurfaces(app, services, { metrics });

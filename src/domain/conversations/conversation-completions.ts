@@ -24,6 +24,7 @@ import type { SearchIndexHook } from './search-index-hook.ts';
 import { StreamPersister, type StreamTimings } from './stream-persister.ts';
 import type { IdempotencyKeys, IdempotencyRequest } from '../idempotency/idempotency-keys.ts';
 import { replayedRun } from './replayed-run.ts';
+import type { CancelBus } from '../streams/cancel-bus.ts';
 
 export interface ConversationCompletionsDeps {
   store: ConversationsStore;
@@ -38,6 +39,8 @@ export interface ConversationCompletionsDeps {
   searchIndex?: SearchIndexHook;
   /** Idempotency keys; without them `CompleteInput.idempotency` is ignored. */
   idempotency?: IdempotencyKeys;
+  /** Carries cancels to the process running the answer; without it, cancels reach this process only. */
+  cancels?: CancelBus;
 }
 
 export interface CompleteInput {
@@ -85,6 +88,8 @@ export interface ConversationRun {
   events: AsyncIterable<StreamEvent>;
   /** The reply as finally stored, once `events` has ended. */
   done: Promise<Message>;
+  /** Who holds the conversation's stream lease while the reply is generated (absent for a replayed answer). */
+  leaseOwner?: string;
 }
 
 const statusOf = (finish: FinishReason | undefined, failed: boolean, aborted: boolean): MessageStatus => {
@@ -129,9 +134,40 @@ function contextOf(conversation: ConversationRow, history: MessageRow[]): ChatMe
 export class ConversationCompletions {
   private readonly deps: ConversationCompletionsDeps;
   private readonly locks = new ConversationLocks();
+  /** The answers this process generates, by conversation, to stop them on a cancel. */
+  private readonly running = new Map<number, AbortController>();
 
   constructor(deps: ConversationCompletionsDeps) {
     this.deps = deps;
+    deps.cancels?.subscribe((conversationId) => this.stopHere(conversationId));
+  }
+
+  private stopHere(conversationId: number) {
+    this.running.get(conversationId)?.abort(new Error('the answer was cancelled'));
+  }
+
+  /**
+   * Stops the answer running in one of the actor's conversations, on whichever process runs it.
+   * Its partial reply is stored as cancelled and only what was produced is charged. Resolves with
+   * whether an answer was running.
+   */
+  async cancel(actor: Actor, conversationRef: string | number): Promise<{ cancelled: boolean }> {
+    const conversation = await this.deps.conversations.findRow(actor, conversationRef);
+    const streaming = await this.deps.store.findStreamingReply(conversation.id);
+    if (!streaming) return { cancelled: false };
+    if (this.deps.cancels) await this.deps.cancels.publish(conversation.id);
+    else this.stopHere(conversation.id);
+    return { cancelled: true };
+  }
+
+  /**
+   * Settles a reply whose generating process died (a resumed stream found it gone): stored as
+   * error with its partial text, and the conversation freed at once instead of after the lease.
+   */
+  async abandon(answer: { conversationId: number; messageId: number; leaseOwner?: string }): Promise<void> {
+    const now = this.now();
+    await this.deps.store.settleStreamingMessage(answer.messageId, 'error', now);
+    if (answer.leaseOwner) await this.deps.store.releaseStreamLease(answer.conversationId, answer.leaseOwner, now);
   }
 
   private now() {
@@ -285,10 +321,16 @@ export class ConversationCompletions {
       }
       const queue = new AsyncQueue<StreamEvent>();
       handedOver = true;
+      const conversationId = conversation.id;
+      this.running.set(conversationId, controller);
+      const forget = () => {
+        if (this.running.get(conversationId) === controller) this.running.delete(conversationId);
+        release();
+      };
       const userId = conversation.user_id;
       const indexReply = (final: Partial<MessageRow>) =>
         this.deps.searchIndex?.messagesStored(userId, [{ ...replyRow, ...final }]);
-      const done = this.pump(run, persister, queue, controller.signal, release, indexReply).then((final) => ({
+      const done = this.pump(run, persister, queue, controller.signal, forget, indexReply).then((final) => ({
         ...toMessage(replyRow),
         ...final,
       }));
@@ -302,6 +344,7 @@ export class ConversationCompletions {
         reply: toMessage(replyRow),
         events: queue,
         done,
+        leaseOwner: owner,
       };
     } catch (error) {
       // Refused before the model said anything: the request leaves no trace, so a retry duplicates nothing.

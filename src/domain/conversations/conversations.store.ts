@@ -175,6 +175,26 @@ export class ConversationsStore {
     return this.db.selectFrom('messages').selectAll().where('uuid', '=', uuid).executeTakeFirst();
   }
 
+  /** The reply being generated in a conversation, if any. */
+  findStreamingReply(conversationId: number): Promise<MessageRow | undefined> {
+    return this.db
+      .selectFrom('messages')
+      .selectAll()
+      .where('conversation_id', '=', conversationId)
+      .where('status', '=', 'streaming')
+      .executeTakeFirst();
+  }
+
+  /** Gives a reply still marked streaming its final status (left alone when it was settled already). */
+  async settleStreamingMessage(id: number, status: MessageStatus, at: string): Promise<void> {
+    await this.db
+      .updateTable('messages')
+      .set({ status, updated_at: at })
+      .where('id', '=', id)
+      .where('status', '=', 'streaming')
+      .execute();
+  }
+
   /** A conversation's messages in the order they were written. */
   listMessages(conversationId: number, page?: { limit: number; offset: number }): Promise<MessageRow[]> {
     let query = this.db.selectFrom('messages').selectAll().where('conversation_id', '=', conversationId).orderBy('id');

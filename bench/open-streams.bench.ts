@@ -1,11 +1,11 @@
 /**
- * Many streams open at once (1,000 by default; `npm run bench -- streams --streams 10000`): every
+ * Many streams open at once (1,000 by default; `npm run bench -- open-streams --streams 10000`): every
  * stream is opened in the same instant against an upstream that sends its first chunk at once and
  * the rest slowly, through the upstream directly, the bare relay and Causerie. It measures how soon
  * each client gets its first byte (p50/p99) while all are open, and the memory each open stream
  * costs the process that relays it (its RSS at the peak minus before, per stream).
  *
- * Run alone with `node bench/streams.bench.ts [--streams N]`, or through `npm run bench`.
+ * Run alone with `node bench/open-streams.bench.ts [--streams N]`, or through `npm run bench`.
  */
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -73,7 +73,7 @@ async function openAtOnce(
   };
 }
 
-export async function runStreamsBench(options: { streams?: number } = {}): Promise<string[]> {
+export async function runOpenStreamsBench(options: { streams?: number } = {}): Promise<string[]> {
   const count = options.streams ?? 1000;
   const dataDir = mkdtempSync(join(tmpdir(), 'causerie-bench-streams-'));
   const children: ChildProcess[] = [];
@@ -112,5 +112,5 @@ export async function runStreamsBench(options: { streams?: number } = {}): Promi
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const index = process.argv.indexOf('--streams');
   const streams = index > 0 ? Number(process.argv[index + 1]) : undefined;
-  for (const line of await runStreamsBench({ streams })) console.log(line);
+  for (const line of await runOpenStreamsBench({ streams })) console.log(line);
 }
