@@ -33,3 +33,19 @@ describe('requests the fuzzer found mishandled', () => {
     }
   });
 });
+
+describe('an admin creating a key for a user who does not exist', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.stop());
+
+  test('is told user_id names no user (400), not a 500; ids beyond 32 bits are refused by the schema', async () => {
+    for (const userId of [-1, 0, 424242, 2 ** 31, 2 ** 53]) {
+      const response = await server.api('/api/v1/keys', { method: 'POST', body: { name: 'x', user_id: userId } });
+      assert.equal(response.status, 400, `${userId}: ${response.text}`);
+      assert.match(response.body.detail, /^body\.user_id: |^user_id: /);
+    }
+  });
+});
