@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { dialects, startTestServer, type TestServer } from '../helpers/server.ts';
 
 /** Defects the schema-driven fuzzer found, each replayed as the request that showed it. */
 describe('requests the fuzzer found mishandled', () => {
@@ -49,3 +49,37 @@ describe('an admin creating a key for a user who does not exist', () => {
     }
   });
 });
+
+for (const dialect of dialects) {
+  describe(`text holding the NUL character (${dialect})`, () => {
+    let server: TestServer;
+    before(async () => {
+      server = await startTestServer({ dialect });
+    });
+    after(() => server.stop());
+
+    test('is refused with a 400 naming the field, in a body, a query or a path, rather than a 500 from PostgreSQL', async () => {
+      const prompt = await server.api('/api/chat/prompts', {
+        method: 'POST',
+        body: { title: 't', content: 'c', description: 'a\u0000b' },
+      });
+      assert.equal(prompt.status, 400, prompt.text);
+      assert.deepEqual(prompt.body, {
+        detail: 'body.description: must not contain the NUL character',
+        code: 'validation_failed',
+      });
+      const nested = await server.api('/v1/chat/completions', {
+        method: 'POST',
+        body: { model: 'x', messages: [{ role: 'user', content: '\u0000' }] },
+      });
+      assert.equal(nested.status, 400, nested.text);
+      assert.equal(nested.body.error.param, 'body.messages.0.content');
+      const query = await server.api('/api/v1/sessions?model=a%00b');
+      assert.equal(query.status, 400, query.text);
+      assert.equal(query.body.detail, 'query.model: must not contain the NUL character');
+      const path = await server.api('/users/a%00b');
+      assert.equal(path.status, 400, path.text);
+      assert.equal(path.body.detail, 'params.username: must not contain the NUL character');
+    });
+  });
+}
