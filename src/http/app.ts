@@ -118,10 +118,12 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
   app.addHook('preValidation', async (request) => {
     const schema = request.routeOptions.schema?.body as { type?: string } | undefined;
     if (request.body === undefined && schema?.type === 'object') request.body = {};
-    // PostgreSQL text cannot hold U+0000 (SQLite can): refused on every route and both databases alike.
+    // PostgreSQL text cannot hold U+0000 (SQLite can): refused on every route and both databases
+    // alike, in the parts the route reads.
+    const schemas = request.routeOptions.schema ?? {};
     for (const [part, value] of [
-      ['params', request.params],
-      ['query', request.query],
+      ['params', schemas.params && request.params],
+      ['query', schemas.querystring && request.query],
       ['body', request.body],
     ] as const) {
       const field = nulCharacterAt(value, part);
