@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
+import { registeredRoutes, toOpenApiPath } from '../helpers/route-table.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 /**
@@ -15,33 +16,6 @@ const hiddenOnPurpose: Array<[RegExp, string]> = [
     'twins of /api/v1/models/{model_id}, /api/v1/models/removed/{model_id} and /v1/models/{model} (documented there) taking a model id with a raw "/"',
   ],
 ];
-
-interface Route {
-  method: string;
-  path: string;
-}
-
-/** Every route Fastify registered, read from printRoutes' tree (HEAD twins of GET routes left out). */
-function registeredRoutes(server: TestServer): Route[] {
-  const tree = server.app.printRoutes({ commonPrefix: false });
-  const stack: string[] = [];
-  const routes: Route[] = [];
-  for (const line of tree.split('\n')) {
-    const match = /^(.*?)[└├]── (.+?)(?: \(([A-Z, ]+)\))?$/.exec(line);
-    if (!match) continue;
-    const depth = match[1]!.length / 4;
-    stack.length = depth;
-    const path = (stack[depth - 1] ?? '') + match[2];
-    stack[depth] = path;
-    for (const method of match[3]?.split(', ') ?? []) {
-      if (method !== 'HEAD') routes.push({ method, path });
-    }
-  }
-  return routes;
-}
-
-// A parameter starts a segment; a ':' inside one is literal (spec 001's ".../messages:complete").
-const toOpenApiPath = (path: string) => path.replace(/(^|\/):([A-Za-z0-9_]+)/g, '$1{$2}');
 
 describe('the OpenAPI document', () => {
   let server: TestServer;
