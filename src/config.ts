@@ -565,7 +565,7 @@ export const fields = {
   fetchAllowlist: {
     env: 'CAUSERIE_FETCH_ALLOWLIST',
     description:
-      'Comma-separated addresses, CIDR ranges and host names web search may fetch even though private (e.g. 10.1.0.0/16,wiki.intranet).',
+      'Comma-separated addresses, CIDR ranges and host names web search may fetch even though private, and model providers may use though link-local or cloud metadata (e.g. 10.1.0.0/16,wiki.intranet).',
     default: undefined,
     parse: (raw: string) => {
       for (const entry of raw

@@ -1,4 +1,5 @@
 import type { Config } from '../../config.ts';
+import { metadataReason, parseAllowlist } from '../../providers/web/address-guard.ts';
 
 /** An OpenAI-compatible provider to register, from the environment or the config file. */
 export interface ProviderSpec {
@@ -108,6 +109,21 @@ function environmentProviders(config: Config): ProviderSpec[] {
  * the first invalid entry.
  */
 export function registrySpecs(config: Config): { providers: ProviderSpec[]; models: ModelSpec[] } {
+  const specs = registeredSpecs(config);
+  // A provider pointed at the host's link-local or cloud metadata address would send it our
+  // requests (and keys), and quote its answers back: refused unless allowlisted.
+  const allowlist = parseAllowlist(config.fetchAllowlist);
+  for (const provider of specs.providers) {
+    const reason = provider.baseUrl.startsWith('http') ? metadataReason(provider.baseUrl, allowlist) : undefined;
+    if (reason)
+      throw new InvalidRegistryError(
+        `provider "${provider.id}": base URL ${provider.baseUrl} is ${reason}; list it in CAUSERIE_FETCH_ALLOWLIST if that is meant`,
+      );
+  }
+  return specs;
+}
+
+function registeredSpecs(config: Config): { providers: ProviderSpec[]; models: ModelSpec[] } {
   const providers = new Map(environmentProviders(config).map((spec) => [spec.id, spec]));
   const file = config.file;
   if (file.providers !== undefined && !isRecord(file.providers))
