@@ -213,7 +213,7 @@ export const fields = {
   loginAddressFailureLimit: {
     env: 'CAUSERIE_LOGIN_ADDRESS_FAILURE_LIMIT',
     description:
-      'Wrong passwords allowed per client address in 15 minutes, whatever the usernames, before sign-ins from it answer 429.',
+      'Wrong passwords allowed per client address in 15 minutes, whatever the usernames, before sign-ins from it answer 429; likewise unknown API keys and forged access tokens before its bearer credentials do.',
     default: 50,
     parse: integer(1, 1_000_000),
   },

@@ -11,7 +11,8 @@ import { isAuthenticated } from './owasp-helpers.ts';
  * another issuer, tampered claims, an RS/HS confusion, a token for a revoked sign-in) are presented
  * to every authenticated GET route of the document: each answers 401. Refresh-token reuse and
  * rotation are in test/e2e/platform-auth.test.ts; password guessing (per account, per address,
- * concurrent) in test/e2e/login-throttle.test.ts; expiry by the clock in platform-auth.
+ * concurrent) in test/e2e/login-throttle.test.ts; expiry by the clock in platform-auth. Guessing
+ * API keys and tokens is throttled per address (below).
  */
 describe('API2 authentication: forged and stale tokens on every authenticated route', () => {
   const secret = 'a-known-secret-for-the-api2-test-0123456789';
@@ -19,7 +20,10 @@ describe('API2 authentication: forged and stale tokens on every authenticated ro
   let server: TestServer;
   let document: any;
   before(async () => {
-    server = await startTestServer({ env: { CAUSERIE_TOKEN_SECRET: secret } });
+    // Hundreds of forged tokens from one address: the guess throttle (tested below) is raised here.
+    server = await startTestServer({
+      env: { CAUSERIE_TOKEN_SECRET: secret, CAUSERIE_LOGIN_ADDRESS_FAILURE_LIMIT: '100000' },
+    });
     document = (await server.api('/api/v1/openapi.json', { auth: null })).body;
   });
   after(() => server.stop());
@@ -82,5 +86,44 @@ describe('API2 authentication: forged and stale tokens on every authenticated ro
     assert.equal(guessed.status, 401);
     assert.equal(guessed.body.detail, 'Invalid API key');
     assert.ok(!guessed.text.includes(created.body.key.slice(8)));
+  });
+});
+
+describe('API2 authentication: guessing API keys and tokens is throttled per address', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ env: { CAUSERIE_LOGIN_ADDRESS_FAILURE_LIMIT: '5' } });
+  });
+  after(() => server.stop());
+
+  test('past the limit of unknown keys and forged tokens, every bearer credential from the address waits; revoked keys are no guess', async () => {
+    const revoked = await server.api('/api/v1/keys', { method: 'POST', body: { name: 'revoked' } });
+    await server.api(`/api/v1/keys/${revoked.body.id}`, { method: 'DELETE' });
+    // Known but revoked: refused, not counted.
+    for (let i = 0; i < 8; i++) assert.equal((await server.api('/api/v1/me', { auth: revoked.body.key })).status, 401);
+    assert.equal((await server.api('/api/v1/me')).status, 200);
+    const guesses = [
+      'API_AAAA_AAAA_AAAA_AAAA_AAAA_AAAA_AAAA_AAAA',
+      'API_BBBB_BBBB_BBBB_BBBB_BBBB_BBBB_BBBB_BBBB',
+      'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.x',
+    ];
+    const statuses = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => server.api('/api/v1/me', { auth: guesses[i % 3]! }).then((r) => r.status)),
+    );
+    assert.equal(statuses.filter((s) => s === 401).length, 5, JSON.stringify(statuses));
+    assert.equal(statuses.filter((s) => s === 429).length, 7);
+    const refused = await server.api('/api/v1/me');
+    assert.equal(refused.status, 429, 'the right key waits too');
+    assert.ok(Number(refused.headers.get('retry-after')) > 0);
+    assert.equal(refused.body.code, 'rate_limited');
+    // Passwords are throttled on their own counters: Basic still works from here.
+    assert.equal(
+      (
+        await server.api('/api/v1/me', {
+          auth: `Basic ${Buffer.from(`admin:${server.adminPassword}`).toString('base64')}`,
+        })
+      ).status,
+      200,
+    );
   });
 });

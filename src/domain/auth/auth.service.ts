@@ -48,6 +48,7 @@ export class OAuthError extends AppError {
 }
 
 const unauthorized = (message: string) => new AppError('unauthorized', message);
+const guesses = new Set(['Invalid API key', 'Invalid access token']);
 
 export interface AuthDeps {
   users: UsersService;
@@ -88,7 +89,14 @@ export class AuthService {
     const credential = header.slice(space + 1).trim();
     if (space < 0 || !credential) throw unauthorized('Malformed Authorization header');
     if (scheme === 'bearer') {
-      return looksLikeApiKey(credential) ? this.byApiKey(credential) : this.byAccessToken(credential);
+      this.deps.loginThrottle.assertNotGuessing(address);
+      try {
+        return await (looksLikeApiKey(credential) ? this.byApiKey(credential) : this.byAccessToken(credential));
+      } catch (error) {
+        // A key that exists (revoked, expired) or a signed token is no guess; one naming nothing is.
+        if (error instanceof AppError && guesses.has(error.message)) await this.deps.loginThrottle.guessed(address);
+        throw error;
+      }
     }
     if (scheme === 'basic') {
       const decoded = Buffer.from(credential, 'base64').toString('utf8');
