@@ -123,7 +123,10 @@ const metadataAddresses = new Set(['100.100.100.200', 'fd00:ec2::254']);
  * that resolves to such an address is the operator's own doing.
  */
 export function metadataReason(url: string, allowlist: AllowEntry[]): string | undefined {
-  const host = new URL(url).hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
+  const host = new URL(url).hostname
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '')
+    .toLowerCase();
   if (allowlist.some((entry) => entry.kind === 'host' && entry.name === host)) return undefined;
   if (metadataNames.has(host)) return 'a cloud metadata service';
   if (!isIP(host) || allowlisted(host, allowlist)) return undefined;
