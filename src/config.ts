@@ -215,7 +215,7 @@ export const fields = {
   loginAddressFailureLimit: {
     env: 'CAUSERIE_LOGIN_ADDRESS_FAILURE_LIMIT',
     description:
-      'Wrong passwords allowed per client address in 15 minutes, whatever the usernames, before sign-ins from it answer 429.',
+      'Wrong passwords allowed per client address in 15 minutes, whatever the usernames, before sign-ins from it answer 429; likewise unknown API keys and forged access tokens before its bearer credentials do.',
     default: 50,
     parse: integer(1, 1_000_000),
   },
@@ -595,7 +595,7 @@ export const fields = {
   fetchAllowlist: {
     env: 'CAUSERIE_FETCH_ALLOWLIST',
     description:
-      'Comma-separated addresses, CIDR ranges and host names web search may fetch even though private (e.g. 10.1.0.0/16,wiki.intranet).',
+      'Comma-separated addresses, CIDR ranges and host names web search may fetch even though private, and model providers may use though link-local or cloud metadata (e.g. 10.1.0.0/16,wiki.intranet).',
     default: undefined,
     parse: (raw: string) => {
       for (const entry of raw

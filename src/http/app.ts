@@ -120,6 +120,17 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
   app.addHook('preValidation', async (request) => {
     const schema = request.routeOptions.schema?.body as { type?: string } | undefined;
     if (request.body === undefined && schema?.type === 'object') request.body = {};
+    // PostgreSQL text cannot hold U+0000 (SQLite can): refused on every route and both databases
+    // alike, in the parts the route reads.
+    const schemas = request.routeOptions.schema ?? {};
+    for (const [part, value] of [
+      ['params', schemas.params && request.params],
+      ['query', schemas.querystring && request.query],
+      ['body', request.body],
+    ] as const) {
+      const field = nulCharacterAt(value, part);
+      if (field) throw new AppError('validation_failed', `${field}: must not contain the NUL character`, { field });
+    }
   });
 
   app.setErrorHandler((error, request, reply) => {
@@ -145,6 +156,18 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
   await registerDocs(app);
   registerSurfaces(app, services, { metrics });
   return app;
+}
+
+/** The path of the first string (or key) holding U+0000 in a parsed request part, if any. */
+function nulCharacterAt(value: unknown, path: string, depth = 0): string | undefined {
+  if (typeof value === 'string') return value.includes('\0') ? path : undefined;
+  if (!value || typeof value !== 'object' || depth > 64 || Buffer.isBuffer(value)) return undefined;
+  for (const [key, item] of Object.entries(value)) {
+    if (key.includes('\0')) return path;
+    const found = nulCharacterAt(item, `${path}.${key}`, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 const validatorPool = AjvCompiler();

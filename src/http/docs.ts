@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import type { RouteOptions } from 'fastify';
 import type { App } from './app.ts';
+import { ErrorBody } from './schemas/common.ts';
 
 interface OpenApiDocument {
   paths?: Record<string, Record<string, unknown>>;
@@ -23,7 +25,10 @@ function withSwaggerUiPage(document: OpenApiDocument): OpenApiDocument {
     get: {
       tags: ['docs'],
       summary: 'API reference rendered by Swagger UI',
-      responses: { 200: htmlPage('The Swagger UI page') },
+      responses: {
+        200: htmlPage('The Swagger UI page'),
+        431: { description: 'Request headers too large', content: { 'application/json': { schema: ErrorBody } } },
+      },
     },
   };
   return { ...document, paths: { '/api/v1/docs': page, ...document.paths } };
@@ -62,11 +67,48 @@ async function readRedocBundle(): Promise<string> {
   );
 }
 
+const methodsWithBodies = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+/**
+ * Statuses any route can answer before or around its handler, added to every route's documented
+ * responses so a route added later documents them too: 431 (headers too large, answered before the
+ * request is read, so always in the native shape); on routes with parameters, 400 (an invalid
+ * one); on routes that may carry a body, 400 (malformed JSON), 413 (too large) and 415 (not JSON); on routes that accept credentials, 401 (wrong
+ * ones) and 429 (too many wrong passwords from this address or for this username). Each in the
+ * shape the route already documents for its errors.
+ */
+export function documentCommonErrors(route: RouteOptions) {
+  const schema = route.schema as
+    | {
+        hide?: boolean;
+        response?: Record<string, unknown>;
+        security?: object[];
+        params?: unknown;
+        querystring?: unknown;
+      }
+    | undefined;
+  if (!schema?.response || schema.hide) return;
+  const response = schema.response;
+  const errorShape = response[400] ?? response[401] ?? response[404] ?? response[403] ?? ErrorBody;
+  const add = (status: number, shape: unknown = errorShape) => {
+    response[status] ??= shape;
+  };
+  add(431, ErrorBody);
+  if (schema.params || schema.querystring) add(400);
+  const methods = Array.isArray(route.method) ? route.method : [route.method];
+  if (methods.some((method) => methodsWithBodies.has(method))) for (const status of [400, 413, 415]) add(status);
+  if (schema.security?.some((requirement) => Object.keys(requirement).length > 0)) {
+    add(401);
+    add(429);
+  }
+}
+
 /**
  * The OpenAPI document is generated from the route schemas. Swagger UI and Redoc are served by
  * this server, never from a CDN, so the docs work on a machine without internet.
  */
 export async function registerDocs(app: App) {
+  app.addHook('onRoute', documentCommonErrors);
   await app.register(swagger, {
     transformObject: (documentObject) =>
       withSwaggerUiPage((documentObject as { openapiObject: OpenApiDocument }).openapiObject),

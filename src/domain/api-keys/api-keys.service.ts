@@ -102,6 +102,8 @@ export class ApiKeysService {
     const ownerId = input.user_id ?? actor.userId;
     if (ownerId !== actor.userId && actor.role !== 'admin')
       throw new AppError('forbidden', 'Only an administrator can create keys for another user');
+    if (ownerId !== actor.userId && !(await this.deps.store.userExists(ownerId)))
+      throw invalid('user_id', 'is not an existing user');
     // A key created with a key lives no longer than its parent (which also bounds its usage).
     const parent = actor.apiKeyId === undefined ? undefined : await this.deps.store.findById(actor.apiKeyId);
     if (parent?.expires_at && (expiresAt === null || expiresAt > parent.expires_at)) expiresAt = parent.expires_at;

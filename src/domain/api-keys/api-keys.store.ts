@@ -48,6 +48,10 @@ export class ApiKeysStore {
     return rows.map((row) => row.id);
   }
 
+  async userExists(userId: number): Promise<boolean> {
+    return (await this.db.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst()) !== undefined;
+  }
+
   async countLive(userId: number, now: string): Promise<number> {
     const row = await this.db
       .selectFrom('api_keys')

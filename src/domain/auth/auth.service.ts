@@ -48,6 +48,7 @@ export class OAuthError extends AppError {
 }
 
 const unauthorized = (message: string) => new AppError('unauthorized', message);
+const guesses = new Set(['Invalid API key', 'Invalid access token']);
 
 export interface AuthDeps {
   users: UsersService;
@@ -88,7 +89,18 @@ export class AuthService {
     const credential = header.slice(space + 1).trim();
     if (space < 0 || !credential) throw unauthorized('Malformed Authorization header');
     if (scheme === 'bearer') {
-      return looksLikeApiKey(credential) ? this.byApiKey(credential) : this.byAccessToken(credential);
+      try {
+        return await (looksLikeApiKey(credential) ? this.byApiKey(credential) : this.byAccessToken(credential));
+      } catch (error) {
+        // A key that exists (revoked, expired) or a signed token is no guess; one naming nothing is.
+        // Only guesses wait: a right key from the same (perhaps shared) address still gets in, so
+        // nobody can lock a whole office out by sending junk from behind its NAT.
+        if (error instanceof AppError && guesses.has(error.message)) {
+          this.deps.loginThrottle.assertNotGuessing(address);
+          await this.deps.loginThrottle.guessed(address);
+        }
+        throw error;
+      }
     }
     if (scheme === 'basic') {
       const decoded = Buffer.from(credential, 'base64').toString('utf8');

@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.ts';
+import { AppError } from '../errors.ts';
 import { reserveInWindow } from '../limits/fixed-window.ts';
 import type { LimitCounters } from '../../stores/kv/limit-counters.ts';
 
@@ -25,6 +26,8 @@ export interface LoginThrottleDeps {
  */
 export class LoginThrottle {
   private readonly deps: LoginThrottleDeps;
+  /** Addresses past the limit of guessed bearer credentials, until their window ends (in process). */
+  private readonly guessing = new Map<string, number>();
 
   constructor(deps: LoginThrottleDeps) {
     this.deps = deps;
@@ -43,5 +46,43 @@ export class LoginThrottle {
       refusal: (index, seconds) =>
         `Too many failed sign-ins ${index === 0 ? 'for this account from this address' : 'from this address'}; retry in ${seconds} s`,
     });
+  }
+
+  /**
+   * Bearer credentials that name nothing (an unknown API key, a token with a bad signature) are
+   * guesses: counted per address like wrong passwords. Past the per-address limit every bearer
+   * credential from that address waits for the window to end, so guessing cannot go on at full
+   * speed. The refusal is remembered in process, so a valid key costs no counter round trip.
+   */
+  assertNotGuessing(address: string): void {
+    const until = this.guessing.get(address);
+    if (until === undefined) return;
+    const now = this.deps.clock.now();
+    if (until <= now) {
+      this.guessing.delete(address);
+      return;
+    }
+    const seconds = String(Math.ceil((until - now) / 1000));
+    throw new AppError('rate_limited', `Too many unknown credentials from this address; retry in ${seconds} s`, {
+      headers: { 'retry-after': seconds },
+    });
+  }
+
+  /** Counts a guessed credential; past the limit the address is refused until its window ends. */
+  async guessed(address: string): Promise<void> {
+    const now = this.deps.clock.now();
+    try {
+      await reserveInWindow(this.deps.counters, {
+        prefix: this.deps.prefix,
+        windowMs: loginWindowMs,
+        now,
+        items: [{ name: 'guess-address', subject: address, limit: this.deps.maxAddressFailures, amount: 1 }],
+        refusal: (_index, seconds) => `Too many unknown credentials from this address; retry in ${seconds} s`,
+      });
+    } catch (error) {
+      if (this.guessing.size >= 10_000) this.guessing.delete(this.guessing.keys().next().value!);
+      this.guessing.set(address, (Math.floor(now / loginWindowMs) + 1) * loginWindowMs);
+      throw error;
+    }
   }
 }

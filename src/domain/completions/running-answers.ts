@@ -1,3 +1,5 @@
+import { AppError } from '../errors.ts';
+
 /** Whose answer is running: the user, and the key the request came with. */
 export interface AnswerOwner {
   userId: number;
@@ -28,7 +30,10 @@ export class RunningAnswers {
     if (callerSignal.aborted) onCaller();
     else callerSignal.addEventListener('abort', onCaller, { once: true });
     const timer = setTimeout(() => {
-      run.controller.abort(new Error('the answer ran longer than CAUSERIE_MAX_ANSWER_SECONDS'));
+      // An AppError, so an answer not yet begun is a 504 in the caller's shape rather than a 500.
+      run.controller.abort(
+        new AppError('upstream_timeout', 'The answer ran longer than CAUSERIE_MAX_ANSWER_SECONDS allows'),
+      );
       // Even a run whose events were never read leaves the registry here.
       this.runs.delete(run);
     }, this.maxAnswerMs);

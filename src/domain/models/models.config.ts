@@ -1,4 +1,5 @@
-import type { Config } from '../../config.ts';
+import { type Config, InvalidConfigError } from '../../config.ts';
+import { metadataReason, parseAllowlist } from '../../providers/web/address-guard.ts';
 
 /** An OpenAI-compatible provider to register, from the environment or the config file. */
 export interface ProviderSpec {
@@ -93,6 +94,21 @@ export function environmentProviders(
  * when the configuration was loaded.
  */
 export function registrySpecs(config: Config): { providers: ProviderSpec[]; models: ModelSpec[] } {
+  const specs = registeredSpecs(config);
+  // A provider pointed at the host's link-local or cloud metadata address would send it our
+  // requests (and keys), and quote its answers back: refused unless allowlisted.
+  const allowlist = parseAllowlist(config.fetchAllowlist);
+  for (const provider of specs.providers) {
+    const reason = provider.baseUrl.startsWith('http') ? metadataReason(provider.baseUrl, allowlist) : undefined;
+    if (reason)
+      throw new InvalidConfigError(
+        `provider "${provider.id}": base URL ${provider.baseUrl} is ${reason}; list it in CAUSERIE_FETCH_ALLOWLIST if that is meant`,
+      );
+  }
+  return specs;
+}
+
+function registeredSpecs(config: Config): { providers: ProviderSpec[]; models: ModelSpec[] } {
   const providers = new Map(environmentProviders(config).map((spec) => [spec.id, spec]));
   const file = config.file;
   for (const [id, entry] of Object.entries(file.providers ?? {})) {

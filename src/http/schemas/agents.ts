@@ -107,8 +107,8 @@ export const AgentPromptBody = Type.Object(
     messages: Type.Optional(
       Type.Array(NativeMessage, { minItems: 1, maxItems: 1000, description: 'The exchange so far' }),
     ),
-    stop: Type.Optional(Type.Array(Type.String(), { maxItems: 4 })),
-    seed: Type.Optional(Type.Integer()),
+    stop: Type.Optional(Type.Array(Type.String({ maxLength: 500 }), { maxItems: 4 })),
+    seed: Type.Optional(Type.Integer({ minimum: -9_007_199_254_740_991, maximum: 9_007_199_254_740_991 })),
     ...settingsFields,
   },
   { additionalProperties: false },

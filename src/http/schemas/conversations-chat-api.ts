@@ -7,7 +7,10 @@ import { UsePromptFields } from './prompts.ts';
 /** Spec 003's shapes ("Chat API Documentation"). */
 // No maximum: a larger integer looks like an id and names nothing (404), as in a path.
 const SessionId = Type.Union(
-  [Type.Integer({ minimum: 1 }), Type.String({ minLength: 1, maxLength: 64, pattern: idPattern })],
+  [
+    Type.Integer({ minimum: 1, maximum: 9_007_199_254_740_991 }),
+    Type.String({ minLength: 1, maxLength: 64, pattern: idPattern }),
+  ],
   {
     description: 'The session id (an integer; the UUID is accepted too)',
   },

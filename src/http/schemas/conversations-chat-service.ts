@@ -20,9 +20,12 @@ export const CreateConversationBody = Type.Object(
   {
     title: Type.Optional(Nullable(Type.String({ maxLength: 500 }))),
     user_id: Type.Optional(
-      Type.Union([Type.Integer(), Type.String({ minLength: 1, maxLength: 64 })], {
-        description: 'Must be you (id, UUID or username) unless you are an admin; defaults to you',
-      }),
+      Type.Union(
+        [Type.Integer({ minimum: 1, maximum: 9_007_199_254_740_991 }), Type.String({ minLength: 1, maxLength: 64 })],
+        {
+          description: 'Must be you (id, UUID or username) unless you are an admin; defaults to you',
+        },
+      ),
     ),
     model: Type.Optional(
       Type.String({ minLength: 1, maxLength: 200, description: 'Causerie extension: the model its completions use' }),

@@ -19,7 +19,10 @@ export const UpdateChatBody = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 500 }),
     updated_at: Type.Optional(
-      Type.String({ description: 'Accepted for compatibility; Causerie sets updated_at from its own clock' }),
+      Type.String({
+        maxLength: 64,
+        description: 'Accepted for compatibility; Causerie sets updated_at from its own clock',
+      }),
     ),
   },
   { additionalProperties: false },

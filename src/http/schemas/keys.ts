@@ -41,7 +41,9 @@ export const CreateApiKeyBody = Type.Object(
     expires_at: Type.Optional(Type.String({ format: 'date-time' })),
     expires_in_days: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })),
     limits: Type.Optional(KeyLimits),
-    user_id: Type.Optional(Type.Integer({ description: 'Admins only: create the key for another user' })),
+    user_id: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 2_147_483_647, description: 'Admins only: create the key for another user' }),
+    ),
   },
   { additionalProperties: false },
 );

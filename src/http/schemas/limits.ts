@@ -43,7 +43,11 @@ export const UpdatePlanBody = Type.Object(
 export const AssignPlanBody = Type.Object(
   {
     plan: Type.Union(
-      [Type.String({ minLength: 1 }), Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), Type.Null()],
+      [
+        Type.String({ minLength: 1, maxLength: 200 }),
+        Type.Integer({ minimum: 1, maximum: 2_147_483_647 }),
+        Type.Null(),
+      ],
       { description: 'Plan id or name; null removes the plan' },
     ),
   },

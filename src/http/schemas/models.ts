@@ -56,8 +56,10 @@ export const NativeMessage = Type.Object(
 
 export const NativeCompletionRequest = Type.Object(
   {
-    model_id: Type.Optional(Type.String({ minLength: 1, description: 'Public model id (GET /api/v1/models)' })),
-    model: Type.Optional(Type.String({ minLength: 1, description: 'Alias of model_id' })),
+    model_id: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: 'Public model id (GET /api/v1/models)' }),
+    ),
+    model: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Alias of model_id' })),
     agent_id: Type.Optional(
       Type.Union([Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), Type.String({ minLength: 1, maxLength: 64 })], {
         description: 'An agent (id or UUID) to ask: its instructions and settings apply; model_id is then optional',

@@ -42,9 +42,9 @@ const ChatMessageBody = Type.Object(
     content: Type.Optional(
       Type.Unknown({ description: 'A string, null, or an array of {"type": "text", "text": …} parts' }),
     ),
-    name: Type.Optional(Type.String()),
-    tool_call_id: Type.Optional(Type.String()),
-    tool_calls: Type.Optional(Type.Array(Type.Unknown())),
+    name: Type.Optional(Type.String({ maxLength: 256 })),
+    tool_call_id: Type.Optional(Type.String({ maxLength: 256 })),
+    tool_calls: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 128 })),
   },
   { additionalProperties: true },
 );
@@ -55,7 +55,7 @@ const ChatMessageBody = Type.Object(
  */
 export const ChatCompletionRequest = Type.Object(
   {
-    model: Type.String({ minLength: 1 }),
+    model: Type.String({ minLength: 1, maxLength: 200 }),
     messages: Type.Array(ChatMessageBody, { minItems: 1, maxItems: 10_000 }),
     temperature: orNull<number>('number', { minimum: 0, maximum: 2 }),
     top_p: orNull<number>('number', { exclusiveMinimum: 0, maximum: 1 }),
@@ -67,7 +67,7 @@ export const ChatCompletionRequest = Type.Object(
     frequency_penalty: orNull<number>('number', { minimum: -2, maximum: 2 }),
     random_seed: orNull<number>('integer', { description: "Mistral's name for seed" }),
     n: orNull<number>('integer', { minimum: 1, maximum: 1, description: 'Only 1 is supported' }),
-    tools: Type.Optional(Type.Array(Type.Unknown())),
+    tools: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 128 })),
     tool_choice: Type.Optional(Type.Unknown()),
     response_format: Type.Optional(Type.Unknown()),
     stream: orNull<boolean>('boolean'),
@@ -135,11 +135,11 @@ export const OpenAiModelList = Type.Object({ object: Type.Literal('list'), data:
 
 export const EmbeddingsRequest = Type.Object(
   {
-    model: Type.String({ minLength: 1 }),
+    model: Type.String({ minLength: 1, maxLength: 200 }),
     input: Type.Unknown({ description: 'A string or an array of up to 2048 strings' }),
     encoding_format: Type.Optional(Type.Union([Type.Literal('float'), Type.Literal('base64')])),
     dimensions: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
-    user: Type.Optional(Type.String()),
+    user: Type.Optional(Type.String({ maxLength: 256 })),
   },
   { additionalProperties: true },
 );

@@ -60,7 +60,7 @@ export const PromptListQuery = Type.Object({
   search: Type.Optional(
     Type.String({ maxLength: 200, description: 'Case-insensitive text searched in title, content and description' }),
   ),
-  page: Type.Integer({ minimum: 1, default: 1 }),
+  page: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 1 }),
   page_size: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
 });
 

@@ -13,6 +13,9 @@
  *   [[hang]]                send the headers and the first chunk, then nothing until the client leaves
  *   [[no-usage]]            report no token usage
  *   [[tool:get_weather:{"city":"Paris"}]]   answer with this tool call (arguments optional)
+ *   [[hostile:KIND]]        a malicious or broken provider: huge (an 8 MB answer), garbage (not
+ *                           JSON), invalid-utf8, wrong-shape (JSON of the wrong types), endless
+ *                           (words streamed for ever)
  *   [[echo-prompt]]         answer with every message it received, one `role: content` line each
  *                           (tests see what context Causerie added: instructions, documents, pages)
  */
@@ -30,6 +33,7 @@ export interface Script {
   usage: boolean;
   tool?: { name: string; arguments: string };
   echoPrompt: boolean;
+  hostile?: 'huge' | 'garbage' | 'invalid-utf8' | 'wrong-shape' | 'endless';
 }
 
 const directivePattern = /\[\[([a-z-]+)(?::(.*?))?\]\]/g;
@@ -86,6 +90,9 @@ export function parseScript(content: string): Script {
         break;
       case 'no-usage':
         script.usage = false;
+        break;
+      case 'hostile':
+        script.hostile = value as Script['hostile'];
         break;
       case 'echo-prompt':
         script.echoPrompt = true;

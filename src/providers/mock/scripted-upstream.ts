@@ -364,6 +364,7 @@ export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {
         headers,
       );
     }
+    if (script.hostile) return hostileAnswer(res, script.hostile, Boolean(body.stream));
     const promptTokens = (body.messages ?? []).reduce((sum, m) => sum + wordCount(textOf(m.content)), 0);
     let pieces = piecesOf(script.reply);
     let finish = script.tool ? 'tool_calls' : 'stop';
@@ -416,6 +417,55 @@ export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {
     res.write(frame(choice({}, finish)));
     if (includeUsage) res.write(frame([], { usage }));
     res.end('data: [DONE]\n\n');
+  }
+
+  /** What a malicious or broken provider sends: Causerie must stay bounded and say what went wrong. */
+  async function hostileAnswer(res: ServerResponse, kind: NonNullable<Script['hostile']>, stream: boolean) {
+    const type = stream ? 'text/event-stream' : 'application/json';
+    const frame = (content: unknown) =>
+      `data: {"id":"x","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":${JSON.stringify(content)}},"finish_reason":null}]}\n\n`;
+    res.writeHead(200, { 'content-type': type });
+    switch (kind) {
+      case 'huge': {
+        const text = 'x'.repeat(8 * 1024 * 1024);
+        return res.end(
+          stream
+            ? `${frame(text)}data: [DONE]\n\n`
+            : JSON.stringify({
+                id: 'x',
+                object: 'chat.completion',
+                created: 1,
+                model: 'm',
+                choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
+              }),
+        );
+      }
+      case 'garbage':
+        return res.end(stream ? 'data: {"choices": [\n\ndata: <html>oops</html>\n\n' : '{"choices": [ <html>');
+      case 'invalid-utf8': {
+        const bad = Buffer.from([0xc3, 0x28, 0xff, 0xfe, 0xed, 0xa0, 0x80]);
+        const [head, tail] = (
+          stream
+            ? frame('AB')
+            : '{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"AB"},"finish_reason":"stop"}]}'
+        ).split('AB');
+        return res.end(
+          Buffer.concat([Buffer.from(head!), bad, Buffer.from(tail!), Buffer.from(stream ? 'data: [DONE]\n\n' : '')]),
+        );
+      }
+      case 'wrong-shape':
+        return res.end(
+          stream
+            ? 'data: {"choices":"none","usage":{"prompt_tokens":"many"}}\n\ndata: {"choices":[{"delta":{"content":42}}]}\n\ndata: [DONE]\n\n'
+            : '{"choices":[{"message":{"content":{"nested":true}}}],"usage":{"completion_tokens":-5}}',
+        );
+      case 'endless':
+        while (!res.destroyed) {
+          res.write(stream ? frame('word ') : ' ');
+          await sleep(1);
+        }
+        return;
+    }
   }
 
   function chatJson(

@@ -28,10 +28,19 @@ export function toFinishReason(raw: string | null | undefined): FinishReason {
   return raw && finishReasons.has(raw as FinishReason) ? (raw as FinishReason) : 'stop';
 }
 
-const toUsage = (raw: WireBody['usage']): Usage | undefined =>
-  raw && typeof raw.prompt_tokens === 'number'
-    ? { prompt_tokens: raw.prompt_tokens, completion_tokens: raw.completion_tokens ?? 0 }
-    : undefined;
+// A provider's JSON is not trusted to have the types it should: a count that is not a
+// non-negative integer is no count (Causerie then counts itself), text that is not a string is no text.
+const tokenCount = (value: unknown) =>
+  Number.isSafeInteger(value) && (value as number) >= 0 ? (value as number) : undefined;
+const textOf = (value: unknown) => (typeof value === 'string' ? value : '');
+const firstChoice = (body: WireBody) => (Array.isArray(body.choices) ? body.choices[0] : undefined);
+
+const toUsage = (raw: WireBody['usage']): Usage | undefined => {
+  const prompt = tokenCount(raw?.prompt_tokens);
+  return prompt === undefined
+    ? undefined
+    : { prompt_tokens: prompt, completion_tokens: tokenCount(raw?.completion_tokens) ?? 0 };
+};
 
 /** An upstream's in-body error, as the caller sees it: its key masked (as for HTTP errors), at most 300 characters. */
 const upstreamErrorMessage = (error: WireBody['error'], who: UpstreamIdentity) => {
@@ -55,8 +64,8 @@ export function* eventsOfCompletion(body: WireBody, who: UpstreamIdentity): Gene
     };
     return;
   }
-  const choice = body.choices?.[0];
-  const content = choice?.message?.content;
+  const choice = firstChoice(body);
+  const content = textOf(choice?.message?.content);
   if (content) yield { type: 'text-delta', text: content };
   const calls = choice?.message?.tool_calls ?? [];
   for (let index = 0; index < calls.length; index++) {
@@ -125,10 +134,10 @@ export async function* eventsOfSse(
           };
           return;
         }
-        const choice = parsed.choices?.[0];
+        const choice = firstChoice(parsed);
         if (choice) {
           const delta = choice.delta;
-          if (delta?.content) yield { type: 'text-delta', text: delta.content };
+          if (textOf(delta?.content)) yield { type: 'text-delta', text: textOf(delta?.content) };
           if (delta?.tool_calls) {
             for (const call of delta.tool_calls) {
               yield {

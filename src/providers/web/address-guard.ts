@@ -106,6 +106,35 @@ export function blockedReason(address: string): string | undefined {
   return 'not an IP address';
 }
 
+// Cloud metadata services by name, and the two by address that are not link-local (Alibaba's, AWS's IPv6).
+const metadataNames = new Set([
+  'metadata.google.internal',
+  'metadata.goog',
+  'metadata',
+  'instance-data',
+  'metadata.azure.internal',
+]);
+const metadataAddresses = new Set(['100.100.100.200', 'fd00:ec2::254']);
+
+/**
+ * Why a configured base URL (a model provider's) points at a link-local address or a cloud
+ * metadata service, or undefined. Loopback and private addresses stay allowed: local model servers
+ * live there. The allowlist admits a listed address or name. Checks the URL as written: a name
+ * that resolves to such an address is the operator's own doing.
+ */
+export function metadataReason(url: string, allowlist: AllowEntry[]): string | undefined {
+  const host = new URL(url).hostname
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '')
+    .toLowerCase();
+  if (allowlist.some((entry) => entry.kind === 'host' && entry.name === host)) return undefined;
+  if (metadataNames.has(host)) return 'a cloud metadata service';
+  if (!isIP(host) || allowlisted(host, allowlist)) return undefined;
+  if (metadataAddresses.has(host)) return 'a cloud metadata service';
+  const reason = blockedReason(host);
+  return reason?.startsWith('link-local') ? reason : undefined;
+}
+
 /** An allowlist entry: a CIDR range (either family) or a host name. */
 export type AllowEntry =
   | { kind: 'cidr'; family: 4 | 6; groups: number[]; bits: number }

@@ -9,6 +9,15 @@ import { FileBody, FileParams, SessionReference, UploadBody, UploadReply } from 
 
 const uploadErrors = { 413: ErrorBody, 415: ErrorBody, 422: ErrorBody };
 
+/**
+ * The multipart parser throws plain errors for a body it cannot read (no boundary, cut short):
+ * the client's fault, so a 400 naming the body, not a 500.
+ */
+const malformedMultipart = (error: unknown): never => {
+  if (error instanceof AppError) throw error;
+  throw invalid('body', `is not a complete multipart/form-data body (${(error as Error).message})`);
+};
+
 /** A Content-Disposition that no file name can break out of (RFC 6266, with RFC 5987's UTF-8 form). */
 const attachment = (filename: string) =>
   `attachment; filename="${filename.replace(/[^\x20-\x7e]|["\\]/g, '_')}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
@@ -50,7 +59,7 @@ export function registerFilesRoutes(app: App, services: Services) {
       async (request) => {
         if (!request.isMultipart())
           throw new AppError('unsupported_media_type', 'Send the file as multipart/form-data, in a field named "file"');
-        const part = await request.file();
+        const part = await request.file().catch(malformedMultipart);
         if (part?.fieldname !== 'file')
           throw invalid('file', 'is required: a multipart field named "file" holding the PDF');
         // Answered as soon as the limit is crossed, with Connection: close, so the rest of an
@@ -69,7 +78,7 @@ export function registerFilesRoutes(app: App, services: Services) {
           });
           part.file.once('end', () => (part.file.truncated ? reject(tooLarge()) : resolve(Buffer.concat(chunks))));
           part.file.once('error', reject);
-        });
+        }).catch(malformedMultipart);
         const file = await services.documents.upload(principalOf(request), request.params.session_id, {
           filename: part.filename,
           data,

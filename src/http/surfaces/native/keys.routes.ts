@@ -22,7 +22,7 @@ export function registerKeysRoutes(app: App, services: Services) {
         security,
         summary: 'Create an API key (the full key is returned once)',
         body: CreateApiKeyBody,
-        response: { 201: CreatedApiKeyBody, ...authErrors, 403: ErrorBody },
+        response: { 201: CreatedApiKeyBody, ...authErrors, 403: ErrorBody, 409: ErrorBody },
       },
     },
     async (request, reply) => {

@@ -85,7 +85,7 @@ export function registerPublicKeysRoutes(app: App, services: Services) {
         params: AgentParams,
         querystring: Type.Object({
           limit: Type.Integer({ minimum: 1, maximum: 100, default: 50 }),
-          offset: Type.Integer({ minimum: 0, default: 0 }),
+          offset: Type.Integer({ minimum: 0, maximum: 1_000_000_000, default: 0 }),
         }),
         response: { 200: Type.Array(PublicKeyEventBody), ...authErrors },
       },
