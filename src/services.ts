@@ -1,4 +1,5 @@
 import type { Config } from './config.ts';
+import { type Logger, silentLogger } from './http/logger.ts';
 import type { Clock } from './domain/clock.ts';
 import { ApiKeysService } from './domain/api-keys/api-keys.service.ts';
 import { ApiKeysStore } from './domain/api-keys/api-keys.store.ts';
@@ -122,6 +123,8 @@ export function createServices(options: {
   clock: Clock;
   tokenSecret: string;
   version: string;
+  /** The process's logger (Fastify's); silent when not given. */
+  logger?: Logger;
 }): Services {
   const { config, sql, clock } = options;
   const usersStore = new UsersStore(sql.db);
@@ -142,15 +145,17 @@ export function createServices(options: {
     maxKeysPerUser: config.maxKeysPerUser,
     onRevoked: (ids) => running.stopKeys(ids),
   });
-  // Never a key in these messages: providers are named by id only.
-  const warn = (message: string) => {
-    if (!['silent', 'fatal', 'error'].includes(config.logLevel))
-      process.stderr.write(`${JSON.stringify({ level: 40, time: clock.now(), msg: message })}\n`);
+  // One logger for the process: each module writes through a child that names it. Never a key in
+  // these messages: providers are named by id only.
+  const log = options.logger ?? silentLogger();
+  const warnAs = (module: string) => {
+    const child = log.child({ module });
+    return (message: string) => child.warn(message);
   };
   const localProvider = createLocalProvider({
     modelsDir: config.modelsDir,
     threads: config.localThreads,
-    logger: { info: () => {}, warn: (_data, message) => warn(`local: ${message}`) },
+    logger: log.child({ module: 'local' }),
   });
   const models = new ModelsService({
     ...modelProviders(config, [localProvider]),
@@ -158,7 +163,7 @@ export function createServices(options: {
     listLocalFiles: () => listLocalModelFiles(config.modelsDir),
     store: new RemovedModelsStore(sql.db),
     clock,
-    warn,
+    warn: warnAs('models'),
   });
   const modelsRefresh =
     config.modelsRefreshSeconds > 0
@@ -171,7 +176,7 @@ export function createServices(options: {
     store: searchStore,
     embedder: config.embeddingModel ? registryEmbedder(models, config.embeddingModel) : undefined,
     clock,
-    warn,
+    warn: warnAs('search-index'),
     batchSize: config.searchIndexBatch,
     pollMs: config.searchIndexPollMs,
     leaseMs: config.streamStaleSeconds * 1000,
@@ -182,7 +187,7 @@ export function createServices(options: {
   const searchRecords = new SearchRecordsStore(sql.db);
   const limits = createLimits({
     counters: config.redisUrl
-      ? new RedisLimitCounters(openRedis(config.redisUrl, warn), { ownsConnection: true })
+      ? new RedisLimitCounters(openRedis(config.redisUrl, warnAs('redis')), { ownsConnection: true })
       : new MemoryLimitCounters(),
     redisPrefix: config.redisPrefix,
     defaultPlan: config.defaultPlan,
@@ -241,10 +246,17 @@ export function createServices(options: {
     onChange: () => limits.resolver.forget(),
   });
   const usage = new UsageService({ store: usageStore, users, clock, searches: searchRecords });
-  const completions = new CompletionsService({ models, limits: limits.gate, usage: usageStore, clock, running, warn });
+  const completions = new CompletionsService({
+    models,
+    limits: limits.gate,
+    usage: usageStore,
+    clock,
+    running,
+    warn: warnAs('completions'),
+  });
   const leaseMs = config.streamStaleSeconds * 1000;
   // Agents whose model is on Mistral are mirrored by its Agents API; a failure there is only logged.
-  const providerAgents = new ProviderAgentSync({ resolve: (model) => models.resolve(model), warn });
+  const providerAgents = new ProviderAgentSync({ resolve: (model) => models.resolve(model), warn: warnAs('agents') });
   const agents = new AgentsService({
     store: new AgentsStore(sql.db),
     modelExists: (model) => modelCatalog.exists(model),
@@ -351,7 +363,7 @@ export function createServices(options: {
   let closed = false;
   const sweepOrphans = () =>
     void documents.sweepOrphans().catch((error: unknown) => {
-      if (!closed) warn(`documents: sweeping unused files failed: ${(error as Error).message}`);
+      if (!closed) warnAs('documents')(`documents: sweeping unused files failed: ${(error as Error).message}`);
     });
   let sweepTimer: NodeJS.Timeout = setTimeout(() => {
     sweepOrphans();

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { InvalidConfigError, loadConfig, type Config } from '../config.ts';
+import { createLogger } from '../http/logger.ts';
 import { startServer, version } from '../main.ts';
 import { systemClock } from '../domain/clock.ts';
 import { AppError } from '../domain/errors.ts';
@@ -36,6 +37,8 @@ async function withServices<T>(
     clock: systemClock,
     tokenSecret: 'cli-does-not-sign-tokens-'.padEnd(32, 'x'),
     version,
+    // Warnings of a command go to stderr, so they never mix with what it prints.
+    logger: createLogger(config.logLevel, { destination: process.stderr }),
   });
   try {
     return await run(services);

@@ -1,11 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import AjvCompiler from '@fastify/ajv-compiler';
-import Fastify, {
-  type FastifyBaseLogger,
-  type FastifyInstance,
-  type FastifyServerOptions,
-  type RawServerDefault,
-} from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -16,7 +11,7 @@ import { armClientGone, clientLeft } from './client-gone.ts';
 import { registerMetrics } from './metrics.ts';
 import { registerDocs } from './docs.ts';
 import { registerSurfaces } from './surfaces/index.ts';
-import { prettyStream } from './pretty-log.ts';
+import { type Logger, maskSecretsInUrl } from './logger.ts';
 
 export type App = FastifyInstance<
   RawServerDefault,
@@ -29,18 +24,17 @@ export type App = FastifyInstance<
 const requestIdPattern = /^[A-Za-z0-9._-]{1,128}$/;
 
 // Paths that carry a secret (spec 002's public conversation token) are masked in logs.
-const maskSecretsInUrl = (url: string) => url.replace(/(\/public\/messages\/)[^/?]+/, '$1***');
 
 export interface AppOptions {
   services: Services;
-  /** pino options, or false for no logs (tests). */
-  logger: FastifyServerOptions['logger'];
+  /** The process's one logger (createLogger); the services log through children of it. */
+  logger: Logger;
 }
 
 /** Builds the Fastify application: plugins, error handling, metrics, docs and every surface. Does not listen. */
 export async function buildApp({ services, logger }: AppOptions): Promise<App> {
   const app = Fastify({
-    logger,
+    loggerInstance: logger,
     bodyLimit: services.config.bodyLimitBytes,
     // A client that sends its request slowly (a byte every few seconds) must not hold a connection
     // for ever: the whole request must arrive in time. Node checks at an interval, so keep it short.
@@ -181,22 +175,4 @@ function rejectMalformedHttp(error: Error & { code?: string }, socket: Duplex) {
     );
   }
   socket.destroy();
-}
-
-/**
- * Log options: never a header (Authorization, cookies), and secret path segments masked. `pretty`
- * writes human-readable lines (for a terminal) instead of JSON.
- */
-export function logOptions(level: string, pretty = false): FastifyServerOptions['logger'] {
-  return {
-    level,
-    ...(pretty ? { stream: prettyStream() } : {}),
-    serializers: {
-      req: (request: { method: string; url: string; ip?: string }) => ({
-        method: request.method,
-        url: maskSecretsInUrl(request.url),
-        ip: request.ip,
-      }),
-    },
-  };
 }
