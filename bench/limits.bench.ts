@@ -63,8 +63,8 @@ async function startBenchServer(extraEnv: Record<string, string>) {
   const server: RunningServer = await startServer(config, { print: () => {}, logger: false });
   const { services } = server;
   const admin = { userId: 1, role: 'admin' as const };
-  const plainUser = await services.users.create({ username: 'unlimited', password: 'password-123' }, admin);
-  const limitedUser = await services.users.create({ username: 'limited', password: 'password-123' }, admin);
+  const plainUser = await services.users.create(admin, { username: 'unlimited', password: 'password-123' });
+  const limitedUser = await services.users.create(admin, { username: 'limited', password: 'password-123' });
   await services.plans.create(admin, {
     name: 'bench',
     limits: {

@@ -36,8 +36,8 @@ async function bootstrapAdmin(services: Services): Promise<((url: string) => str
   let admin: Awaited<ReturnType<typeof services.users.create>>;
   try {
     admin = await services.users.create(
-      { username: config.adminUsername, password, role: 'admin' },
       { userId: 0, role: 'admin' },
+      { username: config.adminUsername, password, role: 'admin' },
     );
   } catch (error) {
     if (error instanceof AppError && error.code === 'conflict') return undefined; // another node won the race

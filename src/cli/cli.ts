@@ -109,7 +109,7 @@ async function main(argv: string[]) {
   if (command === 'users' && subcommand === 'create' && argument) {
     const password = values.password ?? randomToken(12);
     const user = await withServices(loadConfig(), (s) =>
-      s.users.create({ username: argument, password, role: values.admin ? 'admin' : 'user' }, cliAdmin),
+      s.users.create(cliAdmin, { username: argument, password, role: values.admin ? 'admin' : 'user' }),
     );
     console.log(
       `Created ${user.role} "${user.username}" (id ${user.id}).${values.password ? '' : ` Password: ${password}`}`,
@@ -121,14 +121,14 @@ async function main(argv: string[]) {
     return;
   }
   if (command === 'models' && subcommand === 'removed') {
-    const removed = await withServices(loadConfig(), (s) => s.models.listRemoved());
+    const removed = await withServices(loadConfig(), (s) => s.models.listRemoved(cliAdmin));
     console.log(
       removed.length === 0 ? 'No removed models.' : removed.map((m) => `${m.id}\tremoved ${m.removed_at}`).join('\n'),
     );
     return;
   }
   if (command === 'models' && subcommand === 'restore' && argument) {
-    await withServices(loadConfig(), (s) => s.models.restore(argument));
+    await withServices(loadConfig(), (s) => s.models.restore(cliAdmin, argument));
     console.log(`Restored model "${argument}".`);
     return;
   }

@@ -90,8 +90,8 @@ for (const dialect of dialects) {
       sql = opened.sql;
       cleanup = opened.close;
       const users = new UsersService({ store: new UsersStore(sql.db), clock: systemClock, allowSignup: true });
-      const a = await users.create({ username: 'alice', password: 'alice-password' }, admin);
-      const b = await users.create({ username: 'bob', password: 'bob-password-1' }, admin);
+      const a = await users.create(admin, { username: 'alice', password: 'alice-password' });
+      const b = await users.create(admin, { username: 'bob', password: 'bob-password-1' });
       alice = { userId: a.id, role: 'user' };
       bob = { userId: b.id, role: 'user' };
       store = new ConversationsStore(sql.db);

@@ -165,7 +165,7 @@ for (const dialect of dialects) {
       const user = await signUp(server, 'curious');
       const response = await server.api('/api/v1/users', { auth: user.basic });
       assert.equal(response.status, 403);
-      assert.deepEqual(response.body, { detail: 'Administrator role required', code: 'forbidden' });
+      assert.deepEqual(response.body, { detail: 'Only an administrator can use this route', code: 'forbidden' });
     });
 
     test('a disabled account cannot authenticate with any credential until re-enabled', async () => {

@@ -4,6 +4,7 @@ import { newUuid, parseReference } from '../ids.ts';
 import { randomBase32, sha256 } from '../secrets.ts';
 import type { Actor } from '../users/users.service.ts';
 import type { ApiKeyRow, ApiKeysStore } from './api-keys.store.ts';
+import { assertAdmin, isAdmin, mayAccess } from '../users/authorization.ts';
 
 /** Limits a key may carry on top of its owner's plan. */
 export interface KeyLimits {
@@ -100,8 +101,7 @@ export class ApiKeysService {
       expiresAt = isoAt(now + input.expires_in_days * 86_400_000);
     }
     const ownerId = input.user_id ?? actor.userId;
-    if (ownerId !== actor.userId && actor.role !== 'admin')
-      throw new AppError('forbidden', 'Only an administrator can create keys for another user');
+    if (ownerId !== actor.userId) assertAdmin(actor, 'create keys for another user');
     // A key created with a key lives no longer than its parent (which also bounds its usage).
     const parent = actor.apiKeyId === undefined ? undefined : await this.deps.store.findById(actor.apiKeyId);
     if (parent?.expires_at && (expiresAt === null || expiresAt > parent.expires_at)) expiresAt = parent.expires_at;
@@ -131,7 +131,7 @@ export class ApiKeysService {
 
   /** Oldest first, one page at a time (a user may hold any number of keys). */
   async list(actor: Actor, options: { all?: boolean; limit?: number; offset?: number } = {}): Promise<ApiKey[]> {
-    const everyone = actor.role === 'admin' && options.all;
+    const everyone = isAdmin(actor) && options.all;
     const page = { limit: options.limit ?? 100, offset: options.offset ?? 0 };
     return (await this.deps.store.listByUser(everyone ? undefined : actor.userId, page)).map(toApiKey);
   }
@@ -142,7 +142,7 @@ export class ApiKeysService {
     const row =
       parsed &&
       ('id' in parsed ? await this.deps.store.findById(parsed.id) : await this.deps.store.findByUuid(parsed.uuid));
-    if (!row || (actor.role !== 'admin' && row.user_id !== actor.userId)) throw notFound('API key');
+    if (!row || !mayAccess(actor, row.user_id)) throw notFound('API key');
     return row;
   }
 
@@ -164,7 +164,7 @@ export class ApiKeysService {
   }
 
   async setLimits(actor: Actor, reference: string, limits: KeyLimits | null): Promise<ApiKey> {
-    if (actor.role !== 'admin') throw new AppError('forbidden', "Only an administrator can change a key's limits");
+    assertAdmin(actor, "change a key's limits");
     const row = await this.getRow(actor, reference);
     return toApiKey((await this.deps.store.update(row.id, { limits: limits ? JSON.stringify(limits) : null }))!);
   }

@@ -14,6 +14,7 @@ import {
   type ModelCatalog,
   type Page,
 } from './conversations.types.ts';
+import { assertAdmin, mayAccess } from '../users/authorization.ts';
 
 export interface ConversationsDeps {
   store: ConversationsStore;
@@ -80,7 +81,7 @@ export class ConversationsService {
     if (owner === undefined || owner === actor.userId || String(owner) === String(actor.userId)) return actor.userId;
     const user = await this.deps.users.find(String(owner));
     if (user?.id === actor.userId) return actor.userId;
-    if (actor.role !== 'admin') throw new AppError('forbidden', 'You can only act on your own conversations');
+    assertAdmin(actor, "act on other users' conversations");
     if (!user) throw notFound('User');
     return user.id;
   }
@@ -99,7 +100,7 @@ export class ConversationsService {
       : 'id' in parsed
         ? await this.deps.store.findConversationById(parsed.id)
         : await this.deps.store.findConversationByUuid(parsed.uuid);
-    if (!row || (row.user_id !== actor.userId && actor.role !== 'admin')) throw notFound('Conversation');
+    if (!row || !mayAccess(actor, row.user_id)) throw notFound('Conversation');
     return row;
   }
 
@@ -145,7 +146,7 @@ export class ConversationsService {
     let userId = actor.userId;
     if (query.owner !== undefined) {
       // Reading a user's list: yourself, or anyone for admins; another user answers 404 like GET /users/:id.
-      const user = await this.deps.users.get(String(query.owner), actor);
+      const user = await this.deps.users.get(actor, String(query.owner));
       userId = user.id;
     }
     const filter: ConversationFilter = {

@@ -62,7 +62,7 @@ export class LimitsService {
     let subjectActor: Actor = actor;
     if (options.user !== undefined) {
       // Yourself, or anyone for admins; another user is 404 as on GET /users/:id (their existence is not revealed).
-      const user = await this.deps.users.get(options.user, actor);
+      const user = await this.deps.users.get(actor, options.user);
       if (user.id !== actor.userId) subjectActor = { userId: user.id, role: user.role };
     }
     const applicable = await this.deps.resolver.resolve(subjectActor);

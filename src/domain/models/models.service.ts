@@ -4,6 +4,8 @@ import { isoAt, type Clock } from '../clock.ts';
 import { AppError } from '../errors.ts';
 import { howToEnable, type ModelSpec, type Prices, type ProviderSpec } from './models.config.ts';
 import type { RemovedModelsStore } from './models.store.ts';
+import { assertAdmin } from '../users/authorization.ts';
+import type { Actor } from '../users/users.service.ts';
 
 /** A model as the registry knows it. */
 export interface ModelEntry {
@@ -119,7 +121,8 @@ export class ModelsService {
   }
 
   /** Removes a model from the registry for good (it stays removed after restarts and refreshes). */
-  async remove(id: string): Promise<{ id: string; removed_at: string }> {
+  async remove(actor: Actor, id: string): Promise<{ id: string; removed_at: string }> {
+    assertAdmin(actor, 'remove models');
     await this.entry(id);
     const removedAt = isoAt(this.deps.clock.now());
     await this.deps.store.insert(id, removedAt);
@@ -141,7 +144,8 @@ export class ModelsService {
   }
 
   /** The models an administrator removed, by id (admins restore them with restore()). */
-  async listRemoved(): Promise<Array<{ id: string; removed_at: string }>> {
+  async listRemoved(actor: Actor): Promise<Array<{ id: string; removed_at: string }>> {
+    assertAdmin(actor, 'list removed models');
     return (await this.deps.store.list()).map((row) => ({ id: row.model_id, removed_at: row.removed_at }));
   }
 
@@ -149,7 +153,8 @@ export class ModelsService {
    * Undoes remove(): the model is listed again as soon as its provider or file still offers it
    * (other nodes see it at their next refresh). Throws not_found when it was not removed.
    */
-  async restore(id: string): Promise<{ id: string; restored: true; listed: boolean }> {
+  async restore(actor: Actor, id: string): Promise<{ id: string; restored: true; listed: boolean }> {
+    assertAdmin(actor, 'restore models');
     await this.ready;
     if (!(await this.deps.store.delete(id)))
       throw new AppError('not_found', `Model "${id}" is not a removed model; GET /api/v1/models/removed lists them`);

@@ -1,9 +1,10 @@
-import { AppError, invalid } from '../errors.ts';
+import { invalid } from '../errors.ts';
 import { isoAt, type Clock } from '../clock.ts';
 import { microsPerUnit } from '../limits/limit-definitions.ts';
 import { windowAt } from '../limits/windows.ts';
 import type { Actor, UsersService } from '../users/users.service.ts';
 import type { UsageGroup, UsageStore, UsageTotals } from './usage.store.ts';
+import { assertAdmin } from '../users/authorization.ts';
 
 export const usageGroups: UsageGroup[] = ['day', 'model', 'key'];
 
@@ -82,11 +83,11 @@ export class UsageService {
     }
     let userId: number | undefined = actor.userId;
     if (query.all) {
-      if (actor.role !== 'admin') throw new AppError('forbidden', "Only an administrator can read everyone's usage");
+      assertAdmin(actor, "read everyone's usage");
       userId = undefined;
     } else if (query.user !== undefined) {
       // Yourself, or anyone for admins; another user is 404 as on GET /users/:id (their existence is not revealed).
-      userId = (await this.deps.users.get(query.user, actor)).id;
+      userId = (await this.deps.users.get(actor, query.user)).id;
     }
     const rows = await this.deps.store.report({ userId, from: isoAt(from), to: isoAt(to) }, groupBy);
     const searches = (await this.deps.searches?.totals({ userId, from: isoAt(from), to: isoAt(to) })) ?? {

@@ -126,12 +126,12 @@ export function registerModelsRoutes(app: App, services: Services) {
   app.delete(
     '/api/v1/models/:model_id',
     { ...base, preHandler: requireAdmin, schema: { ...removeSchema, params: ModelParams } },
-    async (request) => services.models.remove(modelIdOf(request, request.params.model_id)),
+    async (request) => services.models.remove(principalOf(request), modelIdOf(request, request.params.model_id)),
   );
   app.delete(
     '/api/v1/models/*',
     { ...base, preHandler: requireAdmin, schema: { ...removeSchema, params: WildcardParams, hide: true } },
-    async (request) => services.models.remove(modelIdOf(request, request.params['*'], true)),
+    async (request) => services.models.remove(principalOf(request), modelIdOf(request, request.params['*'], true)),
   );
 
   // Removing can be undone: admins list the removed models and restore one by deleting it from
@@ -148,7 +148,7 @@ export function registerModelsRoutes(app: App, services: Services) {
         response: { 200: Type.Array(RemovedModelBody), ...authErrors, 403: ErrorBody },
       },
     },
-    async () => services.models.listRemoved(),
+    async (request) => services.models.listRemoved(principalOf(request)),
   );
   const restoreSchema = {
     tags,
@@ -159,12 +159,12 @@ export function registerModelsRoutes(app: App, services: Services) {
   app.delete(
     '/api/v1/models/removed/:model_id',
     { ...base, preHandler: requireAdmin, schema: { ...restoreSchema, params: ModelParams } },
-    async (request) => services.models.restore(request.params.model_id),
+    async (request) => services.models.restore(principalOf(request), request.params.model_id),
   );
   app.delete(
     '/api/v1/models/removed/*',
     { ...base, preHandler: requireAdmin, schema: { ...restoreSchema, params: WildcardParams, hide: true } },
-    async (request) => services.models.restore(request.params['*']),
+    async (request) => services.models.restore(principalOf(request), request.params['*']),
   );
 
   app.post(
