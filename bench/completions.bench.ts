@@ -1,5 +1,5 @@
 /**
- * What Causerie adds to a completion (issue 3): POST /v1/chat/completions through Causerie (auth,
+ * What Causerie adds to a completion: POST /v1/chat/completions through Causerie (auth,
  * registry, OpenAI-compatible adapter, usage row) against the same scripted upstream called
  * directly, JSON and streamed, at several concurrencies. Everything on loopback, every loop bounded.
  *
@@ -46,7 +46,7 @@ interface Scenario {
   stream: boolean;
   upstreamDelayMs: number;
   /**
-   * Causerie answers through spec 003's POST /v1/chat/stream instead: a session is created and the
+   * Causerie answers through the chat-API dialect's POST /v1/chat/stream instead: a session is created and the
    * prompt and reply stored as they stream (the first text written before it is sent), the cost of
    * a stored conversation against the same upstream stream.
    */

@@ -1,5 +1,5 @@
 /**
- * What limit checks add to a request (issue 5), in process and in Redis.
+ * What limit checks add to a request, in process and in Redis.
  *
  * 1. Whole requests: POST /v1/chat/completions against the mock provider (the scripted upstream on
  *    loopback), from a key with no limits and from a key under a plan and its own limits (both

@@ -84,9 +84,9 @@ export interface Services {
   agents: AgentsService;
   /** Talking to agents: one-off prompts, prompts in sessions, sessions created for an agent. */
   agentRuns: AgentRuns;
-  /** Public keys of agents (spec 002), managed by the agents' owners. */
+  /** Public keys of agents (the public-agents dialect), managed by the agents' owners. */
   publicKeys: PublicKeysService;
-  /** Public conversations (spec 002): client tokens, their messages, visitor limits, abuse. */
+  /** Public conversations (the public-agents dialect): client tokens, their messages, visitor limits, abuse. */
   publicConversations: PublicConversationsService;
   /** Completions inside a conversation: history in, reply stored as it streams. */
   conversationCompletions: ConversationCompletions;
@@ -104,9 +104,9 @@ export interface Services {
   usage: UsageService;
   /** Web search as context for completions (conversations through its enricher, and the OpenAI surface). */
   webSearch: WebSearch;
-  /** PDF files attached to sessions (spec 003's upload), used as context by later completions. */
+  /** PDF files attached to sessions (the chat-API dialect's upload), used as context by later completions. */
   documents: DocumentsService;
-  /** Prompt templates (spec 003): users' own and the built-in ones. */
+  /** Prompt templates (the chat-API dialect): users' own and the built-in ones. */
   prompts: PromptsService;
   /** Keyword and semantic search over one's own conversations. */
   search: SearchService;

@@ -23,7 +23,7 @@ export type App = FastifyInstance<
 
 const requestIdPattern = /^[A-Za-z0-9._-]{1,128}$/;
 
-// Paths that carry a secret (spec 002's public conversation token) are masked in logs.
+// Paths that carry a secret (the public-agents dialect's public conversation token) are masked in logs.
 
 export interface AppOptions {
   services: Services;

@@ -55,7 +55,7 @@ for (const mode of modes) {
       );
       assert.ok(ok.every((r) => r.headers.get('x-ratelimit-scope') === 'key.requests_per_day'));
 
-      // Spec 000's route is refused too, in the native shape.
+      // The sessions dialect's route is refused too, in the native shape.
       const native = await server.api('/api/v1/models/completions', {
         method: 'POST',
         body: { model_id: model, prompt: 'one more' },
@@ -127,7 +127,7 @@ for (const mode of modes) {
       assert.ok(tokensOf(await ledgerOf(server, key.id)) <= 60);
     });
 
-    test('one quota across every surface: completions, spec 003 streams and spec 000 sessions', async () => {
+    test('one quota across every surface: completions, the chat-API dialect streams and the sessions dialect sessions', async () => {
       const user = await signUp(server, `surfaces-${mode.dialect}`);
       const key = await createKey(server, user.basic, { limits: { requests_per_day: 3 } });
       const native = await server.api('/api/v1/models/completions', {

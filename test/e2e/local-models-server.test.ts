@@ -106,7 +106,7 @@ describe('local GGUF models through the server', () => {
     }
   });
 
-  test('a real story model answers with real text on spec 003 /v1/chat/stream', {
+  test('a real story model answers with real text on the chat-API dialect /v1/chat/stream', {
     skip: existsSync(stories) ? false : `${stories} absent`,
   }, async () => {
     const response = await server.api('/v1/chat/stream', {

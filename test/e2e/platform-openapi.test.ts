@@ -41,7 +41,7 @@ function registeredRoutes(server: TestServer): Route[] {
   return routes;
 }
 
-// A parameter starts a segment; a ':' inside one is literal (spec 001's ".../messages:complete").
+// A parameter starts a segment; a ':' inside one is literal (the chat-service dialect's ".../messages:complete").
 const toOpenApiPath = (path: string) => path.replace(/(^|\/):([A-Za-z0-9_]+)/g, '$1{$2}');
 
 describe('the OpenAPI document', () => {
@@ -85,7 +85,7 @@ describe('the OpenAPI document', () => {
     }
     for (const name of documented)
       assert.ok(registered.has(name), `${name} is documented but no such route is registered`);
-    // The spec 000 routes this issue owns are all there.
+    // The sessions dialect routes this issue owns are all there.
     for (const name of [
       'GET /',
       'GET /about',

@@ -6,7 +6,7 @@ import { basic, createKey, passwordGrant, signUp } from '../helpers/platform.ts'
 const userFields = ['created_at', 'disabled', 'id', 'plan_id', 'role', 'username', 'uuid'];
 
 for (const dialect of dialects) {
-  describe(`users, spec 001 (${dialect})`, () => {
+  describe(`users, the chat-service dialect (${dialect})`, () => {
     let server: TestServer;
     before(async () => {
       server = await startTestServer({ dialect });

@@ -44,7 +44,7 @@ export const toApiKey = (row: ApiKeyRow): ApiKey => ({
   revoked_at: row.revoked_at,
 });
 
-/** Spec 000's form, API_1234_5678_…: eight groups of four base32 characters, 160 random bits. */
+/** The sessions dialect's form, API_1234_5678_…: eight groups of four base32 characters, 160 random bits. */
 export function generateKey(): string {
   return `API_${randomBase32().match(/.{4}/g)!.join('_')}`;
 }
@@ -175,7 +175,7 @@ export class ApiKeysService {
     if (!row) throw new AppError('unauthorized', 'Invalid API key');
     const now = this.deps.clock.now();
     if (row.revoked_at) throw new AppError('unauthorized', 'This API key has been revoked');
-    // A public key sits in web pages: it only mints client tokens for its agent (spec 002).
+    // A public key sits in web pages: it only mints client tokens for its agent (the public-agents dialect).
     if (row.kind === 'public')
       throw new AppError('unauthorized', 'A public key can only get client tokens for its agent');
     if (row.expires_at && Date.parse(row.expires_at) <= now)

@@ -178,7 +178,7 @@ export class ConversationsService {
     return toConversation(updated);
   }
 
-  /** Spec 003's switch-model: the history stays, later completions use the new model. */
+  /** The chat-API dialect's switch-model: the history stays, later completions use the new model. */
   async switchModel(actor: Actor, reference: string | number, model: string): Promise<Conversation> {
     const row = await this.findRow(actor, reference);
     await this.requireModel(model, 'model');
@@ -239,7 +239,7 @@ export class ConversationsService {
     return byConversation;
   }
 
-  /** Adds a message without asking the model (spec 001's POST .../messages, spec 004's conversations/create). */
+  /** Adds a message without asking the model (the chat-service dialect's POST .../messages, the chats dialect's conversations/create). */
   async addMessage(
     actor: Actor,
     reference: string | number,
@@ -284,7 +284,7 @@ export class ConversationsService {
     return row;
   }
 
-  /** Spec 000's note: every message has its own id, and can be read and deleted by it. */
+  /** The sessions dialect's note: every message has its own id, and can be read and deleted by it. */
   async getMessage(actor: Actor, messageReference: string, conversationReference?: string): Promise<Message> {
     return toMessage(await this.findMessageRow(actor, messageReference, conversationReference));
   }

@@ -15,7 +15,7 @@ const CreateUserBody = Type.Object(
 );
 
 /**
- * Spec 001's users. The document echoes the password back on creation; Causerie never returns a
+ * The chat-service dialect's users. The document echoes the password back on creation; Causerie never returns a
  * password or its hash (docs/compatibility.md).
  */
 export function registerUsersRoutes(app: App, services: Services) {

@@ -30,7 +30,7 @@ function promptMessages(body: Body): { messages: ChatMessage[] } {
   return { messages };
 }
 
-/** Spec 000's completion body (model_id + prompt, or messages) in the neutral form. */
+/** The sessions dialect's completion body (model_id + prompt, or messages) in the neutral form. */
 function toCompletionInput(body: Body): CompletionInput {
   const model = body.model_id ?? body.model;
   if (!model) throw invalid('model_id', 'is required (the id of a model from GET /api/v1/models)');
@@ -79,7 +79,7 @@ const completionErrors = {
   504: ErrorBody,
 };
 
-/** Spec 000's models: the registry (list, read, remove) and completions without a session. */
+/** The sessions dialect's models: the registry (list, read, remove) and completions without a session. */
 export function registerModelsRoutes(app: App, services: Services) {
   const base = { onRequest: authenticate(services) };
   const tags = ['models'];
@@ -186,7 +186,7 @@ export function registerModelsRoutes(app: App, services: Services) {
     async (request, reply) => {
       const body = request.body;
       if (body.agent_id !== undefined) {
-        // Spec 000 also sends a prompt to an agent here, by its agent_id, nothing stored.
+        // The sessions dialect also sends a prompt to an agent here, by its agent_id, nothing stored.
         const { run } = await services.agentRuns.complete(principalOf(request), body.agent_id, toAgentPrompt(body), {
           signal: clientGone(reply),
         });
