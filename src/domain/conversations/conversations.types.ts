@@ -7,7 +7,7 @@ import type { ConversationRow, MessageRow, MessageStatus } from './conversations
 export type MessageRole = MessageRow['role'];
 export type { MessageStatus };
 
-/** The one entity behind the sessions and chat-API dialects' "session", 001's "conversation" and 004's "chat". */
+/** The one entity behind the sessions and chat-API dialects' "session", the chat-service dialect's "conversation" and the chats dialect's "chat". */
 export interface Conversation {
   id: number;
   uuid: string;
