@@ -23,21 +23,14 @@ export interface ModelEntry {
   downloaded?: boolean;
 }
 
-/** A model as GET /api/v1/models shows it: whether it can serve, and if not, what to do. */
-export interface ModelView {
-  id: string;
-  provider: string;
-  upstream_model: string;
+/** A model of the registry with whether it can serve now, and if not, why and what to do. */
+export interface ModelStatus extends ModelEntry {
   available: boolean;
   status: 'available' | 'not_downloaded' | 'downloading' | 'not_configured';
   /** While the first-start download runs: the fraction received, when the size is known. */
   progress?: number;
   /** When not available: why, and how to fix it. */
-  reason: string | null;
-  context_window: number | null;
-  capabilities: string[];
-  prices: { input_per_million: number; output_per_million: number; currency: string } | null;
-  source: ModelEntry['source'];
+  reason?: string;
 }
 
 /** A GGUF file in the models folder, as the registry lists it. */
@@ -95,12 +88,12 @@ export class ModelsService {
   }
 
   /** Every model (removed ones left out), available or not, sorted by id. */
-  async list(): Promise<ModelView[]> {
+  async list(): Promise<ModelStatus[]> {
     await this.ready;
     return [...this.entries.values()].map((entry) => this.view(entry));
   }
 
-  async get(id: string): Promise<ModelView> {
+  async get(id: string): Promise<ModelStatus> {
     return this.view(await this.entry(id));
   }
 
@@ -287,7 +280,7 @@ export class ModelsService {
     return `provider "${entry.provider}" is not configured: ${howToEnable[entry.provider] ?? 'declare it in the config file (see docs/models.md)'}`;
   }
 
-  private view(entry: ModelEntry): ModelView {
+  private view(entry: ModelEntry): ModelStatus {
     let reason = this.unavailableReason(entry, this.providers.get(entry.provider));
     const download = entry.source === 'local' && !entry.downloaded ? this.downloads.get(entry.upstream) : undefined;
     const downloading = download !== undefined && download.failure === undefined;
@@ -295,9 +288,7 @@ export class ModelsService {
     else if (download?.failure)
       reason = `its download failed: ${download.failure}. Run \`npm run models:pull\` to retry, or configure a provider (see docs/models.md)`;
     return {
-      id: entry.id,
-      provider: entry.provider,
-      upstream_model: entry.upstream,
+      ...entry,
       available: !reason,
       status: !reason
         ? 'available'
@@ -307,17 +298,7 @@ export class ModelsService {
             ? 'not_downloaded'
             : 'not_configured',
       ...(downloading && download.progress !== undefined ? { progress: download.progress } : {}),
-      reason: reason ?? null,
-      context_window: entry.contextWindow ?? null,
-      capabilities: entry.capabilities,
-      prices: entry.prices
-        ? {
-            input_per_million: entry.prices.input,
-            output_per_million: entry.prices.output,
-            currency: entry.prices.currency,
-          }
-        : null,
-      source: entry.source,
+      ...(reason ? { reason } : {}),
     };
   }
 }

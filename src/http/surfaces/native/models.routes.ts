@@ -16,6 +16,7 @@ import {
   NativeCompletionResponse,
   RemovedModelBody,
   RestoredModelBody,
+  toModelBody,
 } from '../../schemas/models.ts';
 import { sendNativeCompletion } from './completion-rendering.ts';
 
@@ -103,18 +104,18 @@ export function registerModelsRoutes(app: App, services: Services) {
         response: { 200: Type.Array(ModelBody), ...authErrors },
       },
     },
-    async () => services.models.list(),
+    async () => (await services.models.list()).map(toModelBody),
   );
 
   const readSchema = { tags, security, summary: 'Read one model', response: { 200: ModelBody, ...authErrors } };
   app.get('/api/v1/models/:model_id', { ...base, schema: { ...readSchema, params: ModelParams } }, async (request) =>
-    services.models.get(modelIdOf(request, request.params.model_id)),
+    toModelBody(await services.models.get(modelIdOf(request, request.params.model_id))),
   );
   // The same with a raw "/" in the id (mistral/mistral-small-latest); hidden, the documented form is above.
   app.get(
     '/api/v1/models/*',
     { ...base, schema: { ...readSchema, params: WildcardParams, hide: true } },
-    async (request) => services.models.get(modelIdOf(request, request.params['*'], true)),
+    async (request) => toModelBody(await services.models.get(modelIdOf(request, request.params['*'], true))),
   );
 
   const removeSchema = {
