@@ -8,9 +8,16 @@ import { assertAdmin } from '../users/authorization.ts';
 
 export const usageGroups: UsageGroup[] = ['day', 'model', 'key'];
 
-/** A report line: the store's totals, with the cost in currency units instead of micros. */
-export interface UsageLine extends Omit<UsageTotals, 'cost_micros'> {
-  total_tokens: number;
+/** A report line: what one group (a day, a model, a key, or all of them) used. */
+export interface UsageLine {
+  day?: string;
+  model?: string;
+  apiKeyId?: number | null;
+  apiKeyName?: string | null;
+  requests: number;
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
   /** In the currency of the model prices. */
   cost: number;
 }
@@ -18,9 +25,9 @@ export interface UsageLine extends Omit<UsageTotals, 'cost_micros'> {
 export interface UsageReport {
   from: string;
   to: string;
-  group_by: UsageGroup[];
-  /** Whose usage: a user id, or null for everyone (admins only). */
-  user_id: number | null;
+  groupBy: UsageGroup[];
+  /** Whose usage: a user id, or undefined for everyone (admins only). */
+  userId: number | undefined;
   rows: UsageLine[];
   total: UsageLine;
   /** Web searches in the period and what they cost (not part of `total`, which counts model calls). */
@@ -37,10 +44,18 @@ function parseBound(field: string, raw: string, endOfDay: boolean): number {
   return dateOnly.test(raw) && endOfDay ? at + dayMs : at;
 }
 
-const line = (totals: Omit<UsageTotals, 'requests'> & { requests: number }): UsageLine => {
-  const { cost_micros, ...rest } = totals;
-  return { ...rest, total_tokens: totals.prompt_tokens + totals.completion_tokens, cost: cost_micros / microsPerUnit };
-};
+/** A store row as a report line: camelCase, the total tokens added, the cost in currency units instead of micros. */
+const line = (totals: UsageTotals): UsageLine => ({
+  ...(totals.day !== undefined ? { day: totals.day } : {}),
+  ...(totals.model !== undefined ? { model: totals.model } : {}),
+  ...(totals.api_key_id !== undefined ? { apiKeyId: totals.api_key_id } : {}),
+  ...(totals.api_key_name !== undefined ? { apiKeyName: totals.api_key_name } : {}),
+  requests: totals.requests,
+  promptTokens: totals.prompt_tokens,
+  completionTokens: totals.completion_tokens,
+  totalTokens: totals.prompt_tokens + totals.completion_tokens,
+  cost: totals.cost_micros / microsPerUnit,
+});
 
 export interface UsageServiceDeps {
   store: UsageStore;
@@ -104,8 +119,8 @@ export class UsageService {
     return {
       from: isoAt(from),
       to: isoAt(to),
-      group_by: groupBy,
-      user_id: userId ?? null,
+      groupBy,
+      userId,
       rows: groupBy.length === 0 ? [] : rows.map(line),
       total: line(sum),
       searches: { count: searches.searches, cost: searches.cost_micros / microsPerUnit },
