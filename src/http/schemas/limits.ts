@@ -1,4 +1,5 @@
 import { type Static, Type } from 'typebox';
+import type { LimitsOverview } from '../../domain/limits/limits.service.ts';
 import type { UsageLine, UsageReport } from '../../domain/usage/usage.service.ts';
 import { ApiKeyBody } from './keys.ts';
 import { Nullable } from './common.ts';
@@ -88,6 +89,14 @@ export const LimitsOverviewBody = Type.Object({
   plan: Nullable(Type.Object({ id: Type.Integer(), name: Type.String() })),
   api_key_id: Nullable(Type.Integer({ description: 'The key the request came with; its own limits are listed too' })),
   limits: Type.Array(LimitStatusBody),
+});
+
+/** GET /api/v1/limits's body: the overview in the API's snake_case. */
+export const toLimitsOverviewBody = (overview: LimitsOverview): Static<typeof LimitsOverviewBody> => ({
+  user_id: overview.userId,
+  plan: overview.plan,
+  api_key_id: overview.apiKeyId ?? null,
+  limits: overview.limits.map(({ resetsAt, ...status }) => ({ ...status, resets_at: resetsAt ?? null })),
 });
 
 export const UsageQuery = Type.Object({
