@@ -1,5 +1,5 @@
 import type { Config } from './config.ts';
-import { type Logger, silentLogger } from './http/logger.ts';
+import { type Logger, silentLogger, warningsOf } from './http/logger.ts';
 import type { Clock } from './domain/clock.ts';
 import { ApiKeysService } from './domain/api-keys/api-keys.service.ts';
 import { ApiKeysStore } from './domain/api-keys/api-keys.store.ts';
@@ -148,10 +148,7 @@ export function createServices(options: {
   // One logger for the process: each module writes through a child that names it. Never a key in
   // these messages: providers are named by id only.
   const log = options.logger ?? silentLogger();
-  const warnAs = (module: string) => {
-    const child = log.child({ module });
-    return (message: string) => child.warn(message);
-  };
+  const warnAs = (module: string) => warningsOf(log, module);
   const localProvider = createLocalProvider({
     modelsDir: config.modelsDir,
     threads: config.localThreads,

@@ -11,7 +11,7 @@ import { armClientGone, clientLeft } from './client-gone.ts';
 import { registerMetrics } from './metrics.ts';
 import { registerDocs } from './docs.ts';
 import { registerSurfaces } from './surfaces/index.ts';
-import { type Logger, maskSecretsInUrl } from './logger.ts';
+import { type Logger, maskSecretsInUrl, withRequestLogger } from './logger.ts';
 
 export type App = FastifyInstance<
   RawServerDefault,
@@ -68,6 +68,8 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
     reaper.unref();
   });
   app.addHook('onClose', async () => clearInterval(reaper));
+  // Services log a request's warnings with its request id (see warningsOf).
+  app.addHook('onRequest', (request, _reply, done) => withRequestLogger(request.log, done));
   app.addHook('onRequest', async (request, reply) => {
     // First of all, so a client leaving while it is authenticated or its conversation looked up is noticed.
     armClientGone(request, reply);

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { pino, type Logger } from 'pino';
 import { prettyStream } from './pretty-log.ts';
 
@@ -32,3 +33,22 @@ export function createLogger(
 
 /** A logger that writes nothing (tests that do not read logs). */
 export const silentLogger = (): Logger => pino({ enabled: false });
+
+/** What a request logs through: Fastify's child logger, which carries the request id (`reqId`). */
+interface RequestLogger {
+  child(bindings: Record<string, unknown>): { warn(message: string): void };
+}
+
+const requestLogs = new AsyncLocalStorage<RequestLogger>();
+
+/** Runs the rest of a request (its hooks, handler and stream) with its logger at hand. */
+export const withRequestLogger = (log: RequestLogger, run: () => void) => requestLogs.run(log, run);
+
+/**
+ * A module's warnings: through the logger of the request being served when there is one (so the
+ * line carries its request id), else through the module's child of the process logger.
+ */
+export function warningsOf(log: Logger, module: string): (message: string) => void {
+  const child = log.child({ module });
+  return (message) => (requestLogs.getStore()?.child({ module }) ?? child).warn(message);
+}
