@@ -61,7 +61,7 @@ interface Scenario {
   stream: boolean;
   upstreamDelayMs: number;
   /**
-   * Causerie answers through spec 003's POST /v1/chat/stream instead, the prompt and reply stored
+   * Causerie answers through the chat-API dialect's POST /v1/chat/stream instead, the prompt and reply stored
    * as they stream (the first text written before it is sent): `new-session` creates a session per
    * request; `session` continues one session per connection, seeded with 20 messages of history.
    */

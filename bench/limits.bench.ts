@@ -1,5 +1,5 @@
 /**
- * What limit checks add to a request (issue 5), in process and in Redis.
+ * What limit checks add to a request, in process and in Redis.
  *
  * 1. Whole requests: POST /v1/chat/completions against the mock provider (the scripted upstream on
  *    loopback), from a key with no limits and from a key under a plan and its own limits (both
@@ -63,8 +63,8 @@ async function startBenchServer(extraEnv: Record<string, string>) {
   const server: RunningServer = await startServer(config, { print: () => {}, logger: false });
   const { services } = server;
   const admin = { userId: 1, role: 'admin' as const };
-  const plainUser = await services.users.create({ username: 'unlimited', password: 'password-123' }, admin);
-  const limitedUser = await services.users.create({ username: 'limited', password: 'password-123' }, admin);
+  const plainUser = await services.users.create(admin, { username: 'unlimited', password: 'password-123' });
+  const limitedUser = await services.users.create(admin, { username: 'limited', password: 'password-123' });
   await services.plans.create(admin, {
     name: 'bench',
     limits: {

@@ -254,7 +254,7 @@ export const fields = {
   },
   publicTokenTtlSeconds: {
     env: 'CAUSERIE_PUBLIC_TOKEN_TTL_SECONDS',
-    description: "Lifetime of a public conversation's client token (spec 002), in seconds.",
+    description: "Lifetime of a public conversation's client token (the public-agents dialect), in seconds.",
     default: 3600,
     parse: integer(60, 7 * 86_400),
   },
@@ -292,7 +292,7 @@ export const fields = {
   defaultModel: {
     env: 'CAUSERIE_DEFAULT_MODEL',
     description:
-      'Model id used by conversations that name none (spec 004 chats, spec 001 conversations); default: the first available chat model.',
+      'Model id used by conversations that name none (chats of the chats dialect, conversations of the chat-service dialect); default: the first available chat model.',
     default: undefined,
     parse: text,
   },

@@ -6,7 +6,8 @@ import { systemClock, type Clock } from './domain/clock.ts';
 import { AppError } from './domain/errors.ts';
 import { startAutoPull, type AutoPull } from './domain/models/auto-pull.ts';
 import { randomToken } from './domain/secrets.ts';
-import { buildApp, logOptions, type App } from './http/app.ts';
+import { buildApp, type App } from './http/app.ts';
+import { createLogger, type Logger, silentLogger } from './http/logger.ts';
 import { createServices, type Services } from './services.ts';
 import { openDatabase } from './stores/sql/database.ts';
 
@@ -35,8 +36,8 @@ async function bootstrapAdmin(services: Services): Promise<((url: string) => str
   let admin: Awaited<ReturnType<typeof services.users.create>>;
   try {
     admin = await services.users.create(
-      { username: config.adminUsername, password, role: 'admin' },
       { userId: 0, role: 'admin' },
+      { username: config.adminUsername, password, role: 'admin' },
     );
   } catch (error) {
     if (error instanceof AppError && error.code === 'conflict') return undefined; // another node won the race
@@ -88,18 +89,22 @@ export interface RunningServer {
 /** Opens the stores, builds the services and the HTTP app, and listens. */
 export async function startServer(
   config: Config,
-  options: { clock?: Clock; print?: (text: string) => void; logger?: false } = {},
+  options: { clock?: Clock; print?: (text: string) => void; logger?: false | Logger } = {},
 ): Promise<RunningServer> {
   const sql = await openDatabase({
     databaseUrl: config.databaseUrl,
     sqlitePath: join(resolve(config.dataDir), 'causerie.sqlite'),
   });
+  const pretty = config.logFormat === 'pretty' || (config.logFormat === 'auto' && process.stdout.isTTY === true);
+  const logger =
+    options.logger === false ? silentLogger() : (options.logger ?? createLogger(config.logLevel, { pretty }));
   const services = createServices({
     config,
     sql,
     clock: options.clock ?? systemClock,
     tokenSecret: tokenSecret(config),
     version,
+    logger,
   });
   let app: App | undefined;
   let url: string;
@@ -109,8 +114,7 @@ export async function startServer(
     await services.streamRecovery.start();
     // Re-queues rows of another embedding model, then indexes in the background.
     await services.searchIndexer.start();
-    const pretty = config.logFormat === 'pretty' || (config.logFormat === 'auto' && process.stdout.isTTY === true);
-    app = await buildApp({ services, logger: options.logger ?? logOptions(config.logLevel, pretty) });
+    app = await buildApp({ services, logger });
     const warning = dataDirWarning(config);
     if (warning) (options.print ?? ((text) => process.stderr.write(text)))(warning);
     await assertPortFree(config.host, config.port);
@@ -128,7 +132,7 @@ export async function startServer(
         return `Server listening at ${address}`;
       },
     });
-    pull = await startAutoPull({ config, models: services.models, log: app.log });
+    pull = await startAutoPull({ config, models: services.models, log: logger.child({ module: 'auto-pull' }) });
   } catch (error) {
     await app?.close();
     await services.close();

@@ -1,4 +1,5 @@
 import type { Config } from './config.ts';
+import { type Logger, silentLogger, warningsOf } from './http/logger.ts';
 import type { Clock } from './domain/clock.ts';
 import { ApiKeysService } from './domain/api-keys/api-keys.service.ts';
 import { ApiKeysStore } from './domain/api-keys/api-keys.store.ts';
@@ -90,9 +91,9 @@ export interface Services {
   agents: AgentsService;
   /** Talking to agents: one-off prompts, prompts in sessions, sessions created for an agent. */
   agentRuns: AgentRuns;
-  /** Public keys of agents (spec 002), managed by the agents' owners. */
+  /** Public keys of agents (the public-agents dialect), managed by the agents' owners. */
   publicKeys: PublicKeysService;
-  /** Public conversations (spec 002): client tokens, their messages, visitor limits, abuse. */
+  /** Public conversations (the public-agents dialect): client tokens, their messages, visitor limits, abuse. */
   publicConversations: PublicConversationsService;
   /** Completions inside a conversation: history in, reply stored as it streams. */
   conversationCompletions: ConversationCompletions;
@@ -112,9 +113,9 @@ export interface Services {
   usage: UsageService;
   /** Web search as context for completions (conversations through its enricher, and the OpenAI surface). */
   webSearch: WebSearch;
-  /** PDF files attached to sessions (spec 003's upload), used as context by later completions. */
+  /** PDF files attached to sessions (the chat-API dialect's upload), used as context by later completions. */
   documents: DocumentsService;
-  /** Prompt templates (spec 003): users' own and the built-in ones. */
+  /** Prompt templates (the chat-API dialect): users' own and the built-in ones. */
   prompts: PromptsService;
   /** Keyword and semantic search over one's own conversations. */
   search: SearchService;
@@ -131,6 +132,8 @@ export function createServices(options: {
   clock: Clock;
   tokenSecret: string;
   version: string;
+  /** The process's logger (Fastify's); silent when not given. */
+  logger?: Logger;
 }): Services {
   const { config, sql, clock } = options;
   const usersStore = new UsersStore(sql.db);
@@ -151,23 +154,22 @@ export function createServices(options: {
     maxKeysPerUser: config.maxKeysPerUser,
     onRevoked: (ids) => running.stopKeys(ids),
   });
-  // Never a key in these messages: providers are named by id only.
-  const warn = (message: string) => {
-    if (!['silent', 'fatal', 'error'].includes(config.logLevel))
-      process.stderr.write(`${JSON.stringify({ level: 40, time: clock.now(), msg: message })}\n`);
-  };
+  // One logger for the process: each module writes through a child that names it. Never a key in
+  // these messages: providers are named by id only.
+  const log = options.logger ?? silentLogger();
+  const warnAs = (module: string) => warningsOf(log, module);
   const localProvider = createLocalProvider({
     modelsDir: config.modelsDir,
     threads: config.localThreads,
-    logger: { info: () => {}, warn: (_data, message) => warn(`local: ${message}`) },
+    logger: log.child({ module: 'local' }),
   });
   const models = new ModelsService({
-    ...modelProviders(config, [localProvider], warn),
+    ...modelProviders(config, [localProvider], warnAs('providers')),
     localProviderId: localProvider.id,
     listLocalFiles: () => listLocalModelFiles(config.modelsDir),
     store: new RemovedModelsStore(sql.db),
     clock,
-    warn,
+    warn: warnAs('models'),
   });
   const modelsRefresh =
     config.modelsRefreshSeconds > 0
@@ -180,7 +182,7 @@ export function createServices(options: {
     store: searchStore,
     embedder: config.embeddingModel ? registryEmbedder(models, config.embeddingModel) : undefined,
     clock,
-    warn,
+    warn: warnAs('search-index'),
     batchSize: config.searchIndexBatch,
     pollMs: config.searchIndexPollMs,
     leaseMs: config.streamStaleSeconds * 1000,
@@ -191,7 +193,7 @@ export function createServices(options: {
   const searchRecords = new SearchRecordsStore(sql.db);
   const limits = createLimits({
     counters: config.redisUrl
-      ? new RedisLimitCounters(openRedis(config.redisUrl, warn), { ownsConnection: true })
+      ? new RedisLimitCounters(openRedis(config.redisUrl, warnAs('redis')), { ownsConnection: true })
       : new MemoryLimitCounters(),
     redisPrefix: config.redisPrefix,
     defaultPlan: config.defaultPlan,
@@ -250,10 +252,17 @@ export function createServices(options: {
     onChange: () => limits.resolver.forget(),
   });
   const usage = new UsageService({ store: usageStore, users, clock, searches: searchRecords });
-  const completions = new CompletionsService({ models, limits: limits.gate, usage: usageStore, clock, running, warn });
+  const completions = new CompletionsService({
+    models,
+    limits: limits.gate,
+    usage: usageStore,
+    clock,
+    running,
+    warn: warnAs('completions'),
+  });
   const leaseMs = config.streamStaleSeconds * 1000;
   // Agents whose model is on Mistral are mirrored by its Agents API; a failure there is only logged.
-  const providerAgents = new ProviderAgentSync({ resolve: (model) => models.resolve(model), warn });
+  const providerAgents = new ProviderAgentSync({ resolve: (model) => models.resolve(model), warn: warnAs('agents') });
   const agents = new AgentsService({
     store: new AgentsStore(sql.db),
     modelExists: (model) => modelCatalog.exists(model),
@@ -297,9 +306,10 @@ export function createServices(options: {
   const idempotency = new IdempotencyKeys({ store: new IdempotencyStore(sql.db), clock, staleMs: leaseMs });
   // Like the limit counters: Redis when a URL is given (any node resumes or cancels an answer
   // another node runs), else in process.
-  const streamsRedis = config.redisUrl ? openRedis(config.redisUrl, warn) : undefined;
+  const streamsWarn = warnAs('streams');
+  const streamsRedis = config.redisUrl ? openRedis(config.redisUrl, streamsWarn) : undefined;
   const eventLog: EventLog = streamsRedis
-    ? new RedisEventLog(streamsRedis, { prefix: config.redisPrefix, warn })
+    ? new RedisEventLog(streamsRedis, { prefix: config.redisPrefix, warn: streamsWarn })
     : new MemoryEventLog();
   const cancels: CancelBus = streamsRedis
     ? new RedisCancelBus(streamsRedis, { prefix: config.redisPrefix })
@@ -332,7 +342,7 @@ export function createServices(options: {
             leaseOwner: answer.leaseOwner,
           });
         },
-        warn,
+        warn: streamsWarn,
       });
   const agentRuns = new AgentRuns({
     agents,
@@ -388,7 +398,7 @@ export function createServices(options: {
   let closed = false;
   const sweepOrphans = () =>
     void documents.sweepOrphans().catch((error: unknown) => {
-      if (!closed) warn(`documents: sweeping unused files failed: ${(error as Error).message}`);
+      if (!closed) warnAs('documents')(`documents: sweeping unused files failed: ${(error as Error).message}`);
     });
   let sweepTimer: NodeJS.Timeout = setTimeout(() => {
     sweepOrphans();

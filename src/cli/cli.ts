@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { InvalidConfigError, loadConfig, type Config } from '../config.ts';
+import { createLogger } from '../http/logger.ts';
 import { startServer, version } from '../main.ts';
 import { systemClock } from '../domain/clock.ts';
 import { AppError } from '../domain/errors.ts';
@@ -36,6 +37,8 @@ async function withServices<T>(
     clock: systemClock,
     tokenSecret: 'cli-does-not-sign-tokens-'.padEnd(32, 'x'),
     version,
+    // Warnings of a command go to stderr, so they never mix with what it prints.
+    logger: createLogger(config.logLevel, { destination: process.stderr }),
   });
   try {
     return await run(services);
@@ -106,7 +109,7 @@ async function main(argv: string[]) {
   if (command === 'users' && subcommand === 'create' && argument) {
     const password = values.password ?? randomToken(12);
     const user = await withServices(loadConfig(), (s) =>
-      s.users.create({ username: argument, password, role: values.admin ? 'admin' : 'user' }, cliAdmin),
+      s.users.create(cliAdmin, { username: argument, password, role: values.admin ? 'admin' : 'user' }),
     );
     console.log(
       `Created ${user.role} "${user.username}" (id ${user.id}).${values.password ? '' : ` Password: ${password}`}`,
@@ -118,14 +121,14 @@ async function main(argv: string[]) {
     return;
   }
   if (command === 'models' && subcommand === 'removed') {
-    const removed = await withServices(loadConfig(), (s) => s.models.listRemoved());
+    const removed = await withServices(loadConfig(), (s) => s.models.listRemoved(cliAdmin));
     console.log(
       removed.length === 0 ? 'No removed models.' : removed.map((m) => `${m.id}\tremoved ${m.removed_at}`).join('\n'),
     );
     return;
   }
   if (command === 'models' && subcommand === 'restore' && argument) {
-    await withServices(loadConfig(), (s) => s.models.restore(argument));
+    await withServices(loadConfig(), (s) => s.models.restore(cliAdmin, argument));
     console.log(`Restored model "${argument}".`);
     return;
   }

@@ -1,12 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import AjvCompiler from '@fastify/ajv-compiler';
 import SerializerSelector from '@fastify/fast-json-stringify-compiler';
-import Fastify, {
-  type FastifyBaseLogger,
-  type FastifyInstance,
-  type FastifyServerOptions,
-  type RawServerDefault,
-} from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -17,8 +12,8 @@ import { armClientGone, clientLeft } from './client-gone.ts';
 import { registerMetrics } from './metrics.ts';
 import { registerDocs } from './docs.ts';
 import { registerSurfaces } from './surfaces/index.ts';
-import { prettyStream } from './pretty-log.ts';
 import { registerResume } from './resume.ts';
+import { type Logger, maskSecretsInUrl, withRequestLogger } from './logger.ts';
 
 export type App = FastifyInstance<
   RawServerDefault,
@@ -30,19 +25,18 @@ export type App = FastifyInstance<
 
 const requestIdPattern = /^[A-Za-z0-9._-]{1,128}$/;
 
-// Paths that carry a secret (spec 002's public conversation token) are masked in logs.
-const maskSecretsInUrl = (url: string) => url.replace(/(\/public\/messages\/)[^/?]+/, '$1***');
+// Paths that carry a secret (the public-agents dialect's public conversation token) are masked in logs.
 
 export interface AppOptions {
   services: Services;
-  /** pino options, or false for no logs (tests). */
-  logger: FastifyServerOptions['logger'];
+  /** The process's one logger (createLogger); the services log through children of it. */
+  logger: Logger;
 }
 
 /** Builds the Fastify application: plugins, error handling, metrics, docs and every surface. Does not listen. */
 export async function buildApp({ services, logger }: AppOptions): Promise<App> {
   const app = Fastify({
-    logger,
+    loggerInstance: logger,
     bodyLimit: services.config.bodyLimitBytes,
     // A client that sends its request slowly (a byte every few seconds) must not hold a connection
     // for ever: the whole request must arrive in time. Node checks at an interval, so keep it short.
@@ -76,6 +70,8 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
     reaper.unref();
   });
   app.addHook('onClose', async () => clearInterval(reaper));
+  // Services log a request's warnings with its request id (see warningsOf).
+  app.addHook('onRequest', (request, _reply, done) => withRequestLogger(request.log, done));
   app.addHook('onRequest', async (request, reply) => {
     // First of all, so a client leaving while it is authenticated or its conversation looked up is noticed.
     armClientGone(request, reply);
@@ -230,22 +226,4 @@ function rejectMalformedHttp(error: Error & { code?: string }, socket: Duplex) {
     );
   }
   socket.destroy();
-}
-
-/**
- * Log options: never a header (Authorization, cookies), and secret path segments masked. `pretty`
- * writes human-readable lines (for a terminal) instead of JSON.
- */
-export function logOptions(level: string, pretty = false): FastifyServerOptions['logger'] {
-  return {
-    level,
-    ...(pretty ? { stream: prettyStream() } : {}),
-    serializers: {
-      req: (request: { method: string; url: string; ip?: string }) => ({
-        method: request.method,
-        url: maskSecretsInUrl(request.url),
-        ip: request.ip,
-      }),
-    },
-  };
 }

@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { AppError } from '../domain/errors.ts';
 import type { Principal } from '../domain/auth/auth.service.ts';
 import type { Services } from '../services.ts';
+import { assertAdmin } from '../domain/users/authorization.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -29,6 +30,7 @@ export function principalOf(request: FastifyRequest): Principal {
   return request.principal;
 }
 
+/** Refuses a non-administrator before the request body is even read (the service checks again). */
 export async function requireAdmin(request: FastifyRequest) {
-  if (principalOf(request).role !== 'admin') throw new AppError('forbidden', 'Administrator role required');
+  assertAdmin(principalOf(request), 'use this route');
 }

@@ -17,7 +17,7 @@ export const htmlPage = (description: string) => ({
 });
 
 /**
- * @fastify/swagger-ui hides its own routes from the document; spec 000 lists GET /api/v1/docs
+ * @fastify/swagger-ui hides its own routes from the document; the sessions dialect lists GET /api/v1/docs
  * as a route, so its page is described here by hand.
  */
 function withSwaggerUiPage(document: OpenApiDocument): OpenApiDocument {
@@ -131,7 +131,7 @@ export async function registerDocs(app: App) {
           publicKeyAuth: {
             type: 'http',
             scheme: 'bearer',
-            description: "An agent's public key (PUB_…): it only gets client tokens (spec 002).",
+            description: "An agent's public key (PUB_…): it only gets client tokens (the public-agents dialect).",
           },
         },
       },

@@ -3,7 +3,7 @@ import { AppError, errorCodes, type ErrorCode } from '../domain/errors.ts';
 import { OAuthError } from '../domain/auth/auth.service.ts';
 import { idPattern } from './schemas/common.ts';
 
-/** The error dialects: spec 003's {"detail"} natively, OpenAI's on its surface, RFC 6749's on /oauth/token. */
+/** The error dialects: the chat-API dialect's {"detail"} natively, OpenAI's on its surface, RFC 6749's on /oauth/token. */
 export type Surface = 'native' | 'openai' | 'oauth';
 
 declare module 'fastify' {
@@ -110,7 +110,7 @@ export function renderError(error: AppError, surface: Surface, requestId: string
 }
 
 /**
- * Conversations are called sessions on spec 000's and spec 003's routes and chats on spec 004's:
+ * Conversations are called sessions on the sessions dialect's and the chat-API dialect's routes and chats on the chats dialect's:
  * a missing one is named as the caller's document names it.
  */
 const conversationNouns: Array<[RegExp, string]> = [
@@ -119,7 +119,7 @@ const conversationNouns: Array<[RegExp, string]> = [
 ];
 
 /**
- * Says what the caller sent: a service names `model`, spec 000's callers send `model_id`; a
+ * Says what the caller sent: a service names `model`, the sessions dialect's callers send `model_id`; a
  * missing conversation takes the surface's word for it.
  */
 function inCallersWords(request: FastifyRequest, error: AppError): AppError {

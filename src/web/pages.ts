@@ -1,4 +1,4 @@
-/** Server-rendered pages of spec 000: small, self-contained HTML with no external assets. */
+/** Server-rendered pages of the sessions dialect: small, self-contained HTML with no external assets. */
 
 const escapeHtml = (value: string) =>
   value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);

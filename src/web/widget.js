@@ -1,5 +1,5 @@
 /*
- * Causerie chat widget (spec 002's public agents). Plain JavaScript, no dependency, served by
+ * Causerie chat widget (the public-agents dialect's public agents). Plain JavaScript, no dependency, served by
  * Causerie at /widget.js. A page embeds it with:
  *   <script src="(your Causerie)/widget.js" data-public-key="PUB_…" data-agent="<agent id>" async></script>
  * It learns its server from its own src, renders in a shadow root (the page's styles cannot

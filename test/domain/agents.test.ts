@@ -27,10 +27,10 @@ for (const dialect of dialects) {
       cleanup = opened.close;
       const users = new UsersService({ store: new UsersStore(sql.db), clock: systemClock, allowSignup: true });
       alice = {
-        userId: (await users.create({ username: 'alice', password: 'alice-password' }, admin)).id,
+        userId: (await users.create(admin, { username: 'alice', password: 'alice-password' })).id,
         role: 'user',
       };
-      bob = { userId: (await users.create({ username: 'bob', password: 'bob-password-1' }, admin)).id, role: 'user' };
+      bob = { userId: (await users.create(admin, { username: 'bob', password: 'bob-password-1' })).id, role: 'user' };
       agents = new AgentsService({
         store: new AgentsStore(sql.db),
         modelExists: async (model) => model === 'gpt-4',

@@ -6,7 +6,7 @@ import { randomBase32 } from '../../src/domain/secrets.ts';
 const crockford = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
 describe('API key generation', () => {
-  test("keys have spec 000's form: API_ and eight groups of four base32 characters", () => {
+  test("keys have the sessions dialect's form: API_ and eight groups of four base32 characters", () => {
     for (let i = 0; i < 200; i++) {
       const key = generateKey();
       assert.match(key, /^API_[0-9A-HJKMNP-TV-Z]{4}(_[0-9A-HJKMNP-TV-Z]{4}){7}$/);

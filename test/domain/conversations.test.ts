@@ -14,6 +14,7 @@ import { UsersStore } from '../../src/domain/users/users.store.ts';
 import type { StreamEvent } from '../../src/providers/provider.ts';
 import type { SqlStore } from '../../src/stores/sql/database.ts';
 import { dialects, openTestSql } from '../helpers/server.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 /**
  * The conversation service against real databases, with the model replaced by a scripted
@@ -90,8 +91,8 @@ for (const dialect of dialects) {
       sql = opened.sql;
       cleanup = opened.close;
       const users = new UsersService({ store: new UsersStore(sql.db), clock: systemClock, allowSignup: true });
-      const a = await users.create({ username: 'alice', password: 'alice-password' }, admin);
-      const b = await users.create({ username: 'bob', password: 'bob-password-1' }, admin);
+      const a = await users.create(admin, { username: 'alice', password: 'alice-password' });
+      const b = await users.create(admin, { username: 'bob', password: 'bob-password-1' });
       alice = { userId: a.id, role: 'user' };
       bob = { userId: b.id, role: 'user' };
       store = new ConversationsStore(sql.db);
@@ -175,8 +176,16 @@ for (const dialect of dialects) {
       reset();
       const conversation = await conversations.create(alice);
       let step!: () => void;
+      // Resolved when the model waits at its gate for the next piece: then step() lets one through.
+      let reachGate!: () => void;
+      const gateReached = () => new Promise<void>((resolve) => (reachGate = resolve));
+      let reached = gateReached();
       completions.script = ['one ', 'two ', 'three'];
-      completions.gate = () => new Promise<void>((resolve) => (step = resolve));
+      completions.gate = () =>
+        new Promise<void>((resolve) => {
+          step = resolve;
+          reachGate();
+        });
       const controller = new AbortController();
       const run = await chat.complete(
         alice,
@@ -184,18 +193,21 @@ for (const dialect of dialects) {
         { signal: controller.signal },
       );
       const iterator = run.events[Symbol.asyncIterator]();
-      await new Promise((r) => setTimeout(r, 10));
+      await reached;
+      reached = gateReached();
       step();
       assert.deepEqual((await iterator.next()).value, { type: 'text-delta', text: 'one ' });
-      await new Promise((r) => setTimeout(r, 10));
+      await reached;
       step();
       await iterator.next();
       // The stored text catches up within a flush interval (20 ms here).
-      let stored = '';
-      for (let i = 0; i < 100 && stored !== 'one two '; i++) {
-        await new Promise((r) => setTimeout(r, 20));
-        stored = (await store.findMessageById(run.reply.id))!.content;
-      }
+      const stored = await eventually(
+        async () => {
+          const content = (await store.findMessageById(run.reply.id))!.content;
+          return content === 'one two ' ? content : undefined;
+        },
+        { what: 'the streamed text stored', timeoutMs: 2_000 },
+      );
       assert.equal(stored, 'one two ');
       assert.equal((await store.findMessageById(run.reply.id))!.status, 'streaming');
       controller.abort();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { logOptions } from '../../src/http/app.ts';
+import { createLogger } from '../../src/http/logger.ts';
 import { MemoryLimitCounters } from '../../src/stores/kv/memory-limit-counters.ts';
 import {
   anonymousId,
@@ -77,12 +77,13 @@ describe('public agents: keys, tokens, visitors, origins', () => {
   });
 
   test('logs mask the client token in the messages path', () => {
-    const serializers = (logOptions('info') as { serializers: { req(request: object): { url: string } } }).serializers;
-    const logged = serializers.req({
-      method: 'GET',
-      url: '/v1/chat/conversation/public/messages/pct_SECRET?x=1',
-      ip: '127.0.0.1',
-    });
-    assert.equal(logged.url, '/v1/chat/conversation/public/messages/***?x=1');
+    const lines: string[] = [];
+    const logger = createLogger('info', { destination: { write: (line: string) => void lines.push(line) } });
+    logger.info(
+      { req: { method: 'GET', url: '/v1/chat/conversation/public/messages/pct_SECRET?x=1', ip: '127.0.0.1' } },
+      'request',
+    );
+    assert.equal(JSON.parse(lines[0]!).req.url, '/v1/chat/conversation/public/messages/***?x=1');
+    assert.doesNotMatch(lines.join(''), /pct_SECRET/);
   });
 });

@@ -179,6 +179,9 @@ for (const dialect of dialects) {
       assert.equal(created.body.provider_agent_id, null);
       const log = logged.join('');
       assert.match(log, new RegExp(`cannot create agent ${created.body.id} on provider \\\\?"mistral\\\\?"`));
+      // Logged during the request that created the agent: the line carries that request's id.
+      const line = logged.find((chunk) => chunk.includes(`cannot create agent ${created.body.id}`))!;
+      assert.equal(JSON.parse(line).reqId, created.headers.get('x-request-id'));
       assert.doesNotMatch(log, new RegExp(mistralKey));
       const answer = await api(`/api/v1/models/agents/${created.body.id}`, {
         method: 'POST',

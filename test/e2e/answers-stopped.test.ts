@@ -21,7 +21,7 @@ for (const dialect of dialects) {
       await capped.stop();
     });
 
-    /** Starts a slow spec 003 stream with `key`, reads its first token, and returns the stream. */
+    /** Starts a slow the chat-API dialect stream with `key`, reads its first token, and returns the stream. */
     async function slowStream(key: string, content = `${words} [[chunk-delay:100]]`, on = chat) {
       const stream = await openStream(`${on.server.url}/v1/chat/stream`, {
         method: 'POST',

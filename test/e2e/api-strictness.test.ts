@@ -130,7 +130,7 @@ describe('error messages say what the caller sent and what is allowed', () => {
   });
 });
 
-describe("spec 003: the session's model wins, and the answer says which model it was", () => {
+describe("the chat-API dialect: the session's model wins, and the answer says which model it was", () => {
   test('X-Causerie-Model names the model used, also when the request named another', async () => {
     const first = await server.api('/v1/chat/stream', {
       method: 'POST',

@@ -11,8 +11,8 @@ import type { Json } from '../helpers/wire.ts';
 
 /**
  * Clients that leave at random moments, many of them 0–30 ms after sending (before the server has
- * even authenticated them), on spec 003's `/v1/chat/stream` (which creates a session) and spec
- * 000's session completions. SQLite with one process; PostgreSQL with two processes sharing it and
+ * even authenticated them), on the chat-API dialect's `/v1/chat/stream` (which creates a session) and the sessions
+ * dialect's session completions. SQLite with one process; PostgreSQL with two processes sharing it and
  * Redis (cluster mode). A checker then compares what each client saw with what is stored.
  */
 const total = 300;
@@ -50,7 +50,7 @@ for (const dialect of dialects) {
         CAUSERIE_ADMIN_PASSWORD: 'admin-password-for-tests',
         CAUSERIE_TOKEN_SECRET: 'a-token-secret-shared-by-both-nodes-of-the-test',
         LOG_LEVEL: 'debug',
-        // Spec 004 stores each message with a write of its own; this test makes a hundred of them in seconds.
+        // The chats dialect stores each message with a write of its own; this test makes a hundred of them in seconds.
         CAUSERIE_WRITES_PER_MINUTE: '100000',
         // Stopping is not under test here; a connection the storm left open must not cost 30 s.
         CAUSERIE_SHUTDOWN_GRACE: '3',
@@ -153,7 +153,7 @@ for (const dialect of dialects) {
       const chatSessions: number[] = [];
       for (let i = 0; i < concurrency; i++) {
         sessions.push((await call('/api/v1/sessions', { method: 'POST', body: { model } })).body.id);
-        // Spec 004: a chat per worker; each inference answers the message stored just before it.
+        // The chats dialect: a chat per worker; each inference answers the message stored just before it.
         const chat = (await call('/chats/create', { method: 'POST', body: { name: `w${i}` } })).body;
         chats.push(chat.id);
         chatSessions.push((await call(`/api/v1/sessions/${chat.id}`)).body.id);
@@ -242,7 +242,7 @@ for (const dialect of dialects) {
       for (const [session, history] of stored) {
         if (!sessions.includes(session) && !chatSessions.includes(session))
           assert.ok(history.length > 0, `session ${session}, created by an abandoned request, is left empty`);
-        // The echo model's reply starts with the marker of the message it answers. (A spec 004
+        // The echo model's reply starts with the marker of the message it answers. (A chats-dialect
         // message may be stored while the previous inference is still settling, so position alone
         // does not pair them.) A reply with no text was cut off before its first token.
         for (const message of history) {

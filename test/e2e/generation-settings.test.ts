@@ -34,7 +34,7 @@ describe('generation settings sent by habit reach the provider on every chat sur
     assert.equal(response.headers.get('x-causerie-ignored-settings'), null, surface);
   };
 
-  test('spec 000: session completions and one-off completions', async () => {
+  test('the sessions dialect: session completions and one-off completions', async () => {
     const session = await server.api('/api/v1/sessions', { method: 'POST', body: { model_id: 'gpt-4' } });
     assertForwarded(
       'session',
@@ -52,9 +52,9 @@ describe('generation settings sent by habit reach the provider on every chat sur
     );
   });
 
-  test('spec 003 /v1/chat/stream, with stop as a single string too', async () => {
+  test('the chat-API dialect /v1/chat/stream, with stop as a single string too', async () => {
     assertForwarded(
-      'spec 003',
+      'the chat-API dialect',
       await server.api('/v1/chat/stream', {
         method: 'POST',
         body: { model: 'gpt-4', stream: false, messages: [{ role: 'user', content: 'hi' }], ...settings },
@@ -68,7 +68,7 @@ describe('generation settings sent by habit reach the provider on every chat sur
     assert.deepEqual(sent().stop, ['THE END']);
   });
 
-  test("spec 001's messages:complete", async () => {
+  test("the chat-service dialect's messages:complete", async () => {
     const me = await server.api('/api/v1/me');
     const conversation = await server.api('/conversations', {
       method: 'POST',
@@ -77,7 +77,7 @@ describe('generation settings sent by habit reach the provider on every chat sur
     assert.equal(conversation.status, 201, conversation.text);
     await server.api(`/conversations/${conversation.body.id}/messages`, { method: 'POST', body: { content: 'hi' } });
     assertForwarded(
-      'spec 001',
+      'the chat-service dialect',
       await server.api(`/conversations/${conversation.body.id}/messages:complete`, {
         method: 'POST',
         body: { model: 'gpt-4', ...settings },

@@ -39,7 +39,7 @@ for (const dialect of dialects) {
       return results;
     };
 
-    test('spec 003 /v1/chat/stream: the same key twice in sequence creates one session and one answer', async () => {
+    test('the chat-API dialect /v1/chat/stream: the same key twice in sequence creates one session and one answer', async () => {
       const before = await sessionCount();
       const body = { model, messages: [{ role: 'user', content: 'once only please' }] };
       const first = await post('/v1/chat/stream', body, 'chat-seq-1');
@@ -67,7 +67,7 @@ for (const dialect of dialects) {
       );
     });
 
-    test('spec 003 /v1/chat/stream: the same key twice at once creates one session and one answer', async () => {
+    test('the chat-API dialect /v1/chat/stream: the same key twice at once creates one session and one answer', async () => {
       const before = await sessionCount();
       const body = { model, messages: [{ role: 'user', content: 'racing twins [[chunk-delay:20]]' }] };
       const results = await twiceAtOnce(() => post('/v1/chat/stream', body, 'chat-race-1'));
@@ -81,7 +81,7 @@ for (const dialect of dialects) {
       assert.equal((await history(sessionId)).length, 2);
     });
 
-    test('spec 000 session completion: twice in sequence and twice at once, one user message and one reply each', async () => {
+    test('the sessions dialect session completion: twice in sequence and twice at once, one user message and one reply each', async () => {
       const session = (await server.api('/api/v1/sessions', { method: 'POST', body: { model } })).body;
       const path = `/api/v1/sessions/${session.id}/models/completions`;
       const first = await post(path, { prompt: 'hello there' }, 'session-seq');
@@ -98,7 +98,7 @@ for (const dialect of dialects) {
       );
     });
 
-    test('spec 001 messages:complete: the stored message is answered once', async () => {
+    test('the chat-service dialect messages:complete: the stored message is answered once', async () => {
       const conversation = (await server.api('/conversations', { method: 'POST', body: { title: 'idem' } })).body;
       const id = conversation.conversation_id ?? conversation.id;
       await server.api(`/conversations/${id}/messages`, { method: 'POST', body: { content: 'answer me once' } });
@@ -119,7 +119,7 @@ for (const dialect of dialects) {
       );
     });
 
-    test('creations: a session, a spec 001 conversation and message, a spec 004 chat and message are created once per key', async () => {
+    test('creations: a session, a chat-service-dialect conversation and message, a chats-dialect chat and message are created once per key', async () => {
       const before = await sessionCount();
       const sessions = await Promise.all([1, 2].map(() => post('/api/v1/sessions', { model }, 'create-session')));
       const again = await post('/api/v1/sessions', { model }, 'create-session');

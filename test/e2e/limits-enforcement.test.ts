@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { basic, createKey, signUp } from '../helpers/platform.ts';
 import { ManualClock, redisUrl, startTestServer, type Dialect, type TestServer } from '../helpers/server.ts';
 import { deleteRedisPrefix, uniquePrefix } from '../limits/helpers.ts';
 import { chat, ledgerOf, longReply, model, streamChat, tokensOf, waitForLedger } from '../limits/http-helpers.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 const modes: Array<{ name: string; dialect: Dialect; redis: boolean }> = [
   { name: 'embedded (SQLite, limits in process)', dialect: 'sqlite', redis: false },
@@ -55,7 +55,7 @@ for (const mode of modes) {
       );
       assert.ok(ok.every((r) => r.headers.get('x-ratelimit-scope') === 'key.requests_per_day'));
 
-      // Spec 000's route is refused too, in the native shape.
+      // The sessions dialect's route is refused too, in the native shape.
       const native = await server.api('/api/v1/models/completions', {
         method: 'POST',
         body: { model_id: model, prompt: 'one more' },
@@ -127,7 +127,7 @@ for (const mode of modes) {
       assert.ok(tokensOf(await ledgerOf(server, key.id)) <= 60);
     });
 
-    test('one quota across every surface: completions, spec 003 streams and spec 000 sessions', async () => {
+    test('one quota across every surface: completions, the chat-API dialect streams and the sessions dialect sessions', async () => {
       const user = await signUp(server, `surfaces-${mode.dialect}`);
       const key = await createKey(server, user.basic, { limits: { requests_per_day: 3 } });
       const native = await server.api('/api/v1/models/completions', {
@@ -226,13 +226,14 @@ for (const mode of modes) {
 
       controller.abort();
       // The slot comes back once the server has seen the client leave.
-      let reopened: Awaited<ReturnType<typeof streamChat>> | undefined;
-      for (let attempt = 0; attempt < 100; attempt++) {
-        reopened = await streamChat(server.url, key.key, 'after the hang');
-        if (reopened.status === 200) break;
-        await sleep(50);
-      }
-      assert.equal(reopened!.status, 200);
+      const reopened = await eventually(
+        async () => {
+          const attempt = await streamChat(server.url, key.key, 'after the hang');
+          return attempt.status === 200 ? attempt : undefined;
+        },
+        { what: 'the stream slot to come back' },
+      );
+      assert.equal(reopened.status, 200);
       const last = await chat(server.url, key.key, 'over the daily limit');
       assert.equal(last.status, 429);
       assert.equal(last.headers.get('x-ratelimit-scope'), 'user.requests_per_day');

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { writeTinyLlamaGguf } from '../fixtures/gguf/build-tiny-llama.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 const stories = resolve(import.meta.dirname, '../../../shared/models/stories260K.gguf');
 
@@ -87,13 +88,13 @@ describe('local GGUF models through the server', () => {
           201,
         );
       }
-      const deadline = Date.now() + 60_000;
-      let status: { pending: number; done: number; model: string | null };
-      do {
-        status = (await searching.api('/api/v1/search/status')).body;
-        if (status.pending === 0 && status.done >= 2) break;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      } while (Date.now() < deadline);
+      const status = await eventually<{ pending: number; done: number; model: string | null }>(
+        async () => {
+          const now = (await searching.api('/api/v1/search/status')).body;
+          return now.pending === 0 && now.done >= 2 ? now : undefined;
+        },
+        { what: 'both messages indexed', timeoutMs: 60_000 },
+      );
       assert.equal(status.model, 'local/tiny-llama');
       assert.ok(status.done >= 2, JSON.stringify(status));
       // Random weights carry no meaning, but the same text has the same vector: it must come first.
@@ -106,7 +107,7 @@ describe('local GGUF models through the server', () => {
     }
   });
 
-  test('a real story model answers with real text on spec 003 /v1/chat/stream', {
+  test('a real story model answers with real text on the chat-API dialect /v1/chat/stream', {
     skip: existsSync(stories) ? false : `${stories} absent`,
   }, async () => {
     const response = await server.api('/v1/chat/stream', {

@@ -38,7 +38,7 @@ describe('with nothing configured', () => {
 });
 
 for (const dialect of dialects) {
-  describe(`spec 000 models routes (${dialect})`, () => {
+  describe(`the sessions dialect models routes (${dialect})`, () => {
     let ctx: ModelsServer;
     let userKey: string;
     before(async () => {

@@ -7,7 +7,8 @@ import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../../src/config.ts';
 import { systemClock } from '../../src/domain/clock.ts';
-import { buildApp, logOptions, type App } from '../../src/http/app.ts';
+import { buildApp, type App } from '../../src/http/app.ts';
+import { createLogger } from '../../src/http/logger.ts';
 import { createServices, type Services } from '../../src/services.ts';
 import { openDatabase } from '../../src/stores/sql/database.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
@@ -209,8 +210,7 @@ describe('internal errors', () => {
         done();
       },
     });
-    const logger = { ...(logOptions('info') as object), stream };
-    app = await buildApp({ services, logger });
+    app = await buildApp({ services, logger: createLogger('info', { destination: stream }) });
     // Routes that fail the way a bug would: registered here because no real route fails on purpose.
     app.get('/test/boom', async () => {
       throw new Error('connect ECONNREFUSED postgres://causerie:hunter2@db.internal:5432');

@@ -62,7 +62,7 @@ for (const dialect of dialects) {
         assert.equal(response.status, 200);
         assert.ok(!response.text.includes(key), 'the full key is shown only on creation');
       }
-      // Reading one key also shows what is left of its own limits (issue 5): none here.
+      // Reading one key also shows what is left of its own limits: none here.
       assert.deepEqual(Object.keys(read.body).sort(), [...keyFields, 'limits_remaining'].sort());
       assert.equal(read.body.limits_remaining, null);
       assert.deepEqual(

@@ -134,7 +134,7 @@ describe('metrics and pages', () => {
     assert.ok(html.includes(server.services.version));
   });
 
-  test('/admin is a 302 to the Rickroll (spec 000)', async () => {
+  test('/admin is a 302 to the Rickroll (the sessions dialect)', async () => {
     const response = await fetch(`${server.url}/admin`, { redirect: 'manual' });
     assert.equal(response.status, 302);
     assert.equal(response.headers.get('location'), 'https://www.youtube.com/watch?v=dQw4w9WgXcQ');

@@ -6,7 +6,7 @@ import { basic, createKey, passwordGrant, signUp } from '../helpers/platform.ts'
 const userFields = ['created_at', 'disabled', 'id', 'plan_id', 'role', 'username', 'uuid'];
 
 for (const dialect of dialects) {
-  describe(`users, spec 001 (${dialect})`, () => {
+  describe(`users, the chat-service dialect (${dialect})`, () => {
     let server: TestServer;
     before(async () => {
       server = await startTestServer({ dialect });
@@ -165,7 +165,7 @@ for (const dialect of dialects) {
       const user = await signUp(server, 'curious');
       const response = await server.api('/api/v1/users', { auth: user.basic });
       assert.equal(response.status, 403);
-      assert.deepEqual(response.body, { detail: 'Administrator role required', code: 'forbidden' });
+      assert.deepEqual(response.body, { detail: 'Only an administrator can use this route', code: 'forbidden' });
     });
 
     test('a disabled account cannot authenticate with any credential until re-enabled', async () => {

@@ -246,7 +246,7 @@ for (const dialect of dialects) {
       assert.equal((await server.api('/api/v1/search?q=kitten', { auth: null })).status, 401);
     });
 
-    test("spec 001's GET /search answers the same", async () => {
+    test("the chat-service dialect's GET /search answers the same", async () => {
       const response = await server.api('/search?q=cafe&mode=keyword', { auth: alice });
       assert.equal(response.status, 200);
       assert.deepEqual(

@@ -6,14 +6,14 @@ import { sse, startChatServer, upstreamNames, type ChatServer } from './conversa
 import type { Json, WireAgent } from '../helpers/wire.ts';
 
 /**
- * Spec 000 ("API Project"), its "Agents" section replayed literally with an API key: create an
+ * The sessions dialect ("API Project"), its "Agents" section replayed literally with an API key: create an
  * agent with ?name=, list and read it, send it a prompt without a session (nothing stored but
  * usage) and inside a session (stored, the session becoming the agent's), update and delete it.
  * The scripted upstream's [[echo-prompt]] answers with every message it received, so the tests
  * see the agent's instructions reach the model.
  */
 for (const dialect of dialects) {
-  describe(`spec 000 agents (${dialect})`, () => {
+  describe(`the sessions dialect agents (${dialect})`, () => {
     let chat: ChatServer;
     let server: TestServer;
     let key: string;
@@ -23,7 +23,9 @@ for (const dialect of dialects) {
     before(async () => {
       chat = await startChatServer(dialect);
       server = chat.server;
-      key = (await createKey(server, (await signUp(server, 'capitaine')).basic, { name: 'spec 000 agents' })).key;
+      key = (
+        await createKey(server, (await signUp(server, 'capitaine')).basic, { name: 'the sessions dialect agents' })
+      ).key;
       otherKey = (await createKey(server, (await signUp(server, 'moussaillon')).basic)).key;
     });
     after(() => chat.stop());

@@ -16,12 +16,12 @@ const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 const isoPattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 /**
- * Spec 000 ("API Project"), its "Sessions" section replayed: with an API key in
+ * The sessions dialect ("API Project"), its "Sessions" section replayed: with an API key in
  * `Authorization: Bearer <api_key>`, create a session, list and read it, send prompts to a model
  * in it, read its history, delete one message by its id (the document's note), delete the session.
  */
 for (const dialect of dialects) {
-  describe(`spec 000 sessions (${dialect})`, () => {
+  describe(`the sessions dialect sessions (${dialect})`, () => {
     let chat: ChatServer;
     let server: TestServer;
     let key: string;
@@ -34,7 +34,7 @@ for (const dialect of dialects) {
       server = chat.server;
       // "Vous devez d'abord récupérer ou créer dans la Base de données une clé api"
       const user = await signUp(server, 'marie');
-      ({ key, id: keyId } = await createKey(server, user.basic, { name: 'spec 000' }));
+      ({ key, id: keyId } = await createKey(server, user.basic, { name: 'the sessions dialect' }));
       const other = await signUp(server, 'intruder');
       otherKey = (await createKey(server, other.basic)).key;
     });
@@ -188,7 +188,7 @@ for (const dialect of dialects) {
       );
     });
 
-    test('one message is read and deleted by its id (spec 000 note), inside its session or on its own', async () => {
+    test('one message is read and deleted by its id (the sessions dialect note), inside its session or on its own', async () => {
       const history = (await api(`/api/v1/sessions/${session.id}/history`)).body;
       const [first, second] = history;
       const read = await api(`/api/v1/sessions/${session.id}/messages/${first.id}`);

@@ -6,12 +6,12 @@ import { startChatServer, sse, type ChatServer } from './conversations-helpers.t
 import type { WireConversation, WireMessage } from '../helpers/wire.ts';
 
 /**
- * Spec 001 ("Chat Service") replayed route by route: create a user, list their conversations,
+ * The chat-service dialect ("Chat Service") replayed route by route: create a user, list their conversations,
  * create one, add messages, ask in single mode and in stream mode (messages:complete, with its
  * literal colon). The document has no authentication; Causerie requires it (docs/compatibility.md).
  */
 for (const dialect of dialects) {
-  describe(`spec 001 chat service (${dialect})`, () => {
+  describe(`the chat-service dialect chat service (${dialect})`, () => {
     let chat: ChatServer;
     let server: TestServer;
     let user: { id: number; username: string; auth: string };

@@ -16,12 +16,12 @@ import {
 import type { Json, WireConversation, WireMessage, WireSession } from '../helpers/wire.ts';
 
 /**
- * Spec 002 ("API Publique (Agents)") replayed route by route, with every status code the document
+ * The public-agents dialect ("API Publique (Agents)") replayed route by route, with every status code the document
  * lists: the token route (200, 401, 404), the messages route (200, 403, 404) and the message route
  * (200, 403, 429), as a browser on an allowed page calls them.
  */
 for (const dialect of dialects) {
-  describe(`spec 002 public agents (${dialect})`, () => {
+  describe(`the public-agents dialect public agents (${dialect})`, () => {
     let running: PublicServer;
     let server: TestServer;
     let published: PublishedAgent;
@@ -173,18 +173,18 @@ for (const dialect of dialects) {
       const chatService = await server.api(`/users/${published.owner.id}/conversations`, { auth: owner });
       assert.ok(
         chatService.body.some((c: WireConversation) => c.conversation_id === session.id),
-        'spec 001',
+        'the chat-service dialect',
       );
       const chats = await server.api('/chats/', { auth: owner });
       assert.ok(
         chats.body.some((c: WireConversation) => c.id === conversationUuid),
-        'spec 004',
+        'the chats dialect',
       );
       const history = await server.api('/v1/chat/history', { auth: owner });
       assert.ok(
         JSON.stringify(history.body).includes(conversationUuid) ||
           history.body.sessions.some((s: WireSession) => s.id === session.id),
-        'spec 003',
+        'the chat-API dialect',
       );
     });
 

@@ -8,12 +8,12 @@ import type { WireMessage, WireSession } from '../helpers/wire.ts';
 const isoPattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 /**
- * Spec 003 ("Chat API Documentation") replayed: its curl examples for /v1/chat/stream (without and
+ * The chat-API dialect ("Chat API Documentation") replayed: its curl examples for /v1/chat/stream (without and
  * with session_id), /v1/chat/switch-model, /v1/chat/history (plain and filtered) and
  * DELETE /v1/chat/sessions/{id}, with YOUR_ACCESS_TOKEN an API key, and the error statuses it lists.
  */
 for (const dialect of dialects) {
-  describe(`spec 003 chat API (${dialect})`, () => {
+  describe(`the chat-API dialect chat API (${dialect})`, () => {
     let chat: ChatServer;
     let server: TestServer;
     let token: string;

@@ -27,12 +27,12 @@ const storedFiles = (dataDir: string) =>
     .map((e) => e.name);
 
 /**
- * Spec 003's "File Upload API" replayed: the curl example as a fetch with a multipart form, the
+ * The chat-API dialect's "File Upload API" replayed: the curl example as a fetch with a multipart form, the
  * response shape, its notes (PDF only, 10 MB, content used as context), and what users expect
  * beside it: listing, downloading and deleting a session's files.
  */
 for (const dialect of dialects) {
-  describe(`spec 003 file upload (${dialect})`, () => {
+  describe(`the chat-API dialect file upload (${dialect})`, () => {
     let chat: ChatServer;
     let server: TestServer;
     let token: string;

@@ -20,12 +20,12 @@ const promptKeys = [
 ];
 
 /**
- * Spec 003's "Prompt Management API" replayed: each curl example as a fetch with the same method,
+ * The chat-API dialect's "Prompt Management API" replayed: each curl example as a fetch with the same method,
  * path, headers and body (YOUR_TOKEN is an API key), and each response shape; then ownership, the
  * read-only built-in templates, filters and pagination, preview and use in a chat.
  */
 for (const dialect of dialects) {
-  describe(`spec 003 prompt management (${dialect})`, () => {
+  describe(`the chat-API dialect prompt management (${dialect})`, () => {
     let chat: ChatServer;
     let server: TestServer;
     let token: string;

@@ -9,12 +9,12 @@ const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 const isoPattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 /**
- * Spec 004 (llama_internet_chatbot's "Chat API Documentation") replayed: list, create, read,
+ * The chats dialect (llama_internet_chatbot's "Chat API Documentation") replayed: list, create, read,
  * update and delete chats (UUIDs), add Human and Assistant "conversations", and the inference SSE
  * endpoint, which answers the chat's latest Human message and stores the answer.
  */
 for (const dialect of dialects) {
-  describe(`spec 004 chats (${dialect})`, () => {
+  describe(`the chats dialect chats (${dialect})`, () => {
     let chat: ChatServer;
     let server: TestServer;
     let key: string;

@@ -7,7 +7,7 @@ import { startChatServer, sse, type ChatServer } from './conversations-helpers.t
 import type { WireMessage } from '../helpers/wire.ts';
 
 /**
- * Spec 004's inference_internet replayed against a real metasearch engine on loopback: searx,
+ * The chats dialect's inference_internet replayed against a real metasearch engine on loopback: searx,
  * whose only engine is a scripted JSON backend answering with pages this test serves. The model
  * (the scripted upstream, [[echo-prompt]]) answers with the prompt it received, so the answer shows
  * which page text reached it and the sources it was asked to cite.
@@ -54,7 +54,7 @@ after(async () => {
 });
 
 for (const dialect of dialects) {
-  describe(`spec 004 inference_internet through searx (${dialect})`, () => {
+  describe(`the chats dialect inference_internet through searx (${dialect})`, () => {
     let chat: ChatServer;
     let server: TestServer;
     let key: string;

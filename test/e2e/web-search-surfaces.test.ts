@@ -76,7 +76,7 @@ for (const dialect of dialects) {
     });
     after(() => chat.stop());
 
-    test('spec 003 /v1/chat/stream: event: sources, then the text; JSON answers carry sources', async () => {
+    test('the chat-API dialect /v1/chat/stream: event: sources, then the text; JSON answers carry sources', async () => {
       const streamed = await sse(server, '/v1/chat/stream', {
         auth: key,
         body: {
@@ -186,7 +186,7 @@ for (const dialect of dialects) {
       assert.equal(unsearched.body.message.sources, undefined);
     });
 
-    test('spec 001 messages:complete: event: sources before the chunks; JSON has sources', async () => {
+    test('the chat-service dialect messages:complete: event: sources before the chunks; JSON has sources', async () => {
       const created = await server.api('/conversations', { auth: key, method: 'POST', body: { title: 'lava' } });
       assert.equal(created.status, 201, created.text);
       const id = created.body.conversation_id ?? created.body.id;

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { loadConfig } from '../../src/config.ts';
+import { createLogger } from '../../src/http/logger.ts';
 import { startServer, type RunningServer } from '../../src/main.ts';
 import { openDatabase, type SqlStore } from '../../src/stores/sql/database.ts';
 import type { Clock } from '../../src/domain/clock.ts';
@@ -115,7 +116,12 @@ export async function startTestServer(
   let printed = '';
   let server: RunningServer;
   try {
-    server = await startServer(config, { clock: options.clock, print: (text) => (printed += text), logger: false });
+    // Warnings (a failed discovery, a lost Redis connection) reach stderr as in production; request lines do not.
+    server = await startServer(config, {
+      clock: options.clock,
+      print: (text) => (printed += text),
+      logger: createLogger('warn', { destination: process.stderr }),
+    });
   } catch (error) {
     await database.drop();
     throw error;

@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually } from '../helpers/eventually.ts';
 import type { TestServer } from '../helpers/server.ts';
 import type { Json } from '../helpers/wire.ts';
 
@@ -98,14 +98,13 @@ export async function ledgerOf(server: TestServer, keyId: number) {
 
 /** Waits until the ledger holds `count` rows for the key (cancelled streams write theirs after the client left). */
 export async function waitForLedger(server: TestServer, keyId: number, count: number, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const rows = await ledgerOf(server, keyId);
-    if (rows.length >= count) return rows;
-    if (Date.now() > deadline)
-      throw new Error(`the ledger holds ${rows.length} rows for key ${keyId}, expected ${count}`);
-    await sleep(50);
-  }
+  return eventually(
+    async () => {
+      const rows = await ledgerOf(server, keyId);
+      return rows.length >= count ? rows : undefined;
+    },
+    { what: `${count} ledger rows for key ${keyId}`, timeoutMs },
+  );
 }
 
 export const tokensOf = (rows: Array<{ prompt_tokens: number; completion_tokens: number }>) =>

@@ -261,8 +261,8 @@ describe('OpenAI-compatible adapter against the scripted upstream', () => {
     const reading = (async () => {
       for await (const event of stream) seen.push(event);
     })();
+    // stream() resolved: the upstream has the request and holds the answer; the reader is waiting for it.
     const request = upstream.chatRequests().at(-1)!;
-    await new Promise((resolve) => setTimeout(resolve, 50));
     controller.abort(new Error('client went away'));
     await reading;
     await request.settled;

@@ -6,6 +6,7 @@ import type { Actor } from '../users/users.service.ts';
 import type { AgentRow, AgentsStore } from './agents.store.ts';
 import { toAgent, type Agent, type AgentSettings } from './agents.types.ts';
 import type { ProviderAgentSync } from './provider-agents.ts';
+import { isAdmin, mayAccess } from '../users/authorization.ts';
 
 export interface AgentsDeps {
   store: AgentsStore;
@@ -62,7 +63,7 @@ export class AgentsService {
       : 'id' in parsed
         ? await this.deps.store.findById(parsed.id)
         : await this.deps.store.findByUuid(parsed.uuid);
-    if (!row || (row.user_id !== actor.userId && actor.role !== 'admin')) throw notFound('Agent');
+    if (!row || !mayAccess(actor, row.user_id)) throw notFound('Agent');
     return row;
   }
 
@@ -101,7 +102,7 @@ export class AgentsService {
 
   /** The caller's agents; an admin sees everyone's. */
   async list(actor: Actor, page: { limit: number; offset: number }): Promise<Page<Agent>> {
-    const owner = actor.role === 'admin' ? undefined : actor.userId;
+    const owner = isAdmin(actor) ? undefined : actor.userId;
     const [rows, total] = await Promise.all([this.deps.store.list(owner, page), this.deps.store.count(owner)]);
     return { items: rows.map(toAgent), total };
   }

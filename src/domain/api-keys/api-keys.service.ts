@@ -4,6 +4,7 @@ import { newUuid, parseReference } from '../ids.ts';
 import { randomBase32, sha256 } from '../secrets.ts';
 import type { Actor } from '../users/users.service.ts';
 import type { ApiKeyRow, ApiKeysStore } from './api-keys.store.ts';
+import { assertAdmin, isAdmin, mayAccess } from '../users/authorization.ts';
 
 /** Limits a key may carry on top of its owner's plan. */
 export interface KeyLimits {
@@ -43,7 +44,7 @@ export const toApiKey = (row: ApiKeyRow): ApiKey => ({
   revoked_at: row.revoked_at,
 });
 
-/** Spec 000's form, API_1234_5678_…: eight groups of four base32 characters, 160 random bits. */
+/** The sessions dialect's form, API_1234_5678_…: eight groups of four base32 characters, 160 random bits. */
 export function generateKey(): string {
   return `API_${randomBase32().match(/.{4}/g)!.join('_')}`;
 }
@@ -100,8 +101,7 @@ export class ApiKeysService {
       expiresAt = isoAt(now + input.expires_in_days * 86_400_000);
     }
     const ownerId = input.user_id ?? actor.userId;
-    if (ownerId !== actor.userId && actor.role !== 'admin')
-      throw new AppError('forbidden', 'Only an administrator can create keys for another user');
+    if (ownerId !== actor.userId) assertAdmin(actor, 'create keys for another user');
     if (ownerId !== actor.userId && !(await this.deps.store.userExists(ownerId)))
       throw invalid('user_id', 'is not an existing user');
     // A key created with a key lives no longer than its parent (which also bounds its usage).
@@ -133,7 +133,7 @@ export class ApiKeysService {
 
   /** Oldest first, one page at a time (a user may hold any number of keys). */
   async list(actor: Actor, options: { all?: boolean; limit?: number; offset?: number } = {}): Promise<ApiKey[]> {
-    const everyone = actor.role === 'admin' && options.all;
+    const everyone = isAdmin(actor) && options.all;
     const page = { limit: options.limit ?? 100, offset: options.offset ?? 0 };
     return (await this.deps.store.listByUser(everyone ? undefined : actor.userId, page)).map(toApiKey);
   }
@@ -144,7 +144,7 @@ export class ApiKeysService {
     const row =
       parsed &&
       ('id' in parsed ? await this.deps.store.findById(parsed.id) : await this.deps.store.findByUuid(parsed.uuid));
-    if (!row || (actor.role !== 'admin' && row.user_id !== actor.userId)) throw notFound('API key');
+    if (!row || !mayAccess(actor, row.user_id)) throw notFound('API key');
     return row;
   }
 
@@ -166,7 +166,7 @@ export class ApiKeysService {
   }
 
   async setLimits(actor: Actor, reference: string, limits: KeyLimits | null): Promise<ApiKey> {
-    if (actor.role !== 'admin') throw new AppError('forbidden', "Only an administrator can change a key's limits");
+    assertAdmin(actor, "change a key's limits");
     const row = await this.getRow(actor, reference);
     return toApiKey((await this.deps.store.update(row.id, { limits: limits ? JSON.stringify(limits) : null }))!);
   }
@@ -177,7 +177,7 @@ export class ApiKeysService {
     if (!row) throw new AppError('unauthorized', 'Invalid API key');
     const now = this.deps.clock.now();
     if (row.revoked_at) throw new AppError('unauthorized', 'This API key has been revoked');
-    // A public key sits in web pages: it only mints client tokens for its agent (spec 002).
+    // A public key sits in web pages: it only mints client tokens for its agent (the public-agents dialect).
     if (row.kind === 'public')
       throw new AppError('unauthorized', 'A public key can only get client tokens for its agent');
     if (row.expires_at && Date.parse(row.expires_at) <= now)

@@ -16,7 +16,7 @@ import type { CompletionInput, CompletionRun, Completions } from './completions.
 import { estimateTextTokens, promptTokens, tokenCounterOf } from './token-budget.ts';
 import { costMicros, ProducedText } from './usage-meter.ts';
 import { ProviderError } from '../../providers/provider-error.ts';
-import { appErrorFromProvider, fromProvider } from './provider-failures.ts';
+import { fromProvider } from './provider-failures.ts';
 import type { RunningAnswers } from './running-answers.ts';
 
 export interface CompletionsDeps {
@@ -261,7 +261,7 @@ class Ledger {
           }
           case 'error':
             await this.record('error', await usageNow());
-            yield { type: 'error', error: appErrorFromProvider(event.error) };
+            yield { type: 'error', error: fromProvider(event.error) };
             return;
         }
       }
@@ -281,7 +281,7 @@ class Ledger {
         type: 'error',
         error:
           error instanceof AppError || error instanceof ProviderError
-            ? (fromProvider(error) as AppError)
+            ? fromProvider(error)
             : new AppError('upstream_error', `Provider "${provider.id}" failed mid-answer`, { cause: error }),
       };
     } finally {

@@ -18,6 +18,8 @@ const codes: Record<ProviderError['failure'], ErrorCode> = {
  * provider's; `validation_failed` is this server's validation, `provider_rejected` the provider's).
  * Anything that is not a ProviderError passes through unchanged.
  */
+export function fromProvider(error: ProviderError | AppError): AppError;
+export function fromProvider(error: unknown): unknown;
 export function fromProvider(error: unknown): unknown {
   if (!(error instanceof ProviderError)) return error;
   return new AppError(codes[error.failure], error.message, {
@@ -26,6 +28,3 @@ export function fromProvider(error: unknown): unknown {
     headers: error.retryAfter ? { 'retry-after': error.retryAfter } : undefined,
   });
 }
-
-/** The same for an error event's payload, which must stay an AppError. */
-export const appErrorFromProvider = (error: ProviderError): AppError => fromProvider(error) as AppError;

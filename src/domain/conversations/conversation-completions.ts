@@ -51,10 +51,10 @@ export interface CompleteInput {
   messages: Array<{ role: MessageRole; content: string }>;
   /** The model for this completion; also becomes the conversation's model. Defaults to the conversation's. */
   model?: string;
-  /** A model used only when neither `model` nor the conversation names one (spec 003: the session's model wins). */
+  /** A model used only when neither `model` nor the conversation names one (the chat-API dialect: the session's model wins). */
   fallbackModel?: string;
   /**
-   * Clients that resend the whole conversation each time (spec 003's `messages`): when the given
+   * Clients that resend the whole conversation each time (the chat-API dialect's `messages`): when the given
    * messages start with the stored history, only what follows it is appended.
    */
   skipStoredPrefix?: boolean;
@@ -237,7 +237,7 @@ export class ConversationCompletions {
       const model = input.model ?? conversation.model ?? input.fallbackModel ?? (await this.deps.models.defaultModel());
       if (!model)
         throw invalid('model', 'is required: this conversation has no model yet and no default model is configured');
-      // An unknown model is a bad request (spec 003 lists 400, not 404), whichever surface asks.
+      // An unknown model is a bad request (the chat-API dialect lists 400, not 404), whichever surface asks.
       await this.deps.conversations.requireModel(model, 'model');
       const now = this.now();
       // A conversation this request just created has no history to read.

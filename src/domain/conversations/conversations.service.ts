@@ -14,6 +14,7 @@ import {
   type ModelCatalog,
   type Page,
 } from './conversations.types.ts';
+import { assertAdmin, mayAccess } from '../users/authorization.ts';
 
 export interface ConversationsDeps {
   store: ConversationsStore;
@@ -80,7 +81,7 @@ export class ConversationsService {
     if (owner === undefined || owner === actor.userId || String(owner) === String(actor.userId)) return actor.userId;
     const user = await this.deps.users.find(String(owner));
     if (user?.id === actor.userId) return actor.userId;
-    if (actor.role !== 'admin') throw new AppError('forbidden', 'You can only act on your own conversations');
+    assertAdmin(actor, "act on other users' conversations");
     if (!user) throw notFound('User');
     return user.id;
   }
@@ -99,7 +100,7 @@ export class ConversationsService {
       : 'id' in parsed
         ? await this.deps.store.findConversationById(parsed.id)
         : await this.deps.store.findConversationByUuid(parsed.uuid);
-    if (!row || (row.user_id !== actor.userId && actor.role !== 'admin')) throw notFound('Conversation');
+    if (!row || !mayAccess(actor, row.user_id)) throw notFound('Conversation');
     return row;
   }
 
@@ -160,7 +161,7 @@ export class ConversationsService {
     let userId = actor.userId;
     if (query.owner !== undefined) {
       // Reading a user's list: yourself, or anyone for admins; another user answers 404 like GET /users/:id.
-      const user = await this.deps.users.get(String(query.owner), actor);
+      const user = await this.deps.users.get(actor, String(query.owner));
       userId = user.id;
     }
     const filter: ConversationFilter = {
@@ -192,7 +193,7 @@ export class ConversationsService {
     return toConversation(updated);
   }
 
-  /** Spec 003's switch-model: the history stays, later completions use the new model. */
+  /** The chat-API dialect's switch-model: the history stays, later completions use the new model. */
   async switchModel(actor: Actor, reference: string | number, model: string): Promise<Conversation> {
     const row = await this.findRow(actor, reference);
     await this.requireModel(model, 'model');
@@ -253,7 +254,7 @@ export class ConversationsService {
     return byConversation;
   }
 
-  /** Adds a message without asking the model (spec 001's POST .../messages, spec 004's conversations/create). */
+  /** Adds a message without asking the model (the chat-service dialect's POST .../messages, the chats dialect's conversations/create). */
   async addMessage(
     actor: Actor,
     reference: string | number,
@@ -309,7 +310,7 @@ export class ConversationsService {
     return row;
   }
 
-  /** Spec 000's note: every message has its own id, and can be read and deleted by it. */
+  /** The sessions dialect's note: every message has its own id, and can be read and deleted by it. */
   async getMessage(actor: Actor, messageReference: string, conversationReference?: string): Promise<Message> {
     return toMessage(await this.findMessageRow(actor, messageReference, conversationReference));
   }

@@ -7,12 +7,12 @@ import type { ConversationRow, MessageRow, MessageStatus } from './conversations
 export type MessageRole = MessageRow['role'];
 export type { MessageStatus };
 
-/** The one entity behind spec 000/003's "session", 001's "conversation" and 004's "chat". */
+/** The one entity behind the sessions and chat-API dialects' "session", the chat-service dialect's "conversation" and the chats dialect's "chat". */
 export interface Conversation {
   id: number;
   uuid: string;
   user_id: number;
-  /** The API key ("application", spec 003) the conversation was created through. */
+  /** The API key ("application", the chat-API dialect) the conversation was created through. */
   application_id: number | null;
   title: string | null;
   /** The model later completions use unless they name another. */
@@ -24,7 +24,7 @@ export interface Conversation {
   updated_at: string;
 }
 
-/** The one entity behind "message", "history" entries and spec 004's "conversation" rows. */
+/** The one entity behind "message", "history" entries and the chats dialect's "conversation" rows. */
 export interface Message {
   id: number;
   uuid: string;

@@ -6,7 +6,7 @@ import type { ModelCatalog } from './conversations.types.ts';
 export function modelCatalogFrom(models: ModelsService, configuredDefault?: string): Required<ModelCatalog> {
   const find = async (id: string) => (await models.list()).find((model) => model.id === id);
   return {
-    contextWindow: async (id) => (await find(id))?.context_window ?? undefined,
+    contextWindow: async (id) => (await find(id))?.contextWindow,
     exists: async (id) => (await find(id)) !== undefined,
     // A model that cannot serve now is estimated: the completion then fails with the reason anyway.
     tokenCounter: async (id) => {

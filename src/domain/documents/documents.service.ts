@@ -29,7 +29,7 @@ export interface DocumentMetadata {
   truncated: 'pages' | 'time' | null;
 }
 
-/** A file as spec 003 shows it (`extracted_text` only when asked for one file). */
+/** A file as the chat-API dialect shows it (`extracted_text` only when asked for one file). */
 export interface DocumentFile {
   id: number;
   filename: string;
@@ -74,7 +74,7 @@ export function cleanFilename(name: string): string {
 }
 
 /**
- * PDF files attached to a session (spec 003's upload): checked by content, read off the event
+ * PDF files attached to a session (the chat-API dialect's upload): checked by content, read off the event
  * loop, stored once per content, cut into chunks that later completions in the session use as
  * context (see document-context.ts).
  */

@@ -21,14 +21,15 @@ export interface LimitStatus {
   limit: number;
   used: number;
   remaining: number;
-  /** When the window restarts; null for concurrent streams. */
-  resets_at: string | null;
+  /** When the window restarts; undefined for concurrent streams. */
+  resetsAt: string | undefined;
 }
 
 export interface LimitsOverview {
-  user_id: number;
+  userId: number;
   plan: { id: number; name: string } | null;
-  api_key_id: number | null;
+  /** The key the request came with, whose own limits are listed too. */
+  apiKeyId: number | undefined;
   limits: LimitStatus[];
 }
 
@@ -62,7 +63,7 @@ export class LimitsService {
     let subjectActor: Actor = actor;
     if (options.user !== undefined) {
       // Yourself, or anyone for admins; another user is 404 as on GET /users/:id (their existence is not revealed).
-      const user = await this.deps.users.get(options.user, actor);
+      const user = await this.deps.users.get(actor, options.user);
       if (user.id !== actor.userId) subjectActor = { userId: user.id, role: user.role };
     }
     const applicable = await this.deps.resolver.resolve(subjectActor);
@@ -71,7 +72,7 @@ export class LimitsService {
       ...(await this.statusOf({ scope: 'user', userId }, applicable.user)),
       ...(apiKeyId === undefined ? [] : await this.statusOf({ scope: 'key', userId, keyId: apiKeyId }, applicable.key)),
     ];
-    return { user_id: userId, plan: applicable.plan, api_key_id: apiKeyId ?? null, limits };
+    return { userId, plan: applicable.plan, apiKeyId, limits };
   }
 
   /** A key with what is left of each of its own limits (GET /api/v1/keys/{id}). */
@@ -115,7 +116,7 @@ export class LimitsService {
         limit: shownAmount(name, limit),
         used: shownAmount(name, used),
         remaining: shownAmount(name, Math.max(0, limit - used)),
-        resets_at: window ? isoAt(window.end) : null,
+        resetsAt: window ? isoAt(window.end) : undefined,
       };
     });
   }

@@ -5,6 +5,8 @@ import { isoAt, type Clock } from '../clock.ts';
 import { AppError } from '../errors.ts';
 import { howToEnable, type ModelSpec, type Prices, type ProviderSpec } from './models.config.ts';
 import type { RemovedModelsStore } from './models.store.ts';
+import { assertAdmin } from '../users/authorization.ts';
+import type { Actor } from '../users/users.service.ts';
 
 /** A model as the registry knows it. */
 export interface ModelEntry {
@@ -22,21 +24,14 @@ export interface ModelEntry {
   downloaded?: boolean;
 }
 
-/** A model as GET /api/v1/models shows it: whether it can serve, and if not, what to do. */
-export interface ModelView {
-  id: string;
-  provider: string;
-  upstream_model: string;
+/** A model of the registry with whether it can serve now, and if not, why and what to do. */
+export interface ModelStatus extends ModelEntry {
   available: boolean;
   status: 'available' | 'not_downloaded' | 'downloading' | 'not_configured';
   /** While the first-start download runs: the fraction received, when the size is known. */
   progress?: number;
   /** When not available: why, and how to fix it. */
-  reason: string | null;
-  context_window: number | null;
-  capabilities: string[];
-  prices: { input_per_million: number; output_per_million: number; currency: string } | null;
-  source: ModelEntry['source'];
+  reason?: string;
 }
 
 /** A GGUF file in the models folder, as the registry lists it. */
@@ -94,12 +89,12 @@ export class ModelsService {
   }
 
   /** Every model (removed ones left out), available or not, sorted by id. */
-  async list(): Promise<ModelView[]> {
+  async list(): Promise<ModelStatus[]> {
     await this.ready;
     return [...this.entries.values()].map((entry) => this.view(entry));
   }
 
-  async get(id: string): Promise<ModelView> {
+  async get(id: string): Promise<ModelStatus> {
     return this.view(await this.entry(id));
   }
 
@@ -120,7 +115,8 @@ export class ModelsService {
   }
 
   /** Removes a model from the registry for good (it stays removed after restarts and refreshes). */
-  async remove(id: string): Promise<{ id: string; removed_at: string }> {
+  async remove(actor: Actor, id: string): Promise<{ id: string; removed_at: string }> {
+    assertAdmin(actor, 'remove models');
     await this.entry(id);
     const removedAt = isoAt(this.deps.clock.now());
     await this.deps.store.insert(id, removedAt);
@@ -142,7 +138,8 @@ export class ModelsService {
   }
 
   /** The models an administrator removed, by id (admins restore them with restore()). */
-  async listRemoved(): Promise<Array<{ id: string; removed_at: string }>> {
+  async listRemoved(actor: Actor): Promise<Array<{ id: string; removed_at: string }>> {
+    assertAdmin(actor, 'list removed models');
     return (await this.deps.store.list()).map((row) => ({ id: row.model_id, removed_at: row.removed_at }));
   }
 
@@ -150,7 +147,8 @@ export class ModelsService {
    * Undoes remove(): the model is listed again as soon as its provider or file still offers it
    * (other nodes see it at their next refresh). Throws not_found when it was not removed.
    */
-  async restore(id: string): Promise<{ id: string; restored: true; listed: boolean }> {
+  async restore(actor: Actor, id: string): Promise<{ id: string; restored: true; listed: boolean }> {
+    assertAdmin(actor, 'restore models');
     await this.ready;
     if (!(await this.deps.store.delete(id)))
       throw new AppError('not_found', `Model "${id}" is not a removed model; GET /api/v1/models/removed lists them`);
@@ -288,7 +286,7 @@ export class ModelsService {
     return `provider "${entry.provider}" is not configured: ${howToEnable[entry.provider] ?? 'declare it in the config file (see docs/models.md)'}`;
   }
 
-  private view(entry: ModelEntry): ModelView {
+  private view(entry: ModelEntry): ModelStatus {
     let reason = this.unavailableReason(entry, this.providers.get(entry.provider));
     const download = entry.source === 'local' && !entry.downloaded ? this.downloads.get(entry.upstream) : undefined;
     const downloading = download !== undefined && download.failure === undefined;
@@ -296,9 +294,7 @@ export class ModelsService {
     else if (download?.failure)
       reason = `its download failed: ${download.failure}. Run \`npm run models:pull\` to retry, or configure a provider (see docs/models.md)`;
     return {
-      id: entry.id,
-      provider: entry.provider,
-      upstream_model: entry.upstream,
+      ...entry,
       available: !reason,
       status: !reason
         ? 'available'
@@ -308,17 +304,7 @@ export class ModelsService {
             ? 'not_downloaded'
             : 'not_configured',
       ...(downloading && download.progress !== undefined ? { progress: download.progress } : {}),
-      reason: reason ?? null,
-      context_window: entry.contextWindow ?? null,
-      capabilities: entry.capabilities,
-      prices: entry.prices
-        ? {
-            input_per_million: entry.prices.input,
-            output_per_million: entry.prices.output,
-            currency: entry.prices.currency,
-          }
-        : null,
-      source: entry.source,
+      ...(reason ? { reason } : {}),
     };
   }
 }

@@ -5,6 +5,7 @@ import { limitNames, type PlanLimits } from '../limits/limit-definitions.ts';
 import { toUser, type Actor, type User, type UsersService } from '../users/users.service.ts';
 import type { UsersStore } from '../users/users.store.ts';
 import type { PlanRow, PlansStore } from './plans.store.ts';
+import { assertAdmin } from '../users/authorization.ts';
 
 /** A tier: a named set of limits assigned to users. */
 export interface Plan {
@@ -34,10 +35,6 @@ export function normalizeLimits(limits: PlanLimits): PlanLimits {
 
 const planNamePattern = /^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$/;
 
-function requireAdmin(actor: Actor) {
-  if (actor.role !== 'admin') throw new AppError('forbidden', 'Only an administrator can manage plans');
-}
-
 export interface PlansDeps {
   store: PlansStore;
   users: UsersService;
@@ -55,7 +52,7 @@ export class PlansService {
   }
 
   async create(actor: Actor, input: { name: string; limits?: PlanLimits }): Promise<Plan> {
-    requireAdmin(actor);
+    assertAdmin(actor, 'manage plans');
     if (!planNamePattern.test(input.name))
       throw invalid('name', 'must be 1 to 64 letters, digits, spaces, "_", "." or "-"');
     if (parseReference(input.name)) throw invalid('name', 'must not look like an id');
@@ -81,18 +78,18 @@ export class PlansService {
   }
 
   async list(actor: Actor): Promise<Plan[]> {
-    requireAdmin(actor);
+    assertAdmin(actor, 'manage plans');
     return Promise.all((await this.deps.store.list()).map((row) => this.present(row)));
   }
 
   async get(actor: Actor, reference: string): Promise<Plan> {
-    requireAdmin(actor);
+    assertAdmin(actor, 'manage plans');
     return this.present(await this.find(reference));
   }
 
   /** Renames a plan and/or replaces its limits; effective for every user on it. */
   async update(actor: Actor, reference: string, input: { name?: string; limits?: PlanLimits }): Promise<Plan> {
-    requireAdmin(actor);
+    assertAdmin(actor, 'manage plans');
     const row = await this.find(reference);
     const changes: { name?: string; limits?: string; updated_at: string } = {
       updated_at: isoAt(this.deps.clock.now()),
@@ -111,7 +108,7 @@ export class PlansService {
   }
 
   async remove(actor: Actor, reference: string): Promise<Plan> {
-    requireAdmin(actor);
+    assertAdmin(actor, 'manage plans');
     const row = await this.find(reference);
     const plan = await this.present(row);
     await this.deps.store.delete(row.id);
@@ -121,7 +118,7 @@ export class PlansService {
 
   /** Puts a user on a plan (by id or name), or on none with null. */
   async assign(actor: Actor, userReference: string, planReference: string | null): Promise<User> {
-    requireAdmin(actor);
+    assertAdmin(actor, 'manage plans');
     const user = await this.deps.users.find(userReference);
     if (!user) throw notFound('User');
     const plan = planReference === null ? null : await this.find(planReference);

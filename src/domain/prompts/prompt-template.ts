@@ -1,5 +1,5 @@
 /**
- * Spec 003's prompt variables: `{name}` is replaced by the variable `name`; `{{` and `}}` are a
+ * The chat-API dialect's prompt variables: `{name}` is replaced by the variable `name`; `{{` and `}}` are a
  * literal `{` and `}` (as in Python's str.format, which the document's examples follow). A brace
  * around anything that is not a name (`{ a b }`, a lone `{`) is kept as written.
  */

@@ -14,7 +14,7 @@ export interface PromptsDeps {
   clock: Clock;
 }
 
-/** A prompt as spec 003 shows it. */
+/** A prompt as the chat-API dialect shows it. */
 export interface Prompt {
   id: number;
   title: string;
@@ -79,7 +79,7 @@ const toPrompt = (row: PromptRow): Prompt => ({
 });
 
 /**
- * Prompt templates (spec 003's prompt management): a user's own prompts, plus built-in templates
+ * Prompt templates (the chat-API dialect's prompt management): a user's own prompts, plus built-in templates
  * everyone can read and use but nobody can change. Variables are `{name}`; see prompt-template.ts.
  */
 export class PromptsService {
@@ -204,7 +204,7 @@ export class PromptsService {
     await this.deps.store.incrementUsage(id);
   }
 
-  /** Spec 003's preview: the prompt rendered and answered by a model, through the limits gate like any completion. */
+  /** The chat-API dialect's preview: the prompt rendered and answered by a model, through the limits gate like any completion. */
   async preview(
     actor: Actor,
     input: PreviewInput,

@@ -63,7 +63,7 @@ const keyNotFound = () => new AppError('not_found', 'Public key not found');
 const refused = (message: string) => new AppError('forbidden', message);
 
 /**
- * Spec 002's public conversations: a public key mints client tokens, each bound to one new
+ * The public-agents dialect's public conversations: a public key mints client tokens, each bound to one new
  * conversation with the key's agent, the page origin and the visitor; the token then reads and
  * continues that conversation. Everything runs as the agent's owner through the public key, so
  * the owner's plan, the key's limits, storage and the agent's instructions all apply.

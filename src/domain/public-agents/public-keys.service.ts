@@ -16,6 +16,7 @@ import {
   type SuspiciousReason,
 } from './public-agents.types.ts';
 import type { VisitorLimits } from './visitor-limits.ts';
+import { mayAccess } from '../users/authorization.ts';
 
 export interface PublicKeysDeps {
   store: PublicAgentsStore;
@@ -123,7 +124,7 @@ export class PublicKeysService {
       parsed &&
       ('id' in parsed ? await this.deps.apiKeys.findById(parsed.id) : await this.deps.apiKeys.findByUuid(parsed.uuid));
     const settings = row && row.kind === 'public' ? await this.deps.store.findKey(row.id) : undefined;
-    if (!row || !settings || (row.user_id !== actor.userId && actor.role !== 'admin')) throw notFound('Public key');
+    if (!row || !settings || !mayAccess(actor, row.user_id)) throw notFound('Public key');
     const agent = await this.deps.agents.forConversation(settings.agent_id);
     let current = row;
     if (!row.revoked_at) {

@@ -99,7 +99,7 @@ export class SearchService {
       throw invalid('from', 'must be an ISO 8601 date or date-time');
     if (query.to !== undefined && Number.isNaN(Date.parse(query.to)))
       throw invalid('to', 'must be an ISO 8601 date or date-time');
-    const userId = query.user === undefined ? actor.userId : (await this.deps.users.get(query.user, actor)).id;
+    const userId = query.user === undefined ? actor.userId : (await this.deps.users.get(actor, query.user)).id;
     const filters: SearchFilters = {
       role: query.role,
       model: query.model,

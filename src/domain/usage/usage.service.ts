@@ -1,15 +1,23 @@
-import { AppError, invalid } from '../errors.ts';
+import { invalid } from '../errors.ts';
 import { isoAt, type Clock } from '../clock.ts';
 import { microsPerUnit } from '../limits/limit-definitions.ts';
 import { windowAt } from '../limits/windows.ts';
 import type { Actor, UsersService } from '../users/users.service.ts';
 import type { UsageGroup, UsageStore, UsageTotals } from './usage.store.ts';
+import { assertAdmin } from '../users/authorization.ts';
 
 export const usageGroups: UsageGroup[] = ['day', 'model', 'key', 'user'];
 
-/** A report line: the store's totals, with the cost in currency units instead of micros. */
-export interface UsageLine extends Omit<UsageTotals, 'cost_micros'> {
-  total_tokens: number;
+/** A report line: what one group (a day, a model, a key, or all of them) used. */
+export interface UsageLine {
+  day?: string;
+  model?: string;
+  apiKeyId?: number | null;
+  apiKeyName?: string | null;
+  requests: number;
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
   /** In the currency of the model prices. */
   cost: number;
 }
@@ -17,9 +25,9 @@ export interface UsageLine extends Omit<UsageTotals, 'cost_micros'> {
 export interface UsageReport {
   from: string;
   to: string;
-  group_by: UsageGroup[];
-  /** Whose usage: a user id, or null for everyone (admins only). */
-  user_id: number | null;
+  groupBy: UsageGroup[];
+  /** Whose usage: a user id, or undefined for everyone (admins only). */
+  userId: number | undefined;
   rows: UsageLine[];
   total: UsageLine;
   /** Web searches in the period and what they cost (not part of `total`, which counts model calls). */
@@ -36,10 +44,18 @@ function parseBound(field: string, raw: string, endOfDay: boolean): number {
   return dateOnly.test(raw) && endOfDay ? at + dayMs : at;
 }
 
-const line = (totals: Omit<UsageTotals, 'requests'> & { requests: number }): UsageLine => {
-  const { cost_micros, ...rest } = totals;
-  return { ...rest, total_tokens: totals.prompt_tokens + totals.completion_tokens, cost: cost_micros / microsPerUnit };
-};
+/** A store row as a report line: camelCase, the total tokens added, the cost in currency units instead of micros. */
+const line = (totals: UsageTotals): UsageLine => ({
+  ...(totals.day !== undefined ? { day: totals.day } : {}),
+  ...(totals.model !== undefined ? { model: totals.model } : {}),
+  ...(totals.api_key_id !== undefined ? { apiKeyId: totals.api_key_id } : {}),
+  ...(totals.api_key_name !== undefined ? { apiKeyName: totals.api_key_name } : {}),
+  requests: totals.requests,
+  promptTokens: totals.prompt_tokens,
+  completionTokens: totals.completion_tokens,
+  totalTokens: totals.prompt_tokens + totals.completion_tokens,
+  cost: totals.cost_micros / microsPerUnit,
+});
 
 export interface UsageServiceDeps {
   store: UsageStore;
@@ -82,11 +98,11 @@ export class UsageService {
     }
     let userId: number | undefined = actor.userId;
     if (query.all) {
-      if (actor.role !== 'admin') throw new AppError('forbidden', "Only an administrator can read everyone's usage");
+      assertAdmin(actor, "read everyone's usage");
       userId = undefined;
     } else if (query.user !== undefined) {
       // Yourself, or anyone for admins; another user is 404 as on GET /users/:id (their existence is not revealed).
-      userId = (await this.deps.users.get(query.user, actor)).id;
+      userId = (await this.deps.users.get(actor, query.user)).id;
     }
     const rows = await this.deps.store.report({ userId, from: isoAt(from), to: isoAt(to) }, groupBy);
     const searches = (await this.deps.searches?.totals({ userId, from: isoAt(from), to: isoAt(to) })) ?? {
@@ -103,8 +119,8 @@ export class UsageService {
     return {
       from: isoAt(from),
       to: isoAt(to),
-      group_by: groupBy,
-      user_id: userId ?? null,
+      groupBy,
+      userId,
       rows: groupBy.length === 0 ? [] : rows.map(line),
       total: line(sum),
       searches: { count: searches.searches, cost: searches.cost_micros / microsPerUnit },

@@ -3,6 +3,7 @@ import { isoAt, type Clock } from '../clock.ts';
 import { newUuid, parseReference } from '../ids.ts';
 import { hashPassword } from './passwords.ts';
 import type { UserRow, UsersStore } from './users.store.ts';
+import { assertAdmin, isAdmin, mayAccess } from './authorization.ts';
 
 export type Role = 'admin' | 'user';
 
@@ -64,17 +65,16 @@ export class UsersService {
   /** Creates an account. Anyone may sign up when allowed; only an admin may create admins. */
   /** Creates an account; `address` is the client's, for the sign-up throttle (admins are not throttled). */
   async create(
+    actor: Actor | undefined,
     input: { username: string; password: string; role?: Role },
-    actor?: Actor,
     address?: string,
   ): Promise<User> {
-    const isAdmin = actor?.role === 'admin';
-    if (!isAdmin && !this.deps.allowSignup) {
+    const admin = isAdmin(actor);
+    if (!admin && !this.deps.allowSignup) {
       throw new AppError('forbidden', 'Sign-up is disabled on this server; ask an administrator for an account');
     }
-    if (!isAdmin && address !== undefined) await this.deps.signupThrottle?.(address);
-    if (input.role === 'admin' && !isAdmin)
-      throw new AppError('forbidden', 'Only an administrator can create administrators');
+    if (!admin && address !== undefined) await this.deps.signupThrottle?.(address);
+    if (input.role === 'admin') assertAdmin(actor, 'create administrators');
     if (!usernamePattern.test(input.username)) {
       throw invalid('username', 'must be 2 to 64 letters, digits, "_", "." or "-", starting with a letter or digit');
     }
@@ -107,9 +107,9 @@ export class UsersService {
   }
 
   /** Finds a user by username, id or UUID; a user sees only themselves, an admin sees everyone. */
-  async get(reference: string, actor: Actor): Promise<User> {
+  async get(actor: Actor, reference: string): Promise<User> {
     const row = await this.find(reference);
-    if (!row || (actor.role !== 'admin' && row.id !== actor.userId)) throw notFound('User');
+    if (!row || !mayAccess(actor, row.id)) throw notFound('User');
     return toUser(row);
   }
 
@@ -121,8 +121,8 @@ export class UsersService {
     return 'id' in parsed ? this.deps.store.findById(parsed.id) : this.deps.store.findByUuid(parsed.uuid);
   }
 
-  async setDisabled(reference: string, disabled: boolean, actor: Actor): Promise<User> {
-    if (actor.role !== 'admin') throw new AppError('forbidden', 'Only an administrator can disable accounts');
+  async setDisabled(actor: Actor, reference: string, disabled: boolean): Promise<User> {
+    assertAdmin(actor, 'disable accounts');
     const row = await this.find(reference);
     if (!row) throw notFound('User');
     const updated = await this.deps.store.update(row.id, {
@@ -134,7 +134,7 @@ export class UsersService {
   }
 
   async list(actor: Actor, page: { limit: number; offset: number }): Promise<User[]> {
-    if (actor.role !== 'admin') throw new AppError('forbidden', 'Only an administrator can list users');
+    assertAdmin(actor, 'list users');
     return (await this.deps.store.list(page.limit, page.offset)).map(toUser);
   }
 

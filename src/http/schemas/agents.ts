@@ -22,7 +22,7 @@ const Tools = Type.Array(Type.Record(Type.String(), Type.Unknown()), {
     "Tool definitions (OpenAI's or Mistral's shape), passed to the agent's copy on Mistral; Causerie runs no tool itself",
 });
 
-/** Spec 000's agent: a model with instructions and generation settings, owned like a session. */
+/** The sessions dialect's agent: a model with instructions and generation settings, owned like a session. */
 export const AgentBody = Type.Object({
   id: Type.Integer(),
   uuid: Type.String({ format: 'uuid' }),
@@ -76,7 +76,7 @@ export const CreateAgentBody = Type.Object(
 
 export const CreateAgentQuery = Type.Object({
   name: Type.Optional(
-    Type.String({ minLength: 1, maxLength: 200, description: "The agent's name (spec 000 gives it here)" }),
+    Type.String({ minLength: 1, maxLength: 200, description: "The agent's name (the sessions dialect gives it here)" }),
   ),
 });
 

@@ -1,6 +1,6 @@
 import { Type, type TSchema } from 'typebox';
 
-/** spec 003's error body, used by every native route. */
+/** The chat-API dialect's error body, used by every native route. */
 export const ErrorBody = Type.Object({ detail: Type.String(), code: Type.String() }, { $id: 'Error' });
 
 /** Response schemas for the errors any authenticated route can answer. */

@@ -4,7 +4,7 @@ import type { Conversation, Message } from '../../domain/conversations/conversat
 import { GenerationSettingsFields, idPattern, Nullable } from './common.ts';
 import { UsePromptFields } from './prompts.ts';
 
-/** Spec 003's shapes ("Chat API Documentation"). */
+/** The chat-API dialect's shapes ("Chat API Documentation"). */
 // No maximum: a larger integer looks like an id and names nothing (404), as in a path.
 const SessionId = Type.Union(
   [

@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import type { Conversation, Message } from '../../domain/conversations/conversations.types.ts';
 import { GenerationSettingsFields, Nullable } from './common.ts';
 
-/** Spec 001's shapes, field for field. */
+/** The chat-service dialect's shapes, field for field. */
 export const ConversationListItem = Type.Object({
   conversation_id: Type.Integer(),
   title: Nullable(Type.String()),

@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import type { Conversation, Message } from '../../domain/conversations/conversations.types.ts';
 import { sourcesOf, SourcesBody } from '../web-sources.ts';
 
-/** Spec 004's shapes: a chat is a conversation, a "conversation" is one of its messages; UUIDs as ids. */
+/** The chats dialect's shapes: a chat is a conversation, a "conversation" is one of its messages; UUIDs as ids. */
 export const ChatBody = Type.Object({
   id: Type.String({ format: 'uuid' }),
   name: Type.String(),

@@ -7,7 +7,7 @@ import { GenerationSettingsFields, IdOrUuid, Nullable } from './common.ts';
 const Timestamp = Type.String({ format: 'date-time' });
 const Metadata = Type.Record(Type.String(), Type.Unknown(), { description: 'Free-form JSON the client attaches' });
 
-/** Spec 000's session: the native form of a conversation. */
+/** The sessions dialect's session: the native form of a conversation. */
 export const SessionBody = Type.Object({
   id: Type.Integer(),
   uuid: Type.String({ format: 'uuid' }),

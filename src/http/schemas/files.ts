@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 
-/** Spec 003's file shapes ("File Upload API"). */
+/** The chat-API dialect's file shapes ("File Upload API"). */
 export const SessionReference = Type.String({
   pattern: '^([1-9][0-9]{0,14}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$',
   description: 'The session id (an integer; the UUID is accepted too)',

@@ -1,4 +1,6 @@
-import { Type } from 'typebox';
+import { type Static, Type } from 'typebox';
+import type { LimitsOverview } from '../../domain/limits/limits.service.ts';
+import type { UsageLine, UsageReport } from '../../domain/usage/usage.service.ts';
 import { ApiKeyBody } from './keys.ts';
 import { Nullable } from './common.ts';
 
@@ -93,6 +95,14 @@ export const LimitsOverviewBody = Type.Object({
   limits: Type.Array(LimitStatusBody),
 });
 
+/** GET /api/v1/limits's body: the overview in the API's snake_case. */
+export const toLimitsOverviewBody = (overview: LimitsOverview): Static<typeof LimitsOverviewBody> => ({
+  user_id: overview.userId,
+  plan: overview.plan,
+  api_key_id: overview.apiKeyId ?? null,
+  limits: overview.limits.map(({ resetsAt, ...status }) => ({ ...status, resets_at: resetsAt ?? null })),
+});
+
 export const UsageQuery = Type.Object({
   from: Type.Optional(
     Type.String({
@@ -123,6 +133,29 @@ const UsageLineBody = Type.Object({
   completion_tokens: Type.Integer(),
   total_tokens: Type.Integer(),
   cost: Type.Number({ description: 'In the currency of the model prices' }),
+});
+
+const toUsageLineBody = (line: UsageLine): Static<typeof UsageLineBody> => ({
+  ...(line.day !== undefined ? { day: line.day } : {}),
+  ...(line.model !== undefined ? { model: line.model } : {}),
+  ...(line.apiKeyId !== undefined ? { api_key_id: line.apiKeyId } : {}),
+  ...(line.apiKeyName !== undefined ? { api_key_name: line.apiKeyName } : {}),
+  requests: line.requests,
+  prompt_tokens: line.promptTokens,
+  completion_tokens: line.completionTokens,
+  total_tokens: line.totalTokens,
+  cost: line.cost,
+});
+
+/** GET /api/v1/usage's body: the report in the API's snake_case. */
+export const toUsageReportBody = (report: UsageReport): Static<typeof UsageReportBody> => ({
+  from: report.from,
+  to: report.to,
+  group_by: report.groupBy,
+  user_id: report.userId ?? null,
+  rows: report.rows.map(toUsageLineBody),
+  total: toUsageLineBody(report.total),
+  searches: report.searches,
 });
 
 export const UsageReportBody = Type.Object({

@@ -1,4 +1,5 @@
-import { Type } from 'typebox';
+import { type Static, Type } from 'typebox';
+import type { ModelStatus } from '../../domain/models/models.service.ts';
 import { GenerationSettingsFields, Nullable } from './common.ts';
 
 export const ModelBody = Type.Object({
@@ -36,6 +37,27 @@ export const ModelBody = Type.Object({
     }),
   ),
   source: Type.Union([Type.Literal('config'), Type.Literal('discovered'), Type.Literal('local')]),
+});
+
+/** A model as GET /api/v1/models shows it. */
+export const toModelBody = (model: ModelStatus): Static<typeof ModelBody> => ({
+  id: model.id,
+  provider: model.provider,
+  upstream_model: model.upstream,
+  available: model.available,
+  status: model.status,
+  ...(model.progress !== undefined ? { progress: model.progress } : {}),
+  reason: model.reason ?? null,
+  context_window: model.contextWindow ?? null,
+  capabilities: model.capabilities,
+  prices: model.prices
+    ? {
+        input_per_million: model.prices.input,
+        output_per_million: model.prices.output,
+        currency: model.prices.currency,
+      }
+    : null,
+  source: model.source,
 });
 
 export const RemovedModelBody = Type.Object({ id: Type.String(), removed_at: Type.String({ format: 'date-time' }) });

@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import { Nullable } from './common.ts';
 
-/** Spec 003's prompt shapes ("Prompt Management API"). */
+/** The chat-API dialect's prompt shapes ("Prompt Management API"). */
 const Title = Type.String({ minLength: 1, maxLength: 200 });
 const Content = Type.String({
   minLength: 1,

@@ -40,12 +40,12 @@ function parseDate(raw: string | undefined, field: string): string | undefined {
 }
 
 /**
- * Spec 003's chat API: POST /v1/chat/stream (tokens as `data: <text>` lines, then `data: [DONE]`),
+ * The chat-API dialect's chat API: POST /v1/chat/stream (tokens as `data: <text>` lines, then `data: [DONE]`),
  * switch-model, the paginated history and session deletion. A session is a conversation.
  */
 export function registerChatApiRoutes(app: App, services: Services) {
   const base = { onRequest: authenticate(services) };
-  const tags = ['chat (spec 003)'];
+  const tags = ['chat (the chat-API dialect)'];
 
   app.post(
     '/v1/chat/stream',

@@ -23,13 +23,13 @@ const attachment = (filename: string) =>
   `attachment; filename="${filename.replace(/[^\x20-\x7e]|["\\]/g, '_')}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
 
 /**
- * Spec 003's file upload (a PDF as context for a session) and the routes users expect beside it:
+ * The chat-API dialect's file upload (a PDF as context for a session) and the routes users expect beside it:
  * list, read, download and delete a session's files. Multipart is accepted by these routes only;
  * every other route keeps answering 415 to it.
  */
 export function registerFilesRoutes(app: App, services: Services) {
   const base = { onRequest: authenticate(services) };
-  const tags = ['files (spec 003)'];
+  const tags = ['files (the chat-API dialect)'];
   const maxBytes = services.config.uploadMaxBytes;
 
   void app.register(async (scope: App) => {

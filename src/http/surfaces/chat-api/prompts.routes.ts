@@ -18,12 +18,12 @@ import {
 const modelErrors = { 429: ErrorBody, 502: ErrorBody, 503: ErrorBody, 504: ErrorBody };
 
 /**
- * Spec 003's prompt management under /api/chat/prompts: your prompt templates and the built-in
+ * The chat-API dialect's prompt management under /api/chat/prompts: your prompt templates and the built-in
  * ones, rendered with {variables}, previewed by a model.
  */
 export function registerPromptsRoutes(app: App, services: Services) {
   const base = { onRequest: authenticate(services) };
-  const tags = ['prompts (spec 003)'];
+  const tags = ['prompts (the chat-API dialect)'];
 
   app.post(
     '/api/chat/prompts',

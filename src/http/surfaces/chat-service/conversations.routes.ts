@@ -25,16 +25,16 @@ const ConversationParams = Type.Object({ conversationId: IdOrUuid });
 const modelErrors = { 409: ErrorBody, 429: ErrorBody, 502: ErrorBody, 503: ErrorBody, 504: ErrorBody };
 
 /**
- * Spec 001's conversations ("Chat Service"): resources (conversations, messages) and the action
+ * The chat-service dialect's conversations ("Chat Service"): resources (conversations, messages) and the action
  * POST /conversations/:id/messages:complete, which answers the conversation's last user message
  * and stores the reply. The document has no authentication; Causerie requires it (docs/compatibility.md).
  */
 export function registerChatServiceConversationsRoutes(app: App, services: Services) {
   const base = { onRequest: authenticate(services) };
-  const tags = ['chat service (spec 001)'];
+  const tags = ['chat service (the chat-service dialect)'];
 
   app.get(
-    // Spec 001 writes :userId; the parameter shares GET /users/:username's name (one router node), and takes an id, UUID or username.
+    // The chat-service dialect writes :userId; the parameter shares GET /users/:username's name (one router node), and takes an id, UUID or username.
     '/users/:username/conversations',
     {
       ...base,
@@ -46,7 +46,7 @@ export function registerChatServiceConversationsRoutes(app: App, services: Servi
           username: Type.String({
             minLength: 1,
             maxLength: 64,
-            description: 'The user id (spec 001), UUID or username',
+            description: 'The user id (the chat-service dialect), UUID or username',
           }),
         }),
         querystring: PageQuery,

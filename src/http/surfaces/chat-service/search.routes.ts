@@ -6,7 +6,7 @@ import { authErrors, ErrorBody } from '../../schemas/common.ts';
 import { SearchAnswerBody, SearchQuery, toSearchInput } from '../../schemas/search.ts';
 
 /**
- * Spec 001 lists search among its resources ("recherche sémantique dans les historiques de
+ * The chat-service dialect lists search among its resources ("recherche sémantique dans les historiques de
  * conversations") without a route; GET /search is ours, and answers as GET /api/v1/search does.
  */
 export function registerChatServiceSearchRoutes(app: App, services: Services) {
@@ -15,7 +15,7 @@ export function registerChatServiceSearchRoutes(app: App, services: Services) {
     {
       onRequest: authenticate(services),
       schema: {
-        tags: ['chat service (spec 001)'],
+        tags: ['chat service (the chat-service dialect)'],
         security,
         summary: "Search your conversations' history (keyword, semantic or hybrid); same as GET /api/v1/search",
         querystring: SearchQuery,

@@ -15,7 +15,7 @@ const CreateUserBody = Type.Object(
 );
 
 /**
- * Spec 001's users. The document echoes the password back on creation; Causerie never returns a
+ * The chat-service dialect's users. The document echoes the password back on creation; Causerie never returns a
  * password or its hash (docs/compatibility.md).
  */
 export function registerUsersRoutes(app: App, services: Services) {
@@ -38,7 +38,7 @@ export function registerUsersRoutes(app: App, services: Services) {
       },
     },
     async (request, reply) =>
-      reply.code(201).send(await services.users.create(request.body, request.principal, request.ip)),
+      reply.code(201).send(await services.users.create(request.principal, request.body, request.ip)),
   );
 
   app.get(
@@ -53,6 +53,6 @@ export function registerUsersRoutes(app: App, services: Services) {
         response: { 200: UserBody, ...authErrors },
       },
     },
-    async (request) => services.users.get(request.params.username, principalOf(request)),
+    async (request) => services.users.get(principalOf(request), request.params.username),
   );
 }

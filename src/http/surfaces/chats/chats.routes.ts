@@ -10,12 +10,12 @@ import { ChatBody, CreateChatBody, toChatBody, UpdateChatBody } from '../../sche
 const ChatParams = Type.Object({ id: IdOrUuid });
 
 /**
- * Spec 004's chats (llama_internet_chatbot): a chat is a conversation, named by its title and shown
+ * The chats dialect's chats (llama_internet_chatbot): a chat is a conversation, named by its title and shown
  * with its UUID. The document has no authentication; Causerie requires it (docs/compatibility.md).
  */
 export function registerChatsRoutes(app: App, services: Services) {
   const base = { onRequest: authenticate(services) };
-  const tags = ['chats (spec 004)'];
+  const tags = ['chats (the chats dialect)'];
 
   // The list also answers without the trailing slash, which many clients drop.
   for (const path of ['/chats/', '/chats']) {

@@ -15,12 +15,12 @@ import {
 } from '../../schemas/conversations-chats.ts';
 
 /**
- * Spec 004's "conversations", which are the messages of a chat (roles Human and Assistant), and
+ * The chats dialect's "conversations", which are the messages of a chat (roles Human and Assistant), and
  * the inference stream that answers a chat's latest Human message and stores the answer.
  */
 export function registerChatsConversationsRoutes(app: App, services: Services) {
   const base = { onRequest: authenticate(services) };
-  const tags = ['chats (spec 004)'];
+  const tags = ['chats (the chats dialect)'];
 
   app.post(
     '/conversations/create',

@@ -106,6 +106,6 @@ export function registerAccountRoutes(app: App, services: Services) {
         response: { 200: UserBody, ...authErrors, 403: ErrorBody },
       },
     },
-    async (request) => services.users.setDisabled(request.params.username, request.body.disabled, principalOf(request)),
+    async (request) => services.users.setDisabled(principalOf(request), request.params.username, request.body.disabled),
   );
 }

@@ -61,7 +61,7 @@ async function emptyBodyIsNoBody(request: FastifyRequest) {
 }
 
 /**
- * Spec 000's agents, under /api/v1/models/agents: created with `?name=`, listed, read, prompted
+ * The sessions dialect's agents, under /api/v1/models/agents: created with `?name=`, listed, read, prompted
  * without a session (nothing stored but usage) or inside one, updated and deleted. Owned like
  * sessions: another user's agent answers 404, admins see all. Registered before the models'
  * `/api/v1/models/{model_id}`; the static "agents" segment wins over the parameter, so

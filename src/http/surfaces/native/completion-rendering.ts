@@ -11,7 +11,7 @@ import { toMessageBody } from '../../schemas/conversations.ts';
 import { sourcesOf } from '../../web-sources.ts';
 
 /**
- * Spec 000's answer to a completion without a session (POST /api/v1/models/completions, and a
+ * The sessions dialect's answer to a completion without a session (POST /api/v1/models/completions, and a
  * prompt to an agent): one JSON object, or Server-Sent Events start → delta… → end, then [DONE].
  */
 export async function sendNativeCompletion(
@@ -45,7 +45,7 @@ export async function sendNativeCompletion(
 }
 
 /**
- * Spec 000's answer to a completion inside a session: the stored prompt and reply as JSON, or
+ * The sessions dialect's answer to a completion inside a session: the stored prompt and reply as JSON, or
  * Server-Sent Events start → delta… → end (the stored reply), then [DONE].
  */
 export async function sendSessionRun(

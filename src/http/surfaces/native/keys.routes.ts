@@ -6,7 +6,7 @@ import { authErrors, ErrorBody, IdOrUuid } from '../../schemas/common.ts';
 import { ApiKeyBody, CreateApiKeyBody, CreatedApiKeyBody } from '../../schemas/keys.ts';
 import { ApiKeyWithRemainingBody } from '../../schemas/limits.ts';
 
-/** Spec 000's API keys: created (shown once), listed, read and revoked under /api/v1/keys. */
+/** The sessions dialect's API keys: created (shown once), listed, read and revoked under /api/v1/keys. */
 export function registerKeysRoutes(app: App, services: Services) {
   // Authentication runs on onRequest: a caller without valid credentials gets 401 before any body is parsed or validated.
   const base = { onRequest: authenticate(services) };

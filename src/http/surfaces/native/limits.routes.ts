@@ -4,7 +4,7 @@ import type { App } from '../../app.ts';
 import { authenticate, principalOf, requireAdmin, security } from '../../auth.ts';
 import { authErrors, ErrorBody, IdOrUuid } from '../../schemas/common.ts';
 import { KeyLimits } from '../../schemas/keys.ts';
-import { ApiKeyWithRemainingBody, LimitsOverviewBody } from '../../schemas/limits.ts';
+import { ApiKeyWithRemainingBody, LimitsOverviewBody, toLimitsOverviewBody } from '../../schemas/limits.ts';
 
 /** What is left of each limit, and a key's own limits after its creation. */
 export function registerLimitsRoutes(app: App, services: Services) {
@@ -26,7 +26,8 @@ export function registerLimitsRoutes(app: App, services: Services) {
         response: { 200: LimitsOverviewBody, ...authErrors, 403: ErrorBody },
       },
     },
-    async (request) => services.limits.overview(principalOf(request), { user: request.query.user }),
+    async (request) =>
+      toLimitsOverviewBody(await services.limits.overview(principalOf(request), { user: request.query.user })),
   );
 
   app.put(

@@ -6,7 +6,7 @@ import { authErrors, ErrorBody, IdOrUuid } from '../../schemas/common.ts';
 import { MessageBody, toMessageBody } from '../../schemas/conversations.ts';
 
 /**
- * Spec 000's note, "créer un id pour chaque message; pouvoir supprimer un message par son id":
+ * The sessions dialect's note, "créer un id pour chaque message; pouvoir supprimer un message par son id":
  * every message is read and deleted by its id or UUID, inside its session or on its own.
  */
 export function registerMessagesRoutes(app: App, services: Services) {

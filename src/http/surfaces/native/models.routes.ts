@@ -16,6 +16,7 @@ import {
   NativeCompletionResponse,
   RemovedModelBody,
   RestoredModelBody,
+  toModelBody,
 } from '../../schemas/models.ts';
 import { sendNativeCompletion } from './completion-rendering.ts';
 
@@ -30,7 +31,7 @@ function promptMessages(body: Body): { messages: ChatMessage[] } {
   return { messages };
 }
 
-/** Spec 000's completion body (model_id + prompt, or messages) in the neutral form. */
+/** The sessions dialect's completion body (model_id + prompt, or messages) in the neutral form. */
 function toCompletionInput(body: Body): CompletionInput {
   const model = body.model_id ?? body.model;
   if (!model) throw invalid('model_id', 'is required (the id of a model from GET /api/v1/models)');
@@ -79,7 +80,7 @@ const completionErrors = {
   504: ErrorBody,
 };
 
-/** Spec 000's models: the registry (list, read, remove) and completions without a session. */
+/** The sessions dialect's models: the registry (list, read, remove) and completions without a session. */
 export function registerModelsRoutes(app: App, services: Services) {
   const base = { onRequest: authenticate(services) };
   const tags = ['models'];
@@ -103,18 +104,18 @@ export function registerModelsRoutes(app: App, services: Services) {
         response: { 200: Type.Array(ModelBody), ...authErrors },
       },
     },
-    async () => services.models.list(),
+    async () => (await services.models.list()).map(toModelBody),
   );
 
   const readSchema = { tags, security, summary: 'Read one model', response: { 200: ModelBody, ...authErrors } };
   app.get('/api/v1/models/:model_id', { ...base, schema: { ...readSchema, params: ModelParams } }, async (request) =>
-    services.models.get(modelIdOf(request, request.params.model_id)),
+    toModelBody(await services.models.get(modelIdOf(request, request.params.model_id))),
   );
   // The same with a raw "/" in the id (mistral/mistral-small-latest); hidden, the documented form is above.
   app.get(
     '/api/v1/models/*',
     { ...base, schema: { ...readSchema, params: WildcardParams, hide: true } },
-    async (request) => services.models.get(modelIdOf(request, request.params['*'], true)),
+    async (request) => toModelBody(await services.models.get(modelIdOf(request, request.params['*'], true))),
   );
 
   const removeSchema = {
@@ -126,12 +127,12 @@ export function registerModelsRoutes(app: App, services: Services) {
   app.delete(
     '/api/v1/models/:model_id',
     { ...base, preHandler: requireAdmin, schema: { ...removeSchema, params: ModelParams } },
-    async (request) => services.models.remove(modelIdOf(request, request.params.model_id)),
+    async (request) => services.models.remove(principalOf(request), modelIdOf(request, request.params.model_id)),
   );
   app.delete(
     '/api/v1/models/*',
     { ...base, preHandler: requireAdmin, schema: { ...removeSchema, params: WildcardParams, hide: true } },
-    async (request) => services.models.remove(modelIdOf(request, request.params['*'], true)),
+    async (request) => services.models.remove(principalOf(request), modelIdOf(request, request.params['*'], true)),
   );
 
   // Removing can be undone: admins list the removed models and restore one by deleting it from
@@ -148,7 +149,7 @@ export function registerModelsRoutes(app: App, services: Services) {
         response: { 200: Type.Array(RemovedModelBody), ...authErrors, 403: ErrorBody },
       },
     },
-    async () => services.models.listRemoved(),
+    async (request) => services.models.listRemoved(principalOf(request)),
   );
   const restoreSchema = {
     tags,
@@ -159,12 +160,12 @@ export function registerModelsRoutes(app: App, services: Services) {
   app.delete(
     '/api/v1/models/removed/:model_id',
     { ...base, preHandler: requireAdmin, schema: { ...restoreSchema, params: ModelParams } },
-    async (request) => services.models.restore(request.params.model_id),
+    async (request) => services.models.restore(principalOf(request), request.params.model_id),
   );
   app.delete(
     '/api/v1/models/removed/*',
     { ...base, preHandler: requireAdmin, schema: { ...restoreSchema, params: WildcardParams, hide: true } },
-    async (request) => services.models.restore(request.params['*']),
+    async (request) => services.models.restore(principalOf(request), request.params['*']),
   );
 
   app.post(
@@ -187,7 +188,7 @@ export function registerModelsRoutes(app: App, services: Services) {
     async (request, reply) => {
       const body = request.body;
       if (body.agent_id !== undefined) {
-        // Spec 000 also sends a prompt to an agent here, by its agent_id, nothing stored.
+        // The sessions dialect also sends a prompt to an agent here, by its agent_id, nothing stored.
         const { run } = await services.agentRuns.complete(principalOf(request), body.agent_id, toAgentPrompt(body), {
           signal: clientGone(reply),
         });

@@ -11,13 +11,13 @@ import {
 } from '../../schemas/public-agents.ts';
 
 /**
- * An agent's public keys (spec 002), managed by its owner: created for some web origins, listed,
+ * An agent's public keys (the public-agents dialect), managed by its owner: created for some web origins, listed,
  * revoked, and the suspicious uses they saw. Under /api/v1/agents, apart from the agents' own
  * routes under /api/v1/models/agents.
  */
 export function registerPublicKeysRoutes(app: App, services: Services) {
   const base = { onRequest: authenticate(services) };
-  const tags = ['public agents (spec 002)'];
+  const tags = ['public agents (the public-agents dialect)'];
   const AgentParams = Type.Object({ agent_id: IdOrUuid });
 
   app.post(

@@ -26,7 +26,7 @@ const conflict = { 409: ErrorBody };
 const modelErrors = { 409: ErrorBody, 429: ErrorBody, 502: ErrorBody, 503: ErrorBody, 504: ErrorBody };
 
 /**
- * Spec 000's sessions under /api/v1: a session is a conversation; its history is its messages.
+ * The sessions dialect's sessions under /api/v1: a session is a conversation; its history is its messages.
  * Lists carry X-Total-Count and take limit/offset.
  */
 export function registerSessionsRoutes(app: App, services: Services) {
@@ -62,7 +62,7 @@ export function registerSessionsRoutes(app: App, services: Services) {
     '/api/v1/sessions',
     {
       ...base,
-      // No body at all (spec 000 shows none) is an empty one.
+      // No body at all (the sessions dialect shows none) is an empty one.
       preValidation: async (request) => {
         request.body ??= {};
       },
@@ -76,7 +76,7 @@ export function registerSessionsRoutes(app: App, services: Services) {
       },
     },
     async (request, reply) => {
-      // Spec 000 names a model model_id everywhere; model stays an alias.
+      // The sessions dialect names a model model_id everywhere; model stays an alias.
       const { model_id, model, agent_id, ...fields } = request.body;
       if (model_id !== undefined && model !== undefined && model_id !== model)
         throw invalid('model_id', 'differs from model; give one of them');

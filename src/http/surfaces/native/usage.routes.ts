@@ -2,7 +2,7 @@ import type { Services } from '../../../services.ts';
 import type { App } from '../../app.ts';
 import { authenticate, principalOf, security } from '../../auth.ts';
 import { authErrors, ErrorBody } from '../../schemas/common.ts';
-import { UsageQuery, UsageReportBody } from '../../schemas/limits.ts';
+import { toUsageReportBody, UsageQuery, UsageReportBody } from '../../schemas/limits.ts';
 
 /** Usage reporting over the ledger: requests, tokens and cost by day, model or key. */
 export function registerUsageRoutes(app: App, services: Services) {
@@ -18,6 +18,6 @@ export function registerUsageRoutes(app: App, services: Services) {
         response: { 200: UsageReportBody, ...authErrors, 403: ErrorBody },
       },
     },
-    async (request) => services.usage.report(principalOf(request), request.query),
+    async (request) => toUsageReportBody(await services.usage.report(principalOf(request), request.query)),
   );
 }

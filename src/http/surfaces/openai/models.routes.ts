@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { AppError, invalid } from '../../../domain/errors.ts';
-import type { ModelView } from '../../../domain/models/models.service.ts';
+import type { ModelStatus } from '../../../domain/models/models.service.ts';
 import type { Services } from '../../../services.ts';
 import type { App } from '../../app.ts';
 import { authenticate, principalOf, security } from '../../auth.ts';
@@ -15,7 +15,7 @@ import {
 
 // OpenAI lists a creation time; the registry has none, so every model shows the same fixed one.
 const created = 1_700_000_000;
-const toOpenAiModel = (model: ModelView) => ({
+const toOpenAiModel = (model: ModelStatus) => ({
   id: model.id,
   object: 'model' as const,
   created,

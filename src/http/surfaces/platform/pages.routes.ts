@@ -4,7 +4,7 @@ import type { App } from '../../app.ts';
 import { aboutPage, homePage } from '../../../web/pages.ts';
 import { htmlPage } from '../../docs.ts';
 
-// Spec 000: "la fausse page admin (redirection : Rickroll)".
+// The sessions dialect: "la fausse page admin (redirection : Rickroll)".
 export const rickrollUrl = 'https://www.youtube.com/watch?v=dQw4w9WgXcQ';
 
 // The pages carry their styles inline and load nothing; no other site may frame them.
@@ -42,7 +42,7 @@ export function registerPagesRoutes(app: App, services: Services) {
     {
       schema: {
         tags,
-        summary: 'The fake admin page: a 302 to the Rickroll video (spec 000)',
+        summary: 'The fake admin page: a 302 to the Rickroll video (the sessions dialect)',
         response: { 302: { description: `Redirect to ${rickrollUrl}`, type: 'null' } },
       },
     },

@@ -19,12 +19,12 @@ const clientOf = (request: FastifyRequest): PublicClient => ({
 });
 
 /**
- * Spec 002's public API: called by browsers on other sites, so these routes (and only these)
+ * The public-agents dialect's public API: called by browsers on other sites, so these routes (and only these)
  * answer CORS, and only for origins some live public key allows; which origin a token may be used
  * from is then checked against the token itself.
  */
 export function registerPublicRoutes(app: App, services: Services) {
-  const tags = ['public agents (spec 002)'];
+  const tags = ['public agents (the public-agents dialect)'];
 
   const cors = async (request: FastifyRequest, reply: FastifyReply) => {
     reply.header('vary', 'Origin');

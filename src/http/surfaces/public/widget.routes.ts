@@ -10,7 +10,7 @@ export function registerWidgetRoutes(app: App, _services: Services) {
     '/widget.js',
     {
       schema: {
-        tags: ['public agents (spec 002)'],
+        tags: ['public agents (the public-agents dialect)'],
         summary: 'The chat widget a web page embeds with <script src=".../widget.js" data-public-key data-agent async>',
         response: {
           200: {

@@ -38,7 +38,7 @@ export const systemTemplates = [
 ] as const;
 
 /**
- * Prompt templates (spec 003's prompt management) and the PDF files uploaded to sessions, with
+ * Prompt templates (the chat-API dialect's prompt management) and the PDF files uploaded to sessions, with
  * their text cut into chunks that later completions in the session use as context.
  */
 export async function up(db: Kysely<unknown>, dialect: string): Promise<void> {

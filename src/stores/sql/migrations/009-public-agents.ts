@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { withId } from './001-initial.ts';
 
 /**
- * Public agents (spec 002): what a public key serves (one agent, from some web origins, with
+ * Public agents (the public-agents dialect): what a public key serves (one agent, from some web origins, with
  * per-visitor limits), the client tokens it minted (hashes only) and the suspicious uses seen.
  */
 export async function up(db: Kysely<unknown>, dialect: string): Promise<void> {
