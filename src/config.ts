@@ -71,14 +71,16 @@ export const fields = {
   },
   redisUrl: {
     env: 'REDIS_URL',
-    description: 'redis:// URL: limits and quotas are then shared by every node through Redis.',
+    description:
+      'redis:// URL: limits and quotas are then shared by every node through Redis, and revocations reach every node through its pub/sub.',
     default: undefined,
     parse: url('redis:', 'rediss:'),
     secret: true,
   },
   redisPrefix: {
     env: 'CAUSERIE_REDIS_PREFIX',
-    description: 'Prefix of every Redis key Causerie writes, so several deployments (or tests) can share one Redis.',
+    description:
+      'Prefix of every Redis key (and pub/sub channel) Causerie uses, so several deployments (or tests) can share one Redis.',
     default: 'causerie:',
     parse: text,
   },
@@ -260,11 +262,33 @@ export const fields = {
     default: 30,
     parse: integer(2, 100_000),
   },
-  shutdownGraceSeconds: {
-    env: 'CAUSERIE_SHUTDOWN_GRACE',
-    description: 'Seconds in-flight requests get to finish after SIGTERM before the process exits.',
+  authCacheSeconds: {
+    env: 'CAUSERIE_AUTH_CACHE_SECONDS',
+    description:
+      'Seconds a checked API key or access token is remembered in each process (revocations reach every process at once regardless); 0: no cache.',
     default: 30,
     parse: integer(0, 3600),
+  },
+  authCacheSize: {
+    env: 'CAUSERIE_AUTH_CACHE_SIZE',
+    description:
+      'API keys and access tokens remembered at most per process (the least recently used go first); 0: no cache.',
+    default: 10_000,
+    parse: integer(0, 1_000_000),
+  },
+  shutdownGraceSeconds: {
+    env: 'CAUSERIE_SHUTDOWN_GRACE',
+    description:
+      'Seconds requests and streams running at SIGTERM get to finish; answers still running then are stopped and kept as they stand, and the process exits 0.',
+    default: 30,
+    parse: integer(0, 3600),
+  },
+  shutdownDelayMs: {
+    env: 'CAUSERIE_SHUTDOWN_DELAY_MS',
+    description:
+      'Milliseconds after SIGTERM during which /readyz answers 503 but new connections are still served (with Connection: close), so a load balancer can take the node out before it stops listening.',
+    default: 0,
+    parse: integer(0, 600_000),
   },
   defaultModel: {
     env: 'CAUSERIE_DEFAULT_MODEL',

@@ -83,6 +83,13 @@ export interface RunningServer {
   services: Services;
   url: string;
   close(): Promise<void>;
+  /**
+   * The graceful stop of SIGTERM: readiness goes false and responses say Connection: close at
+   * once; after `delayMs` (time for a balancer to notice) the socket stops listening; running
+   * requests and streams get until `graceMs` after the call to finish, then answers still running
+   * are stopped and kept as they stand (cancelled), and everything is closed.
+   */
+  shutdown(options: { delayMs: number; graceMs: number }): Promise<void>;
 }
 
 /** Opens the stores, builds the services and the HTTP app, and listens. */
@@ -109,6 +116,8 @@ export async function startServer(
     await services.streamRecovery.start();
     // Re-queues rows of another embedding model, then indexes in the background.
     await services.searchIndexer.start();
+    // In cluster mode, hear revocations before serving (a cached key must never miss one).
+    await services.events.ready?.();
     const pretty = config.logFormat === 'pretty' || (config.logFormat === 'auto' && process.stdout.isTTY === true);
     app = await buildApp({ services, logger: options.logger ?? logOptions(config.logLevel, pretty) });
     const warning = dataDirWarning(config);
@@ -134,15 +143,32 @@ export async function startServer(
     await services.close();
     throw error;
   }
+  const close = async () => {
+    pull?.stop();
+    await pull?.done;
+    await app.close();
+    await services.close();
+  };
   return {
     app,
     services,
     url,
-    async close() {
-      pull?.stop();
-      await pull?.done;
-      await app.close();
-      await services.close();
+    close,
+    async shutdown({ delayMs, graceMs }) {
+      const started = performance.now();
+      app.lifecycle.draining = true;
+      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(delayMs, graceMs)));
+      const graceLeft = Math.max(0, graceMs - (performance.now() - started));
+      const graceOver = setTimeout(() => {
+        app.lifecycle.stopping = true;
+        const stopped = services.running.stopAll();
+        if (stopped > 0) app.log.warn({ stopped }, 'grace period over: answers still running were stopped');
+      }, graceLeft);
+      try {
+        await close();
+      } finally {
+        clearTimeout(graceOver);
+      }
     },
   };
 }

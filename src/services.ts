@@ -56,6 +56,8 @@ import { IdempotencyStore } from './domain/idempotency/idempotency.store.ts';
 import { IdempotencyKeys } from './domain/idempotency/idempotency-keys.ts';
 import { WebSearchEnricher } from './domain/web-search/web-search.enricher.ts';
 import { WebSearch } from './domain/web-search/web-search.service.ts';
+import { PrincipalCache } from './domain/auth/principal-cache.ts';
+import { createClusterEvents, type ClusterEvents } from './stores/kv/cluster-events.ts';
 
 /** Every domain service, built once from the stores and the config and passed down explicitly. */
 export interface Services {
@@ -65,6 +67,10 @@ export interface Services {
   users: UsersService;
   apiKeys: ApiKeysService;
   auth: AuthService;
+  /** Changes every process must hear at once (revocations, disabled accounts): in process, or Redis pub/sub. */
+  events: ClusterEvents & { ready?(timeoutMs?: number): Promise<void> };
+  /** The answers this process is generating (stopped on revocation, or at the end of a shutdown's grace). */
+  running: RunningAnswers;
   /** The model registry: providers, their models, availability. */
   models: ModelsService;
   /** Model calls for every surface: admission, provider stream, usage ledger. */
@@ -120,25 +126,33 @@ export function createServices(options: {
   // The throttle counts in the limits' counters, which are built from the users service below.
   let signupThrottle: SignupThrottle | undefined;
   const running = new RunningAnswers({ maxAnswerMs: config.maxAnswerSeconds * 1000 });
+  // Never a key in these messages: providers are named by id only.
+  const warn = (message: string) => {
+    if (!['silent', 'fatal', 'error'].includes(config.logLevel))
+      process.stderr.write(`${JSON.stringify({ level: 40, time: clock.now(), msg: message })}\n`);
+  };
+  const events = createClusterEvents({ redisUrl: config.redisUrl, prefix: config.redisPrefix, warn });
+  const principals = new PrincipalCache({
+    maxEntries: config.authCacheSize,
+    ttlMs: config.authCacheSeconds * 1000,
+    clock,
+    trusted: () => events.listening(),
+  });
   const users = new UsersService({
     store: usersStore,
     clock,
     allowSignup: config.allowSignup,
     signupThrottle: (address) => signupThrottle!.attempt(address),
-    onDisabled: (userId) => running.stopUser(userId),
+    onDisabled: (userId) => events.publish({ type: 'user-disabled', userId }),
   });
   const apiKeysStore = new ApiKeysStore(sql.db);
   const apiKeys = new ApiKeysService({
     store: apiKeysStore,
     clock,
     maxKeysPerUser: config.maxKeysPerUser,
-    onRevoked: (ids) => running.stopKeys(ids),
+    onRevoked: (keyIds) => events.publish({ type: 'keys-revoked', keyIds }),
+    onChanged: (keyIds) => events.publish({ type: 'keys-changed', keyIds }),
   });
-  // Never a key in these messages: providers are named by id only.
-  const warn = (message: string) => {
-    if (!['silent', 'fatal', 'error'].includes(config.logLevel))
-      process.stderr.write(`${JSON.stringify({ level: 40, time: clock.now(), msg: message })}\n`);
-  };
   const local = {
     provider: createLocalProvider({
       modelsDir: config.modelsDir,
@@ -193,6 +207,16 @@ export function createServices(options: {
       maxFailures: config.loginFailureLimit,
       maxAddressFailures: config.loginAddressFailureLimit,
     }),
+    principals,
+    publish: (event) => events.publish(event),
+  });
+  // Every process applies every event: caches forget, answers whose credential went stop.
+  events.subscribe((event) => {
+    principals.apply(event);
+    if (event.type === 'keys-revoked') running.stopKeys(event.keyIds);
+    if (event.type === 'user-disabled') running.stopUser(event.userId);
+    if (event.type === 'keys-changed' || event.type === 'plans-changed' || event.type === 'resync')
+      limits.resolver.forget();
   });
   const writeThrottle = new WriteThrottle({
     counters: limits.counters,
@@ -221,7 +245,7 @@ export function createServices(options: {
     users,
     usersStore,
     clock,
-    onChange: () => limits.resolver.forget(),
+    onChange: () => events.publish({ type: 'plans-changed' }),
   });
   const usage = new UsageService({ store: usageStore, users, clock, searches: searchRecords });
   const completions = new CompletionsService({ models, limits: limits.gate, usage: usageStore, clock, running, warn });
@@ -299,7 +323,7 @@ export function createServices(options: {
       messages_per_conversation: config.publicMessagesPerConversation,
     },
     onChange: () => limits.resolver.forget(),
-    onRevoked: (ids) => running.stopKeys(ids),
+    onRevoked: (keyIds) => events.publish({ type: 'keys-revoked', keyIds }),
   });
   const publicConversations = new PublicConversationsService({
     store: publicStore,
@@ -350,6 +374,8 @@ export function createServices(options: {
     users,
     apiKeys,
     auth,
+    events,
+    running,
     models,
     completions,
     conversations,
@@ -377,6 +403,7 @@ export function createServices(options: {
       clearTimeout(sweepTimer);
       clearInterval(sweepTimer);
       await models.close();
+      await events.close();
       await limits.close();
       await sql.close();
     },

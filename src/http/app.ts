@@ -18,6 +18,22 @@ import { registerDocs } from './docs.ts';
 import { registerSurfaces } from './surfaces/index.ts';
 import { prettyStream } from './pretty-log.ts';
 
+/**
+ * Where a shutdown stands. `draining`: /readyz answers 503 and every response says Connection:
+ * close, so balancers stop sending and kept-alive connections end; requests are still served.
+ * `stopping`: the grace period is over; requests that still arrive answer 503 shutting_down.
+ */
+export interface Lifecycle {
+  draining: boolean;
+  stopping: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    lifecycle: Lifecycle;
+  }
+}
+
 export type App = FastifyInstance<
   RawServerDefault,
   IncomingMessage,
@@ -62,14 +78,16 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
     clientErrorHandler: rejectMalformedHttp,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
-  // On close (SIGTERM): requests already running finish; new ones on kept-alive connections are
-  // turned away so a load balancer retries them elsewhere. Responses then carry Connection: close,
-  // and connections left idle (after a stream, say) are closed, so close() does not wait for
-  // keep-alive timeouts.
-  let closing = false;
+  // On shutdown (docs/operations.md): while draining, requests are still served but every response
+  // carries Connection: close, so no connection is reused; a request a balancer had already sent
+  // on a kept-alive connection is answered rather than lost (a balancer does not retry a POST).
+  // On close the socket stops listening and connections left idle (after a stream, say) are
+  // closed, so close() does not wait for keep-alive timeouts.
+  const lifecycle: Lifecycle = { draining: false, stopping: false };
+  app.decorate('lifecycle', lifecycle);
   let reaper: NodeJS.Timeout | undefined;
   app.addHook('preClose', async () => {
-    closing = true;
+    lifecycle.draining = true;
     reaper = setInterval(() => app.server.closeIdleConnections(), 250);
     reaper.unref();
   });
@@ -78,10 +96,10 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
     // First of all, so a client leaving while it is authenticated or its conversation looked up is noticed.
     armClientGone(request, reply);
     reply.header('x-request-id', request.id);
-    if (closing) throw new AppError('shutting_down', 'This server is shutting down; retry the request');
+    if (lifecycle.stopping) throw new AppError('shutting_down', 'This server is shutting down; retry the request');
   });
   app.addHook('onSend', async (_request, reply) => {
-    if (closing) reply.header('connection', 'close');
+    if (lifecycle.draining) reply.header('connection', 'close');
     // Nothing Causerie sends is to be sniffed into another type, and API answers are never a page
     // to render or frame. Pages set their own policy (and the docs UI theirs).
     reply.header('x-content-type-options', 'nosniff');

@@ -44,7 +44,7 @@ export interface PlansDeps {
   usersStore: UsersStore;
   clock: Clock;
   /** Called after any change that alters whose limits are what (the limits cache listens). */
-  onChange: () => void;
+  onChange: () => void | Promise<void>;
 }
 
 export class PlansService {
@@ -71,7 +71,7 @@ export class PlansService {
         updated_at: now,
       });
       // It may be the default plan (CAUSERIE_DEFAULT_PLAN) coming into existence.
-      this.deps.onChange();
+      await this.deps.onChange();
       return this.present(row);
     } catch (error) {
       if (await this.deps.store.findByName(input.name))
@@ -106,7 +106,7 @@ export class PlansService {
     }
     if (input.limits !== undefined) changes.limits = JSON.stringify(normalizeLimits(input.limits));
     const updated = await this.deps.store.update(row.id, changes);
-    this.deps.onChange();
+    await this.deps.onChange();
     return this.present(updated!);
   }
 
@@ -115,7 +115,7 @@ export class PlansService {
     const row = await this.find(reference);
     const plan = await this.present(row);
     await this.deps.store.delete(row.id);
-    this.deps.onChange();
+    await this.deps.onChange();
     return plan;
   }
 
@@ -129,7 +129,7 @@ export class PlansService {
       plan_id: plan?.id ?? null,
       updated_at: isoAt(this.deps.clock.now()),
     });
-    this.deps.onChange();
+    await this.deps.onChange();
     return toUser(updated!);
   }
 

@@ -1,0 +1,197 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after } from 'node:test';
+import { deleteRedisPrefix, uniquePrefix } from '../limits/helpers.ts';
+import { runCauserie, type CauserieProcess } from './platform.ts';
+import { createPostgresDatabase, redisUrl } from './server.ts';
+
+export const nginxPath = process.env.TEST_NGINX ?? '/usr/sbin/nginx';
+
+/** A port free right now on loopback (nginx's configuration names the nodes' ports before they start). */
+export async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+/**
+ * The nginx configuration of a cluster: round-robin over the nodes, no stickiness, streams
+ * unbuffered, kept-alive HTTP/1.1 to the nodes. Kept in step with deploy/nginx/causerie.conf
+ * (the parts that matter here are the same; paths and ports are the test's).
+ */
+export function nginxConfig(options: { dir: string; port: number; nodePorts: number[]; keepaliveSeconds: number }) {
+  const { dir } = options;
+  const asRoot = process.getuid?.() === 0;
+  return `${asRoot ? 'user root;\n' : ''}worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  upstream causerie {
+${options.nodePorts.map((port) => `    server 127.0.0.1:${port} max_fails=1 fail_timeout=1s;`).join('\n')}
+    keepalive 64;
+    keepalive_timeout ${options.keepaliveSeconds}s;
+  }
+  server {
+    listen 127.0.0.1:${options.port};
+    client_max_body_size 64m;
+    location / {
+      proxy_pass http://causerie;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header Last-Event-ID $http_last_event_id;
+      proxy_buffering off;
+      proxy_cache off;
+      proxy_read_timeout 1h;
+      proxy_send_timeout 1h;
+      proxy_next_upstream error timeout http_503;
+      proxy_next_upstream_tries 3;
+    }
+  }
+}
+`;
+}
+
+export interface ClusterNode {
+  port: number;
+  url: string;
+  process: CauserieProcess;
+}
+
+export interface Cluster {
+  /** nginx's address: what clients use. */
+  url: string;
+  nodes: ClusterNode[];
+  /** The first admin's API key, printed by the first node. */
+  adminKey: string;
+  /** SIGTERM to one node; resolves with its exit once it has drained. */
+  stopNode(index: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGKILL to one node (a crash): no drain, no clean-up. */
+  killNode(index: number): Promise<void>;
+  /** Starts a node again on its port (after stopNode or killNode); resolves once it listens. */
+  startNode(index: number): Promise<ClusterNode>;
+  /** nginx's error log so far (for assertion messages). */
+  nginxErrors(): string;
+  stop(): Promise<void>;
+}
+
+const nginxChildren = new Set<ChildProcess>();
+after(() => {
+  for (const child of nginxChildren) child.kill('SIGKILL');
+});
+
+/**
+ * Starts `nodes` Causerie processes sharing a fresh PostgreSQL database and a Redis key prefix of
+ * their own, and nginx in front of them on loopback. `env` is added to every node's environment.
+ */
+export async function startCluster(options: { nodes?: number; env?: Record<string, string> } = {}): Promise<Cluster> {
+  const count = options.nodes ?? 3;
+  const dir = mkdtempSync(join(tmpdir(), 'causerie-cluster-'));
+  const filesDir = join(dir, 'files');
+  mkdirSync(filesDir);
+  const prefix = uniquePrefix();
+  const database = await createPostgresDatabase();
+  // nginx lets idle kept-alive connections go after 1 s; a draining node keeps serving for 1.5 s
+  // before it stops listening, so no connection nginx may still reuse is closed under it.
+  const keepaliveSeconds = 1;
+  const shared: Record<string, string> = {
+    DATABASE_URL: database.url,
+    REDIS_URL: redisUrl,
+    CAUSERIE_REDIS_PREFIX: prefix,
+    CAUSERIE_FILES_DIR: filesDir,
+    CAUSERIE_MOCK_PROVIDER: 'true',
+    CAUSERIE_ADMIN_PASSWORD: 'admin-password-for-tests',
+    CAUSERIE_TOKEN_SECRET: 'a-token-secret-shared-by-every-node-of-the-test',
+    CAUSERIE_SHUTDOWN_DELAY_MS: '1500',
+    CAUSERIE_SHUTDOWN_GRACE: '10',
+    CAUSERIE_WRITES_PER_MINUTE: '100000',
+    CAUSERIE_LOG_FORMAT: 'json',
+    ...options.env,
+  };
+  const ports = await Promise.all(Array.from({ length: count }, () => freePort()));
+  const nodes: ClusterNode[] = [];
+  const launch = async (index: number): Promise<ClusterNode> => {
+    const dataDir = join(dir, `node-${index}`);
+    mkdirSync(dataDir, { recursive: true });
+    const process = runCauserie({ env: { ...shared, CAUSERIE_DATA_DIR: dataDir, PORT: String(ports[index]) } });
+    const node = { port: ports[index]!, url: '', process };
+    node.url = await process.url();
+    nodes[index] = node;
+    return node;
+  };
+  // The first node creates the schema and the admin, then the others join.
+  const first = await launch(0);
+  const adminKey = (await first.process.waitForOutput(/API_[A-Z0-9_]+/))[0];
+  await Promise.all(Array.from({ length: count - 1 }, (_, i) => launch(i + 1)));
+
+  const nginxPort = await freePort();
+  writeFileSync(join(dir, 'nginx.conf'), nginxConfig({ dir, port: nginxPort, nodePorts: ports, keepaliveSeconds }));
+  const nginx = spawn(nginxPath, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  nginxChildren.add(nginx);
+  let nginxStderr = '';
+  nginx.stderr!.setEncoding('utf8').on('data', (chunk: string) => (nginxStderr += chunk));
+  const nginxExited = new Promise<void>((resolve) => nginx.on('close', () => resolve()));
+  const url = `http://127.0.0.1:${nginxPort}`;
+  await untilAnswers(`${url}/healthz`, () => nginxStderr);
+
+  const nginxErrors = () => {
+    try {
+      return readFileSync(join(dir, 'error.log'), 'utf8');
+    } catch {
+      return nginxStderr;
+    }
+  };
+  return {
+    url,
+    nodes,
+    adminKey,
+    stopNode: (index) => nodes[index]!.process.stop(),
+    async killNode(index) {
+      nodes[index]!.process.child.kill('SIGKILL');
+      await nodes[index]!.process.exited;
+    },
+    startNode: (index) => launch(index),
+    nginxErrors,
+    async stop() {
+      nginx.kill('SIGTERM');
+      await nginxExited;
+      nginxChildren.delete(nginx);
+      await Promise.all(nodes.map((node) => node.process.stop()));
+      await database.drop();
+      await deleteRedisPrefix(prefix);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Waits for nginx to answer (it starts in milliseconds; its stderr tells why when it does not). */
+async function untilAnswers(url: string, stderr: () => string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      const response = await fetch(url);
+      await response.arrayBuffer();
+      if (response.status === 200) return;
+    } catch {}
+    if (Date.now() > deadline) throw new Error(`nginx did not start: ${stderr()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
