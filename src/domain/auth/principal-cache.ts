@@ -70,19 +70,16 @@ export class PrincipalCache {
 
   /** Applies a cluster event: drops what it concerns. */
   apply(event: ClusterEvent): void {
-    switch (event.type) {
-      case 'keys-revoked':
-      case 'keys-changed': {
-        const ids = new Set(event.keyIds);
-        return this.drop((p) => p.apiKeyId !== undefined && ids.has(p.apiKeyId));
-      }
-      case 'user-disabled':
-        return this.drop((p) => p.userId === event.userId);
-      case 'sign-ins-revoked':
-        return this.drop((p) => p.userId === event.userId && p.via === ('access_token' satisfies CredentialKind));
-      case 'plans-changed':
-      case 'resync':
-        return this.drop(() => true);
+    if (event.type === 'keys-revoked' || event.type === 'keys-changed') {
+      const ids = new Set(event.keyIds);
+      this.drop((p) => p.apiKeyId !== undefined && ids.has(p.apiKeyId));
+    } else if (event.type === 'user-disabled') {
+      this.drop((p) => p.userId === event.userId);
+    } else if (event.type === 'sign-ins-revoked') {
+      this.drop((p) => p.userId === event.userId && p.via === ('access_token' satisfies CredentialKind));
+    } else {
+      // A plan changed (principals show the user's plan), or events may have been missed.
+      this.drop(() => true);
     }
   }
 
