@@ -1,0 +1,245 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startCluster, type Cluster } from '../helpers/cluster.ts';
+import { parseSse } from './conversations-helpers.ts';
+
+/**
+ * Three Causerie nodes behind nginx (round-robin, no stickiness), sharing one PostgreSQL database
+ * and one Redis: what a client of the load balancer observes holds whichever node answers.
+ */
+describe('three nodes behind nginx', () => {
+  let cluster: Cluster;
+  before(async () => {
+    cluster = await startCluster({ nodes: 3 });
+  });
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  /** One HTTP call, JSON in; the body parsed when it is JSON. */
+  async function call(
+    base: string,
+    path: string,
+    options: { method?: string; body?: unknown; auth?: string; headers?: Record<string, string> } = {},
+  ) {
+    const response = await fetch(`${base}${path}`, {
+      method: options.method ?? (options.body === undefined ? 'GET' : 'POST'),
+      headers: {
+        authorization: `Bearer ${options.auth ?? cluster.adminKey}`,
+        ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...options.headers,
+      },
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    });
+    const text = await response.text();
+    let body: any = text;
+    try {
+      body = JSON.parse(text);
+    } catch {}
+    return { status: response.status, headers: response.headers, text, body };
+  }
+
+  const node = (index: number) => cluster.nodes[index]!.url;
+
+  test('200 concurrent requests with a key limited to 50 a day: exactly 50 succeed', async () => {
+    const created = await call(cluster.url, '/api/v1/keys', {
+      body: { name: 'fifty a day', limits: { requests_per_day: 50 } },
+    });
+    assert.equal(created.status, 201, created.text);
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        call(cluster.url, '/v1/chat/completions', {
+          auth: created.body.key,
+          body: { model: 'mock/echo', messages: [{ role: 'user', content: `request ${i}` }], max_tokens: 4 },
+        }),
+      ),
+    );
+    const statuses = results.map((r) => r.status);
+    assert.equal(statuses.filter((s) => s === 200).length, 50, `statuses: ${[...new Set(statuses)].join(', ')}`);
+    assert.equal(statuses.filter((s) => s === 429).length, 150);
+  });
+
+  test('a conversation written through one node reads the same through the others, on every surface', async () => {
+    // Native sessions: created on node 0, completed on node 1, read on every node.
+    const session = await call(node(0), '/api/v1/sessions', { body: { title: 'native' } });
+    assert.equal(session.status, 201, session.text);
+    const completed = await call(node(1), `/api/v1/sessions/${session.body.id}/models/completions`, {
+      body: { model_id: 'mock/echo', prompt: 'native hello' },
+    });
+    assert.equal(completed.status, 200, completed.text);
+    for (const index of [0, 1, 2]) {
+      const history = await call(node(index), `/api/v1/sessions/${session.body.id}/history`);
+      assert.deepEqual(
+        history.body.map((m: any) => [m.role, m.content, m.status]),
+        [
+          ['user', 'native hello', 'complete'],
+          ['assistant', 'native hello', 'complete'],
+        ],
+        `node ${index}`,
+      );
+    }
+
+    // Conversations with messages and messages:complete: a step on each node.
+    const conversation = await call(node(0), '/conversations', { body: { title: 'service' } });
+    assert.equal(conversation.status, 201, conversation.text);
+    const id = conversation.body.id;
+    assert.equal(
+      (await call(node(1), `/conversations/${id}/messages`, { body: { content: 'service hello' } })).status,
+      201,
+    );
+    const answer = await call(node(2), `/conversations/${id}/messages:complete`, { body: { stream: false } });
+    assert.equal(answer.status, 200, answer.text);
+    const expected = [
+      ['user', 'service hello'],
+      ['assistant', 'service hello'],
+    ];
+    for (const index of [0, 1, 2]) {
+      const messages = await call(node(index), `/conversations/${id}/messages`);
+      assert.deepEqual(
+        messages.body.map((m: any) => [m.role, m.content]),
+        expected,
+        `node ${index}`,
+      );
+    }
+
+    // Chat stream: a session started on node 0, continued (streamed) on node 1, listed on every node.
+    const first = await call(node(0), '/v1/chat/stream', {
+      body: { model: 'mock/echo', messages: [{ role: 'user', content: 'stream one' }], stream: false },
+    });
+    assert.equal(first.status, 200, first.text);
+    const sessionId = first.body.session_id;
+    const second = await call(node(1), '/v1/chat/stream', {
+      body: { model: 'mock/echo', messages: [{ role: 'user', content: 'stream two' }], session_id: sessionId },
+    });
+    assert.equal(second.status, 200, second.text);
+    assert.equal(parseSse(second.text).at(-1)?.data, '[DONE]');
+    for (const index of [0, 1, 2]) {
+      const history = await call(node(index), '/v1/chat/history?page_size=100');
+      const listed = history.body.sessions.find((s: any) => s.id === sessionId);
+      assert.deepEqual(
+        listed?.messages.map((m: any) => m.content),
+        ['stream one', 'stream one', 'stream two', 'stream two'],
+        `node ${index}`,
+      );
+    }
+
+    // Chats: created on node 0, a Human message on node 1, inference on node 2, read everywhere.
+    const chat = await call(node(0), '/chats/create', { body: { name: 'chats' } });
+    assert.equal(chat.status, 201, chat.text);
+    const human = await call(node(1), '/conversations/create', {
+      body: { chat_id: chat.body.id, role: 'Human', message: 'chats hello' },
+    });
+    assert.equal(human.status, 201, human.text);
+    const inference = await call(node(2), `/conversations/inference/${chat.body.id}`, {
+      headers: { accept: 'text/event-stream' },
+    });
+    assert.equal(inference.status, 200, inference.text);
+    const stored = JSON.parse(parseSse(inference.text).find((e) => e.event === 'conversation')!.data);
+    for (const index of [0, 1, 2]) {
+      assert.equal((await call(node(index), `/chats/${chat.body.id}`)).body.name, 'chats', `node ${index}`);
+      const history = await call(node(index), `/api/v1/sessions/${chat.body.id}/history`);
+      assert.deepEqual(
+        history.body.map((m: any) => [m.uuid, m.content, m.status]),
+        [
+          [human.body.id, 'chats hello', 'complete'],
+          [stored.id, 'chats hello', 'complete'],
+        ],
+        `node ${index}`,
+      );
+    }
+  });
+
+  test('a rolling restart (each node SIGTERMed and started again in turn) under steady load fails no request', async () => {
+    const words = Array.from({ length: 12 }, (_, i) => `w${i}`).join(' ');
+    const failures: string[] = [];
+    let done = 0;
+    let loading = true;
+    const jsonRequest = async (i: number) => {
+      const response = await call(cluster.url, '/v1/chat/completions', {
+        body: { model: 'mock/echo', messages: [{ role: 'user', content: `json ${i}` }] },
+      });
+      if (response.status !== 200 || response.body.choices?.[0]?.message?.content !== `json ${i}`)
+        failures.push(`json ${i}: ${response.status} ${response.text.slice(0, 200)}`);
+    };
+    const streamRequest = async (i: number) => {
+      const response = await call(cluster.url, '/v1/chat/completions', {
+        body: {
+          model: 'mock/echo',
+          stream: true,
+          messages: [{ role: 'user', content: `[[reply:${words}]] [[chunk-delay:20]] stream ${i}` }],
+        },
+      });
+      const events = response.status === 200 ? parseSse(response.text) : [];
+      const text = events
+        .filter((e) => e.data !== '[DONE]')
+        .map((e) => JSON.parse(e.data).choices?.[0]?.delta?.content ?? '')
+        .join('');
+      if (events.at(-1)?.data !== '[DONE]' || text !== words)
+        failures.push(`stream ${i}: ${response.status} ${response.text.slice(-200)}`);
+    };
+    // Six clients, each alternating JSON and streamed requests, until the restarts are over.
+    const clients = Array.from({ length: 6 }, async (_, client) => {
+      for (let i = 0; loading && i < 10_000; i++) {
+        const n = client * 10_000 + i;
+        await (i % 2 === 0 ? jsonRequest(n) : streamRequest(n)).catch((error: Error) =>
+          failures.push(`request ${n}: ${error.message} ${String((error.cause as Error)?.message ?? '')}`),
+        );
+        done++;
+      }
+    });
+    for (const index of [0, 1, 2]) {
+      const exit = await cluster.stopNode(index);
+      assert.deepEqual(exit, { code: 0, signal: null }, `node ${index} exits 0 after draining`);
+      await cluster.startNode(index);
+    }
+    // Some more traffic once every node is back, then the clients stop.
+    const target = done + 30;
+    while (done < target && failures.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    loading = false;
+    await Promise.all(clients);
+    assert.deepEqual(failures, [], `${failures.slice(0, 5).join('\n')}\nnginx error log:\n${cluster.nginxErrors()}`);
+    assert.ok(done > 50, `only ${done} requests were made`);
+  });
+
+  test('a key revoked through one node is refused by every node within one second, and its streams stop', async () => {
+    const created = await call(cluster.url, '/api/v1/keys', { body: { name: 'to revoke' } });
+    assert.equal(created.status, 201, created.text);
+    const key = created.body.key;
+    // Each node checks the key once (and keeps it in its cache).
+    for (const index of [0, 1, 2]) assert.equal((await call(node(index), '/api/v1/me', { auth: key })).status, 200);
+    // A slow stream with the key runs on node 2.
+    const words = Array.from({ length: 100 }, (_, i) => `w${i}`).join(' ');
+    const stream = await fetch(`${node(2)}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'mock/echo',
+        stream: true,
+        messages: [{ role: 'user', content: `[[reply:${words}]] [[chunk-delay:100]]` }],
+      }),
+    });
+    assert.equal(stream.status, 200);
+    const reader = stream.body!.getReader();
+    await reader.read();
+
+    const revoked = await call(node(0), `/api/v1/keys/${created.body.id}`, { method: 'DELETE' });
+    assert.equal(revoked.status, 200, revoked.text);
+    const deadline = performance.now() + 1000;
+    for (const index of [0, 1, 2]) {
+      for (;;) {
+        const status = (await call(node(index), '/api/v1/me', { auth: key })).status;
+        if (status === 401) break;
+        assert.equal(status, 200);
+        assert.ok(performance.now() < deadline, `node ${index} still accepts the key 1 s after its revocation`);
+      }
+    }
+    // The stream on node 2 ends long before its hundred words (ten seconds at this pace).
+    let text = '';
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    assert.ok(!text.includes('w99'), 'the stream was stopped');
+  });
+});
