@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
+import { localNginxConfig } from '../../deploy/nginx-config.ts';
 import { deleteRedisPrefix, uniquePrefix } from '../limits/helpers.ts';
 import { runCauserie, type CauserieProcess } from './platform.ts';
 import { createPostgresDatabase, redisUrl } from './server.ts';
@@ -20,52 +21,6 @@ export async function freePort(): Promise<number> {
   const { port } = probe.address() as { port: number };
   await new Promise((resolve) => probe.close(resolve));
   return port;
-}
-
-/**
- * The nginx configuration of a cluster: round-robin over the nodes, no stickiness, streams
- * unbuffered, kept-alive HTTP/1.1 to the nodes. Kept in step with deploy/nginx/causerie.conf
- * (the parts that matter here are the same; paths and ports are the test's).
- */
-export function nginxConfig(options: { dir: string; port: number; nodePorts: number[]; keepaliveSeconds: number }) {
-  const { dir } = options;
-  const asRoot = process.getuid?.() === 0;
-  return `${asRoot ? 'user root;\n' : ''}worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  upstream causerie {
-${options.nodePorts.map((port) => `    server 127.0.0.1:${port} max_fails=1 fail_timeout=1s;`).join('\n')}
-    keepalive 64;
-    keepalive_timeout ${options.keepaliveSeconds}s;
-  }
-  server {
-    listen 127.0.0.1:${options.port};
-    client_max_body_size 64m;
-    location / {
-      proxy_pass http://causerie;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header Last-Event-ID $http_last_event_id;
-      proxy_buffering off;
-      proxy_cache off;
-      proxy_read_timeout 1h;
-      proxy_send_timeout 1h;
-      proxy_next_upstream error timeout http_503;
-      proxy_next_upstream_tries 3;
-    }
-  }
-}
-`;
 }
 
 export interface ClusterNode {
@@ -141,7 +96,10 @@ export async function startCluster(options: { nodes?: number; env?: Record<strin
   await Promise.all(Array.from({ length: count - 1 }, (_, i) => launch(i + 1)));
 
   const nginxPort = await freePort();
-  writeFileSync(join(dir, 'nginx.conf'), nginxConfig({ dir, port: nginxPort, nodePorts: ports, keepaliveSeconds }));
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    localNginxConfig({ dir, port: nginxPort, nodePorts: ports, keepaliveSeconds }),
+  );
   const nginx = spawn(nginxPath, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
