@@ -86,7 +86,7 @@ describe('deploy/', () => {
       assert.ok(key, 'the first node printed the admin key');
       // Answered through nginx, by the nodes in turn: the same user from either.
       for (let i = 0; i < 4; i++) {
-        const me = await fetch(`${url}/api/v1/me`, { headers: { authorization: `Bearer ${key}` } });
+        const me: Response = await fetch(`${url}/api/v1/me`, { headers: { authorization: `Bearer ${key}` } });
         assert.equal(me.status, 200);
         assert.equal(((await me.json()) as { user: { username: string } }).user.username, 'admin');
       }
