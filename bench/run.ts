@@ -5,12 +5,14 @@
  *
  * Benchmarks measure; they never assert (tests do). Loopback only, every loop bounded.
  */
+import { runAuthBench } from './auth.bench.ts';
 import { runCompletionsBench } from './completions.bench.ts';
 import { runLimitsBench } from './limits.bench.ts';
 import { runPdfBench } from './pdf.bench.ts';
 import { runSearchBench } from './search.bench.ts';
 
 const benchmarks: Array<{ name: string; run: () => Promise<string[]> }> = [
+  { name: 'auth', run: () => runAuthBench() },
   { name: 'completions', run: () => runCompletionsBench() },
   { name: 'limits', run: () => runLimitsBench() },
   { name: 'pdf', run: () => runPdfBench() },
