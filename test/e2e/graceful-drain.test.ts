@@ -51,7 +51,7 @@ describe('graceful drain on SIGTERM', () => {
       assert.deepEqual(await server.exited, { code: 0, signal: null });
 
       // Started again on the same data: the stopped reply is there, as far as it went, cancelled.
-      restarted = runCauserie({ env });
+      restarted = runCauserie({ env: { ...env, CAUSERIE_SHUTDOWN_DELAY_MS: '0' } });
       const again = await restarted.url();
       const reply = await eventually(async () => {
         const response = await fetch(`${again}/api/v1/sessions/${sessionId}/history`, {
