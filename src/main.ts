@@ -116,8 +116,6 @@ export async function startServer(
     await services.streamRecovery.start();
     // Re-queues rows of another embedding model, then indexes in the background.
     await services.searchIndexer.start();
-    // In cluster mode, hear revocations before serving (a cached key must never miss one).
-    await services.events.ready?.();
     const pretty = config.logFormat === 'pretty' || (config.logFormat === 'auto' && process.stdout.isTTY === true);
     app = await buildApp({ services, logger: options.logger ?? logOptions(config.logLevel, pretty) });
     const warning = dataDirWarning(config);

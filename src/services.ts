@@ -68,7 +68,7 @@ export interface Services {
   apiKeys: ApiKeysService;
   auth: AuthService;
   /** Changes every process must hear at once (revocations, disabled accounts): in process, or Redis pub/sub. */
-  events: ClusterEvents & { ready?(timeoutMs?: number): Promise<void> };
+  events: ClusterEvents;
   /** The answers this process is generating (stopped on revocation, or at the end of a shutdown's grace). */
   running: RunningAnswers;
   /** The model registry: providers, their models, availability. */

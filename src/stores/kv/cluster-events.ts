@@ -105,7 +105,10 @@ export class RedisClusterEvents extends LocalClusterEvents {
     return this.subscribed && this.subscriber.status === 'ready';
   }
 
-  /** Resolves once subscribed (start-up waits for it, so a new node never misses an event it should act on). */
+  /**
+   * Resolves once subscribed (for tests). The server does not wait for it: until then its cache is
+   * not used, and a node that cannot reach Redis still starts (its /readyz says what is wrong).
+   */
   async ready(timeoutMs = 5000): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -155,7 +158,7 @@ export function createClusterEvents(options: {
   redisUrl?: string;
   prefix: string;
   warn?: (message: string) => void;
-}): ClusterEvents & { ready?(timeoutMs?: number): Promise<void> } {
+}): ClusterEvents {
   return options.redisUrl
     ? new RedisClusterEvents({ redisUrl: options.redisUrl, prefix: options.prefix, warn: options.warn })
     : new LocalClusterEvents();
