@@ -157,15 +157,20 @@ export async function startServer(
       app.lifecycle.draining = true;
       if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(delayMs, graceMs)));
       const graceLeft = Math.max(0, graceMs - (performance.now() - started));
+      let cut: NodeJS.Timeout | undefined;
       const graceOver = setTimeout(() => {
         app.lifecycle.stopping = true;
         const stopped = services.running.stopAll();
         if (stopped > 0) app.log.warn({ stopped }, 'grace period over: answers still running were stopped');
+        // Stopped answers end their responses at once; a connection still open a second later
+        // (a client that never finished sending its request) is cut.
+        cut = setTimeout(() => app.server.closeAllConnections(), 1000);
       }, graceLeft);
       try {
         await close();
       } finally {
         clearTimeout(graceOver);
+        clearTimeout(cut);
       }
     },
   };
