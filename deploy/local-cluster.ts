@@ -104,6 +104,7 @@ async function main() {
     CAUSERIE_FILES_DIR: filesDir,
     CAUSERIE_TOKEN_SECRET: process.env.CAUSERIE_TOKEN_SECRET ?? randomBytes(36).toString('base64'),
     CAUSERIE_SHUTDOWN_DELAY_MS: String(drainDelayMs),
+    CAUSERIE_TRUST_PROXY: '127.0.0.1',
     CAUSERIE_AUTO_PULL: process.env.CAUSERIE_AUTO_PULL ?? 'false',
   };
   const nodePorts = await Promise.all(Array.from({ length: count }, () => freePort()));

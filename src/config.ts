@@ -169,6 +169,26 @@ export const fields = {
     default: 20_000,
     parse: integer(0, 1_000_000),
   },
+  trustProxy: {
+    env: 'CAUSERIE_TRUST_PROXY',
+    description:
+      "Comma-separated addresses and CIDR ranges of the reverse proxies in front (e.g. 127.0.0.1,10.0.0.0/8): a request from one of them is taken to come from the client its X-Forwarded-For names (per-address throttles, logs); unset: every request's address is its connection's.",
+    default: undefined,
+    parse: (raw: string) => {
+      const entries = raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      for (const entry of entries) {
+        const [address, bits, extra] = entry.split('/');
+        const ip = isIP(address!);
+        const badBits = bits !== undefined && (!/^\d{1,3}$/.test(bits) || Number(bits) > (ip === 6 ? 128 : 32));
+        if (!ip || extra !== undefined || badBits)
+          throw new ConfigError(`has an entry that is neither an address nor a CIDR range: ${entry}`);
+      }
+      return entries.join(',');
+    },
+  },
   metricsToken: {
     env: 'CAUSERIE_METRICS_TOKEN',
     description:

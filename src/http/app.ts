@@ -58,6 +58,9 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
   const app = Fastify({
     logger,
     bodyLimit: services.config.bodyLimitBytes,
+    // Behind a reverse proxy the connection is the proxy's: its X-Forwarded-For names the client,
+    // believed only from the proxies listed (a client could send the header itself).
+    ...(services.config.trustProxy ? { trustProxy: services.config.trustProxy } : {}),
     // A client that sends its request slowly (a byte every few seconds) must not hold a connection
     // for ever: the whole request must arrive in time. Node checks at an interval, so keep it short.
     requestTimeout: services.config.requestTimeoutMs,

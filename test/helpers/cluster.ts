@@ -74,6 +74,7 @@ export async function startCluster(options: { nodes?: number; env?: Record<strin
     CAUSERIE_ADMIN_PASSWORD: 'admin-password-for-tests',
     CAUSERIE_TOKEN_SECRET: 'a-token-secret-shared-by-every-node-of-the-test',
     CAUSERIE_SHUTDOWN_DELAY_MS: '1500',
+    CAUSERIE_TRUST_PROXY: '127.0.0.1',
     CAUSERIE_SHUTDOWN_GRACE: '10',
     CAUSERIE_WRITES_PER_MINUTE: '100000',
     CAUSERIE_LOG_FORMAT: 'json',
