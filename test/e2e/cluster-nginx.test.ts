@@ -201,6 +201,48 @@ describe('three nodes behind nginx', () => {
     assert.ok(done > 50, `only ${done} requests were made`);
   });
 
+  /** Polls every node directly until `auth` is refused; fails if one still accepts it 1 s after the call. */
+  async function refusedEverywhereWithinOneSecond(auth: string, what: string) {
+    const deadline = performance.now() + 1000;
+    for (const index of [0, 1, 2]) {
+      for (;;) {
+        const status = (await call(node(index), '/api/v1/me', { auth })).status;
+        if (status === 401) break;
+        assert.equal(status, 200);
+        assert.ok(performance.now() < deadline, `node ${index} still accepts ${what} 1 s after the change`);
+      }
+    }
+  }
+
+  test('a disabled account and ended sign-ins are refused by every node within one second', async () => {
+    const password = 'a-password-of-the-test';
+    const user = await call(cluster.url, '/users', { body: { username: 'leaving', password } });
+    assert.equal(user.status, 201, user.text);
+    const key = (await call(cluster.url, '/api/v1/keys', { body: { user_id: user.body.id } })).body.key;
+    const signIn = async () => {
+      const response = await fetch(`${cluster.url}/oauth/token`, {
+        method: 'POST',
+        body: new URLSearchParams({ grant_type: 'password', username: 'leaving', password }),
+      });
+      return ((await response.json()) as { access_token: string }).access_token;
+    };
+    const token = await signIn();
+    // Every node checks both once (and keeps them in its cache).
+    for (const index of [0, 1, 2])
+      for (const auth of [key, token]) assert.equal((await call(node(index), '/api/v1/me', { auth })).status, 200);
+
+    assert.equal((await call(node(1), '/api/v1/me/sign-out-everywhere', { method: 'POST', auth: token })).status, 200);
+    await refusedEverywhereWithinOneSecond(token, 'the signed-out access token');
+    for (const index of [0, 1, 2]) assert.equal((await call(node(index), '/api/v1/me', { auth: key })).status, 200);
+
+    const disabled = await call(node(2), `/api/v1/users/${user.body.id}`, {
+      method: 'PATCH',
+      body: { disabled: true },
+    });
+    assert.equal(disabled.status, 200, disabled.text);
+    await refusedEverywhereWithinOneSecond(key, "the disabled account's key");
+  });
+
   test('a key revoked through one node is refused by every node within one second, and its streams stop', async () => {
     const created = await call(cluster.url, '/api/v1/keys', { body: { name: 'to revoke' } });
     assert.equal(created.status, 201, created.text);
@@ -224,15 +266,7 @@ describe('three nodes behind nginx', () => {
 
     const revoked = await call(node(0), `/api/v1/keys/${created.body.id}`, { method: 'DELETE' });
     assert.equal(revoked.status, 200, revoked.text);
-    const deadline = performance.now() + 1000;
-    for (const index of [0, 1, 2]) {
-      for (;;) {
-        const status = (await call(node(index), '/api/v1/me', { auth: key })).status;
-        if (status === 401) break;
-        assert.equal(status, 200);
-        assert.ok(performance.now() < deadline, `node ${index} still accepts the key 1 s after its revocation`);
-      }
-    }
+    await refusedEverywhereWithinOneSecond(key, 'the revoked key');
     // The stream on node 2 ends long before its hundred words (ten seconds at this pace).
     let text = '';
     for (;;) {
