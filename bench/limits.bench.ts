@@ -172,7 +172,7 @@ async function measureRequests(label: string, env: Record<string, string>, optio
 }
 
 /** admit + settle per call, one at a time, for a key under every kind of limit. */
-async function measureGate(label: string, gate: LimitsGate, calls: number): Promise<number> {
+async function measureGate(gate: LimitsGate, calls: number): Promise<number> {
   const actor = { userId: 1, role: 'user' as const, apiKeyId: 1 };
   const call = async () => {
     const admission = await gate.admit({
@@ -207,11 +207,11 @@ async function gateLines(options: Options): Promise<string> {
     }),
   };
   const gateOver = (counters: LimitCounters) => new CountersGate({ counters, resolver, clock: systemClock, prefix });
-  const none = await measureGate('none', unlimitedGate, options.gateCalls);
+  const none = await measureGate(unlimitedGate, options.gateCalls);
   const memory = new MemoryLimitCounters();
-  const inProcess = await measureGate('memory', gateOver(memory), options.gateCalls);
+  const inProcess = await measureGate(gateOver(memory), options.gateCalls);
   const redisCounters = new RedisLimitCounters(new Redis(redisUrl), { ownsConnection: true });
-  const redis = await measureGate('redis', gateOver(redisCounters), Math.max(500, Math.round(options.gateCalls / 10)));
+  const redis = await measureGate(gateOver(redisCounters), Math.max(500, Math.round(options.gateCalls / 10)));
   await redisCounters.close();
   return `limits  gate alone: admit+settle ${inProcess.toFixed(1)} µs in process, ${redis.toFixed(0)} µs in Redis (one call at a time), ${none.toFixed(2)} µs without limits`;
 }

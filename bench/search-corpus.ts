@@ -77,7 +77,11 @@ export function benchCorpus(seed: number, vocabularySize = 20_000): BenchCorpus 
     vector(dimensions) {
       const v = new Float32Array(dimensions);
       let norm = 0;
-      for (let i = 0; i < dimensions; i++) norm += (v[i] = random() * 2 - 1) ** 2;
+      for (let i = 0; i < dimensions; i++) {
+        const value = random() * 2 - 1;
+        v[i] = value;
+        norm += value ** 2;
+      }
       norm = Math.sqrt(norm);
       for (let i = 0; i < dimensions; i++) v[i] = v[i]! / norm;
       return v;

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
+import { type ConfigFile, registryProblem } from './config-file.ts';
+import { environmentProviders } from './domain/models/models.config.ts';
 
 /** One configuration field: where it comes from, its default, its rule, what it is for. */
 interface Field<T> {
@@ -644,7 +646,7 @@ type Settings = {
 export type Config = Readonly<
   Settings & {
     mode: 'embedded' | 'cluster';
-    file: Record<string, unknown>;
+    file: ConfigFile;
     /** Keys of the providers the config file declares, read from the variables their `api_key_env` names. */
     providerSecrets: Readonly<Record<string, string>>;
   }
@@ -665,6 +667,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     } catch (error) {
       throw new InvalidConfigError(`${fields.configFile.env}: cannot read ${filePath}: ${(error as Error).message}`);
     }
+    if (typeof file !== 'object' || file === null || Array.isArray(file))
+      throw new InvalidConfigError(`${fields.configFile.env} (${filePath}): the file must hold a JSON object`);
   }
   const settings: Record<string, unknown> = {};
   for (const [key, field] of Object.entries(fields) as [string, Field<unknown>][]) {
@@ -688,25 +692,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!settings.modelsDir) settings.modelsDir = join(String(settings.dataDir), 'models');
   if (!settings.filesDir) settings.filesDir = join(String(settings.dataDir), 'files');
   const mode = settings.databaseUrl ? 'cluster' : 'embedded';
-  return Object.freeze({ ...(settings as Settings), mode, file, providerSecrets: providerSecretsFrom(file, env) });
+  const problem = registryProblem(
+    file,
+    environmentProviders(settings as Settings).map((spec) => spec.id),
+  );
+  if (problem) throw new InvalidConfigError(`${fields.configFile.env} (${filePath}): ${problem}`);
+  return Object.freeze({
+    ...(settings as Settings),
+    mode,
+    file: file as ConfigFile,
+    providerSecrets: providerSecretsFrom(file as ConfigFile, env),
+  });
 }
 
 /**
  * Provider keys stay out of the config file: a provider there names the variable holding its key
  * (`"api_key_env": "GROQ_API_KEY"`), read here so nothing below main.ts touches process.env.
  */
-function providerSecretsFrom(file: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, string> {
-  const providers = file.providers;
+function providerSecretsFrom(file: ConfigFile, env: NodeJS.ProcessEnv): Record<string, string> {
   const secrets: Record<string, string> = {};
-  if (!providers || typeof providers !== 'object') return secrets;
-  for (const [name, spec] of Object.entries(providers as Record<string, Record<string, unknown>>)) {
-    if (spec && typeof spec === 'object' && ('api_key' in spec || 'apiKey' in spec)) {
-      throw new InvalidConfigError(
-        `providers.${name}: keys come from the environment only; use "api_key_env": "<VARIABLE>" instead of "api_key"`,
-      );
-    }
-    const variable = spec?.api_key_env;
-    if (typeof variable === 'string' && env[variable]) secrets[variable] = env[variable];
+  for (const spec of Object.values(file.providers ?? {})) {
+    const variable = spec.api_key_env;
+    if (variable && env[variable]) secrets[variable] = env[variable];
   }
   return Object.freeze(secrets);
 }

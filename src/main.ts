@@ -32,7 +32,7 @@ async function bootstrapAdmin(services: Services): Promise<((url: string) => str
   if ((await services.users.count()) > 0) return undefined;
   const { config } = services;
   const password = config.adminPassword ?? randomToken(18);
-  let admin;
+  let admin: Awaited<ReturnType<typeof services.users.create>>;
   try {
     admin = await services.users.create(
       { username: config.adminUsername, password, role: 'admin' },

@@ -10,8 +10,13 @@ import { UsersStore } from './domain/users/users.store.ts';
 import { SignupThrottle } from './domain/users/signup-throttle.ts';
 import { ModelsService } from './domain/models/models.service.ts';
 import { RemovedModelsStore } from './domain/models/models.store.ts';
+import { registrySpecs, type ModelSpec, type ProviderSpec } from './domain/models/models.config.ts';
+import { createMockProvider } from './providers/mock/mock-provider.ts';
+import { OpenAiCompatibleProvider } from './providers/openai-compatible/openai-compatible-provider.ts';
+import type { Provider } from './providers/provider.ts';
 import { createLocalProvider, listLocalModelFiles } from './providers/local/local-provider.ts';
 import { CompletionsService } from './domain/completions/completions.service.ts';
+import { fromProvider } from './domain/completions/provider-failures.ts';
 import { RunningAnswers } from './domain/completions/running-answers.ts';
 import { ConversationCompletions } from './domain/conversations/conversation-completions.ts';
 import { ConversationsService } from './domain/conversations/conversations.service.ts';
@@ -30,6 +35,9 @@ import { VisitorCounters } from './domain/public-agents/visitor-limits.ts';
 import { modelCatalogFrom } from './domain/conversations/model-catalog.ts';
 import { StreamRecovery } from './domain/conversations/stream-recovery.ts';
 import { createLimits } from './domain/limits/create-limits.ts';
+import { MemoryLimitCounters } from './stores/kv/memory-limit-counters.ts';
+import { RedisLimitCounters } from './stores/kv/redis-limit-counters.ts';
+import { openRedis } from './stores/kv/redis.ts';
 import type { LimitsService } from './domain/limits/limits.service.ts';
 import type { LimitsGate } from './domain/limits/limits.types.ts';
 import { PlansService } from './domain/plans/plans.service.ts';
@@ -57,7 +65,7 @@ import { IdempotencyKeys } from './domain/idempotency/idempotency-keys.ts';
 import { WebSearchEnricher } from './domain/web-search/web-search.enricher.ts';
 import { WebSearch } from './domain/web-search/web-search.service.ts';
 import { PrincipalCache } from './domain/auth/principal-cache.ts';
-import { createClusterEvents, type ClusterEvents } from './stores/kv/cluster-events.ts';
+import { LocalClusterEvents, RedisClusterEvents, type ClusterEvents } from './stores/kv/cluster-events.ts';
 
 /** Every domain service, built once from the stores and the config and passed down explicitly. */
 export interface Services {
@@ -131,7 +139,15 @@ export function createServices(options: {
     if (!['silent', 'fatal', 'error'].includes(config.logLevel))
       process.stderr.write(`${JSON.stringify({ level: 40, time: clock.now(), msg: message })}\n`);
   };
-  const events = createClusterEvents({ redisUrl: config.redisUrl, prefix: config.redisPrefix, warn });
+  // Connection trouble is reported once, by the publishing connection's handler.
+  const events: ClusterEvents = config.redisUrl
+    ? new RedisClusterEvents({
+        publisher: openRedis(config.redisUrl, warn),
+        subscriber: openRedis(config.redisUrl),
+        prefix: config.redisPrefix,
+        warn,
+      })
+    : new LocalClusterEvents();
   const principals = new PrincipalCache({
     maxEntries: config.authCacheSize,
     ttlMs: config.authCacheSeconds * 1000,
@@ -153,15 +169,23 @@ export function createServices(options: {
     onRevoked: (keyIds) => events.publish({ type: 'keys-revoked', keyIds }),
     onChanged: (keyIds) => events.publish({ type: 'keys-changed', keyIds }),
   });
-  const local = {
-    provider: createLocalProvider({
-      modelsDir: config.modelsDir,
-      threads: config.localThreads,
-      logger: { info: () => {}, warn: (_data, message) => warn(`local: ${message}`) },
-    }),
-    listFiles: () => listLocalModelFiles(config.modelsDir),
-  };
-  const models = new ModelsService({ config, store: new RemovedModelsStore(sql.db), clock, warn, local });
+  const localProvider = createLocalProvider({
+    modelsDir: config.modelsDir,
+    threads: config.localThreads,
+    logger: { info: () => {}, warn: (_data, message) => warn(`local: ${message}`) },
+  });
+  const models = new ModelsService({
+    ...modelProviders(config, [localProvider]),
+    localProviderId: localProvider.id,
+    listLocalFiles: () => listLocalModelFiles(config.modelsDir),
+    store: new RemovedModelsStore(sql.db),
+    clock,
+    warn,
+  });
+  const modelsRefresh =
+    config.modelsRefreshSeconds > 0
+      ? setInterval(() => void models.refresh(), config.modelsRefreshSeconds * 1000).unref()
+      : undefined;
   const conversationsStore = new ConversationsStore(sql.db);
   const modelCatalog = modelCatalogFrom(models, config.defaultModel);
   const searchStore = new SearchStore(sql.db, sql.dialect);
@@ -179,8 +203,9 @@ export function createServices(options: {
   const usageStore = new UsageStore(sql.db);
   const searchRecords = new SearchRecordsStore(sql.db);
   const limits = createLimits({
-    warn,
-    redisUrl: config.redisUrl,
+    counters: config.redisUrl
+      ? new RedisLimitCounters(openRedis(config.redisUrl, warn), { ownsConnection: true })
+      : new MemoryLimitCounters(),
     redisPrefix: config.redisPrefix,
     defaultPlan: config.defaultPlan,
     clock,
@@ -269,6 +294,7 @@ export function createServices(options: {
     results: config.searchResults,
     pages: config.webPages,
     contextWindow: (model) => modelCatalog.contextWindow(model),
+    tokenCounter: (model) => modelCatalog.tokenCounter(model),
     admission: limits.gate,
     usage: searchRecords,
     clock,
@@ -402,12 +428,45 @@ export function createServices(options: {
       closed = true;
       clearTimeout(sweepTimer);
       clearInterval(sweepTimer);
+      clearInterval(modelsRefresh);
       await models.close();
       await events.close();
       await limits.close();
       await sql.close();
     },
   };
+}
+
+/**
+ * The model providers the configuration declares, built once: an OpenAI-compatible adapter per
+ * provider that has its key, the in-process mock when enabled, then `extra` (the local engine, or
+ * a test's own). Providers whose key variable is unset stay in `specs`, so the registry can say why.
+ */
+export function modelProviders(
+  config: Config,
+  extra: Provider[] = [],
+): { specs: ProviderSpec[]; mapped: ModelSpec[]; providers: Provider[] } {
+  const { providers: specs, models: mapped } = registrySpecs(config);
+  const timeouts = {
+    connectMs: config.providerConnectTimeoutMs,
+    firstByteMs: config.providerFirstByteTimeoutMs,
+    idleMs: config.providerIdleTimeoutMs,
+  };
+  const providers: Provider[] = specs
+    .filter((spec) => !spec.keyMissing)
+    .map((spec) => new OpenAiCompatibleProvider({ ...spec, timeouts, retries: config.providerRetries }));
+  if (config.mockProvider) {
+    providers.push(createMockProvider({ timeouts }));
+    specs.push({
+      id: 'mock',
+      kind: 'mock',
+      baseUrl: 'in-process',
+      streamUsage: true,
+      seedField: 'seed',
+      discover: true,
+    });
+  }
+  return { specs, mapped, providers: [...providers, ...extra] };
 }
 
 /**
@@ -420,7 +479,9 @@ function registryEmbedder(models: ModelsService, model: string): Embedder {
     async embed(texts, options) {
       const { entry, provider } = await models.resolve(model);
       if (!provider.embed) throw invalid('CAUSERIE_EMBEDDING_MODEL', `${entry.id} does not compute embeddings`);
-      const { embeddings } = await provider.embed(texts, entry.upstream, options);
+      const { embeddings } = await provider.embed(texts, entry.upstream, options).catch((error: unknown) => {
+        throw fromProvider(error);
+      });
       if (embeddings.length !== texts.length)
         throw new AppError(
           'upstream_error',

@@ -4,6 +4,7 @@ import {
   DownloadError,
   downloadModel,
   formatMegabytes,
+  type ModelSource,
   ModelUriError,
   resolveModelSource,
   UnreachableError,
@@ -83,7 +84,7 @@ export async function pullModel(options: {
     terminal.stderr.write(`causerie: ${message}\n`);
     return 1;
   };
-  let source;
+  let source: ModelSource;
   try {
     source = resolveModelSource(uri);
   } catch (error) {

@@ -29,15 +29,28 @@ export const errorCodes = {
       'The uploaded file is of an accepted type but cannot be used: encrypted, damaged, without text, or too slow to read.',
   },
   headers_too_large: { status: 431, description: 'The request headers are larger than the server accepts.' },
+  provider_rejected: {
+    status: 400,
+    description:
+      "The model provider refused the request (a setting it does not support, a prompt too long, an unknown model); the message gives the provider's reason.",
+  },
   rate_limited: {
     status: 429,
-    description: 'A rate limit, quota or budget is exhausted; Retry-After says when to retry.',
+    description: 'A rate limit, quota or budget of this server is exhausted; Retry-After says when to retry.',
+  },
+  provider_rate_limited: {
+    status: 429,
+    description:
+      "The model provider is rate limiting this server's requests (not your quota here); Retry-After is the provider's, when it sent one.",
   },
   internal_error: {
     status: 500,
     description: 'Something failed inside Causerie; the request id helps find it in the logs.',
   },
-  upstream_error: { status: 502, description: 'The model provider failed or rejected the request.' },
+  upstream_error: {
+    status: 502,
+    description: "The model provider failed, could not be reached, or refused this server's key.",
+  },
   shutting_down: {
     status: 503,
     description: 'This server is shutting down; retry (on another node, behind a load balancer).',

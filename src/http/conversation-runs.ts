@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ConversationRun } from '../domain/conversations/conversation-completions.ts';
 import type { Message } from '../domain/conversations/conversations.types.ts';
+import { readAnswer } from '../domain/completions/collect.ts';
 import { AppError } from '../domain/errors.ts';
 import type { FinishReason } from '../providers/provider.ts';
 import { SseStream } from './sse.ts';
@@ -8,12 +9,7 @@ import { renderError } from './errors.ts';
 
 /** A reply collected whole, for the surfaces' non-streaming answers. */
 export async function collectReply(run: ConversationRun): Promise<{ message: Message; finishReason: FinishReason }> {
-  let error: AppError | undefined;
-  let finishReason: FinishReason = 'stop';
-  for await (const event of run.events) {
-    if (event.type === 'error') error = event.error;
-    else if (event.type === 'finish') finishReason = event.reason;
-  }
+  const { error, finishReason } = await readAnswer(run.events);
   const message = await run.done;
   // Nothing was sent yet, so a failure can still be a proper HTTP error; the partial text is kept in the history.
   if (error) throw error;

@@ -1,10 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { App } from './app.ts';
-
-const require = createRequire(import.meta.url);
 
 interface OpenApiDocument {
   paths?: Record<string, Record<string, unknown>>;
@@ -53,9 +50,12 @@ const redocPolicy = [
   "frame-ancestors 'self'",
 ].join('; ');
 
-/** Redoc's bundle, with its one remote asset (the menu footer's logo) swapped for an empty inline image. */
+/**
+ * Redoc's self-contained browser bundle, kept in the repository (the npm package would bring a hundred packages
+ * for this one file), with its one remote asset (the menu footer's logo) swapped for an empty inline image.
+ */
 async function readRedocBundle(): Promise<string> {
-  const bundle = await readFile(require.resolve('redoc/bundles/redoc.standalone.js'), 'utf8');
+  const bundle = await readFile(new URL('../web/vendor/redoc/redoc.standalone.js', import.meta.url), 'utf8');
   return bundle.replaceAll(
     'https://cdn.redoc.ly/redoc/logo-mini.svg',
     "data:image/svg+xml,<svg xmlns='http://www.w3.org/2000/svg'/>",
@@ -63,8 +63,8 @@ async function readRedocBundle(): Promise<string> {
 }
 
 /**
- * The OpenAPI document is generated from the route schemas. Swagger UI and Redoc are served from
- * node_modules, never from a CDN, so the docs work on a machine without internet.
+ * The OpenAPI document is generated from the route schemas. Swagger UI and Redoc are served by
+ * this server, never from a CDN, so the docs work on a machine without internet.
  */
 export async function registerDocs(app: App) {
   await app.register(swagger, {

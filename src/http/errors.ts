@@ -24,6 +24,8 @@ const openAiTypes: Partial<Record<ErrorCode, string>> = {
   forbidden: 'permission_error',
   not_found: 'not_found_error',
   rate_limited: 'rate_limit_error',
+  provider_rate_limited: 'rate_limit_error',
+  provider_rejected: 'invalid_request_error',
   payload_too_large: 'invalid_request_error',
 };
 

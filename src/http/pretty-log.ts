@@ -11,7 +11,16 @@ const shown = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'reqId', 'req'
 
 /** Formats one pino JSON line; a line that is not JSON is returned as it is. */
 export function prettyLine(line: string, colour = false): string {
-  let entry: Record<string, any>;
+  let entry: {
+    level: number;
+    time?: number;
+    msg?: unknown;
+    reqId?: string;
+    req?: { method: string; url: string };
+    res?: { statusCode: number };
+    responseTime?: unknown;
+    err?: { stack?: string };
+  } & Record<string, unknown>;
   try {
     entry = JSON.parse(line);
   } catch {

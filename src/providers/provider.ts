@@ -1,4 +1,5 @@
 import type { AppError } from '../domain/errors.ts';
+import type { ProviderError } from './provider-error.ts';
 
 /** A message in the normalized chat request every adapter receives. */
 export interface ChatMessage {
@@ -70,23 +71,28 @@ export interface Usage {
 
 export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'cancelled' | 'error';
 
-/** The normalized event stream every adapter yields. Errors after the first byte travel as events. */
-export type StreamEvent =
+/** What an answer is made of, whoever produced it. */
+type AnswerEvent =
   | { type: 'text-delta'; text: string }
   | { type: 'tool-call-delta'; index: number; id?: string; name?: string; arguments?: string }
   | { type: 'usage'; usage: Usage }
-  | { type: 'finish'; reason: FinishReason }
-  | { type: 'error'; error: AppError };
+  | { type: 'finish'; reason: FinishReason };
+
+/** The normalized event stream every adapter yields. Errors after the first byte travel as events. */
+export type ProviderStreamEvent = AnswerEvent | { type: 'error'; error: ProviderError };
+
+/** The same stream as the completions service passes it on, a provider's failure mapped to the caller's error. */
+export type StreamEvent = AnswerEvent | { type: 'error'; error: AppError };
 
 /**
  * A model provider. stream() resolves once the upstream has accepted the request (so errors before
- * the first byte are thrown as AppError and can become a proper HTTP status), then yields events.
+ * the first byte are thrown as ProviderError and can become a proper HTTP status), then yields events.
  * Aborting the signal stops the upstream request or the local generation at once.
  */
 export interface Provider {
   readonly id: string;
   readonly kind: 'openai-compatible' | 'local' | 'mock';
-  stream(request: ChatRequest, options: { signal: AbortSignal }): Promise<AsyncIterable<StreamEvent>>;
+  stream(request: ChatRequest, options: { signal: AbortSignal }): Promise<AsyncIterable<ProviderStreamEvent>>;
   embed?(
     input: string[],
     model: string,

@@ -6,16 +6,16 @@
  * reach it), streams answers, and keeps the conversation across reloads until the token expires.
  */
 (() => {
-  var script = document.currentScript;
-  if (!script || !script.src) return;
-  var server = new URL(script.src).origin;
-  var publicKey = script.getAttribute('data-public-key') || '';
-  var agent = script.getAttribute('data-agent') || '';
-  var title = script.getAttribute('data-title') || 'Chat';
-  var storageKey = 'causerie-widget:' + server + ':' + agent;
-  var base = server + '/v1/chat/conversation/public/';
+  const script = document.currentScript;
+  if (!script?.src) return;
+  const server = new URL(script.src).origin;
+  const publicKey = script.getAttribute('data-public-key') || '';
+  const agent = script.getAttribute('data-agent') || '';
+  const title = script.getAttribute('data-title') || 'Chat';
+  const storageKey = `causerie-widget:${server}:${agent}`;
+  const base = `${server}/v1/chat/conversation/public/`;
 
-  var css =
+  const css =
     ':host{all:initial;position:fixed;right:20px;bottom:20px;z-index:2147483000}' +
     // Styles the page puts on the host element (even !important) are inherited; this wrapper resets them.
     '.root{font:15px/1.4 system-ui,sans-serif;color:#1d1d1f;text-align:left}' +
@@ -34,9 +34,9 @@
     'textarea{flex:1;resize:none;font:inherit;padding:7px;border:1px solid #c8c8d0;border-radius:8px;height:38px}' +
     '.send{border:0;border-radius:8px;background:#2747d6;color:#fff;padding:0 14px}.send:disabled{opacity:.5;cursor:default}';
 
-  var host = document.createElement('div');
+  const host = document.createElement('div');
   host.setAttribute('data-causerie-widget', '');
-  var root = host.attachShadow({ mode: 'open' });
+  const root = host.attachShadow({ mode: 'open' });
   root.innerHTML =
     '<style>' +
     css +
@@ -49,27 +49,27 @@
     '<button type="submit" class="send">Send</button></form></div>' +
     '<button type="button" class="launcher" aria-label="Open chat" aria-expanded="false" aria-controls="panel">' +
     '<svg width="26" height="26" viewBox="0 0 24 24" aria-hidden="true"><path fill="currentColor" d="M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z"/></svg></button></div>';
-  var $ = (selector) => root.querySelector(selector);
-  var panel = $('.panel'),
+  const $ = (selector) => root.querySelector(selector);
+  const panel = $('.panel'),
     launcher = $('.launcher'),
     log = $('.log'),
     status = $('.status');
-  var input = $('textarea'),
+  const input = $('textarea'),
     send = $('.send'),
     form = $('form');
   panel.setAttribute('aria-label', title);
   $('.title').textContent = title;
 
-  var session = null; // { token, expires_at }
-  var loaded = false;
-  var busy = false;
+  let session = null; // { token, expires_at }
+  let loaded = false;
+  let busy = false;
 
   function say(text) {
     status.textContent = text || '';
   }
   function bubble(role, text) {
-    var item = document.createElement('li');
-    item.className = 'msg ' + role;
+    const item = document.createElement('li');
+    item.className = `msg ${role}`;
     item.textContent = text;
     log.appendChild(item);
     log.scrollTop = log.scrollHeight;
@@ -80,34 +80,34 @@
     try {
       if (value) localStorage.setItem(storageKey, JSON.stringify(value));
       else localStorage.removeItem(storageKey);
-    } catch (e) {}
+    } catch {}
   }
   function stored() {
     try {
-      var value = JSON.parse(localStorage.getItem(storageKey) || 'null');
-      if (value && value.token && Date.parse(value.expires_at) > Date.now()) return value;
-    } catch (e) {}
+      const value = JSON.parse(localStorage.getItem(storageKey) || 'null');
+      if (value?.token && Date.parse(value.expires_at) > Date.now()) return value;
+    } catch {}
     return null;
   }
   function problem(response, body) {
     if (response.status === 429) {
-      var wait = response.headers.get('retry-after');
+      const wait = response.headers.get('retry-after');
       return (
         'You are sending messages too quickly. Please wait' +
-        (wait ? ' ' + wait + ' seconds' : ' a moment') +
+        (wait ? ` ${wait} seconds` : ' a moment') +
         ' and try again.'
       );
     }
     if (response.status === 403 || response.status === 404)
       return 'This conversation has ended. Send your message again to start a new one.';
-    return (body && body.detail) || 'Something went wrong. Please try again.';
+    return body?.detail || 'Something went wrong. Please try again.';
   }
 
   /** A client token: the stored one (and its messages), or a new conversation. */
   async function start() {
-    var kept = stored();
+    const kept = stored();
     if (kept) {
-      var response = await fetch(base + 'messages/' + encodeURIComponent(kept.token));
+      const response = await fetch(`${base}messages/${encodeURIComponent(kept.token)}`);
       if (response.ok) {
         session = kept;
         log.textContent = '';
@@ -118,11 +118,11 @@
       }
       remember(null);
     }
-    var minted = await fetch(base + 'message/token/' + encodeURIComponent(agent), {
-      headers: { Authorization: 'Bearer ' + publicKey },
+    const minted = await fetch(`${base}message/token/${encodeURIComponent(agent)}`, {
+      headers: { Authorization: `Bearer ${publicKey}` },
     });
     if (!minted.ok) throw new Error('This chat is not available on this page.');
-    var body = await minted.json();
+    const body = await minted.json();
     remember({ token: body.token, expires_at: body.expires_at });
   }
 
@@ -141,17 +141,17 @@
 
   /** Reads a Server-Sent Events body, calling onData with each event's data. */
   async function readEvents(response, onData) {
-    var reader = response.body.getReader();
-    var decoder = new TextDecoder();
-    var buffer = '';
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = '';
     for (;;) {
-      var chunk = await reader.read();
+      const chunk = await reader.read();
       if (chunk.done) break;
       buffer += decoder.decode(chunk.value, { stream: true });
-      var events = buffer.split(/\r?\n\r?\n/);
+      const events = buffer.split(/\r?\n\r?\n/);
       buffer = events.pop();
       events.forEach((event) => {
-        var data = event
+        const data = event
           .split(/\r?\n/)
           .filter((l) => l.indexOf('data:') === 0)
           .map((l) => l.slice(5).replace(/^ /, ''))
@@ -170,28 +170,28 @@
       if (!(await ensure())) return;
       bubble('user', text);
       input.value = '';
-      var response = await fetch(base + 'message', {
+      const response = await fetch(`${base}message`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify({ client_token: session.token, message: text, stream: true }),
       });
       if (!response.ok) {
-        var body = await response.json().catch(() => null);
+        const body = await response.json().catch(() => null);
         if (response.status === 403 || response.status === 404) remember(null);
         say(problem(response, body));
         return;
       }
-      var answer = bubble('assistant', '');
+      const answer = bubble('assistant', '');
       answer.setAttribute('aria-busy', 'true');
       await readEvents(response, (data, failed) => {
         if (data === '[DONE]') return;
-        var event = JSON.parse(data);
+        const event = JSON.parse(data);
         if (failed) say('The answer was interrupted. Please try again.');
         else if (event.type === 'delta') answer.textContent += event.content;
         log.scrollTop = log.scrollHeight;
       });
       answer.removeAttribute('aria-busy');
-    } catch (error) {
+    } catch {
       say('The chat server cannot be reached. Check your connection and try again.');
     } finally {
       busy = false;

@@ -52,7 +52,7 @@ describe('pages and API docs in a real browser (chromium)', () => {
         'mock',
         'available',
       ]);
-      for (const model of await server.services.models.summaries())
+      for (const model of await server.services.models.list())
         assert.equal(await rows.filter({ hasText: model.id }).count(), 1, model.id);
       for (const href of ['/api/v1/docs', '/api/v1/redoc', '/api/v1/openapi.json', '/about']) {
         assert.ok((await page.locator(`a[href="${href}"]`).count()) >= 1, href);

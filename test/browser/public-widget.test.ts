@@ -13,6 +13,7 @@ import {
   type PublicServer,
   type PublishedAgent,
 } from '../e2e/public-agents-helpers.ts';
+import type { WireSession } from '../helpers/wire.ts';
 
 /** A site owner's page on its own loopback origin, embedding the widget exactly as the docs say. */
 async function startSite(snippet: (variant: string) => string): Promise<{ origin: string; close(): Promise<void> }> {
@@ -106,7 +107,8 @@ describe('the public agent widget in a real browser (chromium)', () => {
       // Every state the answers' text goes through, as the visitor would see it.
       await page.evaluate(() => {
         const log = document.querySelector('[data-causerie-widget]')!.shadowRoot!.querySelector('.log')!;
-        const seen: string[] = ((window as any).seenAnswers = []);
+        const seen: string[] = [];
+        (window as Window & { seenAnswers?: string[] }).seenAnswers = seen;
         new MutationObserver(() => {
           const last = log.querySelector('li.assistant:last-of-type');
           if (last && last.textContent !== seen.at(-1)) seen.push(last.textContent ?? '');
@@ -133,7 +135,9 @@ describe('the public agent widget in a real browser (chromium)', () => {
       }
       assert.deepEqual(await dialog.locator('li.assistant').allTextContents(), answers);
       // Streamed: the visitor saw each answer grow, not appear whole.
-      const seen: string[] = await page.evaluate(() => (window as any).seenAnswers);
+      const seen: string[] = await page.evaluate(
+        () => (window as Window & { seenAnswers?: string[] }).seenAnswers ?? [],
+      );
       for (const answer of answers) {
         assert.ok(
           seen.some((text) => text.length > 0 && text.length < answer.length && answer.startsWith(text)),
@@ -174,7 +178,7 @@ describe('the public agent widget in a real browser (chromium)', () => {
       ]);
       // Still one conversation for this visitor: the owner sees one public conversation.
       const sessions = (await server.api('/api/v1/sessions', { auth: published.owner.basic })).body.filter(
-        (s: any) => s.metadata.public,
+        (s: WireSession) => s.metadata.public,
       );
       assert.equal(sessions.length, 1);
       assert.deepEqual(external, []);

@@ -10,6 +10,7 @@ import { UsageStore } from '../../src/domain/usage/usage.store.ts';
 import type { CompletionInput } from '../../src/domain/completions/completions.types.ts';
 import { AppError } from '../../src/domain/errors.ts';
 import type { LimitRequest, LimitsGate } from '../../src/domain/limits/limits.types.ts';
+import { modelProviders } from '../../src/services.ts';
 import { ModelsService } from '../../src/domain/models/models.service.ts';
 import { RemovedModelsStore } from '../../src/domain/models/models.store.ts';
 import { startScriptedUpstream, type ScriptedUpstream } from '../../src/providers/mock/scripted-upstream.ts';
@@ -98,7 +99,12 @@ for (const dialect of dialects) {
         .returning('id')
         .executeTakeFirstOrThrow();
       userId = user.id;
-      models = new ModelsService({ config, store: new RemovedModelsStore(sql.db), clock });
+      models = new ModelsService({
+        ...modelProviders(config),
+        listLocalFiles: async () => [],
+        store: new RemovedModelsStore(sql.db),
+        clock,
+      });
       gate = new RecordingGate();
       service = new CompletionsService({
         models,
@@ -211,10 +217,9 @@ for (const dialect of dialects) {
       const before = upstream.chatRequests().length;
       const prompt = 'hello there, this prompt is not free [[delay:5000]]';
       const started = service.start(actor(), input(prompt), { signal: controller.signal });
-      await eventually(
-        async () => upstream.chatRequests().length > before || undefined,
-        'the upstream to receive the request',
-      );
+      await eventually(async () => upstream.chatRequests().length > before || undefined, {
+        what: 'the upstream to receive the request',
+      });
       controller.abort();
       await assert.rejects(started);
       const row = (await rows()).at(-1)!;
@@ -247,7 +252,7 @@ for (const dialect of dialects) {
 }
 
 test('the token estimate counts characters outside ASCII one token each', async () => {
-  const { estimateTextTokens } = await import('../../src/domain/completions/usage-meter.ts');
+  const { estimateTextTokens } = await import('../../src/domain/completions/token-budget.ts');
   assert.equal(estimateTextTokens('abcdefgh'), 2);
   assert.equal(estimateTextTokens('你好世界'), 4, 'four Chinese characters are at least four tokens, not one');
   assert.equal(estimateTextTokens('café'), 2, 'three ASCII letters (3/4) and one accented (1), rounded up');

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { Redis } from 'ioredis';
 import type { Principal } from '../../src/domain/auth/auth.service.ts';
 import { PrincipalCache } from '../../src/domain/auth/principal-cache.ts';
 import { RedisClusterEvents, type ClusterEvent } from '../../src/stores/kv/cluster-events.ts';
@@ -110,9 +111,11 @@ describe('principal cache', () => {
 describe('cluster events over Redis', () => {
   test('reach every process sharing the prefix once, and no other prefix', async () => {
     const prefix = uniquePrefix();
-    const a = new RedisClusterEvents({ redisUrl, prefix });
-    const b = new RedisClusterEvents({ redisUrl, prefix });
-    const stranger = new RedisClusterEvents({ redisUrl, prefix: uniquePrefix() });
+    const open = (prefix: string) =>
+      new RedisClusterEvents({ publisher: new Redis(redisUrl), subscriber: new Redis(redisUrl), prefix });
+    const a = open(prefix);
+    const b = open(prefix);
+    const stranger = open(uniquePrefix());
     try {
       await Promise.all([a.ready(), b.ready(), stranger.ready()]);
       const seen = { a: [] as ClusterEvent[], b: [] as ClusterEvent[], stranger: [] as ClusterEvent[] };

@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import type { Agent } from '../../src/domain/agents/agents.types.ts';
 import { ProviderAgentSync } from '../../src/domain/agents/provider-agents.ts';
 import { AppError } from '../../src/domain/errors.ts';
+import { ProviderError } from '../../src/providers/provider-error.ts';
 import type { Provider, ProviderAgentDefinition } from '../../src/providers/provider.ts';
 
 /** A provider keeping agents in memory, and one without agents. */
@@ -17,13 +18,16 @@ function providers() {
     agents: {
       async create(definition: ProviderAgentDefinition) {
         calls.push(['create', undefined, definition]);
-        if (failCreate) throw new AppError('upstream_error', 'Provider "mistral" failed (upstream 500): boom');
+        if (failCreate)
+          throw new ProviderError('mistral', 'failed', 'Provider "mistral" failed (upstream 500): boom', {
+            status: 500,
+          });
         return { id: `ag_${++next}` };
       },
       async update(id: string, definition: ProviderAgentDefinition) {
         calls.push(['update', id, definition]);
         if (id === 'ag_gone')
-          throw new AppError('upstream_error', 'Provider "mistral" answered 404 (unknown model or path?): not found');
+          throw new ProviderError('mistral', 'rejected', 'Provider "mistral" answered 404: not found', { status: 404 });
       },
       async remove(id: string) {
         calls.push(['remove', id, undefined]);

@@ -11,6 +11,7 @@ import {
 } from '../../src/domain/public-agents/public-agents.types.ts';
 import { VisitorCounters } from '../../src/domain/public-agents/visitor-limits.ts';
 import { ManualClock } from '../helpers/server.ts';
+import type { Json } from '../helpers/wire.ts';
 
 describe('public agents: keys, tokens, visitors, origins', () => {
   test('public keys and client tokens are random and recognisable', () => {
@@ -61,7 +62,7 @@ describe('public agents: keys, tokens, visitors, origins', () => {
     // 100 of 100 tokens used: the next message is refused, for the tokens.
     await assert.rejects(
       visitors.message(1, 'v', 7, limits, 60_000),
-      (error: any) => error.code === 'rate_limited' && /tokens/.test(error.message),
+      (error: Json) => error.code === 'rate_limited' && /tokens/.test(error.message),
     );
     await first.settle(0); // settling twice changes nothing
     const other = await visitors.message(1, 'w', 7, limits, 60_000);

@@ -4,6 +4,7 @@ import { createKey, signUp } from '../helpers/platform.ts';
 import { startScriptedUpstream } from '../../src/providers/mock/scripted-upstream.ts';
 import { dialects, startTestServer, type TestServer } from '../helpers/server.ts';
 import { sse, writeModelsConfig, type ChatServer } from './conversations-helpers.ts';
+import type { Json } from '../helpers/wire.ts';
 
 const mistralKey = 'mistral-secret-key-for-tests';
 
@@ -17,7 +18,7 @@ for (const dialect of dialects) {
     let chat: ChatServer;
     let server: TestServer;
     let key: string;
-    let agent: any;
+    let agent: Json;
     const logged: string[] = [];
     const write = process.stderr.write.bind(process.stderr);
 

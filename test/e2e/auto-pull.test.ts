@@ -64,10 +64,13 @@ describe('first start with nothing configured: the default local model downloads
     const files = await startFileServer(gguf, 'held');
     const server = await start(files.url);
     try {
-      const downloading = await eventually(async () => {
-        const model = await modelView(server);
-        return model?.status === 'downloading' && model.progress > 0 ? model : undefined;
-      }, 'the download to be under way');
+      const downloading = await eventually(
+        async () => {
+          const model = await modelView(server);
+          return model?.status === 'downloading' && model.progress > 0 ? model : undefined;
+        },
+        { what: 'the download to be under way' },
+      );
       assert.equal(downloading.available, false);
       assert.ok(downloading.progress > 0 && downloading.progress < 1, String(downloading.progress));
       files.release();
@@ -76,8 +79,7 @@ describe('first start with nothing configured: the default local model downloads
           const model = await modelView(server);
           return model?.status === 'available' ? model : undefined;
         },
-        'the model to be available',
-        30_000,
+        { what: 'the model to be available', timeoutMs: 30_000 },
       ).catch(async (error) => {
         throw new Error(`${error.message}: ${JSON.stringify(await modelView(server))}`);
       });
@@ -103,10 +105,13 @@ describe('first start with nothing configured: the default local model downloads
     const files = await startFileServer(gguf, 'missing');
     const server = await start(files.url);
     try {
-      const failed = await eventually(async () => {
-        const model = await modelView(server);
-        return model?.status === 'not_downloaded' && /download failed/.test(model.reason) ? model : undefined;
-      }, 'the failure to show');
+      const failed = await eventually(
+        async () => {
+          const model = await modelView(server);
+          return model?.status === 'not_downloaded' && /download failed/.test(model.reason) ? model : undefined;
+        },
+        { what: 'the failure to show' },
+      );
       assert.match(failed.reason, /404/);
       assert.match(failed.reason, /npm run models:pull/);
       assert.equal((await server.api('/healthz')).status, 200);

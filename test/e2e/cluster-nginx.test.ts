@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startCluster, type Cluster } from '../helpers/cluster.ts';
+import type { Json, WireMessage } from '../helpers/wire.ts';
 import { parseSse } from './conversations-helpers.ts';
 
 /**
@@ -32,7 +33,7 @@ describe('three nodes behind nginx', () => {
       body: options.body === undefined ? undefined : JSON.stringify(options.body),
     });
     const text = await response.text();
-    let body: any = text;
+    let body: Json = text;
     try {
       body = JSON.parse(text);
     } catch {}
@@ -70,7 +71,7 @@ describe('three nodes behind nginx', () => {
     for (const index of [0, 1, 2]) {
       const history = await call(node(index), `/api/v1/sessions/${session.body.id}/history`);
       assert.deepEqual(
-        history.body.map((m: any) => [m.role, m.content, m.status]),
+        history.body.map((m: WireMessage) => [m.role, m.content, m.status]),
         [
           ['user', 'native hello', 'complete'],
           ['assistant', 'native hello', 'complete'],
@@ -96,7 +97,7 @@ describe('three nodes behind nginx', () => {
     for (const index of [0, 1, 2]) {
       const messages = await call(node(index), `/conversations/${id}/messages`);
       assert.deepEqual(
-        messages.body.map((m: any) => [m.role, m.content]),
+        messages.body.map((m: WireMessage) => [m.role, m.content]),
         expected,
         `node ${index}`,
       );
@@ -115,9 +116,9 @@ describe('three nodes behind nginx', () => {
     assert.equal(parseSse(second.text).at(-1)?.data, '[DONE]');
     for (const index of [0, 1, 2]) {
       const history = await call(node(index), '/v1/chat/history?page_size=100');
-      const listed = history.body.sessions.find((s: any) => s.id === sessionId);
+      const listed = history.body.sessions.find((s: Json) => s.id === sessionId);
       assert.deepEqual(
-        listed?.messages.map((m: any) => m.content),
+        listed?.messages.map((m: WireMessage) => m.content),
         ['stream one', 'stream one', 'stream two', 'stream two'],
         `node ${index}`,
       );
@@ -139,7 +140,7 @@ describe('three nodes behind nginx', () => {
       assert.equal((await call(node(index), `/chats/${chat.body.id}`)).body.name, 'chats', `node ${index}`);
       const history = await call(node(index), `/api/v1/sessions/${chat.body.id}/history`);
       assert.deepEqual(
-        history.body.map((m: any) => [m.uuid, m.content, m.status]),
+        history.body.map((m: WireMessage) => [m.uuid, m.content, m.status]),
         [
           [human.body.id, 'chats hello', 'complete'],
           [stored.id, 'chats hello', 'complete'],

@@ -5,6 +5,7 @@ import { startServer, type RunningServer } from '../../src/main.ts';
 import { createKey } from '../helpers/platform.ts';
 import { createTestDatabase, dialects, type TestServer } from '../helpers/server.ts';
 import { sse, startChatServer, writeModelsConfig, type ChatServer } from './conversations-helpers.ts';
+import type { Json } from '../helpers/wire.ts';
 
 interface Message {
   role: string;
@@ -164,7 +165,7 @@ describe('two nodes on one PostgreSQL database', () => {
         headers: admin,
         body: JSON.stringify(body),
       });
-      return { status: response.status, body: (await response.json()) as any };
+      return { status: response.status, body: (await response.json()) as Json };
     };
     const session = (await post(nodes[0]!, '/api/v1/sessions', { model: 'gpt-4' })).body;
     const attempts = await Promise.all(

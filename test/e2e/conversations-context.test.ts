@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { dialects } from '../helpers/server.ts';
 import { startChatServer, type ChatServer } from './conversations-helpers.ts';
+import type { WireMessage } from '../helpers/wire.ts';
 
 /**
  * A conversation longer than the model's context window: the history sent is cut to fit, the
@@ -46,7 +47,7 @@ for (const dialect of dialects) {
       const sent = upstream
         .chatRequests()
         .at(-1)!
-        .body.messages.map((m: any) => m.content);
+        .body.messages.map((m: WireMessage) => m.content);
       assert.equal(sent[0], 'Be brief.');
       assert.equal(sent.at(-1), 'And now?');
       const kept = sent.slice(1, -1);

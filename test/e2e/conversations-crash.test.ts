@@ -4,6 +4,7 @@ import { startScriptedUpstream, type ScriptedUpstream } from '../../src/provider
 import { runCauserie, type CauserieProcess } from '../helpers/platform.ts';
 import { createTestDatabase, dialects } from '../helpers/server.ts';
 import { eventually, openStream, writeModelsConfig } from './conversations-helpers.ts';
+import type { Json, WireMessage } from '../helpers/wire.ts';
 
 /**
  * A server killed with SIGKILL in the middle of a stream. The reply is written to the database
@@ -53,7 +54,7 @@ for (const dialect of dialects) {
           ...init,
           headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
         });
-        return { status: response.status, body: (await response.json()) as any };
+        return { status: response.status, body: (await response.json()) as Json };
       };
 
       const session = (await call('/api/v1/sessions', { method: 'POST', body: JSON.stringify({ model: 'gpt-4' }) }))
@@ -113,7 +114,7 @@ for (const dialect of dialects) {
       assert.equal(next.body.message.content, 'Are you back?');
       const history = (await call(`/api/v1/sessions/${session.id}/history`)).body;
       assert.deepEqual(
-        history.map((m: any) => [m.role, m.status]),
+        history.map((m: WireMessage) => [m.role, m.status]),
         [
           ['user', 'complete'],
           ['assistant', 'error'],
@@ -139,7 +140,7 @@ for (const dialect of dialects) {
           ...init,
           headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
         });
-        return { status: response.status, body: (await response.json()) as any };
+        return { status: response.status, body: (await response.json()) as Json };
       };
       const session = (await call('/api/v1/sessions', { method: 'POST', body: JSON.stringify({ model: 'gpt-4' }) }))
         .body;

@@ -154,16 +154,4 @@ export async function openStream(url: string, init: RequestInit & { auth: string
   };
 }
 
-/** Polls until `check` returns a value (bounded), for states another process or task reaches. */
-export async function eventually<T>(
-  check: () => Promise<T | undefined>,
-  options: { timeoutMs?: number; what?: string } = {},
-): Promise<T> {
-  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
-  while (Date.now() < deadline) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out waiting for ${options.what ?? 'a condition'}`);
-}
+export { eventually } from '../helpers/eventually.ts';

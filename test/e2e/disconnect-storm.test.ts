@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runCauserie, type CauserieProcess } from '../helpers/platform.ts';
-import { createPostgresDatabase, dialects, redisUrl, type Dialect } from '../helpers/server.ts';
+import { createPostgresDatabase, dialects, redisUrl } from '../helpers/server.ts';
 import { deleteRedisPrefix, uniquePrefix } from '../limits/helpers.ts';
 import { eventually, parseSse } from './conversations-helpers.ts';
+import type { Json } from '../helpers/wire.ts';
 
 /**
  * Clients that leave at random moments, many of them 0–30 ms after sending (before the server has
@@ -85,7 +86,7 @@ for (const dialect of dialects) {
         headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
         body: init.body === undefined ? undefined : JSON.stringify(init.body),
       });
-      return { status: response.status, headers: response.headers, body: (await response.json()) as any };
+      return { status: response.status, headers: response.headers, body: (await response.json()) as Json };
     };
 
     /** Sends one streamed completion and leaves after `leaveAfterMs` (or never). */
@@ -211,7 +212,7 @@ for (const dialect of dialects) {
         async () => {
           // Listed newest activity first: a session touched between two pages could be missed, so
           // the listing counts only when it holds every session.
-          const byId = new Map<number, any>();
+          const byId = new Map<number, Json>();
           let total = 0;
           for (let offset = 0; ; offset += 100) {
             const page = await call(`/api/v1/sessions?limit=100&offset=${offset}`);
@@ -221,9 +222,9 @@ for (const dialect of dialects) {
           }
           if (byId.size !== total) return undefined;
           const all = [...byId.values()];
-          const histories = new Map<number, any[]>();
+          const histories = new Map<number, Json[]>();
           for (const session of all) {
-            const history: any[] = [];
+            const history: Json[] = [];
             for (let offset = 0; ; offset += 100) {
               const page = await call(`/api/v1/sessions/${session.id}/history?limit=100&offset=${offset}`);
               history.push(...page.body);
@@ -237,7 +238,7 @@ for (const dialect of dialects) {
         { timeoutMs: 30_000, what: 'every reply to be settled' },
       );
 
-      const byMarker = new Map<string, Array<{ user: any; reply: any; session: number }>>();
+      const byMarker = new Map<string, Array<{ user: Json; reply: Json; session: number }>>();
       for (const [session, history] of stored) {
         if (!sessions.includes(session) && !chatSessions.includes(session))
           assert.ok(history.length > 0, `session ${session}, created by an abandoned request, is left empty`);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { dialects, startTestServer, type TestServer } from '../helpers/server.ts';
 import { parseSse } from './conversations-helpers.ts';
+import type { Json } from '../helpers/wire.ts';
 
 /**
  * A request sent again with the same Idempotency-Key (a retry after a crash or a lost connection)
@@ -23,9 +24,9 @@ for (const dialect of dialects) {
       server.api(path, { method: 'POST', body, headers: { 'idempotency-key': key } });
     const sessionCount = async () =>
       Number((await server.api('/api/v1/sessions?limit=1')).headers.get('x-total-count'));
-    const history = async (id: number) => (await server.api(`/api/v1/sessions/${id}/history`)).body as any[];
+    const history = async (id: number) => (await server.api(`/api/v1/sessions/${id}/history`)).body as Json[];
     /** Sends two at once; the second starts once the first is surely running (its key claimed). */
-    const twiceAtOnce = async (send: () => Promise<{ status: number; headers: Headers; body: any; text: string }>) => {
+    const twiceAtOnce = async (send: () => Promise<{ status: number; headers: Headers; body: Json; text: string }>) => {
       const results = await Promise.all([send(), send()]);
       for (const result of results) {
         assert.ok(result.status === 200 || result.status === 409, `got ${result.status} ${result.text}`);

@@ -7,6 +7,7 @@ import { runCauserie, type CauserieProcess } from '../helpers/platform.ts';
 import { createPostgresDatabase, redisUrl } from '../helpers/server.ts';
 import { deleteRedisPrefix, uniquePrefix } from '../limits/helpers.ts';
 import { chat, longReply, streamChat } from '../limits/http-helpers.ts';
+import type { Json } from '../helpers/wire.ts';
 
 /**
  * Two Causerie processes (bin/causerie.js start) share one PostgreSQL and one Redis, as two nodes
@@ -26,7 +27,7 @@ describe('two processes sharing PostgreSQL and Redis', () => {
       headers: { authorization: `Bearer ${auth}`, 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });
-    return { status: response.status, body: (await response.json()) as any };
+    return { status: response.status, body: (await response.json()) as Json };
   };
 
   before(async () => {
@@ -80,7 +81,7 @@ describe('two processes sharing PostgreSQL and Redis', () => {
       const response = await fetch(`${url}/api/v1/keys/${key.id}`, {
         headers: { authorization: `Bearer ${adminKey}` },
       });
-      assert.deepEqual(((await response.json()) as any).limits_remaining, { requests_per_day: 0 });
+      assert.deepEqual(((await response.json()) as Json).limits_remaining, { requests_per_day: 0 });
     }
   });
 
@@ -97,7 +98,7 @@ describe('two processes sharing PostgreSQL and Redis', () => {
     const usage = await fetch(`${urls[1]}/api/v1/usage?group_by=key&all=true`, {
       headers: { authorization: `Bearer ${adminKey}` },
     });
-    const rows = ((await usage.json()) as any).rows as Array<{
+    const rows = ((await usage.json()) as Json).rows as Array<{
       api_key_id: number;
       requests: number;
       total_tokens: number;

@@ -226,7 +226,7 @@ for (const mode of modes) {
 
       controller.abort();
       // The slot comes back once the server has seen the client leave.
-      let reopened;
+      let reopened: Awaited<ReturnType<typeof streamChat>> | undefined;
       for (let attempt = 0; attempt < 100; attempt++) {
         reopened = await streamChat(server.url, key.key, 'after the hang');
         if (reopened.status === 200) break;

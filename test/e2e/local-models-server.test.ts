@@ -88,7 +88,7 @@ describe('local GGUF models through the server', () => {
         );
       }
       const deadline = Date.now() + 60_000;
-      let status;
+      let status: { pending: number; done: number; model: string | null };
       do {
         status = (await searching.api('/api/v1/search/status')).body;
         if (status.pending === 0 && status.done >= 2) break;

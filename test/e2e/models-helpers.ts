@@ -83,17 +83,4 @@ export function sseData(text: string): string[] {
 export const usageRows = (server: TestServer) =>
   server.services.sql.db.selectFrom('usage_records').selectAll().orderBy('id').execute();
 
-/** Polls (bounded) until `check` returns a value: for rows written just after a response ended. */
-export async function eventually<T>(
-  check: () => Promise<T | undefined>,
-  what = 'a condition',
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+export { eventually } from '../helpers/eventually.ts';

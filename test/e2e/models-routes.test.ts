@@ -202,7 +202,7 @@ for (const dialect of dialects) {
           (await usageRows(ctx.server)).find(
             (r) => r.completion_tokens === 3 && r.prompt_tokens === 3 && r.status === 'complete',
           ),
-        'the usage row',
+        { what: 'the usage row' },
       );
       assert.equal(row.model, 'openai/echo');
     });
@@ -218,10 +218,13 @@ for (const dialect of dialects) {
       const last = JSON.parse(data.at(-2)!);
       assert.equal(last.type, 'error');
       assert.equal(last.code, 'upstream_error');
-      let row = await eventually(async () => {
-        const found = (await usageRows(ctx.server)).at(-1)!;
-        return found.status === 'error' ? found : undefined;
-      }, 'the error row');
+      let row = await eventually(
+        async () => {
+          const found = (await usageRows(ctx.server)).at(-1)!;
+          return found.status === 'error' ? found : undefined;
+        },
+        { what: 'the error row' },
+      );
       assert.equal(row.completion_tokens, 1);
       const refused = await ctx.server.api('/api/v1/models/completions', {
         method: 'POST',

@@ -145,9 +145,9 @@ for (const dialect of dialects) {
       });
       assert.equal(packed.data.length, 2);
       assert.equal(packed.data[1]!.index, 1);
-      packed.data[0]!.embedding.forEach((value, i) =>
-        assert.ok(Math.abs(value - floats.data[0]!.embedding[i]!) < 1e-6),
-      );
+      for (const [i, value] of packed.data[0]!.embedding.entries()) {
+        assert.ok(Math.abs(value - floats.data[0]!.embedding[i]!) < 1e-6);
+      }
       assert.deepEqual(packed.usage, { prompt_tokens: 3, total_tokens: 3 });
       const row = (await usageRows(ctx.server)).at(-1)!;
       assert.deepEqual([row.model, row.prompt_tokens, row.completion_tokens], ['openai/embed', 3, 0]);
@@ -177,6 +177,8 @@ for (const dialect of dialects) {
         (error: unknown) => {
           assert.ok(error instanceof OpenAI.RateLimitError);
           assert.equal(error.headers?.get('retry-after'), '7');
+          // The provider's limit, not this server's quota: a client can tell them apart.
+          assert.equal(error.code, 'provider_rate_limited');
           return true;
         },
       );
@@ -222,7 +224,7 @@ for (const dialect of dialects) {
         stream: true,
         stream_options: { include_usage: true },
       });
-      let usage;
+      let usage: OpenAI.CompletionUsage | null | undefined;
       for await (const chunk of stream) usage = chunk.usage ?? usage;
       assert.deepEqual(usage, {
         prompt_tokens: Math.ceil(content.length / 4),
@@ -234,7 +236,7 @@ for (const dialect of dialects) {
           (await usageRows(ctx.server)).find(
             (r) => r.prompt_tokens === Math.ceil(content.length / 4) && r.completion_tokens === 3,
           ),
-        'the row',
+        { what: 'the row' },
       );
       assert.equal(row.status, 'complete');
     });
@@ -261,10 +263,9 @@ for (const dialect of dialects) {
       const delay = upstreamRequest.closedEarlyAt! - leftAt;
       // A correctness bound (the abort is propagated, not waited out), not a benchmark.
       assert.ok(delay < 100, `upstream closed ${delay.toFixed(1)} ms after the client left`);
-      const row = await eventually(
-        async () => (await usageRows(ctx.server)).find((r) => r.status === 'cancelled'),
-        'the cancelled row',
-      );
+      const row = await eventually(async () => (await usageRows(ctx.server)).find((r) => r.status === 'cancelled'), {
+        what: 'the cancelled row',
+      });
       assert.equal(row.model, 'openai/echo');
     });
   });

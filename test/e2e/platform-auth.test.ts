@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { dialects, ManualClock, startTestServer, type TestServer } from '../helpers/server.ts';
 import { basic, createKey, passwordGrant, signUp, type SignedUpUser } from '../helpers/platform.ts';
+import type { Json } from '../helpers/wire.ts';
 
 const second = 1000;
 const day = 86_400_000;
@@ -20,7 +21,7 @@ async function tokenRequest(server: TestServer, body: Record<string, string>, fo
     headers: { 'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json' },
     body: form ? new URLSearchParams(body) : JSON.stringify(body),
   });
-  return { status: response.status, headers: response.headers, body: (await response.json()) as any };
+  return { status: response.status, headers: response.headers, body: (await response.json()) as Json };
 }
 
 for (const dialect of dialects) {

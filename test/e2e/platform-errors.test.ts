@@ -11,6 +11,7 @@ import { buildApp, logOptions, type App } from '../../src/http/app.ts';
 import { createServices, type Services } from '../../src/services.ts';
 import { openDatabase } from '../../src/stores/sql/database.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import type { Json } from '../helpers/wire.ts';
 
 /**
  * Sends raw bytes on one connection and collects what the server answers until the connection
@@ -43,11 +44,10 @@ function rawExchange(
 }
 
 /** The JSON bodies of the HTTP responses in a raw exchange, with their status codes. */
-function parseResponses(raw: string): Array<{ status: number; body: any }> {
+function parseResponses(raw: string): Array<{ status: number; body: Json }> {
   const responses = [];
   const pattern = /HTTP\/1\.1 (\d{3})[^\r]*\r\n([\s\S]*?)\r\n\r\n/g;
-  let match;
-  while ((match = pattern.exec(raw))) {
+  for (let match = pattern.exec(raw); match; match = pattern.exec(raw)) {
     const length = Number(/content-length: (\d+)/i.exec(match[2]!)?.[1] ?? 0);
     const start = match.index + match[0].length;
     responses.push({ status: Number(match[1]), body: JSON.parse(raw.slice(start, start + length)) });

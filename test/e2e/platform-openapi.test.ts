@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import type { Json } from '../helpers/wire.ts';
 
 /**
  * Routes left out of the OpenAPI document on purpose, with the reason. A new route that is not in
@@ -45,7 +46,7 @@ const toOpenApiPath = (path: string) => path.replace(/(^|\/):([A-Za-z0-9_]+)/g, 
 
 describe('the OpenAPI document', () => {
   let server: TestServer;
-  let document: any;
+  let document: Json;
   before(async () => {
     server = await startTestServer();
     const response = await server.api('/api/v1/openapi.json', { auth: null });
@@ -108,7 +109,7 @@ describe('the OpenAPI document', () => {
   });
 
   test('every operation has tags, a summary and its responses', () => {
-    for (const [path, operations] of Object.entries<Record<string, any>>(document.paths)) {
+    for (const [path, operations] of Object.entries<Record<string, Json>>(document.paths)) {
       for (const [method, operation] of Object.entries(operations)) {
         const name = `${method.toUpperCase()} ${path}`;
         assert.ok(operation.tags?.length, `${name} has no tags`);
@@ -137,7 +138,7 @@ describe('the OpenAPI document', () => {
   });
 
   test("each operation's declared security is what the server does without credentials", async () => {
-    for (const [path, operations] of Object.entries<Record<string, any>>(document.paths)) {
+    for (const [path, operations] of Object.entries<Record<string, Json>>(document.paths)) {
       for (const [method, operation] of Object.entries(operations)) {
         const name = `${method.toUpperCase()} ${path}`;
         const url = path.replace(/\{[^}]+\}/g, '1');

@@ -111,7 +111,7 @@ describe('metrics and pages', () => {
     for (const link of ['/api/v1/docs', '/api/v1/redoc', '/api/v1/openapi.json', '/about'])
       assert.ok(html.includes(`href="${link}"`), link);
     assert.match(html, /<tr><td><code>mock\/echo<\/code><\/td><td>mock<\/td><td>available<\/td><\/tr>/);
-    for (const model of await server.services.models.summaries())
+    for (const model of await server.services.models.list())
       assert.ok(html.includes(`<code>${model.id}</code>`), model.id);
     assert.ok(!/<(script|link)[^>]+(src|href)="https?:/.test(html), 'no external assets');
   });

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { basic, runCauserie, type CauserieProcess } from '../helpers/platform.ts';
+import type { Json } from '../helpers/wire.ts';
 
 const adminPassword = 'admin-secret-never-logged-1';
 
@@ -30,7 +31,7 @@ async function call(
     body = JSON.stringify(options.body);
   }
   const response = await fetch(`${url}${path}`, { method: options.method ?? (body ? 'POST' : 'GET'), headers, body });
-  return { status: response.status, body: (await response.json()) as any };
+  return { status: response.status, body: (await response.json()) as Json };
 }
 
 describe('logs', () => {
@@ -129,7 +130,7 @@ describe('logs', () => {
     const lines = output
       .trim()
       .split('\n')
-      .map((line) => JSON.parse(line) as Record<string, any>);
+      .map((line) => JSON.parse(line) as Record<string, Json>);
     const traced = lines.filter((line) => line.reqId === 'log-check-1');
     assert.deepEqual(
       traced.map((line) => line.msg),
@@ -164,7 +165,7 @@ describe('the log of a failed request', () => {
         .split('\n');
       for (const line of raw) assert.ok((line.match(/"msg":/g) ?? []).length <= 1, `a line with two msg keys: ${line}`);
       const lines = raw
-        .map((line) => JSON.parse(line) as Record<string, any>)
+        .map((line) => JSON.parse(line) as Record<string, Json>)
         .filter((line) => line.reqId === 'failing-1');
       const failure = lines.find((line) => line.msg === 'request failed');
       assert.ok(failure, JSON.stringify(lines));

@@ -8,6 +8,7 @@ import { after, describe, test } from 'node:test';
 import pg from 'pg';
 import { createPostgresDatabase, dialects } from '../helpers/server.ts';
 import { basic, repoRoot, runCauserie, runCli } from '../helpers/platform.ts';
+import type { Json } from '../helpers/wire.ts';
 
 const oldNode = '/usr/bin/node';
 
@@ -17,7 +18,7 @@ function tempDir(): string {
 
 async function me(url: string, authorization: string) {
   const response = await fetch(`${url}/api/v1/me`, { headers: { authorization } });
-  return { status: response.status, body: (await response.json()) as any };
+  return { status: response.status, body: (await response.json()) as Json };
 }
 
 describe('start-up checks', () => {
@@ -126,7 +127,7 @@ describe('embedded mode (`npm start` with no configuration)', () => {
 
   test('first start: SQLite under ./data, an admin whose credentials and first key are printed once', async () => {
     const server = runCauserie({ cwd });
-    let banner;
+    let banner: Awaited<ReturnType<typeof server.banner>> | undefined;
     try {
       const url = await server.url();
       banner = await server.banner();

@@ -6,7 +6,6 @@ import { eventually } from './conversations-helpers.ts';
 import {
   mintToken,
   otherOrigin,
-  pageOrigin,
   publicCall,
   publishAgent,
   sendPublic,
@@ -14,6 +13,7 @@ import {
   type PublicServer,
   type PublishedAgent,
 } from './public-agents-helpers.ts';
+import type { Json, WireMessage } from '../helpers/wire.ts';
 
 /**
  * Abuse of public agents: a client token replayed from another origin or another client, after
@@ -119,7 +119,7 @@ for (const dialect of dialects) {
         await server.api(`/api/v1/agents/${other.agent.id}/public-events`, { auth: published.owner.basic })
       ).body;
       assert.deepEqual(
-        recorded.map((e: any) => e.reason),
+        recorded.map((e: { reason: string }) => e.reason),
         ['revoked_token_replayed'],
       );
     });
@@ -181,7 +181,7 @@ for (const dialect of dialects) {
       assert.equal(statuses.filter((s) => s === 429).length, 180);
       assert.ok(responses.filter((r) => r.status === 429).every((r) => Number(r.headers.get('retry-after')) >= 1));
       const messages = await publicCall(server, `/v1/chat/conversation/public/messages/${token}`);
-      assert.equal(messages.body.filter((m: any) => m.role === 'user').length, 20);
+      assert.equal(messages.body.filter((m: WireMessage) => m.role === 'user').length, 20);
     });
 
     test("the public key's own limits hold across its visitors, and the usage is charged to the agent's owner through the key", async () => {
@@ -190,7 +190,7 @@ for (const dialect of dialects) {
         body: { limits: { requests_per_minute: 3 }, visitor_limits: { requests_per_minute: 50 } },
       });
       const statuses: number[] = [];
-      let refusal: any;
+      let refusal: Json;
       for (const visitor of ['Visitor A', 'Visitor B']) {
         const minted = await mintToken(server, published.key, published.agent.id, { userAgent: visitor });
         assert.equal(minted.status, 200);

@@ -3,6 +3,7 @@ import type { Agent } from '../../src/domain/agents/agents.types.ts';
 import { signUp, type SignedUpUser } from '../helpers/platform.ts';
 import type { ApiResponse, Dialect, TestServer } from '../helpers/server.ts';
 import { parseSse, startChatServer, type ChatServer, type SseEvent } from './conversations-helpers.ts';
+import type { Json } from '../helpers/wire.ts';
 
 export const pageOrigin = 'https://shop.example';
 export const otherOrigin = 'https://evil.example';
@@ -23,7 +24,7 @@ export interface PublishedAgent {
   agent: Agent;
   /** The public key (PUB_…) and its record. */
   key: string;
-  keyRecord: any;
+  keyRecord: Json;
 }
 
 /** An owner (signed up), their agent (made through the agents service) and a public key for it. */

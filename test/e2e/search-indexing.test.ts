@@ -6,6 +6,7 @@ import { startScriptedUpstream, type ScriptedUpstream } from '../../src/provider
 import { runCauserie, type CauserieProcess } from '../helpers/platform.ts';
 import { createTestDatabase, dialects } from '../helpers/server.ts';
 import { eventually, startChatServer, writeModelsConfig } from './conversations-helpers.ts';
+import type { Json } from '../helpers/wire.ts';
 
 const gloveModel = { glove: { provider: 'openai', upstream: 'glove', capabilities: ['embeddings'] } };
 
@@ -69,7 +70,7 @@ for (const dialect of dialects) {
           headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
           body: body === undefined ? undefined : JSON.stringify(body),
         });
-        return { status: response.status, body: (await response.json()) as any };
+        return { status: response.status, body: (await response.json()) as Json };
       };
       const conversation = (await call('/api/v1/sessions', { title: 'Pets' })).body;
       for (const content of [
@@ -176,7 +177,7 @@ for (const dialect of dialects) {
             headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
             body: body === undefined ? undefined : JSON.stringify(body),
           });
-          return (await response.json()) as any;
+          return (await response.json()) as Json;
         };
         const conversation = await api(first.url, '/api/v1/sessions', {});
         for (const content of ['The kitten slept on the rug', 'The bank raised interest rates'])

@@ -4,6 +4,7 @@ import { createKey, signUp } from '../helpers/platform.ts';
 import { dialects, type TestServer } from '../helpers/server.ts';
 import { fileForm, makePdf } from '../fixtures/pdfs.ts';
 import { eventually, startChatServer, type ChatServer } from './conversations-helpers.ts';
+import type { Json, WireSearchHit } from '../helpers/wire.ts';
 
 /** The scripted upstream serves real GloVe word vectors as model "glove" (close meanings are close). */
 const gloveModel = { glove: { provider: 'openai', upstream: 'glove', capabilities: ['embeddings'] } };
@@ -25,15 +26,15 @@ for (const dialect of dialects) {
     let alice: string;
     let bob: string;
     const ids: Record<string, number> = {};
-    let pets: any;
-    let money: any;
-    let session: any;
+    let pets: Json;
+    let money: Json;
+    let session: Json;
 
     const search = (auth: string, params: Record<string, string | number>) =>
       server.api(`/api/v1/search?${new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)]))}`, {
         auth,
       });
-    const contents = (answer: any) => answer.results.map((r: any) => r.snippet.replace(/<\/?mark>/g, ''));
+    const contents = (answer: Json) => answer.results.map((r: WireSearchHit) => r.snippet.replace(/<\/?mark>/g, ''));
 
     before(async () => {
       chat = await startChatServer(
@@ -45,7 +46,7 @@ for (const dialect of dialects) {
       const aliceUser = await signUp(server, 'alice-search');
       alice = (await createKey(server, aliceUser.basic)).key;
       bob = (await createKey(server, (await signUp(server, 'bob-search')).basic)).key;
-      const add = async (auth: string, conversation: any, content: string) => {
+      const add = async (auth: string, conversation: Json, content: string) => {
         const response = await server.api(`/conversations/${conversation.id}/messages`, {
           method: 'POST',
           body: { content },
@@ -113,7 +114,7 @@ for (const dialect of dialects) {
       for (const q of ['cafe', 'CAFÉ', 'très']) {
         const answer = (await search(alice, { q, mode: 'keyword' })).body;
         assert.deepEqual(
-          answer.results.map((r: any) => r.message_id),
+          answer.results.map((r: WireSearchHit) => r.message_id),
           [ids.cafe],
           q,
         );
@@ -148,7 +149,7 @@ for (const dialect of dialects) {
       assert.equal(answer.mode, 'semantic');
       assert.equal(answer.results[0].message_id, ids.kitten);
       assert.equal(answer.results[0].snippet, kitten, 'no word to mark');
-      const bankAt = answer.results.findIndex((r: any) => r.message_id === ids.bank);
+      const bankAt = answer.results.findIndex((r: WireSearchHit) => r.message_id === ids.bank);
       assert.ok(bankAt > 0, 'the banking message comes after');
       assert.ok(answer.results[0].score > answer.results[bankAt].score + 0.2);
       assert.equal(typeof answer.embedding_ms, 'number');
@@ -157,7 +158,7 @@ for (const dialect of dialects) {
     test('hybrid (the default) puts what both halves found first, and adds what only meaning found', async () => {
       const keyword = (await search(alice, { q: 'kitten', mode: 'keyword' })).body;
       assert.deepEqual(
-        keyword.results.map((r: any) => r.message_id),
+        keyword.results.map((r: WireSearchHit) => r.message_id),
         [ids.kitten],
       );
       const hybrid = (await search(alice, { q: 'kitten' })).body;
@@ -166,7 +167,7 @@ for (const dialect of dialects) {
       assert.equal(hybrid.results[0].message_id, ids.kitten);
       assert.equal(hybrid.results[0].snippet, 'The <mark>kitten</mark> slept on the rug all afternoon');
       assert.ok(hybrid.results.length > 1, 'semantic neighbours follow');
-      const scores = hybrid.results.map((r: any) => r.score);
+      const scores = hybrid.results.map((r: WireSearchHit) => r.score);
       assert.deepEqual(
         scores,
         [...scores].sort((a, b) => b - a),
@@ -178,7 +179,8 @@ for (const dialect of dialects) {
         const mine = (await search(alice, { q: 'kitten rug', mode })).body;
         assert.ok(
           mine.results.every(
-            (r: any) => !contents(mine).includes('My kitten sleeps on a rug too') && r.conversation_title !== 'Bob',
+            (r: WireSearchHit) =>
+              !contents(mine).includes('My kitten sleeps on a rug too') && r.conversation_title !== 'Bob',
           ),
           mode,
         );
@@ -188,7 +190,7 @@ for (const dialect of dialects) {
       assert.equal((await search(bob, { q: 'kitten', user: 'alice-search' })).status, 404);
       const asAdmin = await search(server.adminKey, { q: 'kitten', mode: 'keyword', user: 'alice-search' });
       assert.deepEqual(
-        asAdmin.body.results.map((r: any) => r.message_id),
+        asAdmin.body.results.map((r: WireSearchHit) => r.message_id),
         [ids.kitten],
       );
       assert.deepEqual(
@@ -201,16 +203,16 @@ for (const dialect of dialects) {
     test('filters: conversation, role, model and dates', async () => {
       const inMoney = (await search(alice, { q: 'kitten bank', mode: 'semantic', conversation_id: money.id })).body;
       assert.deepEqual(
-        inMoney.results.map((r: any) => r.message_id),
+        inMoney.results.map((r: WireSearchHit) => r.message_id),
         [ids.bank],
       );
       const replies = (await search(alice, { q: 'lava kitten bank', mode: 'semantic', role: 'assistant' })).body;
       assert.deepEqual(
-        replies.results.map((r: any) => r.role),
+        replies.results.map((r: WireSearchHit) => r.role),
         ['assistant'],
       );
       const ofModel = (await search(alice, { q: 'lava', model: 'gpt-4' })).body;
-      assert.ok(ofModel.results.length >= 1 && ofModel.results.every((r: any) => r.model === 'gpt-4'));
+      assert.ok(ofModel.results.length >= 1 && ofModel.results.every((r: WireSearchHit) => r.model === 'gpt-4'));
       assert.deepEqual((await search(alice, { q: 'kitten', to: '2000-01-01' })).body.results, []);
       assert.equal(
         (await search(alice, { q: 'kitten', mode: 'keyword', from: '2000-01-01', to: '2999-12-31' })).body.results
@@ -248,7 +250,7 @@ for (const dialect of dialects) {
       const response = await server.api('/search?q=cafe&mode=keyword', { auth: alice });
       assert.equal(response.status, 200);
       assert.deepEqual(
-        response.body.results.map((r: any) => r.message_id),
+        response.body.results.map((r: WireSearchHit) => r.message_id),
         [ids.cafe],
       );
     });
@@ -259,7 +261,7 @@ for (const dialect of dialects) {
       for (const mode of ['keyword', 'semantic', 'hybrid']) {
         const answer = (await search(alice, { q: 'café très bon', mode, limit: 100 })).body;
         assert.ok(
-          answer.results.every((r: any) => r.message_id !== ids.cafe),
+          answer.results.every((r: WireSearchHit) => r.message_id !== ids.cafe),
           mode,
         );
       }
@@ -267,7 +269,7 @@ for (const dialect of dialects) {
       for (const mode of ['keyword', 'semantic', 'hybrid']) {
         const answer = (await search(alice, { q: 'bank interest rates', mode, limit: 100 })).body;
         assert.ok(
-          answer.results.every((r: any) => r.conversation_id !== money.id),
+          answer.results.every((r: WireSearchHit) => r.conversation_id !== money.id),
           mode,
         );
       }
@@ -311,8 +313,8 @@ for (const dialect of dialects) {
       );
       const semantic = (await search(alice, { q: 'goldfish swimming in water', mode: 'semantic' })).body.results;
       assert.ok(
-        semantic.some((r: any) => r.kind === 'document' && r.document.file_id === file.id),
-        JSON.stringify(semantic.map((r: any) => r.snippet)),
+        semantic.some((r: WireSearchHit) => r.kind === 'document' && r.document.file_id === file.id),
+        JSON.stringify(semantic.map((r: WireSearchHit) => r.snippet)),
       );
       const deleted = await server.api(`/api/chat/sessions/${pets.id}/files/${file.id}`, {
         method: 'DELETE',
@@ -321,7 +323,7 @@ for (const dialect of dialects) {
       assert.ok(deleted.status < 300, deleted.text);
       for (const mode of ['keyword', 'semantic', 'hybrid']) {
         const results = (await search(alice, { q: 'coral reef aquarium', mode })).body.results;
-        assert.ok(!results.some((r: any) => r.kind === 'document'), mode);
+        assert.ok(!results.some((r: WireSearchHit) => r.kind === 'document'), mode);
       }
     });
   });

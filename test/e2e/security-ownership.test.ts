@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { createKey, signUp, type SignedUpUser } from '../helpers/platform.ts';
 import { dialects, type TestServer } from '../helpers/server.ts';
 import { startChatServer, type ChatServer } from './conversations-helpers.ts';
+import type { Json } from '../helpers/wire.ts';
 
 /**
  * Cross-user security review: every route that takes someone's resource answers another (non-admin)
@@ -16,10 +17,10 @@ for (const dialect of dialects) {
     let server: TestServer;
     let alice: SignedUpUser;
     let mallory: SignedUpUser;
-    let aliceKey: { key: string; id: number; body: any };
-    let session: any;
-    let messages: any[];
-    let mallorySession: any;
+    let aliceKey: { key: string; id: number; body: Json };
+    let session: Json;
+    let messages: Json[];
+    let mallorySession: Json;
 
     before(async () => {
       chat = await startChatServer(dialect);

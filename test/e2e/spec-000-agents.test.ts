@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { createKey, signUp } from '../helpers/platform.ts';
 import { dialects, type TestServer } from '../helpers/server.ts';
 import { sse, startChatServer, upstreamNames, type ChatServer } from './conversations-helpers.ts';
+import type { Json, WireAgent } from '../helpers/wire.ts';
 
 /**
  * Spec 000 ("API Project"), its "Agents" section replayed literally with an API key: create an
@@ -17,7 +18,7 @@ for (const dialect of dialects) {
     let server: TestServer;
     let key: string;
     let otherKey: string;
-    let agent: any;
+    let agent: Json;
 
     before(async () => {
       chat = await startChatServer(dialect);
@@ -104,18 +105,18 @@ for (const dialect of dialects) {
       assert.equal(list.status, 200);
       assert.equal(list.headers.get('x-total-count'), '3');
       assert.deepEqual(
-        list.body.map((a: any) => a.name),
+        list.body.map((a: WireAgent) => a.name),
         ['Bare', 'Empty', 'Le Pirate'],
       );
       const page = await api('/api/v1/models/agents?limit=1&offset=2');
       assert.deepEqual(
-        page.body.map((a: any) => a.id),
+        page.body.map((a: WireAgent) => a.id),
         [agent.id],
       );
       assert.equal((await api('/api/v1/models/agents?limit=101')).status, 400);
       assert.deepEqual((await api('/api/v1/models/agents', { auth: otherKey })).body, []);
       const all = await api('/api/v1/models/agents', { auth: server.adminKey });
-      assert.ok(all.body.some((a: any) => a.id === agent.id));
+      assert.ok(all.body.some((a: WireAgent) => a.id === agent.id));
     });
 
     test('GET /api/v1/models/agents/{agent_id} reads an agent by id or UUID; another user gets 404, an admin the agent', async () => {
@@ -378,7 +379,7 @@ for (const dialect of dialects) {
       const noAgent = await api('/api/v1/sessions', { method: 'POST', body: { agent_id: 999999 } });
       assert.equal(noAgent.status, 400);
       assert.match(noAgent.body.detail, /^agent_id: /);
-      const poet = (await api('/api/v1/models/agents')).body.find((a: any) => a.name === 'Poet');
+      const poet = (await api('/api/v1/models/agents')).body.find((a: WireAgent) => a.name === 'Poet');
       const withModel = await api('/api/v1/sessions', {
         method: 'POST',
         body: { agent_id: poet.id, model_id: 'gpt-4' },

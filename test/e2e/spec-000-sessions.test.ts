@@ -10,6 +10,7 @@ import {
   upstreamNames,
   type ChatServer,
 } from './conversations-helpers.ts';
+import type { Json, WireMessage, WireSession } from '../helpers/wire.ts';
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const isoPattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -26,7 +27,7 @@ for (const dialect of dialects) {
     let key: string;
     let otherKey: string;
     let keyId: number;
-    let session: any;
+    let session: Json;
 
     before(async () => {
       chat = await startChatServer(dialect);
@@ -86,7 +87,7 @@ for (const dialect of dialects) {
       assert.equal(response.body[0].title, 'Mistral');
       const page = await api('/api/v1/sessions?limit=1&offset=1');
       assert.deepEqual(
-        page.body.map((s: any) => s.id),
+        page.body.map((s: WireSession) => s.id),
         [session.id],
       );
       assert.equal((await api('/api/v1/sessions?limit=101')).status, 400);
@@ -160,7 +161,7 @@ for (const dialect of dialects) {
       assert.equal(response.status, 200);
       assert.equal(response.headers.get('x-total-count'), '4');
       assert.deepEqual(
-        response.body.map((m: any) => [m.role, m.content, m.status]),
+        response.body.map((m: WireMessage) => [m.role, m.content, m.status]),
         [
           ['user', 'Bonjour Mistral', 'complete'],
           ['assistant', 'Bonjour Mistral', 'complete'],
@@ -168,21 +169,21 @@ for (const dialect of dialects) {
           ['assistant', 'Raconte une histoire\nen deux lignes', 'complete'],
         ],
       );
-      const ids = response.body.map((m: any) => m.id);
+      const ids = response.body.map((m: WireMessage) => m.id);
       assert.deepEqual(
         [...ids].sort((a: number, b: number) => a - b),
         ids,
       );
-      assert.equal(new Set(response.body.map((m: any) => m.uuid)).size, 4);
+      assert.equal(new Set(response.body.map((m: WireMessage) => m.uuid)).size, 4);
       const page = await api(`/api/v1/sessions/${session.id}/history?limit=2&offset=2`);
       assert.deepEqual(
-        page.body.map((m: any) => m.id),
+        page.body.map((m: WireMessage) => m.id),
         ids.slice(2),
       );
       // The model received the history before the new prompt.
       const sent = chat.upstream.chatRequests().at(-1)!.body.messages;
       assert.deepEqual(
-        sent.map((m: any) => m.role),
+        sent.map((m: WireMessage) => m.role),
         ['user', 'assistant', 'user'],
       );
     });
@@ -253,7 +254,7 @@ for (const dialect of dialects) {
       assert.equal(last.code, 'upstream_error');
       const history = (await api(`/api/v1/sessions/${session.id}/history`)).body;
       assert.deepEqual(
-        history.slice(-2).map((m: any) => [m.role, m.content, m.status]),
+        history.slice(-2).map((m: WireMessage) => [m.role, m.content, m.status]),
         [
           ['user', 'one two three four five [[fail-after:2]]', 'complete'],
           ['assistant', 'one two ', 'error'],

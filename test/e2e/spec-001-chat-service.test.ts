@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { basic, createKey } from '../helpers/platform.ts';
 import { dialects, type TestServer } from '../helpers/server.ts';
 import { startChatServer, sse, type ChatServer } from './conversations-helpers.ts';
+import type { WireConversation, WireMessage } from '../helpers/wire.ts';
 
 /**
  * Spec 001 ("Chat Service") replayed route by route: create a user, list their conversations,
@@ -75,7 +76,7 @@ for (const dialect of dialects) {
       assert.equal(list.headers.get('x-total-count'), '2');
       const page = await as(user.auth)(`/users/${user.id}/conversations?limit=1&offset=1`);
       assert.deepEqual(
-        page.body.map((c: any) => c.conversation_id),
+        page.body.map((c: WireConversation) => c.conversation_id),
         [conversationId],
       );
       // The username (and UUID) name the same user.
@@ -123,7 +124,7 @@ for (const dialect of dialects) {
       });
       const messages = (await as(user.auth)(`/conversations/${conversationId}/messages`)).body;
       assert.deepEqual(
-        messages.map((m: any) => [m.role, m.content]),
+        messages.map((m: WireMessage) => [m.role, m.content]),
         [
           ['user', 'Une recette de crêpes ?'],
           ['assistant', 'Une recette de crêpes ?'],
@@ -167,7 +168,7 @@ for (const dialect of dialects) {
         chat.upstream
           .chatRequests()
           .at(-1)!
-          .body.messages.map((m: any) => m.content),
+          .body.messages.map((m: WireMessage) => m.content),
         ['Une recette de crêpes ?', 'Une recette de crêpes ?', 'Et pour quatre personnes ?'],
       );
     });

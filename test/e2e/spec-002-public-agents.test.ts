@@ -13,6 +13,7 @@ import {
   type PublicServer,
   type PublishedAgent,
 } from './public-agents-helpers.ts';
+import type { Json, WireConversation, WireMessage, WireSession } from '../helpers/wire.ts';
 
 /**
  * Spec 002 ("API Publique (Agents)") replayed route by route, with every status code the document
@@ -121,7 +122,7 @@ for (const dialect of dialects) {
       const messages = await publicCall(server, `/v1/chat/conversation/public/messages/${token}`);
       assert.equal(messages.status, 200);
       assert.deepEqual(
-        messages.body.map((m: any) => [m.role, Object.keys(m).sort().join(',')]),
+        messages.body.map((m: WireMessage) => [m.role, Object.keys(m).sort().join(',')]),
         [
           ['user', 'content,created_at,role'],
           ['assistant', 'content,created_at,role'],
@@ -147,7 +148,7 @@ for (const dialect of dialects) {
     test('POST …/public/message answers 429 with Retry-After when the visitor sends too much too fast', async () => {
       // The key allows 8 requests a minute per visitor; this visitor has used 5 (3 tokens, 2 messages).
       const statuses: number[] = [];
-      let refusal: any;
+      let refusal: Json;
       for (let i = 0; i < 5; i++) {
         const response = await sendPublic(server, { client_token: token, message: `Encore ${i}` });
         statuses.push(response.status);
@@ -162,7 +163,7 @@ for (const dialect of dialects) {
     test("the public conversation is in the owner's history, marked public with the anonymous visitor", async () => {
       const sessions = await server.api('/api/v1/sessions', { auth: published.owner.basic });
       assert.equal(sessions.status, 200);
-      const session = sessions.body.find((s: any) => s.uuid === conversationUuid);
+      const session = sessions.body.find((s: WireSession) => s.uuid === conversationUuid);
       assert.ok(session, 'the public conversation is listed');
       assert.equal(session.agent_id, published.agent.id);
       assert.equal(session.metadata.public, true);
@@ -171,18 +172,18 @@ for (const dialect of dialects) {
       const owner = published.owner.basic;
       const chatService = await server.api(`/users/${published.owner.id}/conversations`, { auth: owner });
       assert.ok(
-        chatService.body.some((c: any) => c.conversation_id === session.id),
+        chatService.body.some((c: WireConversation) => c.conversation_id === session.id),
         'spec 001',
       );
       const chats = await server.api('/chats/', { auth: owner });
       assert.ok(
-        chats.body.some((c: any) => c.id === conversationUuid),
+        chats.body.some((c: WireConversation) => c.id === conversationUuid),
         'spec 004',
       );
       const history = await server.api('/v1/chat/history', { auth: owner });
       assert.ok(
         JSON.stringify(history.body).includes(conversationUuid) ||
-          history.body.sessions.some((s: any) => s.id === session.id),
+          history.body.sessions.some((s: WireSession) => s.id === session.id),
         'spec 003',
       );
     });
@@ -251,7 +252,7 @@ for (const dialect of dialects) {
       });
       assert.equal(list.status, 200);
       assert.deepEqual(
-        list.body.map((k: any) => k.id),
+        list.body.map((k: { id: number }) => k.id),
         [published.keyRecord.id],
       );
       assert.ok(!list.text.includes(published.key));

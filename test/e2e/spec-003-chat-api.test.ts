@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { createKey, signUp } from '../helpers/platform.ts';
 import { dialects, type TestServer } from '../helpers/server.ts';
 import { startChatServer, sse, upstreamNames, type ChatServer } from './conversations-helpers.ts';
+import type { WireMessage, WireSession } from '../helpers/wire.ts';
 
 const isoPattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
@@ -80,7 +81,7 @@ for (const dialect of dialects) {
         chat.upstream
           .chatRequests()
           .at(-1)!
-          .body.messages.map((m: any) => m.content),
+          .body.messages.map((m: WireMessage) => m.content),
         ['Tell me a story', 'Tell me a story', 'Tell me another story'],
       );
       // A client that resends the whole conversation does not duplicate it.
@@ -100,9 +101,9 @@ for (const dialect of dialects) {
       });
       assert.equal(replay.status, 200);
       const history = await api('/v1/chat/history');
-      const session = history.body.sessions.find((s: any) => s.id === sessionId);
+      const session = history.body.sessions.find((s: WireSession) => s.id === sessionId);
       assert.deepEqual(
-        session.messages.map((m: any) => m.content),
+        session.messages.map((m: WireMessage) => m.content),
         ['Tell me a story', 'Tell me a story', 'Tell me another story', 'Tell me another story', 'The end', 'The end'],
       );
     });
@@ -177,7 +178,7 @@ for (const dialect of dialects) {
       assert.equal(response.body.page_size, 10);
       const sessions = response.body.sessions;
       assert.equal(sessions[0].id, sessionId, 'the session used last comes first');
-      const updated = sessions.map((s: any) => s.updated_at);
+      const updated = sessions.map((s: WireSession) => s.updated_at);
       assert.deepEqual([...updated].sort().reverse(), updated);
       const first = sessions[0];
       assert.deepEqual(Object.keys(first).sort(), [
@@ -200,7 +201,7 @@ for (const dialect of dialects) {
       assert.equal(page2.body.total, 3);
       assert.equal(page2.body.page_size, 2);
       assert.deepEqual(
-        page2.body.sessions.map((s: any) => s.id),
+        page2.body.sessions.map((s: WireSession) => s.id),
         [sessions[2].id],
       );
       assert.equal((await api('/v1/chat/history?page_size=101')).status, 400);
@@ -211,7 +212,7 @@ for (const dialect of dialects) {
       const byModel = await api('/v1/chat/history?model=gpt-4&start_date=2024-01-01T00:00:00Z');
       assert.equal(byModel.status, 200);
       assert.equal(byModel.body.total, 2);
-      assert.ok(byModel.body.sessions.every((s: any) => s.model === 'gpt-4'));
+      assert.ok(byModel.body.sessions.every((s: WireSession) => s.model === 'gpt-4'));
       // The document's Python example sends a date without a zone (isoformat()).
       const weekAgo = new Date(Date.now() - 7 * 86_400_000).toISOString().replace('Z', '000');
       const python = await api(`/v1/chat/history?model=gpt-4&start_date=${weekAgo}`);
@@ -235,7 +236,7 @@ for (const dialect of dialects) {
       assert.equal(again.status, 404);
       assert.equal(typeof again.body.detail, 'string');
       const history = await api('/v1/chat/history');
-      assert.ok(!history.body.sessions.some((s: any) => s.id === sessionId));
+      assert.ok(!history.body.sessions.some((s: WireSession) => s.id === sessionId));
       // Streaming into a deleted session is a 404, not a new session.
       const stream = await api('/v1/chat/stream', {
         method: 'POST',

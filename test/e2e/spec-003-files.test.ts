@@ -7,6 +7,7 @@ import { createKey, signUp } from '../helpers/platform.ts';
 import { dialects, type TestServer } from '../helpers/server.ts';
 import { fileForm, makeEncryptedPdf, makeManyPagesPdf, makePdf } from '../fixtures/pdfs.ts';
 import { sse, startChatServer, type ChatServer } from './conversations-helpers.ts';
+import type { Json, WireMessage } from '../helpers/wire.ts';
 
 const fiveParagraphs = [
   ['Causerie field guide, chapter one.', 'The lighthouse keeper counts ships at dawn.'],
@@ -67,7 +68,7 @@ for (const dialect of dialects) {
     test('curl -F "file=@document.pdf" …/sessions/123/upload answers {file: {id, filename, file_size, mime_type, extracted_text, metadata: {page_count}}, message}', async () => {
       const response = await upload(fileForm(pdf));
       assert.equal(response.status, 200);
-      const body = (await response.json()) as any;
+      const body = (await response.json()) as Json;
       assert.equal(body.message, 'File uploaded successfully');
       assert.ok(Number.isInteger(body.file.id));
       assert.equal(body.file.filename, 'document.pdf');
@@ -111,7 +112,7 @@ for (const dialect of dialects) {
       big.set(new TextEncoder().encode('%PDF-1.7\n'));
       const response = await upload(fileForm(big, 'big.pdf'));
       assert.equal(response.status, 413);
-      assert.equal(((await response.json()) as any).code, 'payload_too_large');
+      assert.equal(((await response.json()) as Json).code, 'payload_too_large');
     });
 
     test('an upload far over the limit is answered 413 as soon as the limit is crossed: the rest is not read', async () => {
@@ -155,7 +156,7 @@ for (const dialect of dialects) {
         fileForm(new TextEncoder().encode('<script>alert(1)</script>'), 'notes.pdf', 'application/pdf'),
       );
       assert.equal(response.status, 415);
-      const body = (await response.json()) as any;
+      const body = (await response.json()) as Json;
       assert.equal(body.code, 'unsupported_media_type');
       assert.match(body.detail, /not a PDF/);
     });
@@ -163,21 +164,22 @@ for (const dialect of dialects) {
     test('encrypted, damaged and textless PDFs are refused with a clear 422', async () => {
       const encrypted = await upload(fileForm(await makeEncryptedPdf(), 'locked.pdf'));
       assert.equal(encrypted.status, 422);
-      const body = (await encrypted.json()) as any;
+      const body = (await encrypted.json()) as Json;
       assert.equal(body.code, 'unreadable_document');
       assert.match(body.detail, /encrypted/);
       const damaged = await upload(fileForm(new TextEncoder().encode('%PDF-1.7\nnothing else\n%%EOF'), 'broken.pdf'));
       assert.equal(damaged.status, 422);
-      assert.match(((await damaged.json()) as any).detail, /damaged/);
+      assert.match(((await damaged.json()) as Json).detail, /damaged/);
       const empty = await upload(fileForm(await makePdf([[], []]), 'blank.pdf'));
       assert.equal(empty.status, 422);
-      assert.match(((await empty.json()) as any).detail, /no text/);
+      assert.match(((await empty.json()) as Json).detail, /no text/);
       // Nothing was kept of them.
       assert.equal((await server.api(`/api/chat/sessions/${sessionId}/files`, { auth: token })).body.files.length, 1);
     });
 
     test('a 5,000-page PDF is cut at the page limit (or the time limit), and the server answers other requests while it is read', async () => {
-      const huge = await (hugePdf ??= makeManyPagesPdf(5000));
+      hugePdf ??= makeManyPagesPdf(5000);
+      const huge = await hugePdf;
       const order: string[] = [];
       const started = new Promise<void>((resolve) =>
         server.services.documents.extractor.once('start', () => resolve()),
@@ -193,7 +195,7 @@ for (const dialect of dialects) {
       const response = await uploading;
       assert.deepEqual(order, ['other request', 'upload']);
       assert.equal(response.status, 200);
-      const body = (await response.json()) as any;
+      const body = (await response.json()) as Json;
       assert.equal(body.file.metadata.page_count, 5000);
       // Cut at the page limit, or earlier by the time limit on a very busy machine: never read whole.
       const { pages_extracted: extracted, truncated } = body.file.metadata;
@@ -245,7 +247,11 @@ for (const dialect of dialects) {
       const list = await server.api(`/api/chat/sessions/${sessionId}/files`, { auth: token });
       assert.equal(list.status, 200);
       assert.deepEqual(
-        list.body.files.map((f: any) => [f.id, f.filename, f.metadata.page_count]),
+        list.body.files.map((f: { id: string; filename: string; metadata: { page_count: number } }) => [
+          f.id,
+          f.filename,
+          f.metadata.page_count,
+        ]),
         [[fileId, 'document.pdf', 5]],
       );
       assert.equal(list.body.files[0].extracted_text, undefined);
@@ -265,7 +271,7 @@ for (const dialect of dialects) {
       const second = await server.api('/api/v1/sessions', { method: 'POST', auth: token, body: { model: 'gpt-4' } });
       const copy = await upload(fileForm(pdf, 'copy.pdf'), second.body.id);
       assert.equal(copy.status, 200);
-      const copyId = ((await copy.json()) as any).file.id;
+      const copyId = ((await copy.json()) as Json).file.id;
       assert.equal(storedFiles(server.env.CAUSERIE_DATA_DIR!).length, 1);
       const deleted = await server.api(`/api/chat/sessions/${second.body.id}/files/${copyId}`, {
         method: 'DELETE',
@@ -282,7 +288,7 @@ for (const dialect of dialects) {
       });
       assert.equal(response.status, 200);
       const sent = chat.upstream.chatRequests().at(-1)!.body.messages;
-      assert.equal(sent.filter((m: any) => m.role === 'system').length, 0);
+      assert.equal(sent.filter((m: WireMessage) => m.role === 'system').length, 0);
       const history = await server.api(`/api/v1/sessions/${sessionId}/history`, { auth: token });
       assert.equal(history.body.at(-1).metadata, null);
     });
@@ -316,7 +322,7 @@ for (const dialect of dialects) {
       );
       const response = await upload(fileForm(await makePdf(pages), 'atlas.pdf'), session.body.id);
       assert.equal(response.status, 200);
-      const chunkCount = ((await response.json()) as any).file.chunk_count;
+      const chunkCount = ((await response.json()) as Json).file.chunk_count;
       const reply = await sse(server, '/v1/chat/stream', {
         auth: token,
         body: {

@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { createKey, signUp } from '../helpers/platform.ts';
 import { dialects, type TestServer } from '../helpers/server.ts';
 import { sse, startChatServer, type ChatServer } from './conversations-helpers.ts';
+import type { Json, WirePrompt } from '../helpers/wire.ts';
 
 const isoPattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/;
 const promptKeys = [
@@ -63,7 +64,7 @@ for (const dialect of dialects) {
   }`,
       );
       assert.equal(response.status, 200);
-      const body = (await response.json()) as any;
+      const body = (await response.json()) as Json;
       assert.deepEqual(Object.keys(body).sort(), promptKeys);
       assert.ok(Number.isInteger(body.id));
       assert.deepEqual(
@@ -106,14 +107,14 @@ for (const dialect of dialects) {
     test('curl GET /api/chat/prompts?scenario=summarization&page=1&page_size=20 lists with the {items,total,page,page_size} envelope', async () => {
       const response = await call('GET', '/api/chat/prompts?scenario=summarization&page=1&page_size=20');
       assert.equal(response.status, 200);
-      const body = (await response.json()) as any;
+      const body = (await response.json()) as Json;
       assert.deepEqual(Object.keys(body).sort(), ['items', 'page', 'page_size', 'total']);
       assert.equal(body.page, 1);
       assert.equal(body.page_size, 20);
       // The built-in summarization template and the prompt just created.
       assert.equal(body.total, 2);
       assert.deepEqual(
-        body.items.map((p: any) => [p.scenario, p.is_template]),
+        body.items.map((p: WirePrompt) => [p.scenario, p.is_template]),
         [
           ['summarization', true],
           ['summarization', false],
@@ -135,7 +136,7 @@ for (const dialect of dialects) {
   }`,
       );
       assert.equal(response.status, 200);
-      const body = (await response.json()) as any;
+      const body = (await response.json()) as Json;
       // The scripted model echoes what it received: the rendered prompt.
       assert.equal(body.preview, 'Summarize the following text: Sample text to summarize');
       assert.equal(typeof body.model_used, 'string');
@@ -210,7 +211,7 @@ for (const dialect of dialects) {
   }`,
       );
       assert.equal(response.status, 200);
-      const body = (await response.json()) as any;
+      const body = (await response.json()) as Json;
       assert.deepEqual(Object.keys(body).sort(), promptKeys);
       assert.equal(body.title, 'Updated Title');
       assert.equal(body.content, 'Updated content');
@@ -256,11 +257,15 @@ for (const dialect of dialects) {
 
     test('built-in templates are listed (unless include_templates=false), usable, and read-only (403)', async () => {
       const all = await server.api('/api/chat/prompts', { auth: token });
-      const templates = all.body.items.filter((p: any) => p.is_template);
-      assert.deepEqual(templates.map((p: any) => p.scenario).sort(), ['explanation', 'summarization', 'translation']);
+      const templates = all.body.items.filter((p: WirePrompt) => p.is_template);
+      assert.deepEqual(templates.map((p: WirePrompt) => p.scenario).sort(), [
+        'explanation',
+        'summarization',
+        'translation',
+      ]);
       const mine = await server.api('/api/chat/prompts?include_templates=false', { auth: token });
-      assert.ok(mine.body.items.every((p: any) => !p.is_template));
-      const translation = templates.find((p: any) => p.scenario === 'translation');
+      assert.ok(mine.body.items.every((p: WirePrompt) => !p.is_template));
+      const translation = templates.find((p: WirePrompt) => p.scenario === 'translation');
       assert.equal(
         (await server.api(`/api/chat/prompts/${translation.id}`, { method: 'PUT', auth: token, body: { title: 'x' } }))
           .status,
@@ -295,7 +300,7 @@ for (const dialect of dialects) {
       const page = await server.api('/api/chat/prompts?scenario=batch&page=2&page_size=2', { auth: token });
       assert.equal(page.body.total, 5);
       assert.deepEqual(
-        page.body.items.map((p: any) => p.title),
+        page.body.items.map((p: WirePrompt) => p.title),
         ['Batch 3', 'Batch 4'],
       );
       assert.equal(
@@ -303,11 +308,15 @@ for (const dialect of dialects) {
         0,
       );
       assert.deepEqual(
-        (await server.api('/api/chat/prompts?search=needle', { auth: token })).body.items.map((p: any) => p.title),
+        (await server.api('/api/chat/prompts?search=needle', { auth: token })).body.items.map(
+          (p: WirePrompt) => p.title,
+        ),
         ['Batch 3'],
       );
       assert.deepEqual(
-        (await server.api('/api/chat/prompts?search=100%25', { auth: token })).body.items.map((p: any) => p.title),
+        (await server.api('/api/chat/prompts?search=100%25', { auth: token })).body.items.map(
+          (p: WirePrompt) => p.title,
+        ),
         ['Batch 3'],
       );
       assert.equal((await server.api('/api/chat/prompts?search=BODY%204', { auth: token })).body.total, 1);

@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { createKey, signUp } from '../helpers/platform.ts';
 import { dialects, type TestServer } from '../helpers/server.ts';
 import { startChatServer, sse, type ChatServer } from './conversations-helpers.ts';
+import type { Json, WireMessage } from '../helpers/wire.ts';
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const isoPattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -17,7 +18,7 @@ for (const dialect of dialects) {
     let chat: ChatServer;
     let server: TestServer;
     let key: string;
-    let created: any;
+    let created: Json;
 
     before(async () => {
       chat = await startChatServer(dialect);
@@ -101,7 +102,7 @@ for (const dialect of dialects) {
       // Stored as user and assistant messages of the same conversation.
       const history = (await api(`/api/v1/sessions/${created.id}/history`)).body;
       assert.deepEqual(
-        history.map((m: any) => [m.role, m.content, m.uuid]),
+        history.map((m: WireMessage) => [m.role, m.content, m.uuid]),
         [
           ['user', 'Hello there', human.body.id],
           ['assistant', 'General Kenobi.', assistant.body.id],

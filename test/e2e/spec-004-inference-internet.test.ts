@@ -4,6 +4,7 @@ import { createKey, signUp } from '../helpers/platform.ts';
 import { dialects, type TestServer } from '../helpers/server.ts';
 import { startLoopback, startSearx, type LoopbackServer, type Searx } from '../helpers/searx.ts';
 import { startChatServer, sse, type ChatServer } from './conversations-helpers.ts';
+import type { WireMessage } from '../helpers/wire.ts';
 
 /**
  * Spec 004's inference_internet replayed against a real metasearch engine on loopback: searx,
@@ -104,7 +105,7 @@ for (const dialect of dialects) {
       assert.match(text, /Gravity of the moon pulls the oceans into two bulges/);
       assert.match(text, /\[3\] The moon/);
       assert.match(text, /orbits the earth every 27\.3 days/);
-      assert.doesNotMatch(text, /\u0001/, 'the binary page was skipped');
+      assert.ok(!text.includes('\u0001'), 'the binary page was skipped');
       assert.match(text, /user: Why are there two tides a day\?/);
 
       const stored = JSON.parse(rest.find((e) => e.event === 'conversation')!.data);
@@ -151,7 +152,7 @@ describe('inference_internet without a search engine', () => {
     assert.match(response.body.detail, /CAUSERIE_SEARXNG_URL/);
     const history = await server.api(`/api/v1/sessions/${created.id}/history`);
     assert.deepEqual(
-      history.body.map((m: any) => m.role),
+      history.body.map((m: WireMessage) => m.role),
       ['user'],
     );
   });

@@ -6,6 +6,7 @@ import { dialects, type TestServer } from '../helpers/server.ts';
 import { serveHostilePage } from '../fixtures/hostile-pages.ts';
 import { startLoopback, startSearx, type LoopbackServer, type Searx } from '../helpers/searx.ts';
 import { startChatServer, sse, type ChatServer } from './conversations-helpers.ts';
+import type { Json, WireLimit } from '../helpers/wire.ts';
 
 /**
  * Web search on every chat surface, one request at a time ("web_search": true, or OpenAI's
@@ -223,7 +224,7 @@ for (const dialect of dialects) {
         model: 'gpt-4',
         web_search_options: {},
         messages: [{ role: 'user', content: 'lava [[echo-prompt]]' }],
-      } as never)) as any;
+      } as never)) as Json;
       const content: string = completion.choices[0].message.content;
       assert.match(content, pageFact);
       assert.deepEqual(completion.sources, sources);
@@ -240,13 +241,13 @@ for (const dialect of dialects) {
         web_search: true,
         messages: [{ role: 'user', content: 'lava [[echo-prompt]]' }],
       } as never);
-      assert.match((flagged as any).choices[0].message.content, pageFact);
+      assert.match((flagged as Json).choices[0].message.content, pageFact);
       const plain = await client.chat.completions.create({
         model: 'gpt-4',
         messages: [{ role: 'user', content: 'lava [[echo-prompt]]' }],
       });
       assert.doesNotMatch(plain.choices[0]!.message.content!, pageFact);
-      assert.equal((plain as any).sources, undefined);
+      assert.equal((plain as Json).sources, undefined);
       const stream = await client.chat.completions.create({
         model: 'gpt-4',
         stream: true,
@@ -254,8 +255,8 @@ for (const dialect of dialects) {
         messages: [{ role: 'user', content: 'lava [[echo-prompt]]' }],
       } as never);
       let text = '';
-      const chunks: any[] = [];
-      for await (const chunk of stream as any) {
+      const chunks: Json[] = [];
+      for await (const chunk of stream as Json) {
         chunks.push(chunk);
         text += chunk.choices[0]?.delta?.content ?? '';
       }
@@ -320,8 +321,13 @@ for (const dialect of dialects) {
       assert.equal(plainAnswer.status, 200);
       const overview = (await server.api('/api/v1/limits', { auth: user.basic })).body;
       assert.deepEqual(
-        overview.limits.find((l: any) => l.scope === 'user.searches_per_day'),
-        { ...overview.limits.find((l: any) => l.scope === 'user.searches_per_day'), limit: 2, used: 2, remaining: 0 },
+        overview.limits.find((l: WireLimit) => l.scope === 'user.searches_per_day'),
+        {
+          ...overview.limits.find((l: WireLimit) => l.scope === 'user.searches_per_day'),
+          limit: 2,
+          used: 2,
+          remaining: 0,
+        },
       );
       const usage = (await server.api('/api/v1/usage', { auth: user.basic })).body;
       assert.deepEqual(usage.searches, { count: 2, cost: 0.01 });

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { TestServer } from './server.ts';
+import type { Json } from './wire.ts';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 export const binPath = fileURLToPath(new URL('../../bin/causerie.js', import.meta.url));
@@ -35,7 +36,7 @@ export async function createKey(
   server: TestServer,
   auth: string,
   body: Record<string, unknown> = {},
-): Promise<{ key: string; id: number; body: any }> {
+): Promise<{ key: string; id: number; body: Json }> {
   const response = await server.api('/api/v1/keys', { method: 'POST', body, auth });
   if (response.status !== 201) throw new Error(`key creation failed: ${response.status} ${response.text}`);
   return { key: response.body.key, id: response.body.id, body: response.body };

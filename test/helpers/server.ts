@@ -6,6 +6,7 @@ import { loadConfig } from '../../src/config.ts';
 import { startServer, type RunningServer } from '../../src/main.ts';
 import { openDatabase, type SqlStore } from '../../src/stores/sql/database.ts';
 import type { Clock } from '../../src/domain/clock.ts';
+import type { Json } from './wire.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -40,11 +41,23 @@ export async function openTestSql(dialect: Dialect): Promise<{ sql: SqlStore; cl
   if (dialect === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'causerie-sql-'));
     const sql = await openDatabase({ sqlitePath: join(dir, 'test.sqlite') });
-    return { sql, close: async () => (await sql.close(), rmSync(dir, { recursive: true, force: true })) };
+    return {
+      sql,
+      close: async () => {
+        await sql.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
   }
   const database = await createPostgresDatabase();
   const sql = await openDatabase({ databaseUrl: database.url, sqlitePath: '' });
-  return { sql, close: async () => (await sql.close(), await database.drop()) };
+  return {
+    sql,
+    close: async () => {
+      await sql.close();
+      await database.drop();
+    },
+  };
 }
 
 /** A database for a whole-server test: a temp SQLite folder or a fresh PostgreSQL database. */
@@ -80,7 +93,7 @@ export interface TestServer extends RunningServer {
 export interface ApiResponse {
   status: number;
   headers: Headers;
-  body: any;
+  body: Json;
   text: string;
 }
 

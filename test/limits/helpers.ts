@@ -7,6 +7,7 @@ import type { LimitCounters } from '../../src/stores/kv/limit-counters.ts';
 import { MemoryLimitCounters } from '../../src/stores/kv/memory-limit-counters.ts';
 import { RedisLimitCounters } from '../../src/stores/kv/redis-limit-counters.ts';
 import { redisUrl, ManualClock } from '../helpers/server.ts';
+import type { Json } from '../helpers/wire.ts';
 
 export type BackendName = 'memory' | 'redis';
 export const backends: BackendName[] = ['memory', 'redis'];
@@ -83,7 +84,7 @@ export const request = (
 export async function tally<T>(promises: Promise<T>[]) {
   const results = await Promise.allSettled(promises);
   const admitted: Awaited<T>[] = [];
-  const refused: any[] = [];
+  const refused: Json[] = [];
   for (const result of results) {
     if (result.status === 'fulfilled') admitted.push(result.value);
     else refused.push(result.reason);

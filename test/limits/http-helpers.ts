@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestServer } from '../helpers/server.ts';
+import type { Json } from '../helpers/wire.ts';
 
 export const model = 'mock/echo';
 
@@ -9,7 +10,7 @@ export const longReply = Array.from({ length: 40 }, (_, i) => `w${i}`).join(' ')
 export interface ChatResult {
   status: number;
   headers: Headers;
-  body: any;
+  body: Json;
 }
 
 /** POST /v1/chat/completions (JSON answer) with an API key. */

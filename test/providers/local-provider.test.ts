@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { AppError } from '../../src/domain/errors.ts';
+import { ProviderError } from '../../src/providers/provider-error.ts';
 import {
   createLocalProvider,
   listLocalModelFiles,
@@ -243,16 +243,16 @@ describe('local GGUF provider (tiny random-weight llama built by the test)', () 
         () => undefined,
         (thrown: unknown) => thrown,
       );
-      assert.ok(error instanceof AppError, `expected an AppError, got ${String(error)}`);
+      assert.ok(error instanceof ProviderError, `expected a ProviderError, got ${String(error)}`);
       return error;
     };
     const missing = await refused({ ...tiny('hi'), model: 'absent.gguf' });
-    assert.equal(missing.code, 'model_unavailable');
+    assert.equal(missing.failure, 'unavailable');
     assert.match(missing.message, /models pull/);
     assert.doesNotMatch(missing.message, new RegExp(modelsDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
-    assert.equal((await refused({ ...tiny('hi'), model: '../escape.gguf' })).code, 'model_unavailable');
+    assert.equal((await refused({ ...tiny('hi'), model: '../escape.gguf' })).failure, 'unavailable');
     const broken = await refused({ ...tiny('hi'), model: 'broken.gguf' });
-    assert.equal(broken.code, 'model_unavailable');
+    assert.equal(broken.failure, 'unavailable');
     assert.match(broken.message, /could not be loaded/);
     assert.equal(
       (await refused(tiny('hi', { tools: [{ type: 'function', function: { name: 'f' } }] }))).field,

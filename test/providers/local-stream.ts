@@ -1,10 +1,10 @@
-import type { ChatRequest, FinishReason, Provider, StreamEvent, Usage } from '../../src/providers/provider.ts';
+import type { ChatRequest, FinishReason, Provider, ProviderStreamEvent, Usage } from '../../src/providers/provider.ts';
 
 /** What a reader of a provider stream observes, gathered. */
 export interface CollectedStream {
   text: string;
   deltas: string[];
-  events: StreamEvent[];
+  events: ProviderStreamEvent[];
   usage: Usage | undefined;
   finish: FinishReason | undefined;
 }

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { AppError } from '../../src/domain/errors.ts';
 import { startScriptedUpstream, type ScriptedUpstream } from '../../src/providers/mock/scripted-upstream.ts';
 import {
   OpenAiCompatibleProvider,
   type OpenAiCompatibleOptions,
 } from '../../src/providers/openai-compatible/openai-compatible-provider.ts';
-import type { ChatRequest, StreamEvent } from '../../src/providers/provider.ts';
+import type { ChatRequest, ProviderStreamEvent } from '../../src/providers/provider.ts';
+import { ProviderError, type ProviderFailure } from '../../src/providers/provider-error.ts';
 
 const timeouts = { connectMs: 2_000, firstByteMs: 5_000, idleMs: 5_000 };
 const says = (content: string, extra: Partial<ChatRequest> = {}): ChatRequest => ({
@@ -20,24 +20,29 @@ async function events(
   provider: OpenAiCompatibleProvider,
   request: ChatRequest,
   signal = new AbortController().signal,
-): Promise<StreamEvent[]> {
-  const out: StreamEvent[] = [];
+): Promise<ProviderStreamEvent[]> {
+  const out: ProviderStreamEvent[] = [];
   for await (const event of await provider.stream(request, { signal })) out.push(event);
   return out;
 }
 
-const textOf = (list: StreamEvent[]) => list.map((e) => (e.type === 'text-delta' ? e.text : '')).join('');
+const textOf = (list: ProviderStreamEvent[]) => list.map((e) => (e.type === 'text-delta' ? e.text : '')).join('');
 
-async function rejectsWith(promise: Promise<unknown>, code: string, message?: RegExp): Promise<AppError> {
+async function rejectsWith(
+  promise: Promise<unknown>,
+  failure: ProviderFailure,
+  message?: RegExp,
+): Promise<ProviderError> {
   try {
     await promise;
   } catch (error) {
-    assert.ok(error instanceof AppError, `expected an AppError, got ${error}`);
-    assert.equal(error.code, code, error.message);
+    assert.ok(error instanceof ProviderError, `expected a ProviderError, got ${error}`);
+    assert.equal(error.failure, failure, error.message);
+    assert.equal(error.provider, 'test');
     if (message) assert.match(error.message, message);
     return error;
   }
-  assert.fail(`expected ${code}`);
+  assert.fail(`expected ${failure}`);
 }
 
 describe('OpenAI-compatible adapter against the scripted upstream', () => {
@@ -160,24 +165,29 @@ describe('OpenAI-compatible adapter against the scripted upstream', () => {
     assert.ok(ports.size <= 2, `6 calls used ${ports.size} connections`);
   });
 
-  test('a refused key is a 502 "provider rejected the key" that never quotes the key', async () => {
+  test('a refused key is "provider rejected the key", names the variable and never quotes the key', async () => {
     const error = await rejectsWith(
       events(adapter({ apiKey: 'sk-wrong-secret' }), says('hi')),
-      'upstream_error',
+      'key_refused',
       /rejected the key.*401.*TEST_API_KEY/,
     );
-    assert.equal(error.status, 502);
+    assert.equal(error.status, 401);
+    assert.equal(error.isRetryable, false);
     assert.doesNotMatch(error.message, /sk-wrong-secret/);
   });
 
-  test("an upstream 429 stays a 429 with its Retry-After; 400 is the caller's error with the upstream reason", async () => {
+  test('an upstream 429 is a retryable rate limit with its Retry-After; a 400 is a rejection with its reason', async () => {
     const limited = await rejectsWith(events(adapter(), says('[[status:429]] [[retry-after:7]]')), 'rate_limited');
-    assert.equal(limited.headers['retry-after'], '7');
-    await rejectsWith(
+    assert.equal(limited.retryAfter, '7');
+    assert.equal(limited.status, 429);
+    assert.equal(limited.isRetryable, true);
+    const rejected = await rejectsWith(
       events(adapter(), says('[[status:400]]')),
-      'validation_failed',
+      'rejected',
       /rejected the request: Scripted failure 400/,
     );
+    assert.equal(rejected.status, 400);
+    assert.equal(rejected.isRetryable, false);
   });
 
   test('502/503/504 before the first byte are retried with backoff, then succeed', async () => {
@@ -188,16 +198,22 @@ describe('OpenAI-compatible adapter against the scripted upstream', () => {
     assert.equal(upstream.chatRequests().length - before, 3);
   });
 
-  test('when retries run out, the last upstream failure is mapped (503 → 502 upstream_error)', async () => {
+  test('when retries run out, the last upstream failure is the error (a retryable 503)', async () => {
     const content = `[[fail-first:5]] never ${Math.random()}`;
     const before = upstream.chatRequests().length;
-    await rejectsWith(events(adapter({ retries: 1 }), says(content)), 'upstream_error', /failed \(upstream 503\)/);
+    const failed = await rejectsWith(
+      events(adapter({ retries: 1 }), says(content)),
+      'failed',
+      /failed \(upstream 503\)/,
+    );
+    assert.equal(failed.status, 503);
+    assert.equal(failed.isRetryable, true);
     assert.equal(upstream.chatRequests().length - before, 2);
   });
 
-  test('a connection dropped before any answer is retried; a refused port is upstream_error', async () => {
+  test('a connection dropped before any answer is retried; a refused port is unreachable', async () => {
     const before = upstream.chatRequests().length;
-    await rejectsWith(events(adapter({ retries: 1 }), says('[[drop]]')), 'upstream_error', /connection .* was lost/);
+    await rejectsWith(events(adapter({ retries: 1 }), says('[[drop]]')), 'unreachable', /connection .* was lost/);
     assert.equal(upstream.chatRequests().length - before, 2);
     const closedPort = await new Promise<number>((resolve) => {
       const probe = createServer();
@@ -208,21 +224,21 @@ describe('OpenAI-compatible adapter against the scripted upstream', () => {
     });
     await rejectsWith(
       events(adapter({ baseUrl: `http://127.0.0.1:${closedPort}/v1`, retries: 0 }), says('hi')),
-      'upstream_error',
+      'unreachable',
       /^Cannot reach Provider "test": ECONNREFUSED$/,
     );
   });
 
-  test('first-byte timeout: upstream_timeout before any event; idle timeout: an error event after the first bytes', async () => {
+  test('first-byte timeout: thrown before any event; idle timeout: an error event after the first bytes', async () => {
     await rejectsWith(
       events(adapter({ timeouts: { ...timeouts, firstByteMs: 200 }, retries: 0 }), says('[[delay:1500]] slow')),
-      'upstream_timeout',
+      'timeout',
       /did not start answering within 200 ms/,
     );
     const list = await events(adapter({ timeouts: { ...timeouts, idleMs: 200 } }), says('[[chunk-delay:1500]] a b'));
     const last = list.at(-1)!;
     assert.equal(last.type, 'error');
-    assert.equal(last.type === 'error' && last.error.code, 'upstream_timeout');
+    assert.equal(last.type === 'error' && last.error.failure, 'timeout');
     assert.match(last.type === 'error' ? last.error.message : '', /went silent for more than 200 ms/);
   });
 
@@ -233,15 +249,15 @@ describe('OpenAI-compatible adapter against the scripted upstream', () => {
     const dropped = await events(adapter(), says('[[drop-after:1]] a b c'));
     assert.equal(textOf(dropped), 'a ');
     const last = dropped.at(-1)!;
-    assert.equal(last.type === 'error' && last.error.code, 'upstream_error');
+    assert.equal(last.type === 'error' && last.error.failure, 'unreachable');
     // Non-streamed: the body is cut midway, still before anything reached our client: thrown.
-    await rejectsWith(events(adapter(), says('[[drop-after:1]] a b', { stream: false })), 'upstream_error');
+    await rejectsWith(events(adapter(), says('[[drop-after:1]] a b', { stream: false })), 'unreachable');
   });
 
   test('aborting the signal closes the upstream connection and ends the stream quietly', async () => {
     const controller = new AbortController();
     const stream = await adapter().stream(says(`[[hang]] ${Math.random()}`), { signal: controller.signal });
-    const seen: StreamEvent[] = [];
+    const seen: ProviderStreamEvent[] = [];
     const reading = (async () => {
       for await (const event of stream) seen.push(event);
     })();

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { InvalidConfigError, loadConfig } from '../../src/config.ts';
-import { InvalidRegistryError, registrySpecs } from '../../src/domain/models/models.config.ts';
+import { registrySpecs } from '../../src/domain/models/models.config.ts';
 
 describe('model registry configuration', () => {
   const dir = mkdtempSync(join(tmpdir(), 'causerie-registry-'));
@@ -93,11 +93,15 @@ describe('model registry configuration', () => {
     assert.equal(providers[0]!.keyMissing, true);
   });
 
-  test('invalid entries name their path', () => {
+  test('invalid entries are refused when the configuration loads, naming the file and their path', () => {
     const bad = (content: unknown, pattern: RegExp) =>
       assert.throws(
-        () => registrySpecs(withFile(content)),
-        (e: Error) => e instanceof InvalidRegistryError && pattern.test(e.message),
+        () => withFile(content),
+        (e: Error) =>
+          e instanceof InvalidConfigError &&
+          /^CAUSERIE_CONFIG \(.*\.json\): /.test(e.message) &&
+          pattern.test(e.message),
+        String(pattern),
       );
     bad({ providers: { x: {} } }, /providers\.x\.base_url must be a non-empty string/);
     bad({ providers: { Bad: { base_url: 'http://h' } } }, /providers\.Bad: a provider id/);
@@ -107,5 +111,15 @@ describe('model registry configuration', () => {
       /models\["m"\]\.prices\.input must be a number/,
     );
     bad({ providers: { local: { base_url: 'http://h' } } }, /built in/);
+    bad({ providers: { x: { base_url: 'ftp://h' } } }, /providers\.x\.base_url must be an http\(s\) URL/);
+    bad({ providers: { x: { base_url: 'http://h', seed_field: 'nonce' } } }, /providers\.x\.seed_field must be "seed"/);
+    bad({ providers: { x: { base_url: 'http://h', colour: 'red' } } }, /providers\.x\.colour is not a known field/);
+    bad(
+      { models: { 'openai/m': { provider: 'openai', context_window: 'big' } } },
+      /models\["openai\/m"\]\.context_window must be number/,
+    );
+    bad({ models: { m: {} } }, /models\["m"\]\.provider is required/);
+    bad({ models: [] }, /models must be an object/);
+    bad([], /must hold a JSON object/);
   });
 });

@@ -77,7 +77,7 @@ describe("scripted upstream: the test double speaks OpenAI's wire format", () =>
     const bytes = Buffer.from(packed.data[0].embedding, 'base64');
     const decoded = Array.from(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4));
     assert.equal(decoded.length, 8);
-    decoded.forEach((value, i) => assert.ok(Math.abs(value - floats.data[0].embedding[i]) < 1e-6));
+    for (const [i, value] of decoded.entries()) assert.ok(Math.abs(value - floats.data[0].embedding[i]) < 1e-6);
   });
 
   test('[[echo-prompt]] answers with every message it received, so a test sees the context it was given', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { AppError } from '../../src/domain/errors.ts';
+import { ProviderError, type ProviderFailure } from '../../src/providers/provider-error.ts';
 import { BraveSearch } from '../../src/providers/search/brave.ts';
 import { createSearchProvider } from '../../src/providers/search/create-search-provider.ts';
 import { SearxngSearch } from '../../src/providers/search/searxng.ts';
@@ -9,6 +9,7 @@ import { SerperSearch } from '../../src/providers/search/serper.ts';
 import { TavilySearch } from '../../src/providers/search/tavily.ts';
 import { loadConfig } from '../../src/config.ts';
 import { startLoopback, type LoopbackServer } from '../helpers/searx.ts';
+import type { Json } from '../helpers/wire.ts';
 
 /**
  * The search adapters against scripted fakes of each API, with their real request and answer
@@ -19,12 +20,12 @@ interface Seen {
   method: string;
   path: string;
   headers: IncomingMessage['headers'];
-  body: any;
+  body: Json;
 }
 
 const never = new AbortController().signal;
 
-async function readBody(request: IncomingMessage): Promise<any> {
+async function readBody(request: IncomingMessage): Promise<Json> {
   let text = '';
   for await (const chunk of request) text += chunk;
   return text ? JSON.parse(text) : undefined;
@@ -60,18 +61,16 @@ describe('search adapters against scripted fakes', () => {
         response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(value));
       if (url.pathname === '/brave/res/v1/web/search' && request.method === 'GET') {
         if (request.headers['x-subscription-token'] !== 'brave-key') {
-          return void response
-            .writeHead(401, { 'content-type': 'application/json' })
-            .end(
-              JSON.stringify({
-                type: 'ErrorResponse',
-                error: {
-                  status: 401,
-                  code: 'SUBSCRIPTION_TOKEN_INVALID',
-                  detail: 'The provided subscription token is invalid.',
-                },
-              }),
-            );
+          return void response.writeHead(401, { 'content-type': 'application/json' }).end(
+            JSON.stringify({
+              type: 'ErrorResponse',
+              error: {
+                status: 401,
+                code: 'SUBSCRIPTION_TOKEN_INVALID',
+                detail: 'The provided subscription token is invalid.',
+              },
+            }),
+          );
         }
         if (scripted(url.searchParams.get('q')!, response, 'brave-key')) return;
         return void json({
@@ -153,10 +152,10 @@ describe('search adapters against scripted fakes', () => {
   const serper = (apiKey = 'serper-key') => new SerperSearch({ ...options, baseUrl: `${fake.url}/serper`, apiKey });
   const searxng = (path = 'searxng') => new SearxngSearch({ ...options, baseUrl: `${fake.url}/${path}` });
 
-  async function fails(promise: Promise<unknown>, code: string, pattern: RegExp) {
+  async function fails(promise: Promise<unknown>, failure: ProviderFailure, pattern: RegExp) {
     await assert.rejects(promise, (error: unknown) => {
-      assert.ok(error instanceof AppError, String(error));
-      assert.equal(error.code, code, error.message);
+      assert.ok(error instanceof ProviderError, String(error));
+      assert.equal(error.failure, failure, error.message);
       assert.match(error.message, pattern);
       assert.doesNotMatch(error.message, /brave-key|tvly-key|serper-key/, 'never the key');
       return true;
@@ -202,52 +201,48 @@ describe('search adapters against scripted fakes', () => {
     ]);
     await fails(
       searxng('searxng-html').search('x', { count: 5, signal: never }),
-      'upstream_error',
+      'failed',
       /searxng.*403.*search\.formats/,
     );
   });
 
-  test('a refused key is a 502 naming the provider and the variable, never the key', async () => {
+  test('a refused key names the provider and the variable, never the key', async () => {
     await fails(
       brave('wrong').search('x', { count: 5, signal: never }),
-      'upstream_error',
+      'key_refused',
       /"brave".*401.*BRAVE_SEARCH_API_KEY/,
     );
-    await fails(tavily('wrong').search('x', { count: 5, signal: never }), 'upstream_error', /"tavily".*TAVILY_API_KEY/);
+    await fails(tavily('wrong').search('x', { count: 5, signal: never }), 'key_refused', /"tavily".*TAVILY_API_KEY/);
     await fails(
       serper('wrong').search('x', { count: 5, signal: never }),
-      'upstream_error',
+      'key_refused',
       /"serper".*403.*SERPER_API_KEY/,
     );
   });
 
-  test('a rate limit is a 429 keeping Retry-After; a timeout a 504; a non-JSON answer a 502; an unreachable engine a 502', async () => {
+  test('a rate limit keeps Retry-After; a timeout, a non-JSON answer, a 500 and an unreachable engine are told apart', async () => {
     for (const provider of [brave(), tavily(), serper(), searxng()]) {
-      await assert.rejects(provider.search('[[status:429]]', { count: 5, signal: never }), (error: AppError) => {
-        assert.equal(error.code, 'rate_limited');
-        assert.equal(error.headers['retry-after'], '17');
+      await assert.rejects(provider.search('[[status:429]]', { count: 5, signal: never }), (error: ProviderError) => {
+        assert.equal(error.failure, 'rate_limited');
+        assert.equal(error.retryAfter, '17');
         assert.match(error.message, new RegExp(`"${provider.id}" is rate limiting`));
         assert.doesNotMatch(error.message, /brave-key|tvly-key|serper-key/);
         return true;
       });
       await fails(
         provider.search('[[hang]]', { count: 5, signal: never }),
-        'upstream_timeout',
+        'timeout',
         new RegExp(`"${provider.id}".*500 ms`),
       );
-      await fails(provider.search('[[garbage]]', { count: 5, signal: never }), 'upstream_error', /other than JSON/);
-      await fails(
-        provider.search('[[status:500]]', { count: 5, signal: never }),
-        'upstream_error',
-        /failed \(upstream 500\)/,
-      );
+      await fails(provider.search('[[garbage]]', { count: 5, signal: never }), 'failed', /other than JSON/);
+      await fails(provider.search('[[status:500]]', { count: 5, signal: never }), 'failed', /failed \(upstream 500\)/);
     }
     await fails(
       new BraveSearch({ ...options, baseUrl: 'http://127.0.0.1:9', apiKey: 'brave-key' }).search('x', {
         count: 5,
         signal: never,
       }),
-      'upstream_error',
+      'unreachable',
       /Cannot reach.*"brave".*ECONNREFUSED/,
     );
   });

@@ -1,5 +1,5 @@
 import type { Provider, ProviderAgentDefinition } from '../../providers/provider.ts';
-import { AppError } from '../errors.ts';
+import { ProviderError } from '../../providers/provider-error.ts';
 import type { Agent } from './agents.types.ts';
 
 export interface ProviderAgentsDeps {
@@ -18,8 +18,11 @@ export interface RequestedSettings {
 }
 
 /** Whether a provider call failed because the agent is gone there (deleted in the provider's console). */
-export const isMissingProviderAgent = (error: unknown) =>
-  error instanceof AppError && error.code === 'upstream_error' && / 404 /.test(error.message);
+export function isMissingProviderAgent(error: unknown): boolean {
+  // From a completion the provider's failure arrives mapped to the caller's error, with the original as its cause.
+  const failure = error instanceof Error && error.cause instanceof ProviderError ? error.cause : error;
+  return failure instanceof ProviderError && failure.status === 404;
+}
 
 /**
  * Keeps Causerie's agents mirrored on providers with agents of their own (Mistral's Agents API), so
@@ -66,7 +69,7 @@ export class ProviderAgentSync {
   }
 
   private failed(action: string, agent: Agent, providerId: string, error: unknown) {
-    const reason = error instanceof AppError ? error.message : ((error as Error)?.message ?? String(error));
+    const reason = (error as Error)?.message ?? String(error);
     this.deps.warn(`agents: cannot ${action} agent ${agent.id} on provider "${providerId}": ${reason}`);
   }
 

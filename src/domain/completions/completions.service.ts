@@ -1,4 +1,11 @@
-import type { ChatRequest, FinishReason, Provider, StreamEvent, Usage } from '../../providers/provider.ts';
+import type {
+  ChatRequest,
+  FinishReason,
+  Provider,
+  ProviderStreamEvent,
+  StreamEvent,
+  Usage,
+} from '../../providers/provider.ts';
 import { isoAt, type Clock } from '../clock.ts';
 import { AppError, invalid } from '../errors.ts';
 import type { Admission, LimitsGate } from '../limits/limits.types.ts';
@@ -6,7 +13,10 @@ import type { ModelEntry, ModelsService } from '../models/models.service.ts';
 import type { UsageStore } from '../usage/usage.store.ts';
 import type { Actor } from '../users/users.service.ts';
 import type { CompletionInput, CompletionRun, Completions } from './completions.types.ts';
-import { costMicros, countPromptTokens, estimateTextTokens, ProducedText } from './usage-meter.ts';
+import { estimateTextTokens, promptTokens, tokenCounterOf } from './token-budget.ts';
+import { costMicros, ProducedText } from './usage-meter.ts';
+import { ProviderError } from '../../providers/provider-error.ts';
+import { appErrorFromProvider, fromProvider } from './provider-failures.ts';
 import type { RunningAnswers } from './running-answers.ts';
 
 export interface CompletionsDeps {
@@ -69,7 +79,7 @@ export class CompletionsService implements Completions {
     if (options.signal.aborted) throw options.signal.reason;
     const { entry, provider } = await this.deps.models.resolve(input.model);
     validate(input, entry);
-    const promptEstimate = await countPromptTokens(provider, entry.upstream, input.messages);
+    const promptEstimate = await promptTokens(tokenCounterOf(provider, entry.upstream), input.messages);
     const reservedCompletion =
       input.max_tokens ??
       (entry.contextWindow ? Math.max(entry.contextWindow - promptEstimate, 1) : defaultReservedCompletionTokens);
@@ -95,7 +105,7 @@ export class CompletionsService implements Completions {
       conversationId: input.conversationId,
       onRecorded: running.done,
     });
-    let source: AsyncIterable<StreamEvent>;
+    let source: AsyncIterable<ProviderStreamEvent>;
     let request: ChatRequest;
     try {
       if (signal.aborted) throw signal.reason;
@@ -125,7 +135,7 @@ export class CompletionsService implements Completions {
         prompt_tokens: signal.aborted ? promptEstimate : 0,
         completion_tokens: 0,
       });
-      throw error;
+      throw fromProvider(error);
     }
     return {
       model: entry.id,
@@ -156,7 +166,7 @@ export class CompletionsService implements Completions {
       return { model: entry.id, embeddings: result.embeddings, usage };
     } catch (error) {
       await ledger.record(options.signal.aborted ? 'cancelled' : 'error', { prompt_tokens: 0, completion_tokens: 0 });
-      throw error;
+      throw fromProvider(error);
     }
   }
 }
@@ -216,15 +226,15 @@ class Ledger {
    * yielded, so a consumer that stops there (or leaves early: finally) still leaves one row.
    */
   async *track(
-    source: AsyncIterable<StreamEvent>,
+    source: AsyncIterable<ProviderStreamEvent>,
     promptEstimate: number,
     signal: AbortSignal,
   ): AsyncGenerator<StreamEvent> {
     const { provider, entry } = this.run;
-    const produced = new ProducedText(provider.countTokens !== undefined);
+    const produced = new ProducedText(provider.countTokens ? tokenCounterOf(provider, entry.upstream) : undefined);
     let reported: Usage | undefined;
     const usageNow = async (): Promise<Usage> =>
-      reported ?? { prompt_tokens: promptEstimate, completion_tokens: await produced.tokens(provider, entry.upstream) };
+      reported ?? { prompt_tokens: promptEstimate, completion_tokens: await produced.tokens() };
     try {
       for await (const event of source) {
         switch (event.type) {
@@ -251,7 +261,7 @@ class Ledger {
           }
           case 'error':
             await this.record('error', await usageNow());
-            yield event;
+            yield { type: 'error', error: appErrorFromProvider(event.error) };
             return;
         }
       }
@@ -270,8 +280,8 @@ class Ledger {
       yield {
         type: 'error',
         error:
-          error instanceof AppError
-            ? error
+          error instanceof AppError || error instanceof ProviderError
+            ? (fromProvider(error) as AppError)
             : new AppError('upstream_error', `Provider "${provider.id}" failed mid-answer`, { cause: error }),
       };
     } finally {

@@ -1,46 +1,6 @@
-import type { ChatMessage, Provider, Usage } from '../../providers/provider.ts';
+import type { Usage } from '../../providers/provider.ts';
 import type { Prices } from '../models/models.config.ts';
-
-/** Characters of a text, split into ASCII and the rest (which tokenizers cut much finer). */
-export interface CharCount {
-  ascii: number;
-  other: number;
-}
-
-export function countChars(text: string, into: CharCount = { ascii: 0, other: 0 }): CharCount {
-  let ascii = 0;
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) < 0x80) ascii++;
-  into.ascii += ascii;
-  into.other += text.length - ascii;
-  return into;
-}
-
-/**
- * Token counts when the upstream reports none and the provider has no tokenizer: one token per 4
- * ASCII characters, and one per other character (Chinese, Japanese, Cyrillic, accents, emoji cost
- * one or more tokens each in every common tokenizer, so counting them at 1/4 let a quota be
- * passed), rounded up. An overestimate for accented Latin text, on purpose.
- */
-export const estimateTokens = (chars: CharCount) => Math.ceil(chars.ascii / 4 + chars.other);
-
-/** The estimate for one text. */
-export const estimateTextTokens = (text: string) => estimateTokens(countChars(text));
-
-function messageChars(messages: ChatMessage[]): CharCount {
-  const chars = { ascii: 0, other: 0 };
-  for (const message of messages) {
-    countChars(message.content ?? '', chars);
-    if (message.tool_calls) countChars(JSON.stringify(message.tool_calls), chars);
-  }
-  return chars;
-}
-
-const messageText = (messages: ChatMessage[]) => messages.map((m) => m.content ?? '').join('\n');
-
-export async function countPromptTokens(provider: Provider, model: string, messages: ChatMessage[]): Promise<number> {
-  if (provider.countTokens) return provider.countTokens(messageText(messages), model);
-  return estimateTokens(messageChars(messages));
-}
+import { type CharCount, countChars, type TokenCounter, tokensOfChars } from './token-budget.ts';
 
 /** Cost in micro-units: prices are per million tokens, so tokens × price is already in 1e-6 units. */
 export function costMicros(usage: Usage, prices: Prices | undefined): number {
@@ -52,10 +12,12 @@ export function costMicros(usage: Usage, prices: Prices | undefined): number {
 export class ProducedText {
   private readonly chars: CharCount = { ascii: 0, other: 0 };
   private readonly pieces: string[] | undefined;
+  private readonly tokenizer: TokenCounter | undefined;
 
-  constructor(keepText: boolean) {
-    // Only a provider with its own tokenizer needs the text itself; otherwise a count suffices.
-    this.pieces = keepText ? [] : undefined;
+  /** `tokenizer`: the provider's own, when it has one; then the text is kept for it, else only counted. */
+  constructor(tokenizer: TokenCounter | undefined) {
+    this.tokenizer = tokenizer;
+    this.pieces = tokenizer ? [] : undefined;
   }
 
   add(text: string): void {
@@ -63,8 +25,8 @@ export class ProducedText {
     this.pieces?.push(text);
   }
 
-  async tokens(provider: Provider, model: string): Promise<number> {
-    if (this.pieces && provider.countTokens) return provider.countTokens(this.pieces.join(''), model);
-    return estimateTokens(this.chars);
+  async tokens(): Promise<number> {
+    if (this.pieces && this.tokenizer) return this.tokenizer(this.pieces.join(''));
+    return tokensOfChars(this.chars);
   }
 }

@@ -17,8 +17,9 @@ import {
   type ModelCatalog,
 } from './conversations.types.ts';
 import { fitToContext } from './context-window.ts';
+import { estimatingCounter } from '../completions/token-budget.ts';
 import type { ContextEnricher, EnrichedSettings } from './context-enrichers.ts';
-import { EventQueue } from './event-queue.ts';
+import { AsyncQueue } from '../../lib/async-queue.ts';
 import type { SearchIndexHook } from './search-index-hook.ts';
 import { StreamPersister, type StreamTimings } from './stream-persister.ts';
 import type { IdempotencyKeys, IdempotencyRequest } from '../idempotency/idempotency-keys.ts';
@@ -213,14 +214,15 @@ export class ConversationCompletions {
       const history = [...stored, ...appended];
       const context = contextOf(conversation, history);
       const last = context.at(-1);
-      if (!last || last.role !== 'user') {
+      if (last?.role !== 'user') {
         throw invalid('messages', 'there is no user message to answer: the conversation must end with a user message');
       }
       const enriched = await this.enrich(actor, conversation, model, context, input, controller.signal);
       const maxTokens = input.max_tokens ?? enriched.settings.max_tokens;
-      const fitted = fitToContext(enriched.messages, {
+      const fitted = await fitToContext(enriched.messages, {
         contextWindow: await this.deps.models.contextWindow(model),
         maxTokens,
+        count: (await this.deps.models.tokenCounter?.(model)) ?? estimatingCounter,
       });
       // The client may have left while we looked things up: then no model is called, and what this request stored goes.
       if (controller.signal.aborted) throw controller.signal.reason;
@@ -271,7 +273,7 @@ export class ConversationCompletions {
           messageIds: appended.map((m) => m.id),
         });
       }
-      const queue = new EventQueue<StreamEvent>();
+      const queue = new AsyncQueue<StreamEvent>();
       handedOver = true;
       const userId = conversation.user_id;
       const indexReply = (final: Partial<MessageRow>) =>
@@ -372,7 +374,7 @@ export class ConversationCompletions {
   private async pump(
     run: CompletionRun,
     persister: StreamPersister,
-    queue: EventQueue<StreamEvent>,
+    queue: AsyncQueue<StreamEvent>,
     signal: AbortSignal,
     release: () => void,
     stored: (final: Partial<MessageRow>) => Promise<void> | undefined,

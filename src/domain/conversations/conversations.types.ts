@@ -1,3 +1,4 @@
+import type { TokenCounter } from '../completions/token-budget.ts';
 import type { Insertable } from 'kysely';
 import type { MessagesTable } from '../../stores/sql/schema.ts';
 import { newUuid } from '../ids.ts';
@@ -74,6 +75,8 @@ export const toMessage = (row: MessageRow): Message => ({
 export interface ModelCatalog {
   /** The model's context window in tokens, or undefined when the id is unknown. */
   contextWindow(model: string): Promise<number | undefined>;
+  /** Counts tokens as the model's provider does (its tokenizer, else the estimate); the estimate when absent. */
+  tokenCounter?(model: string): Promise<TokenCounter>;
   /** Whether a public model id exists (switching to an unknown model is refused). */
   exists(model: string): Promise<boolean>;
   /** The model used when neither the request nor the conversation names one. */

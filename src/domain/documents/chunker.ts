@@ -1,5 +1,4 @@
-/** About four characters a token: the estimate the context window fitting uses too. */
-export const estimateTextTokens = (text: string) => Math.ceil(text.length / 4);
+import { estimateTextTokens } from '../completions/token-budget.ts';
 
 export interface ChunkOptions {
   /** Target size of a chunk, in estimated tokens. */

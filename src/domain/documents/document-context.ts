@@ -1,5 +1,5 @@
 import type { ChatMessage } from '../../providers/provider.ts';
-import { estimateTokens } from '../conversations/context-window.ts';
+import { answerReserve, conversationTokens, estimatingCounter } from '../completions/token-budget.ts';
 import type { ContextEnricher, Enrichment, EnrichmentInput } from '../conversations/context-enrichers.ts';
 import type { ModelCatalog } from '../conversations/conversations.types.ts';
 import type { ChunkRanker } from './chunk-ranker.ts';
@@ -8,7 +8,7 @@ import type { ChunkWithFile, DocumentsStore } from './documents.store.ts';
 export interface DocumentContextDeps {
   store: DocumentsStore;
   ranker: ChunkRanker;
-  models: Pick<ModelCatalog, 'contextWindow'>;
+  models: Pick<ModelCatalog, 'contextWindow' | 'tokenCounter'>;
   /** Tokens of document text for a model whose context window is unknown. */
   unknownWindowTokens: number;
 }
@@ -48,8 +48,9 @@ export class DocumentContextEnricher implements ContextEnricher {
   private async budget(model: string, messages: ChatMessage[]): Promise<number> {
     const window = await this.deps.models.contextWindow(model);
     if (!window) return this.deps.unknownWindowTokens;
-    const reserve = Math.min(1024, Math.floor(window / 4));
-    const history = messages.reduce((sum, m) => sum + estimateTokens(m), 0);
+    const reserve = answerReserve(window);
+    const count = (await this.deps.models.tokenCounter?.(model)) ?? estimatingCounter;
+    const history = await conversationTokens(count, messages);
     const framing = Math.ceil(preamble.length / 4) + 8;
     // Past that floor, the oldest history gives way to the documents (fitToContext drops it).
     return Math.max(window - reserve - history - framing, Math.floor(window / 4));

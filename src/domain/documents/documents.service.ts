@@ -7,7 +7,7 @@ import type { Actor } from '../users/users.service.ts';
 import { chunkPages, type ChunkOptions } from './chunker.ts';
 import type { DocumentRow, DocumentsStore, DocumentSummaryRow } from './documents.store.ts';
 import type { FileStore } from './file-store.ts';
-import { looksLikePdf, PdfExtractionError, type PdfExtractor } from './pdf-extractor.ts';
+import { type ExtractedPdf, looksLikePdf, PdfExtractionError, type PdfExtractor } from './pdf-extractor.ts';
 
 export interface DocumentsDeps {
   store: DocumentsStore;
@@ -63,13 +63,13 @@ const toFile = (row: DocumentRow | DocumentSummaryRow, chunkCount: number): Docu
   created_at: row.created_at,
 });
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is this pattern's purpose.
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/g;
+
 /** A file name safe to store and show: its last path segment, no control characters, at most 255 characters. */
 export function cleanFilename(name: string): string {
   const base = name.split(/[\\/]/).pop() ?? '';
-  const clean = base
-    .replace(/[\u0000-\u001f\u007f]/g, '')
-    .trim()
-    .slice(0, 255);
+  const clean = base.replace(CONTROL_CHARACTERS, '').trim().slice(0, 255);
   return clean || 'document.pdf';
 }
 
@@ -104,7 +104,7 @@ export class DocumentsService {
         { field: 'file' },
       );
     }
-    let extracted;
+    let extracted: ExtractedPdf;
     try {
       extracted = await this.deps.extractor.extract(upload.data);
     } catch (error) {

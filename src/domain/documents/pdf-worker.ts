@@ -35,7 +35,7 @@ const documentOptions = { isEvalSupported: false, verbosity: 0, stopAtErrors: fa
 async function extract(input: PdfWorkerInput): Promise<PdfWorkerOutput> {
   // The maintained pdf.js build (pdfjs-dist) rather than the copy bundled in unpdf, so security fixes arrive with it.
   await definePDFJSModule(() => import('pdfjs-dist/legacy/build/pdf.mjs'));
-  let pdf;
+  let pdf: Awaited<ReturnType<typeof getDocumentProxy>>;
   try {
     pdf = await getDocumentProxy(input.data, documentOptions);
   } catch (error) {

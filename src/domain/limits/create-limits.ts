@@ -5,9 +5,6 @@ import type { PlansStore } from '../plans/plans.store.ts';
 import type { UsageStore } from '../usage/usage.store.ts';
 import type { UsersService } from '../users/users.service.ts';
 import type { LimitCounters } from '../../stores/kv/limit-counters.ts';
-import { MemoryLimitCounters } from '../../stores/kv/memory-limit-counters.ts';
-import { RedisLimitCounters } from '../../stores/kv/redis-limit-counters.ts';
-import { openRedis } from '../../stores/kv/redis.ts';
 import { rebuildFromLedger } from './ledger-rebuild.ts';
 import { CountersGate } from './limits.gate.ts';
 import { LimitsResolver } from './limits.resolver.ts';
@@ -26,10 +23,9 @@ export interface Limits {
  * every node and kept across restarts), else in process, refilled from the usage ledger at start.
  */
 export function createLimits(options: {
-  redisUrl?: string;
+  /** Redis counters (shared by every node) or in-process ones, opened by the composition root. */
+  counters: LimitCounters;
   redisPrefix: string;
-  /** Where Redis connection trouble is reported. */
-  warn?: (message: string) => void;
   defaultPlan?: string;
   clock: Clock;
   plansStore: PlansStore;
@@ -41,9 +37,7 @@ export function createLimits(options: {
   users: UsersService;
 }): Limits {
   const { clock, redisPrefix: prefix } = options;
-  const counters: LimitCounters = options.redisUrl
-    ? new RedisLimitCounters(openRedis(options.redisUrl, options.warn), { ownsConnection: true })
-    : new MemoryLimitCounters();
+  const { counters } = options;
   const ready =
     counters.kind === 'memory'
       ? rebuildFromLedger({

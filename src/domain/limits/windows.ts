@@ -16,7 +16,9 @@ const recent: Partial<Record<WindowName, Window>> = {};
 export function windowAt(name: WindowName, now: number): Window {
   const last = recent[name];
   if (last && now >= last.start && now < last.end) return last;
-  return (recent[name] = computeWindow(name, now));
+  const window = computeWindow(name, now);
+  recent[name] = window;
+  return window;
 }
 
 function computeWindow(name: WindowName, now: number): Window {

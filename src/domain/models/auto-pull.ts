@@ -1,5 +1,10 @@
 import type { Config } from '../../config.ts';
-import { downloadModel, formatMegabytes, resolveModelSource } from '../../providers/local/model-download.ts';
+import {
+  downloadModel,
+  formatMegabytes,
+  type ModelSource,
+  resolveModelSource,
+} from '../../providers/local/model-download.ts';
 import { localModelId } from '../../providers/local/local-models.ts';
 import type { ModelsService } from './models.service.ts';
 
@@ -34,7 +39,7 @@ export async function startAutoPull(deps: {
   const listed = await models.list();
   const nothingServes = listed.every((model) => model.source === 'local' && !model.available);
   if (!nothingServes || !listed.some((model) => model.status === 'not_downloaded')) return undefined;
-  let source;
+  let source: ModelSource;
   try {
     source = resolveModelSource(config.autoPullUri);
   } catch (error) {

@@ -36,11 +36,6 @@ export interface ModelSpec {
   capabilities?: string[];
 }
 
-export class InvalidRegistryError extends Error {}
-
-const providerIdPattern = /^[a-z0-9][a-z0-9_-]{0,63}$/;
-const builtInProviders = ['openai', 'mistral', 'ollama', 'mock', 'local'];
-
 /** Where a provider that is not registered would come from, for "not configured" messages. */
 export const howToEnable: Record<string, string> = {
   openai: 'set OPENAI_API_KEY (and OPENAI_BASE_URL for another OpenAI-compatible server)',
@@ -50,27 +45,13 @@ export const howToEnable: Record<string, string> = {
   local: 'run `npm run models:pull`',
 };
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
-function positive(path: string, value: unknown): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
-    throw new InvalidRegistryError(`${path} must be a number ≥ 0`);
-  return value;
-}
-
-function text(path: string, value: unknown, required = false): string | undefined {
-  if (value === undefined && !required) return undefined;
-  if (typeof value !== 'string' || value === '') throw new InvalidRegistryError(`${path} must be a non-empty string`);
-  return value;
-}
-
 /** Ollama serves the OpenAI API under /v1; accept its bare address too. */
 const ollamaV1 = (url: string) => (/\/v1$/.test(url) ? url : `${url}/v1`);
 
 /** Providers the environment enables with no other step. */
-function environmentProviders(config: Config): ProviderSpec[] {
+export function environmentProviders(
+  config: Pick<Config, 'openaiApiKey' | 'openaiBaseUrl' | 'mistralApiKey' | 'mistralBaseUrl' | 'ollamaBaseUrl'>,
+): ProviderSpec[] {
   const specs: ProviderSpec[] = [];
   const base = { streamUsage: true, seedField: 'seed' as const, discover: true };
   if (config.openaiApiKey || config.openaiBaseUrl) {
@@ -104,93 +85,46 @@ function environmentProviders(config: Config): ProviderSpec[] {
 
 /**
  * The providers and mapped models the configuration declares: environment first, then the config
- * file's "providers" (which may also override a built-in one) and "models". Throws with the path of
- * the first invalid entry.
+ * file's "providers" (which may also override a built-in one) and "models". The file was validated
+ * when the configuration was loaded.
  */
 export function registrySpecs(config: Config): { providers: ProviderSpec[]; models: ModelSpec[] } {
   const providers = new Map(environmentProviders(config).map((spec) => [spec.id, spec]));
   const file = config.file;
-  if (file.providers !== undefined && !isRecord(file.providers))
-    throw new InvalidRegistryError('providers must be an object keyed by provider id');
-  for (const [id, raw] of Object.entries((file.providers as Record<string, unknown>) ?? {})) {
-    const path = `providers.${id}`;
-    if (!providerIdPattern.test(id))
-      throw new InvalidRegistryError(`${path}: a provider id is lowercase letters, digits, "-" or "_"`);
-    if (id === 'local' || id === 'mock')
-      throw new InvalidRegistryError(`${path}: "${id}" is built in and cannot be redefined`);
-    if (!isRecord(raw)) throw new InvalidRegistryError(`${path} must be an object`);
+  for (const [id, entry] of Object.entries(file.providers ?? {})) {
     const known = providers.get(id);
-    const baseUrl = text(`${path}.base_url`, raw.base_url, !known);
-    if (baseUrl && !/^https?:\/\//.test(baseUrl))
-      throw new InvalidRegistryError(`${path}.base_url must be an http(s) URL`);
-    const keyVariable = text(`${path}.api_key_env`, raw.api_key_env) ?? known?.keyVariable;
-    const headers = raw.headers;
-    if (headers !== undefined && (!isRecord(headers) || Object.values(headers).some((v) => typeof v !== 'string'))) {
-      throw new InvalidRegistryError(`${path}.headers must be an object of strings`);
-    }
-    if (raw.seed_field !== undefined && raw.seed_field !== 'seed' && raw.seed_field !== 'random_seed') {
-      throw new InvalidRegistryError(`${path}.seed_field must be "seed" or "random_seed"`);
-    }
+    const keyVariable = entry.api_key_env ?? known?.keyVariable;
     providers.set(id, {
       id,
       kind: 'openai-compatible',
-      baseUrl: (baseUrl ?? known!.baseUrl).replace(/\/+$/, ''),
-      apiKey: raw.api_key_env !== undefined ? config.providerSecrets[raw.api_key_env as string] : known?.apiKey,
+      baseUrl: (entry.base_url ?? known!.baseUrl).replace(/\/+$/, ''),
+      apiKey: entry.api_key_env !== undefined ? config.providerSecrets[entry.api_key_env] : known?.apiKey,
       keyVariable,
-      headers: headers as Record<string, string> | undefined,
-      streamUsage: raw.stream_usage === undefined ? (known?.streamUsage ?? true) : raw.stream_usage === true,
-      seedField: (raw.seed_field as ProviderSpec['seedField'] | undefined) ?? known?.seedField ?? 'seed',
-      discover: raw.discover === undefined ? true : raw.discover === true,
-      keyMissing: raw.api_key_env !== undefined && !config.providerSecrets[raw.api_key_env as string],
+      headers: entry.headers,
+      streamUsage: entry.stream_usage ?? known?.streamUsage ?? true,
+      seedField: entry.seed_field ?? known?.seedField ?? 'seed',
+      discover: entry.discover ?? true,
+      keyMissing: entry.api_key_env !== undefined && !config.providerSecrets[entry.api_key_env],
       agentsApi: known?.agentsApi ?? id === 'mistral',
     });
   }
 
-  const models: ModelSpec[] = [];
-  if (file.models !== undefined && !isRecord(file.models))
-    throw new InvalidRegistryError('models must be an object keyed by public model id');
-  for (const [id, raw] of Object.entries((file.models as Record<string, unknown>) ?? {})) {
-    const path = `models["${id}"]`;
-    if (!/^[\w.:@/-]{1,200}$/.test(id))
-      throw new InvalidRegistryError(`${path}: a model id is letters, digits and . : @ / _ -`);
-    if (!isRecord(raw)) throw new InvalidRegistryError(`${path} must be an object`);
-    const provider = text(`${path}.provider`, raw.provider, true)!;
-    if (
-      !providers.has(provider) &&
-      !builtInProviders.includes(provider) &&
-      !isRecord((file.providers as Record<string, unknown>)?.[provider])
-    ) {
-      throw new InvalidRegistryError(`${path}.provider: no provider "${provider}" is declared`);
-    }
-    const prices = raw.prices;
-    if (prices !== undefined && !isRecord(prices))
-      throw new InvalidRegistryError(`${path}.prices must be {"input": n, "output": n} per million tokens`);
-    const capabilities = raw.capabilities;
-    if (
-      capabilities !== undefined &&
-      (!Array.isArray(capabilities) || capabilities.some((c) => typeof c !== 'string'))
-    ) {
-      throw new InvalidRegistryError(`${path}.capabilities must be an array of strings`);
-    }
-    const contextWindow = positive(`${path}.context_window`, raw.context_window);
-    models.push({
-      id,
-      provider,
-      upstream: text(`${path}.upstream`, raw.upstream) ?? id.slice(id.indexOf('/') + 1),
-      contextWindow: contextWindow ? Math.floor(contextWindow) : undefined,
-      prices: prices && {
-        input: positive(`${path}.prices.input`, prices.input) ?? 0,
-        output: positive(`${path}.prices.output`, prices.output) ?? 0,
-        currency: text(`${path}.prices.currency`, prices.currency) ?? 'USD',
-      },
-      capabilities: capabilities as string[] | undefined,
-    });
-  }
+  const models: ModelSpec[] = Object.entries(file.models ?? {}).map(([id, entry]) => ({
+    id,
+    provider: entry.provider,
+    upstream: entry.upstream ?? id.slice(id.indexOf('/') + 1),
+    contextWindow: entry.context_window ? Math.floor(entry.context_window) : undefined,
+    prices: entry.prices && {
+      input: entry.prices.input ?? 0,
+      output: entry.prices.output ?? 0,
+      currency: entry.prices.currency ?? 'USD',
+    },
+    capabilities: entry.capabilities,
+  }));
   // A provider whose models the config lists is not discovered (unless it says so).
   for (const model of models) {
     const spec = providers.get(model.provider);
-    const raw = isRecord(file.providers) ? file.providers[model.provider] : undefined;
-    if (spec && !(isRecord(raw) && raw.discover === true)) spec.discover = false;
+    if (spec && file.providers?.[model.provider]?.discover !== true) spec.discover = false;
   }
   return { providers: [...providers.values()], models };
 }

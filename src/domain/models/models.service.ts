@@ -1,13 +1,8 @@
-import { readdir } from 'node:fs/promises';
-import type { Config } from '../../config.ts';
 import type { Provider, ProviderModel } from '../../providers/provider.ts';
-import { defaultLocalModel, localContextSize, localModelId } from '../../providers/local/local-models.ts';
-import { createMockProvider } from '../../providers/mock/mock-provider.ts';
-import { OpenAiCompatibleProvider } from '../../providers/openai-compatible/openai-compatible-provider.ts';
-import type { ModelSummary } from '../../web/pages.ts';
+import { defaultLocalModel, localContextSize } from '../../providers/local/local-models.ts';
 import { isoAt, type Clock } from '../clock.ts';
 import { AppError } from '../errors.ts';
-import { howToEnable, registrySpecs, type ModelSpec, type Prices, type ProviderSpec } from './models.config.ts';
+import { howToEnable, type ModelSpec, type Prices, type ProviderSpec } from './models.config.ts';
 import type { RemovedModelsStore } from './models.store.ts';
 
 /** A model as the registry knows it. */
@@ -43,19 +38,26 @@ export interface ModelView {
   source: ModelEntry['source'];
 }
 
-/** The local engine, when it is wired (src/providers/local): the provider and the GGUF files it can load. */
-export interface LocalModels {
-  provider: Provider;
-  listFiles(): Promise<Array<{ id: string; file: string; contextWindow?: number | null }>>;
+/** A GGUF file in the models folder, as the registry lists it. */
+export interface LocalModelFile {
+  id: string;
+  file: string;
+  contextWindow?: number | null;
 }
 
 export interface ModelsDeps {
-  config: Config;
+  /** The providers the configuration declares (those without their key included, to say why). */
+  specs: ProviderSpec[];
+  /** Public model ids the config file maps. */
+  mapped: ModelSpec[];
+  /** The provider adapters, built by the composition root (the local engine's included when it is wired). */
+  providers: Provider[];
+  /** The local engine's provider id, when it is wired. */
+  localProviderId?: string;
+  /** The GGUF files in the models folder. */
+  listLocalFiles(): Promise<LocalModelFile[]>;
   store: RemovedModelsStore;
   clock: Clock;
-  local?: LocalModels;
-  /** Extra providers (kind "local" included), e.g. in tests. */
-  providers?: Provider[];
   /** Where discovery failures are reported (never with a key). */
   warn?: (message: string) => void;
 }
@@ -77,55 +79,23 @@ export class ModelsService {
   private removed = new Set<string>();
   /** The first-start download of a local model (see AutoPull): progress, or why it failed. */
   private downloads = new Map<string, { progress?: number; failure?: string }>();
-  private localFiles: Array<{ id: string; file: string; contextWindow?: number | null }> = [];
+  private localFiles: LocalModelFile[] = [];
   private readonly ready: Promise<void>;
   private refreshing: Promise<void> | undefined;
-  private timer: NodeJS.Timeout | undefined;
 
+  /** Call refresh() again to follow the providers' lists (the composition root sets the period). */
   constructor(deps: ModelsDeps) {
     this.deps = deps;
-    const { config } = deps;
-    const { providers, models } = registrySpecs(config);
-    this.specs = new Map(providers.map((spec) => [spec.id, spec]));
-    this.mapped = models;
-    const timeouts = {
-      connectMs: config.providerConnectTimeoutMs,
-      firstByteMs: config.providerFirstByteTimeoutMs,
-      idleMs: config.providerIdleTimeoutMs,
-    };
-    for (const spec of providers) {
-      if (spec.keyMissing) continue;
-      this.providers.set(spec.id, new OpenAiCompatibleProvider({ ...spec, timeouts, retries: config.providerRetries }));
-    }
-    if (config.mockProvider) {
-      this.providers.set('mock', createMockProvider({ timeouts }));
-      this.specs.set('mock', {
-        id: 'mock',
-        kind: 'mock',
-        baseUrl: 'in-process',
-        streamUsage: true,
-        seedField: 'seed',
-        discover: true,
-      });
-    }
-    if (deps.local) this.providers.set(deps.local.provider.id, deps.local.provider);
-    for (const provider of deps.providers ?? []) this.providers.set(provider.id, provider);
+    this.specs = new Map(deps.specs.map((spec) => [spec.id, spec]));
+    this.mapped = deps.mapped;
+    for (const provider of deps.providers) this.providers.set(provider.id, provider);
     this.ready = this.refresh();
-    if (config.modelsRefreshSeconds > 0) {
-      this.timer = setInterval(() => void this.refresh(), config.modelsRefreshSeconds * 1000);
-      this.timer.unref();
-    }
   }
 
   /** Every model (removed ones left out), available or not, sorted by id. */
   async list(): Promise<ModelView[]> {
     await this.ready;
     return [...this.entries.values()].map((entry) => this.view(entry));
-  }
-
-  /** What the home page shows. */
-  async summaries(): Promise<ModelSummary[]> {
-    return (await this.list()).map((model) => ({ id: model.id, provider: model.provider, available: model.available }));
   }
 
   async get(id: string): Promise<ModelView> {
@@ -195,7 +165,6 @@ export class ModelsService {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.timer);
     await this.refreshing?.catch(() => {});
     await Promise.all([...this.providers.values()].map((provider) => provider.close?.().catch(() => {})));
   }
@@ -242,14 +211,7 @@ export class ModelsService {
 
   private async listLocalFiles(): Promise<void> {
     try {
-      if (this.deps.local) {
-        this.localFiles = await this.deps.local.listFiles();
-      } else {
-        const names = await readdir(this.deps.config.modelsDir).catch(() => [] as string[]);
-        this.localFiles = names
-          .filter((name) => /\.gguf$/i.test(name))
-          .map((file) => ({ id: localModelId(file), file }));
-      }
+      this.localFiles = await this.deps.listLocalFiles();
     } catch (error) {
       this.deps.warn?.(`models: cannot list local models: ${(error as Error).message}`);
     }
@@ -280,7 +242,7 @@ export class ModelsService {
         });
       }
     }
-    const localProvider = this.deps.local?.provider.id ?? 'local';
+    const localProvider = this.deps.localProviderId ?? 'local';
     for (const file of this.localFiles) {
       add({
         id: file.id,

@@ -89,7 +89,7 @@ export class PublicConversationsService {
     const credential = bearer(authorization);
     const key = looksLikePublicKey(credential) ? await this.deps.apiKeys.findByHash(sha256(credential)) : undefined;
     const now = this.now();
-    if (!key || key.kind !== 'public' || key.revoked_at || (key.expires_at && Date.parse(key.expires_at) <= now))
+    if (key?.kind !== 'public' || key.revoked_at || (key.expires_at && Date.parse(key.expires_at) <= now))
       throw keyNotFound();
     const settings = await this.deps.store.findKey(key.id);
     const agent = settings && (await this.deps.agents.forConversation(settings.agent_id));

@@ -76,6 +76,7 @@ export function snippet(content: string, words: string[]): string {
 /** Reciprocal rank fusion: each list adds 1/(k + rank) per id; the usual k is 60. */
 export function fuseRanks(lists: number[][], k = 60): Array<{ id: number; score: number }> {
   const scores = new Map<number, number>();
-  for (const list of lists) list.forEach((id, index) => scores.set(id, (scores.get(id) ?? 0) + 1 / (k + index + 1)));
+  for (const list of lists)
+    for (const [index, id] of list.entries()) scores.set(id, (scores.get(id) ?? 0) + 1 / (k + index + 1));
   return [...scores].map(([id, score]) => ({ id, score })).sort((a, b) => b.score - a.score || a.id - b.id);
 }

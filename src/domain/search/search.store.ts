@@ -113,12 +113,10 @@ export class SearchStore {
       .insertInto('search_index')
       .values({ ...values, ...extra } as typeof values)
       .onConflict((oc) =>
-        oc
-          .columns(['kind', 'source_id'])
-          .doUpdateSet({ content: values.content, embedding_model: null, ...extra } as {
-            content: string;
-            embedding_model: null;
-          }),
+        oc.columns(['kind', 'source_id']).doUpdateSet({ content: values.content, embedding_model: null, ...extra } as {
+          content: string;
+          embedding_model: null;
+        }),
       )
       .returning('id')
       .executeTakeFirstOrThrow();

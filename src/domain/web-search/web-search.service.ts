@@ -3,7 +3,13 @@ import type { SearchProvider, SearchResult } from '../../providers/search/search
 import type { FetchPolicy } from '../../providers/web/guarded-fetch.ts';
 import { readPage, type PageLimits, type PageText } from '../../providers/web/page-reader.ts';
 import { isoAt, type Clock } from '../clock.ts';
-import { estimateTokens } from '../conversations/context-window.ts';
+import {
+  answerReserve,
+  conversationTokens,
+  estimatingCounter,
+  type TokenCounter,
+} from '../completions/token-budget.ts';
+import { fromProvider } from '../completions/provider-failures.ts';
 import { AppError } from '../errors.ts';
 import type { Actor } from '../users/users.service.ts';
 import type { SearchAdmission, SearchUsageRecorder, Source } from './web-search.types.ts';
@@ -18,6 +24,8 @@ export interface WebSearchDeps {
   pages: number;
   /** The model's context window, to size what the pages may take. */
   contextWindow(model: string): Promise<number | undefined>;
+  /** Counts tokens as the model's provider does; the estimate when absent. */
+  tokenCounter?(model: string): Promise<TokenCounter>;
   admission: SearchAdmission;
   usage: SearchUsageRecorder;
   clock: Clock;
@@ -92,7 +100,7 @@ export class WebSearch {
       results = await provider.search(query, { count: this.deps.results, signal: input.signal });
     } catch (error) {
       await record('error', 0);
-      throw error;
+      throw fromProvider(error);
     }
     await record('complete', results.length);
     if (results.length === 0) return { messages: input.messages, sources: [] };
@@ -138,8 +146,9 @@ export class WebSearch {
   private async sourceBudget(input: AugmentInput): Promise<number> {
     const window = await this.deps.contextWindow(input.model);
     if (!window) return defaultSourceTokens;
-    const reserve = input.maxTokens ?? Math.min(1024, Math.floor(window / 4));
-    const used = input.messages.reduce((sum, m) => sum + estimateTokens(m), 0);
+    const reserve = answerReserve(window, input.maxTokens);
+    const count = (await this.deps.tokenCounter?.(input.model)) ?? estimatingCounter;
+    const used = await conversationTokens(count, input.messages);
     // The listing itself (titles, URLs, snippets) takes some too.
     const framing = 100 * this.deps.results;
     return Math.max(0, Math.min(Math.floor(window / 2), window - reserve - used - framing));

@@ -1,14 +1,17 @@
 import type { ChatHistoryItem, LlamaChatResponse } from 'node-llama-cpp';
-import { invalid } from '../../domain/errors.ts';
 import type { ChatMessage, ChatRequest, FinishReason } from '../provider.ts';
+import { ProviderError } from '../provider-error.ts';
+
+const refused = (provider: string, field: string, message: string) =>
+  new ProviderError(provider, 'rejected', `${field}: ${message}`, { field });
 
 /**
  * Maps the normalized messages onto node-llama-cpp's chat history, ending with the model turn to
  * generate. The chat wrapper (from the GGUF's template) later renders it into the prompt.
  * A trailing assistant message is continued, as with other providers that accept a prefill.
  */
-export function toChatHistory(messages: ChatMessage[]): ChatHistoryItem[] {
-  if (messages.length === 0) throw invalid('messages', 'must contain at least one message');
+export function toChatHistory(provider: string, messages: ChatMessage[]): ChatHistoryItem[] {
+  if (messages.length === 0) throw refused(provider, 'messages', 'must contain at least one message');
   const history: ChatHistoryItem[] = messages.map((message): ChatHistoryItem => {
     const text = message.content ?? '';
     if (message.role === 'system') return { type: 'system', text };
@@ -26,13 +29,17 @@ export function toChatHistory(messages: ChatMessage[]): ChatHistoryItem[] {
  * Refuses, before the first byte, what the local adapter cannot honour instead of ignoring it:
  * a client that sends tools or asks for JSON would otherwise get an answer that looks valid.
  */
-export function assertLocallySupported(request: ChatRequest) {
+export function assertLocallySupported(provider: string, request: ChatRequest) {
   if (Array.isArray(request.tools) && request.tools.length > 0 && request.tool_choice !== 'none') {
-    throw invalid('tools', 'local models do not support tool calls; use a provider that does, or send no tools');
+    throw refused(
+      provider,
+      'tools',
+      'local models do not support tool calls; use a provider that does, or send no tools',
+    );
   }
   const format = request.response_format as { type?: unknown } | undefined;
   if (format && typeof format === 'object' && format.type !== undefined && format.type !== 'text') {
-    throw invalid('response_format', `local models do not support response_format "${String(format.type)}"`);
+    throw refused(provider, 'response_format', `local models do not support response_format "${String(format.type)}"`);
   }
 }
 

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
-import { AppError, invalid } from '../../domain/errors.ts';
-import type { ChatRequest, Provider, StreamEvent } from '../provider.ts';
+import type { ChatRequest, Provider, ProviderStreamEvent } from '../provider.ts';
+import { ProviderError } from '../provider-error.ts';
 import {
   assertLocallySupported,
   localIgnoredSettings,
@@ -8,7 +8,7 @@ import {
   toFinishReason,
   toGenerationOptions,
 } from './chat-request-mapping.ts';
-import { EventChannel } from './event-channel.ts';
+import { AsyncQueue } from '../../lib/async-queue.ts';
 import { llamaRuntime, type LocalLogger } from './llama-runtime.ts';
 import { LoadedModel } from './loaded-model.ts';
 import { listLocalModelFiles, resolveLocalModelPath } from './local-model-files.ts';
@@ -48,13 +48,15 @@ export function createLocalProvider(options: LocalProviderOptions): LocalProvide
   // A model's file is looked up once: requests for a loaded model then reach its FIFO queue in
   // the order they arrived (file-system lookups finish in any order).
   const paths = new Map<string, string>();
+  const id = options.id ?? 'local';
 
   async function load(model: string): Promise<LoadedModel> {
-    if (closed) throw new AppError('model_unavailable', 'The local provider is shutting down');
+    if (closed) throw new ProviderError(id, 'unavailable', 'The local provider is shutting down');
     const path = paths.get(model) ?? (await resolveLocalModelPath(options.modelsDir, model));
     if (!path) {
-      throw new AppError(
-        'model_unavailable',
+      throw new ProviderError(
+        id,
+        'unavailable',
         `The local model file "${model}" is not in the models folder; download it with "npx causerie models pull"`,
       );
     }
@@ -92,7 +94,7 @@ export function createLocalProvider(options: LocalProviderOptions): LocalProvide
     } catch (error) {
       // The reason is shown to API clients: never with the server's folders in it.
       const reason = (error as Error).message.replaceAll(path, model).replaceAll(resolve(options.modelsDir), 'models');
-      throw new AppError('model_unavailable', `The local model "${model}" could not be loaded: ${reason}`, {
+      throw new ProviderError(id, 'unavailable', `The local model "${model}" could not be loaded: ${reason}`, {
         cause: error,
       });
     }
@@ -103,7 +105,7 @@ export function createLocalProvider(options: LocalProviderOptions): LocalProvide
     request: ChatRequest,
     prepared: Prepared,
     signal: AbortSignal,
-    channel: EventChannel<StreamEvent>,
+    channel: AsyncQueue<ProviderStreamEvent>,
   ) {
     const { module } = await llamaRuntime(options.logger);
     const finish = (
@@ -140,7 +142,7 @@ export function createLocalProvider(options: LocalProviderOptions): LocalProvide
         options.logger?.warn({ err: error, model: request.model }, 'local generation failed');
         channel.push({
           type: 'error',
-          error: new AppError('upstream_error', `The local model failed: ${(error as Error).message}`, {
+          error: new ProviderError(id, 'failed', `The local model failed: ${(error as Error).message}`, {
             cause: error,
           }),
         });
@@ -159,25 +161,27 @@ export function createLocalProvider(options: LocalProviderOptions): LocalProvide
   }
 
   return {
-    id: options.id ?? 'local',
+    id,
     kind: 'local',
 
     async stream(request, { signal }) {
-      assertLocallySupported(request);
-      const history = toChatHistory(request.messages);
+      assertLocallySupported(id, request);
+      const history = toChatHistory(id, request.messages);
       const model = await load(request.model);
       const promptTokens = model.countPromptTokens(history);
       const room = model.contextSize - promptTokens;
       if (room < 1) {
-        throw invalid(
-          'messages',
-          `the conversation takes ${promptTokens} tokens; this local model holds ${model.contextSize} (prompt and answer together)`,
+        throw new ProviderError(
+          id,
+          'rejected',
+          `messages: the conversation takes ${promptTokens} tokens; this local model holds ${model.contextSize} (prompt and answer together)`,
+          { field: 'messages' },
         );
       }
       // An answer cannot outgrow the context: max_tokens beyond the room left ends with "length".
       // node-llama-cpp reads maxTokens 0 as "no limit": never pass it on.
       if (request.max_tokens !== undefined && !(request.max_tokens >= 1))
-        throw invalid('max_tokens', 'must be at least 1');
+        throw new ProviderError(id, 'rejected', 'max_tokens: must be at least 1', { field: 'max_tokens' });
       const prepared: Prepared = {
         history,
         promptTokens,
@@ -185,12 +189,12 @@ export function createLocalProvider(options: LocalProviderOptions): LocalProvide
       };
       const consumerLeft = new AbortController();
       const stop = AbortSignal.any([signal, consumerLeft.signal]);
-      const channel: EventChannel<StreamEvent> = new EventChannel<StreamEvent>({
+      const channel: AsyncQueue<ProviderStreamEvent> = new AsyncQueue<ProviderStreamEvent>({
         start: () =>
           void generate(model, request, prepared, stop, channel).catch((error: unknown) => {
             channel.push({
               type: 'error',
-              error: new AppError('internal_error', 'The local generation could not start', { cause: error }),
+              error: new ProviderError(id, 'failed', 'The local generation could not start', { cause: error }),
             });
             channel.end();
           }),
@@ -209,11 +213,13 @@ export function createLocalProvider(options: LocalProviderOptions): LocalProvide
       } catch (error) {
         if (signal.aborted) throw error;
         if (/longer than the context/.test((error as Error).message))
-          throw invalid(
-            'input',
-            `a text is longer than ${model.contextSize} tokens, the most this local model embeds at once`,
+          throw new ProviderError(
+            id,
+            'rejected',
+            `input: a text is longer than ${model.contextSize} tokens, the most this local model embeds at once`,
+            { field: 'input' },
           );
-        throw new AppError('upstream_error', `The local model could not embed: ${(error as Error).message}`, {
+        throw new ProviderError(id, 'failed', `The local model could not embed: ${(error as Error).message}`, {
           cause: error,
         });
       }

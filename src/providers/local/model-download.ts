@@ -164,7 +164,7 @@ export async function downloadModel(options: {
   } else {
     await response.body?.cancel();
     throw new DownloadError(
-      `${source.host} answered ${response.status} ${response.statusText || ''}`.trim() + ` for ${source.url}`,
+      `${source.host} answered ${[response.status, response.statusText].filter(Boolean).join(' ')} for ${source.url}`,
     );
   }
   if (!response.body) throw new DownloadError(`${source.host} sent no body for ${source.url}`);

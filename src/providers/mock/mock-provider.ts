@@ -1,4 +1,4 @@
-import type { ChatRequest, Provider, ProviderModel, StreamEvent, Usage } from '../provider.ts';
+import type { ChatRequest, Provider, ProviderModel, ProviderStreamEvent, Usage } from '../provider.ts';
 import { OpenAiCompatibleProvider, type ProviderTimeouts } from '../openai-compatible/openai-compatible-provider.ts';
 import { startScriptedUpstream, type ScriptedUpstream } from './scripted-upstream.ts';
 
@@ -26,7 +26,10 @@ export function createMockProvider(options: { timeouts: ProviderTimeouts }): Pro
   return {
     id: 'mock',
     kind: 'mock',
-    async stream(request: ChatRequest, streamOptions: { signal: AbortSignal }): Promise<AsyncIterable<StreamEvent>> {
+    async stream(
+      request: ChatRequest,
+      streamOptions: { signal: AbortSignal },
+    ): Promise<AsyncIterable<ProviderStreamEvent>> {
       return (await start()).adapter.stream(request, streamOptions);
     },
     async embed(

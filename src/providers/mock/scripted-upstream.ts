@@ -10,6 +10,7 @@ export interface RecordedRequest {
   method: string;
   path: string;
   headers: IncomingHttpHeaders;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read whichever fields they assert on from the decoded body.
   body: any;
   /** performance.now() when it arrived. */
   receivedAt: number;
@@ -142,7 +143,7 @@ export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {
     req.setEncoding('utf8');
     req.on('data', (chunk: string) => (raw += chunk));
     req.on('end', () => {
-      let body: any;
+      let body: ChatBody;
       try {
         body = raw ? JSON.parse(raw) : undefined;
       } catch {
@@ -175,7 +176,7 @@ export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {
     socket.on('close', () => sockets.delete(socket));
   });
 
-  async function handle(req: IncomingMessage, res: ServerResponse, body: any) {
+  async function handle(req: IncomingMessage, res: ServerResponse, body: ChatBody) {
     if (options.apiKey && req.headers.authorization !== `Bearer ${options.apiKey}`) {
       // Like OpenAI, quote the key it got: Causerie must never pass this message on.
       const got = String(req.headers.authorization ?? '').replace(/^Bearer /, '');
@@ -208,7 +209,7 @@ export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {
    * Mistral's Agents API: create (POST /v1/agents), list, get, update (PATCH) and delete. An agent
    * whose name holds [[status:N]] is refused with that status, so tests can see creation fail.
    */
-  function agentsApi(method: string, id: string, res: ServerResponse, body: any) {
+  function agentsApi(method: string, id: string, res: ServerResponse, body: ChatBody) {
     const now = new Date().toISOString();
     if (!id) {
       if (method === 'GET') return sendJson(res, 200, [...agents.values()]);
@@ -226,9 +227,9 @@ export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {
         object: 'agent',
         model: body.model,
         name: body.name,
-        description: body.description ?? null,
-        instructions: body.instructions ?? null,
-        tools: body.tools ?? [],
+        description: (body.description as string | undefined) ?? null,
+        instructions: (body.instructions as string | undefined) ?? null,
+        tools: (body.tools as unknown[] | undefined) ?? [],
         completion_args: body.completion_args ?? {},
         version: 0,
         created_at: now,
@@ -253,7 +254,7 @@ export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {
     }
     if (method !== 'PATCH') return sendJson(res, 405, { detail: 'Method Not Allowed' });
     for (const field of ['model', 'name', 'description', 'instructions', 'tools', 'completion_args'] as const) {
-      if (body?.[field] !== undefined) (agent as any)[field] = body[field];
+      if (body?.[field] !== undefined) Object.assign(agent, { [field]: body[field] });
     }
     agent.version += 1;
     agent.updated_at = now;
@@ -261,7 +262,7 @@ export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {
   }
 
   /** POST /v1/agents/completions: the agent's model answers with its instructions first, as a system message. */
-  function agentCompletion(res: ServerResponse, body: any) {
+  function agentCompletion(res: ServerResponse, body: ChatBody) {
     const unknown = Object.keys(body ?? {}).filter(
       (field) => !agentCompletionFields.has(field) && body[field] !== undefined,
     );

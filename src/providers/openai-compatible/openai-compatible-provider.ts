@@ -1,13 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool, type Dispatcher } from 'undici';
-import { AppError } from '../../domain/errors.ts';
+import { ProviderError } from '../provider-error.ts';
 import type {
   ChatRequest,
   Provider,
   ProviderAgentDefinition,
   ProviderAgents,
   ProviderModel,
-  StreamEvent,
+  ProviderStreamEvent,
   Usage,
 } from '../provider.ts';
 import {
@@ -103,7 +103,7 @@ export class OpenAiCompatibleProvider implements Provider {
     const read = async (response: Dispatcher.ResponseData) => {
       const body = (await response.body.json().catch(() => undefined)) as { id?: unknown } | undefined;
       if (typeof body?.id !== 'string')
-        throw new AppError('upstream_error', `Provider "${this.id}" answered without an agent id`);
+        throw new ProviderError(this.id, 'failed', `Provider "${this.id}" answered without an agent id`);
       return { id: body.id };
     };
     const encode = (definition: ProviderAgentDefinition) =>
@@ -136,7 +136,7 @@ export class OpenAiCompatibleProvider implements Provider {
     });
   }
 
-  async stream(request: ChatRequest, { signal }: { signal: AbortSignal }): Promise<AsyncIterable<StreamEvent>> {
+  async stream(request: ChatRequest, { signal }: { signal: AbortSignal }): Promise<AsyncIterable<ProviderStreamEvent>> {
     const streamed = request.stream !== false;
     const viaAgent = this.agents !== undefined && request.agentId !== undefined;
     const body = viaAgent
@@ -166,7 +166,7 @@ export class OpenAiCompatibleProvider implements Provider {
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       throw error instanceof SyntaxError
-        ? new AppError('upstream_error', `Provider "${this.id}" sent malformed JSON`)
+        ? new ProviderError(this.id, 'failed', `Provider "${this.id}" sent malformed JSON`)
         : transportError(this.who, error, this.options.timeouts);
     }
     return toAsync(eventsOfCompletion(parsed, this.who));
@@ -189,8 +189,9 @@ export class OpenAiCompatibleProvider implements Provider {
     };
     const data = [...(body.data ?? [])].sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
     if (data.length !== input.length || data.some((item) => !Array.isArray(item.embedding))) {
-      throw new AppError(
-        'upstream_error',
+      throw new ProviderError(
+        this.id,
+        'failed',
         `Provider "${this.id}" returned ${data.length} embeddings for ${input.length} inputs`,
       );
     }
@@ -221,7 +222,7 @@ export class OpenAiCompatibleProvider implements Provider {
 
   /**
    * Sends one request and returns a 2xx response with its body unread. Transport errors and
-   * 502/503/504 are retried with backoff; everything else becomes an AppError at once.
+   * 502/503/504 are retried with backoff; everything else becomes a ProviderError at once.
    */
   private async call(
     method: 'GET' | 'POST' | 'PATCH' | 'DELETE',

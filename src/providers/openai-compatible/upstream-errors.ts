@@ -1,4 +1,4 @@
-import { AppError } from '../../domain/errors.ts';
+import { ProviderError, type ProviderFailure } from '../provider-error.ts';
 
 /** What an error message may say about the provider: its id, where it lives, which variable holds its key. */
 export interface UpstreamIdentity {
@@ -17,8 +17,14 @@ const maxMessageLength = 300;
 function upstreamMessage(bodyText: string): string {
   let message: unknown = bodyText;
   try {
-    const body = JSON.parse(bodyText) as Record<string, any>;
-    message = body?.error?.message ?? body?.message ?? body?.detail ?? body?.error ?? bodyText;
+    const body = JSON.parse(bodyText) as {
+      error?: { message?: unknown } | string;
+      message?: unknown;
+      detail?: unknown;
+    } | null;
+    const error = body?.error;
+    message =
+      (typeof error === 'object' ? error?.message : undefined) ?? body?.message ?? body?.detail ?? error ?? bodyText;
     if (typeof message !== 'string') message = JSON.stringify(message);
   } catch {}
   const text = String(message).replace(/\s+/g, ' ').trim();
@@ -30,36 +36,37 @@ export const scrub = (text: string, secret: string | undefined) =>
   secret && secret.length >= 4 ? text.replaceAll(secret, '***') : text;
 
 /**
- * Maps an upstream HTTP error to the error the caller sees: a refused key is Causerie's problem
- * (502, never the upstream's message, which may quote the key), a rate limit keeps its
- * Retry-After, a rejected request is the caller's (400) with the upstream's reason.
+ * Maps an upstream HTTP error to a ProviderError: a refused key names the variable to check and
+ * never quotes the upstream (which may echo the key), a rate limit keeps its Retry-After, a
+ * rejected request keeps the upstream's reason.
  */
 export function upstreamStatusError(
   who: UpstreamIdentity,
   status: number,
   headers: Record<string, string | string[] | undefined>,
   bodyText: string,
-): AppError {
+): ProviderError {
   const name = `Provider "${who.provider}"`;
+  const fail = (failure: ProviderFailure, message: string, retryAfter?: string) =>
+    new ProviderError(who.provider, failure, message, { status, retryAfter });
   if (status === 401 || status === 403) {
     const check = who.keyVariable ? `; check ${who.keyVariable}` : '';
-    return new AppError('upstream_error', `The provider rejected the key: ${name} answered ${status}${check}`);
+    return fail('key_refused', `The provider rejected the key: ${name} answered ${status}${check}`);
   }
   const reason = scrub(upstreamMessage(bodyText), who.secret);
   if (status === 429) {
     const retryAfter = headers['retry-after'];
-    const value = Array.isArray(retryAfter) ? retryAfter[0] : retryAfter;
-    return new AppError('rate_limited', `${name} is rate limiting requests: ${reason}`, {
-      headers: value ? { 'retry-after': value } : {},
-    });
+    return fail(
+      'rate_limited',
+      `${name} is rate limiting requests: ${reason}`,
+      Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
+    );
   }
-  if (status === 400 || status === 422)
-    return new AppError('validation_failed', `${name} rejected the request: ${reason}`);
-  if (status === 413) return new AppError('payload_too_large', `${name} found the request too large: ${reason}`);
-  if (status === 408 || status === 504)
-    return new AppError('upstream_timeout', `${name} timed out (upstream ${status}): ${reason}`);
-  if (status === 404) return new AppError('upstream_error', `${name} answered 404 (unknown model or path?): ${reason}`);
-  return new AppError('upstream_error', `${name} failed (upstream ${status}): ${reason}`);
+  if (status === 400 || status === 422) return fail('rejected', `${name} rejected the request: ${reason}`);
+  if (status === 413) return fail('rejected', `${name} found the request too large: ${reason}`);
+  if (status === 408 || status === 504) return fail('timeout', `${name} timed out (upstream ${status}): ${reason}`);
+  if (status === 404) return fail('rejected', `${name} answered 404 (unknown model or path?): ${reason}`);
+  return fail('failed', `${name} failed (upstream ${status}): ${reason}`);
 }
 
 /** Statuses worth another try before the first byte: the upstream (or its proxy) was momentarily unable. */
@@ -86,36 +93,26 @@ export function isRetryableTransportError(error: unknown): boolean {
   return code !== undefined && (connectCodes.has(code) || lostCodes.has(code));
 }
 
-/** Maps a transport failure (timeouts, refused or lost connections) to the caller's error. */
+/** Maps a transport failure (timeouts, refused or lost connections) to a ProviderError. */
 export function transportError(
   who: UpstreamIdentity,
   error: unknown,
   timeouts: { connectMs: number; firstByteMs: number; idleMs: number },
-): AppError {
+): ProviderError {
   // The provider's address is the operator's business, not every caller's: it stays in the logs (the cause).
   const name = `Provider "${who.provider}"`;
+  const fail = (failure: ProviderFailure, message: string) =>
+    new ProviderError(who.provider, failure, message, { cause: error });
   const code = codeOf(error);
   switch (code) {
     case 'UND_ERR_CONNECT_TIMEOUT':
-      return new AppError('upstream_timeout', `${name} did not accept a connection within ${timeouts.connectMs} ms`, {
-        cause: error,
-      });
+      return fail('timeout', `${name} did not accept a connection within ${timeouts.connectMs} ms`);
     case 'UND_ERR_HEADERS_TIMEOUT':
-      return new AppError('upstream_timeout', `${name} did not start answering within ${timeouts.firstByteMs} ms`, {
-        cause: error,
-      });
+      return fail('timeout', `${name} did not start answering within ${timeouts.firstByteMs} ms`);
     case 'UND_ERR_BODY_TIMEOUT':
-      return new AppError('upstream_timeout', `${name} went silent for more than ${timeouts.idleMs} ms`, {
-        cause: error,
-      });
+      return fail('timeout', `${name} went silent for more than ${timeouts.idleMs} ms`);
   }
-  if (code && connectCodes.has(code))
-    return new AppError('upstream_error', `Cannot reach ${name}: ${code}`, { cause: error });
-  if (code && lostCodes.has(code))
-    return new AppError('upstream_error', `The connection to ${name} was lost`, { cause: error });
-  return new AppError(
-    'upstream_error',
-    `${name} failed: ${scrub((error as Error)?.message ?? String(error), who.secret)}`,
-    { cause: error },
-  );
+  if (code && connectCodes.has(code)) return fail('unreachable', `Cannot reach ${name}: ${code}`);
+  if (code && lostCodes.has(code)) return fail('unreachable', `The connection to ${name} was lost`);
+  return fail('failed', `${name} failed: ${scrub((error as Error)?.message ?? String(error), who.secret)}`);
 }

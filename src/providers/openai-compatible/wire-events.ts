@@ -1,5 +1,5 @@
-import { AppError } from '../../domain/errors.ts';
-import type { FinishReason, StreamEvent, Usage } from '../provider.ts';
+import { ProviderError } from '../provider-error.ts';
+import type { FinishReason, ProviderStreamEvent, Usage } from '../provider.ts';
 import { scrub, transportError, type UpstreamIdentity } from './upstream-errors.ts';
 
 /** The parts of an OpenAI chat.completion(.chunk) this adapter reads. */
@@ -43,11 +43,15 @@ const upstreamErrorMessage = (error: WireBody['error'], who: UpstreamIdentity) =
 };
 
 /** The events of a non-streamed chat.completion body, in stream order (usage, then finish, last). */
-export function* eventsOfCompletion(body: WireBody, who: UpstreamIdentity): Generator<StreamEvent> {
+export function* eventsOfCompletion(body: WireBody, who: UpstreamIdentity): Generator<ProviderStreamEvent> {
   if (body.error) {
     yield {
       type: 'error',
-      error: new AppError('upstream_error', `Provider "${who.provider}": ${upstreamErrorMessage(body.error, who)}`),
+      error: new ProviderError(
+        who.provider,
+        'failed',
+        `Provider "${who.provider}": ${upstreamErrorMessage(body.error, who)}`,
+      ),
     };
     return;
   }
@@ -81,7 +85,7 @@ export async function* eventsOfSse(
   who: UpstreamIdentity,
   signal: AbortSignal,
   timeouts: { connectMs: number; firstByteMs: number; idleMs: number },
-): AsyncGenerator<StreamEvent> {
+): AsyncGenerator<ProviderStreamEvent> {
   body.setEncoding('utf8');
   let buffer = '';
   let data: string | undefined;
@@ -93,8 +97,7 @@ export async function* eventsOfSse(
       if (done) continue; // drain what follows [DONE] so the connection can be reused
       buffer = buffer ? buffer + chunk : chunk;
       let start = 0;
-      let newline: number;
-      while ((newline = buffer.indexOf('\n', start)) !== -1) {
+      for (let newline = buffer.indexOf('\n'); newline !== -1; newline = buffer.indexOf('\n', start)) {
         let line = buffer.slice(start, newline);
         start = newline + 1;
         if (line.endsWith('\r')) line = line.slice(0, -1);
@@ -114,8 +117,9 @@ export async function* eventsOfSse(
         if (parsed.error) {
           yield {
             type: 'error',
-            error: new AppError(
-              'upstream_error',
+            error: new ProviderError(
+              who.provider,
+              'failed',
               `Provider "${who.provider}": ${upstreamErrorMessage(parsed.error, who)}`,
             ),
           };
@@ -144,19 +148,20 @@ export async function* eventsOfSse(
     }
   } catch (error) {
     if (signal.aborted) return;
-    const appError =
+    const failure =
       error instanceof SyntaxError
-        ? new AppError('upstream_error', `Provider "${who.provider}" sent a malformed stream chunk`)
+        ? new ProviderError(who.provider, 'failed', `Provider "${who.provider}" sent a malformed stream chunk`)
         : transportError(who, error, timeouts);
-    yield { type: 'error', error: appError };
+    yield { type: 'error', error: failure };
     return;
   }
   if (signal.aborted) return;
   if (!done && finish === undefined) {
     yield {
       type: 'error',
-      error: new AppError(
-        'upstream_error',
+      error: new ProviderError(
+        who.provider,
+        'failed',
         `Provider "${who.provider}" closed the stream before the answer was complete`,
       ),
     };

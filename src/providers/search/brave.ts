@@ -1,4 +1,4 @@
-import { KeyedSearch, ranked, type SearchResult } from './search-provider.ts';
+import { KeyedSearch, itemsAt, ranked, type SearchResult } from './search-provider.ts';
 
 /**
  * Brave Search API: GET {base}/res/v1/web/search?q=…&count=N with the key in `X-Subscription-Token`.
@@ -16,9 +16,9 @@ export class BraveSearch extends KeyedSearch {
       method: 'GET',
       headers: { 'x-subscription-token': this.options.apiKey },
     });
-    const results = Array.isArray(body?.web?.results) ? body.web.results : [];
+    const results = itemsAt(body, 'web', 'results');
     return ranked(
-      results.map((r: any) => ({ title: r?.title, url: r?.url, snippet: r?.description })),
+      results.map((r) => ({ title: r.title, url: r.url, snippet: r.description })),
       options.count,
     );
   }

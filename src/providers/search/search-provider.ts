@@ -1,5 +1,5 @@
 import { request } from 'undici';
-import { AppError } from '../../domain/errors.ts';
+import { ProviderError } from '../provider-error.ts';
 import { transportError, upstreamStatusError, type UpstreamIdentity } from '../openai-compatible/upstream-errors.ts';
 
 /** One web search result, whatever the engine: its position in the engine's answer starts at 1. */
@@ -11,7 +11,7 @@ export interface SearchResult {
 }
 
 /**
- * A web search engine. search() answers the engine's results in its order, or throws an AppError
+ * A web search engine. search() answers the engine's results in its order, or throws a ProviderError
  * naming the provider (never its key), like a model provider's errors.
  */
 export interface SearchProvider {
@@ -38,12 +38,13 @@ export interface SearchHttpOptions {
  * refused key (502 naming the variable to check), a rate limit (429 with its Retry-After), a
  * timeout (504), an unreachable engine (502). The whole call is bounded by `timeoutMs`.
  */
-export async function searchJson(url: string, options: SearchHttpOptions): Promise<any> {
+export async function searchJson(url: string, options: SearchHttpOptions): Promise<unknown> {
   const timeout = AbortSignal.timeout(options.timeoutMs);
   const signal = AbortSignal.any([options.signal, timeout]);
   const timeoutError = () =>
-    new AppError(
-      'upstream_timeout',
+    new ProviderError(
+      options.who.provider,
+      'timeout',
       `Provider "${options.who.provider}" did not answer the search within ${options.timeoutMs} ms`,
     );
   try {
@@ -61,22 +62,25 @@ export async function searchJson(url: string, options: SearchHttpOptions): Promi
     if (response.statusCode < 200 || response.statusCode >= 300) {
       const hint = options.statusHints?.[response.statusCode];
       if (hint)
-        throw new AppError(
-          'upstream_error',
+        throw new ProviderError(
+          options.who.provider,
+          'failed',
           `Provider "${options.who.provider}" answered ${response.statusCode}: ${hint}`,
+          { status: response.statusCode },
         );
       throw upstreamStatusError(options.who, response.statusCode, response.headers, text);
     }
     try {
       return JSON.parse(text);
     } catch {
-      throw new AppError(
-        'upstream_error',
+      throw new ProviderError(
+        options.who.provider,
+        'failed',
         `Provider "${options.who.provider}" answered the search with something other than JSON`,
       );
     }
   } catch (error) {
-    if (error instanceof AppError) throw error;
+    if (error instanceof ProviderError) throw error;
     if (timeout.aborted) throw timeoutError();
     if (options.signal.aborted) throw error;
     throw transportError(options.who, error, {
@@ -88,6 +92,15 @@ export async function searchJson(url: string, options: SearchHttpOptions): Promi
 }
 
 /** Keeps the results that have an http(s) URL, numbered in order from 1. */
+/** The objects in the array at `path` inside an engine's answer; nothing when the answer has another shape. */
+export function itemsAt(body: unknown, ...path: string[]): Array<Record<string, unknown>> {
+  let value = body;
+  for (const key of path)
+    value = value && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
+  if (!Array.isArray(value)) return [];
+  return value.filter((item): item is Record<string, unknown> => !!item && typeof item === 'object');
+}
+
 export function ranked(
   results: Array<{ title?: unknown; url?: unknown; snippet?: unknown }>,
   count: number,
@@ -136,7 +149,7 @@ export abstract class KeyedSearch implements SearchProvider {
     url: string,
     signal: AbortSignal,
     init: { method: 'GET' | 'POST'; headers: Record<string, string>; body?: unknown },
-  ): Promise<any> {
+  ): Promise<unknown> {
     const who = {
       provider: this.id,
       origin: originOf(this.options.baseUrl),

@@ -1,4 +1,4 @@
-import { originOf, ranked, searchJson, type SearchProvider, type SearchResult } from './search-provider.ts';
+import { originOf, itemsAt, ranked, searchJson, type SearchProvider, type SearchResult } from './search-provider.ts';
 
 /**
  * SearXNG (or its predecessor searx): GET {base}/search?q=…&format=json, no key. The JSON format
@@ -29,9 +29,9 @@ export class SearxngSearch implements SearchProvider {
         403: 'the JSON format is not enabled on this instance (add json to search.formats in its settings.yml)',
       },
     });
-    const results = Array.isArray(body?.results) ? body.results : [];
+    const results = itemsAt(body, 'results');
     return ranked(
-      results.map((r: any) => ({ title: r?.title, url: r?.url, snippet: r?.content })),
+      results.map((r) => ({ title: r.title, url: r.url, snippet: r.content })),
       options.count,
     );
   }

@@ -1,4 +1,4 @@
-import { KeyedSearch, ranked, type SearchResult } from './search-provider.ts';
+import { KeyedSearch, itemsAt, ranked, type SearchResult } from './search-provider.ts';
 
 /**
  * Serper (Google results): POST {base}/search with the key in `X-API-KEY` and `{ q, num }`.
@@ -14,9 +14,9 @@ export class SerperSearch extends KeyedSearch {
       headers: { 'x-api-key': this.options.apiKey },
       body: { q: query, num: Math.min(20, options.count) },
     });
-    const results = Array.isArray(body?.organic) ? body.organic : [];
+    const results = itemsAt(body, 'organic');
     return ranked(
-      results.map((r: any) => ({ title: r?.title, url: r?.link, snippet: r?.snippet })),
+      results.map((r) => ({ title: r.title, url: r.link, snippet: r.snippet })),
       options.count,
     );
   }

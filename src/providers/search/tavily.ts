@@ -1,4 +1,4 @@
-import { KeyedSearch, ranked, type SearchResult } from './search-provider.ts';
+import { KeyedSearch, itemsAt, ranked, type SearchResult } from './search-provider.ts';
 
 /**
  * Tavily: POST {base}/search with `Authorization: Bearer <key>` and `{ query, max_results }`.
@@ -14,9 +14,9 @@ export class TavilySearch extends KeyedSearch {
       headers: { authorization: `Bearer ${this.options.apiKey}` },
       body: { query, max_results: Math.min(20, options.count), search_depth: 'basic' },
     });
-    const results = Array.isArray(body?.results) ? body.results : [];
+    const results = itemsAt(body, 'results');
     return ranked(
-      results.map((r: any) => ({ title: r?.title, url: r?.url, snippet: r?.content })),
+      results.map((r) => ({ title: r.title, url: r.url, snippet: r.content })),
       options.count,
     );
   }

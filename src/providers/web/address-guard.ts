@@ -164,7 +164,7 @@ export function allowlisted(address: string, entries: AllowEntry[]): boolean {
     v4groups = [value >>> 16, value & 0xffff];
   } else if (family === 6) {
     v6groups = parse6(bare);
-    if (v6groups && v6groups.slice(0, 5).every((x) => x === 0) && v6groups[5] === 0xffff) v4groups = v6groups.slice(6);
+    if (v6groups?.slice(0, 5).every((x) => x === 0) && v6groups[5] === 0xffff) v4groups = v6groups.slice(6);
   }
   return entries.some((entry) => {
     if (entry.kind !== 'cidr') return false;

@@ -87,7 +87,7 @@ export async function guardedGet(
     const agent = new Agent({
       connect: {
         timeout: options.connectTimeoutMs,
-        lookup: (_hostname: string, lookupOptions: { all?: boolean }, callback: (...args: any[]) => void) => {
+        lookup: (_hostname: string, lookupOptions: { all?: boolean }, callback: (...args: unknown[]) => void) => {
           if (lookupOptions.all) callback(null, [{ address: pinned.address, family: pinned.family }]);
           else callback(null, pinned.address, pinned.family);
         },

@@ -36,8 +36,7 @@ export function htmlToText(html: string): { title?: string; text: string } {
   const title = document.title?.trim() || undefined;
   try {
     const article = new Readability(document as unknown as Document).parse();
-    if (article?.textContent && article.textContent.trim())
-      return { title: article.title?.trim() || title, text: tidy(article.textContent) };
+    if (article?.textContent?.trim()) return { title: article.title?.trim() || title, text: tidy(article.textContent) };
   } catch {}
   // Readability found no article (short pages): fall back to the visible text.
   const { document: fresh } = parseHTML(html);
@@ -82,7 +81,7 @@ export async function readPage(
   parent: AbortSignal,
 ): Promise<PageText> {
   const signal = AbortSignal.any([parent, AbortSignal.timeout(limits.timeoutMs)]);
-  let response;
+  let response: Awaited<ReturnType<typeof guardedGet>>;
   try {
     response = await guardedGet(url, policy, {
       signal,

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { openRedis } from './redis.ts';
 
 /**
  * What one process tells every process (itself included) so their in-memory state stays true:
@@ -73,13 +72,13 @@ export class RedisClusterEvents extends LocalClusterEvents {
   private closed = false;
   private readonly firstSubscription = Promise.withResolvers<void>();
 
-  constructor(options: { redisUrl: string; prefix: string; warn?: (message: string) => void }) {
+  /** Two connections (a subscribing one can do nothing else), both owned: close() ends them. */
+  constructor(options: { publisher: Redis; subscriber: Redis; prefix: string; warn?: (message: string) => void }) {
     super();
     this.channel = `${options.prefix}cluster-events`;
     this.warn = options.warn ?? (() => {});
-    this.publisher = openRedis(options.redisUrl, this.warn);
-    // A subscribing connection can do nothing else, hence two. Errors are reported by the publisher's handler.
-    this.subscriber = openRedis(options.redisUrl);
+    this.publisher = options.publisher;
+    this.subscriber = options.subscriber;
     this.subscriber.on('message', (channel: string, message: string) => {
       if (channel === this.channel) this.receive(message);
     });
@@ -152,14 +151,4 @@ export class RedisClusterEvents extends LocalClusterEvents {
     if (parsed.origin === this.origin || !parsed.event || parsed.event.type === 'resync') return;
     this.deliver(parsed.event);
   }
-}
-
-export function createClusterEvents(options: {
-  redisUrl?: string;
-  prefix: string;
-  warn?: (message: string) => void;
-}): ClusterEvents {
-  return options.redisUrl
-    ? new RedisClusterEvents({ redisUrl: options.redisUrl, prefix: options.prefix, warn: options.warn })
-    : new LocalClusterEvents();
 }

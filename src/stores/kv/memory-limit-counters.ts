@@ -38,7 +38,10 @@ export class MemoryLimitCounters implements LimitCounters {
     for (const item of items) {
       if (item.kind === 'lease') {
         let set = this.leaseSets.get(item.key);
-        if (!set) this.leaseSets.set(item.key, (set = new Map()));
+        if (!set) {
+          set = new Map();
+          this.leaseSets.set(item.key, set);
+        }
         set.set(request.leaseId, now + item.ttlMs);
       } else {
         const amount = item.kind === 'counter' ? item.amount : grant;

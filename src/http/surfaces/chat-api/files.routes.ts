@@ -51,7 +51,7 @@ export function registerFilesRoutes(app: App, services: Services) {
         if (!request.isMultipart())
           throw new AppError('unsupported_media_type', 'Send the file as multipart/form-data, in a field named "file"');
         const part = await request.file();
-        if (!part || part.fieldname !== 'file')
+        if (part?.fieldname !== 'file')
           throw invalid('file', 'is required: a multipart field named "file" holding the PDF');
         // Answered as soon as the limit is crossed, with Connection: close, so the rest of an
         // oversized upload is not read (the parser would otherwise skip to its end first).

@@ -30,7 +30,7 @@ export function registerPagesRoutes(app: App, services: Services) {
         response: { 200: htmlPage('The home page') },
       },
     },
-    async (_request, reply) => sendPage(reply, homePage(await services.models.summaries())),
+    async (_request, reply) => sendPage(reply, homePage(await services.models.list())),
   );
   app.get(
     '/about',

@@ -1,6 +1,20 @@
 import type { Kysely } from 'kysely';
 import { withId } from './001-initial.ts';
 
+/** The prompts table as this migration creates it (later migrations may change the table, not this insert). */
+interface PromptRowAtMigration {
+  user_id: number | null;
+  title: string;
+  content: string;
+  scenario: string;
+  description: string;
+  metadata: string;
+  is_template: number;
+  usage_count: number;
+  created_at: string;
+  updated_at: string;
+}
+
 /** The built-in templates every user sees (is_template = 1, no owner, read-only for users). */
 export const systemTemplates = [
   {
@@ -77,7 +91,7 @@ export async function up(db: Kysely<unknown>, dialect: string): Promise<void> {
   await db.schema.createIndex('document_chunks_document').on('document_chunks').column('document_id').execute();
 
   const now = new Date().toISOString();
-  await (db as Kysely<any>)
+  await (db as Kysely<{ prompts: PromptRowAtMigration }>)
     .insertInto('prompts')
     .values(
       systemTemplates.map((t) => ({

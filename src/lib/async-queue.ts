@@ -1,23 +1,26 @@
 /**
- * Turns node-llama-cpp's callbacks into the async iterable a Provider returns: the producer pushes,
- * the consumer pulls, items wait in a buffer in between. The producer starts on the first pull
- * (nothing runs for a stream nobody reads) and learns through `onClose` when the consumer leaves
- * early (break, or return()), so generation stops instead of running on for nobody.
+ * An unbounded hand-off from a producer that pushes to a consumer that pulls (`for await`): items
+ * wait in a buffer in between, so the producer never waits for the consumer.
+ *
+ * `start` runs on the first pull, so nothing is produced for a stream nobody reads. When the
+ * consumer leaves early (break, or return()), the buffer is dropped, later pushes are ignored and
+ * `onClose` tells the producer, which may stop (a local generation) or carry on for itself (a reply
+ * that is stored to the end even if nobody reads it any more).
  */
-export class EventChannel<T> implements AsyncIterable<T> {
+export class AsyncQueue<T> implements AsyncIterable<T> {
   readonly #buffer: T[] = [];
   #waiting: ((result: IteratorResult<T>) => void) | undefined;
   #ended = false;
   #started = false;
-  readonly #start: () => void;
-  readonly #onClose: () => void;
+  readonly #start: (() => void) | undefined;
+  readonly #onClose: (() => void) | undefined;
 
-  constructor(options: { start: () => void; onClose: () => void }) {
+  constructor(options: { start?: () => void; onClose?: () => void } = {}) {
     this.#start = options.start;
     this.#onClose = options.onClose;
   }
 
-  push(item: T) {
+  push(item: T): void {
     if (this.#ended) return;
     const waiting = this.#waiting;
     if (waiting) {
@@ -26,7 +29,7 @@ export class EventChannel<T> implements AsyncIterable<T> {
     } else this.#buffer.push(item);
   }
 
-  end() {
+  end(): void {
     if (this.#ended) return;
     this.#ended = true;
     const waiting = this.#waiting;
@@ -39,10 +42,9 @@ export class EventChannel<T> implements AsyncIterable<T> {
       next: () => {
         if (!this.#started) {
           this.#started = true;
-          this.#start();
+          this.#start?.();
         }
-        const item = this.#buffer.shift();
-        if (item !== undefined) return Promise.resolve({ value: item, done: false });
+        if (this.#buffer.length > 0) return Promise.resolve({ value: this.#buffer.shift()!, done: false });
         if (this.#ended) return Promise.resolve({ value: undefined, done: true });
         return new Promise((resolve) => {
           this.#waiting = resolve;
@@ -52,7 +54,7 @@ export class EventChannel<T> implements AsyncIterable<T> {
         if (!this.#ended) {
           this.#buffer.length = 0;
           this.end();
-          this.#onClose();
+          this.#onClose?.();
         }
         return Promise.resolve({ value: undefined, done: true });
       },
