@@ -1,12 +1,15 @@
 /**
- * What Causerie adds to a completion (issue 3): POST /v1/chat/completions through Causerie (auth,
- * registry, OpenAI-compatible adapter, usage row) against the same scripted upstream called
- * directly, JSON and streamed, at several concurrencies. Everything on loopback, every loop bounded.
+ * What Causerie adds to a completion: POST /v1/chat/completions through Causerie (auth, registry,
+ * OpenAI-compatible adapter, usage row) against the same scripted upstream called directly and
+ * through a bare relay (bench/bare-relay.ts: the floor for any Node relay), JSON and streamed, at
+ * several concurrencies; then the stored path (a new session per request, and a session with 20
+ * messages of history) against the stateless stream. Everything on loopback, every loop bounded.
  *
- * Three processes, as in production: the load client (this one), Causerie, and the scripted
- * upstream (both forked from this file). For each mode and concurrency, rounds alternate direct and
- * Causerie so drift on a shared machine hits both; requests/s is the median round, latencies are
- * over every request of every round.
+ * Four processes, as in production: the load client (this one), Causerie, the relay and the
+ * scripted upstream (forked from this file). For each mode and concurrency, rounds rotate the
+ * targets so drift on a shared machine hits all; requests/s is the median round, latencies are
+ * over every request of every round, CPU ms per request is the process's own CPU time (the least
+ * noisy cost measure), event-loop delay comes from Causerie's /metrics.
  *
  * Run alone with `node bench/completions.bench.ts`, or through `npm run bench` (bench/run.ts).
  */
@@ -19,12 +22,15 @@ import { Pool } from 'undici';
 import { loadConfig } from '../src/config.ts';
 import { startServer } from '../src/main.ts';
 import { startScriptedUpstream } from '../src/providers/mock/scripted-upstream.ts';
+import { startBareRelay } from './bare-relay.ts';
 
 interface Options {
   concurrencies: number[];
   /** Requests per target and round (at least 5 per connection). */
   requests: (concurrency: number) => number;
   rounds: number;
+  /** Scenario labels to run (default: all). */
+  only?: string[];
 }
 
 const defaults: Options = { concurrencies: [1, 10, 50, 200], requests: (c) => Math.max(400, c * 8), rounds: 3 };
@@ -33,31 +39,41 @@ const defaults: Options = { concurrencies: [1, 10, 50, 200], requests: (c) => Ma
 const prompt =
   'Causerie relays this sentence back word by word so the benchmark measures the relay itself and not a model that thinks before it answers anything at all';
 
-interface Target {
-  name: 'direct' | 'causerie';
+type TargetName = 'direct' | 'relay' | 'causerie';
+const targetNames: TargetName[] = ['direct', 'relay', 'causerie'];
+
+export interface Target {
+  name: TargetName;
+  url: string;
   pool: Pool;
   headers: Record<string, string>;
   model: string;
+  /** The process serving it, asked for its CPU time (the upstream's for direct). */
+  child: ChildProcess;
 }
 
-/** JSON and streamed against an upstream that answers at once; then JSON against one that takes 20 ms, like a fast real model. */
+/**
+ * JSON and streamed against an upstream that answers at once; JSON against one that takes 20 ms,
+ * like a fast real model; then Causerie's stored path (the other targets stream as usual).
+ */
 interface Scenario {
   label: string;
   stream: boolean;
   upstreamDelayMs: number;
   /**
-   * Causerie answers through spec 003's POST /v1/chat/stream instead: a session is created and the
-   * prompt and reply stored as they stream (the first text written before it is sent), the cost of
-   * a stored conversation against the same upstream stream.
+   * Causerie answers through spec 003's POST /v1/chat/stream instead, the prompt and reply stored
+   * as they stream (the first text written before it is sent): `new-session` creates a session per
+   * request; `session` continues one session per connection, seeded with 20 messages of history.
    */
-  stored?: boolean;
+  stored?: 'new-session' | 'session';
 }
 
 const scenarios: Scenario[] = [
   { label: 'json', stream: false, upstreamDelayMs: 0 },
   { label: 'stream', stream: true, upstreamDelayMs: 0 },
   { label: 'json+20ms', stream: false, upstreamDelayMs: 20 },
-  { label: 'stored', stream: true, upstreamDelayMs: 0, stored: true },
+  { label: 'new-sess', stream: true, upstreamDelayMs: 0, stored: 'new-session' },
+  { label: 'session20', stream: true, upstreamDelayMs: 0, stored: 'session' },
 ];
 
 interface Sample {
@@ -71,15 +87,22 @@ async function load(
   scenario: Scenario,
   concurrency: number,
   total: number,
+  sessions: number[] = [],
 ): Promise<{ samples: Sample[]; seconds: number; failures: number }> {
   const content = scenario.upstreamDelayMs ? `[[delay:${scenario.upstreamDelayMs}]] ${prompt}` : prompt;
-  const body = JSON.stringify({ model: target.model, stream: scenario.stream, messages: [{ role: 'user', content }] });
-  const path = scenario.stored && target.name === 'causerie' ? '/v1/chat/stream' : '/v1/chat/completions';
+  const stored = scenario.stored && target.name === 'causerie';
+  const path = stored ? '/v1/chat/stream' : '/v1/chat/completions';
+  const plain = JSON.stringify({ model: target.model, stream: scenario.stream, messages: [{ role: 'user', content }] });
+  const bodyOf = (worker: number) =>
+    stored && scenario.stored === 'session'
+      ? JSON.stringify({ session_id: sessions[worker], stream: true, messages: [{ role: 'user', content }] })
+      : plain;
   const samples: Sample[] = [];
   let next = 0;
   let failures = 0;
   const started = performance.now();
-  const worker = async () => {
+  const worker = async (index: number) => {
+    const body = bodyOf(index);
     while (next < total) {
       next++;
       const t0 = performance.now();
@@ -91,8 +114,33 @@ async function load(
       samples.push({ firstByteMs: (firstByte || end) - t0, lastByteMs: end - t0 });
     }
   };
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  await Promise.all(Array.from({ length: concurrency }, (_, index) => worker(index)));
   return { samples, seconds: (performance.now() - started) / 1000, failures };
+}
+
+/** One session per worker, each holding 20 messages (10 exchanges) before the measured requests. */
+async function seedSessions(causerie: Target, count: number): Promise<number[]> {
+  const history = Array.from({ length: 19 }, (_, i) => ({
+    role: i % 2 === 0 ? 'user' : 'assistant',
+    content: `${i % 2 === 0 ? 'Question' : 'Answer'} ${i}: ${prompt}`,
+  }));
+  const ids: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const response = await causerie.pool.request({
+      path: '/v1/chat/stream',
+      method: 'POST',
+      headers: causerie.headers,
+      body: JSON.stringify({
+        model: causerie.model,
+        stream: false,
+        messages: [...history, { role: 'user', content: prompt }],
+      }),
+    });
+    const body = (await response.body.json()) as { session_id?: number };
+    if (typeof body.session_id !== 'number') throw new Error(`cannot seed a session: ${JSON.stringify(body)}`);
+    ids.push(body.session_id);
+  }
+  return ids;
 }
 
 const percentile = (values: number[], p: number) => {
@@ -101,109 +149,202 @@ const percentile = (values: number[], p: number) => {
 };
 const median = (values: number[]) => percentile(values, 50);
 const ms = (value: number) => (value < 10 ? value.toFixed(2) : value.toFixed(1));
+const pad = (text: string, width: number) => text.padStart(width);
+
+/** The process's CPU time in milliseconds (user + system), asked over IPC. */
+function cpuMs(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    const onMessage = (message: unknown) => {
+      const cpu = (message as { cpu?: { user: number; system: number } }).cpu;
+      if (!cpu) return;
+      child.off('message', onMessage);
+      resolve((cpu.user + cpu.system) / 1000);
+    };
+    child.on('message', onMessage);
+    child.send('cpu');
+  });
+}
+
+/** Causerie's event-loop delay since the previous scrape (a scrape resets it), in ms by quantile. */
+async function loopDelay(causerie: Target): Promise<Record<string, number>> {
+  const response = await causerie.pool.request({ path: '/metrics', method: 'GET' });
+  const text = await response.body.text();
+  const out: Record<string, number> = {};
+  for (const match of text.matchAll(/^causerie_event_loop_delay_seconds\{quantile="([^"]+)"\} (\S+)$/gm))
+    out[match[1]!] = Number(match[2]) * 1000;
+  return out;
+}
+
+interface Measured {
+  rps: number[];
+  samples: Sample[];
+  failures: number;
+  cpuMs: number;
+  requests: number;
+  loopP99: number[];
+  loopMax: number;
+}
 
 /** The benchmark lines (a table); bench/run.ts prints them. */
 export async function runCompletionsBench(overrides: Partial<Options> = {}): Promise<string[]> {
   const options = { ...defaults, ...overrides };
   const dataDir = mkdtempSync(join(tmpdir(), 'causerie-bench-completions-'));
   const children: ChildProcess[] = [];
-  const upstream = await startRole<{ url: string }>('upstream', {}, children);
-  const server = await startRole<{ url: string; adminKey: string }>(
-    'causerie',
-    { CAUSERIE_DATA_DIR: dataDir, OPENAI_BASE_URL: `${upstream.url}/v1` },
-    children,
-  );
-  const adminKey = server.adminKey;
   const maxConcurrency = Math.max(...options.concurrencies);
-  const direct: Target = {
-    name: 'direct',
-    pool: new Pool(upstream.url, { connections: maxConcurrency }),
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${upstreamKey}` },
-    model: 'echo',
-  };
-  const causerie: Target = {
-    name: 'causerie',
-    pool: new Pool(server.url, { connections: maxConcurrency }),
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${adminKey}` },
-    model: 'openai/echo',
-  };
-  const lines = [
-    'completions  POST /v1/chat/completions: Causerie (auth, registry, adapter, usage row in SQLite) vs the scripted upstream called directly;',
-    '             client, Causerie and upstream are three processes on loopback (2 cores, shared with other work)',
-    '  mode       conc | req/s direct  causerie  ratio | p50 ms direct  causerie  added | p99 ms direct  causerie | first byte p50 direct/causerie | failures',
-  ];
+  const targets: Target[] = [];
   try {
+    const { targets: started } = await startTargets(dataDir, maxConcurrency, children);
+    targets.push(...started);
+    const causerie = targets.find((t) => t.name === 'causerie')!;
+    const lines = [
+      'completions  Causerie (auth, registry, adapter, usage row in SQLite) vs the scripted upstream called directly and a bare node:http relay;',
+      '             client, Causerie, relay and upstream are four processes on loopback (2 cores, shared with other work)',
+      `  ${'mode'.padEnd(9)} conc | req/s ${pad('direct', 7)} ${pad('relay', 7)} ${pad('causerie', 8)} ${pad('c÷relay', 7)} | CPU ms/req ${pad('relay', 6)} ${pad('causerie', 8)} ${pad('ratio', 5)} |` +
+        ` p50 ms ${pad('direct', 6)} ${pad('relay', 6)} ${pad('causerie', 8)} | p99 ms ${pad('direct', 6)} ${pad('relay', 6)} ${pad('causerie', 8)} | first byte p50 d/r/c | loop p99/max ms | failures`,
+    ];
+    const statelessStreamCpu = new Map<number, number>();
+    const storedCpu = new Map<string, number>();
     for (const scenario of scenarios) {
-      const stream = scenario.stream;
+      if (options.only && !options.only.includes(scenario.label)) continue;
       for (const concurrency of options.concurrencies) {
         // A slow upstream needs fewer requests for the same precision (and a bounded run time).
         const total = scenario.upstreamDelayMs ? Math.max(100, concurrency * 4) : options.requests(concurrency);
-        const results = {
-          direct: { rps: [] as number[], samples: [] as Sample[], failures: 0 },
-          causerie: { rps: [] as number[], samples: [] as Sample[], failures: 0 },
-        };
-        await load(direct, scenario, concurrency, Math.min(total, concurrency * 2)); // warm connections and code paths
-        await load(causerie, scenario, concurrency, Math.min(total, concurrency * 2));
+        const sessions = scenario.stored === 'session' ? await seedSessions(causerie, concurrency) : [];
+        const results = Object.fromEntries(
+          targetNames.map((name) => [
+            name,
+            { rps: [], samples: [], failures: 0, cpuMs: 0, requests: 0, loopP99: [], loopMax: 0 } as Measured,
+          ]),
+        ) as Record<TargetName, Measured>;
+        for (const target of targets)
+          await load(target, scenario, concurrency, Math.min(total, concurrency * 2), sessions); // warm connections and code paths
         for (let round = 0; round < options.rounds; round++) {
-          const order = round % 2 === 0 ? [direct, causerie] : [causerie, direct];
+          const order = [...targets.slice(round % targets.length), ...targets.slice(0, round % targets.length)];
           for (const target of order) {
-            const run = await load(target, scenario, concurrency, total);
             const into = results[target.name];
+            if (target.name === 'causerie') await loopDelay(causerie);
+            const cpuBefore = await cpuMs(target.child);
+            const run = await load(target, scenario, concurrency, total, sessions);
+            into.cpuMs += (await cpuMs(target.child)) - cpuBefore;
+            into.requests += run.samples.length;
+            if (target.name === 'causerie') {
+              const delay = await loopDelay(causerie);
+              into.loopP99.push(delay['0.99'] ?? NaN);
+              into.loopMax = Math.max(into.loopMax, delay.max ?? 0);
+            }
             into.rps.push(run.samples.length / run.seconds);
             into.samples.push(...run.samples);
             into.failures += run.failures;
           }
         }
-        const d = results.direct;
-        const c = results.causerie;
-        const p50 = (s: Sample[]) =>
+        const { direct: d, relay: r, causerie: c } = results;
+        const last = (s: Sample[], p: number) =>
           percentile(
             s.map((x) => x.lastByteMs),
-            50,
-          );
-        const p99 = (s: Sample[]) =>
-          percentile(
-            s.map((x) => x.lastByteMs),
-            99,
+            p,
           );
         const first = (s: Sample[]) =>
           percentile(
             s.map((x) => x.firstByteMs),
             50,
           );
+        const cpu = (m: Measured) => m.cpuMs / m.requests;
+        if (scenario.label === 'stream') statelessStreamCpu.set(concurrency, cpu(c));
+        if (scenario.stored) storedCpu.set(`${scenario.stored}:${concurrency}`, cpu(c));
         lines.push(
-          `  ${scenario.label.padEnd(9)} ${String(concurrency).padStart(4)} | ${median(d.rps).toFixed(0).padStart(12)} ${median(c.rps).toFixed(0).padStart(9)} ${((median(c.rps) / median(d.rps)) * 100).toFixed(0).padStart(5)}% |` +
-            ` ${ms(p50(d.samples)).padStart(13)} ${ms(p50(c.samples)).padStart(9)} ${ms(p50(c.samples) - p50(d.samples)).padStart(6)} |` +
-            ` ${ms(p99(d.samples)).padStart(13)} ${ms(p99(c.samples)).padStart(9)} |` +
-            ` ${(stream ? `${ms(first(d.samples))} / ${ms(first(c.samples))}` : '(= last byte)').padStart(30)} | ${d.failures + c.failures}`,
+          `  ${scenario.label.padEnd(9)} ${pad(String(concurrency), 4)} |       ${pad(median(d.rps).toFixed(0), 7)} ${pad(median(r.rps).toFixed(0), 7)} ${pad(median(c.rps).toFixed(0), 8)} ${pad(`${((median(c.rps) / median(r.rps)) * 100).toFixed(0)}%`, 7)} |` +
+            `            ${pad(cpu(r).toFixed(3), 6)} ${pad(cpu(c).toFixed(3), 8)} ${pad(`${(cpu(c) / cpu(r)).toFixed(1)}×`, 5)} |` +
+            `        ${pad(ms(last(d.samples, 50)), 6)} ${pad(ms(last(r.samples, 50)), 6)} ${pad(ms(last(c.samples, 50)), 8)} |` +
+            `        ${pad(ms(last(d.samples, 99)), 6)} ${pad(ms(last(r.samples, 99)), 6)} ${pad(ms(last(c.samples, 99)), 8)} |` +
+            ` ${pad(scenario.stream ? `${ms(first(d.samples))}/${ms(first(r.samples))}/${ms(first(c.samples))}` : '(= last byte)', 20)} |` +
+            ` ${pad(`${ms(median(c.loopP99))}/${ms(c.loopMax)}`, 15)} | ${d.failures + r.failures + c.failures}`,
         );
       }
     }
     lines.push(
-      '  stored: Causerie through POST /v1/chat/stream (a session created, prompt and reply stored while streaming) vs the same upstream stream.',
+      '  new-sess: Causerie through POST /v1/chat/stream, a session created per request; session20: a session per connection, seeded with',
+      '  20 messages, continued (prompt and reply stored while streaming); direct and relay stream the same upstream answer.',
+      '  c÷relay = Causerie req/s ÷ relay req/s; CPU ratio = Causerie CPU ms per request ÷ relay (aim ≤ 2×); loop = event-loop delay (/metrics).',
     );
-    lines.push(
-      '  ratio = Causerie req/s ÷ direct req/s (aim ≥ 80 %); added = Causerie p50 − direct p50, last byte (aim < 1 ms).',
-    );
+    for (const concurrency of options.concurrencies) {
+      const base = statelessStreamCpu.get(concurrency);
+      const created = storedCpu.get(`new-session:${concurrency}`);
+      const continued = storedCpu.get(`session:${concurrency}`);
+      if (base && created && continued)
+        lines.push(
+          `  stored cost at ${concurrency} connections (CPU ms per request ÷ a stateless stream; aim ≤ 3×): new session ${(created / base).toFixed(1)}×, 20-message session ${(continued / base).toFixed(1)}×`,
+        );
+    }
+    return lines;
   } finally {
-    await direct.pool.close();
-    await causerie.pool.close();
-    for (const child of children) child.kill('SIGTERM');
-    await Promise.all(
-      children.map(
-        (child) => new Promise((resolve) => (child.exitCode === null ? child.once('exit', resolve) : resolve(null))),
-      ),
-    );
+    await Promise.all(targets.map((target) => target.pool.close()));
+    await stopChildren(children);
     rmSync(dataDir, { recursive: true, force: true });
   }
-  return lines;
 }
 
 const upstreamKey = 'bench-upstream-key';
+const relayKey = 'bench-relay-key';
+
+/** Forks the upstream, the relay and Causerie, and returns a target for each. */
+export async function startTargets(
+  dataDir: string,
+  connections: number,
+  children: ChildProcess[],
+  extraEnv: Record<string, string> = {},
+): Promise<{ targets: Target[]; adminKey: string }> {
+  const upstream = await startRole<{ url: string }>('upstream', {}, children);
+  const relay = await startRole<{ url: string }>('relay', { UPSTREAM_BASE_URL: `${upstream.url}/v1` }, children);
+  const server = await startRole<{ url: string; adminKey: string }>(
+    'causerie',
+    { CAUSERIE_DATA_DIR: dataDir, OPENAI_BASE_URL: `${upstream.url}/v1`, ...extraEnv },
+    children,
+  );
+  const [upstreamChild, relayChild, causerieChild] = children.slice(-3) as [ChildProcess, ChildProcess, ChildProcess];
+  const json = { 'content-type': 'application/json' };
+  return {
+    adminKey: server.adminKey,
+    targets: [
+      {
+        name: 'direct',
+        url: upstream.url,
+        pool: new Pool(upstream.url, { connections }),
+        headers: { ...json, authorization: `Bearer ${upstreamKey}` },
+        model: 'echo',
+        child: upstreamChild,
+      },
+      {
+        name: 'relay',
+        url: relay.url,
+        pool: new Pool(relay.url, { connections }),
+        headers: { ...json, authorization: `Bearer ${relayKey}` },
+        model: 'echo',
+        child: relayChild,
+      },
+      {
+        name: 'causerie',
+        url: server.url,
+        pool: new Pool(server.url, { connections }),
+        headers: { ...json, authorization: `Bearer ${server.adminKey}` },
+        model: 'openai/echo',
+        child: causerieChild,
+      },
+    ],
+  };
+}
+
+export async function stopChildren(children: ChildProcess[]): Promise<void> {
+  for (const child of children) child.kill('SIGTERM');
+  await Promise.all(
+    children.map(
+      (child) => new Promise((resolve) => (child.exitCode === null ? child.once('exit', resolve) : resolve(null))),
+    ),
+  );
+}
 
 /** Forks this file in a role and waits for the address it reports. */
 function startRole<T>(
-  role: 'upstream' | 'causerie',
+  role: 'upstream' | 'relay' | 'causerie',
   env: Record<string, string>,
   children: ChildProcess[],
 ): Promise<T> {
@@ -226,10 +367,24 @@ function startRole<T>(
 
 /** The forked roles: each starts, reports its address to the parent, and runs until SIGTERM. */
 async function runRole(role: string): Promise<void> {
+  // The parent asks each process for its CPU time around every measured round.
+  process.on('message', (message) => {
+    if (message === 'cpu') process.send!({ cpu: process.cpuUsage() });
+  });
   if (role === 'upstream') {
     const upstream = await startScriptedUpstream({ record: false, apiKey: upstreamKey });
     process.once('SIGTERM', () => void upstream.close().then(() => process.exit(0)));
     process.send!({ url: upstream.url });
+    return;
+  }
+  if (role === 'relay') {
+    const relay = await startBareRelay({
+      upstreamBaseUrl: process.env.UPSTREAM_BASE_URL!,
+      upstreamKey,
+      key: relayKey,
+    });
+    process.once('SIGTERM', () => void relay.close().then(() => process.exit(0)));
+    process.send!({ url: relay.url });
     return;
   }
   let banner = '';
@@ -242,6 +397,7 @@ async function runRole(role: string): Promise<void> {
       OPENAI_BASE_URL: process.env.OPENAI_BASE_URL!,
       OPENAI_API_KEY: upstreamKey,
       CAUSERIE_MODELS_REFRESH: '0',
+      CAUSERIE_AUTO_PULL: 'false',
       LOG_LEVEL: 'silent',
     }),
     { logger: false, print: (text) => (banner += text) },
@@ -250,8 +406,9 @@ async function runRole(role: string): Promise<void> {
   process.send!({ url: server.url, adminKey: /API_[A-Z0-9_]+/.exec(banner)?.[0] ?? '' });
 }
 
-const role = process.argv.find((arg) => arg.startsWith('--role='))?.slice('--role='.length);
-if (role) await runRole(role);
-else if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  for (const line of await runCompletionsBench()) console.log(line);
+// Only when this file is the one run (other benchmarks import it, and fork roles of their own).
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const role = process.argv.find((arg) => arg.startsWith('--role='))?.slice('--role='.length);
+  if (role) await runRole(role);
+  else for (const line of await runCompletionsBench()) console.log(line);
 }

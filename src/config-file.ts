@@ -14,6 +14,8 @@ const ProviderEntry = Type.Object(
     stream_usage: Type.Optional(Type.Boolean()),
     seed_field: Type.Optional(Type.Union([Type.Literal('seed'), Type.Literal('random_seed')])),
     discover: Type.Optional(Type.Boolean()),
+    max_connections: Type.Optional(Type.Integer({ minimum: 1 })),
+    http2: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );
@@ -70,6 +72,8 @@ const hints: Record<string, string> = {
   headers: 'must be an object of strings',
   capabilities: 'must be an array of strings',
   prices: 'must be {"input": n, "output": n} per million tokens',
+  max_connections: 'must be a whole number ≥ 1 (leave it out for no cap)',
+  http2: 'must be true or false',
 };
 
 function describe(error: { keyword: string; instancePath: string; params: Record<string, unknown> }): string {

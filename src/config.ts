@@ -253,6 +253,27 @@ export const fields = {
     default: 900,
     parse: integer(1, 86_400),
   },
+  streamResumeSeconds: {
+    env: 'CAUSERIE_STREAM_RESUME_SECONDS',
+    description:
+      'Seconds a streamed answer stays resumable (Last-Event-ID) after it ended; while it runs it always is. 0 turns resumable streams off (no event ids, no event log).',
+    default: 300,
+    parse: integer(0, 86_400),
+  },
+  streamResumeGraceSeconds: {
+    env: 'CAUSERIE_STREAM_RESUME_GRACE_SECONDS',
+    description:
+      'Seconds an answer goes on after its client disconnected, for the client to resume it; 0 stops the model at once.',
+    default: 0,
+    parse: integer(0, 3600),
+  },
+  streamLivenessMs: {
+    env: 'CAUSERIE_STREAM_LIVENESS_MS',
+    description:
+      'How long the process generating an answer may go silent before a resumed stream takes it for dead (noticed within twice this; the stream then ends with the stored partial answer and an error).',
+    default: 3000,
+    parse: integer(300, 60_000),
+  },
   publicTokenTtlSeconds: {
     env: 'CAUSERIE_PUBLIC_TOKEN_TTL_SECONDS',
     description: "Lifetime of a public conversation's client token (spec 002), in seconds.",
@@ -503,6 +524,13 @@ export const fields = {
       'Retries (with backoff) of a provider call that failed before its first byte (connection error, 502, 503, 504).',
     default: 2,
     parse: integer(0, 10),
+  },
+  providerConnectionWaitMs: {
+    env: 'CAUSERIE_PROVIDER_CONNECTION_WAIT_MS',
+    description:
+      'Milliseconds a request waits for a free connection to a provider whose max_connections (models config) are all busy, before a 503 upstream_busy.',
+    default: 10_000,
+    parse: integer(0, 600_000),
   },
   searchProvider: {
     env: 'CAUSERIE_SEARCH_PROVIDER',

@@ -66,6 +66,13 @@ import { WebSearchEnricher } from './domain/web-search/web-search.enricher.ts';
 import { WebSearch } from './domain/web-search/web-search.service.ts';
 import { PrincipalCache } from './domain/auth/principal-cache.ts';
 import { LocalClusterEvents, RedisClusterEvents, type ClusterEvents } from './stores/kv/cluster-events.ts';
+import { AnswerStreams } from './domain/streams/answer-streams.ts';
+import type { CancelBus } from './domain/streams/cancel-bus.ts';
+import type { EventLog } from './domain/streams/event-log.ts';
+import { MemoryCancelBus } from './stores/kv/memory-cancel-bus.ts';
+import { MemoryEventLog } from './stores/kv/memory-event-log.ts';
+import { RedisCancelBus } from './stores/kv/redis-cancel-bus.ts';
+import { RedisEventLog } from './stores/kv/redis-event-log.ts';
 
 /** Every domain service, built once from the stores and the config and passed down explicitly. */
 export interface Services {
@@ -95,6 +102,8 @@ export interface Services {
   publicConversations: PublicConversationsService;
   /** Completions inside a conversation: history in, reply stored as it streams. */
   conversationCompletions: ConversationCompletions;
+  /** Streamed answers recorded so a client can resume them on any node (Last-Event-ID); off when CAUSERIE_STREAM_RESUME_SECONDS is 0. */
+  answerStreams: AnswerStreams | undefined;
   /** Idempotency-Key handling for routes that create without completing. */
   idempotency: IdempotencyKeys;
   /** Settles replies a dead process left streaming; start() once at start-up. */
@@ -175,7 +184,7 @@ export function createServices(options: {
     logger: { info: () => {}, warn: (_data, message) => warn(`local: ${message}`) },
   });
   const models = new ModelsService({
-    ...modelProviders(config, [localProvider]),
+    ...modelProviders(config, [localProvider], warn),
     localProviderId: localProvider.id,
     listLocalFiles: () => listLocalModelFiles(config.modelsDir),
     store: new RemovedModelsStore(sql.db),
@@ -318,6 +327,15 @@ export function createServices(options: {
   ];
   // A key claimed by a request whose node died is free again after one stream lease.
   const idempotency = new IdempotencyKeys({ store: new IdempotencyStore(sql.db), clock, staleMs: leaseMs });
+  // Like the limit counters: Redis when a URL is given (any node resumes or cancels an answer
+  // another node runs), else in process.
+  const streamsRedis = config.redisUrl ? openRedis(config.redisUrl, warn) : undefined;
+  const eventLog: EventLog = streamsRedis
+    ? new RedisEventLog(streamsRedis, { prefix: config.redisPrefix, warn })
+    : new MemoryEventLog();
+  const cancels: CancelBus = streamsRedis
+    ? new RedisCancelBus(streamsRedis, { prefix: config.redisPrefix })
+    : new MemoryCancelBus();
   const conversationCompletions = new ConversationCompletions({
     store: conversationsStore,
     conversations,
@@ -328,7 +346,26 @@ export function createServices(options: {
     enrichers,
     searchIndex: searchIndexer,
     idempotency,
+    cancels,
   });
+  const answerStreams = !config.streamResumeSeconds
+    ? undefined
+    : new AnswerStreams({
+        log: eventLog,
+        keepMs: config.streamResumeSeconds * 1000,
+        maxAnswerMs: config.maxAnswerSeconds * 1000,
+        livenessMs: config.streamLivenessMs,
+        graceMs: config.streamResumeGraceSeconds * 1000,
+        onAbandoned: async (answer) => {
+          if (answer.conversationId === undefined || answer.messageId === undefined) return;
+          await conversationCompletions.abandon({
+            conversationId: answer.conversationId,
+            messageId: answer.messageId,
+            leaseOwner: answer.leaseOwner,
+          });
+        },
+        warn,
+      });
   const agentRuns = new AgentRuns({
     agents,
     conversations,
@@ -410,6 +447,7 @@ export function createServices(options: {
     publicKeys,
     publicConversations,
     conversationCompletions,
+    answerStreams,
     idempotency,
     streamRecovery,
     plans,
@@ -432,6 +470,8 @@ export function createServices(options: {
       await models.close();
       await events.close();
       await limits.close();
+      await cancels.close();
+      await eventLog.close();
       await sql.close();
     },
   };
@@ -445,6 +485,7 @@ export function createServices(options: {
 export function modelProviders(
   config: Config,
   extra: Provider[] = [],
+  warn?: (message: string) => void,
 ): { specs: ProviderSpec[]; mapped: ModelSpec[]; providers: Provider[] } {
   const { providers: specs, models: mapped } = registrySpecs(config);
   const timeouts = {
@@ -454,7 +495,16 @@ export function modelProviders(
   };
   const providers: Provider[] = specs
     .filter((spec) => !spec.keyMissing)
-    .map((spec) => new OpenAiCompatibleProvider({ ...spec, timeouts, retries: config.providerRetries }));
+    .map(
+      (spec) =>
+        new OpenAiCompatibleProvider({
+          ...spec,
+          timeouts,
+          retries: config.providerRetries,
+          connectionWaitMs: config.providerConnectionWaitMs,
+          warn,
+        }),
+    );
   if (config.mockProvider) {
     providers.push(createMockProvider({ timeouts }));
     specs.push({

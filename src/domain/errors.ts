@@ -28,6 +28,11 @@ export const errorCodes = {
     description:
       'The uploaded file is of an accepted type but cannot be used: encrypted, damaged, without text, or too slow to read.',
   },
+  stream_not_resumable: {
+    status: 410,
+    description:
+      'A Last-Event-ID names an answer that cannot be resumed: unknown, ended longer ago than CAUSERIE_STREAM_RESUME_SECONDS, or not yours.',
+  },
   headers_too_large: { status: 431, description: 'The request headers are larger than the server accepts.' },
   provider_rejected: {
     status: 400,
@@ -55,6 +60,11 @@ export const errorCodes = {
     status: 503,
     description: 'This server is shutting down; retry (on another node, behind a load balancer).',
   },
+  answer_interrupted: {
+    status: 503,
+    description:
+      'Sent as the last event of a resumed stream whose generating server died: the partial answer is stored; send the message again.',
+  },
   model_unavailable: {
     status: 503,
     description: 'The model exists but cannot serve now (not downloaded, provider not configured).',
@@ -62,6 +72,11 @@ export const errorCodes = {
   web_search_unavailable: {
     status: 503,
     description: 'Web search was asked for but no search engine is configured; the message names the settings.',
+  },
+  upstream_busy: {
+    status: 503,
+    description:
+      'Every connection the configuration allows to the model provider is busy and none freed up in time; retry after Retry-After.',
   },
   upstream_timeout: { status: 504, description: 'The model provider did not answer in time.' },
 } as const;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import AjvCompiler from '@fastify/ajv-compiler';
+import SerializerSelector from '@fastify/fast-json-stringify-compiler';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -17,6 +18,7 @@ import { registerMetrics } from './metrics.ts';
 import { registerDocs } from './docs.ts';
 import { registerSurfaces } from './surfaces/index.ts';
 import { prettyStream } from './pretty-log.ts';
+import { registerResume } from './resume.ts';
 
 /**
  * Where a shutdown stands. `draining`: /readyz answers 503 and every response says Connection:
@@ -73,7 +75,7 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
       return typeof given === 'string' && requestIdPattern.test(given) ? given : randomUUID();
     },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
-    schemaController: { compilersFactory: { buildValidator: strictBodies } },
+    schemaController: { compilersFactory: { buildValidator: strictBodies, buildSerializer: lazySerializers } },
     routerOptions: { ignoreTrailingSlash: false },
     // Fastify answers these three itself in its own JSON shape; Causerie's shape is used instead.
     return503OnClosing: false,
@@ -159,13 +161,32 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
 
   if (services.config.maxConnections > 0) app.server.maxConnections = services.config.maxConnections;
   app.decorate('sseHeartbeatMs', services.config.sseHeartbeatMs);
-  const metrics = registerMetrics(app);
+  if (services.answerStreams) registerResume(app, services.answerStreams);
+  const metrics = registerMetrics(app, { connectionStats: () => services.models.connectionStats() });
   await registerDocs(app);
   registerSurfaces(app, services, { metrics });
   return app;
 }
 
 const validatorPool = AjvCompiler();
+const serializerPool = SerializerSelector();
+
+/**
+ * Compiles a route's validator or serializer on its first use rather than at start-up: the code
+ * Ajv and fast-json-stringify generate for a few hundred schemas costs tens of MiB of memory,
+ * and most servers only ever call a handful of routes. The wrapper copies Ajv's `errors`, which
+ * Fastify reads from the function it was given.
+ */
+function compiledOnFirstUse<F extends (data: never) => unknown>(compile: () => F): F {
+  let compiled: F | undefined;
+  const run = function (this: unknown, data: unknown) {
+    compiled ??= compile();
+    const result = (compiled as unknown as (this: unknown, data: unknown) => unknown).call(this, data);
+    (run as unknown as { errors: unknown }).errors = (compiled as unknown as { errors: unknown }).errors;
+    return result;
+  };
+  return run as unknown as F;
+}
 
 /**
  * Query strings, path parameters and headers are text, so their numbers and booleans are coerced
@@ -178,7 +199,12 @@ const strictBodies: typeof validatorPool = (externalSchemas, options = {}) => {
     ...options,
     customOptions: { ...options.customOptions, coerceTypes: false },
   } as typeof options);
-  return (route) => (route.httpPart === 'body' ? strict : coercing)(route);
+  return (route) => compiledOnFirstUse(() => (route.httpPart === 'body' ? strict : coercing)(route));
+};
+
+const lazySerializers: typeof serializerPool = (externalSchemas, options) => {
+  const build = serializerPool(externalSchemas, options);
+  return (route) => compiledOnFirstUse(() => build(route));
 };
 
 /** Requests Node cannot even parse as HTTP: answered on the raw socket, still as {detail, code}. */

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
 
 const signals = new WeakMap<ServerResponse, AbortController>();
+const deferrals = new WeakMap<ServerResponse, (stop: () => void) => void>();
 
 /**
  * Arms the client-gone signal of a request. Called from the first onRequest hook, before
@@ -16,7 +17,11 @@ export function armClientGone(request: FastifyRequest, reply: FastifyReply): Abo
   controller = new AbortController();
   signals.set(raw, controller);
   const gone = () => {
-    if (!raw.writableFinished) controller.abort(new Error('client disconnected'));
+    if (raw.writableFinished) return;
+    const stop = () => controller.abort(new Error('client disconnected'));
+    const defer = deferrals.get(raw);
+    if (defer) defer(stop);
+    else stop();
   };
   // The listener lives on the response, not on the keep-alive socket, so none pile up.
   raw.once('close', gone);
@@ -37,4 +42,12 @@ export function clientGone(reply: FastifyReply): AbortSignal {
 /** Whether the client of this request has left before its response was complete. */
 export function clientLeft(reply: FastifyReply): boolean {
   return signals.get(reply.raw)?.signal.aborted ?? false;
+}
+
+/**
+ * Lets a resumable stream decide when its client's departure stops the answer (after a grace
+ * period nobody resumed it in, say): `decide` gets the function that stops it.
+ */
+export function deferClientGone(reply: FastifyReply, decide: (stop: () => void) => void): void {
+  deferrals.set(reply.raw, decide);
 }

@@ -3,7 +3,9 @@ import type { CompletionRun } from '../domain/completions/completions.types.ts';
 import { AppError } from '../domain/errors.ts';
 import type { FinishReason, Usage } from '../providers/provider.ts';
 import { renderError, type Surface } from './errors.ts';
-import { SseStream } from './sse.ts';
+import { recordAnswer } from './resume.ts';
+import { FrameCollector, type SseSink, SseStream } from './sse.ts';
+import { answerLost } from './conversation-runs.ts';
 
 /** OpenAI has no "cancelled" or "error" finish reason; those runs end as a plain stop. */
 export const openAiFinishReason = (reason: FinishReason) =>
@@ -13,10 +15,10 @@ export const usageBody = (usage: Usage) => ({ ...usage, total_tokens: usage.prom
 
 /** How a surface writes a run's events as SSE frames. */
 export interface SseRendering {
-  start?(sse: SseStream): void;
-  text(sse: SseStream, text: string): void;
-  toolCall?(sse: SseStream, delta: { index: number; id?: string; name?: string; arguments?: string }): void;
-  end(sse: SseStream, finish: FinishReason, usage: Usage): void;
+  start?(sse: SseSink): void;
+  text(sse: SseSink, text: string): void;
+  toolCall?(sse: SseSink, delta: { index: number; id?: string; name?: string; arguments?: string }): void;
+  end(sse: SseSink, finish: FinishReason, usage: Usage): void;
   /** After the first byte a failure is a last event, in the surface's error shape. */
   surface: Surface;
   /** How the error event is framed (OpenAI: a bare data line; native: {"type": "error", …}). */
@@ -26,7 +28,8 @@ export interface SseRendering {
 /**
  * Streams a completion run as Server-Sent Events: the surface's frames for each event, an error
  * event if the run fails after the first byte, and `data: [DONE]` last. Heartbeat comments keep
- * quiet streams open (SseStream).
+ * quiet streams open (SseStream). The events are recorded so the client can resume them; the
+ * model's stream is read only as fast as the client reads (or, once it left, as the log takes).
  */
 export async function streamRun(
   request: FastifyRequest,
@@ -34,7 +37,15 @@ export async function streamRun(
   run: CompletionRun,
   rendering: SseRendering,
 ): Promise<void> {
-  const sse = new SseStream(request, reply, { headers: run.headers });
+  const errorFrame = (error: AppError) =>
+    JSON.stringify(rendering.errorFrame(renderError(error, rendering.surface, String(request.id))));
+  const recorder = recordAnswer(request, () => {
+    const lost = new FrameCollector();
+    lost.send(errorFrame(answerLost()));
+    lost.send('[DONE]');
+    return { lostFrames: lost.frames };
+  });
+  const sse = new SseStream(request, reply, { headers: run.headers, recorder });
   rendering.start?.(sse);
   let usage: Usage = { prompt_tokens: 0, completion_tokens: 0 };
   try {
@@ -53,15 +64,16 @@ export async function streamRun(
           rendering.end(sse, event.reason, usage);
           break;
         case 'error':
-          sse.sendJson(rendering.errorFrame(renderError(event.error, rendering.surface, String(request.id))));
+          sse.send(errorFrame(event.error));
           break;
       }
+      await sse.drained();
     }
   } catch (error) {
     const appError = error instanceof AppError ? error : new AppError('internal_error', 'The answer failed');
     if (appError.code === 'internal_error') request.log.error({ err: error }, 'completion stream failed');
-    sse.sendJson(rendering.errorFrame(renderError(appError, rendering.surface, String(request.id))));
+    sse.send(errorFrame(appError));
   }
   sse.send('[DONE]');
-  sse.end();
+  await sse.end();
 }

@@ -1,8 +1,22 @@
 import type { FastifyInstance } from 'fastify';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ConnectionStats } from '../providers/openai-compatible/connection-slots.ts';
 
-/** Prometheus metrics: request counts and latencies by route pattern and status. */
-export function registerMetrics(app: FastifyInstance): Registry {
+export interface MetricsSources {
+  /** Each remote provider's connections (in flight, waiting, turned away). */
+  connectionStats(): ConnectionStats[];
+}
+
+// The delay histogram samples the loop every 10 ms; each sample is that interval plus the delay.
+const loopResolutionMs = 10;
+const loopQuantiles = [0.5, 0.9, 0.99, 0.999];
+
+/**
+ * Prometheus metrics: request counts and latencies by route pattern and status, provider
+ * connections, and how late the event loop runs (what stalls every request at once).
+ */
+export function registerMetrics(app: FastifyInstance, sources: MetricsSources): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const requests = new Counter({
@@ -27,5 +41,63 @@ export function registerMetrics(app: FastifyInstance): Registry {
     requests.inc(labels);
     durations.observe(labels, reply.elapsedTime / 1000);
   });
+  registerConnectionMetrics(registry, sources);
+  registerEventLoopDelay(app, registry);
   return registry;
+}
+
+function registerConnectionMetrics(registry: Registry, sources: MetricsSources): void {
+  const gauge = <K extends keyof ConnectionStats>(name: string, help: string, field: K) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['provider'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const stats of sources.connectionStats()) {
+          const value = stats[field];
+          if (typeof value === 'number') this.set({ provider: stats.provider }, value);
+        }
+      },
+    });
+  gauge('causerie_provider_connections_max', 'The connection cap of each provider that has one.', 'max');
+  gauge('causerie_provider_connections_active', 'Requests holding a connection to each provider.', 'active');
+  gauge(
+    'causerie_provider_connections_waiting',
+    'Requests waiting for a connection (the provider is at its cap).',
+    'waiting',
+  );
+  gauge(
+    'causerie_provider_connection_waits_total',
+    'Requests that had to wait for a connection, since start.',
+    'waitedTotal',
+  );
+  gauge(
+    'causerie_provider_connection_timeouts_total',
+    'Requests turned away (503 upstream_busy) because no connection freed up in time, since start.',
+    'timedOutTotal',
+  );
+}
+
+/** Event-loop delay percentiles over the time since the previous scrape (reset at each one). */
+function registerEventLoopDelay(app: FastifyInstance, registry: Registry): void {
+  const histogram = monitorEventLoopDelay({ resolution: loopResolutionMs });
+  histogram.enable();
+  app.addHook('onClose', async () => histogram.disable());
+  const delaySeconds = (nanoseconds: number) => Math.max(0, nanoseconds / 1e6 - loopResolutionMs) / 1000;
+  new Gauge({
+    name: 'causerie_event_loop_delay_seconds',
+    help: 'How late the event loop ran its timers, by quantile and max, since the previous scrape.',
+    labelNames: ['quantile'] as const,
+    registers: [registry],
+    collect() {
+      // No sample yet (a scrape within 10 ms of the previous one): no delay was seen.
+      const seen = histogram.count > 0;
+      for (const q of loopQuantiles)
+        this.set({ quantile: String(q) }, seen ? delaySeconds(histogram.percentile(q * 100)) : 0);
+      this.set({ quantile: 'max' }, seen ? delaySeconds(histogram.max) : 0);
+      histogram.reset();
+    },
+  });
 }

@@ -1,4 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { type AnswerRecorder, eventId } from '../domain/streams/answer-streams.ts';
+import { deferClientGone } from './client-gone.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -7,26 +9,62 @@ declare module 'fastify' {
   }
 }
 
+/** One SSE event as written (no id line, no blank line); data may span lines, each gets its own "data:" field. */
+export function sseFrame(data: string, event?: string): string {
+  const head = event ? `event: ${event}\n` : '';
+  if (!data.includes('\n') && !data.includes('\r')) return `${head}data: ${data}`;
+  return (
+    head +
+    data
+      .split(/\r\n|\r|\n/)
+      .map((line) => `data: ${line}`)
+      .join('\n')
+  );
+}
+
+/** Where a surface's rendering writes events: a live stream, or a collector of frames prepared in advance. */
+export interface SseSink {
+  send(data: string, event?: string): void;
+  sendJson(value: unknown, event?: string): void;
+}
+
+/** Collects frames instead of sending them (the ending a resumed stream sends if its generator dies). */
+export class FrameCollector implements SseSink {
+  readonly frames: string[] = [];
+  send(data: string, event?: string): void {
+    this.frames.push(sseFrame(data, event));
+  }
+  sendJson(value: unknown, event?: string): void {
+    this.send(JSON.stringify(value), event);
+  }
+}
+
 /**
  * A Server-Sent Events response written straight to the socket. Sends a comment every
- * heartbeatMs of silence so proxies keep the connection; `signal` aborts when the client goes away.
+ * heartbeatMs of silence so proxies keep the connection. With a recorder, every event carries an
+ * `id:` (answer:number) and goes to the event log, so a client can resume after a lost connection;
+ * the log is fed even after this client left, as long as the answer goes on.
+ *
+ * A producer must `await drained()` between events: a reader slower than the model then slows the
+ * model's stream instead of growing this process's memory.
  */
-export class SseStream {
-  readonly signal: AbortSignal;
+export class SseStream implements SseSink {
   private readonly reply: FastifyReply;
-  private readonly controller = new AbortController();
+  private readonly recorder: AnswerRecorder | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
+  /** The socket is gone or the response ended: nothing more is written to it. */
   private closed = false;
+  private ended = false;
   private detach: (() => void) | undefined;
   private corked: NodeJS.Immediate | undefined;
 
   constructor(
     request: FastifyRequest,
     reply: FastifyReply,
-    options: { headers?: Record<string, string>; heartbeatMs?: number } = {},
+    options: { headers?: Record<string, string>; heartbeatMs?: number; recorder?: AnswerRecorder } = {},
   ) {
     this.reply = reply;
-    this.signal = this.controller.signal;
+    this.recorder = options.recorder;
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, {
@@ -39,10 +77,10 @@ export class SseStream {
       'x-accel-buffering': 'no',
     });
     raw.flushHeaders();
-    const onClose = () => {
-      if (!raw.writableFinished) this.controller.abort(new Error('client disconnected'));
-      this.stop();
-    };
+    // A recorded answer may outlive its client for a grace period, so someone can resume it.
+    const recorder = this.recorder;
+    if (recorder) deferClientGone(reply, (stop) => recorder.clientLeft(stop));
+    const onClose = () => this.stop();
     const socket = request.raw.socket;
     socket.on('close', onClose);
     raw.on('close', onClose);
@@ -53,21 +91,49 @@ export class SseStream {
     this.heartbeat.unref();
   }
 
-  /** Sends one event whose data may span lines (each line gets its own "data:" field, per the SSE standard). */
+  /** Whether the client is gone (or the stream ended): a producer with nothing to record can stop. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Sends one event (recorded, with an id, when this answer is resumable). */
   send(data: string, event?: string): void {
-    let frame = event ? `event: ${event}\n` : '';
-    frame +=
-      data.includes('\n') || data.includes('\r')
-        ? data
-            .split(/\r\n|\r|\n/)
-            .map((line) => `data: ${line}`)
-            .join('\n')
-        : `data: ${data}`;
-    this.write(`${frame}\n\n`);
+    this.sendFrame(sseFrame(data, event));
   }
 
   sendJson(value: unknown, event?: string): void {
     this.send(JSON.stringify(value), event);
+  }
+
+  private sendFrame(frame: string): void {
+    if (this.ended) return;
+    if (this.recorder) this.write(`id: ${eventId(this.recorder.answerId, this.recorder.record(frame))}\n${frame}\n\n`);
+    else this.write(`${frame}\n\n`);
+  }
+
+  /** Sends an event read back from the event log, with its original id. */
+  sendLogged(answerId: string, seq: number, frame: string): void {
+    this.write(`id: ${eventId(answerId, seq)}\n${frame}\n\n`);
+  }
+
+  /** Sends frames that carry no id (a resumed stream's ending when its generator died). */
+  sendFrames(frames: string[]): void {
+    for (const frame of frames) this.write(`${frame}\n\n`);
+  }
+
+  /** Resolves when the socket can take more (at once unless its buffer is over the high-water mark). */
+  drained(): Promise<void> | undefined {
+    const raw = this.reply.raw;
+    if (this.closed || !raw.writableNeedDrain) return undefined;
+    return new Promise((resolve) => {
+      const done = () => {
+        raw.off('drain', done);
+        raw.off('close', done);
+        resolve();
+      };
+      raw.on('drain', done);
+      raw.on('close', done);
+    });
   }
 
   private write(chunk: string): void {
@@ -91,10 +157,14 @@ export class SseStream {
     this.reply.raw.uncork();
   };
 
-  end(): void {
-    if (this.closed) return;
+  /** Ends the response and the answer's log (readers of a resumed stream then get its end). */
+  async end(): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    const open = !this.closed;
     this.stop();
-    this.reply.raw.end();
+    if (open) this.reply.raw.end();
+    await this.recorder?.finish();
   }
 
   private stop(): void {

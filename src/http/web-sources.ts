@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import type { Message } from '../domain/conversations/conversations.types.ts';
-import type { SseStream } from './sse.ts';
+import type { SseSink } from './sse.ts';
 
 /** The sources a reply cites as [n], as every surface shows them. */
 export const SourcesBody = Type.Array(
@@ -21,7 +21,7 @@ export function sourcesOf(message: Pick<Message, 'metadata'>): SourceBody[] | un
 }
 
 /** Sends `event: sources` with `{"sources":[…]}` before the text, when the reply has sources. */
-export function sendSourcesEvent(sse: SseStream, message: Pick<Message, 'metadata'>): void {
+export function sendSourcesEvent(sse: SseSink, message: Pick<Message, 'metadata'>): void {
   const sources = sourcesOf(message);
   if (sources) sse.sendJson({ sources }, 'sources');
 }

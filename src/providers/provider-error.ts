@@ -14,12 +14,14 @@ export type ProviderFailure =
   | 'timeout'
   /** The provider could not be reached, or the connection was lost. */
   | 'unreachable'
+  /** Every connection the configuration allows to the provider stayed busy for the whole wait. */
+  | 'busy'
   /** The model cannot serve now (a local model missing or not loadable, the provider shutting down). */
   | 'unavailable'
   /** Anything else: an upstream 5xx, a malformed answer, a stream cut short. */
   | 'failed';
 
-const retryableFailures = new Set<ProviderFailure>(['rate_limited', 'timeout', 'unreachable', 'unavailable']);
+const retryableFailures = new Set<ProviderFailure>(['rate_limited', 'busy', 'timeout', 'unreachable', 'unavailable']);
 const retryableStatuses = new Set([502, 503, 504]);
 
 export class ProviderError extends Error {

@@ -1,3 +1,4 @@
+import type { ConnectionStats } from './openai-compatible/connection-slots.ts';
 import type { AppError } from '../domain/errors.ts';
 import type { ProviderError } from './provider-error.ts';
 
@@ -109,5 +110,7 @@ export interface Provider {
   readonly agents?: ProviderAgents;
   /** Counts tokens when the upstream did not report usage (local tokenizer, or an estimate). */
   countTokens?(text: string, model: string): Promise<number>;
+  /** Requests in flight to the provider and waiting for a connection (remote providers). */
+  connectionStats?(): ConnectionStats;
   close?(): Promise<void>;
 }

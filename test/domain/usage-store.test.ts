@@ -87,5 +87,45 @@ for (const dialect of dialects) {
         [1001, 1003],
       );
     });
+
+    test('a report grouped by user names each user, and by user and day splits their days', async () => {
+      const now = new Date().toISOString();
+      const other = await sql.db
+        .insertInto('users')
+        .values({
+          uuid: crypto.randomUUID(),
+          username: 'grouped',
+          username_key: 'grouped',
+          password_hash: 'x',
+          role: 'user',
+          disabled: 0,
+          plan_id: null,
+          created_at: now,
+          updated_at: now,
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      const store = new UsageStore(sql.db);
+      const at = (day: string, tokens: number) => ({ ...row(other.id, tokens), created_at: `${day}T10:00:00.000Z` });
+      await Promise.all([
+        store.insert(at('2030-01-01', 5)),
+        store.insert(at('2030-01-02', 7)),
+        store.insert(at('2030-01-02', 1)),
+      ]);
+      const period = { from: '2030-01-01T00:00:00.000Z', to: '2030-01-03T00:00:00.000Z' };
+      assert.deepEqual(
+        (await store.report(period, ['user'])).map((r) => [r.user_id, r.username, r.requests, r.prompt_tokens]),
+        [[other.id, 'grouped', 3, 13]],
+      );
+      assert.deepEqual(
+        (await store.report(period, ['day', 'user'])).map((r) => [r.day, r.username, r.requests]),
+        [
+          ['2030-01-01', 'grouped', 1],
+          ['2030-01-02', 'grouped', 2],
+        ],
+      );
+      // One user's report leaves the others out.
+      assert.deepEqual(await store.report({ ...period, userId: userId }, ['user']), []);
+    });
   });
 }

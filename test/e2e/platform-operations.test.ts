@@ -81,6 +81,16 @@ describe('metrics and pages', () => {
     assert.equal(sample(text, 'causerie_http_request_duration_seconds_bucket', { ...key, le: '+Inf' }), start + 2);
     assert.ok(sample(text, 'causerie_http_request_duration_seconds_sum', key)! > 0);
     assert.match(text, /^process_cpu_seconds_total /m);
+    // How late the event loop ran since the previous scrape, and each remote provider's connections.
+    for (const quantile of ['0.5', '0.99', 'max'])
+      assert.ok(sample(text, 'causerie_event_loop_delay_seconds', { quantile })! >= 0, quantile);
+    await server.api('/v1/chat/completions', {
+      method: 'POST',
+      body: { model: 'mock/echo', messages: [{ role: 'user', content: 'hello' }] },
+    });
+    const after = await (await fetch(`${server.url}/metrics`)).text();
+    assert.equal(sample(after, 'causerie_provider_connections_active', { provider: 'mock' }), 0);
+    assert.equal(sample(after, 'causerie_provider_connection_timeouts_total', { provider: 'mock' }), 0);
   });
 
   test('with CAUSERIE_METRICS_TOKEN set, /metrics answers only that bearer token', async () => {

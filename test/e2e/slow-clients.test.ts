@@ -51,6 +51,7 @@ describe('clients that send slowly or open too many connections', () => {
     assert.equal(response.status, 200);
     const text = (await response.text())
       .split('\n\n')
+      .map((frame) => frame.replace(/^id: .*\n/, ''))
       .filter((frame) => frame.startsWith('data: {'))
       .map((frame) => JSON.parse(frame.slice(6)).choices[0]?.delta?.content ?? '')
       .join('');

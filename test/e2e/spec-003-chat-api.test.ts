@@ -38,9 +38,16 @@ for (const dialect of dialects) {
       });
       assert.equal(response.status, 200);
       assert.match(response.headers.get('content-type')!, /^text\/event-stream/);
-      // The wire format, literally: one "data: <token>" line per event, a blank line between events.
+      // The wire format, literally: one "data: <token>" line per event, a blank line between events;
+      // each event also has an "id: <answer>:<n>" line, for a client to resume after a lost connection.
+      const wire = response.text.replace(/^: keep-alive\n\n/gm, '');
+      const ids = [...wire.matchAll(/^id: ([0-9a-f-]{36}):(\d+)\n/gm)];
+      assert.deepEqual(
+        ids.map((match) => Number(match[2])),
+        [1, 2, 3, 4, 5],
+      );
       assert.equal(
-        response.text.replace(/^: keep-alive\n\n/gm, ''),
+        wire.replace(/^id: .*\n/gm, ''),
         'data: Tell \n\ndata: me \n\ndata: a \n\ndata: story\n\ndata: [DONE]\n\n',
       );
       // The document's Python client: strip "data: ", stop at [DONE].

@@ -73,7 +73,7 @@ export async function streamChat(
       frames += new TextDecoder()
         .decode(value)
         .split('\n\n')
-        .filter((f) => f.startsWith('data:')).length;
+        .filter((f) => /(^|\n)data:/.test(f)).length;
       if (options.abortAfterChunks !== undefined && frames >= options.abortAfterChunks) {
         cancelled = true;
         controller.abort();

@@ -273,6 +273,64 @@ describe('OpenAI-compatible adapter against the scripted upstream', () => {
     );
   });
 
+  test('over max_connections a request waits for a free connection, and past the wait gets 503 upstream_busy', async () => {
+    const provider = adapter({ maxConnections: 1, connectionWaitMs: 200 });
+    const first = new AbortController();
+    // Holds the only connection: headers and one chunk, then silence until it is aborted.
+    const held = await provider.stream(says(`[[hang]] ${Math.random()}`), { signal: first.signal });
+    const holding = (async () => {
+      for await (const _event of held);
+    })();
+    const refused = await rejectsWith(
+      events(provider, says('turned away')),
+      'busy',
+      /Provider "test" has all its 1 connections busy and none freed up within 200 ms/,
+    );
+    assert.equal(refused.isRetryable, true);
+    assert.equal(refused.retryAfter, '1');
+    assert.deepEqual(provider.connectionStats(), {
+      provider: 'test',
+      max: 1,
+      active: 1,
+      waiting: 0,
+      waitedTotal: 1,
+      timedOutTotal: 1,
+    });
+    // A request that waits gets the connection as soon as the holder lets it go.
+    const waiting = events(provider, says('my turn'));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(provider.connectionStats().waiting, 1);
+    first.abort(new Error('done holding'));
+    await holding;
+    assert.equal(textOf(await waiting), 'my turn');
+    assert.equal(provider.connectionStats().active, 0);
+    // A non-streamed answer gives its connection back once read, too.
+    assert.equal(textOf(await events(provider, says('whole', { stream: false }))), 'whole');
+    assert.equal(textOf(await events(provider, says('again', { stream: false }))), 'again');
+    assert.equal(provider.connectionStats().active, 0);
+  });
+
+  test('without max_connections every request gets its own connection at once, past the old cap of 256', async () => {
+    const provider = adapter();
+    const controller = new AbortController();
+    const tag = Math.random();
+    const before = upstream.chatRequests().length;
+    const streams = await Promise.all(
+      Array.from({ length: 300 }, () => provider.stream(says(`[[hang]] ${tag}`), { signal: controller.signal })),
+    );
+    // Every stream has its response headers: the upstream holds 300 requests at once.
+    assert.equal(upstream.chatRequests().length - before, 300);
+    assert.equal(provider.connectionStats().active, 300);
+    assert.equal(provider.connectionStats().max, null);
+    controller.abort(new Error('enough'));
+    await Promise.all(
+      streams.map(async (stream) => {
+        for await (const _event of stream);
+      }),
+    );
+    assert.equal(provider.connectionStats().active, 0);
+  });
+
   test('embeddings and model discovery', async () => {
     const provider = adapter();
     const result = await provider.embed(['a b', 'c'], 'embed', { signal: new AbortController().signal });

@@ -121,5 +121,20 @@ describe('model registry configuration', () => {
     bad({ models: { m: {} } }, /models\["m"\]\.provider is required/);
     bad({ models: [] }, /models must be an object/);
     bad([], /must hold a JSON object/);
+    bad(
+      { providers: { x: { base_url: 'http://h', max_connections: 2.5 } } },
+      /providers\.x\.max_connections must be a whole number ≥ 1/,
+    );
+    bad({ providers: { x: { base_url: 'http://h', http2: 'yes' } } }, /providers\.x\.http2 must be true or false/);
+  });
+
+  test('max_connections caps a provider; without it there is no cap', () => {
+    const { providers } = registrySpecs(
+      withFile({
+        providers: { capped: { base_url: 'http://h/v1', max_connections: 64 }, open: { base_url: 'http://o/v1' } },
+      }),
+    );
+    assert.equal(providers.find((p) => p.id === 'capped')!.maxConnections, 64);
+    assert.equal(providers.find((p) => p.id === 'open')!.maxConnections, undefined);
   });
 });

@@ -201,7 +201,7 @@ describe('page reader', () => {
     assert.match((refusedPage as { reason: string }).reason, /loopback/);
   });
 
-  test('a page without an article falls back to its visible text', () => {
-    assert.equal(htmlToText('<p>short</p><style>x{}</style>').text, 'short');
+  test('a page without an article falls back to its visible text', async () => {
+    assert.equal((await htmlToText('<p>short</p><style>x{}</style>')).text, 'short');
   });
 });

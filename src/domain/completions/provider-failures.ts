@@ -7,6 +7,7 @@ const codes: Record<ProviderError['failure'], ErrorCode> = {
   key_refused: 'upstream_error',
   timeout: 'upstream_timeout',
   unreachable: 'upstream_error',
+  busy: 'upstream_busy',
   unavailable: 'model_unavailable',
   failed: 'upstream_error',
 };

@@ -11,7 +11,8 @@ interface Run extends AnswerOwner {
 /**
  * The answers this process is generating. Revoking a key or disabling a user stops theirs at once
  * (a credential that is no longer valid must not keep receiving text), and no answer runs longer
- * than `maxAnswerMs`. In cluster mode each node stops the answers it runs itself.
+ * than `maxAnswerMs`. In cluster mode every node hears revocations (the cluster events) and stops
+ * the answers it runs itself.
  */
 export class RunningAnswers {
   private readonly runs = new Set<Run>();

@@ -24,6 +24,7 @@ import type { SearchIndexHook } from './search-index-hook.ts';
 import { StreamPersister, type StreamTimings } from './stream-persister.ts';
 import type { IdempotencyKeys, IdempotencyRequest } from '../idempotency/idempotency-keys.ts';
 import { replayedRun } from './replayed-run.ts';
+import type { CancelBus } from '../streams/cancel-bus.ts';
 
 export interface ConversationCompletionsDeps {
   store: ConversationsStore;
@@ -38,6 +39,8 @@ export interface ConversationCompletionsDeps {
   searchIndex?: SearchIndexHook;
   /** Idempotency keys; without them `CompleteInput.idempotency` is ignored. */
   idempotency?: IdempotencyKeys;
+  /** Carries cancels to the process running the answer; without it, cancels reach this process only. */
+  cancels?: CancelBus;
 }
 
 export interface CompleteInput {
@@ -85,6 +88,8 @@ export interface ConversationRun {
   events: AsyncIterable<StreamEvent>;
   /** The reply as finally stored, once `events` has ended. */
   done: Promise<Message>;
+  /** Who holds the conversation's stream lease while the reply is generated (absent for a replayed answer). */
+  leaseOwner?: string;
 }
 
 const statusOf = (finish: FinishReason | undefined, failed: boolean, aborted: boolean): MessageStatus => {
@@ -129,9 +134,40 @@ function contextOf(conversation: ConversationRow, history: MessageRow[]): ChatMe
 export class ConversationCompletions {
   private readonly deps: ConversationCompletionsDeps;
   private readonly locks = new ConversationLocks();
+  /** The answers this process generates, by conversation, to stop them on a cancel. */
+  private readonly running = new Map<number, AbortController>();
 
   constructor(deps: ConversationCompletionsDeps) {
     this.deps = deps;
+    deps.cancels?.subscribe((conversationId) => this.stopHere(conversationId));
+  }
+
+  private stopHere(conversationId: number) {
+    this.running.get(conversationId)?.abort(new Error('the answer was cancelled'));
+  }
+
+  /**
+   * Stops the answer running in one of the actor's conversations, on whichever process runs it.
+   * Its partial reply is stored as cancelled and only what was produced is charged. Resolves with
+   * whether an answer was running.
+   */
+  async cancel(actor: Actor, conversationRef: string | number): Promise<{ cancelled: boolean }> {
+    const conversation = await this.deps.conversations.findRow(actor, conversationRef);
+    const streaming = await this.deps.store.findStreamingReply(conversation.id);
+    if (!streaming) return { cancelled: false };
+    if (this.deps.cancels) await this.deps.cancels.publish(conversation.id);
+    else this.stopHere(conversation.id);
+    return { cancelled: true };
+  }
+
+  /**
+   * Settles a reply whose generating process died (a resumed stream found it gone): stored as
+   * error with its partial text, and the conversation freed at once instead of after the lease.
+   */
+  async abandon(answer: { conversationId: number; messageId: number; leaseOwner?: string }): Promise<void> {
+    const now = this.now();
+    await this.deps.store.settleStreamingMessage(answer.messageId, 'error', now);
+    if (answer.leaseOwner) await this.deps.store.releaseStreamLease(answer.conversationId, answer.leaseOwner, now);
   }
 
   private now() {
@@ -151,10 +187,16 @@ export class ConversationCompletions {
     }
     let created = false;
     let conversation: ConversationRow;
+    const owner = newUuid();
+    const leaseUntil = () => isoAt(this.deps.clock.now() + this.deps.timings.leaseMs);
     try {
       if (input.conversation === undefined) {
-        const made = await this.deps.conversations.create(actor, input.create, { metered: false });
-        conversation = (await store.findConversationById(made.id))!;
+        // Created with this request's stream lease already on it: one statement fewer, and nobody
+        // else knows its id yet.
+        conversation = await this.deps.conversations.createRow(actor, input.create, {
+          metered: false,
+          streamLease: { owner, until: leaseUntil() },
+        });
         created = true;
       } else {
         conversation = await this.deps.conversations.findRow(actor, input.conversation);
@@ -163,14 +205,13 @@ export class ConversationCompletions {
       if (keyId !== undefined) await this.deps.idempotency!.release(keyId).catch(() => {});
       throw error;
     }
-    const owner = newUuid();
     // Our own signal, so a failure after admission can stop the model too.
     const controller = new AbortController();
     const onAbort = () => controller.abort(options.signal.reason);
     if (options.signal.aborted) onAbort();
     else options.signal.addEventListener('abort', onAbort, { once: true });
     let run: CompletionRun | undefined;
-    let leased = false;
+    let leased: ConversationRow | undefined;
     let handedOver = false;
     let release = () => {};
     const appended: MessageRow[] = [];
@@ -178,30 +219,29 @@ export class ConversationCompletions {
       // Waiting for the conversation is inside the clean-up path: a client that leaves while it
       // waits (or before) leaves no conversation behind that this request created.
       release = await this.locks.acquire(conversation.id, options.signal);
-      leased = await store.acquireStreamLease(
-        conversation.id,
-        owner,
-        isoAt(this.deps.clock.now() + this.deps.timings.leaseMs),
-        this.now(),
-      );
+      leased = created
+        ? conversation
+        : await store.acquireStreamLease(conversation.id, owner, leaseUntil(), this.now());
       if (!leased) {
-        // Only another process can hold it: this one queues its own callers on the lock above.
+        // Gone meanwhile (deleted while this request waited), or held by another process (this one
+        // queues its own callers on the lock above).
+        if (!(await store.findConversationById(conversation.id))) throw notFound('Conversation');
         throw new AppError(
           'conflict',
           'Another completion is running in this conversation; retry when it has finished',
         );
       }
-      // Read again now that it is ours: a completion or a switch-model may have changed it while we waited.
-      const current = await store.findConversationById(conversation.id);
-      if (!current) throw notFound('Conversation');
-      conversation = current;
+      // The row as the lease left it, read by the same statement: what a completion or a
+      // switch-model changed while we waited is in it.
+      conversation = leased;
       const model = input.model ?? conversation.model ?? input.fallbackModel ?? (await this.deps.models.defaultModel());
       if (!model)
         throw invalid('model', 'is required: this conversation has no model yet and no default model is configured');
       // An unknown model is a bad request (spec 003 lists 400, not 404), whichever surface asks.
       await this.deps.conversations.requireModel(model, 'model');
       const now = this.now();
-      const stored = await store.listMessages(conversation.id);
+      // A conversation this request just created has no history to read.
+      const stored = created ? [] : await store.listMessages(conversation.id);
       const toAppend = input.skipStoredPrefix ? afterStoredPrefix(stored, input.messages) : input.messages;
       for (const message of toAppend) {
         appended.push(
@@ -248,16 +288,22 @@ export class ConversationCompletions {
       const firstUser =
         toAppend.find((m) => m.role === 'user') ??
         (conversation.title === null ? history.find((m) => m.role === 'user') : undefined);
-      await this.deps.conversations.touch(conversation, firstUser?.content, now);
-      if (conversation.model !== run.model) await store.updateConversation(conversation.id, { model: run.model });
-      const replyRow = await store.insertMessage(
+      const started = await store.touchAndInsertReply(
+        conversation.id,
+        this.deps.conversations.touchChanges(
+          conversation,
+          firstUser?.content,
+          now,
+          conversation.model !== run.model ? run.model : undefined,
+        ),
         newMessageRow(
           conversation.id,
           { role: 'assistant', content: '', model: run.model, status: 'streaming', metadata: enriched.metadata },
           this.now(),
         ),
       );
-      const updated = toConversation((await store.findConversationById(conversation.id)) ?? conversation);
+      const replyRow = started.reply;
+      const updated = toConversation(started.conversation ?? conversation);
       const persister = new StreamPersister({
         store,
         clock: this.deps.clock,
@@ -275,10 +321,16 @@ export class ConversationCompletions {
       }
       const queue = new AsyncQueue<StreamEvent>();
       handedOver = true;
+      const conversationId = conversation.id;
+      this.running.set(conversationId, controller);
+      const forget = () => {
+        if (this.running.get(conversationId) === controller) this.running.delete(conversationId);
+        release();
+      };
       const userId = conversation.user_id;
       const indexReply = (final: Partial<MessageRow>) =>
         this.deps.searchIndex?.messagesStored(userId, [{ ...replyRow, ...final }]);
-      const done = this.pump(run, persister, queue, controller.signal, release, indexReply).then((final) => ({
+      const done = this.pump(run, persister, queue, controller.signal, forget, indexReply).then((final) => ({
         ...toMessage(replyRow),
         ...final,
       }));
@@ -292,6 +344,7 @@ export class ConversationCompletions {
         reply: toMessage(replyRow),
         events: queue,
         done,
+        leaseOwner: owner,
       };
     } catch (error) {
       // Refused before the model said anything: the request leaves no trace, so a retry duplicates nothing.

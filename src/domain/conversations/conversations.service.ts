@@ -113,6 +113,18 @@ export class ConversationsService {
     input: CreateConversationInput = {},
     options: { metered?: boolean } = {},
   ): Promise<Conversation> {
+    return toConversation(await this.createRow(actor, input, options));
+  }
+
+  /**
+   * create(), returning the stored row (for services that go on with it without reading it again).
+   * `streamLease` creates it already leased to a completion that is about to run in it.
+   */
+  async createRow(
+    actor: Actor,
+    input: CreateConversationInput = {},
+    options: { metered?: boolean; streamLease?: { owner: string; until: string } } = {},
+  ): Promise<ConversationRow> {
     const userId = await this.ownerId(actor, input.owner);
     if (input.model) await this.requireModel(input.model, 'model');
     const metadata = JSON.stringify(input.metadata ?? {});
@@ -133,8 +145,11 @@ export class ConversationsService {
       metadata,
       created_at: now,
       updated_at: now,
+      ...(options.streamLease
+        ? { stream_owner: options.streamLease.owner, stream_lease_until: options.streamLease.until }
+        : {}),
     });
-    return toConversation(row);
+    return row;
   }
 
   async get(actor: Actor, reference: string | number): Promise<Conversation> {
@@ -253,13 +268,24 @@ export class ConversationsService {
     return toMessage(message);
   }
 
-  /** Marks the conversation active and, on its first user message, gives it a title. */
-  async touch(row: ConversationRow, userContent: string | undefined, at: string): Promise<void> {
-    await this.deps.store.updateConversation(row.id, { updated_at: at });
-    if (row.title === null && userContent !== undefined) {
-      const title = titleFrom(userContent);
-      if (title) await this.deps.store.setTitleIfEmpty(row.id, title);
-    }
+  /**
+   * Marks the conversation active and, on its first user message, gives it a title (and switches
+   * it to `model` when given). Returns the conversation as stored after.
+   */
+  async touch(
+    row: ConversationRow,
+    userContent: string | undefined,
+    at: string,
+    model?: string,
+  ): Promise<ConversationRow> {
+    const updated = await this.deps.store.touchConversation(row.id, this.touchChanges(row, userContent, at, model));
+    return updated ?? row;
+  }
+
+  /** What touch() writes, for callers that write it along with other rows in one transaction. */
+  touchChanges(row: ConversationRow, userContent: string | undefined, at: string, model?: string) {
+    const title = row.title === null && userContent !== undefined ? titleFrom(userContent) || undefined : undefined;
+    return { updatedAt: at, titleIfEmpty: title, model };
   }
 
   private async findMessageRow(

@@ -63,18 +63,36 @@ export class ConversationsStore {
     return this.db.updateTable('conversations').set(changes).where('id', '=', id).returningAll().executeTakeFirst();
   }
 
-  /** Sets the title only if none is set yet (two first messages racing keep the first title). */
-  async setTitleIfEmpty(id: number, title: string): Promise<void> {
-    await this.db.updateTable('conversations').set({ title }).where('id', '=', id).where('title', 'is', null).execute();
+  /**
+   * Marks a conversation active, in one statement: `updated_at`, the model when given, and the
+   * title only if none is set yet (two first messages racing keep the first title).
+   */
+  touchConversation(
+    id: number,
+    changes: { updatedAt: string; titleIfEmpty?: string; model?: string },
+  ): Promise<ConversationRow | undefined> {
+    return this.db
+      .updateTable('conversations')
+      .set((eb) => ({
+        updated_at: changes.updatedAt,
+        ...(changes.titleIfEmpty === undefined ? {} : { title: eb.fn.coalesce('title', eb.val(changes.titleIfEmpty)) }),
+        ...(changes.model === undefined ? {} : { model: changes.model }),
+      }))
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirst();
   }
 
   async deleteConversation(id: number): Promise<void> {
     await this.db.deleteFrom('conversations').where('id', '=', id).execute();
   }
 
-  /** Takes the stream lease if it is free or expired; true when this owner now holds it. */
-  async acquireStreamLease(id: number, owner: string, until: string, now: string): Promise<boolean> {
-    const result = await this.db
+  /**
+   * Takes the stream lease if it is free or expired. Returns the conversation as it is once this
+   * owner holds it (one statement: no second read), or undefined when another owner holds it.
+   */
+  acquireStreamLease(id: number, owner: string, until: string, now: string): Promise<ConversationRow | undefined> {
+    return this.db
       .updateTable('conversations')
       .set({ stream_owner: owner, stream_lease_until: until })
       .where('id', '=', id)
@@ -85,8 +103,8 @@ export class ConversationsStore {
           eb('stream_owner', '=', owner),
         ]),
       )
+      .returningAll()
       .executeTakeFirst();
-    return Number(result.numUpdatedRows) === 1;
   }
 
   async renewStreamLease(id: number, owner: string, until: string): Promise<void> {
@@ -116,6 +134,35 @@ export class ConversationsStore {
       .execute();
   }
 
+  /**
+   * Marks the conversation active (as touchConversation) and stores the reply about to stream, in
+   * one transaction: one commit instead of two on the way to the first token.
+   */
+  touchAndInsertReply(
+    conversationId: number,
+    touch: Parameters<ConversationsStore['touchConversation']>[1],
+    reply: Insertable<MessagesTable>,
+  ): Promise<{ conversation: ConversationRow | undefined; reply: MessageRow }> {
+    return this.db.transaction().execute(async (trx) => {
+      const inTransaction = new ConversationsStore(trx);
+      const conversation = await inTransaction.touchConversation(conversationId, touch);
+      return { conversation, reply: await inTransaction.insertMessage(reply) };
+    });
+  }
+
+  /** Writes a reply's final state and frees the conversation's stream lease, in one transaction. */
+  finishReply(
+    messageId: number,
+    changes: Updateable<MessagesTable>,
+    lease: { conversationId: number; owner: string; updatedAt: string },
+  ): Promise<void> {
+    return this.db.transaction().execute(async (trx) => {
+      const inTransaction = new ConversationsStore(trx);
+      await inTransaction.updateMessage(messageId, changes);
+      await inTransaction.releaseStreamLease(lease.conversationId, lease.owner, lease.updatedAt);
+    });
+  }
+
   insertMessage(row: Insertable<MessagesTable>): Promise<MessageRow> {
     return this.db.insertInto('messages').values(row).returningAll().executeTakeFirstOrThrow();
   }
@@ -126,6 +173,26 @@ export class ConversationsStore {
 
   findMessageByUuid(uuid: string): Promise<MessageRow | undefined> {
     return this.db.selectFrom('messages').selectAll().where('uuid', '=', uuid).executeTakeFirst();
+  }
+
+  /** The reply being generated in a conversation, if any. */
+  findStreamingReply(conversationId: number): Promise<MessageRow | undefined> {
+    return this.db
+      .selectFrom('messages')
+      .selectAll()
+      .where('conversation_id', '=', conversationId)
+      .where('status', '=', 'streaming')
+      .executeTakeFirst();
+  }
+
+  /** Gives a reply still marked streaming its final status (left alone when it was settled already). */
+  async settleStreamingMessage(id: number, status: MessageStatus, at: string): Promise<void> {
+    await this.db
+      .updateTable('messages')
+      .set({ status, updated_at: at })
+      .where('id', '=', id)
+      .where('status', '=', 'streaming')
+      .execute();
   }
 
   /** A conversation's messages in the order they were written. */

@@ -107,17 +107,21 @@ export class StreamPersister {
     this.finished = true;
     await this.chain;
     const at = isoAt(this.clock.now());
+    const changes = {
+      content: this.content,
+      status: final.status,
+      model: final.model,
+      prompt_tokens: final.promptTokens,
+      completion_tokens: final.completionTokens,
+      updated_at: at,
+    };
+    const lease = { conversationId: this.conversationId, owner: this.owner, updatedAt: at };
     try {
-      await this.store.updateMessage(this.messageId, {
-        content: this.content,
-        status: final.status,
-        model: final.model,
-        prompt_tokens: final.promptTokens,
-        completion_tokens: final.completionTokens,
-        updated_at: at,
-      });
-    } finally {
-      await this.store.releaseStreamLease(this.conversationId, this.owner, at);
+      await this.store.finishReply(this.messageId, changes, lease);
+    } catch (error) {
+      // The final write failed: the lease is still freed (alone), and the failure reported.
+      await this.store.releaseStreamLease(this.conversationId, this.owner, at).catch(() => {});
+      throw error;
     }
     return at;
   }

@@ -17,6 +17,10 @@ export interface ProviderSpec {
   keyMissing?: boolean;
   /** It has Mistral's Agents API (Causerie agents are mirrored there): the provider "mistral". */
   agentsApi?: boolean;
+  /** Most requests in flight to it at once; unset: no cap. */
+  maxConnections?: number;
+  /** Offer HTTP/2 over TLS (default true; false keeps HTTP/1.1). */
+  http2?: boolean;
 }
 
 /** Prices per million tokens, in the currency the operator bills in. */
@@ -106,6 +110,8 @@ export function registrySpecs(config: Config): { providers: ProviderSpec[]; mode
       discover: entry.discover ?? true,
       keyMissing: entry.api_key_env !== undefined && !config.providerSecrets[entry.api_key_env],
       agentsApi: known?.agentsApi ?? id === 'mistral',
+      maxConnections: entry.max_connections ?? known?.maxConnections,
+      http2: entry.http2 ?? known?.http2,
     });
   }
 

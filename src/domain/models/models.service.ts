@@ -1,5 +1,6 @@
 import type { Provider, ProviderModel } from '../../providers/provider.ts';
 import { defaultLocalModel, localContextSize } from '../../providers/local/local-models.ts';
+import type { ConnectionStats } from '../../providers/openai-compatible/connection-slots.ts';
 import { isoAt, type Clock } from '../clock.ts';
 import { AppError } from '../errors.ts';
 import { howToEnable, type ModelSpec, type Prices, type ProviderSpec } from './models.config.ts';
@@ -162,6 +163,11 @@ export class ModelsService {
   refresh(): Promise<void> {
     this.refreshing ??= this.doRefresh().finally(() => (this.refreshing = undefined));
     return this.refreshing;
+  }
+
+  /** Each remote provider's connections: in flight, waiting, turned away (for /metrics). */
+  connectionStats(): ConnectionStats[] {
+    return [...this.providers.values()].flatMap((provider) => provider.connectionStats?.() ?? []);
   }
 
   async close(): Promise<void> {

@@ -67,7 +67,8 @@ const vectorBlob = (vector: Float32Array) => new Uint8Array(vector.buffer, vecto
 export class SearchStore {
   private readonly db: Kysely<Database>;
   readonly dialect: Dialect;
-  private vectorDimensions: number | undefined;
+  /** The vector table's size; null when it does not exist (known, so not looked up on every upsert). */
+  private vectorDimensions: number | null | undefined;
 
   constructor(db: Kysely<Database>, dialect: Dialect) {
     this.db = db;
@@ -439,15 +440,16 @@ export class SearchStore {
 
   /** The dimension of the sqlite-vec table, or undefined while there is none. */
   private async vectorTableDimensions(): Promise<number | undefined> {
-    if (this.vectorDimensions !== undefined) return this.vectorDimensions;
+    if (this.vectorDimensions !== undefined) return this.vectorDimensions ?? undefined;
     const row = await this.db
       .selectFrom(sql<{ name: string; sql: string }>`sqlite_master`.as('t'))
       .select('t.sql')
       .where('t.name', '=', 'search_vectors')
       .executeTakeFirst();
     const match = row && /float\[(\d+)\]/.exec(row.sql);
-    this.vectorDimensions = match ? Number(match[1]) : undefined;
-    return this.vectorDimensions;
+    // Only this process creates the table (ensureVectorTable, which records it): its absence can be remembered.
+    this.vectorDimensions = match ? Number(match[1]) : null;
+    return this.vectorDimensions ?? undefined;
   }
 
   /**

@@ -5,7 +5,7 @@ import { windowAt } from '../limits/windows.ts';
 import type { Actor, UsersService } from '../users/users.service.ts';
 import type { UsageGroup, UsageStore, UsageTotals } from './usage.store.ts';
 
-export const usageGroups: UsageGroup[] = ['day', 'model', 'key'];
+export const usageGroups: UsageGroup[] = ['day', 'model', 'key', 'user'];
 
 /** A report line: the store's totals, with the cost in currency units instead of micros. */
 export interface UsageLine extends Omit<UsageTotals, 'cost_micros'> {

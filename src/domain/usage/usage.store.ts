@@ -2,7 +2,7 @@ import { sql, type Insertable, type Kysely, type Selectable } from 'kysely';
 import type { Database, UsageRecordsTable } from '../../stores/sql/schema.ts';
 
 export type UsageRow = Selectable<UsageRecordsTable>;
-export type UsageGroup = 'day' | 'model' | 'key';
+export type UsageGroup = 'day' | 'model' | 'key' | 'user';
 
 /** One line of a usage report: the group's values and its sums. */
 export interface UsageTotals {
@@ -10,6 +10,8 @@ export interface UsageTotals {
   model?: string;
   api_key_id?: number | null;
   api_key_name?: string | null;
+  user_id?: number;
+  username?: string;
   requests: number;
   prompt_tokens: number;
   completion_tokens: number;
@@ -86,7 +88,7 @@ export class UsageStore {
     }));
   }
 
-  /** Sums over [from, to), for one user or everyone, grouped by any of day, model and key. */
+  /** Sums over [from, to), for one user or everyone, grouped by any of day, model, key and user. */
   async report(filter: { userId?: number; from: string; to: string }, groupBy: UsageGroup[]): Promise<UsageTotals[]> {
     const day = sql<string>`substr(usage_records.created_at, 1, 10)`;
     let query = this.db
@@ -111,6 +113,13 @@ export class UsageStore {
         // Calls without a key first, on both dialects (they sort NULL differently).
         .orderBy(sql`coalesce(usage_records.api_key_id, 0)`);
     }
+    if (groupBy.includes('user')) {
+      query = query
+        .innerJoin('users', 'users.id', 'usage_records.user_id')
+        .select(['usage_records.user_id', 'users.username'])
+        .groupBy(['usage_records.user_id', 'users.username'])
+        .orderBy('usage_records.user_id');
+    }
     const rows = (await query.execute()) as Array<Record<string, unknown>>;
     return rows.map((row) => ({
       ...(groupBy.includes('day') ? { day: String(row.day) } : {}),
@@ -121,6 +130,7 @@ export class UsageStore {
             api_key_name: (row.api_key_name as string | null) ?? null,
           }
         : {}),
+      ...(groupBy.includes('user') ? { user_id: Number(row.user_id), username: String(row.username) } : {}),
       requests: Number(row.requests),
       prompt_tokens: Number(row.prompt_tokens ?? 0),
       completion_tokens: Number(row.completion_tokens ?? 0),

@@ -161,3 +161,13 @@ export const HistoryQuery = Type.Object({
   limit: Type.Integer({ minimum: 1, maximum: 100, default: 100 }),
   offset: Type.Integer({ minimum: 0, maximum: 1_000_000_000, default: 0 }),
 });
+
+export const CancelResult = Type.Object(
+  {
+    cancelled: Type.Boolean({
+      description:
+        'Whether an answer was running: it is stopped on whichever server runs it, its partial text stored with status cancelled',
+    }),
+  },
+  { additionalProperties: false },
+);

@@ -102,7 +102,7 @@ export const UsageQuery = Type.Object({
       description: 'End (exclusive; a bare date includes that day); default: end of today (UTC)',
     }),
   ),
-  group_by: Type.Optional(Type.String({ maxLength: 40, description: 'Comma-separated: day, model, key' })),
+  group_by: Type.Optional(Type.String({ maxLength: 40, description: 'Comma-separated: day, model, key, user' })),
   user: Type.Optional(Type.String({ maxLength: 64, description: 'Admins: whose usage (username, id or UUID)' })),
   all: Type.Optional(Type.Boolean({ description: "Admins: everyone's usage" })),
 });
@@ -112,6 +112,8 @@ const UsageLineBody = Type.Object({
   model: Type.Optional(Type.String()),
   api_key_id: Type.Optional(Nullable(Type.Integer())),
   api_key_name: Type.Optional(Nullable(Type.String())),
+  user_id: Type.Optional(Type.Integer({ description: 'With group_by=user' })),
+  username: Type.Optional(Type.String({ description: 'With group_by=user' })),
   requests: Type.Integer(),
   prompt_tokens: Type.Integer(),
   completion_tokens: Type.Integer(),

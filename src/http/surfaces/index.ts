@@ -4,6 +4,7 @@ import type { App } from '../app.ts';
 import { registerOperationsRoutes } from './platform/operations.routes.ts';
 import { registerOAuthRoutes } from './platform/oauth.routes.ts';
 import { registerPagesRoutes } from './platform/pages.routes.ts';
+import { registerConsoleRoutes } from './platform/console.routes.ts';
 import { registerKeysRoutes } from './native/keys.routes.ts';
 import { registerAccountRoutes } from './native/account.routes.ts';
 import { registerUsersRoutes } from './chat-service/users.routes.ts';
@@ -32,6 +33,7 @@ import { registerChatServiceSearchRoutes } from './chat-service/search.routes.ts
 export function registerSurfaces(app: App, services: Services, extras: { metrics: Registry }) {
   registerOperationsRoutes(app, services, extras.metrics);
   registerPagesRoutes(app, services);
+  registerConsoleRoutes(app, services);
   registerOAuthRoutes(app, services);
   registerAccountRoutes(app, services);
   registerKeysRoutes(app, services);

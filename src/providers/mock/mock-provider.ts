@@ -12,17 +12,18 @@ export const mockModels = ['echo', 'embed'];
  */
 export function createMockProvider(options: { timeouts: ProviderTimeouts }): Provider {
   let started: Promise<{ upstream: ScriptedUpstream; adapter: OpenAiCompatibleProvider }> | undefined;
+  let ready: OpenAiCompatibleProvider | undefined;
   const start = () =>
-    (started ??= startScriptedUpstream({ models: mockModels, record: false }).then((upstream) => ({
-      upstream,
-      adapter: new OpenAiCompatibleProvider({
+    (started ??= startScriptedUpstream({ models: mockModels, record: false }).then((upstream) => {
+      ready = new OpenAiCompatibleProvider({
         id: 'mock',
         kind: 'mock',
         baseUrl: upstream.baseUrl,
         timeouts: options.timeouts,
         retries: 0,
-      }),
-    })));
+      });
+      return { upstream, adapter: ready };
+    }));
   return {
     id: 'mock',
     kind: 'mock',
@@ -41,6 +42,18 @@ export function createMockProvider(options: { timeouts: ProviderTimeouts }): Pro
     },
     async listModels(): Promise<ProviderModel[]> {
       return mockModels.map((id) => ({ id }));
+    },
+    connectionStats() {
+      return (
+        ready?.connectionStats() ?? {
+          provider: 'mock',
+          max: null,
+          active: 0,
+          waiting: 0,
+          waitedTotal: 0,
+          timedOutTotal: 0,
+        }
+      );
     },
     async close() {
       if (!started) return;

@@ -35,6 +35,11 @@ export interface ScriptedUpstreamOptions {
   record?: boolean;
   /** Awaited before answering each embeddings request (a test holds indexing while it kills a server). */
   holdEmbeddings?: () => Promise<void>;
+  /**
+   * Awaited by each streamed chat answer at two points: 'start' before its response headers, and
+   * 'rest' after its first text chunk (a test holds many streams open at once).
+   */
+  holdStreams?: (stage: 'start' | 'rest') => Promise<void>;
 }
 
 export interface ChatBody {
@@ -384,6 +389,10 @@ export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {
     const choice = (delta: object, finishReason: string | null = null) => [
       { index: 0, delta, logprobs: null, finish_reason: finishReason },
     ];
+    if (options.holdStreams) {
+      await options.holdStreams('start');
+      if (res.destroyed) return;
+    }
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
     res.write(frame(choice({ role: 'assistant', content: '' })));
     if (script.hang) return; // the caller must go away; `closedEarlyAt` records when it did
@@ -394,6 +403,7 @@ export async function startScriptedUpstream(options: ScriptedUpstreamOptions = {
       }
       if (script.dropAfter === i) return dropSoon(res);
       if (script.chunkDelayMs) await sleep(script.chunkDelayMs);
+      if (i === 1 && options.holdStreams) await options.holdStreams('rest');
       if (res.destroyed) return;
       res.write(frame(choice({ content: pieces[i] })));
     }

@@ -18,6 +18,7 @@ import {
   type UpstreamIdentity,
 } from './upstream-errors.ts';
 import { eventsOfCompletion, eventsOfSse } from './wire-events.ts';
+import { ConnectionSlots, type ConnectionStats } from './connection-slots.ts';
 
 export interface ProviderTimeouts {
   /** Opening the TCP (and TLS) connection. */
@@ -46,8 +47,22 @@ export interface OpenAiCompatibleOptions {
   streamUsage?: boolean;
   /** Name of the seed field upstream: Mistral calls it random_seed and refuses unknown fields. */
   seedField?: 'seed' | 'random_seed';
-  /** Most sockets kept open to this provider. */
-  connections?: number;
+  /**
+   * Most requests in flight to this provider at once (one connection each); unset: no cap, a
+   * connection is opened whenever none is free. Over the cap a request waits `connectionWaitMs`
+   * at most, then fails with 503 upstream_busy.
+   */
+  maxConnections?: number;
+  /** How long a request over `maxConnections` waits for a free connection (default 10 s). */
+  connectionWaitMs?: number;
+  /**
+   * Offer HTTP/2 when connecting over TLS (default true): a provider that speaks it (ALPN) then
+   * carries many answers on one connection instead of a TLS handshake and socket each. Plain
+   * http:// (a local server) always speaks HTTP/1.1.
+   */
+  http2?: boolean;
+  /** Where a provider at its connection cap is reported (at most every 10 s). */
+  warn?: (message: string) => void;
   /**
    * The provider has Mistral's Agents API: /agents (create, update, delete) and /agents/completions,
    * which a ChatRequest with `agentId` is sent to.
@@ -67,6 +82,7 @@ export class OpenAiCompatibleProvider implements Provider {
   readonly id: string;
   readonly kind: 'openai-compatible' | 'mock';
   private readonly pool: Pool;
+  private readonly slots: ConnectionSlots;
   private readonly pathPrefix: string;
   private readonly headers: Record<string, string>;
   private readonly who: UpstreamIdentity;
@@ -81,8 +97,17 @@ export class OpenAiCompatibleProvider implements Provider {
     this.seedField = options.seedField ?? 'seed';
     const base = new URL(options.baseUrl);
     this.pathPrefix = base.pathname.replace(/\/+$/, '');
+    this.slots = new ConnectionSlots({
+      provider: options.id,
+      max: options.maxConnections,
+      waitMs: options.connectionWaitMs ?? 10_000,
+      warn: options.warn,
+    });
     this.pool = new Pool(base.origin, {
-      connections: options.connections ?? 256,
+      // The cap, when there is one, is enforced by the slots (visibly, with a bounded wait), not by
+      // the pool's own queue, where a request would wait silently for as long as the others take.
+      connections: options.maxConnections ?? null,
+      allowH2: options.http2 !== false,
       connect: { timeout: options.timeouts.connectMs },
       keepAliveTimeout: 30_000,
       headersTimeout: options.timeouts.firstByteMs,
@@ -216,6 +241,11 @@ export class OpenAiCompatibleProvider implements Provider {
       });
   }
 
+  /** Requests in flight and waiting for a connection (for /metrics). */
+  connectionStats(): ConnectionStats {
+    return this.slots.stats();
+  }
+
   async close(): Promise<void> {
     await this.pool.close();
   }
@@ -231,6 +261,8 @@ export class OpenAiCompatibleProvider implements Provider {
     signal: AbortSignal,
   ): Promise<Dispatcher.ResponseData> {
     for (let attempt = 0; ; attempt++) {
+      // Held until the answer is read to its end (or abandoned): that is when its connection is free.
+      const release = await this.slots.acquire(signal);
       let response: Dispatcher.ResponseData;
       try {
         response = await this.pool.request({
@@ -241,6 +273,7 @@ export class OpenAiCompatibleProvider implements Provider {
           signal,
         });
       } catch (error) {
+        release();
         if (signal.aborted) throw signal.reason;
         if (attempt < this.options.retries && isRetryableTransportError(error)) {
           await sleep(backoffMs(attempt), undefined, { signal });
@@ -248,11 +281,16 @@ export class OpenAiCompatibleProvider implements Provider {
         }
         throw transportError(this.who, error, this.options.timeouts);
       }
-      if (response.statusCode < 300) return response;
+      if (response.statusCode < 300) {
+        // 'end' when read to the end (before a json() or text() resolves), 'close' when abandoned.
+        response.body.once('end', release).once('close', release);
+        return response;
+      }
       let text = '';
       try {
         text = await response.body.text();
       } catch {}
+      release();
       if (attempt < this.options.retries && retryableStatuses.has(response.statusCode)) {
         await sleep(backoffMs(attempt), undefined, { signal });
         continue;

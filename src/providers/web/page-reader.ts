@@ -1,5 +1,3 @@
-import { Readability } from '@mozilla/readability';
-import { parseHTML } from 'linkedom';
 import type { Dispatcher } from 'undici';
 import { discard, guardedGet, isRefusal, type FetchPolicy } from './guarded-fetch.ts';
 
@@ -28,8 +26,13 @@ const tidy = (text: string) =>
     .replace(/\n{2,}/g, '\n')
     .trim();
 
+// The HTML parser and Readability weigh tens of MiB: loaded with the first page read, not at start-up.
+let htmlLibraries: Promise<[typeof import('linkedom'), typeof import('@mozilla/readability')]> | undefined;
+
 /** The readable text of an HTML document: Readability's article when it finds one, else the body's text. */
-export function htmlToText(html: string): { title?: string; text: string } {
+export async function htmlToText(html: string): Promise<{ title?: string; text: string }> {
+  htmlLibraries ??= Promise.all([import('linkedom'), import('@mozilla/readability')]);
+  const [{ parseHTML }, { Readability }] = await htmlLibraries;
   // linkedom builds a document only from a whole page: a fragment gets the wrapping it lacks.
   if (!/<html[\s>]/i.test(html)) html = `<!doctype html><html><body>${html}</body></html>`;
   const { document } = parseHTML(html);
@@ -122,7 +125,7 @@ export async function readPage(
     }
     const page =
       !type || htmlTypes.has(type) || /^\s*<(!doctype html|html)/i.test(decoded)
-        ? htmlToText(decoded)
+        ? await htmlToText(decoded)
         : { text: tidy(decoded) };
     if (!page.text) return { ok: false, url, reason: 'no readable text' };
     return { ok: true, url: response.url, title: page.title, text: page.text, truncated };

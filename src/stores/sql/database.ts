@@ -2,7 +2,6 @@ import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Kysely, PostgresDialect } from 'kysely';
 import { Migrator, type Migration } from 'kysely/migration';
-import pg from 'pg';
 import * as initial from './migrations/001-initial.ts';
 import * as conversationStreams from './migrations/002-conversation-streams.ts';
 import * as usageRecordsByTime from './migrations/003-usage-records-by-time.ts';
@@ -42,9 +41,14 @@ const migrations: Record<string, (dialect: Dialect) => Migration> = {
   '015-document-chunks-search': (dialect) => ({ up: (db) => documentChunksSearch.up(db, dialect) }),
 };
 
-// pg returns int8 (COUNT, SUM, bigint columns) as strings; our sums fit in a double.
-pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
-pg.types.setTypeParser(pg.types.builtins.NUMERIC, (value) => Number(value));
+/** The PostgreSQL client, loaded only when a database URL is given (SQLite servers never need it). */
+async function loadPg() {
+  const { default: pg } = await import('pg');
+  // pg returns int8 (COUNT, SUM, bigint columns) as strings; our sums fit in a double.
+  pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+  pg.types.setTypeParser(pg.types.builtins.NUMERIC, (value) => Number(value));
+  return pg;
+}
 
 /** Opens PostgreSQL when a URL is given, else the SQLite file, and brings the schema up to date. */
 export async function openDatabase(options: { databaseUrl?: string; sqlitePath: string }): Promise<SqlStore> {
@@ -52,6 +56,7 @@ export async function openDatabase(options: { databaseUrl?: string; sqlitePath: 
   let dialect: Dialect;
   if (options.databaseUrl) {
     dialect = 'postgres';
+    const pg = await loadPg();
     const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 20 });
     // An idle connection dropped by the server (restart, failover, pg_terminate_backend) is an
     // 'error' event; pg discards that client and the next query opens a new one. Without a

@@ -21,6 +21,7 @@ import {
   switchModelMessages,
   toHistorySession,
 } from '../../schemas/conversations-chat-api.ts';
+import { CancelResult } from '../../schemas/conversations.ts';
 
 const modelErrors = { 409: ErrorBody, 429: ErrorBody, 502: ErrorBody, 503: ErrorBody, 504: ErrorBody };
 
@@ -50,6 +51,7 @@ export function registerChatApiRoutes(app: App, services: Services) {
     '/v1/chat/stream',
     {
       ...base,
+      config: { resumable: true },
       schema: {
         tags,
         security,
@@ -213,5 +215,23 @@ export function registerChatApiRoutes(app: App, services: Services) {
       await services.conversations.delete(principalOf(request), request.params.session_id);
       return { message: 'Session deleted successfully' };
     },
+  );
+
+  app.post(
+    '/v1/chat/sessions/:session_id/cancel',
+    {
+      ...base,
+      schema: {
+        tags,
+        security,
+        summary: 'Stop the reply being streamed in a chat session, from any server',
+        description:
+          'The model stops wherever it runs; the partial reply is kept with status "cancelled" and only what was produced is charged. ' +
+          '{"cancelled": false} when no reply was being streamed.',
+        params: Type.Object({ session_id: IdOrUuid }),
+        response: { 200: CancelResult, ...authErrors },
+      },
+    },
+    async (request) => services.conversationCompletions.cancel(principalOf(request), request.params.session_id),
   );
 }

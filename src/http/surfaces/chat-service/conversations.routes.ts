@@ -147,6 +147,7 @@ export function registerChatServiceConversationsRoutes(app: App, services: Servi
     '/conversations/:conversationId/messages::complete',
     {
       ...base,
+      config: { resumable: true },
       schema: {
         tags,
         security,

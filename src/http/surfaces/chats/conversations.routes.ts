@@ -56,6 +56,7 @@ export function registerChatsConversationsRoutes(app: App, services: Services) {
       path,
       {
         ...base,
+        config: { resumable: true },
         schema: {
           tags,
           security,

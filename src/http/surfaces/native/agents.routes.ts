@@ -186,6 +186,7 @@ export function registerAgentsRoutes(app: App, services: Services) {
     '/api/v1/models/agents/:agent_id',
     {
       ...base,
+      config: { resumable: true },
       schema: {
         tags,
         security,
@@ -239,6 +240,7 @@ export function registerAgentsRoutes(app: App, services: Services) {
     '/api/v1/sessions/:session_id/models/agents/:agent_id',
     {
       ...base,
+      config: { resumable: true },
       schema: {
         tags,
         security,

@@ -171,6 +171,7 @@ export function registerModelsRoutes(app: App, services: Services) {
     '/api/v1/models/completions',
     {
       ...base,
+      config: { resumable: true },
       schema: {
         tags,
         security,

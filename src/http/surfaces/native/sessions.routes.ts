@@ -7,6 +7,7 @@ import { idempotencyOf } from '../../idempotency.ts';
 import { clientGone } from '../../client-gone.ts';
 import { authErrors, ErrorBody, generationSettings, IdOrUuid } from '../../schemas/common.ts';
 import {
+  CancelResult,
   CreateSessionBody,
   HistoryQuery,
   MessageBody,
@@ -177,6 +178,7 @@ export function registerSessionsRoutes(app: App, services: Services) {
     '/api/v1/sessions/:session_id/models/completions',
     {
       ...base,
+      config: { resumable: true },
       schema: {
         tags,
         security,
@@ -227,5 +229,23 @@ export function registerSessionsRoutes(app: App, services: Services) {
       await sendSessionRun(request, reply, run, { stream: body.stream === true });
       return reply;
     },
+  );
+
+  app.post(
+    '/api/v1/sessions/:session_id/cancel',
+    {
+      ...base,
+      schema: {
+        tags,
+        security,
+        summary: 'Stop the answer being generated in a session, from any server',
+        description:
+          'The model stops on whichever server generates the answer; the text produced so far is kept with status "cancelled" ' +
+          'and only it is charged. Streams of that answer end as a cancelled answer does. {"cancelled": false} when no answer was running.',
+        params: SessionParams,
+        response: { 200: CancelResult, ...authErrors },
+      },
+    },
+    async (request) => services.conversationCompletions.cancel(principalOf(request), request.params.session_id),
   );
 }

@@ -85,7 +85,7 @@ export function registerOpenAiChatRoutes(app: App, services: Services) {
     '/v1/chat/completions',
     {
       onRequest: authenticate(services),
-      config: { surface: 'openai' },
+      config: { surface: 'openai', resumable: true },
       schema: {
         tags: ['openai'],
         security,

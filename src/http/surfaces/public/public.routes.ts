@@ -102,6 +102,7 @@ export function registerPublicRoutes(app: App, services: Services) {
     messagePath,
     {
       onRequest: cors,
+      config: { resumable: true },
       schema: {
         tags,
         summary: "Send the visitor's message to a public conversation and get the agent's answer",
