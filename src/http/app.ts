@@ -18,6 +18,7 @@ import { registerMetrics } from './metrics.ts';
 import { registerDocs } from './docs.ts';
 import { registerSurfaces } from './surfaces/index.ts';
 import { prettyStream } from './pretty-log.ts';
+import { closeOnlyLongIdleConnections } from './idle-connections.ts';
 import { registerResume } from './resume.ts';
 
 /**
@@ -87,9 +88,10 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
   // carries Connection: close, so no connection is reused; a request a balancer had already sent
   // on a kept-alive connection is answered rather than lost (a balancer does not retry a POST).
   // On close the socket stops listening and connections left idle (after a stream, say) are
-  // closed, so close() does not wait for keep-alive timeouts.
+  // closed once idle for the drain delay, so close() does not wait for keep-alive timeouts.
   const lifecycle: Lifecycle = { draining: false, stopping: false };
   app.decorate('lifecycle', lifecycle);
+  closeOnlyLongIdleConnections(app.server, services.config.shutdownDelayMs);
   let reaper: NodeJS.Timeout | undefined;
   app.addHook('preClose', async () => {
     lifecycle.draining = true;

@@ -1,8 +1,18 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startCluster, type Cluster } from '../helpers/cluster.ts';
+import { eventually } from '../helpers/eventually.ts';
+import {
+  joinedEvents,
+  parseSseWithIds,
+  readSseStream,
+  resumeSseStream,
+  type SseEventWithId,
+  type StreamRequest,
+} from '../helpers/sse-streams.ts';
 import type { Json, WireMessage } from '../helpers/wire.ts';
 import { parseSse } from './conversations-helpers.ts';
+import { slowWords, wordsAnswer } from './streams-resume-helpers.ts';
 
 /**
  * Three Causerie nodes behind nginx (round-robin, no stickiness), sharing one PostgreSQL database
@@ -11,7 +21,11 @@ import { parseSse } from './conversations-helpers.ts';
 describe('three nodes behind nginx', () => {
   let cluster: Cluster;
   before(async () => {
-    cluster = await startCluster({ nodes: 3 });
+    cluster = await startCluster({
+      nodes: 3,
+      // A dropped client's answer goes on for it to resume on another node; a dead node is noticed fast.
+      env: { CAUSERIE_STREAM_RESUME_GRACE_SECONDS: '60', CAUSERIE_STREAM_LIVENESS_MS: '1000' },
+    });
   });
   after(async () => {
     await cluster?.stop();
@@ -277,4 +291,136 @@ describe('three nodes behind nginx', () => {
     }
     assert.ok(!text.includes('w99'), 'the stream was stopped');
   });
+
+  /** A streamed native completion in a new session, through nginx. */
+  async function streamedCompletion(words: number): Promise<{ session: number; request: StreamRequest }> {
+    const session = (await call(cluster.url, '/api/v1/sessions', { body: {} })).body.id as number;
+    return {
+      session,
+      request: {
+        url: `${cluster.url}/api/v1/sessions/${session}/models/completions`,
+        headers: { authorization: `Bearer ${cluster.adminKey}` },
+        body: { model_id: 'mock/echo', prompt: slowWords(words, 20), stream: true },
+      },
+    };
+  }
+  const deltaText = (events: SseEventWithId[]) =>
+    events
+      .map((e) => (e.data.startsWith('{') ? JSON.parse(e.data) : undefined))
+      .filter((e) => e?.type === 'delta')
+      .map((e) => e.content)
+      .join('');
+  const lastReply = async (session: number): Promise<WireMessage> =>
+    (await call(cluster.url, `/api/v1/sessions/${session}/history`)).body.at(-1);
+
+  test('100 streams, each dropped at a random point and resumed with Last-Event-ID through nginx, end whole and as stored', async () => {
+    const words = 30;
+    const results = await Promise.all(
+      Array.from({ length: 100 }, async () => {
+        const { session, request } = await streamedCompletion(words);
+        // Fewer events than the answer has, so every client drops in the middle.
+        const first = await readSseStream(request, { dropAfter: 2 + Math.floor(Math.random() * (words - 5)) });
+        const rest = await resumeSseStream(request, first.lastEventId!);
+        return { session, first, rest };
+      }),
+    );
+    for (const { session, first, rest } of results) {
+      assert.equal(first.status, 200, first.text);
+      assert.equal(rest.status, 200, rest.text);
+      assert.ok(rest.ended, 'the resumed stream ends by itself');
+      const text = deltaText(joinedEvents(first, rest));
+      assert.equal(text, wordsAnswer(words), `session ${session}: the whole answer, each word once`);
+      const stored = await eventually(async () => {
+        const reply = await lastReply(session);
+        return reply.status === 'complete' ? reply : undefined;
+      });
+      assert.equal(stored.content, text, `session ${session}: what the client read is what is stored`);
+    }
+  });
+
+  test('a node SIGKILLed mid-stream: its clients, resuming through nginx, get the stored partial answer and an error within 5 s; no conversation stays locked', async () => {
+    const words = 150;
+    const streams = await Promise.all(
+      Array.from({ length: 9 }, async () => {
+        const { session, request } = await streamedCompletion(words);
+        return { session, request, reading: followStream(request) };
+      }),
+    );
+    // Every stream is under way (on whichever node nginx chose) before node 0 dies.
+    await Promise.all(streams.map((stream) => stream.reading.started));
+    const killedAt = performance.now();
+    await cluster.killNode(0);
+    const outcomes = await Promise.all(streams.map((stream) => stream.reading.finished));
+    const affected = streams.filter((_, i) => outcomes[i] === 'broken');
+    assert.ok(affected.length > 0, 'round-robin put some of the nine streams on node 0');
+    for (const stream of streams.filter((_, i) => outcomes[i] === 'ended'))
+      assert.equal(deltaText(stream.reading.events), wordsAnswer(words), 'streams on the other nodes end whole');
+
+    await Promise.all(
+      affected.map(async ({ session, request, reading }) => {
+        const rest = await resumeSseStream(request, reading.lastEventId()!);
+        const waited = performance.now() - killedAt;
+        assert.equal(rest.status, 200, rest.text);
+        assert.ok(rest.ended, 'the resumed stream ends instead of hanging');
+        const error = rest.events
+          .map((e) => (e.data.startsWith('{') ? JSON.parse(e.data) : {}))
+          .find((e) => e.type === 'error');
+        assert.equal(error?.code, 'answer_interrupted');
+        assert.ok(waited < 5000, `session ${session}: the error came ${Math.round(waited)} ms after the kill`);
+        const text = deltaText([...reading.events, ...rest.events]);
+        const stored = await lastReply(session);
+        assert.equal(stored.status, 'error');
+        assert.ok(
+          stored.content.length > 0 && text.startsWith(stored.content),
+          'the client has the stored partial answer',
+        );
+        assert.ok(wordsAnswer(words).startsWith(text), 'in order, nothing repeated');
+        // The conversation is free at once: the next message is answered.
+        const next = await call(cluster.url, `/api/v1/sessions/${session}/models/completions`, {
+          body: { model_id: 'mock/echo', prompt: 'encore' },
+        });
+        assert.equal(next.status, 200, next.text);
+      }),
+    );
+  });
 });
+
+/**
+ * Reads a stream as it comes, without dropping it: `started` once three events arrived, `finished`
+ * with 'ended' when the server ended it, or 'broken' when the connection was cut (its node died).
+ */
+function followStream(request: StreamRequest) {
+  const events: SseEventWithId[] = [];
+  let lastEventId: string | undefined;
+  const started = Promise.withResolvers<void>();
+  const finished = (async (): Promise<'ended' | 'broken'> => {
+    try {
+      const response = await fetch(request.url, {
+        method: 'POST',
+        headers: { accept: 'text/event-stream', 'content-type': 'application/json', ...request.headers },
+        body: JSON.stringify(request.body),
+      });
+      const reader = response.body!.getReader();
+      const decoder = new TextDecoder();
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return 'ended';
+        buffer += decoder.decode(value, { stream: true });
+        const cut = buffer.lastIndexOf('\n\n');
+        if (cut < 0) continue;
+        for (const event of parseSseWithIds(buffer.slice(0, cut + 2))) {
+          events.push(event);
+          if (event.id !== undefined) lastEventId = event.id;
+        }
+        buffer = buffer.slice(cut + 2);
+        if (events.length >= 3) started.resolve();
+      }
+    } catch {
+      return 'broken';
+    } finally {
+      started.resolve();
+    }
+  })();
+  return { events, lastEventId: () => lastEventId, started: started.promise, finished };
+}
