@@ -6,6 +6,7 @@
  *
  * Benchmarks measure; they never assert (tests do). Loopback only, every loop bounded.
  */
+import { runAuthBench } from './auth.bench.ts';
 import { runCompletionsBench } from './completions.bench.ts';
 import { runLimitsBench } from './limits.bench.ts';
 import { runLocalBench } from './local.bench.ts';
@@ -24,6 +25,7 @@ if (streams !== undefined && !(Number.isInteger(streams) && streams > 0)) {
 
 // `optIn` benchmarks run only when named (`npm run bench -- local` needs the local engine).
 const benchmarks: Array<{ name: string; run: () => Promise<string[]>; optIn?: boolean }> = [
+  { name: 'auth', run: () => runAuthBench() },
   { name: 'completions', run: () => runCompletionsBench() },
   { name: 'open-streams', run: () => runOpenStreamsBench({ streams }) },
   { name: 'limits', run: () => runLimitsBench() },

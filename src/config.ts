@@ -73,14 +73,16 @@ export const fields = {
   },
   redisUrl: {
     env: 'REDIS_URL',
-    description: 'redis:// URL: limits and quotas are then shared by every node through Redis.',
+    description:
+      'redis:// URL: limits and quotas are then shared by every node through Redis, and revocations reach every node through its pub/sub.',
     default: undefined,
     parse: url('redis:', 'rediss:'),
     secret: true,
   },
   redisPrefix: {
     env: 'CAUSERIE_REDIS_PREFIX',
-    description: 'Prefix of every Redis key Causerie writes, so several deployments (or tests) can share one Redis.',
+    description:
+      'Prefix of every Redis key (and pub/sub channel) Causerie uses, so several deployments (or tests) can share one Redis.',
     default: 'causerie:',
     parse: text,
   },
@@ -168,6 +170,26 @@ export const fields = {
     description: 'Open connections this process accepts at once; further ones are closed at once (0: no cap).',
     default: 20_000,
     parse: integer(0, 1_000_000),
+  },
+  trustProxy: {
+    env: 'CAUSERIE_TRUST_PROXY',
+    description:
+      "Comma-separated addresses and CIDR ranges of the reverse proxies in front (e.g. 127.0.0.1,10.0.0.0/8): a request from one of them is taken to come from the client its X-Forwarded-For names (per-address throttles, logs); unset: every request's address is its connection's.",
+    default: undefined,
+    parse: (raw: string) => {
+      const entries = raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      for (const entry of entries) {
+        const [address, bits, extra] = entry.split('/');
+        const ip = isIP(address!);
+        const badBits = bits !== undefined && (!/^\d{1,3}$/.test(bits) || Number(bits) > (ip === 6 ? 128 : 32));
+        if (!ip || extra !== undefined || badBits)
+          throw new ConfigError(`has an entry that is neither an address nor a CIDR range: ${entry}`);
+      }
+      return entries.join(',');
+    },
   },
   metricsToken: {
     env: 'CAUSERIE_METRICS_TOKEN',
@@ -283,11 +305,33 @@ export const fields = {
     default: 30,
     parse: integer(2, 100_000),
   },
-  shutdownGraceSeconds: {
-    env: 'CAUSERIE_SHUTDOWN_GRACE',
-    description: 'Seconds in-flight requests get to finish after SIGTERM before the process exits.',
+  authCacheSeconds: {
+    env: 'CAUSERIE_AUTH_CACHE_SECONDS',
+    description:
+      'Seconds a checked API key or access token is remembered in each process (revocations reach every process at once regardless); 0: no cache.',
     default: 30,
     parse: integer(0, 3600),
+  },
+  authCacheSize: {
+    env: 'CAUSERIE_AUTH_CACHE_SIZE',
+    description:
+      'API keys and access tokens remembered at most per process (the least recently used go first); 0: no cache.',
+    default: 10_000,
+    parse: integer(0, 1_000_000),
+  },
+  shutdownGraceSeconds: {
+    env: 'CAUSERIE_SHUTDOWN_GRACE',
+    description:
+      'Seconds requests and streams running at SIGTERM get to finish; answers still running then are stopped and kept as they stand, and the process exits 0.',
+    default: 30,
+    parse: integer(0, 3600),
+  },
+  shutdownDelayMs: {
+    env: 'CAUSERIE_SHUTDOWN_DELAY_MS',
+    description:
+      'Milliseconds after SIGTERM during which /readyz answers 503 but new connections are still served (with Connection: close), so a load balancer can take the node out before it stops listening.',
+    default: 0,
+    parse: integer(0, 600_000),
   },
   defaultModel: {
     env: 'CAUSERIE_DEFAULT_MODEL',

@@ -84,6 +84,13 @@ export interface RunningServer {
   services: Services;
   url: string;
   close(): Promise<void>;
+  /**
+   * The graceful stop of SIGTERM: readiness goes false and responses say Connection: close at
+   * once; after `delayMs` (time for a balancer to notice) the socket stops listening; running
+   * requests and streams get until `graceMs` after the call to finish, then answers still running
+   * are stopped and kept as they stand (cancelled), and everything is closed.
+   */
+  shutdown(options: { delayMs: number; graceMs: number }): Promise<void>;
 }
 
 /** Opens the stores, builds the services and the HTTP app, and listens. */
@@ -138,15 +145,37 @@ export async function startServer(
     await services.close();
     throw error;
   }
+  const close = async () => {
+    pull?.stop();
+    await pull?.done;
+    await app.close();
+    await services.close();
+  };
   return {
     app,
     services,
     url,
-    async close() {
-      pull?.stop();
-      await pull?.done;
-      await app.close();
-      await services.close();
+    close,
+    async shutdown({ delayMs, graceMs }) {
+      const started = performance.now();
+      app.lifecycle.draining = true;
+      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(delayMs, graceMs)));
+      const graceLeft = Math.max(0, graceMs - (performance.now() - started));
+      let cut: NodeJS.Timeout | undefined;
+      const graceOver = setTimeout(() => {
+        app.lifecycle.stopping = true;
+        const stopped = services.running.stopAll();
+        if (stopped > 0) app.log.warn({ stopped }, 'grace period over: answers still running were stopped');
+        // Stopped answers end their responses at once; a connection still open a second later
+        // (a client that never finished sending its request) is cut.
+        cut = setTimeout(() => app.server.closeAllConnections(), 1000);
+      }, graceLeft);
+      try {
+        await close();
+      } finally {
+        clearTimeout(graceOver);
+        clearTimeout(cut);
+      }
     },
   };
 }

@@ -65,6 +65,8 @@ import { IdempotencyStore } from './domain/idempotency/idempotency.store.ts';
 import { IdempotencyKeys } from './domain/idempotency/idempotency-keys.ts';
 import { WebSearchEnricher } from './domain/web-search/web-search.enricher.ts';
 import { WebSearch } from './domain/web-search/web-search.service.ts';
+import { PrincipalCache } from './domain/auth/principal-cache.ts';
+import { LocalClusterEvents, RedisClusterEvents, type ClusterEvents } from './stores/kv/cluster-events.ts';
 import { AnswerStreams } from './domain/streams/answer-streams.ts';
 import type { CancelBus } from './domain/streams/cancel-bus.ts';
 import type { EventLog } from './domain/streams/event-log.ts';
@@ -81,6 +83,10 @@ export interface Services {
   users: UsersService;
   apiKeys: ApiKeysService;
   auth: AuthService;
+  /** Changes every process must hear at once (revocations, disabled accounts): in process, or Redis pub/sub. */
+  events: ClusterEvents;
+  /** The answers this process is generating (stopped on revocation, or at the end of a shutdown's grace). */
+  running: RunningAnswers;
   /** The model registry: providers, their models, availability. */
   models: ModelsService;
   /** Model calls for every surface: admission, provider stream, usage ledger. */
@@ -140,24 +146,41 @@ export function createServices(options: {
   // The throttle counts in the limits' counters, which are built from the users service below.
   let signupThrottle: SignupThrottle | undefined;
   const running = new RunningAnswers({ maxAnswerMs: config.maxAnswerSeconds * 1000 });
+  // One logger for the process: each module writes through a child that names it. Never a key in
+  // these messages: providers are named by id only.
+  const log = options.logger ?? silentLogger();
+  const warnAs = (module: string) => warningsOf(log, module);
+  const eventsWarn = warnAs('cluster-events');
+  // Connection trouble is reported once, by the publishing connection's handler.
+  const events: ClusterEvents = config.redisUrl
+    ? new RedisClusterEvents({
+        publisher: openRedis(config.redisUrl, eventsWarn),
+        subscriber: openRedis(config.redisUrl),
+        prefix: config.redisPrefix,
+        warn: eventsWarn,
+      })
+    : new LocalClusterEvents();
+  const principals = new PrincipalCache({
+    maxEntries: config.authCacheSize,
+    ttlMs: config.authCacheSeconds * 1000,
+    clock,
+    trusted: () => events.listening(),
+  });
   const users = new UsersService({
     store: usersStore,
     clock,
     allowSignup: config.allowSignup,
     signupThrottle: (address) => signupThrottle!.attempt(address),
-    onDisabled: (userId) => running.stopUser(userId),
+    onDisabled: (userId) => events.publish({ type: 'user-disabled', userId }),
   });
   const apiKeysStore = new ApiKeysStore(sql.db);
   const apiKeys = new ApiKeysService({
     store: apiKeysStore,
     clock,
     maxKeysPerUser: config.maxKeysPerUser,
-    onRevoked: (ids) => running.stopKeys(ids),
+    onRevoked: (keyIds) => events.publish({ type: 'keys-revoked', keyIds }),
+    onChanged: (keyIds) => events.publish({ type: 'keys-changed', keyIds }),
   });
-  // One logger for the process: each module writes through a child that names it. Never a key in
-  // these messages: providers are named by id only.
-  const log = options.logger ?? silentLogger();
-  const warnAs = (module: string) => warningsOf(log, module);
   const localProvider = createLocalProvider({
     modelsDir: config.modelsDir,
     threads: config.localThreads,
@@ -221,6 +244,16 @@ export function createServices(options: {
       maxFailures: config.loginFailureLimit,
       maxAddressFailures: config.loginAddressFailureLimit,
     }),
+    principals,
+    publish: (event) => events.publish(event),
+  });
+  // Every process applies every event: caches forget, answers whose credential went stop.
+  events.subscribe((event) => {
+    principals.apply(event);
+    if (event.type === 'keys-revoked') running.stopKeys(event.keyIds);
+    if (event.type === 'user-disabled') running.stopUser(event.userId);
+    if (event.type === 'keys-changed' || event.type === 'plans-changed' || event.type === 'resync')
+      limits.resolver.forget();
   });
   const writeThrottle = new WriteThrottle({
     counters: limits.counters,
@@ -249,7 +282,7 @@ export function createServices(options: {
     users,
     usersStore,
     clock,
-    onChange: () => limits.resolver.forget(),
+    onChange: () => events.publish({ type: 'plans-changed' }),
   });
   const usage = new UsageService({ store: usageStore, users, clock, searches: searchRecords });
   const completions = new CompletionsService({
@@ -364,7 +397,7 @@ export function createServices(options: {
       messages_per_conversation: config.publicMessagesPerConversation,
     },
     onChange: () => limits.resolver.forget(),
-    onRevoked: (ids) => running.stopKeys(ids),
+    onRevoked: (keyIds) => events.publish({ type: 'keys-revoked', keyIds }),
   });
   const publicConversations = new PublicConversationsService({
     store: publicStore,
@@ -415,6 +448,8 @@ export function createServices(options: {
     users,
     apiKeys,
     auth,
+    events,
+    running,
     models,
     completions,
     conversations,
@@ -444,6 +479,7 @@ export function createServices(options: {
       clearInterval(sweepTimer);
       clearInterval(modelsRefresh);
       await models.close();
+      await events.close();
       await limits.close();
       await cancels.close();
       await eventLog.close();

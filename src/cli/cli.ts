@@ -66,12 +66,15 @@ async function start(config: Config) {
     if (stopping) return;
     stopping = true;
     server.app.log.info({ signal }, 'shutting down: finishing in-flight requests');
+    const graceMs = config.shutdownGraceSeconds * 1000;
+    // Answers still running at the end of the grace period are stopped and stored; this is only
+    // for a close that hangs after that (a stuck connection, a database that does not answer).
     const timer = setTimeout(() => {
-      server.app.log.warn('grace period over, exiting');
+      server.app.log.error('shutdown did not finish after the grace period, exiting');
       process.exit(1);
-    }, config.shutdownGraceSeconds * 1000);
+    }, graceMs + 10_000);
     timer.unref();
-    server.close().then(
+    server.shutdown({ delayMs: config.shutdownDelayMs, graceMs }).then(
       () => process.exit(0),
       (error: unknown) => {
         server.app.log.error({ err: error }, 'shutdown failed');

@@ -12,8 +12,25 @@ import { armClientGone, clientLeft } from './client-gone.ts';
 import { registerMetrics } from './metrics.ts';
 import { registerDocs } from './docs.ts';
 import { registerSurfaces } from './surfaces/index.ts';
+import { closeOnlyLongIdleConnections } from './idle-connections.ts';
 import { registerResume } from './resume.ts';
 import { type Logger, maskSecretsInUrl, withRequestLogger } from './logger.ts';
+
+/**
+ * Where a shutdown stands. `draining`: /readyz answers 503 and every response says Connection:
+ * close, so balancers stop sending and kept-alive connections end; requests are still served.
+ * `stopping`: the grace period is over; requests that still arrive answer 503 shutting_down.
+ */
+export interface Lifecycle {
+  draining: boolean;
+  stopping: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    lifecycle: Lifecycle;
+  }
+}
 
 export type App = FastifyInstance<
   RawServerDefault,
@@ -38,6 +55,9 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
   const app = Fastify({
     loggerInstance: logger,
     bodyLimit: services.config.bodyLimitBytes,
+    // Behind a reverse proxy the connection is the proxy's: its X-Forwarded-For names the client,
+    // believed only from the proxies listed (a client could send the header itself).
+    ...(services.config.trustProxy ? { trustProxy: services.config.trustProxy } : {}),
     // A client that sends its request slowly (a byte every few seconds) must not hold a connection
     // for ever: the whole request must arrive in time. Node checks at an interval, so keep it short.
     requestTimeout: services.config.requestTimeoutMs,
@@ -58,14 +78,17 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
     clientErrorHandler: rejectMalformedHttp,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
-  // On close (SIGTERM): requests already running finish; new ones on kept-alive connections are
-  // turned away so a load balancer retries them elsewhere. Responses then carry Connection: close,
-  // and connections left idle (after a stream, say) are closed, so close() does not wait for
-  // keep-alive timeouts.
-  let closing = false;
+  // On shutdown (docs/operations.md): while draining, requests are still served but every response
+  // carries Connection: close, so no connection is reused; a request a balancer had already sent
+  // on a kept-alive connection is answered rather than lost (a balancer does not retry a POST).
+  // On close the socket stops listening and connections left idle (after a stream, say) are
+  // closed once idle for the drain delay, so close() does not wait for keep-alive timeouts.
+  const lifecycle: Lifecycle = { draining: false, stopping: false };
+  app.decorate('lifecycle', lifecycle);
+  closeOnlyLongIdleConnections(app.server, services.config.shutdownDelayMs);
   let reaper: NodeJS.Timeout | undefined;
   app.addHook('preClose', async () => {
-    closing = true;
+    lifecycle.draining = true;
     reaper = setInterval(() => app.server.closeIdleConnections(), 250);
     reaper.unref();
   });
@@ -76,10 +99,10 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
     // First of all, so a client leaving while it is authenticated or its conversation looked up is noticed.
     armClientGone(request, reply);
     reply.header('x-request-id', request.id);
-    if (closing) throw new AppError('shutting_down', 'This server is shutting down; retry the request');
+    if (lifecycle.stopping) throw new AppError('shutting_down', 'This server is shutting down; retry the request');
   });
   app.addHook('onSend', async (_request, reply) => {
-    if (closing) reply.header('connection', 'close');
+    if (lifecycle.draining) reply.header('connection', 'close');
     // Nothing Causerie sends is to be sniffed into another type, and API answers are never a page
     // to render or frame. Pages set their own policy (and the docs UI theirs).
     reply.header('x-content-type-options', 'nosniff');

@@ -72,7 +72,8 @@ export class SseStream implements SseSink {
       ...options.headers,
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
+      // A draining server ends the connection with the stream (headers are written here, not by the app's hook).
+      connection: request.server.lifecycle?.draining ? 'close' : 'keep-alive',
       'x-accel-buffering': 'no',
     });
     raw.flushHeaders();

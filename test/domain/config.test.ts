@@ -78,6 +78,14 @@ describe('loadConfig', () => {
       ],
       [{ REDIS_URL: 'http://cache' }, 'REDIS_URL must be a redis: or rediss: URL (got (hidden))'],
       [{ CAUSERIE_TOKEN_SECRET: 'hunter2' }, 'CAUSERIE_TOKEN_SECRET must be at least 32 characters (got (hidden))'],
+      [
+        { CAUSERIE_TRUST_PROXY: '127.0.0.1,proxy.local' },
+        'CAUSERIE_TRUST_PROXY has an entry that is neither an address nor a CIDR range: proxy.local (got "127.0.0.1,proxy.local")',
+      ],
+      [
+        { CAUSERIE_TRUST_PROXY: '10.0.0.0/33' },
+        'CAUSERIE_TRUST_PROXY has an entry that is neither an address nor a CIDR range: 10.0.0.0/33 (got "10.0.0.0/33")',
+      ],
     ];
     for (const [env, message] of cases) {
       assert.throws(

@@ -65,8 +65,10 @@ export interface ApiKeysDeps {
   clock: Clock;
   /** Live (unrevoked, unexpired) keys one user may hold. */
   maxKeysPerUser: number;
-  /** Told the ids of keys just revoked (answers running with them are stopped). */
-  onRevoked?: (keyIds: number[]) => void;
+  /** Told the ids of keys just revoked (answers running with them are stopped, cached principals dropped). */
+  onRevoked?: (keyIds: number[]) => void | Promise<void>;
+  /** Told the ids of keys whose limits changed. */
+  onChanged?: (keyIds: number[]) => void | Promise<void>;
 }
 
 export class ApiKeysService {
@@ -161,14 +163,16 @@ export class ApiKeysService {
     const ids = [row.id];
     for (let parents = [row.id]; parents.length > 0; ids.push(...parents))
       parents = await this.deps.store.revokeChildren(parents, at);
-    this.deps.onRevoked?.(ids);
+    await this.deps.onRevoked?.(ids);
     return toApiKey(revoked);
   }
 
   async setLimits(actor: Actor, reference: string, limits: KeyLimits | null): Promise<ApiKey> {
     assertAdmin(actor, "change a key's limits");
     const row = await this.getRow(actor, reference);
-    return toApiKey((await this.deps.store.update(row.id, { limits: limits ? JSON.stringify(limits) : null }))!);
+    const updated = (await this.deps.store.update(row.id, { limits: limits ? JSON.stringify(limits) : null }))!;
+    await this.deps.onChanged?.([row.id]);
+    return toApiKey(updated);
   }
 
   /** The live key behind a presented secret, or an unauthorized error saying why. */
@@ -182,10 +186,16 @@ export class ApiKeysService {
       throw new AppError('unauthorized', 'A public key can only get client tokens for its agent');
     if (row.expires_at && Date.parse(row.expires_at) <= now)
       throw new AppError('unauthorized', 'This API key has expired');
-    if (!row.last_used_at || Date.parse(row.last_used_at) + touchIntervalMs <= now) {
-      row.last_used_at = isoAt(now);
-      await this.deps.store.touch(row.id, row.last_used_at);
-    }
+    await this.touchIfDue(row);
     return row;
+  }
+
+  /** Records that a key was used, at most once a minute (also for a key whose principal was cached). */
+  async touchIfDue(row: ApiKeyRow): Promise<void> {
+    const now = this.deps.clock.now();
+    if (row.last_used_at && Date.parse(row.last_used_at) + touchIntervalMs > now) return;
+    // Set before the write, so concurrent requests with the key write once.
+    row.last_used_at = isoAt(now);
+    await this.deps.store.touch(row.id, row.last_used_at);
   }
 }

@@ -16,7 +16,9 @@ import {
   type UsersService,
 } from '../users/users.service.ts';
 import type { UsersStore } from '../users/users.store.ts';
+import type { ClusterEvent } from '../../stores/kv/cluster-events.ts';
 import type { LoginThrottle } from './login-throttle.ts';
+import type { PrincipalCache } from './principal-cache.ts';
 import type { RefreshTokensStore } from './refresh-tokens.store.ts';
 
 export type CredentialKind = 'api_key' | 'access_token' | 'basic';
@@ -60,6 +62,10 @@ export interface AuthDeps {
   accessTokenSeconds: number;
   refreshTokenSeconds: number;
   loginThrottle: LoginThrottle;
+  /** Principals of API keys and access tokens already checked (none: every request looks them up). */
+  principals?: PrincipalCache;
+  /** Tells every process that sign-ins ended, so their caches drop the access tokens. */
+  publish?: (event: ClusterEvent) => Promise<void>;
 }
 
 // Basic sends the password on every request: a right one is remembered for a while, so a client
@@ -115,14 +121,38 @@ export class AuthService {
   }
 
   private async byApiKey(secret: string): Promise<Principal> {
+    const cache = this.deps.principals;
+    const digest = cache?.digest(secret);
+    const cached = digest === undefined ? undefined : cache!.get(digest);
+    if (cached) {
+      await this.deps.apiKeys.touchIfDue(cached.apiKey!);
+      return cached;
+    }
+    const generation = cache?.begin() ?? 0;
     const apiKey = await this.deps.apiKeys.authenticate(secret);
     const user = await this.activeUser(apiKey.user_id);
-    return { user, userId: user.id, role: user.role, via: 'api_key', apiKey, apiKeyId: apiKey.id };
+    const principal: Principal = {
+      user,
+      userId: user.id,
+      role: user.role,
+      via: 'api_key',
+      apiKey,
+      apiKeyId: apiKey.id,
+    };
+    const expiresAt = apiKey.expires_at ? Date.parse(apiKey.expires_at) : undefined;
+    if (digest !== undefined) cache!.set(digest, principal, generation, expiresAt);
+    return principal;
   }
 
   private async byAccessToken(token: string): Promise<Principal> {
+    const cache = this.deps.principals;
+    const digest = cache?.digest(token);
+    const cached = digest === undefined ? undefined : cache!.get(digest);
+    if (cached) return cached;
+    const generation = cache?.begin() ?? 0;
     let subject: string | undefined;
     let signIn: unknown;
+    let expiresAt = 0;
     try {
       const { payload } = await jwtVerify(token, this.key, {
         algorithms: ['HS256'],
@@ -132,6 +162,7 @@ export class AuthService {
       });
       subject = payload.sub;
       signIn = payload.sid;
+      expiresAt = payload.exp! * 1000;
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired)
         throw unauthorized('Access token expired: get a new one from POST /oauth/token');
@@ -141,7 +172,14 @@ export class AuthService {
     if (typeof signIn !== 'string' || (await this.deps.refreshTokens.isFamilyRevoked(signIn)))
       throw unauthorized('This sign-in has been revoked');
     const user = await this.activeUser(Number(subject));
-    return { user, userId: user.id, role: user.role, via: 'access_token' };
+    const principal: Principal = { user, userId: user.id, role: user.role, via: 'access_token' };
+    if (digest !== undefined) cache!.set(digest, principal, generation, expiresAt);
+    return principal;
+  }
+
+  /** Every process forgets the access tokens of this account it had cached. */
+  private async signInsEnded(userId: number): Promise<void> {
+    await this.deps.publish?.({ type: 'sign-ins-revoked', userId });
   }
 
   private async activeUser(id: number): Promise<User> {
@@ -223,7 +261,10 @@ export class AuthService {
   async revoke(token: string): Promise<void> {
     const now = isoAt(this.deps.clock.now());
     const row = await this.deps.refreshTokens.findByHash(sha256(token));
-    if (row) return this.deps.refreshTokens.revokeFamily(row.family, now);
+    if (row) {
+      await this.deps.refreshTokens.revokeFamily(row.family, now);
+      return this.signInsEnded(row.user_id);
+    }
     try {
       const { payload } = await jwtVerify(token, this.key, {
         algorithms: ['HS256'],
@@ -231,7 +272,9 @@ export class AuthService {
         requiredClaims: ['sid'],
         currentDate: new Date(this.deps.clock.now()),
       });
-      if (typeof payload.sid === 'string') await this.deps.refreshTokens.revokeFamily(payload.sid, now);
+      if (typeof payload.sid !== 'string') return;
+      await this.deps.refreshTokens.revokeFamily(payload.sid, now);
+      if (typeof payload.sub === 'string') await this.signInsEnded(Number(payload.sub));
     } catch {}
   }
 
@@ -256,11 +299,14 @@ export class AuthService {
     const now = isoAt(this.deps.clock.now());
     await this.deps.usersStore.update(row.id, { password_hash: await hashPassword(input.next), updated_at: now });
     await this.deps.refreshTokens.revokeAllOfUser(row.id, now);
+    await this.signInsEnded(row.id);
   }
 
   /** Ends every sign-in of the caller's account (all access and refresh tokens); returns how many. */
   async signOutEverywhere(actor: Actor): Promise<number> {
-    return this.deps.refreshTokens.revokeAllOfUser(actor.userId, isoAt(this.deps.clock.now()));
+    const ended = await this.deps.refreshTokens.revokeAllOfUser(actor.userId, isoAt(this.deps.clock.now()));
+    await this.signInsEnded(actor.userId);
+    return ended;
   }
 
   /** Rotates a refresh token; presenting one twice revokes its whole family (theft detection). */
@@ -271,6 +317,7 @@ export class AuthService {
       throw new OAuthError('invalid_grant', 'Invalid or expired refresh token');
     if (row.used_at || !(await this.deps.refreshTokens.markUsed(row.id, isoAt(now)))) {
       await this.deps.refreshTokens.revokeFamily(row.family, isoAt(now));
+      await this.signInsEnded(row.user_id);
       throw new OAuthError('invalid_grant', 'Refresh token already used; all tokens of this login are revoked');
     }
     const user = await this.deps.usersStore.findById(row.user_id);

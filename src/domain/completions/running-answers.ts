@@ -13,7 +13,8 @@ interface Run extends AnswerOwner {
 /**
  * The answers this process is generating. Revoking a key or disabling a user stops theirs at once
  * (a credential that is no longer valid must not keep receiving text), and no answer runs longer
- * than `maxAnswerMs`. In cluster mode each node stops the answers it runs itself.
+ * than `maxAnswerMs`. In cluster mode every node hears revocations (the cluster events) and stops
+ * the answers it runs itself.
  */
 export class RunningAnswers {
   private readonly runs = new Set<Run>();
@@ -58,11 +59,20 @@ export class RunningAnswers {
     return this.stop((run) => run.apiKeyId !== undefined && ids.has(run.apiKeyId));
   }
 
-  private stop(matches: (run: Run) => boolean): number {
+  /** Stops every answer (the end of a shutdown's grace period): each is kept as it stands, cancelled. */
+  stopAll(): number {
+    return this.stop(() => true, 'the server is shutting down');
+  }
+
+  get size(): number {
+    return this.runs.size;
+  }
+
+  private stop(matches: (run: Run) => boolean, why = 'the credential behind this answer was revoked'): number {
     let stopped = 0;
     for (const run of this.runs) {
       if (!matches(run)) continue;
-      run.controller.abort(new Error('the credential behind this answer was revoked'));
+      run.controller.abort(new Error(why));
       stopped++;
     }
     return stopped;

@@ -41,7 +41,7 @@ export interface PlansDeps {
   usersStore: UsersStore;
   clock: Clock;
   /** Called after any change that alters whose limits are what (the limits cache listens). */
-  onChange: () => void;
+  onChange: () => void | Promise<void>;
 }
 
 export class PlansService {
@@ -68,7 +68,7 @@ export class PlansService {
         updated_at: now,
       });
       // It may be the default plan (CAUSERIE_DEFAULT_PLAN) coming into existence.
-      this.deps.onChange();
+      await this.deps.onChange();
       return this.present(row);
     } catch (error) {
       if (await this.deps.store.findByName(input.name))
@@ -103,7 +103,7 @@ export class PlansService {
     }
     if (input.limits !== undefined) changes.limits = JSON.stringify(normalizeLimits(input.limits));
     const updated = await this.deps.store.update(row.id, changes);
-    this.deps.onChange();
+    await this.deps.onChange();
     return this.present(updated!);
   }
 
@@ -112,7 +112,7 @@ export class PlansService {
     const row = await this.find(reference);
     const plan = await this.present(row);
     await this.deps.store.delete(row.id);
-    this.deps.onChange();
+    await this.deps.onChange();
     return plan;
   }
 
@@ -126,7 +126,7 @@ export class PlansService {
       plan_id: plan?.id ?? null,
       updated_at: isoAt(this.deps.clock.now()),
     });
-    this.deps.onChange();
+    await this.deps.onChange();
     return toUser(updated!);
   }
 

@@ -28,7 +28,7 @@ export interface PublicKeysDeps {
   /** Called after a key changes, so cached key limits are read again. */
   onChange?: () => void;
   /** Told the id of a key just revoked (answers running with it are stopped). */
-  onRevoked?: (keyIds: number[]) => void;
+  onRevoked?: (keyIds: number[]) => void | Promise<void>;
 }
 
 export interface CreatePublicKeyInput {
@@ -132,7 +132,7 @@ export class PublicKeysService {
       current = (await this.deps.apiKeys.update(row.id, { revoked_at: now })) ?? row;
       await this.deps.store.revokeTokensOfKey(row.id, now, 'key_revoked');
       this.deps.onChange?.();
-      this.deps.onRevoked?.([row.id]);
+      await this.deps.onRevoked?.([row.id]);
     }
     const origins = (await this.deps.store.originsOf([row.id])).map((o) => o.origin);
     return this.present(current, settings, origins, agent?.uuid ?? '');

@@ -52,7 +52,7 @@ export interface UsersDeps {
   /** Counts an open sign-up from this address, or throws 429 (unset: no throttle). */
   signupThrottle?: (address: string) => Promise<void>;
   /** Told when an account is disabled (its running answers are stopped). */
-  onDisabled?: (userId: number) => void;
+  onDisabled?: (userId: number) => void | Promise<void>;
 }
 
 export class UsersService {
@@ -129,7 +129,7 @@ export class UsersService {
       disabled: disabled ? 1 : 0,
       updated_at: isoAt(this.deps.clock.now()),
     });
-    if (disabled) this.deps.onDisabled?.(row.id);
+    if (disabled) await this.deps.onDisabled?.(row.id);
     return toUser(updated!);
   }
 

@@ -23,11 +23,14 @@ export function registerOperationsRoutes(app: App, services: Services, metrics: 
     {
       schema: {
         tags: ['operations'],
-        summary: 'The database and the limits store (Redis in cluster mode) answer',
+        summary:
+          'The database and the limits store (Redis in cluster mode) answer, and the server is not shutting down',
         response: { 200: Status, 503: Status },
       },
     },
     async (request, reply) => {
+      // First to go on SIGTERM, so a balancer stops sending here while requests are still served.
+      if (app.lifecycle.draining) return reply.code(503).send({ status: 'shutting down' });
       try {
         await sql`select 1`.execute(services.sql.db);
       } catch (error) {
