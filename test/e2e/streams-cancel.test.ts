@@ -10,7 +10,7 @@ const words = 200;
 
 /**
  * Cancelling a running answer explicitly on one node (SQLite, and PostgreSQL without Redis): on
- * the native surface and on spec 003's, the model stops, the stream ends as a cancelled answer,
+ * the native surface and on the chat-API dialect's, the model stops, the stream ends as a cancelled answer,
  * the partial reply is stored as cancelled, and only what was produced is charged. Only the
  * session's owner can cancel.
  */
@@ -55,7 +55,7 @@ for (const dialect of dialects)
         }),
       },
       {
-        surface: 'spec 003',
+        surface: 'the chat-API dialect',
         cancelPath: (id: number) => `/v1/chat/sessions/${id}/cancel`,
         stream: (id: number) => ({
           url: `${chat.server.url}/v1/chat/stream`,

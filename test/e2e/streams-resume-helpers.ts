@@ -77,7 +77,7 @@ export function streamingSurfaces(server: TestServer, user: { id: number; key: s
       text: deltas,
     },
     {
-      name: 'native session (spec 000)',
+      name: 'native session (the sessions dialect)',
       ask: async (prompt) => {
         const session = await newSession();
         return {
@@ -92,7 +92,7 @@ export function streamingSurfaces(server: TestServer, user: { id: number; key: s
       text: deltas,
     },
     {
-      name: 'agent in a session (spec 000)',
+      name: 'agent in a session (the sessions dialect)',
       ask: async (prompt) => {
         const agent = (await api('/api/v1/models/agents?name=Echo', { method: 'POST', body: { model_id: 'gpt-4' } }))
           .body;
@@ -110,7 +110,7 @@ export function streamingSurfaces(server: TestServer, user: { id: number; key: s
       text: deltas,
     },
     {
-      name: 'chat service conversation (spec 001)',
+      name: 'chat service conversation (the chat-service dialect)',
       ask: async (prompt) => {
         const conversation = (
           await api('/conversations', { method: 'POST', body: { title: 'Resumed', user_id: user.id } })
@@ -128,7 +128,7 @@ export function streamingSurfaces(server: TestServer, user: { id: number; key: s
       text: choices,
     },
     {
-      name: 'chat API session (spec 003)',
+      name: 'chat API session (the chat-API dialect)',
       ask: async (prompt) => {
         const session = await newSession();
         return {
@@ -143,7 +143,7 @@ export function streamingSurfaces(server: TestServer, user: { id: number; key: s
       text: tokens,
     },
     {
-      name: 'chat inference (spec 004)',
+      name: 'chat inference (the chats dialect)',
       ask: async (prompt) => {
         const chat = (await api('/chats/create', { method: 'POST', body: { name: 'Resumed' } })).body;
         await api('/conversations/create', {
@@ -160,7 +160,7 @@ export function streamingSurfaces(server: TestServer, user: { id: number; key: s
   ];
 }
 
-/** The public agent route (spec 002): a visitor's message to a published agent, owned by its client token. */
+/** The public agent route (the public-agents dialect): a visitor's message to a published agent, owned by its client token. */
 export async function publicSurface(server: TestServer): Promise<StreamingSurface> {
   const published = await publishAgent(server, { username: `owner${Date.now()}` });
   const deltas = (events: SseEventWithId[]) =>
@@ -170,7 +170,7 @@ export async function publicSurface(server: TestServer): Promise<StreamingSurfac
       .map((e) => e.content)
       .join('');
   return {
-    name: 'public agent (spec 002)',
+    name: 'public agent (the public-agents dialect)',
     ask: async (prompt) => {
       const minted = await mintToken(server, published.key, published.agent.id);
       assert.equal(minted.status, 200, minted.text);

@@ -56,7 +56,7 @@ describe('resumable streams (embedded)', () => {
   });
 
   test('an answer that finished while the client was away is replayed from the log, then ends as it did', async () => {
-    const surface = surfaces.find((s) => s.name === 'native session (spec 000)')!;
+    const surface = surfaces.find((s) => s.name === 'native session (the sessions dialect)')!;
     const { request, stored } = await surface.ask(slowWords(12, 5));
     const first = await readSseStream(request, { dropAfter: 3 });
     const finished = await eventually(

@@ -24,5 +24,5 @@ export function registeredRoutes(server: TestServer): Route[] {
   return routes;
 }
 
-// A parameter starts a segment; a ':' inside one is literal (spec 001's ".../messages:complete").
+// A parameter starts a segment; a ':' inside one is literal (the chat-service dialect's ".../messages:complete").
 export const toOpenApiPath = (path: string) => path.replace(/(^|\/):([A-Za-z0-9_]+)/g, '$1{$2}');
