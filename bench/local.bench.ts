@@ -9,7 +9,8 @@
  */
 import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { realModelsDir } from '../test/helpers/real-models.ts';
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
@@ -109,7 +110,7 @@ export async function runLocalBench(): Promise<string[]> {
     '  model           | direct tok/s | Causerie tok/s | Causerie ÷ direct (aim ≥ 95 %)',
   ];
   const models: Array<{ id: string; file: string }> = [];
-  const stories = resolve(import.meta.dirname, '../../shared/models/stories260K.gguf');
+  const stories = join(realModelsDir, 'stories260K.gguf');
   if (existsSync(stories)) {
     symlinkSync(stories, join(modelsDir, 'stories260K.gguf'));
     models.push({ id: 'stories260K', file: join(modelsDir, 'stories260K.gguf') });

@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { writeTinyLlamaGguf } from '../fixtures/gguf/build-tiny-llama.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { eventually } from '../helpers/eventually.ts';
+import { realModelsDir } from '../helpers/real-models.ts';
 
-const stories = resolve(import.meta.dirname, '../../../shared/models/stories260K.gguf');
+const stories = join(realModelsDir, 'stories260K.gguf');
 
 // The local engine as a user meets it: GGUF files dropped in the models folder are served by the server.
 describe('local GGUF models through the server', () => {

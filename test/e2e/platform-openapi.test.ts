@@ -25,7 +25,7 @@ describe('the OpenAPI document', () => {
     assert.match(document.openapi, /^3\.1\./);
   });
 
-  test('documents the sessions dialect's routes', () => {
+  test('documents every route of the sessions dialect', () => {
     const documented = new Set<string>();
     for (const [path, operations] of Object.entries<Record<string, unknown>>(document.paths)) {
       for (const method of Object.keys(operations)) documented.add(`${method.toUpperCase()} ${path}`);

@@ -2,15 +2,15 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createLocalProvider, type LocalProvider } from '../../src/providers/local/local-provider.ts';
 import type { ChatRequest } from '../../src/providers/provider.ts';
 import { writeTinyLlamaGguf } from '../fixtures/gguf/build-tiny-llama.ts';
 import { collect } from './local-stream.ts';
+import { realModelsDir } from '../helpers/real-models.ts';
 
-// Real weights live beside the checkout, never in it (see ../shared/models/MODELS.md).
-const sharedModels = resolve(import.meta.dirname, '../../../shared/models');
+const sharedModels = realModelsDir;
 const storiesFile = 'stories260K.gguf';
 const absent = existsSync(join(sharedModels, storiesFile))
   ? false
