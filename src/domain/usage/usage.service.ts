@@ -14,6 +14,9 @@ export interface UsageLine {
   model?: string;
   apiKeyId?: number | null;
   apiKeyName?: string | null;
+  /** With the "user" group: whose line it is. */
+  userId?: number;
+  username?: string;
   requests: number;
   promptTokens: number;
   completionTokens: number;
@@ -50,6 +53,8 @@ const line = (totals: UsageTotals): UsageLine => ({
   ...(totals.model !== undefined ? { model: totals.model } : {}),
   ...(totals.api_key_id !== undefined ? { apiKeyId: totals.api_key_id } : {}),
   ...(totals.api_key_name !== undefined ? { apiKeyName: totals.api_key_name } : {}),
+  ...(totals.user_id !== undefined ? { userId: totals.user_id } : {}),
+  ...(totals.username !== undefined ? { username: totals.username } : {}),
   requests: totals.requests,
   promptTokens: totals.prompt_tokens,
   completionTokens: totals.completion_tokens,

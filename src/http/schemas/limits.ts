@@ -140,6 +140,8 @@ const toUsageLineBody = (line: UsageLine): Static<typeof UsageLineBody> => ({
   ...(line.model !== undefined ? { model: line.model } : {}),
   ...(line.apiKeyId !== undefined ? { api_key_id: line.apiKeyId } : {}),
   ...(line.apiKeyName !== undefined ? { api_key_name: line.apiKeyName } : {}),
+  ...(line.userId !== undefined ? { user_id: line.userId } : {}),
+  ...(line.username !== undefined ? { username: line.username } : {}),
   requests: line.requests,
   prompt_tokens: line.promptTokens,
   completion_tokens: line.completionTokens,
