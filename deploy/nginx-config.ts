@@ -49,7 +49,7 @@ ${proxySettings}
 export const proxySettings = `      proxy_pass http://causerie;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
-      proxy_set_header Host $host;
+      proxy_set_header Host $http_host;
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_set_header X-Forwarded-Proto $scheme;
       proxy_set_header Last-Event-ID $http_last_event_id;

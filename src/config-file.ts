@@ -87,7 +87,7 @@ function describe(error: { keyword: string; instancePath: string; params: Record
     case 'boolean': // the schema "false" of a field no entry may have
       return `${path} is not a known field`;
     case 'minimum':
-      return `${path} must be a number ≥ 0`;
+      return last in hints ? `${path} ${hints[last]}` : `${path} must be a number ≥ ${String(error.params.limit ?? 0)}`;
     case 'minLength':
       return `${path} must be a non-empty string`;
     default: {

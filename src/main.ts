@@ -145,12 +145,26 @@ export async function startServer(
     await services.close();
     throw error;
   }
-  const close = async () => {
+  // `stopRunning`: stop the answers still running once no request is left (a plain close); a
+  // graceful shutdown lets them finish until its grace period ends. Either way the stores close
+  // only after every answer has written its reply and usage row.
+  const closeAfterAnswers = async (stopRunning: boolean, graceMs = 0) => {
     pull?.stop();
     await pull?.done;
     await app.close();
+    if (stopRunning) services.running.stopAll();
+    // Bounded: an answer whose stream nobody ever read only leaves at its duration cap.
+    let bound: NodeJS.Timeout | undefined;
+    await Promise.race([
+      services.running.settled(),
+      new Promise((resolve) => {
+        bound = setTimeout(resolve, graceMs + 10_000);
+      }),
+    ]);
+    clearTimeout(bound);
     await services.close();
   };
+  const close = () => closeAfterAnswers(true);
   return {
     app,
     services,
@@ -171,7 +185,7 @@ export async function startServer(
         cut = setTimeout(() => app.server.closeAllConnections(), 1000);
       }, graceLeft);
       try {
-        await close();
+        await closeAfterAnswers(false, graceLeft);
       } finally {
         clearTimeout(graceOver);
         clearTimeout(cut);

@@ -358,6 +358,7 @@ export function createServices(options: {
     searchIndex: searchIndexer,
     idempotency,
     cancels,
+    running,
   });
   const answerStreams = !config.streamResumeSeconds
     ? undefined

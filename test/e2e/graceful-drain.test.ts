@@ -1,3 +1,4 @@
+import { startScriptedUpstream } from '../../src/providers/mock/scripted-upstream.ts';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -65,6 +66,60 @@ describe('graceful drain on SIGTERM', () => {
     } finally {
       await server.stop();
       await restarted?.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  test('an answer still running after its client left (resume grace) is stopped at the end of the grace, and its reply and usage row are stored before the process exits', async () => {
+    const upstream = await startScriptedUpstream();
+    const dataDir = mkdtempSync(join(tmpdir(), 'causerie-drain-'));
+    const env = {
+      CAUSERIE_DATA_DIR: dataDir,
+      CAUSERIE_ADMIN_PASSWORD: 'admin-password-for-tests',
+      // A model over HTTP, as in production: its stream is not ended by closing the process's providers.
+      OPENAI_BASE_URL: upstream.baseUrl,
+      OPENAI_API_KEY: 'test-upstream-key',
+      CAUSERIE_STREAM_RESUME_GRACE_SECONDS: '60',
+      CAUSERIE_SHUTDOWN_GRACE: '2',
+    };
+    const server = runCauserie({ env });
+    let restarted: ReturnType<typeof runCauserie> | undefined;
+    try {
+      const url = await server.url();
+      const { key } = await server.banner();
+      const words = Array.from({ length: 100 }, (_, i) => `w${i}`).join(' ');
+      const stream = await openStream(`${url}/v1/chat/stream`, {
+        method: 'POST',
+        auth: key,
+        body: JSON.stringify({
+          model: 'openai/echo',
+          messages: [{ role: 'user', content: `[[reply:${words}]] [[chunk-delay:100]]` }],
+        }),
+      });
+      const sessionId = stream.response.headers.get('x-session-id');
+      await stream.readUntil((text) => text.includes('w1'));
+      // The client leaves; the answer goes on for it to resume, with no socket left open.
+      stream.abort();
+      server.child.kill('SIGTERM');
+      assert.deepEqual(await server.exited, { code: 0, signal: null });
+
+      restarted = runCauserie({ env });
+      const again = await restarted.url();
+      const headers = { authorization: `Bearer ${key}` };
+      const history = await fetch(`${again}/api/v1/sessions/${sessionId}/history`, { headers });
+      const messages = (await history.json()) as Array<{ role: string; status: string; content: string }>;
+      const reply = messages.find((m) => m.role === 'assistant')!;
+      assert.equal(reply.status, 'cancelled', 'stored as stopped, not left streaming');
+      assert.match(reply.content, /^w0 w1/);
+      assert.ok(!reply.content.includes('w99'));
+      const usage = await fetch(`${again}/api/v1/usage`, { headers });
+      const report = (await usage.json()) as { total: { requests: number; completion_tokens: number } };
+      assert.equal(report.total.requests, 1, 'the stopped answer was charged');
+      assert.ok(report.total.completion_tokens > 0);
+    } finally {
+      await server.stop();
+      await restarted?.stop();
+      await upstream.close();
       rmSync(dataDir, { recursive: true, force: true });
     }
   });

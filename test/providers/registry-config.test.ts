@@ -126,6 +126,10 @@ describe('model registry configuration', () => {
       /providers\.x\.max_connections must be a whole number ≥ 1/,
     );
     bad({ providers: { x: { base_url: 'http://h', http2: 'yes' } } }, /providers\.x\.http2 must be true or false/);
+    bad(
+      { providers: { x: { base_url: 'http://h', max_connections: 0 } } },
+      /providers\.x\.max_connections must be a whole number ≥ 1/,
+    );
   });
 
   test('max_connections caps a provider; without it there is no cap', () => {

@@ -50,9 +50,9 @@ export class LoginThrottle {
 
   /**
    * Bearer credentials that name nothing (an unknown API key, a token with a bad signature) are
-   * guesses: counted per address like wrong passwords. Past the per-address limit every bearer
-   * credential from that address waits for the window to end, so guessing cannot go on at full
-   * speed. The refusal is remembered in process, so a valid key costs no counter round trip.
+   * guesses: counted per address like wrong passwords. Past the per-address limit further guesses
+   * from that address answer 429 until the window ends (a right credential still gets in, so a
+   * shared address cannot be locked out); the refusal is remembered in process, without a round trip.
    */
   assertNotGuessing(address: string): void {
     const until = this.guessing.get(address);
@@ -80,8 +80,11 @@ export class LoginThrottle {
         refusal: (_index, seconds) => `Too many unknown credentials from this address; retry in ${seconds} s`,
       });
     } catch (error) {
-      if (this.guessing.size >= 10_000) this.guessing.delete(this.guessing.keys().next().value!);
-      this.guessing.set(address, (Math.floor(now / loginWindowMs) + 1) * loginWindowMs);
+      // Only a refusal marks the address: a counter store that is down is an outage, not a guesser.
+      if (error instanceof AppError && error.code === 'rate_limited') {
+        if (this.guessing.size >= 10_000) this.guessing.delete(this.guessing.keys().next().value!);
+        this.guessing.set(address, (Math.floor(now / loginWindowMs) + 1) * loginWindowMs);
+      }
       throw error;
     }
   }

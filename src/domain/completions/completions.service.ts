@@ -194,7 +194,6 @@ class Ledger {
     if (this.recorded) return;
     this.recorded = true;
     this.usage = usage;
-    this.run.onRecorded?.();
     const { actor, entry, provider, admission, conversationId } = this.run;
     const cost = costMicros(usage, entry.prices);
     try {
@@ -218,6 +217,8 @@ class Ledger {
     } catch (error) {
       this.deps.warn?.(`completions: cannot settle the admission: ${(error as Error).message}`);
     }
+    // Only now does the answer leave the running ones: a shutdown waiting for them finds its row written.
+    this.run.onRecorded?.();
   }
 
   /**

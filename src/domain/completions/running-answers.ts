@@ -18,7 +18,10 @@ interface Run extends AnswerOwner {
  */
 export class RunningAnswers {
   private readonly runs = new Set<Run>();
+  /** Writes that finish an answer after its model call ended (its stored reply); a shutdown waits for them. */
+  private readonly finishing = new Set<Promise<unknown>>();
   private readonly maxAnswerMs: number;
+  private emptied: (() => void) | undefined;
 
   constructor(options: { maxAnswerMs: number }) {
     this.maxAnswerMs = options.maxAnswerMs;
@@ -36,7 +39,7 @@ export class RunningAnswers {
         new AppError('upstream_timeout', 'The answer ran longer than CAUSERIE_MAX_ANSWER_SECONDS allows'),
       );
       // Even a run whose events were never read leaves the registry here.
-      this.runs.delete(run);
+      this.remove(run);
     }, this.maxAnswerMs);
     timer.unref();
     this.runs.add(run);
@@ -45,9 +48,46 @@ export class RunningAnswers {
       done: () => {
         clearTimeout(timer);
         callerSignal.removeEventListener('abort', onCaller);
-        this.runs.delete(run);
+        this.remove(run);
       },
     };
+  }
+
+  /** Counts `work` (an answer's last writes) as part of the running answers until it settles. */
+  finish(work: Promise<unknown>): void {
+    const tracked = work.then(
+      () => {},
+      () => {},
+    );
+    this.finishing.add(tracked);
+    void tracked.then(() => {
+      this.finishing.delete(tracked);
+      this.notifyIfIdle();
+    });
+  }
+
+  /**
+   * Resolves once no answer runs and every answer's last writes are done: a shutdown waits for this
+   * before closing the stores, so no reply is left `streaming` and no usage row goes unwritten.
+   */
+  async settled(): Promise<void> {
+    while (this.runs.size > 0 || this.finishing.size > 0) {
+      await new Promise<void>((resolve) => {
+        this.emptied = resolve;
+      });
+    }
+  }
+
+  private remove(run: Run): void {
+    this.runs.delete(run);
+    this.notifyIfIdle();
+  }
+
+  private notifyIfIdle(): void {
+    if (this.runs.size > 0 || this.finishing.size > 0) return;
+    const emptied = this.emptied;
+    this.emptied = undefined;
+    emptied?.();
   }
 
   stopUser(userId: number): number {

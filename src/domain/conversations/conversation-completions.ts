@@ -25,6 +25,7 @@ import { StreamPersister, type StreamTimings } from './stream-persister.ts';
 import type { IdempotencyKeys, IdempotencyRequest } from '../idempotency/idempotency-keys.ts';
 import { replayedRun } from './replayed-run.ts';
 import type { CancelBus } from '../streams/cancel-bus.ts';
+import type { RunningAnswers } from '../completions/running-answers.ts';
 
 export interface ConversationCompletionsDeps {
   store: ConversationsStore;
@@ -41,6 +42,8 @@ export interface ConversationCompletionsDeps {
   idempotency?: IdempotencyKeys;
   /** Carries cancels to the process running the answer; without it, cancels reach this process only. */
   cancels?: CancelBus;
+  /** Told of each reply's last writes, so a shutdown waits for them before closing the stores. */
+  running?: Pick<RunningAnswers, 'finish'>;
 }
 
 export interface CompleteInput {
@@ -155,8 +158,9 @@ export class ConversationCompletions {
     const conversation = await this.deps.conversations.findRow(actor, conversationRef);
     const streaming = await this.deps.store.findStreamingReply(conversation.id);
     if (!streaming) return { cancelled: false };
-    if (this.deps.cancels) await this.deps.cancels.publish(conversation.id);
-    else this.stopHere(conversation.id);
+    // Stopped here at once when it runs here (even if the bus is down), and on the others by the bus.
+    this.stopHere(conversation.id);
+    await this.deps.cancels?.publish(conversation.id);
     return { cancelled: true };
   }
 
@@ -335,6 +339,7 @@ export class ConversationCompletions {
         ...final,
       }));
       done.catch(() => {});
+      this.deps.running?.finish(done);
       return {
         conversation: updated,
         created,

@@ -58,7 +58,7 @@ export function registerPublicRoutes(app: App, services: Services) {
       async (_request, reply) => {
         if (reply.hasHeader('access-control-allow-origin')) {
           reply.header('access-control-allow-methods', `${methods}, OPTIONS`);
-          reply.header('access-control-allow-headers', 'Authorization, Content-Type');
+          reply.header('access-control-allow-headers', 'Authorization, Content-Type, Last-Event-ID');
           reply.header('access-control-max-age', '600');
         }
         return reply.code(204).send(null);
