@@ -152,6 +152,20 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
     }
   });
 
+  // Validation turns "1e309" (or 1e309 in JSON) into Infinity, which passes the integer and range
+  // checks; no field of any route takes a number that is not finite.
+  app.addHook('preHandler', async (request) => {
+    const schemas = request.routeOptions.schema ?? {};
+    for (const [part, value] of [
+      ['params', schemas.params && request.params],
+      ['query', schemas.querystring && request.query],
+      ['body', request.body],
+    ] as const) {
+      const field = nonFiniteNumberAt(value, part);
+      if (field) throw new AppError('validation_failed', `${field}: must be a finite number`, { field });
+    }
+  });
+
   app.setErrorHandler((error, request, reply) => {
     // A client that hung up is not a server failure: nobody reads the answer, so it is noted, not alarmed on.
     if (clientLeft(reply)) {
@@ -184,6 +198,17 @@ function nulCharacterAt(value: unknown, path: string, depth = 0): string | undef
   for (const [key, item] of Object.entries(value)) {
     if (key.includes('\0')) return path;
     const found = nulCharacterAt(item, `${path}.${key}`, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** The path of the first number that is not finite in a parsed request part, if any. */
+function nonFiniteNumberAt(value: unknown, path: string, depth = 0): string | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : path;
+  if (!value || typeof value !== 'object' || depth > 64 || Buffer.isBuffer(value)) return undefined;
+  for (const [key, item] of Object.entries(value)) {
+    const found = nonFiniteNumberAt(item, `${path}.${key}`, depth + 1);
     if (found) return found;
   }
   return undefined;

@@ -12,6 +12,18 @@ describe('requests the fuzzer found mishandled', () => {
   });
   after(() => server.stop());
 
+  test('a number too large to be finite (1e309, Infinity once parsed) is a 400 naming the field, not a 500 from the database (seed 1034025362)', async () => {
+    const query = await server.api('/chats/?limit=1e309');
+    assert.equal(query.status, 400, query.text);
+    assert.deepEqual(query.body, { detail: 'query.limit: must be a finite number', code: 'validation_failed' });
+    const body = await server.api('/api/v1/sessions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"temperature": 1e309}',
+    });
+    assert.equal(body.status, 400, body.text);
+  });
+
   test('an upload whose multipart body has no boundary or is cut short is a 400 naming the body, not a 500', async () => {
     const cases: Array<[string, string]> = [
       ['multipart/form-data', '{"file":"x"}'],
