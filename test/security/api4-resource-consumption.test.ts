@@ -14,7 +14,7 @@ import { minimalValue } from './owasp-helpers.ts';
  * test/e2e/slow-clients.test.ts; streams per key and per user (concurrent_streams), quotas and
  * rate limits in test/e2e/limits-enforcement.test.ts; writes per minute in
  * test/e2e/bounded-listings.test.ts; upload size, PDF pages and parse time in
- * test/e2e/spec-003-files.test.ts; answer duration in test/e2e/answers-stopped.test.ts.
+ * test/e2e/chat-api-dialect-files.test.ts; answer duration in test/e2e/answers-stopped.test.ts.
  */
 const bodyLimit = 65_536;
 
