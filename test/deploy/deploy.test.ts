@@ -65,12 +65,20 @@ describe('deploy/', () => {
           CAUSERIE_MOCK_PROVIDER: 'true',
         },
         stdio: ['ignore', 'pipe', 'pipe'],
+        // Its own process group: whatever happens, the nodes and nginx it started are killed with it
+        // (orphans holding the output pipes would keep the test run from ever ending).
+        detached: true,
       },
     );
-    after(() => script.kill('SIGKILL'));
+    const killAll = () => {
+      try {
+        process.kill(-script.pid!, 'SIGKILL');
+      } catch {}
+    };
+    after(killAll);
     let output = '';
     script.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    const exited = new Promise<number | null>((resolve) => script.on('close', (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) => script.on('exit', (code) => resolve(code)));
     try {
       const url = await new Promise<string>((resolve, reject) => {
         script.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
@@ -91,14 +99,18 @@ describe('deploy/', () => {
         assert.equal(((await me.json()) as { user: { username: string } }).user.username, 'admin');
       }
       script.kill('SIGINT');
-      assert.equal(await exited, 0, output);
+      const code = await Promise.race([
+        exited,
+        new Promise((resolve) => setTimeout(() => resolve('still running 60 s after Ctrl-C'), 60_000).unref()),
+      ]);
+      assert.equal(code, 0, output);
       const refused = await fetch(`${url}/healthz`).then(
         () => 'answered',
         () => 'refused',
       );
       assert.equal(refused, 'refused', 'nginx is gone too');
     } finally {
-      script.kill('SIGKILL');
+      killAll();
       await exited;
       await database.drop();
       await deleteRedisPrefix(prefix);
