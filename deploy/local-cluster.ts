@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +35,24 @@ async function freePort(): Promise<number> {
   const { port } = probe.address() as { port: number };
   await new Promise((resolve) => probe.close(resolve));
   return port;
+}
+
+/** Resolves once something accepts connections on the port (nginx has bound it), or fails after 15 s. */
+async function listening(port: number): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const accepted = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (accepted) return;
+    if (Date.now() > deadline) throw new Error(`nginx is not listening on port ${port} after 15 s`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 /** Copies a child's output to ours, each line prefixed with its name; resolves the listening line's URL. */
@@ -133,6 +151,8 @@ async function main() {
       void stop();
     }
   });
+  // The URL is printed only once nginx answers on it.
+  await listening(port);
   console.log(
     `\nCauserie cluster: ${count} node(s) behind nginx at http://127.0.0.1:${port} (nodes on ${nodePorts.join(', ')}).` +
       `\nnginx's error log: ${dir}/error.log. Ctrl-C stops everything.`,
