@@ -17,7 +17,14 @@ interface Entry {
 }
 
 /** What ended answers may hold in memory together before the oldest are forgotten early. */
-const defaultEndedBudgetBytes = 64 * 1024 * 1024;
+const defaultEndedBudgetBytes = 32 * 1024 * 1024;
+/**
+ * What one logged event costs the heap beyond its text: the object, its array slot and the string
+ * header. Counting text alone undercounted small token events by half (a 10-minute soak grew the
+ * heap by 109 MiB against a 64 MiB budget).
+ */
+const eventOverheadBytes = 96;
+const eventBytes = (frame: string) => frame.length + eventOverheadBytes;
 
 /**
  * The event log of embedded mode: answers kept in this process, woken readers instead of polling.
@@ -67,8 +74,8 @@ export class MemoryEventLog implements EventLog {
     const entry = this.answers.get(answerId);
     if (!entry || entry.ended) return;
     entry.events.push({ seq, frame });
-    entry.bytes += frame.length;
-    if (entry.events.length > maxLoggedEvents) entry.bytes -= entry.events.shift()!.frame.length;
+    entry.bytes += eventBytes(frame);
+    if (entry.events.length > maxLoggedEvents) entry.bytes -= eventBytes(entry.events.shift()!.frame);
     this.wake(entry);
   }
 
