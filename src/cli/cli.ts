@@ -60,7 +60,7 @@ function days(raw: string): number {
 }
 
 async function start(config: Config) {
-  const server = await startServer(config);
+  const server = await startServer(config, { releaseStartupMemory: true });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
