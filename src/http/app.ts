@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import AjvCompiler from '@fastify/ajv-compiler';
 import SerializerSelector from '@fastify/fast-json-stringify-compiler';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
-import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Services } from '../services.ts';
@@ -39,6 +39,10 @@ export type App = FastifyInstance<
   FastifyBaseLogger,
   TypeBoxTypeProvider
 >;
+
+// Not `import … from 'node:http'`: an ES import of node:http reads every export, and its WebSocket
+// getters load Node's bundled undici (~8 MiB resident, decision 026).
+const { STATUS_CODES } = process.getBuiltinModule('node:http');
 
 const requestIdPattern = /^[A-Za-z0-9._-]{1,128}$/;
 

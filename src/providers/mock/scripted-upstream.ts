@@ -1,9 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseScript, piecesOf, wordCount, type Script } from './script.ts';
 import { gloveVector } from './glove-vectors.ts';
+
+// Not an ES import of node:http: that loads Node's bundled undici through its WebSocket getters (decision 026).
+const { createServer } = process.getBuiltinModule('node:http');
 
 /** A request the scripted upstream received, so tests can assert what Causerie sent. */
 export interface RecordedRequest {

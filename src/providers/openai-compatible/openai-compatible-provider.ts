@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { Pool } from '../../lib/undici.ts';
 import { ProviderError } from '../provider-error.ts';
 import type {
   ChatRequest,

@@ -1,4 +1,4 @@
-import { request } from 'undici';
+import { request } from '../../lib/undici.ts';
 import { ProviderError } from '../provider-error.ts';
 import { transportError, upstreamStatusError, type UpstreamIdentity } from '../openai-compatible/upstream-errors.ts';
 

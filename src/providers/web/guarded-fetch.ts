@@ -1,6 +1,7 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { Agent, request } from '../../lib/undici.ts';
 import { allowlisted, blockedReason, type AllowEntry } from './address-guard.ts';
 
 /** Resolves a host name to every address it has (injectable so tests can make a name resolve anywhere). */
