@@ -10,7 +10,7 @@ import { buildApp, type App } from './http/app.ts';
 import { createLogger, type Logger, silentLogger } from './http/logger.ts';
 import { createServices, type Services } from './services.ts';
 import { openDatabase } from './stores/sql/database.ts';
-import { releaseStartupMemory } from './lib/release-startup-memory.ts';
+import { capYoungGeneration, releaseStartupMemory } from './lib/release-startup-memory.ts';
 
 export const version = '0.1.0';
 
@@ -101,7 +101,10 @@ export async function startServer(
     clock?: Clock;
     print?: (text: string) => void;
     logger?: false | Logger;
-    /** A collection before listening that gives back start-up's memory (the command line's server; tests skip it). */
+    /**
+     * The command line's server (tests skip it): a collection before listening gives back
+     * start-up's memory, and the young generation is kept small (decision 026).
+     */
     releaseStartupMemory?: boolean;
   } = {},
 ): Promise<RunningServer> {
@@ -123,6 +126,7 @@ export async function startServer(
   let app: App | undefined;
   let url: string;
   let pull: AutoPull | undefined;
+  let uncap: (() => void) | undefined;
   try {
     // Before serving: settle replies a killed process left streaming (docs/conversations.md).
     await services.streamRecovery.start();
@@ -137,6 +141,7 @@ export async function startServer(
       // Routes are registered at `ready`: collect once they are, so the first request finds the heap at rest.
       await app.ready();
       releaseStartupMemory();
+      uncap = capYoungGeneration(16);
     }
     // The box is printed as the socket starts listening, with the real address: before the
     // "listening" line and before any request is read (they wait for the next turn of the loop).
@@ -153,6 +158,7 @@ export async function startServer(
     });
     pull = await startAutoPull({ config, models: services.models, log: logger.child({ module: 'auto-pull' }) });
   } catch (error) {
+    uncap?.();
     await app?.close();
     await services.close();
     throw error;
@@ -161,6 +167,7 @@ export async function startServer(
   // graceful shutdown lets them finish until its grace period ends. Either way the stores close
   // only after every answer has written its reply and usage row.
   const closeAfterAnswers = async (stopRunning: boolean, graceMs = 0) => {
+    uncap?.();
     pull?.stop();
     await pull?.done;
     await app.close();

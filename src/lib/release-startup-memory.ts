@@ -1,4 +1,5 @@
-import { setFlagsFromString } from 'node:v8';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 type Gc = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
@@ -6,8 +7,8 @@ type Gc = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' })
 /**
  * Gives back what start-up used and no longer needs: a full collection that also shrinks the
  * young generation. Loading modules, running migrations and registering routes grow its
- * semi-spaces to their maximum (tens of MiB, resident, 99 % empty at rest); V8 shrinks them only
- * in a collection made to reduce memory. A server under load grows them again as it needs.
+ * semi-spaces to their maximum (64 MiB, resident, 99 % empty at rest); V8 shrinks them only in a
+ * collection made to reduce memory.
  *
  * The collector is reached through a fresh context (`gc` is exposed there only), so the process's
  * own global scope never gets a `gc` function. Takes a few tens of milliseconds, once.
@@ -17,4 +18,29 @@ export function releaseStartupMemory(): void {
   const gc = runInNewContext('gc') as Gc | undefined;
   setFlagsFromString('--no-expose-gc');
   gc?.({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+}
+
+/**
+ * Keeps the young generation at most `capMiB` (both semi-spaces). V8 doubles it whenever many
+ * objects survive a scavenge, up to 128 MiB here: a burst of streams opened at once (each holding
+ * a few dozen objects) drove it there, 130 KiB per stream at a thousand streams, and it stays. Its
+ * maximum can only be set on Node's command line, which `node bin/causerie.js start` does not
+ * take; its growth factor can be changed at run time. After each collection: growth is allowed
+ * while one more doubling stays within the cap, stopped otherwise (V8 shrinks the space again
+ * when allocation slows down, and growth resumes from there).
+ */
+export function capYoungGeneration(capMiB: number): () => void {
+  let growing = true;
+  const check = () => {
+    const young = getHeapSpaceStatistics().find((space) => space.space_name === 'new_space');
+    if (!young) return;
+    const grow = young.space_size * 2 <= capMiB * 1024 * 1024;
+    if (grow === growing) return;
+    growing = grow;
+    setFlagsFromString(`--semi-space-growth-factor=${grow ? 2 : 1}`);
+  };
+  check();
+  const observer = new PerformanceObserver(check);
+  observer.observe({ entryTypes: ['gc'] });
+  return () => observer.disconnect();
 }
