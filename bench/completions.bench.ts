@@ -400,7 +400,8 @@ async function runRole(role: string): Promise<void> {
       CAUSERIE_AUTO_PULL: 'false',
       LOG_LEVEL: 'silent',
     }),
-    { logger: false, print: (text) => (banner += text) },
+    // As `causerie start` does: the memory start-up used is given back before listening.
+    { logger: false, print: (text) => (banner += text), releaseStartupMemory: true },
   );
   process.once('SIGTERM', () => void server.close().then(() => process.exit(0)));
   process.send!({ url: server.url, adminKey: /API_[A-Z0-9_]+/.exec(banner)?.[0] ?? '' });
