@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseReference } from '../../src/domain/ids.ts';
-import { hashPassword, verifyPassword } from '../../src/domain/users/passwords.ts';
+import { decoyHash, hashPassword, verifyPassword } from '../../src/domain/users/passwords.ts';
 
 describe('resource references', () => {
   test('an integer id, a UUID (any case), or neither', () => {
@@ -34,5 +34,12 @@ describe('passwords', () => {
     assert.equal(await verifyPassword(first, 'correct horse battery staple'), true);
     assert.equal(await verifyPassword(first, 'Correct horse battery staple'), false);
     assert.equal(await verifyPassword('not a hash', 'anything'), false);
+  });
+
+  test('an unknown user is checked against a decoy hashed like every stored password, so it takes as long', async () => {
+    const stored = await hashPassword('correct horse battery staple');
+    const parameters = (hash: string) => hash.split('$').slice(1, 4).join('$');
+    assert.equal(parameters(decoyHash), parameters(stored));
+    assert.equal(await verifyPassword(decoyHash, 'correct horse battery staple'), false);
   });
 });

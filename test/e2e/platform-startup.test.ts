@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -163,6 +163,8 @@ describe('embedded mode (`npm start` with no configuration)', () => {
     }
     assert.ok(!again.stdout().includes('API key:'));
     assert.ok(!again.stdout().includes(banner.password));
+    // The first start found no data folder, so no compile cache; the second wrote one into it.
+    assert.ok(readdirSync(join(cwd, 'data', 'compile-cache')).length > 0, 'a compile cache in the data folder');
   });
 
   test('the default address is 127.0.0.1:3001', async () => {
