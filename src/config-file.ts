@@ -1,5 +1,5 @@
 import { type Static, Type } from 'typebox';
-import Value from 'typebox/value';
+import { type CheckedSchema, firstSchemaError } from './lib/schema-errors.ts';
 
 /**
  * The model registry part of the optional JSON config file (`CAUSERIE_CONFIG`): providers keyed by
@@ -122,8 +122,8 @@ export function registryProblem(file: Record<string, unknown>, envProviders: str
     if (entry && typeof entry === 'object' && ('api_key' in entry || 'apiKey' in entry))
       return `${path}: keys come from the environment only; use "api_key_env": "<VARIABLE>" instead of "api_key"`;
   }
-  const first = Value.Errors(RegistryFile, file)[0];
-  if (first) return describe(first as Parameters<typeof describe>[0]);
+  const first = firstSchemaError(RegistryFile as CheckedSchema, file);
+  if (first) return describe(first);
   const typed = file as ConfigFile;
   for (const [id, entry] of Object.entries(typed.providers ?? {})) {
     const path = `providers.${id}`;
