@@ -3,7 +3,8 @@
  * stream is opened in the same instant against an upstream that sends its first chunk at once and
  * the rest slowly, through the upstream directly, the bare relay and Causerie. It measures how soon
  * each client gets its first byte (p50/p99) while all are open, and the memory each open stream
- * costs the process that relays it (its RSS at the peak minus before, per stream).
+ * costs the process that relays it (its RSS at the peak minus before, per stream). Last, the CPU time
+ * of handing that many requests at once to undici's Pool and to the provider pool (src/lib/undici.ts).
  *
  * Run alone with `node bench/open-streams.bench.ts [--streams N]`, or through `npm run bench`.
  */
@@ -12,7 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { createServer } from 'node:http';
 import { Pool } from 'undici';
+import { Pool as ProviderPool } from '../src/lib/undici.ts';
 import { startTargets, stopChildren } from './completions.bench.ts';
 
 // Five words, one a second after the first: each stream stays open about five seconds.
@@ -73,6 +76,41 @@ async function openAtOnce(
   };
 }
 
+/**
+ * CPU time to hand `count` requests at once to a pool whose connections all stay busy (a server
+ * that never answers), as a burst of streams does: undici's Pool against the provider pool.
+ */
+async function poolDispatchCpuMs(count: number): Promise<{ undici: number; provider: number }> {
+  const server = createServer(() => {});
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const handler = {
+    onRequestStart() {},
+    onResponseStart() {},
+    onResponseData() {},
+    onResponseEnd() {},
+    onResponseError() {},
+  };
+  const measure = async (pool: Pool) => {
+    const before = process.cpuUsage();
+    for (let i = 0; i < count; i++) pool.dispatch({ path: '/', method: 'GET' }, handler as never);
+    const used = process.cpuUsage(before);
+    await pool.destroy();
+    return (used.user + used.system) / 1000;
+  };
+  try {
+    // Alternated, the least of two each: the first runs also pay for compiling the code.
+    const undici = [await measure(new Pool(origin))];
+    const provider = [await measure(new ProviderPool(origin))];
+    undici.push(await measure(new Pool(origin)));
+    provider.push(await measure(new ProviderPool(origin)));
+    return { undici: Math.min(...undici), provider: Math.min(...provider) };
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+}
+
 export async function runOpenStreamsBench(options: { streams?: number } = {}): Promise<string[]> {
   const count = options.streams ?? 1000;
   const dataDir = mkdtempSync(join(tmpdir(), 'causerie-bench-streams-'));
@@ -101,6 +139,10 @@ export async function runOpenStreamsBench(options: { streams?: number } = {}): P
     lines.push(
       `  Causerie first byte ÷ direct: p50 ${(causerie.p50 / direct.p50).toFixed(2)}×, p99 ${(causerie.p99 / direct.p99).toFixed(2)}× (aim ≤ 1.5×); ` +
         `memory per stream ${causerie.kib.toFixed(1)} KiB vs the relay's ${relay.kib.toFixed(1)} (aim ≤ 40 at 10,000 streams)`,
+    );
+    const pools = await poolDispatchCpuMs(count);
+    lines.push(
+      `  handing ${count} requests at once to a pool: undici's Pool ${pools.undici.toFixed(0)} ms of CPU, the provider pool ${pools.provider.toFixed(0)} ms`,
     );
     return lines;
   } finally {
