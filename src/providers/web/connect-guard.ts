@@ -90,7 +90,12 @@ export function guardedLookup(policy: OutboundPolicy): LookupFunction {
     }
     resolve(hostname).then(
       (addresses) => {
-        const wanted = options.family === 4 || options.family === 6 ? options.family : 0;
+        const wanted =
+          options.family === 4 || options.family === 'IPv4'
+            ? 4
+            : options.family === 6 || options.family === 'IPv6'
+              ? 6
+              : 0;
         const allowed = addresses.filter(
           (a) => (named || !linkLocalOrMetadata(a.address, policy.allowlist)) && (!wanted || a.family === wanted),
         );
