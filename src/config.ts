@@ -639,7 +639,7 @@ export const fields = {
   fetchAllowlist: {
     env: 'CAUSERIE_FETCH_ALLOWLIST',
     description:
-      'Comma-separated addresses, CIDR ranges and host names web search may fetch even though private, and model providers may use though link-local or cloud metadata (e.g. 10.1.0.0/16,wiki.intranet).',
+      'Comma-separated addresses, CIDR ranges and host names web search may fetch even though private, and model providers, search engines and model downloads may connect to though link-local or cloud metadata (e.g. 10.1.0.0/16,wiki.intranet).',
     default: undefined,
     parse: (raw: string) => {
       for (const entry of raw
@@ -653,6 +653,24 @@ export const fields = {
         if (extra !== undefined || badBits || (!ip && !/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i.test(address!))) {
           throw new ConfigError(`has an entry that is neither an address, a CIDR range nor a host name: ${entry}`);
         }
+      }
+      return raw;
+    },
+  },
+  dnsServers: {
+    env: 'CAUSERIE_DNS_SERVERS',
+    description:
+      "Comma-separated DNS servers (address, address:port or [IPv6]:port) that Causerie's outgoing connections resolve names with; unset: the system's resolver. Either way each address is checked before connecting.",
+    default: undefined,
+    parse: (raw: string) => {
+      for (const entry of raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)) {
+        const match = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(entry) ?? /^([^:]+)(?::(\d{1,5}))?$/.exec(entry);
+        const address = match ? match[1]! : entry;
+        if (!isIP(address) || (match?.[2] !== undefined && Number(match[2]) > 65_535))
+          throw new ConfigError(`has an entry that is not an IP address with an optional port: ${entry}`);
       }
       return raw;
     },
