@@ -542,7 +542,7 @@ export const fields = {
   searxngUrl: {
     env: 'CAUSERIE_SEARXNG_URL',
     description:
-      'SearXNG (or searx) instance answering GET /search?format=json, e.g. http://127.0.0.1:8888; trusted (not subject to the fetch guard).',
+      'SearXNG (or searx) instance answering GET /search?format=json, e.g. http://127.0.0.1:8888; it may be private (link-local and metadata addresses are refused).',
     default: undefined,
     parse: url('http:', 'https:'),
   },
@@ -660,7 +660,7 @@ export const fields = {
   dnsServers: {
     env: 'CAUSERIE_DNS_SERVERS',
     description:
-      "Comma-separated DNS servers (address, address:port or [IPv6]:port) that Causerie's outgoing connections resolve names with; unset: the system's resolver. Either way each address is checked before connecting.",
+      "Comma-separated DNS servers (address, address:port or [IPv6]:port) that Causerie's outgoing connections resolve names with; unset: the system's resolver. Set, names are asked of these servers only (the hosts file and localhost are not read). Either way each address is checked before connecting.",
     default: undefined,
     parse: (raw: string) => {
       for (const entry of raw
@@ -669,8 +669,11 @@ export const fields = {
         .filter(Boolean)) {
         const match = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(entry) ?? /^([^:]+)(?::(\d{1,5}))?$/.exec(entry);
         const address = match ? match[1]! : entry;
-        if (!isIP(address) || (match?.[2] !== undefined && Number(match[2]) > 65_535))
-          throw new ConfigError(`has an entry that is not an IP address with an optional port: ${entry}`);
+        const port = match?.[2] === undefined ? undefined : Number(match[2]);
+        if (!isIP(address) || (port !== undefined && (port < 1 || port > 65_535)))
+          throw new ConfigError(
+            `has an entry that is not an IP address with an optional port (1-65535; an IPv6 address with a port in brackets, [::1]:53): ${entry}`,
+          );
       }
       return raw;
     },

@@ -37,6 +37,8 @@ const metadataUrls = [
   'http://[::ffff:169.254.169.254]/v1',
   'http://[fd00:ec2::254]/v1',
   'http://100.100.100.200/v1',
+  'http://[64:ff9b::6464:64c8]/v1',
+  'http://[2002:a9fe:a9fe::1]/v1',
   'http://metadata.google.internal/computeMetadata/v1',
   'http://METADATA.GOOGLE.INTERNAL./v1',
 ];
@@ -112,6 +114,7 @@ describe('API7 SSRF: every outgoing connection is checked on the address it goes
       'metadata-alias.test': ['169.254.169.254'],
       'v6-metadata.test': ['fe80::1', 'fd00:ec2::254'],
       'alibaba.test': ['100.100.100.200'],
+      'nat64.test': ['64:ff9b::6464:64c8'],
       'files.test': ['127.0.0.1'],
     });
     files = createServer((request, response) => {
@@ -128,13 +131,16 @@ describe('API7 SSRF: every outgoing connection is checked on the address it goes
   });
   const policy = () => outboundPolicy(loadConfig(env({ CAUSERIE_DNS_SERVERS: dns.address })));
 
-  test('a provider at an address the URL parser would not show as written (decimal, hex, IPv4-mapped) is refused when connecting', async () => {
+  test('a provider at an address the URL parser would not show as written (decimal, hex, IPv4-mapped, NAT64, 6to4) is refused when connecting', async () => {
     for (const host of [
       '2852039166',
       '0xa9.0xfe.0xa9.0xfe',
       '[::ffff:169.254.169.254]',
       '[fd00:ec2::254]',
       '100.100.100.200',
+      '[64:ff9b::100.100.100.200]',
+      '[64:ff9b:1::a9fe:a9fe]',
+      '[2002:6464:64c8::1]',
     ]) {
       const provider = new OpenAiCompatibleProvider({
         id: 'direct',
@@ -154,7 +160,7 @@ describe('API7 SSRF: every outgoing connection is checked on the address it goes
   });
 
   test('a provider whose name resolves to a link-local or metadata address (IPv4 or IPv6) is refused, naming the host only', async () => {
-    for (const host of ['metadata-alias.test', 'v6-metadata.test', 'alibaba.test']) {
+    for (const host of ['metadata-alias.test', 'v6-metadata.test', 'alibaba.test', 'nat64.test']) {
       const provider = new OpenAiCompatibleProvider({
         id: 'named',
         baseUrl: `http://${host}:${port}/v1`,
@@ -287,7 +293,16 @@ for (const dialect of dialects) {
       });
 
     test('a user calling a model whose provider name resolves to a metadata address gets a refusal naming the host, not the address', async () => {
-      const answer = await complete('aliased-model');
+      // The operator's log line has the address the name resolved to.
+      const logged: string[] = [];
+      const write = process.stderr.write.bind(process.stderr);
+      process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+        logged.push(String(chunk));
+        return write(chunk as string, ...(rest as []));
+      }) as typeof process.stderr.write;
+      const answer = await complete('aliased-model').finally(() => (process.stderr.write = write));
+      const line = logged.find((text) => text.includes('metadata-alias.test'));
+      assert.match(line ?? '', /"refused_address":"169\.254\.169\.254"/, logged.join(''));
       assert.equal(answer.status, 502, answer.text);
       assert.match(answer.body.error.message, refusal('metadata-alias.test'));
       assert.doesNotMatch(answer.text, /169\.254|\n\s+at |node_modules|\/src\//);

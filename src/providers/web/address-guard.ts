@@ -117,11 +117,17 @@ const metadataNames = new Set([
 const metadataAddresses = [v4('100.100.100.200')];
 const metadata6 = parse6('fd00:ec2::254')!;
 
-/** The IPv4 address an IPv4-mapped, -translated or -compatible IPv6 address carries, else undefined. */
+/**
+ * The IPv4 address an IPv6 address carries and reaches: IPv4-mapped, -translated or -compatible,
+ * NAT64 (64:ff9b::/96, and the local-use 64:ff9b:1::/48 read at the same /96 position) or 6to4
+ * (2002::/16); else undefined.
+ */
 function mapped4(g: number[]): number | undefined {
   const zeroTo = (n: number) => g.slice(0, n).every((x) => x === 0);
   if ((zeroTo(5) && g[5] === 0xffff) || (zeroTo(4) && g[4] === 0xffff && g[5] === 0) || zeroTo(6))
     return embedded4(g, 6);
+  if (g[0] === 0x64 && g[1] === 0xff9b && (g[2] === 0 || g[2] === 1)) return embedded4(g, 6);
+  if (g[0] === 0x2002) return embedded4(g, 1);
   return undefined;
 }
 
@@ -140,7 +146,7 @@ export function linkLocalOrMetadata(address: string, allowlist: AllowEntry[]): s
   const value4 = family === 4 ? parse4(bare) : mapped4(groups!);
   if (value4 !== undefined && metadataAddresses.includes(value4)) return 'a cloud metadata service';
   if (groups?.every((g, i) => g === metadata6[i])) return 'a cloud metadata service';
-  const reason = blockedReason(bare);
+  const reason = value4 !== undefined ? check4(value4) : blockedReason(bare);
   return reason?.startsWith('link-local') ? reason : undefined;
 }
 
