@@ -542,7 +542,7 @@ export const fields = {
   searxngUrl: {
     env: 'CAUSERIE_SEARXNG_URL',
     description:
-      'SearXNG (or searx) instance answering GET /search?format=json, e.g. http://127.0.0.1:8888; trusted (not subject to the fetch guard).',
+      'SearXNG (or searx) instance answering GET /search?format=json, e.g. http://127.0.0.1:8888; it may be private (link-local and metadata addresses are refused).',
     default: undefined,
     parse: url('http:', 'https:'),
   },
@@ -639,7 +639,7 @@ export const fields = {
   fetchAllowlist: {
     env: 'CAUSERIE_FETCH_ALLOWLIST',
     description:
-      'Comma-separated addresses, CIDR ranges and host names web search may fetch even though private, and model providers may use though link-local or cloud metadata (e.g. 10.1.0.0/16,wiki.intranet).',
+      'Comma-separated addresses, CIDR ranges and host names web search may fetch even though private, and model providers, search engines and model downloads may connect to though link-local or cloud metadata (e.g. 10.1.0.0/16,wiki.intranet).',
     default: undefined,
     parse: (raw: string) => {
       for (const entry of raw
@@ -653,6 +653,27 @@ export const fields = {
         if (extra !== undefined || badBits || (!ip && !/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i.test(address!))) {
           throw new ConfigError(`has an entry that is neither an address, a CIDR range nor a host name: ${entry}`);
         }
+      }
+      return raw;
+    },
+  },
+  dnsServers: {
+    env: 'CAUSERIE_DNS_SERVERS',
+    description:
+      "Comma-separated DNS servers (address, address:port or [IPv6]:port) that Causerie's outgoing connections resolve names with; unset: the system's resolver. Set, names are asked of these servers only (the hosts file and localhost are not read). Either way each address is checked before connecting.",
+    default: undefined,
+    parse: (raw: string) => {
+      for (const entry of raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)) {
+        const match = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(entry) ?? /^([^:]+)(?::(\d{1,5}))?$/.exec(entry);
+        const address = match ? match[1]! : entry;
+        const port = match?.[2] === undefined ? undefined : Number(match[2]);
+        if (!isIP(address) || (port !== undefined && (port < 1 || port > 65_535)))
+          throw new ConfigError(
+            `has an entry that is not an IP address with an optional port (1-65535; an IPv6 address with a port in brackets, [::1]:53): ${entry}`,
+          );
       }
       return raw;
     },

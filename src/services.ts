@@ -59,6 +59,7 @@ import { SearchStore } from './domain/search/search.store.ts';
 import { AppError, invalid } from './domain/errors.ts';
 import type { SqlStore } from './stores/sql/database.ts';
 import { createSearchProvider } from './providers/search/create-search-provider.ts';
+import { outboundPolicy, resolverFor, splitServers } from './providers/web/connect-guard.ts';
 import { parseAllowlist } from './providers/web/address-guard.ts';
 import { SearchRecordsStore } from './domain/web-search/search-records.store.ts';
 import { IdempotencyStore } from './domain/idempotency/idempotency.store.ts';
@@ -308,6 +309,7 @@ export function createServices(options: {
       allowPrivate: config.fetchAllowPrivate,
       allowlist: parseAllowlist(config.fetchAllowlist),
       maxRedirects: config.fetchMaxRedirects,
+      resolver: resolverFor(splitServers(config.dnsServers)),
     },
     pageLimits: { timeoutMs: config.webPageTimeoutMs, maxBytes: config.webPageMaxBytes },
     results: config.searchResults,
@@ -505,6 +507,7 @@ export function modelProviders(
     firstByteMs: config.providerFirstByteTimeoutMs,
     idleMs: config.providerIdleTimeoutMs,
   };
+  const outbound = outboundPolicy(config);
   const providers: Provider[] = specs
     .filter((spec) => !spec.keyMissing)
     .map(
@@ -515,6 +518,7 @@ export function modelProviders(
           retries: config.providerRetries,
           connectionWaitMs: config.providerConnectionWaitMs,
           warn,
+          outbound,
         }),
     );
   if (config.mockProvider) {

@@ -9,6 +9,7 @@ import { createServices } from '../services.ts';
 import { join, resolve } from 'node:path';
 import { randomToken } from '../domain/secrets.ts';
 import { runModelsPull } from './models-pull.ts';
+import { outboundPolicy } from '../providers/web/connect-guard.ts';
 
 const usage = `Causerie ${version}
 
@@ -120,7 +121,8 @@ async function main(argv: string[]) {
     return;
   }
   if (command === 'models' && subcommand === 'pull') {
-    process.exitCode = await runModelsPull(argument, loadConfig().modelsDir);
+    const config = loadConfig();
+    process.exitCode = await runModelsPull(argument, config.modelsDir, outboundPolicy(config));
     return;
   }
   if (command === 'models' && subcommand === 'removed') {

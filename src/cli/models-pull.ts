@@ -1,5 +1,6 @@
 import { relative, resolve } from 'node:path';
 import { defaultLocalModel, localModelId } from '../providers/local/local-models.ts';
+import type { OutboundPolicy } from '../providers/web/connect-guard.ts';
 import {
   DownloadError,
   downloadModel,
@@ -75,6 +76,7 @@ export async function pullModel(options: {
   terminal: Terminal;
   signal?: AbortSignal;
   fetch?: typeof fetch;
+  outbound?: OutboundPolicy;
   now?: () => number;
 }): Promise<number> {
   const { terminal, modelsDir } = options;
@@ -101,6 +103,7 @@ export async function pullModel(options: {
       modelsDir,
       signal: options.signal,
       fetch: options.fetch,
+      outbound: options.outbound,
       onProgress: (state) => {
         if (!announced) {
           announced = true;
@@ -133,7 +136,11 @@ export async function pullModel(options: {
 }
 
 /** Entry point from the command line: Ctrl-C stops the download cleanly and keeps the .part file. */
-export async function runModelsPull(uri: string | undefined, modelsDir: string): Promise<number> {
+export async function runModelsPull(
+  uri: string | undefined,
+  modelsDir: string,
+  outbound?: OutboundPolicy,
+): Promise<number> {
   const controller = new AbortController();
   const stop = () => controller.abort();
   process.once('SIGINT', stop);
@@ -143,6 +150,7 @@ export async function runModelsPull(uri: string | undefined, modelsDir: string):
       modelsDir,
       terminal: { stdout: process.stdout, stderr: process.stderr },
       signal: controller.signal,
+      outbound,
     });
   } finally {
     process.off('SIGINT', stop);

@@ -2,6 +2,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, errorCodes, type ErrorCode } from '../domain/errors.ts';
 import { OAuthError } from '../domain/auth/auth.service.ts';
 import { idPattern } from './schemas/common.ts';
+import { refusalOf } from '../providers/web/connect-guard.ts';
 
 /** The error dialects: the chat-API dialect's {"detail"} natively, OpenAI's on its surface, RFC 6749's on /oauth/token. */
 export type Surface = 'native' | 'openai' | 'oauth';
@@ -152,7 +153,11 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, thrown: 
   // The cause goes in its own key: pino writes `msg` itself, and a second `msg` would be lost
   // by every JSON parser (the last duplicate key wins).
   if (error.code === 'internal_error') request.log.error({ err: thrown }, 'unhandled error');
-  else if (error.status >= 500) request.log.warn({ code: error.code, detail: error.message }, 'request failed');
+  else if (error.status >= 500) {
+    // A connection the SSRF policy refused: the caller sees the host, the operator also gets the address.
+    const refused = refusalOf(thrown)?.address;
+    request.log.warn({ code: error.code, detail: error.message, refused_address: refused }, 'request failed');
+  }
   reply.code(error.status).headers(error.headers);
   if (error.status === 401 && !error.headers['www-authenticate']) {
     reply.header('www-authenticate', 'Bearer realm="causerie", Basic realm="causerie"');

@@ -81,6 +81,7 @@ export class Pool extends UndiciPool {
   };
 }
 export const Agent = load('undici/lib/dispatcher/agent.js') as typeof Undici.Agent;
+export const buildConnector = load('undici/lib/core/connect.js') as typeof Undici.buildConnector;
 export type Agent = Undici.Agent;
 const { getGlobalDispatcher } = load('undici/lib/global.js') as { getGlobalDispatcher(): Undici.Dispatcher };
 

@@ -125,4 +125,17 @@ describe('loadConfig', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+  test('CAUSERIE_DNS_SERVERS takes addresses with optional ports, and names a bad entry', () => {
+    const servers = '127.0.0.1:5353, [::1]:53, 10.0.0.2';
+    assert.equal(loadConfig({ CAUSERIE_DNS_SERVERS: servers }).dnsServers, servers);
+    for (const bad of ['dns.google', '1.1.1.1:0', '1.1.1.1:65536', '::1:53x']) {
+      assert.throws(
+        () => loadConfig({ CAUSERIE_DNS_SERVERS: bad }),
+        (error: Error) =>
+          error instanceof InvalidConfigError &&
+          error.message.startsWith('CAUSERIE_DNS_SERVERS has an entry that is not an IP address') &&
+          error.message.includes(bad),
+      );
+    }
+  });
 });

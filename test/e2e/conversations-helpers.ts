@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { startScriptedUpstream, type ScriptedUpstream } from '../../src/providers/mock/scripted-upstream.ts';
 import type { Clock } from '../../src/domain/clock.ts';
 import { startTestServer, type Dialect, type TestServer } from '../helpers/server.ts';
+import { parseSseWithIds } from '../helpers/sse-streams.ts';
 
 /**
  * The models the spec documents name ("gpt-4", "gpt-3.5-turbo"), mapped by a config file onto the
@@ -73,31 +74,8 @@ export interface SseEvent {
   data: string;
 }
 
-/**
- * Parses a Server-Sent Events body the way the standard says (and browsers do): "data" fields of
- * one event are joined with "\n", one space after the colon is dropped, comments are skipped.
- */
-export function parseSse(text: string): SseEvent[] {
-  const events: SseEvent[] = [];
-  let data: string[] = [];
-  let event = 'message';
-  for (const line of text.split(/\r\n|\r|\n/)) {
-    if (line === '') {
-      if (data.length) events.push({ event, data: data.join('\n') });
-      data = [];
-      event = 'message';
-      continue;
-    }
-    if (line.startsWith(':')) continue;
-    const colon = line.indexOf(':');
-    const field = colon < 0 ? line : line.slice(0, colon);
-    let value = colon < 0 ? '' : line.slice(colon + 1);
-    if (value.startsWith(' ')) value = value.slice(1);
-    if (field === 'data') data.push(value);
-    else if (field === 'event') event = value;
-  }
-  return events;
-}
+/** The events of an SSE body without their ids (tests that compare events, not where to resume). */
+export const parseSse = (text: string): SseEvent[] => parseSseWithIds(text).map(({ event, data }) => ({ event, data }));
 
 /** POSTs (or GETs) and reads a whole SSE answer. */
 export async function sse(

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { dialects, startTestServer, type TestServer } from '../helpers/server.ts';
 import type { Operation } from './fuzz/requests.ts';
 import { operationsOf } from './fuzz/run.ts';
 import type { JsonSchema } from './fuzz/schema-values.ts';
@@ -33,61 +33,65 @@ function unbounded(schema: JsonSchema | undefined, path: string, found: string[]
 
 const pageParameters = new Set(['limit', 'page_size', 'messages_limit']);
 
-describe('API4 resource consumption: every size a request can carry is bounded', () => {
-  let server: TestServer;
-  let operations: Operation[];
-  before(async () => {
-    server = await startTestServer({ env: { CAUSERIE_BODY_LIMIT: String(bodyLimit) } });
-    operations = operationsOf((await server.api('/api/v1/openapi.json', { auth: null })).body);
-  });
-  after(() => server.stop());
+for (const dialect of dialects) {
+  describe(`API4 resource consumption: every size a request can carry is bounded (${dialect})`, () => {
+    let server: TestServer;
+    let operations: Operation[];
+    before(async () => {
+      server = await startTestServer({ dialect, env: { CAUSERIE_BODY_LIMIT: String(bodyLimit) } });
+      operations = operationsOf((await server.api('/api/v1/openapi.json', { auth: null })).body);
+    });
+    after(() => server.stop());
 
-  test('every string, array and integer of every JSON body and query string has an upper bound', () => {
-    const found: string[] = [];
-    for (const op of operations) {
-      // OAuth's form fields are read once and never stored; the password grant bounds them itself.
-      if (op.path.startsWith('/oauth/')) continue;
-      if (op.body?.mediaType === 'application/json') unbounded(op.body.schema, `${op.method} ${op.path} body`, found);
-      for (const parameter of op.parameters.filter((p) => p.in === 'query'))
-        unbounded(parameter.schema, `${op.method} ${op.path} query.${parameter.name}`, found);
-    }
-    assert.deepEqual(found, []);
-  });
-
-  test('pages are at most 100 items, and one past the bound is a 400 naming the parameter, on every route', async () => {
-    let paged = 0;
-    for (const op of operations) {
-      for (const parameter of op.parameters.filter((p) => p.in === 'query' && pageParameters.has(p.name))) {
-        paged++;
-        const maximum = parameter.schema?.maximum;
-        assert.ok(maximum !== undefined && maximum <= 100, `${op.path} ${parameter.name} allows ${maximum}`);
-        const path = op.path.replace(/\{[^}]+\}/g, '1');
-        const query = new URLSearchParams({ [parameter.name]: String(maximum + 1) });
-        // Other required parameters (a search's q) get a valid value, so the page size is what is refused.
-        for (const other of op.parameters.filter((p) => p.in === 'query' && p.required && !pageParameters.has(p.name)))
-          if (other.schema?.default === undefined) query.set(other.name, String(minimalValue(other.schema)));
-        const response = await server.api(`${path}?${query}`, { method: op.method });
-        assert.equal(response.status, 400, `${op.method} ${path}: ${response.text}`);
-        assert.match(response.text, new RegExp(`query\\.${parameter.name}`), `${op.method} ${path}`);
+    test('every string, array and integer of every JSON body and query string has an upper bound', () => {
+      const found: string[] = [];
+      for (const op of operations) {
+        // OAuth's form fields are read once and never stored; the password grant bounds them itself.
+        if (op.path.startsWith('/oauth/')) continue;
+        if (op.body?.mediaType === 'application/json') unbounded(op.body.schema, `${op.method} ${op.path} body`, found);
+        for (const parameter of op.parameters.filter((p) => p.in === 'query'))
+          unbounded(parameter.schema, `${op.method} ${op.path} query.${parameter.name}`, found);
       }
-    }
-    assert.ok(paged >= 10, `only ${paged} paged routes`);
-  });
+      assert.deepEqual(found, []);
+    });
 
-  test('a body one byte past CAUSERIE_BODY_LIMIT is refused 413 by every route that reads one', async () => {
-    const tooLarge = JSON.stringify({ padding: 'p'.repeat(bodyLimit) });
-    const refused: string[] = [];
-    for (const op of operations.filter((op) => op.body && op.body.mediaType !== 'multipart/form-data')) {
-      const path = op.path.replace(/\{[^}]+\}/g, '1');
-      const response = await server.api(path, { method: op.method, body: tooLarge });
-      if (response.status !== 413) refused.push(`${op.method} ${path} → ${response.status}`);
-    }
-    assert.deepEqual(refused, []);
-  });
+    test('pages are at most 100 items, and one past the bound is a 400 naming the parameter, on every route', async () => {
+      let paged = 0;
+      for (const op of operations) {
+        for (const parameter of op.parameters.filter((p) => p.in === 'query' && pageParameters.has(p.name))) {
+          paged++;
+          const maximum = parameter.schema?.maximum;
+          assert.ok(maximum !== undefined && maximum <= 100, `${op.path} ${parameter.name} allows ${maximum}`);
+          const path = op.path.replace(/\{[^}]+\}/g, '1');
+          const query = new URLSearchParams({ [parameter.name]: String(maximum + 1) });
+          // Other required parameters (a search's q) get a valid value, so the page size is what is refused.
+          for (const other of op.parameters.filter(
+            (p) => p.in === 'query' && p.required && !pageParameters.has(p.name),
+          ))
+            if (other.schema?.default === undefined) query.set(other.name, String(minimalValue(other.schema)));
+          const response = await server.api(`${path}?${query}`, { method: op.method });
+          assert.equal(response.status, 400, `${op.method} ${path}: ${response.text}`);
+          assert.match(response.text, new RegExp(`query\\.${parameter.name}`), `${op.method} ${path}`);
+        }
+      }
+      assert.ok(paged >= 10, `only ${paged} paged routes`);
+    });
 
-  test('oversized headers are refused 431 before any route runs', async () => {
-    const response = await fetch(`${server.url}/api/v1/me`, { headers: { 'x-padding': 'z'.repeat(100_000) } });
-    assert.equal(response.status, 431);
-    assert.deepEqual(await response.json(), { detail: 'Request headers too large', code: 'headers_too_large' });
+    test('a body one byte past CAUSERIE_BODY_LIMIT is refused 413 by every route that reads one', async () => {
+      const tooLarge = JSON.stringify({ padding: 'p'.repeat(bodyLimit) });
+      const refused: string[] = [];
+      for (const op of operations.filter((op) => op.body && op.body.mediaType !== 'multipart/form-data')) {
+        const path = op.path.replace(/\{[^}]+\}/g, '1');
+        const response = await server.api(path, { method: op.method, body: tooLarge });
+        if (response.status !== 413) refused.push(`${op.method} ${path} → ${response.status}`);
+      }
+      assert.deepEqual(refused, []);
+    });
+
+    test('oversized headers are refused 431 before any route runs', async () => {
+      const response = await fetch(`${server.url}/api/v1/me`, { headers: { 'x-padding': 'z'.repeat(100_000) } });
+      assert.equal(response.status, 431);
+      assert.deepEqual(await response.json(), { detail: 'Request headers too large', code: 'headers_too_large' });
+    });
   });
-});
+}

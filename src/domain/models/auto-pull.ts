@@ -6,6 +6,7 @@ import {
   resolveModelSource,
 } from '../../providers/local/model-download.ts';
 import { localModelId } from '../../providers/local/local-models.ts';
+import { outboundPolicy } from '../../providers/web/connect-guard.ts';
 import type { ModelsService } from './models.service.ts';
 
 /** Where the download reports: the server's logger. */
@@ -60,6 +61,7 @@ export async function startAutoPull(deps: {
     modelsDir: config.modelsDir,
     signal: controller.signal,
     fetch: deps.fetch,
+    outbound: outboundPolicy(config),
     onProgress: ({ received, total }) => {
       const progress = total ? Math.floor((received / total) * 100) / 100 : undefined;
       void models.trackDownload(fileName, { progress });

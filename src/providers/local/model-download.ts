@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
+import { defaultOutboundPolicy, guardedAgent, refusalOf, type OutboundPolicy } from '../web/connect-guard.ts';
 
 /** Where a model URI points, and the file name it gets in the models folder. */
 export interface ModelSource {
@@ -121,9 +122,28 @@ export async function downloadModel(options: {
   onProgress?: (progress: DownloadProgress) => void;
   signal?: AbortSignal;
   fetch?: typeof fetch;
+  /** Where the download (and each redirect) may connect; default: no link-local or metadata address. */
+  outbound?: OutboundPolicy;
 }): Promise<DownloadResult> {
+  if (options.fetch) return download(options, options.fetch);
+  // Every connection, redirects included, goes through the SSRF policy.
+  const agent = guardedAgent(options.outbound ?? defaultOutboundPolicy);
+  // undici's fetch loads with the first download: all of undici, which a server at rest does not need.
+  const { fetch: undiciFetch } = await import('undici');
+  const guarded = ((url: string, init: RequestInit) =>
+    undiciFetch(url, { ...(init as object), dispatcher: agent })) as unknown as typeof fetch;
+  try {
+    return await download(options, guarded);
+  } finally {
+    await agent.close().catch(() => {});
+  }
+}
+
+async function download(
+  options: Parameters<typeof downloadModel>[0],
+  fetchFile: typeof fetch,
+): Promise<DownloadResult> {
   const { source, modelsDir, onProgress, signal } = options;
-  const fetchFile = options.fetch ?? fetch;
   const path = join(modelsDir, source.fileName);
   const partPath = `${path}.part`;
   const existing = await stat(path).catch(() => undefined);
@@ -139,6 +159,8 @@ export async function downloadModel(options: {
       signal,
     });
   } catch (error) {
+    const refused = refusalOf(error);
+    if (refused) throw new DownloadError(refused.message);
     const reason = unreachableReason(error);
     if (reason) throw new UnreachableError(source.host, reason);
     throw error;
@@ -153,7 +175,7 @@ export async function downloadModel(options: {
       return { path, bytes: resumedFrom, resumedFrom, alreadyPresent: false };
     }
     await rm(partPath, { force: true });
-    return downloadModel(options);
+    return download(options, fetchFile);
   }
   if (response.status === 206 && contentRangeStart(response.headers.get('content-range')) === resumedFrom) {
     total = contentRangeTotal(response.headers.get('content-range'));

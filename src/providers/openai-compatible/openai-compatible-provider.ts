@@ -20,6 +20,7 @@ import {
 } from './upstream-errors.ts';
 import { eventsOfCompletion, eventsOfSse } from './wire-events.ts';
 import { ConnectionSlots, type ConnectionStats } from './connection-slots.ts';
+import { defaultOutboundPolicy, guardedConnector, type OutboundPolicy } from '../web/connect-guard.ts';
 
 export interface ProviderTimeouts {
   /** Opening the TCP (and TLS) connection. */
@@ -69,6 +70,8 @@ export interface OpenAiCompatibleOptions {
    * which a ChatRequest with `agentId` is sent to.
    */
   agentsApi?: boolean;
+  /** Where connections may go (SSRF): checked on the address each connection resolves to. Default: no link-local or metadata address. */
+  outbound?: OutboundPolicy;
 }
 
 const backoffMs = (attempt: number) => Math.min(2_000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
@@ -109,7 +112,10 @@ export class OpenAiCompatibleProvider implements Provider {
       // the pool's own queue, where a request would wait silently for as long as the others take.
       connections: options.maxConnections ?? null,
       allowH2: options.http2 !== false,
-      connect: { timeout: options.timeouts.connectMs },
+      connect: guardedConnector(options.outbound ?? defaultOutboundPolicy, {
+        timeout: options.timeouts.connectMs,
+        allowH2: options.http2 !== false,
+      }),
       keepAliveTimeout: 30_000,
       headersTimeout: options.timeouts.firstByteMs,
       bodyTimeout: options.timeouts.idleMs,

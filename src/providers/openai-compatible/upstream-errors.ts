@@ -1,4 +1,5 @@
 import { ProviderError, type ProviderFailure } from '../provider-error.ts';
+import { refusalOf } from '../web/connect-guard.ts';
 
 /** What an error message may say about the provider: its id, where it lives, which variable holds its key. */
 export interface UpstreamIdentity {
@@ -103,6 +104,9 @@ export function transportError(
   const name = `Provider "${who.provider}"`;
   const fail = (failure: ProviderFailure, message: string) =>
     new ProviderError(who.provider, failure, message, { cause: error });
+  // Refused by the SSRF policy: the message names the host, never the address it resolved to.
+  const refused = refusalOf(error);
+  if (refused) return fail('failed', `${name} was not called: ${refused.message}`);
   const code = codeOf(error);
   switch (code) {
     case 'UND_ERR_CONNECT_TIMEOUT':

@@ -4,6 +4,8 @@ import type { SearchProvider } from './search-provider.ts';
 import { SearxngSearch } from './searxng.ts';
 import { SerperSearch } from './serper.ts';
 import { TavilySearch } from './tavily.ts';
+import { parseAllowlist, metadataReason } from '../web/address-guard.ts';
+import { outboundPolicy } from '../web/connect-guard.ts';
 
 type SearchSettings = Pick<
   Config,
@@ -17,6 +19,8 @@ type SearchSettings = Pick<
   | 'serperBaseUrl'
   | 'searchPrice'
   | 'searchTimeoutMs'
+  | 'fetchAllowlist'
+  | 'dnsServers'
 >;
 
 /**
@@ -25,7 +29,11 @@ type SearchSettings = Pick<
  * whose URL or key is missing is a configuration error.
  */
 export function createSearchProvider(config: SearchSettings): SearchProvider | undefined {
-  const common = { timeoutMs: config.searchTimeoutMs, costMicros: Math.round(config.searchPrice * 1_000_000) };
+  const common = {
+    timeoutMs: config.searchTimeoutMs,
+    costMicros: Math.round(config.searchPrice * 1_000_000),
+    outbound: outboundPolicy(config),
+  };
   const builders = {
     searxng: () => (config.searxngUrl ? new SearxngSearch({ ...common, baseUrl: config.searxngUrl }) : undefined),
     brave: () =>
@@ -53,11 +61,30 @@ export function createSearchProvider(config: SearchSettings): SearchProvider | u
       throw new InvalidConfigError(
         `CAUSERIE_SEARCH_PROVIDER is ${config.searchProvider} but ${needs[config.searchProvider]} is not set`,
       );
-    return provider;
+    return checked(provider, config);
   }
   for (const build of Object.values(builders)) {
     const provider = build();
-    if (provider) return provider;
+    if (provider) return checked(provider, config);
   }
   return undefined;
+}
+
+const baseUrls = {
+  searxng: ['CAUSERIE_SEARXNG_URL', 'searxngUrl'],
+  brave: ['BRAVE_SEARCH_BASE_URL', 'braveSearchBaseUrl'],
+  tavily: ['TAVILY_BASE_URL', 'tavilyBaseUrl'],
+  serper: ['SERPER_BASE_URL', 'serperBaseUrl'],
+} as const;
+
+/** An engine written at a link-local or metadata address stops the start, as a model provider's does. */
+function checked(provider: SearchProvider, config: SearchSettings): SearchProvider {
+  const [variable, key] = baseUrls[provider.id as keyof typeof baseUrls];
+  const url = config[key];
+  const reason = url ? metadataReason(url, parseAllowlist(config.fetchAllowlist)) : undefined;
+  if (reason)
+    throw new InvalidConfigError(
+      `${variable}: ${url} is ${reason}; list it in CAUSERIE_FETCH_ALLOWLIST if that is meant`,
+    );
+  return provider;
 }

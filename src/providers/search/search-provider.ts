@@ -1,4 +1,6 @@
+import type { Dispatcher } from 'undici';
 import { request } from '../../lib/undici.ts';
+import { defaultOutboundPolicy, guardedAgent, type OutboundPolicy } from '../web/connect-guard.ts';
 import { ProviderError } from '../provider-error.ts';
 import { transportError, upstreamStatusError, type UpstreamIdentity } from '../openai-compatible/upstream-errors.ts';
 
@@ -31,7 +33,13 @@ export interface SearchHttpOptions {
   body?: unknown;
   /** What an engine-specific status means, said instead of the generic message (SearXNG's 403). */
   statusHints?: Record<number, string>;
+  /** The engine's connections, checked by the SSRF policy (searchAgent). */
+  dispatcher: Dispatcher;
 }
+
+/** The connections of one engine: every address it resolves to is checked by the SSRF policy. */
+export const searchAgent = (outbound: OutboundPolicy | undefined, timeoutMs: number) =>
+  guardedAgent(outbound ?? defaultOutboundPolicy, { connectTimeoutMs: timeoutMs });
 
 /**
  * One JSON call to a search engine, with the engine's errors mapped as model providers' are: a
@@ -57,6 +65,7 @@ export async function searchJson(url: string, options: SearchHttpOptions): Promi
       },
       body: options.body === undefined ? undefined : JSON.stringify(options.body),
       signal,
+      dispatcher: options.dispatcher,
     });
     const text = await response.body.text();
     if (response.statusCode < 200 || response.statusCode >= 300) {
@@ -128,6 +137,8 @@ export interface KeyedSearchOptions {
   apiKey: string;
   timeoutMs: number;
   costMicros?: number;
+  /** Where the engine's connections may go; default: no link-local or metadata address. */
+  outbound?: OutboundPolicy;
 }
 
 /** What the engines reached with an API key share: their settings, and one JSON call naming the key's variable on errors. */
@@ -137,10 +148,12 @@ export abstract class KeyedSearch implements SearchProvider {
   protected abstract readonly keyVariable: string;
   readonly costMicros: number;
   protected readonly options: KeyedSearchOptions;
+  private readonly dispatcher: Dispatcher;
 
   constructor(options: KeyedSearchOptions) {
     this.options = options;
     this.costMicros = options.costMicros ?? 0;
+    this.dispatcher = searchAgent(options.outbound, options.timeoutMs);
   }
 
   abstract search(query: string, options: { count: number; signal: AbortSignal }): Promise<SearchResult[]>;
@@ -156,6 +169,6 @@ export abstract class KeyedSearch implements SearchProvider {
       keyVariable: this.keyVariable,
       secret: this.options.apiKey,
     };
-    return searchJson(url, { who, timeoutMs: this.options.timeoutMs, signal, ...init });
+    return searchJson(url, { who, timeoutMs: this.options.timeoutMs, signal, dispatcher: this.dispatcher, ...init });
   }
 }

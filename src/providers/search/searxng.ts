@@ -1,4 +1,14 @@
-import { originOf, itemsAt, ranked, searchJson, type SearchProvider, type SearchResult } from './search-provider.ts';
+import type { Dispatcher } from 'undici';
+import type { OutboundPolicy } from '../web/connect-guard.ts';
+import {
+  originOf,
+  itemsAt,
+  ranked,
+  searchAgent,
+  searchJson,
+  type SearchProvider,
+  type SearchResult,
+} from './search-provider.ts';
 
 /**
  * SearXNG (or its predecessor searx): GET {base}/search?q=…&format=json, no key. The JSON format
@@ -9,10 +19,12 @@ export class SearxngSearch implements SearchProvider {
   readonly id = 'searxng';
   readonly costMicros: number;
   private readonly options: { baseUrl: string; timeoutMs: number };
+  private readonly dispatcher: Dispatcher;
 
-  constructor(options: { baseUrl: string; timeoutMs: number; costMicros?: number }) {
+  constructor(options: { baseUrl: string; timeoutMs: number; costMicros?: number; outbound?: OutboundPolicy }) {
     this.options = options;
     this.costMicros = options.costMicros ?? 0;
+    this.dispatcher = searchAgent(options.outbound, options.timeoutMs);
   }
 
   async search(query: string, options: { count: number; signal: AbortSignal }): Promise<SearchResult[]> {
@@ -25,6 +37,7 @@ export class SearxngSearch implements SearchProvider {
       signal: options.signal,
       method: 'GET',
       headers: {},
+      dispatcher: this.dispatcher,
       statusHints: {
         403: 'the JSON format is not enabled on this instance (add json to search.formats in its settings.yml)',
       },

@@ -114,13 +114,49 @@ const metadataNames = new Set([
   'instance-data',
   'metadata.azure.internal',
 ]);
-const metadataAddresses = new Set(['100.100.100.200', 'fd00:ec2::254']);
+const metadataAddresses = [v4('100.100.100.200')];
+const metadata6 = parse6('fd00:ec2::254')!;
 
 /**
- * Why a configured base URL (a model provider's) points at a link-local address or a cloud
- * metadata service, or undefined. Loopback and private addresses stay allowed: local model servers
- * live there. The allowlist admits a listed address or name. Checks the URL as written: a name
- * that resolves to such an address is the operator's own doing.
+ * The IPv4 address an IPv6 address carries and reaches: IPv4-mapped, -translated or -compatible,
+ * NAT64 (64:ff9b::/96, and the local-use 64:ff9b:1::/48 read at the same /96 position) or 6to4
+ * (2002::/16); else undefined.
+ */
+function mapped4(g: number[]): number | undefined {
+  const zeroTo = (n: number) => g.slice(0, n).every((x) => x === 0);
+  if ((zeroTo(5) && g[5] === 0xffff) || (zeroTo(4) && g[4] === 0xffff && g[5] === 0) || zeroTo(6))
+    return embedded4(g, 6);
+  if (g[0] === 0x64 && g[1] === 0xff9b && (g[2] === 0 || g[2] === 1)) return embedded4(g, 6);
+  if (g[0] === 0x2002) return embedded4(g, 1);
+  return undefined;
+}
+
+/**
+ * Why an IP address is one a model provider, a search engine or a download may not connect to: a
+ * link-local address (169.254.0.0/16, fe80::/10, and IPv6 forms that carry one) or a cloud
+ * metadata service (100.100.100.200, fd00:ec2::254, also IPv4-mapped), unless allowlisted.
+ * Loopback and private addresses pass: local model servers and intranet mirrors live there.
+ */
+export function linkLocalOrMetadata(address: string, allowlist: AllowEntry[]): string | undefined {
+  const bare = address.replace(/^\[|\]$/g, '').split('%')[0]!;
+  const family = isIP(bare);
+  if (family === 0 || allowlisted(bare, allowlist)) return undefined;
+  const groups = family === 6 ? parse6(bare) : undefined;
+  if (family === 6 && !groups) return 'unparsable';
+  const value4 = family === 4 ? parse4(bare) : mapped4(groups!);
+  if (value4 !== undefined && metadataAddresses.includes(value4)) return 'a cloud metadata service';
+  if (groups?.every((g, i) => g === metadata6[i])) return 'a cloud metadata service';
+  const reason = value4 !== undefined ? check4(value4) : blockedReason(bare);
+  return reason?.startsWith('link-local') ? reason : undefined;
+}
+
+/** Whether a host name is a cloud metadata service's (metadata.google.internal …), trailing dot or not. */
+export const isMetadataName = (host: string) => metadataNames.has(host.replace(/\.$/, '').toLowerCase());
+
+/**
+ * Why a configured base URL (a model provider's, a search engine's) points at a link-local address
+ * or a cloud metadata service, or undefined: checked at start, as written, so a plain mistake stops
+ * the server. Every connection is checked again on the address it resolves to (connect-guard.ts).
  */
 export function metadataReason(url: string, allowlist: AllowEntry[]): string | undefined {
   const host = new URL(url).hostname
@@ -129,10 +165,7 @@ export function metadataReason(url: string, allowlist: AllowEntry[]): string | u
     .toLowerCase();
   if (allowlist.some((entry) => entry.kind === 'host' && entry.name === host)) return undefined;
   if (metadataNames.has(host)) return 'a cloud metadata service';
-  if (!isIP(host) || allowlisted(host, allowlist)) return undefined;
-  if (metadataAddresses.has(host)) return 'a cloud metadata service';
-  const reason = blockedReason(host);
-  return reason?.startsWith('link-local') ? reason : undefined;
+  return linkLocalOrMetadata(host, allowlist);
 }
 
 /** An allowlist entry: a CIDR range (either family) or a host name. */
