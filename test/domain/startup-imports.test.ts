@@ -1,0 +1,32 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { test } from 'node:test';
+
+const src = resolve(import.meta.dirname, '../../src');
+const filesUnder = (dir: string): string[] =>
+  readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? filesUnder(join(dir, entry.name)) : entry.name.endsWith('.ts') ? [join(dir, entry.name)] : [],
+  );
+
+// Each of these, imported as a value at start-up, keeps ~8 MiB of code a server at rest never runs
+// (decision 026): undici's entry point loads all of undici, and an ES import of node:http reads
+// its WebSocket getters, which load Node's bundled undici. Types may still be imported.
+const heavy = /^import\s+(?!type\b)[^;]*?\bfrom\s+['"](undici|node:https?)['"]/gm;
+
+test('no source imports undici or node:http as values: src/lib/undici.ts and process.getBuiltinModule instead', () => {
+  const offending: string[] = [];
+  for (const file of filesUnder(src)) {
+    if (file.endsWith(join('lib', 'undici.ts'))) continue;
+    for (const [line] of readFileSync(file, 'utf8').matchAll(heavy)) offending.push(`${relative(src, file)}: ${line}`);
+  }
+  assert.deepEqual(offending, []);
+});
+
+test('the rule sees a value import and lets a type import through', () => {
+  const found = (text: string) => [...text.matchAll(heavy)].length;
+  assert.equal(found("import { Pool, type Dispatcher } from 'undici';"), 1);
+  assert.equal(found("import { createServer } from 'node:http';"), 1);
+  assert.equal(found("import type { Dispatcher } from 'undici';"), 0);
+  assert.equal(found("import type { IncomingMessage } from 'node:http';"), 0);
+});
