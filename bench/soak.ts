@@ -7,8 +7,9 @@
  * Memory is judged twice. Ended answers are deliberately kept resumable for
  * CAUSERIE_STREAM_RESUME_SECONDS (SOAK_RESUME_SECONDS here, default 60 rather than the server's
  * 300, so the wait stays short) within the event log's budget: right after the traffic, the heap
- * (after a full collection) may exceed its start by that budget plus a margin, no more. Once the
- * window has lapsed and the log is empty, memory, open handles and file descriptors must be back
+ * (after a full collection) may exceed its start by that budget plus a margin, no more, and what
+ * the window's lapse frees must match what the log counted (an undercount is how it once held
+ * more than its budget). Once the window has lapsed and the log is empty, memory, open handles and file descriptors must be back
  * near their start, and no message left `streaming`. Prints a table; exits 1 when a check fails.
  * Not part of npm test.
  *
@@ -48,9 +49,12 @@ const settle = async () => {
 };
 const snapshot = async (name: string) => {
   await settle();
+  const memory = process.memoryUsage();
   const figures = {
-    heapMiB: process.memoryUsage().heapUsed / 1048576,
-    rssMiB: process.memoryUsage().rss / 1048576,
+    heapMiB: memory.heapUsed / 1048576,
+    heapTotalMiB: memory.heapTotal / 1048576,
+    externalMiB: memory.external / 1048576,
+    rssMiB: memory.rss / 1048576,
     handles: process.getActiveResourcesInfo().filter((kind) => kind !== 'Timeout').length,
     fds: readdirSync('/proc/self/fd').length,
   };
@@ -271,6 +275,8 @@ const arrow = (a: number, b: number, c: number, digits = 1) =>
   `${a.toFixed(digits)} → ${b.toFixed(digits)} → ${c.toFixed(digits)}`;
 console.log(`  ${''.padEnd(38)} ${'before → after → at rest'.padStart(24)}`);
 row('heap after GC (MiB)', arrow(before.heapMiB, afterRun.heapMiB, atRest.heapMiB));
+row('heap reserved (MiB)', arrow(before.heapTotalMiB, afterRun.heapTotalMiB, atRest.heapTotalMiB, 0));
+row('external: buffers… (MiB)', arrow(before.externalMiB, afterRun.externalMiB, atRest.externalMiB));
 row('RSS (MiB)', arrow(before.rssMiB, afterRun.rssMiB, atRest.rssMiB, 0));
 row('active handles', arrow(before.handles, afterRun.handles, atRest.handles, 0));
 row('file descriptors', arrow(before.fds, afterRun.fds, atRest.fds, 0));
@@ -294,6 +300,9 @@ const failures = [
   (counts['errors: 5xx'] ?? 0) > 0 && `${counts['errors: 5xx']} answers were 5xx`,
   afterRun.heapMiB > before.heapMiB + budgetMiB + retainedMarginMiB &&
     `right after the traffic the heap had grown by ${(afterRun.heapMiB - before.heapMiB).toFixed(1)} MiB, more than the event log's ${budgetMiB.toFixed(0)} MiB budget + ${retainedMarginMiB} MiB`,
+  logAfter !== undefined &&
+    afterRun.heapMiB - atRest.heapMiB > (logAfter.endedBytes / 1048576) * 1.25 + 4 &&
+    `the window's lapse freed ${(afterRun.heapMiB - atRest.heapMiB).toFixed(1)} MiB where the event log counted ${mib(logAfter.endedBytes)} MiB`,
   (logAtRest?.answers ?? 0) > 0 && `the event log still held ${logAtRest?.answers} answers after the window`,
   atRest.heapMiB > before.heapMiB + restMarginMiB &&
     `at rest the heap had grown by ${(atRest.heapMiB - before.heapMiB).toFixed(1)} MiB (more than ${restMarginMiB})`,
