@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { after, describe, test } from 'node:test';
 import type { EventLog } from '../../src/domain/streams/event-log.ts';
 import { MemoryEventLog } from '../../src/stores/kv/memory-event-log.ts';
@@ -80,15 +83,64 @@ for (const backend of backends) {
 }
 
 test('the memory log forgets the oldest ended answers first once they exceed its memory budget', async () => {
-  const log = new MemoryEventLog({ endedBudgetBytes: 300 });
-  // Each event counts its 40 characters plus 96 bytes of bookkeeping: two fit in 300, not three.
+  // Each answer counts its bookkeeping (about 1 KB with its meta) and each event its text plus 96
+  // bytes: two of these fit in 3000 bytes, not three.
+  const log = new MemoryEventLog({ endedBudgetBytes: 3000 });
   for (const id of ['old', 'mid', 'new']) {
     log.open(id, meta, 60_000);
-    log.append(id, 1, 'x'.repeat(40));
+    log.append(id, 1, 'x'.repeat(400));
     await log.end(id, 60_000);
   }
   assert.equal(await log.meta('old'), undefined, 'the oldest is forgotten');
   assert.deepEqual(await log.meta('mid'), meta);
   assert.deepEqual(await log.meta('new'), meta);
+  assert.deepEqual(log.usage.ended, 2);
+  await log.close();
+});
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+const heapAfterGc = () => {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+};
+
+test('ended answers cut off after a few events stay within the memory budget, ids and bookkeeping included', async () => {
+  // Clients that hang up at once leave answers of two or three events: the heap they hold is mostly
+  // the answer's own bookkeeping and its id, which the budget must count too.
+  const budget = 2 * 1024 * 1024;
+  const log = new MemoryEventLog({ endedBudgetBytes: budget });
+  const start = heapAfterGc();
+  for (let i = 0; i < 20_000; i++) {
+    const id = randomUUID();
+    log.open(id, { ...meta, leaseOwner: randomUUID() }, 60_000);
+    log.append(id, 1, `data: {"delta":"${i}"}`);
+    log.append(id, 2, 'data: [DONE]');
+    await log.end(id, 60_000);
+  }
+  const held = heapAfterGc() - start;
+  assert.ok(log.usage.endedBytes <= budget);
+  assert.ok(log.usage.ended < 20_000, 'the oldest were forgotten');
+  assert.ok(held < budget * 1.5, `the log holds ${(held / 1048576).toFixed(1)} MiB for a 2 MiB budget`);
+  await log.close();
+});
+
+test('the memory log forgets an ended answer once its resumable period is over, and then holds nothing', async () => {
+  const log = new MemoryEventLog();
+  for (const id of ['a', 'b', 'c']) {
+    log.open(id, meta, 60_000);
+    log.append(id, 1, 'data: x');
+  }
+  await log.end('a', 20);
+  await log.end('b', 40);
+  await log.end('c', 400);
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  assert.equal(await log.meta('a'), undefined);
+  assert.equal(await log.meta('b'), undefined);
+  assert.deepEqual((await log.read('c', 0, 0)).events.length, 1, 'one kept longer is still there');
+  assert.deepEqual(log.usage.answers, 1);
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  assert.deepEqual(log.usage, { answers: 0, ended: 0, endedBytes: 0, budgetBytes: log.usage.budgetBytes });
   await log.close();
 });

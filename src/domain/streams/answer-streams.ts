@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../errors.ts';
-import type { AnswerMeta, EventLog, LoggedEvent } from './event-log.ts';
+import { type AnswerMeta, type EventLog, flatText, type LoggedEvent } from './event-log.ts';
 
 export interface AnswerStreamsOptions {
   log: EventLog;
@@ -126,7 +126,8 @@ const notResumable = () =>
  * mark fresh until the answer ends. When the client leaves, `clientLeft` decides when to stop it.
  */
 export class AnswerRecorder {
-  readonly answerId = randomUUID();
+  /** Flat: it is written into every event id and kept as the log's key. */
+  readonly answerId = flatText(randomUUID());
   private readonly options: AnswerStreamsOptions;
   private seq = 0;
   private readonly presence: NodeJS.Timeout;

@@ -56,3 +56,12 @@ export interface EventLog {
 
 /** The most events one answer's log holds; older ones are trimmed (an answer is rarely this long). */
 export const maxLoggedEvents = 100_000;
+
+/**
+ * The same text as one flat string, for ids and other short text kept for long. Node's randomUUID()
+ * returns a rope of some thirty pieces (about 900 bytes of heap for 36 characters), and a map key
+ * or a field keeps it as it is. Text beyond ASCII is returned unchanged.
+ */
+export function flatText(text: string): string {
+  return /^[\x20-\x7e]*$/.test(text) ? Buffer.from(text, 'latin1').toString('latin1') : text;
+}
