@@ -39,6 +39,8 @@ for i in $(seq 1 100); do curl -sf "http://127.0.0.1:$C_PORT/healthz" >/dev/null
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 rss() { awk '/VmRSS/ { print $2 }' "/proc/$1/status"; }
 HZ=$(getconf CLK_TCK)
+# HOLD=1: start everything, print the URLs and keys, and wait (for other clients) until killed.
+if [ -n "${HOLD:-}" ]; then echo "upstream http://127.0.0.1:$UP_PORT relay http://127.0.0.1:$RELAY_PORT key relay-key causerie http://127.0.0.1:$C_PORT key $KEY base http://127.0.0.1:$((C_PORT + 1)) key ${BASE_KEY:-}"; sleep "$HOLD"; exit 0; fi
 printf '%-9s %-6s %5s | %7s %7s %7s %7s | %9s | %8s\n' target mode conns req/s p50 p90 p99 'CPU ms/r' 'RSS MiB'
 for mode in ${MODES:-json stream}; do
   for c in $CONNS; do
