@@ -33,27 +33,19 @@ export function createLogger(
 
 /** Lines waiting for standard output at most (a blocked pipe): past it new lines are dropped, not held. */
 const pendingLogBytes = 16 * 1024 * 1024;
-/** Lines are written by the 64 KiB (about 150 requests' lines), or every 250 ms whatever there is. */
-const logBatchBytes = 64 * 1024;
-const logFlushMs = 250;
 
 /**
- * Standard output, written in batches: a line is appended to a buffer, and the buffer goes out in
- * one asynchronous write once it holds 64 KiB, or after 250 ms at most. Writing each line at once
- * cost a blocking write per line, two per request: about a fifth of a JSON completion's CPU
- * time. pino writes what is left synchronously when the process exits, so a normal shutdown (and
- * an uncaught error) loses no line; only a process killed outright (SIGKILL, out of memory) can lose
- * the last 250 ms. A reader that stops reading (a blocked pipe) makes lines past 16 MiB be dropped.
+ * Standard output, written asynchronously: a line leaves at once when no write is in flight, and
+ * the lines logged meanwhile leave together in the next write, so a slow disk or pipe never
+ * blocks the event loop (a synchronous write per line did, two per request). Batching lines into
+ * large buffers first was tried and cost more CPU than it saved (string building and the garbage
+ * collector). pino writes what is left synchronously when the process exits, so a normal shutdown
+ * (and an uncaught error) loses no line; only a process killed outright (SIGKILL, out of memory)
+ * can lose the few lines still waiting. A reader that stops reading holds at most 16 MiB before
+ * new lines are dropped.
  */
 function stdoutLines() {
-  return pino.destination({
-    dest: 1,
-    sync: false,
-    minLength: logBatchBytes,
-    maxWrite: 4 * logBatchBytes,
-    periodicFlush: logFlushMs,
-    maxLength: pendingLogBytes,
-  });
+  return pino.destination({ dest: 1, sync: false, maxLength: pendingLogBytes });
 }
 
 /** A logger that writes nothing (tests that do not read logs). */

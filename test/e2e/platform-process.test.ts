@@ -143,7 +143,7 @@ describe('logs', () => {
 });
 
 describe('logs on shutdown', () => {
-  test('lines are written in batches, and a shutdown right after a burst of requests loses none of them', async () => {
+  test('a shutdown right after a burst of requests loses no log line', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'causerie-logs-burst-'));
     const server = runCauserie({ env: { CAUSERIE_DATA_DIR: dataDir, CAUSERIE_ADMIN_PASSWORD: adminPassword } });
     try {
@@ -159,7 +159,7 @@ describe('logs on shutdown', () => {
         );
         assert.ok(statuses.every((status) => status === 401));
       }
-      // Stopped at once: the last lines are still in the batch, which the exit writes.
+      // Stopped at once: lines still waiting for their write are written by the exit.
       assert.deepEqual(await server.stop(), { code: 0, signal: null });
       const lines = server
         .stdout()
