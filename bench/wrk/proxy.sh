@@ -3,7 +3,11 @@
 # `bin/causerie.js start` as deployed (default logging), pinned to one core; wrk and the upstream on the other.
 # Prints, per target, mode and connections: requests/s, latency percentiles, CPU ms per request, RSS.
 # Usage (from the project root): bash bench/wrk/proxy.sh [seconds=10] [conns="50 200"] [targets="relay causerie"] (or base, below)
-# MODES="json stream" picks the modes. PROFILE=<dir> starts Causerie with --cpu-prof into that folder. Loopback only; every process is stopped at the end.
+# MODES="json stream" picks the modes ("models": GET /v1/models, a route without upstream call).
+# PROFILE=<dir>: Causerie runs with --cpu-prof into that folder. VERBOSE=1: wrk's own output and TCP counters.
+# LOG_TO=<file>: where Causerie's stdout goes (default: a file in the data folder, as a service manager would).
+# HOLD=<seconds>: start everything, print URLs and keys, wait (for another client), then stop.
+# Loopback only; every process started here is stopped at the end (and the data folder removed).
 set -euo pipefail
 DUR=${1:-10}; CONNS=${2:-"50 200"}; TARGETS=${3:-"relay causerie"}
 APP="$(pwd)"; HERE="$APP/bench/wrk"
