@@ -10,6 +10,8 @@ export async function startBareRelay(options: {
   upstreamBaseUrl: string;
   upstreamKey: string;
   key: string;
+  /** Default: any free port. */
+  port?: number;
 }): Promise<{ url: string; close(): Promise<void> }> {
   const upstream = new URL(options.upstreamBaseUrl);
   const keys = new Set([`Bearer ${options.key}`]);
@@ -45,7 +47,7 @@ export async function startBareRelay(options: {
     req.pipe(up);
   });
   server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,

@@ -13,6 +13,9 @@ export const openAiFinishReason = (reason: FinishReason) =>
 
 export const usageBody = (usage: Usage) => ({ ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens });
 
+/** The same for every answer: built once (an Error's stack trace costs more than the rest of a stream's set-up). */
+const lostAnswer = answerLost();
+
 /** How a surface writes a run's events as SSE frames. */
 export interface SseRendering {
   start?(sse: SseSink): void;
@@ -41,7 +44,7 @@ export async function streamRun(
     JSON.stringify(rendering.errorFrame(renderError(error, rendering.surface, String(request.id))));
   const recorder = recordAnswer(request, () => {
     const lost = new FrameCollector();
-    lost.send(errorFrame(answerLost()));
+    lost.send(errorFrame(lostAnswer));
     lost.send('[DONE]');
     return { lostFrames: lost.frames };
   });
@@ -67,7 +70,9 @@ export async function streamRun(
           sse.send(errorFrame(event.error));
           break;
       }
-      await sse.drained();
+      // Awaited only when the socket is full: an await per event costs a turn of the microtask queue.
+      const full = sse.drained();
+      if (full) await full;
     }
   } catch (error) {
     const appError = error instanceof AppError ? error : new AppError('internal_error', 'The answer failed');

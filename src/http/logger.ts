@@ -27,8 +27,25 @@ export function createLogger(
       }),
     },
   };
-  const destination = options.destination ?? (options.pretty ? prettyStream() : undefined);
-  return destination ? pino(settings, destination as NodeJS.WritableStream) : pino(settings);
+  const destination = options.destination ?? (options.pretty ? prettyStream() : stdoutLines());
+  return pino(settings, destination as NodeJS.WritableStream);
+}
+
+/** Lines waiting for standard output at most (a blocked pipe): past it new lines are dropped, not held. */
+const pendingLogBytes = 16 * 1024 * 1024;
+
+/**
+ * Standard output, written asynchronously: a line leaves at once when no write is in flight, and
+ * the lines logged meanwhile leave together in the next write, so a slow disk or pipe never
+ * blocks the event loop (a synchronous write per line did, two per request). Batching lines into
+ * large buffers first was tried and cost more CPU than it saved (string building and the garbage
+ * collector). pino writes what is left synchronously when the process exits, so a normal shutdown
+ * (and an uncaught error) loses no line; only a process killed outright (SIGKILL, out of memory)
+ * can lose the few lines still waiting. A reader that stops reading holds at most 16 MiB before
+ * new lines are dropped.
+ */
+function stdoutLines() {
+  return pino.destination({ dest: 1, sync: false, maxLength: pendingLogBytes });
 }
 
 /** A logger that writes nothing (tests that do not read logs). */

@@ -76,7 +76,9 @@ export class SseStream implements SseSink {
       connection: request.server.lifecycle?.draining ? 'close' : 'keep-alive',
       'x-accel-buffering': 'no',
     });
-    raw.flushHeaders();
+    // The headers leave with the first events written in this turn (one write, not two); nothing is
+    // waited for: an empty write sends them at the turn's end even when no event is ready.
+    this.write('');
     // A recorded answer may outlive its client for a grace period, so someone can resume it.
     const recorder = this.recorder;
     if (recorder) deferClientGone(reply, (stop) => recorder.clientLeft(stop));
@@ -149,7 +151,7 @@ export class SseStream implements SseSink {
     raw.write(chunk);
   }
 
-  /** Sends what is corked. Must run before the response ends: a later uncork would hit the next response on a keep-alive socket. */
+  /** Sends what is corked. Must run no later than the turn the response ends in: a later uncork would hit the next response on a keep-alive socket. */
   private readonly uncork = () => {
     if (!this.corked) return;
     clearImmediate(this.corked);
@@ -162,8 +164,9 @@ export class SseStream implements SseSink {
     if (this.ended) return;
     this.ended = true;
     const open = !this.closed;
-    this.stop();
+    // Ended while still corked: the last events and the end of the response leave in one write.
     if (open) this.reply.raw.end();
+    this.stop();
     await this.recorder?.finish();
   }
 

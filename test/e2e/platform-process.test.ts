@@ -142,6 +142,41 @@ describe('logs', () => {
   });
 });
 
+describe('logs on shutdown', () => {
+  test('a shutdown right after a burst of requests loses no log line', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'causerie-logs-burst-'));
+    const server = runCauserie({ env: { CAUSERIE_DATA_DIR: dataDir, CAUSERIE_ADMIN_PASSWORD: adminPassword } });
+    try {
+      const url = await server.url();
+      const requests = 300;
+      for (let batch = 0; batch < requests; batch += 50) {
+        const statuses = await Promise.all(
+          Array.from(
+            { length: 50 },
+            async (_, i) =>
+              (await call(url, '/api/v1/me', { headers: { 'x-request-id': `burst-${batch + i}` } })).status,
+          ),
+        );
+        assert.ok(statuses.every((status) => status === 401));
+      }
+      // Stopped at once: lines still waiting for their write are written by the exit.
+      assert.deepEqual(await server.stop(), { code: 0, signal: null });
+      const lines = server
+        .stdout()
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as { reqId?: string; msg?: string });
+      const burst = lines.filter((line) => line.reqId?.startsWith('burst-'));
+      assert.equal(burst.filter((line) => line.msg === 'incoming request').length, requests);
+      assert.equal(burst.filter((line) => line.msg === 'request completed').length, requests);
+      assert.ok(lines.some((line) => line.msg === 'shutting down: finishing in-flight requests'));
+    } finally {
+      await server.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('the log of a failed request', () => {
   test('every line parses to one message, and the cause of the failure survives JSON parsing', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'causerie-logs-'));
