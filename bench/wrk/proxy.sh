@@ -7,6 +7,8 @@
 # PROFILE=<dir>: Causerie runs with --cpu-prof into that folder. VERBOSE=1: wrk's own output and TCP counters.
 # LOG_TO=<file>: where Causerie's stdout goes (default: a file in the data folder, as a service manager would).
 # HOLD=<seconds>: start everything, print URLs and keys, wait (for another client), then stop.
+#   e.g. bench/wrk/closed-loop.ts, whose latencies use the monotonic clock: read wrk's percentiles only where
+#   its requests/s × mean latency ≈ connections (Little's law); on some machines it is far off.
 # Loopback only; every process started here is stopped at the end (and the data folder removed).
 set -euo pipefail
 DUR=${1:-10}; CONNS=${2:-"50 200"}; TARGETS=${3:-"relay causerie"}
