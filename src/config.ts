@@ -18,6 +18,12 @@ interface Field<T> {
 class ConfigError extends Error {}
 
 const text = (raw: string) => raw;
+/** The entries of a comma-separated setting, trimmed, empty ones dropped. */
+const commaList = (raw: string) =>
+  raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 const integer = (min: number, max: number) => (raw: string) => {
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min || value > max) {
@@ -177,18 +183,14 @@ export const fields = {
       "Comma-separated addresses and CIDR ranges of the reverse proxies in front (e.g. 127.0.0.1,10.0.0.0/8): a request from one of them is taken to come from the client its X-Forwarded-For names (per-address throttles, logs); unset: every request's address is its connection's.",
     default: undefined,
     parse: (raw: string) => {
-      const entries = raw
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean);
-      for (const entry of entries) {
+      for (const entry of commaList(raw)) {
         const [address, bits, extra] = entry.split('/');
         const ip = isIP(address!);
         const badBits = bits !== undefined && (!/^\d{1,3}$/.test(bits) || Number(bits) > (ip === 6 ? 128 : 32));
         if (!ip || extra !== undefined || badBits)
           throw new ConfigError(`has an entry that is neither an address nor a CIDR range: ${entry}`);
       }
-      return entries.join(',');
+      return commaList(raw).join(',');
     },
   },
   metricsToken: {
@@ -642,10 +644,7 @@ export const fields = {
       'Comma-separated addresses, CIDR ranges and host names web search may fetch even though private, and model providers, search engines and model downloads may connect to though link-local or cloud metadata (e.g. 10.1.0.0/16,wiki.intranet).',
     default: undefined,
     parse: (raw: string) => {
-      for (const entry of raw
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean)) {
+      for (const entry of commaList(raw)) {
         const [address, bits, extra] = entry.split('/');
         const ip = isIP(address!.replace(/^\[|\]$/g, ''));
         const maxBits = ip === 6 ? 128 : 32;
@@ -663,10 +662,7 @@ export const fields = {
       "Comma-separated DNS servers (address, address:port or [IPv6]:port) that Causerie's outgoing connections resolve names with; unset: the system's resolver. Set, names are asked of these servers only (the hosts file and localhost are not read). Either way each address is checked before connecting.",
     default: undefined,
     parse: (raw: string) => {
-      for (const entry of raw
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean)) {
+      for (const entry of commaList(raw)) {
         const match = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(entry) ?? /^([^:]+)(?::(\d{1,5}))?$/.exec(entry);
         const address = match ? match[1]! : entry;
         const port = match?.[2] === undefined ? undefined : Number(match[2]);

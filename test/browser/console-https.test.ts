@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,6 +9,7 @@ import type { Browser } from 'playwright-core';
 import { launchChromium } from '../helpers/browser.ts';
 import { signInToConsole } from '../helpers/console-page.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { writeSelfSignedCertificate } from '../helpers/tls.ts';
 
 async function freePort(): Promise<number> {
   const probe = createServer();
@@ -46,27 +47,7 @@ describe('the console behind a TLS-terminating nginx (chromium)', () => {
   before(async () => {
     server = await startTestServer();
     folder = mkdtempSync(join(tmpdir(), 'causerie-nginx-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-keyout',
-        join(folder, 'key.pem'),
-        '-out',
-        join(folder, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
+    writeSelfSignedCertificate(folder);
     const port = await freePort();
     const barePort = await freePort();
     origin = `https://127.0.0.1:${port}`;

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
@@ -7,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runCauserie, type CauserieProcess } from '../helpers/platform.ts';
+import { writeSelfSignedCertificate } from '../helpers/tls.ts';
 
 /**
  * A provider reached over TLS is offered HTTP/2: concurrent answers share one connection instead of
@@ -28,30 +28,7 @@ describe('HTTP/2 to a TLS provider', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'causerie-h2-'));
-    const [keyFile, certFile] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        keyFile,
-        '-out',
-        certFile,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
+    const { keyFile, certFile } = writeSelfSignedCertificate(dir);
     provider = http2.createSecureServer({
       key: readFileSync(keyFile),
       cert: readFileSync(certFile),
