@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import AjvCompiler from '@fastify/ajv-compiler';
 import SerializerSelector from '@fastify/fast-json-stringify-compiler';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyRequest,
+  type RawServerDefault,
+} from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -145,12 +150,7 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
     if (request.body === undefined && schema?.type === 'object') request.body = {};
     // PostgreSQL text cannot hold U+0000 (SQLite can): refused on every route and both databases
     // alike, in the parts the route reads.
-    const schemas = request.routeOptions.schema ?? {};
-    for (const [part, value] of [
-      ['params', schemas.params && request.params],
-      ['query', schemas.querystring && request.query],
-      ['body', request.body],
-    ] as const) {
+    for (const [part, value] of partsRead(request)) {
       const field = nulCharacterAt(value, part);
       if (field) throw new AppError('validation_failed', `${field}: must not contain the NUL character`, { field });
     }
@@ -159,12 +159,7 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
   // Validation turns "1e309" (or 1e309 in JSON) into Infinity, which passes the integer and range
   // checks; no field of any route takes a number that is not finite.
   app.addHook('preHandler', async (request) => {
-    const schemas = request.routeOptions.schema ?? {};
-    for (const [part, value] of [
-      ['params', schemas.params && request.params],
-      ['query', schemas.querystring && request.query],
-      ['body', request.body],
-    ] as const) {
+    for (const [part, value] of partsRead(request)) {
       const field = nonFiniteNumberAt(value, part);
       if (field) throw new AppError('validation_failed', `${field}: must be a finite number`, { field });
     }
@@ -196,6 +191,16 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
 }
 
 /** The path of the first string (or key) holding U+0000 in a parsed request part, if any. */
+/** The parts of a request its route reads (params and query only where the route declares them). */
+function partsRead(request: FastifyRequest) {
+  const schemas = request.routeOptions.schema ?? {};
+  return [
+    ['params', schemas.params && request.params],
+    ['query', schemas.querystring && request.query],
+    ['body', request.body],
+  ] as const;
+}
+
 function nulCharacterAt(value: unknown, path: string, depth = 0): string | undefined {
   if (typeof value === 'string') return value.includes('\0') ? path : undefined;
   if (!value || typeof value !== 'object' || depth > 64 || Buffer.isBuffer(value)) return undefined;
