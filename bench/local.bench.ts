@@ -1,9 +1,14 @@
 /**
  * Local models: tokens per second streamed through Causerie (POST /v1/chat/completions on a GGUF
  * of its models folder) against node-llama-cpp called directly on the same file, with the same
- * context size, sequences, threads and sampling. Causerie runs in its own process; rounds
- * alternate the two. Models: the shared stories260K.gguf when present beside the repository, and
- * the tiny model the test suite builds (test/fixtures/gguf).
+ * prompt, maximum tokens, sampling (temperature 0), context size, sequences and threads, both
+ * warmed by one answer first. Causerie runs in its own process; rounds alternate the two. Models:
+ * the shared stories260K.gguf when present beside the repository, and the tiny model the test
+ * suite builds (test/fixtures/gguf).
+ *
+ * Tokens per second are wall-clock figures, which a busy machine makes swing widely; the CPU time
+ * per answer (the Causerie process against the process generating directly, every thread of each,
+ * the generation included) is the steadier comparison there.
  *
  * `npm run bench -- local` (not part of the default run: it needs the local engine).
  */
@@ -25,13 +30,17 @@ const threads = 1;
 // As the local provider loads a model: two sequences, its default context size.
 const sequences = 2;
 const maxTokens = 200;
-const rounds = 11;
+const rounds = 21;
 const prompt = 'Once upon a time';
 
 interface Run {
   tokens: number;
   seconds: number;
+  /** CPU time of the generating process (all its threads) for this answer. */
+  cpuMs: number;
 }
+
+const cpuMsOf = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1000;
 
 /** node-llama-cpp alone: the model loaded as Causerie loads it, one answer generated per call. */
 async function directRunner(path: string): Promise<{ run(): Promise<Run>; close(): Promise<void> }> {
@@ -48,6 +57,7 @@ async function directRunner(path: string): Promise<{ run(): Promise<Run>; close(
     async run() {
       const chat = new module.LlamaChat({ contextSequence: sequence, chatWrapper });
       const before = sequence.tokenMeter.getState();
+      const cpu = process.cpuUsage();
       const started = performance.now();
       await chat.generateResponse(
         [
@@ -61,10 +71,11 @@ async function directRunner(path: string): Promise<{ run(): Promise<Run>; close(
         },
       );
       const seconds = (performance.now() - started) / 1000;
+      const cpuMs = cpuMsOf(process.cpuUsage(cpu));
       const tokens = sequence.tokenMeter.diff(before).usedOutputTokens;
       // As Causerie does: the sequence is kept (with what it evaluated) for the next answer.
       chat.dispose({ disposeSequence: false });
-      return { tokens, seconds };
+      return { tokens, seconds, cpuMs };
     },
     async close() {
       await context.dispose();
@@ -74,12 +85,13 @@ async function directRunner(path: string): Promise<{ run(): Promise<Run>; close(
 }
 
 /** The same answer streamed through Causerie; tokens are the usage it reports. */
-async function causerieRun(pool: Pool, key: string, model: string): Promise<Run> {
+async function causerieRun(pool: Pool, server: CauserieProcess, model: string): Promise<Run> {
+  const cpu = await server.cpu();
   const started = performance.now();
   const response = await pool.request({
     path: '/v1/chat/completions',
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${server.adminKey}` },
     body: JSON.stringify({
       model,
       stream: true,
@@ -91,15 +103,16 @@ async function causerieRun(pool: Pool, key: string, model: string): Promise<Run>
   });
   const text = await response.body.text();
   const seconds = (performance.now() - started) / 1000;
+  const cpuMs = (await server.cpu()) - cpu;
   if (response.statusCode !== 200) throw new Error(`Causerie answered ${response.statusCode}: ${text.slice(0, 200)}`);
   const usage = /"completion_tokens":(\d+)/.exec(text);
-  return { tokens: usage ? Number(usage[1]) : 0, seconds };
+  return { tokens: usage ? Number(usage[1]) : 0, seconds, cpuMs };
 }
 
-/** The median round's tokens per second: a shared machine makes single rounds swing widely. */
-const rate = (runs: Run[]) => {
-  const rates = runs.map((r) => r.tokens / r.seconds).sort((a, b) => a - b);
-  return rates[Math.floor(rates.length / 2)]!;
+/** The median round: a shared machine makes single rounds swing widely. */
+const median = (runs: Run[], of: (run: Run) => number) => {
+  const values = runs.map(of).sort((a, b) => a - b);
+  return values[Math.floor(values.length / 2)]!;
 };
 
 export async function runLocalBench(): Promise<string[]> {
@@ -107,7 +120,7 @@ export async function runLocalBench(): Promise<string[]> {
   const children: ChildProcess[] = [];
   const lines = [
     `local        tokens/s streamed through Causerie vs node-llama-cpp called directly (same GGUF, ${threads} thread, ${maxTokens} tokens, temperature 0, median of ${rounds} rounds)`,
-    '  model           | direct tok/s | Causerie tok/s | Causerie ÷ direct (aim ≥ 95 %)',
+    '  model           | direct tok/s | Causerie tok/s | Causerie ÷ direct (aim ≥ 95 %) | CPU ms/answer direct | Causerie',
   ];
   const models: Array<{ id: string; file: string }> = [];
   const stories = join(realModelsDir, 'stories260K.gguf');
@@ -128,23 +141,25 @@ export async function runLocalBench(): Promise<string[]> {
       try {
         // Warm both (the first Causerie request loads the model).
         await direct.run();
-        await causerieRun(pool, server.adminKey, `local/${model.id}`);
+        await causerieRun(pool, server, `local/${model.id}`);
         for (let round = 0; round < rounds; round++) {
           if (round % 2 === 0) {
             directRuns.push(await direct.run());
-            causerieRuns.push(await causerieRun(pool, server.adminKey, `local/${model.id}`));
+            causerieRuns.push(await causerieRun(pool, server, `local/${model.id}`));
           } else {
-            causerieRuns.push(await causerieRun(pool, server.adminKey, `local/${model.id}`));
+            causerieRuns.push(await causerieRun(pool, server, `local/${model.id}`));
             directRuns.push(await direct.run());
           }
         }
       } finally {
         await direct.close();
       }
-      const d = rate(directRuns);
-      const c = rate(causerieRuns);
+      const rate = (run: Run) => run.tokens / run.seconds;
+      const d = median(directRuns, rate);
+      const c = median(causerieRuns, rate);
+      const cpu = (runs: Run[]) => median(runs, (run) => run.cpuMs).toFixed(1);
       lines.push(
-        `  ${model.id.padEnd(15)} | ${d.toFixed(0).padStart(12)} | ${c.toFixed(0).padStart(14)} | ${((c / d) * 100).toFixed(0).padStart(5)} %`,
+        `  ${model.id.padEnd(15)} | ${d.toFixed(0).padStart(12)} | ${c.toFixed(0).padStart(14)} | ${((c / d) * 100).toFixed(0).padStart(5)} %${' '.repeat(25)} | ${cpu(directRuns).padStart(20)} | ${cpu(causerieRuns).padStart(8)}`,
       );
     }
     return lines;
@@ -155,8 +170,15 @@ export async function runLocalBench(): Promise<string[]> {
   }
 }
 
+interface CauserieProcess {
+  url: string;
+  adminKey: string;
+  /** The process's CPU time so far (ms, every thread). */
+  cpu(): Promise<number>;
+}
+
 /** Causerie in its own process, serving the models folder. */
-function startCauserie(modelsDir: string, children: ChildProcess[]): Promise<{ url: string; adminKey: string }> {
+async function startCauserie(modelsDir: string, children: ChildProcess[]): Promise<CauserieProcess> {
   const dataDir = join(modelsDir, 'data');
   // BENCH_PROFILE=<folder> writes a CPU profile of the Causerie process there.
   const execArgv = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
@@ -166,10 +188,18 @@ function startCauserie(modelsDir: string, children: ChildProcess[]): Promise<{ u
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   children.push(child);
-  return new Promise((resolve, reject) => {
+  const ready = await new Promise<{ url: string; adminKey: string }>((resolve, reject) => {
     child.once('message', (message) => resolve(message as { url: string; adminKey: string }));
     child.once('exit', (code) => reject(new Error(`Causerie exited (${code}) before it was ready`)));
   });
+  return {
+    ...ready,
+    cpu: () =>
+      new Promise((resolve) => {
+        child.once('message', (message) => resolve((message as { cpuMs: number }).cpuMs));
+        child.send('cpu');
+      }),
+  };
 }
 
 async function runCauserieRole(): Promise<void> {
@@ -189,6 +219,7 @@ async function runCauserieRole(): Promise<void> {
   );
   process.once('SIGTERM', () => void server.close().then(() => process.exit(0)));
   process.send!({ url: server.url, adminKey: /API_[A-Z0-9_]+/.exec(banner)?.[0] ?? '' });
+  process.on('message', () => process.send!({ cpuMs: cpuMsOf(process.cpuUsage()) }));
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

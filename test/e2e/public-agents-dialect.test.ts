@@ -102,7 +102,8 @@ for (const dialect of dialects) {
     test('POST …/public/message with "stream": true answers Server-Sent Events, then the messages route shows the whole conversation', async () => {
       const response = await sendPublic(server, {
         client_token: token,
-        message: 'Quels horaires ? [[reply:De 9 h à 19 h, du lundi au samedi.]]',
+        // Chunks apart in time: text that arrives together would leave as one delta.
+        message: 'Quels horaires ? [[reply:De 9 h à 19 h, du lundi au samedi.]] [[chunk-delay:20]]',
         stream: true,
       });
       assert.equal(response.status, 200, response.text);

@@ -147,7 +147,8 @@ for (const dialect of dialects) {
       assert.equal(parsed[0].model, 'gpt-4', 'the session model is used when model_id is left out');
       assert.equal(parsed[0].user_message.content, 'Raconte une histoire\nen deux lignes');
       const deltas = parsed.filter((p) => p.type === 'delta');
-      assert.ok(deltas.length >= 4);
+      // Text that reaches Causerie in one network read comes as one delta (decision 027): the split varies, the text does not.
+      assert.ok(deltas.length >= 1);
       assert.equal(deltas.map((d) => d.content).join(''), 'Raconte une histoire\nen deux lignes');
       const end = parsed.at(-1);
       assert.equal(end.type, 'end');

@@ -40,7 +40,8 @@ describe('local GGUF provider (tiny random-weight llama built by the test)', () 
     await writeTinyLlamaGguf(modelsDir, 'tiny-llama.gguf');
     await writeTinyLlamaGguf(modelsDir, 'tiny-templated.gguf', { chatTemplate: customTemplate, seed: 7 });
     await writeFile(join(modelsDir, 'broken.gguf'), 'not a model');
-    provider = createLocalProvider({ modelsDir, threads: 1, parallelRequests: 2, logger });
+    // Every token its own event, so the tests below can count and stop at tokens (batching: its own test).
+    provider = createLocalProvider({ modelsDir, threads: 1, parallelRequests: 2, logger, textBatchMs: 0 });
   });
   after(async () => {
     await provider?.close();
@@ -86,6 +87,22 @@ describe('local GGUF provider (tiny random-weight llama built by the test)', () 
       (line) => line.message === 'local model loaded' && line.data.model === 'tiny-llama.gguf',
     );
     assert.equal(loadedLine?.data.threads, 1);
+  });
+
+  test('text written faster than the batching interval comes in fewer, longer deltas with the same text', async () => {
+    const batched = createLocalProvider({ modelsDir, threads: 1, parallelRequests: 1, textBatchMs: 60_000 });
+    try {
+      const request = tiny('Once upon a time', { max_tokens: 24, temperature: 0 });
+      const one = await collect(provider, request);
+      const gathered = await collect(batched, request);
+      assert.equal(one.deltas.length, 24);
+      // The first piece at once, the rest (well within the interval) with the end of the answer.
+      assert.deepEqual(gathered.deltas, [one.deltas[0], one.deltas.slice(1).join('')]);
+      assert.deepEqual(gathered.usage, one.usage);
+      assert.equal(gathered.finish, 'length');
+    } finally {
+      await batched.close();
+    }
   });
 
   test('a name without ".gguf" finds the file too', async () => {
@@ -157,7 +174,7 @@ describe('local GGUF provider (tiny random-weight llama built by the test)', () 
   });
 
   test('a reader that leaves early frees the model for the next request', async () => {
-    const single = createLocalProvider({ modelsDir, threads: 1, parallelRequests: 1 });
+    const single = createLocalProvider({ modelsDir, threads: 1, parallelRequests: 1, textBatchMs: 0 });
     try {
       const stream = await single.stream(tiny('Once upon a time', { max_tokens: 400 }), {
         signal: new AbortController().signal,
@@ -187,7 +204,7 @@ describe('local GGUF provider (tiny random-weight llama built by the test)', () 
   });
 
   test('with one slot, waiting requests are served first come, first served, and a waiter can give up', async () => {
-    const single = createLocalProvider({ modelsDir, threads: 1, parallelRequests: 1 });
+    const single = createLocalProvider({ modelsDir, threads: 1, parallelRequests: 1, textBatchMs: 0 });
     try {
       const finished: string[] = [];
       const gaveUp = new AbortController();

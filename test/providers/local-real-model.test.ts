@@ -57,7 +57,8 @@ describe('local provider with a real trained model (stories260K)', { skip: absen
   });
 
   before(async () => {
-    provider = createLocalProvider({ modelsDir: sharedModels, threads: 1 });
+    // Every token its own event: the test below checks the answer is streamed token by token.
+    provider = createLocalProvider({ modelsDir: sharedModels, threads: 1, textBatchMs: 0 });
     scratch = await mkdtemp(join(tmpdir(), 'causerie-real-'));
   });
   after(async () => {

@@ -71,7 +71,8 @@ describe('OpenAI-compatible adapter against the scripted upstream', () => {
   });
 
   test('streams text deltas, then the usage the upstream reported, then the finish reason', async () => {
-    const list = await events(adapter(), says('one two three'));
+    // Chunks apart in time arrive in reads of their own, so each is its own delta (in one read they merge).
+    const list = await events(adapter(), says('[[chunk-delay:30]]one two three'));
     assert.deepEqual(
       list.filter((e) => e.type === 'text-delta').map((e) => (e as { text: string }).text),
       ['one ', 'two ', 'three'],

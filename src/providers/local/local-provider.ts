@@ -13,6 +13,7 @@ import { llamaRuntime, type LocalLogger } from './llama-runtime.ts';
 import { LoadedModel } from './loaded-model.ts';
 import { listLocalModelFiles, resolveLocalModelPath } from './local-model-files.ts';
 import { localContextSize } from './local-models.ts';
+import { TextBatches } from './text-batches.ts';
 
 export { listLocalModelFiles, resolveLocalModelPath, type LocalModelFile } from './local-model-files.ts';
 
@@ -28,7 +29,15 @@ export interface LocalProviderOptions {
   contextSize?: number;
   /** Provider id in the registry. */
   id?: string;
+  /**
+   * Text written less than this apart goes out as one event (default 10 ms; 0 sends every token
+   * on its own). See text-batches.ts.
+   */
+  textBatchMs?: number;
 }
+
+/** How late a local model's text may go out, gathered with what follows it (decision 027). */
+export const localTextBatchMs = 10;
 
 /** A Provider whose optional parts are all there: local models count tokens, list files, unload. */
 export type LocalProvider = Provider &
@@ -108,11 +117,18 @@ export function createLocalProvider(options: LocalProviderOptions): LocalProvide
     channel: AsyncQueue<ProviderStreamEvent>,
   ) {
     const { module } = await llamaRuntime(options.logger);
+    const text = new TextBatches(
+      (piece) => channel.push({ type: 'text-delta', text: piece }),
+      options.textBatchMs ?? localTextBatchMs,
+    );
     const finish = (
       promptTokens: number,
       completionTokens: number,
       reason: 'cancelled' | ReturnType<typeof toFinishReason>,
     ) => {
+      // Stopped: no text after the stop (what was gathered is counted in usage, not sent).
+      if (reason === 'cancelled') text.drop();
+      else text.flush();
       channel.push({ type: 'usage', usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens } });
       channel.push({ type: 'finish', reason });
     };
@@ -131,8 +147,8 @@ export function createLocalProvider(options: LocalProviderOptions): LocalProvide
         signal,
         // Once text has started, an abort returns what exists instead of throwing.
         stopOnAbortSignal: true,
-        onTextChunk: (text) => {
-          if (text) channel.push({ type: 'text-delta', text });
+        onTextChunk: (piece) => {
+          if (piece) text.add(piece);
         },
       });
       finish(prepared.promptTokens, generated(), toFinishReason(response.metadata.stopReason));
@@ -140,6 +156,7 @@ export function createLocalProvider(options: LocalProviderOptions): LocalProvide
       if (signal.aborted) finish(prepared.promptTokens, generated(), 'cancelled');
       else {
         options.logger?.warn({ err: error, model: request.model }, 'local generation failed');
+        text.flush();
         channel.push({
           type: 'error',
           error: new ProviderError(id, 'failed', `The local model failed: ${(error as Error).message}`, {
@@ -148,6 +165,7 @@ export function createLocalProvider(options: LocalProviderOptions): LocalProvide
         });
       }
     } finally {
+      text.drop();
       chat.dispose({ disposeSequence: false });
       model.release(sequence);
       channel.end();

@@ -9,7 +9,7 @@ interface WireToolCall {
   function?: { name?: string; arguments?: string };
 }
 interface WireChoice {
-  delta?: { content?: string | null; tool_calls?: WireToolCall[] };
+  delta?: { role?: string; content?: string | null; tool_calls?: WireToolCall[] };
   message?: { content?: string | null; tool_calls?: WireToolCall[] };
   finish_reason?: string | null;
 }
@@ -83,11 +83,19 @@ export function* eventsOfCompletion(body: WireBody, who: UpstreamIdentity): Gene
   yield { type: 'finish', reason: toFinishReason(choice?.finish_reason) };
 }
 
+/** Merged text goes out once this long: a slow reader's buffer then holds at most about one such event more. */
+const maxMergedText = 16_384;
+
 /**
  * Parses an upstream SSE body incrementally into events. It holds back the finish reason so the
  * stream always ends "usage (if reported), finish", reads to the end of the body so the
  * connection goes back to the pool, and turns failures after the first byte into an error event.
  * When the caller aborts, it ends quietly.
+ *
+ * Text deltas that arrive in one read of the body are yielded as one event (decision 027): every
+ * event costs the same work downstream (usage, event log, SSE frame, socket write) whatever its
+ * length. A tool-call delta, an error, a role change, a finish reason or usage ends the text
+ * gathered so far, so order and text are unchanged; so does reaching `maxMergedText`.
  */
 export async function* eventsOfSse(
   body: AsyncIterable<string> & { setEncoding(encoding: 'utf8'): unknown },
@@ -101,6 +109,9 @@ export async function* eventsOfSse(
   let finish: FinishReason | undefined;
   let usage: Usage | undefined;
   let done = false;
+  /** Text of this read not yet yielded, and the role it was written under. */
+  let text = '';
+  let role: string | undefined;
   try {
     for await (const chunk of body) {
       if (done) continue; // drain what follows [DONE] so the connection can be reused
@@ -124,6 +135,8 @@ export async function* eventsOfSse(
         }
         const parsed = JSON.parse(payload) as WireBody;
         if (parsed.error) {
+          if (text) yield { type: 'text-delta', text };
+          text = '';
           yield {
             type: 'error',
             error: new ProviderError(
@@ -137,8 +150,19 @@ export async function* eventsOfSse(
         const choice = firstChoice(parsed);
         if (choice) {
           const delta = choice.delta;
-          if (textOf(delta?.content)) yield { type: 'text-delta', text: textOf(delta?.content) };
+          if (delta?.role !== undefined && delta.role !== role) {
+            if (text) yield { type: 'text-delta', text };
+            text = '';
+            role = delta.role;
+          }
+          text += textOf(delta?.content);
+          if (text.length >= maxMergedText) {
+            yield { type: 'text-delta', text };
+            text = '';
+          }
           if (delta?.tool_calls) {
+            if (text) yield { type: 'text-delta', text };
+            text = '';
             for (const call of delta.tool_calls) {
               yield {
                 type: 'tool-call-delta',
@@ -152,11 +176,19 @@ export async function* eventsOfSse(
           if (choice.finish_reason) finish = toFinishReason(choice.finish_reason);
         }
         if (parsed.usage) usage = toUsage(parsed.usage) ?? usage;
+        if (text && (choice?.finish_reason || parsed.usage)) {
+          yield { type: 'text-delta', text };
+          text = '';
+        }
       }
       buffer = done ? '' : buffer.slice(start);
+      if (text) yield { type: 'text-delta', text };
+      text = '';
     }
   } catch (error) {
     if (signal.aborted) return;
+    // A malformed chunk: the text before it in the same read still goes out, before the error.
+    if (text) yield { type: 'text-delta', text };
     const failure =
       error instanceof SyntaxError
         ? new ProviderError(who.provider, 'failed', `Provider "${who.provider}" sent a malformed stream chunk`)
