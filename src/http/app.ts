@@ -20,6 +20,7 @@ import { registerSurfaces } from './surfaces/index.ts';
 import { closeOnlyLongIdleConnections } from './idle-connections.ts';
 import { registerResume } from './resume.ts';
 import { type Logger, maskSecretsInUrl, withRequestLogger } from './logger.ts';
+import { RequestLines } from './request-lines.ts';
 
 /**
  * Where a shutdown stands. `draining`: /readyz answers 503 and every response says Connection:
@@ -63,6 +64,7 @@ export interface AppOptions {
 export async function buildApp({ services, logger }: AppOptions): Promise<App> {
   const app = Fastify({
     loggerInstance: logger,
+    logController: new RequestLines(),
     bodyLimit: services.config.bodyLimitBytes,
     // Behind a reverse proxy the connection is the proxy's: its X-Forwarded-For names the client,
     // believed only from the proxies listed (a client could send the header itself).
