@@ -407,6 +407,18 @@ function readWhole(pool: Pool, options: Dispatcher.DispatchOptions, signal: Abor
   });
 }
 
-async function* toAsync<T>(items: Iterable<T>): AsyncGenerator<T> {
-  yield* items;
+/** Events already at hand as an async iterable: one resolved promise per event, not an async generator's chain. */
+function toAsync<T>(items: Iterable<T>): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator]() {
+      const iterator = items[Symbol.iterator]();
+      return {
+        next: async () => iterator.next(),
+        return: async (value?: unknown) => {
+          iterator.return?.();
+          return { done: true as const, value: value as T };
+        },
+      };
+    },
+  };
 }
