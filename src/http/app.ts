@@ -20,6 +20,7 @@ import { registerSurfaces } from './surfaces/index.ts';
 import { closeOnlyLongIdleConnections } from './idle-connections.ts';
 import { registerResume } from './resume.ts';
 import { type Logger, maskSecretsInUrl, withRequestLogger } from './logger.ts';
+import { RequestLines } from './request-lines.ts';
 
 /**
  * Where a shutdown stands. `draining`: /readyz answers 503 and every response says Connection:
@@ -63,6 +64,7 @@ export interface AppOptions {
 export async function buildApp({ services, logger }: AppOptions): Promise<App> {
   const app = Fastify({
     loggerInstance: logger,
+    logController: new RequestLines(),
     bodyLimit: services.config.bodyLimitBytes,
     // Behind a reverse proxy the connection is the proxy's: its X-Forwarded-For names the client,
     // believed only from the proxies listed (a client could send the header itself).
@@ -102,15 +104,17 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
     reaper.unref();
   });
   app.addHook('onClose', async () => clearInterval(reaper));
-  // Services log a request's warnings with its request id (see warningsOf).
-  app.addHook('onRequest', (request, _reply, done) => withRequestLogger(request.log, done));
-  app.addHook('onRequest', async (request, reply) => {
+  // The hooks every request runs take a callback rather than being async: a promise and a
+  // microtask per hook and request add up on the hot path.
+  app.addHook('onRequest', (request, reply, done) => {
     // First of all, so a client leaving while it is authenticated or its conversation looked up is noticed.
     armClientGone(request, reply);
     reply.header('x-request-id', request.id);
     if (lifecycle.stopping) throw new AppError('shutting_down', 'This server is shutting down; retry the request');
+    // Services log a request's warnings with its request id (see warningsOf).
+    withRequestLogger(request.log, done);
   });
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, _payload, done) => {
     if (lifecycle.draining) reply.header('connection', 'close');
     // Nothing Causerie sends is to be sniffed into another type, and API answers are never a page
     // to render or frame. Pages set their own policy (and the docs UI theirs).
@@ -121,6 +125,7 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
     ) {
       reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
     }
+    done();
   });
 
   // OAuth clients post application/x-www-form-urlencoded (RFC 6749 section 4.3); every other
@@ -145,24 +150,22 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
 
   // No body where the route reads an object is an empty object: the fields it requires are then
   // named one by one ("body.username: is required") rather than "body: must be object".
-  app.addHook('preValidation', async (request) => {
+  app.addHook('preValidation', (request, _reply, done) => {
     const schema = request.routeOptions.schema?.body as { type?: string } | undefined;
     if (request.body === undefined && schema?.type === 'object') request.body = {};
     // PostgreSQL text cannot hold U+0000 (SQLite can): refused on every route and both databases
     // alike, in the parts the route reads.
-    for (const [part, value] of partsRead(request)) {
-      const field = nulCharacterAt(value, part);
-      if (field) throw new AppError('validation_failed', `${field}: must not contain the NUL character`, { field });
-    }
+    const field = firstInPartsRead(request, nulCharacterAt);
+    if (field) throw new AppError('validation_failed', `${field}: must not contain the NUL character`, { field });
+    done();
   });
 
   // Validation turns "1e309" (or 1e309 in JSON) into Infinity, which passes the integer and range
   // checks; no field of any route takes a number that is not finite.
-  app.addHook('preHandler', async (request) => {
-    for (const [part, value] of partsRead(request)) {
-      const field = nonFiniteNumberAt(value, part);
-      if (field) throw new AppError('validation_failed', `${field}: must be a finite number`, { field });
-    }
+  app.addHook('preHandler', (request, _reply, done) => {
+    const field = firstInPartsRead(request, nonFiniteNumberAt);
+    if (field) throw new AppError('validation_failed', `${field}: must be a finite number`, { field });
+    done();
   });
 
   app.setErrorHandler((error, request, reply) => {
@@ -190,37 +193,63 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
   return app;
 }
 
-/** The path of the first string (or key) holding U+0000 in a parsed request part, if any. */
-/** The parts of a request its route reads (params and query only where the route declares them). */
-function partsRead(request: FastifyRequest) {
-  const schemas = request.routeOptions.schema ?? {};
-  return [
-    ['params', schemas.params && request.params],
-    ['query', schemas.querystring && request.query],
-    ['body', request.body],
-  ] as const;
+/** A path to a field, built only once something is found there (most requests find nothing). */
+type Found = string[] | undefined;
+
+/**
+ * The path of the first field `find` reports in the parts of a request its route reads (params
+ * and query only where the route declares them), as "body.messages.0.content".
+ */
+function firstInPartsRead(request: FastifyRequest, find: (value: unknown, depth: number) => Found): string | undefined {
+  const schemas = request.routeOptions.schema;
+  return (
+    (schemas?.params ? prefixed('params', find(request.params, 0)) : undefined) ??
+    (schemas?.querystring ? prefixed('query', find(request.query, 0)) : undefined) ??
+    prefixed('body', find(request.body, 0))
+  );
 }
 
-function nulCharacterAt(value: unknown, path: string, depth = 0): string | undefined {
-  if (typeof value === 'string') return value.includes('\0') ? path : undefined;
-  if (!value || typeof value !== 'object' || depth > 64 || Buffer.isBuffer(value)) return undefined;
-  for (const [key, item] of Object.entries(value)) {
-    if (key.includes('\0')) return path;
-    const found = nulCharacterAt(item, `${path}.${key}`, depth + 1);
-    if (found) return found;
+const prefixed = (part: string, path: Found) => (path ? [part, ...path.reverse()].join('.') : undefined);
+
+const withStep = (path: string[], step: string) => {
+  path.push(step);
+  return path;
+};
+
+/** Visits the values of an object or array; `visit` returns a path (reversed) when it found something. */
+function searchChildren(value: object, depth: number, visit: (item: unknown, depth: number) => Found): Found {
+  if (Array.isArray(value)) {
+    for (let index = 0; index < value.length; index++) {
+      const found = visit(value[index], depth + 1);
+      if (found) return withStep(found, String(index));
+    }
+    return undefined;
+  }
+  for (const key of Object.keys(value)) {
+    const found = visit((value as Record<string, unknown>)[key], depth + 1);
+    if (found) return withStep(found, key);
   }
   return undefined;
 }
 
-/** The path of the first number that is not finite in a parsed request part, if any. */
-function nonFiniteNumberAt(value: unknown, path: string, depth = 0): string | undefined {
-  if (typeof value === 'number') return Number.isFinite(value) ? undefined : path;
+/** The (reversed) path of the first string or key holding U+0000 in a parsed request part, if any. */
+function nulCharacterAt(value: unknown, depth: number): Found {
+  if (typeof value === 'string') return value.includes('\0') ? [] : undefined;
   if (!value || typeof value !== 'object' || depth > 64 || Buffer.isBuffer(value)) return undefined;
-  for (const [key, item] of Object.entries(value)) {
-    const found = nonFiniteNumberAt(item, `${path}.${key}`, depth + 1);
-    if (found) return found;
+  if (Array.isArray(value)) return searchChildren(value, depth, nulCharacterAt);
+  for (const key of Object.keys(value)) {
+    if (key.includes('\0')) return [];
+    const found = nulCharacterAt((value as Record<string, unknown>)[key], depth + 1);
+    if (found) return withStep(found, key);
   }
   return undefined;
+}
+
+/** The (reversed) path of the first number that is not finite in a parsed request part, if any. */
+function nonFiniteNumberAt(value: unknown, depth: number): Found {
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : [];
+  if (!value || typeof value !== 'object' || depth > 64 || Buffer.isBuffer(value)) return undefined;
+  return searchChildren(value, depth, nonFiniteNumberAt);
 }
 
 const validatorPool = AjvCompiler();

@@ -5,7 +5,8 @@ import { prettyStream } from './pretty-log.ts';
 export type { Logger };
 
 /** A public conversation's client token travels in the path: it never reaches a log line. */
-export const maskSecretsInUrl = (url: string) => url.replace(/(\/public\/messages\/)[^/?]+/, '$1***');
+export const maskSecretsInUrl = (url: string) =>
+  url.includes('/public/messages/') ? url.replace(/(\/public\/messages\/)[^/?]+/, '$1***') : url;
 
 /**
  * The one logger: Fastify logs requests with it, and the services get child loggers of it (one

@@ -17,7 +17,8 @@ test('a client gone before the first byte is logged at info with its request id,
       CAUSERIE_DATA_DIR: dir,
       CAUSERIE_MOCK_PROVIDER: 'true',
       CAUSERIE_ADMIN_PASSWORD: 'admin-password-for-tests',
-      LOG_LEVEL: 'info',
+      // Fastify's `incoming request` line (debug level) tells when the server has the request.
+      LOG_LEVEL: 'debug',
     },
   });
   t.after(async () => {

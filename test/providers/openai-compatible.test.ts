@@ -255,6 +255,51 @@ describe('OpenAI-compatible adapter against the scripted upstream', () => {
     await rejectsWith(events(adapter(), says('[[drop-after:1]] a b', { stream: false })), 'unreachable');
   });
 
+  test('a non-streamed call fails as a streamed one does: statuses, retries, timeouts, malformed JSON, aborts', async () => {
+    const whole = { stream: false } as const;
+    const limited = await rejectsWith(
+      events(adapter(), says('[[status:429]] [[retry-after:7]]', whole)),
+      'rate_limited',
+    );
+    assert.equal(limited.retryAfter, '7');
+    const rejected = await rejectsWith(
+      events(adapter(), says('[[status:400]]', whole)),
+      'rejected',
+      /Scripted failure 400/,
+    );
+    assert.equal(rejected.status, 400);
+    let before = upstream.chatRequests().length;
+    assert.match(
+      textOf(await events(adapter({ retries: 2 }), says(`[[fail-first:2]] again ${Math.random()}`, whole))),
+      /^again/,
+    );
+    assert.equal(upstream.chatRequests().length - before, 3);
+    before = upstream.chatRequests().length;
+    await rejectsWith(
+      events(adapter({ retries: 1 }), says('[[drop]]', whole)),
+      'unreachable',
+      /connection .* was lost/,
+    );
+    assert.equal(upstream.chatRequests().length - before, 2);
+    await rejectsWith(
+      events(adapter({ timeouts: { ...timeouts, firstByteMs: 200 }, retries: 0 }), says('[[delay:1500]] slow', whole)),
+      'timeout',
+      /did not start answering within 200 ms/,
+    );
+    await rejectsWith(events(adapter(), says('[[hostile:garbage]]', whole)), 'failed', /sent malformed JSON/);
+    const controller = new AbortController();
+    const reason = new Error('client went away');
+    const content = `[[hang]] whole ${Math.random()}`;
+    const pending = events(adapter(), says(content, whole), controller.signal);
+    const received = () => upstream.chatRequests().find((r) => r.body.messages[0].content === content);
+    while (!received()) await new Promise((resolve) => setTimeout(resolve, 10));
+    const request = received()!;
+    controller.abort(reason);
+    await assert.rejects(pending, (error) => error === reason);
+    await request.settled;
+    assert.ok(request.closedEarlyAt !== undefined, 'the upstream saw the connection close');
+  });
+
   test('aborting the signal closes the upstream connection and ends the stream quietly', async () => {
     const controller = new AbortController();
     const stream = await adapter().stream(says(`[[hang]] ${Math.random()}`), { signal: controller.signal });
