@@ -56,7 +56,9 @@ export class SseStream implements SseSink {
   private closed = false;
   private ended = false;
   private detach: (() => void) | undefined;
-  private corked: NodeJS.Immediate | undefined;
+  /** Corked until the end of this turn (true) or until the loop's check phase (the immediate). */
+  private corked: NodeJS.Immediate | boolean = false;
+  private firstBytesSent = false;
 
   constructor(
     request: FastifyRequest,
@@ -143,10 +145,18 @@ export class SseStream implements SseSink {
     this.heartbeat?.refresh();
     const raw = this.reply.raw;
     // Frames written in one turn of the event loop (an upstream packet often holds several tokens)
-    // leave in one syscall: cork now, uncork once this turn's callbacks have run.
+    // leave in one syscall: cork now, uncork once this turn's callbacks have run. The first bytes
+    // (headers and first events) leave at the end of this callback: under a burst the check phase
+    // comes only once every pending read of the loop has been handled, so waiting for it gave every
+    // stream its first byte at the end of the burst. Later frames wait for it: under load, those
+    // of several upstream reads then leave together.
     if (!this.corked) {
-      this.corked = setImmediate(this.uncork);
       raw.cork();
+      if (this.firstBytesSent) this.corked = setImmediate(this.uncork);
+      else {
+        this.firstBytesSent = this.corked = true;
+        process.nextTick(this.uncork);
+      }
     }
     raw.write(chunk);
   }
@@ -154,8 +164,8 @@ export class SseStream implements SseSink {
   /** Sends what is corked. Must run no later than the turn the response ends in: a later uncork would hit the next response on a keep-alive socket. */
   private readonly uncork = () => {
     if (!this.corked) return;
-    clearImmediate(this.corked);
-    this.corked = undefined;
+    if (this.corked !== true) clearImmediate(this.corked);
+    this.corked = false;
     this.reply.raw.uncork();
   };
 
