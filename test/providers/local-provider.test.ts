@@ -105,6 +105,25 @@ describe('local GGUF provider (tiny random-weight llama built by the test)', () 
     }
   });
 
+  test('a stopped answer still sends the text it had gathered, the same text as the tokens it is charged for', async () => {
+    const batched = createLocalProvider({ modelsDir, threads: 1, parallelRequests: 1, textBatchMs: 60_000 });
+    try {
+      const controller = new AbortController();
+      const stopped = await collect(batched, tiny('Once upon a time', { max_tokens: 400 }), {
+        signal: controller.signal,
+        // The first piece leaves at once; what the model writes in the next 50 ms is gathered, unsent.
+        onDelta: () => setTimeout(() => controller.abort(), 50),
+      });
+      assert.equal(stopped.finish, 'cancelled');
+      const charged = stopped.usage!.completion_tokens;
+      assert.ok(charged >= 2, `completion_tokens ${charged}`);
+      const same = await collect(provider, tiny('Once upon a time', { max_tokens: charged }));
+      assert.equal(stopped.text, same.text);
+    } finally {
+      await batched.close();
+    }
+  });
+
   test('a name without ".gguf" finds the file too', async () => {
     const result = await collect(provider, { ...tiny('hello', { max_tokens: 3 }), model: 'tiny-llama' });
     assert.equal(result.usage?.completion_tokens, 3);

@@ -35,6 +35,11 @@ const columns = [
   'created_at',
 ] as const satisfies ReadonlyArray<keyof Insertable<UsageRecordsTable>>;
 
+/** A column added to the table but not to this list fails to type-check (it would be left out of every row). */
+// biome-ignore lint/correctness/noUnusedVariables: read by the type checker only
+type UsageColumnsUnlisted = NeverOrFail<Exclude<keyof UsageRecordsTable, 'id' | (typeof columns)[number]>>;
+type NeverOrFail<T extends never> = T;
+
 /** The usage ledger: one row per model call. */
 export class UsageStore {
   private readonly db: Kysely<Database>;

@@ -126,9 +126,8 @@ export function createLocalProvider(options: LocalProviderOptions): LocalProvide
       completionTokens: number,
       reason: 'cancelled' | ReturnType<typeof toFinishReason>,
     ) => {
-      // Stopped: no text after the stop (what was gathered is counted in usage, not sent).
-      if (reason === 'cancelled') text.drop();
-      else text.flush();
+      // Text gathered before the end (a stop included) goes out first: it is stored and charged.
+      text.flush();
       channel.push({ type: 'usage', usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens } });
       channel.push({ type: 'finish', reason });
     };

@@ -374,6 +374,7 @@ class BodyFailure {
 /** Sends one request and reads its response whole; rejects with the transport's error, or the signal's reason. */
 function readWhole(pool: Pool, options: Dispatcher.DispatchOptions, signal: AbortSignal): Promise<WholeResponse> {
   return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason); // not even a connection for it
     let controller: Dispatcher.DispatchController | undefined;
     let statusCode = 0;
     let headers: ResponseHeaders = {};
