@@ -13,11 +13,10 @@ let compilersDeferred = false;
  * optimizing them faulted in ~6 MiB of the compilers' own code (pages of Node's binary) and
  * ~3 MiB of their working memory, which stayed resident at rest. `releaseStartupMemory` turns them
  * back on, so the request path is optimized as before once traffic makes it hot. Left alone when
- * Node's own options name these compilers (the operator decides).
+ * Node's command line names these compilers (the operator decides).
  */
 export function deferOptimizingCompilers(): void {
-  const options = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].join(' ');
-  if (compilerFlags.test(options)) return;
+  if (compilerFlags.test(process.execArgv.join(' '))) return;
   setFlagsFromString('--no-turbofan');
   setFlagsFromString('--no-maglev');
   compilersDeferred = true;
