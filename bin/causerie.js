@@ -56,7 +56,7 @@ if (needsFlags) {
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 } else {
   if (compileCache) module.enableCompileCache?.(compileCache);
-  // The server starts with the optimizing compilers off; they are back on before it listens (decision 026).
+  // The server starts with V8's compilers beyond the interpreter off; they are back on before it listens (decision 026).
   const command = process.argv[2];
   if (command === undefined || command === 'start') {
     const memory = fileURLToPath(new URL('../src/lib/release-startup-memory.ts', import.meta.url));

@@ -4,21 +4,23 @@ import { runInNewContext } from 'node:vm';
 
 type Gc = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
 
-const compilerFlags = /--(no-)?(turbofan|opt|maglev|jitless)\b/;
+const compilerFlags = /--(no-)?(turbofan|opt|maglev|sparkplug|jitless)\b/;
 let compilersDeferred = false;
 
 /**
- * Keeps V8's optimizing compilers (TurboFan, Maglev) off while the server starts: the module
- * bodies, migrations and route registrations that run hot enough to be optimized run once, and
- * optimizing them faulted in ~6 MiB of the compilers' own code (pages of Node's binary) and
- * ~3 MiB of their working memory, which stayed resident at rest. `releaseStartupMemory` turns them
- * back on, so the request path is optimized as before once traffic makes it hot. Left alone when
- * Node's command line names these compilers (the operator decides).
+ * Keeps V8's compilers beyond the interpreter (Sparkplug, Maglev, TurboFan) off while the server
+ * starts: module bodies, migrations and route registrations run hot enough to be compiled, but
+ * once. Compiling them faulted in ~6 MiB of the compilers' own code (pages of Node's binary) and
+ * left ~4 MiB of their output and working memory resident at rest. `releaseStartupMemory` turns
+ * them back on, so the request path is compiled as before once traffic makes it hot (and the
+ * compilers' pages come back with it). Left alone when Node's command line names one of them (the
+ * operator decides).
  */
 export function deferOptimizingCompilers(): void {
   if (compilerFlags.test(process.execArgv.join(' '))) return;
   setFlagsFromString('--no-turbofan');
   setFlagsFromString('--no-maglev');
+  setFlagsFromString('--no-sparkplug');
   compilersDeferred = true;
 }
 
@@ -27,6 +29,7 @@ function resumeOptimizingCompilers(): void {
   compilersDeferred = false;
   setFlagsFromString('--turbofan');
   setFlagsFromString('--maglev');
+  setFlagsFromString('--sparkplug');
 }
 
 /**
