@@ -51,3 +51,16 @@ test('the TypeBox rule sees a value import and lets a type import through', () =
   assert.equal(found("import { Value } from 'typebox/value';"), 1);
   assert.equal(found("import type { Static } from 'typebox';"), 0);
 });
+
+// Loaded where they run instead (decision 026): prom-client's parts by path (src/lib/prom-client.ts),
+// jose with the first access token to sign or check.
+const loadedWhereTheyRun = /^import\s+(?!type\b)[^;]*?\bfrom\s+['"](prom-client|jose)['"]/gm;
+
+test('no source imports prom-client or jose as values at start-up', () => {
+  const offending: string[] = [];
+  for (const file of filesUnder(src)) {
+    for (const [line] of readFileSync(file, 'utf8').matchAll(loadedWhereTheyRun))
+      offending.push(`${relative(src, file)}: ${line}`);
+  }
+  assert.deepEqual(offending, []);
+});
