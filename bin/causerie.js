@@ -26,11 +26,11 @@ function dataDir() {
   return raw === undefined || raw === '' ? './data' : String(raw);
 }
 
-// The compile cache keeps, in the data folder, each module's type-stripped text and compiled
-// code: a start that finds them neither loads the type stripper (~15 MiB) nor compiles again.
-// Only in a data folder that exists (no folder is created for a typo), never in a shared temporary
-// folder (another user could plant code there). NODE_COMPILE_CACHE overrides the folder,
-// NODE_DISABLE_COMPILE_CACHE=1 turns it off (decision 026).
+// The compile cache keeps, in the data folder, the sources stripped of their types: a start that
+// finds them does not load the type stripper (~15 MiB). Only in a data folder that exists (no
+// folder is created for a typo), never in a shared temporary folder (another user could plant code
+// there). NODE_COMPILE_CACHE=<folder> uses Node's own compile cache there instead (compiled code
+// too, held in memory), NODE_DISABLE_COMPILE_CACHE=1 turns both off (decision 026).
 const data = resolve(dataDir());
 const compileCache = existsSync(data) ? join(data, 'compile-cache') : undefined;
 
@@ -55,6 +55,18 @@ if (needsFlags) {
   for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 } else {
-  if (compileCache) module.enableCompileCache?.(compileCache);
+  const nodeDecides = process.env.NODE_COMPILE_CACHE || process.env.NODE_DISABLE_COMPILE_CACHE;
+  if (compileCache && !nodeDecides) {
+    if (module.registerHooks) {
+      const { serveStrippedSources } = await import('./stripped-sources.js');
+      serveStrippedSources(new URL('../', import.meta.url).href, join(compileCache, 'stripped'));
+    } else module.enableCompileCache?.(compileCache);
+  }
+  // The server starts with V8's compilers beyond the interpreter off; they are back on before it listens (decision 026).
+  const command = process.argv[2];
+  if (command === undefined || command === 'start') {
+    const memory = fileURLToPath(new URL('../src/lib/release-startup-memory.ts', import.meta.url));
+    (await import(memory)).deferOptimizingCompilers();
+  }
   await import(cli);
 }

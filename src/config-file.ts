@@ -1,4 +1,5 @@
-import { type Static, Type } from 'typebox';
+import type { Static } from 'typebox';
+import { Type } from './lib/type.ts';
 import { type CheckedSchema, firstSchemaError } from './lib/schema-errors.ts';
 
 /**

@@ -1,7 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
-import type { RouteOptions } from 'fastify';
+import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import type { App } from './app.ts';
 import { ErrorBody } from './schemas/common.ts';
 
@@ -103,43 +101,106 @@ export function documentCommonErrors(route: RouteOptions) {
   }
 }
 
+const swaggerOptions = {
+  transformObject: (documentObject: unknown) =>
+    withSwaggerUiPage((documentObject as { openapiObject: OpenApiDocument }).openapiObject),
+  openapi: {
+    openapi: '3.1.0',
+    info: {
+      title: 'Causerie',
+      version: '0.1.0',
+      description:
+        'A self-hostable chat API server. Five route dialects over one domain model: see docs/compatibility.md.',
+    },
+    components: {
+      securitySchemes: {
+        bearerAuth: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'An API key (API_…) or an OAuth access token from POST /oauth/token.',
+        },
+        basicAuth: { type: 'http', scheme: 'basic', description: 'Username and password.' },
+        publicKeyAuth: {
+          type: 'http',
+          scheme: 'bearer',
+          description: "An agent's public key (PUB_…): it only gets client tokens (the public-agents dialect).",
+        },
+      },
+    },
+  },
+} as const;
+
+/**
+ * The documentation's own Fastify instance, built with the first request for the document or the
+ * UI: @fastify/swagger and @fastify/swagger-ui, with every documented route of the server replayed
+ * into it (schema and options; its handlers never run, so no validator is compiled). Loading them at
+ * start-up cost ~3 MiB at rest for pages most servers never serve (decision 026).
+ */
+async function buildDocsApp(routes: RouteOptions[]) {
+  const [{ default: Fastify }, { default: swagger }, { default: swaggerUi }] = await Promise.all([
+    import('fastify'),
+    import('@fastify/swagger'),
+    import('@fastify/swagger-ui'),
+  ]);
+  const docs = Fastify({ routerOptions: { ignoreTrailingSlash: false } });
+  docs.setValidatorCompiler(() => () => true);
+  docs.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  await docs.register(swagger, swaggerOptions as Parameters<typeof swagger>[1]);
+  await docs.register(swaggerUi, { routePrefix: '/api/v1/docs', uiConfig: { deepLinking: true }, staticCSP: true });
+  const never = async () => undefined;
+  for (const { method, url, schema, config, constraints } of routes) {
+    docs.route({ method, url, schema, config, constraints, handler: never });
+  }
+  await docs.ready();
+  return docs;
+}
+
+// Hop-by-hop and length headers: the server's own reply sets them.
+const headersNotCopied = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'date']);
+
 /**
  * The OpenAPI document is generated from the route schemas. Swagger UI and Redoc are served by
  * this server, never from a CDN, so the docs work on a machine without internet.
  */
 export async function registerDocs(app: App) {
   app.addHook('onRoute', documentCommonErrors);
-  await app.register(swagger, {
-    transformObject: (documentObject) =>
-      withSwaggerUiPage((documentObject as { openapiObject: OpenApiDocument }).openapiObject),
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'Causerie',
-        version: '0.1.0',
-        description:
-          'A self-hostable chat API server. Five route dialects over one domain model: see docs/compatibility.md.',
-      },
-      components: {
-        securitySchemes: {
-          bearerAuth: {
-            type: 'http',
-            scheme: 'bearer',
-            description: 'An API key (API_…) or an OAuth access token from POST /oauth/token.',
-          },
-          basicAuth: { type: 'http', scheme: 'basic', description: 'Username and password.' },
-          publicKeyAuth: {
-            type: 'http',
-            scheme: 'bearer',
-            description: "An agent's public key (PUB_…): it only gets client tokens (the public-agents dialect).",
-          },
-        },
-      },
-    },
+  // What @fastify/swagger would list: HEAD routes and hidden ones never appear in the document.
+  const routes: RouteOptions[] = [];
+  app.addHook('onRoute', (route) => {
+    const hidden = (route.schema as { hide?: boolean } | undefined)?.hide === true;
+    if (route.method !== 'HEAD' && !hidden) routes.push(route);
   });
-  await app.register(swaggerUi, { routePrefix: '/api/v1/docs', uiConfig: { deepLinking: true }, staticCSP: true });
+  let docsApp: ReturnType<typeof buildDocsApp> | undefined;
+  const docs = () => {
+    if (!docsApp) {
+      docsApp = buildDocsApp(routes);
+      // A failed build (a file unreadable, say) is tried again with the next request.
+      docsApp.catch(() => {
+        docsApp = undefined;
+      });
+    }
+    return docsApp;
+  };
 
+  // Swagger UI's pages, answered by the documentation's instance and sent through this server's reply
+  // (its hooks, headers and logs, as any other route).
+  const ui = async (request: FastifyRequest, reply: FastifyReply) => {
+    const answer = await (await docs()).inject({
+      method: request.method as 'GET' | 'HEAD',
+      url: request.url,
+      headers: request.headers,
+    });
+    if (answer.statusCode === 404) return reply.callNotFound();
+    for (const [name, value] of Object.entries(answer.headers)) {
+      if (value !== undefined && !headersNotCopied.has(name)) reply.header(name, value);
+    }
+    reply.code(answer.statusCode);
+    // An empty answer (a redirect, HEAD) is sent as none, so no content type is added to it.
+    return answer.rawPayload.length > 0 ? reply.send(answer.rawPayload) : reply.send();
+  };
   const hidden = { schema: { hide: true } };
+  app.get('/api/v1/docs', hidden, ui);
+  app.get('/api/v1/docs/*', hidden, ui);
   app.get(
     '/api/v1/openapi.json',
     {
@@ -154,7 +215,7 @@ export async function registerDocs(app: App) {
         },
       },
     },
-    async () => app.swagger() as unknown as Record<string, unknown>,
+    async () => (await docs()).swagger() as unknown as Record<string, unknown>,
   );
   app.get(
     '/api/v1/redoc',

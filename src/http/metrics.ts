@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from '../lib/prom-client.ts';
 import type { ConnectionStats } from '../providers/openai-compatible/connection-slots.ts';
 
 export interface MetricsSources {

@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type } from '../lib/type.ts';
 import type { Message } from '../domain/conversations/conversations.types.ts';
 import type { SseSink } from './sse.ts';
 

@@ -30,3 +30,37 @@ test('the rule sees a value import and lets a type import through', () => {
   assert.equal(found("import type { Dispatcher } from 'undici';"), 0);
   assert.equal(found("import type { IncomingMessage } from 'node:http';"), 0);
 });
+
+// TypeBox's entry point loads all of TypeBox (~370 modules, ~6 MiB held for the server's life, decision
+// 026): schemas are built by src/lib/type.ts, which returns the same JSON Schema; TypeBox's types stay.
+const typeboxValue = /^import\s+(?!type\b)[^;]*?\bfrom\s+['"]typebox(\/[^'"]*)?['"]/gm;
+
+test('no source imports TypeBox as a value: src/lib/type.ts builds the schemas', () => {
+  const offending: string[] = [];
+  for (const file of filesUnder(src)) {
+    for (const [line] of readFileSync(file, 'utf8').matchAll(typeboxValue))
+      offending.push(`${relative(src, file)}: ${line}`);
+  }
+  assert.deepEqual(offending, []);
+});
+
+test('the TypeBox rule sees a value import and lets a type import through', () => {
+  const found = (text: string) => [...text.matchAll(typeboxValue)].length;
+  assert.equal(found("import { Type } from 'typebox';"), 1);
+  assert.equal(found("import { type Static, Type } from 'typebox';"), 1);
+  assert.equal(found("import { Value } from 'typebox/value';"), 1);
+  assert.equal(found("import type { Static } from 'typebox';"), 0);
+});
+
+// Loaded where they run instead (decision 026): prom-client's parts by path (src/lib/prom-client.ts),
+// jose with the first access token to sign or check.
+const loadedWhereTheyRun = /^import\s+(?!type\b)[^;]*?\bfrom\s+['"](prom-client|jose)['"]/gm;
+
+test('no source imports prom-client or jose as values at start-up', () => {
+  const offending: string[] = [];
+  for (const file of filesUnder(src)) {
+    for (const [line] of readFileSync(file, 'utf8').matchAll(loadedWhereTheyRun))
+      offending.push(`${relative(src, file)}: ${line}`);
+  }
+  assert.deepEqual(offending, []);
+});

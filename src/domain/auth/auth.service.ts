@@ -1,5 +1,4 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { AppError } from '../errors.ts';
 import { isoAt, type Clock } from '../clock.ts';
 import { newUuid } from '../ids.ts';
@@ -20,6 +19,10 @@ import type { ClusterEvent } from '../../stores/kv/cluster-events.ts';
 import type { LoginThrottle } from './login-throttle.ts';
 import type { PrincipalCache } from './principal-cache.ts';
 import type { RefreshTokensStore } from './refresh-tokens.store.ts';
+
+// jose (~50 modules) loads with the first access token to sign or check, not at start-up (decision 026).
+let jose: Promise<typeof import('jose')> | undefined;
+const loadJose = () => (jose ??= import('jose'));
 
 export type CredentialKind = 'api_key' | 'access_token' | 'basic';
 
@@ -153,6 +156,7 @@ export class AuthService {
     let subject: string | undefined;
     let signIn: unknown;
     let expiresAt = 0;
+    const { jwtVerify, errors: joseErrors } = await loadJose();
     try {
       const { payload } = await jwtVerify(token, this.key, {
         algorithms: ['HS256'],
@@ -265,6 +269,7 @@ export class AuthService {
       await this.deps.refreshTokens.revokeFamily(row.family, now);
       return this.signInsEnded(row.user_id);
     }
+    const { jwtVerify } = await loadJose();
     try {
       const { payload } = await jwtVerify(token, this.key, {
         algorithms: ['HS256'],
@@ -329,6 +334,7 @@ export class AuthService {
     const now = this.deps.clock.now();
     const seconds = Math.floor(now / 1000);
     // sid: the sign-in (refresh-token family) this token belongs to, so revoking it ends the token.
+    const { SignJWT } = await loadJose();
     const accessToken = await new SignJWT({ sid: family })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(String(userId))

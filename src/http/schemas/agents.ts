@@ -1,4 +1,5 @@
-import { Type, type Static, type TSchema } from 'typebox';
+import type { Static, TSchema } from 'typebox';
+import { Type } from '../../lib/type.ts';
 import type { Agent } from '../../domain/agents/agents.types.ts';
 import { Nullable } from './common.ts';
 import { NativeMessage } from './models.ts';

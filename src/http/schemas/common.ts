@@ -1,4 +1,5 @@
-import { Type, type TSchema } from 'typebox';
+import type { TSchema } from 'typebox';
+import { Type } from '../../lib/type.ts';
 
 /** The chat-API dialect's error body, used by every native route. */
 export const ErrorBody = Type.Object({ detail: Type.String(), code: Type.String() }, { $id: 'Error' });

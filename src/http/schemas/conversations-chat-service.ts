@@ -1,5 +1,5 @@
 import { SourcesBody } from '../web-sources.ts';
-import { Type } from 'typebox';
+import { Type } from '../../lib/type.ts';
 import type { Conversation, Message } from '../../domain/conversations/conversations.types.ts';
 import { GenerationSettingsFields, Nullable } from './common.ts';
 

@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type } from '../../lib/type.ts';
 import type { Conversation, Message } from '../../domain/conversations/conversations.types.ts';
 import { sourcesOf, SourcesBody } from '../web-sources.ts';
 

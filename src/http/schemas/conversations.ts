@@ -1,5 +1,5 @@
 import { sourcesOf, SourcesBody } from '../web-sources.ts';
-import { Type } from 'typebox';
+import { Type } from '../../lib/type.ts';
 import type { Conversation, Message } from '../../domain/conversations/conversations.types.ts';
 import { UsePromptFields } from './prompts.ts';
 import { GenerationSettingsFields, IdOrUuid, Nullable } from './common.ts';

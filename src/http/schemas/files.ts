@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type } from '../../lib/type.ts';
 
 /** The chat-API dialect's file shapes ("File Upload API"). */
 export const SessionReference = Type.String({

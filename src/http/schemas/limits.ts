@@ -1,4 +1,5 @@
-import { type Static, Type } from 'typebox';
+import type { Static } from 'typebox';
+import { Type } from '../../lib/type.ts';
 import type { LimitsOverview } from '../../domain/limits/limits.service.ts';
 import type { UsageLine, UsageReport } from '../../domain/usage/usage.service.ts';
 import { ApiKeyBody } from './keys.ts';

@@ -1,4 +1,5 @@
-import { type Static, Type } from 'typebox';
+import type { Static } from 'typebox';
+import { Type } from '../../lib/type.ts';
 import type { ModelStatus } from '../../domain/models/models.service.ts';
 import { GenerationSettingsFields, Nullable } from './common.ts';
 

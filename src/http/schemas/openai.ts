@@ -1,5 +1,5 @@
 import { SourcesBody, UrlCitationBody } from '../web-sources.ts';
-import { Type } from 'typebox';
+import { Type } from '../../lib/type.ts';
 import { Nullable } from './common.ts';
 
 /** OpenAI's error body: what every error on the /v1 surface looks like. */

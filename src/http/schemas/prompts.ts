@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type } from '../../lib/type.ts';
 import { Nullable } from './common.ts';
 
 /** The chat-API dialect's prompt shapes ("Prompt Management API"). */

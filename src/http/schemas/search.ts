@@ -1,4 +1,5 @@
-import { Type, type Static } from 'typebox';
+import type { Static } from 'typebox';
+import { Type } from '../../lib/type.ts';
 import { Nullable } from './common.ts';
 
 const Mode = Type.Union([Type.Literal('hybrid'), Type.Literal('semantic'), Type.Literal('keyword')]);

@@ -1,5 +1,5 @@
 import multipart from '@fastify/multipart';
-import { Type } from 'typebox';
+import { Type } from '../../../lib/type.ts';
 import { AppError, invalid } from '../../../domain/errors.ts';
 import type { Services } from '../../../services.ts';
 import type { App } from '../../app.ts';

@@ -1,5 +1,5 @@
 import { idempotencyOf } from '../../idempotency.ts';
-import { Type } from 'typebox';
+import { Type } from '../../../lib/type.ts';
 import type { Services } from '../../../services.ts';
 import type { App } from '../../app.ts';
 import { authenticate, principalOf, security } from '../../auth.ts';

@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type } from '../../../lib/type.ts';
 import type { Services } from '../../../services.ts';
 import type { App } from '../../app.ts';
 import { authenticate, principalOf, requireAdmin, security } from '../../auth.ts';

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { Static } from 'typebox';
-import { Type } from 'typebox';
+import { Type } from '../../../lib/type.ts';
 import type { AgentInput } from '../../../domain/agents/agents.service.ts';
 import { invalid } from '../../../domain/errors.ts';
 import type { ChatMessage } from '../../../providers/provider.ts';

@@ -1,5 +1,5 @@
 import type { Static } from 'typebox';
-import { Type } from 'typebox';
+import { Type } from '../../../lib/type.ts';
 import type { AgentPromptInput } from '../../../domain/agents/agent-runs.ts';
 import type { CompletionInput } from '../../../domain/completions/completions.types.ts';
 import { AppError, invalid } from '../../../domain/errors.ts';

@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type } from '../../../lib/type.ts';
 import { AppError, invalid } from '../../../domain/errors.ts';
 import type { ModelStatus } from '../../../domain/models/models.service.ts';
 import type { Services } from '../../../services.ts';

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Type } from 'typebox';
+import { Type } from '../../../lib/type.ts';
 import { OAuthError } from '../../../domain/auth/auth.service.ts';
 import { AppError } from '../../../domain/errors.ts';
 import type { Services } from '../../../services.ts';

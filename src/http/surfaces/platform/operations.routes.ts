@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Registry } from 'prom-client';
-import { Type } from 'typebox';
+import { Type } from '../../../lib/type.ts';
 import type { Services } from '../../../services.ts';
 import type { App } from '../../app.ts';
 import { AppError } from '../../../domain/errors.ts';

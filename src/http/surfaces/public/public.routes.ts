@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Type } from 'typebox';
+import { Type } from '../../../lib/type.ts';
 import type { Services } from '../../../services.ts';
 import type { PublicClient } from '../../../domain/public-agents/public-agents.types.ts';
 import type { App } from '../../app.ts';

@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { test } from 'node:test';
+
+const memory = resolve(import.meta.dirname, '../../src/lib/release-startup-memory.ts');
+
+/** Whether V8 optimizes a function asked to be optimized, before and after start-up is over, in a fresh Node. */
+function optimizedBeforeAndAfter(flags: string[] = []): { before: boolean; after: boolean } {
+  const script = `
+    const { deferOptimizingCompilers, releaseStartupMemory } = await import(${JSON.stringify(memory)});
+    const optimized = () => {
+      const add = new Function('a', 'b', 'return a + b');
+      %PrepareFunctionForOptimization(add);
+      add(1, 2); add(3, 4);
+      %OptimizeFunctionOnNextCall(add);
+      add(5, 6);
+      return (%GetOptimizationStatus(add) & 16) !== 0;
+    };
+    deferOptimizingCompilers();
+    const before = optimized();
+    releaseStartupMemory();
+    console.log(JSON.stringify({ before, after: optimized() }));`;
+  const output = execFileSync(
+    process.execPath,
+    [...flags, '--allow-natives-syntax', '--input-type=module', '-e', script],
+    {
+      encoding: 'utf8',
+    },
+  );
+  return JSON.parse(output);
+}
+
+test('the optimizing compilers are off while the server starts and back on once it is ready', () => {
+  assert.deepEqual(optimizedBeforeAndAfter(), { before: false, after: true });
+});
+
+test("an operator who turns them off on Node's command line keeps them off", () => {
+  assert.deepEqual(optimizedBeforeAndAfter(['--no-turbofan', '--no-maglev']), { before: false, after: false });
+});
