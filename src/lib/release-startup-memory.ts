@@ -4,7 +4,7 @@ import { runInNewContext } from 'node:vm';
 
 type Gc = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
 
-const compilerFlags = /--(no-)?(turbofan|opt|maglev|sparkplug|jitless)\b/;
+const compilerFlags = /--(no[-_])?(turbofan|opt|maglev|sparkplug|jitless)\b/;
 let compilersDeferred = false;
 
 /**
@@ -17,7 +17,9 @@ let compilersDeferred = false;
  * operator decides).
  */
 export function deferOptimizingCompilers(): void {
-  if (compilerFlags.test(process.execArgv.join(' '))) return;
+  // NODE_OPTIONS counts too: turning compilers back on under --jitless crashes V8.
+  const operatorFlags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
+  if (compilerFlags.test(operatorFlags) || typeof WebAssembly === 'undefined') return;
   setFlagsFromString('--no-turbofan');
   setFlagsFromString('--no-maglev');
   setFlagsFromString('--no-sparkplug');

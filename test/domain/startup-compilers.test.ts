@@ -1,14 +1,21 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { stripTypeScriptTypes } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 
 const memory = resolve(import.meta.dirname, '../../src/lib/release-startup-memory.ts');
 
 /** Whether V8 optimizes a function asked to be optimized, before and after start-up is over, in a fresh Node. */
-function optimizedBeforeAndAfter(flags: string[] = []): { before: boolean; after: boolean } {
+function optimizedBeforeAndAfter(
+  flags: string[] = [],
+  env: NodeJS.ProcessEnv = process.env,
+  module = memory,
+): { before: boolean; after: boolean } {
   const script = `
-    const { deferOptimizingCompilers, releaseStartupMemory } = await import(${JSON.stringify(memory)});
+    const { deferOptimizingCompilers, releaseStartupMemory } = await import(${JSON.stringify(module)});
     const optimized = () => {
       const add = new Function('a', 'b', 'return a + b');
       %PrepareFunctionForOptimization(add);
@@ -24,9 +31,7 @@ function optimizedBeforeAndAfter(flags: string[] = []): { before: boolean; after
   const output = execFileSync(
     process.execPath,
     [...flags, '--allow-natives-syntax', '--input-type=module', '-e', script],
-    {
-      encoding: 'utf8',
-    },
+    { encoding: 'utf8', env },
   );
   return JSON.parse(output);
 }
@@ -37,4 +42,17 @@ test('the optimizing compilers are off while the server starts and back on once 
 
 test("an operator who turns them off on Node's command line keeps them off", () => {
   assert.deepEqual(optimizedBeforeAndAfter(['--no-turbofan', '--no-maglev']), { before: false, after: false });
+});
+
+test('under NODE_OPTIONS=--jitless they stay off (turning them on there would crash V8)', () => {
+  // Node cannot strip types without a JIT: the module is given to it already stripped.
+  const folder = mkdtempSync(join(tmpdir(), 'causerie-jitless-'));
+  try {
+    const stripped = join(folder, 'release-startup-memory.mjs');
+    writeFileSync(stripped, stripTypeScriptTypes(readFileSync(memory, 'utf8')));
+    const env = { ...process.env, NODE_OPTIONS: '--jitless' };
+    assert.deepEqual(optimizedBeforeAndAfter([], env, stripped), { before: false, after: false });
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
 });

@@ -22,7 +22,14 @@ import type { RefreshTokensStore } from './refresh-tokens.store.ts';
 
 // jose (~50 modules) loads with the first access token to sign or check, not at start-up (decision 026).
 let jose: Promise<typeof import('jose')> | undefined;
-const loadJose = () => (jose ??= import('jose'));
+const loadJose = () => {
+  // A failed load (out of file descriptors, say) is tried again by the next token, not kept.
+  jose ??= import('jose').catch((error) => {
+    jose = undefined;
+    throw error;
+  });
+  return jose;
+};
 
 export type CredentialKind = 'api_key' | 'access_token' | 'basic';
 
@@ -320,6 +327,7 @@ export class AuthService {
     const row = await this.deps.refreshTokens.findByHash(sha256(token));
     if (!row || row.revoked_at || Date.parse(row.expires_at) <= now)
       throw new OAuthError('invalid_grant', 'Invalid or expired refresh token');
+    await loadJose(); // before the token is spent: a failure to load must not cost the caller its sign-in
     if (row.used_at || !(await this.deps.refreshTokens.markUsed(row.id, isoAt(now)))) {
       await this.deps.refreshTokens.revokeFamily(row.family, isoAt(now));
       await this.signInsEnded(row.user_id);
