@@ -1,8 +1,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
 
-const signals = new WeakMap<ServerResponse, AbortController>();
-const deferrals = new WeakMap<ServerResponse, (stop: () => void) => void>();
+const signal = Symbol('client gone');
+const deferral = Symbol('client gone deferral');
+/** Kept on the response itself: a WeakMap entry per request cost more (and weighs on every collection). */
+type Tracked = ServerResponse & { [signal]?: AbortController; [deferral]?: (stop: () => void) => void };
 
 /**
  * Arms the client-gone signal of a request. Called from the first onRequest hook, before
@@ -11,20 +13,20 @@ const deferrals = new WeakMap<ServerResponse, (stop: () => void) => void>();
  * signal already aborted and calls no model.
  */
 export function armClientGone(request: FastifyRequest, reply: FastifyReply): AbortSignal {
-  const raw = reply.raw;
-  let controller = signals.get(raw);
+  const raw: Tracked = reply.raw;
+  let controller = raw[signal];
   if (controller) return controller.signal;
   controller = new AbortController();
-  signals.set(raw, controller);
+  raw[signal] = controller;
   const gone = () => {
     if (raw.writableFinished) return;
     const stop = () => controller.abort(new Error('client disconnected'));
-    const defer = deferrals.get(raw);
+    const defer = raw[deferral];
     if (defer) defer(stop);
     else stop();
   };
-  // The listener lives on the response, not on the keep-alive socket, so none pile up.
-  raw.once('close', gone);
+  // The listener lives on the response, not on the keep-alive socket, so none pile up (and a response closes once).
+  raw.on('close', gone);
   // Gone before we even listened: the socket is already closed.
   if (raw.destroyed || request.raw.socket?.destroyed) gone();
   return controller.signal;
@@ -41,7 +43,7 @@ export function clientGone(reply: FastifyReply): AbortSignal {
 
 /** Whether the client of this request has left before its response was complete. */
 export function clientLeft(reply: FastifyReply): boolean {
-  return signals.get(reply.raw)?.signal.aborted ?? false;
+  return (reply.raw as Tracked)[signal]?.signal.aborted ?? false;
 }
 
 /**
@@ -49,5 +51,5 @@ export function clientLeft(reply: FastifyReply): boolean {
  * period nobody resumed it in, say): `decide` gets the function that stops it.
  */
 export function deferClientGone(reply: FastifyReply, decide: (stop: () => void) => void): void {
-  deferrals.set(reply.raw, decide);
+  (reply.raw as Tracked)[deferral] = decide;
 }

@@ -62,12 +62,13 @@ export function registerResume(app: App, streams: AnswerStreams): void {
     const description = route.schema.description ? `${route.schema.description} ` : '';
     route.schema.description = `${description}${resumableNote}`;
   });
-  app.addHook('preValidation', async (request, reply) => {
-    if (request.routeOptions.config?.resumable !== true) return;
+  // A callback, not an async function: every request runs it, and a promise per request adds up.
+  // Once the resumed stream is sent, Fastify runs nothing more for the request (the reply is sent).
+  app.addHook('preValidation', (request, reply, done) => {
+    if (request.routeOptions.config?.resumable !== true) return done();
     const lastEventId = lastEventIdOf(request);
-    if (lastEventId === undefined) return;
-    await sendResumed(request, reply, streams, lastEventId);
-    return reply;
+    if (lastEventId === undefined) return done();
+    sendResumed(request, reply, streams, lastEventId).then(() => done(), done);
   });
 }
 
