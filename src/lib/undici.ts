@@ -37,6 +37,34 @@ export class Pool extends UndiciPool {
     free.set(this, new Set());
     if (options.connections) caps.set(this, options.connections);
   }
+
+  override dispatch(options: Undici.Dispatcher.DispatchOptions, handler: Undici.Dispatcher.DispatchHandler): boolean {
+    const own = handler as Handler;
+    if (typeof own.onResponseStart === 'function' && own[kOnResponseStart] === undefined) {
+      own[kOnResponseStart] = own.onResponseStart;
+      own.onResponseStart = forgetRawHeaders as Handler['onResponseStart'];
+    }
+    return super.dispatch(options, handler);
+  }
+}
+
+type Handler = {
+  onResponseStart?: (...args: unknown[]) => unknown;
+  [kOnResponseStart]?: (...args: unknown[]) => unknown;
+};
+const kOnResponseStart = Symbol('onResponseStart');
+
+/**
+ * undici keeps the response's raw headers on the request's controller until the answer ends: a
+ * dozen Buffers that also hold the socket read they were cut from (~2 KiB per open stream). Every
+ * handler has read them by the time the response starts (the headers themselves stay parsed).
+ */
+function forgetRawHeaders(this: Handler, controller: { rawHeaders?: unknown } | undefined, ...rest: unknown[]) {
+  try {
+    return this[kOnResponseStart]!.call(this, controller, ...rest);
+  } finally {
+    if (controller) controller.rawHeaders = null;
+  }
 }
 {
   const own = Pool.prototype as unknown as Record<symbol, (this: PoolInternals, ...args: never[]) => unknown>;
