@@ -37,6 +37,42 @@ export class Pool extends UndiciPool {
     free.set(this, new Set());
     if (options.connections) caps.set(this, options.connections);
   }
+
+  override dispatch(options: Undici.Dispatcher.DispatchOptions, handler: Undici.Dispatcher.DispatchHandler): boolean {
+    const own = handler as Handler;
+    if (typeof own.onResponseStart === 'function' && own[kOnResponseStart] === undefined) {
+      own[kOnResponseStart] = own.onResponseStart;
+      own.onResponseStart = releaseAfterResponseStart as Handler['onResponseStart'];
+    }
+    return super.dispatch(options, handler);
+  }
+}
+
+type Handler = {
+  onResponseStart?: (...args: unknown[]) => unknown;
+  [kOnResponseStart]?: (...args: unknown[]) => unknown;
+  body?: unknown;
+};
+const kOnResponseStart = Symbol('onResponseStart');
+
+/**
+ * What undici keeps for the life of a response that nothing reads once it started: the raw
+ * response headers on the request's controller (a dozen Buffers that also hold the socket read
+ * they were cut from, ~1.9 KiB per open stream) and, on request()'s handler, the request body it
+ * was given as a string (a second copy of the prompt: undici sends its own Buffer of it). The
+ * headers stay parsed; the handler reads its body only to destroy a stream body on error.
+ */
+function releaseAfterResponseStart(
+  this: Handler,
+  controller: { rawHeaders?: unknown } | undefined,
+  ...rest: unknown[]
+) {
+  try {
+    return this[kOnResponseStart]!.call(this, controller, ...rest);
+  } finally {
+    if (controller) controller.rawHeaders = null;
+    if (typeof this.body === 'string') this.body = null;
+  }
 }
 {
   const own = Pool.prototype as unknown as Record<symbol, (this: PoolInternals, ...args: never[]) => unknown>;
