@@ -84,17 +84,52 @@ export class SearchIndexer implements SearchIndexHook {
     return isoAt(this.deps.clock.now());
   }
 
-  /** Adds or replaces entries; never throws (indexing must not fail what triggered it). */
-  async enqueue(entries: IndexEntry[]): Promise<void> {
+  /**
+   * Adds or replaces entries; never throws (indexing must not fail what triggered it). Resolves once
+   * they are indexed. The entries of every call made in one turn of the event loop are written in
+   * one transaction (a stored completion indexes its prompt and its reply: one commit each cost a
+   * stored completion about a fifth of its CPU time); if that fails, each call's are tried alone,
+   * so one bad entry fails only its own call.
+   */
+  enqueue(entries: IndexEntry[]): Promise<void> {
+    const wanted = entries.filter((entry) => entry.content.trim());
+    if (wanted.length === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.pending.push({ entries: wanted, done: resolve });
+      if (this.pending.length === 1) setImmediate(this.writePending);
+    });
+  }
+
+  private pending: { entries: IndexEntry[]; done: () => void }[] = [];
+
+  private readonly writePending = async () => {
+    const calls = this.pending;
+    this.pending = [];
+    const together = calls.length > 1;
+    if (
+      !(await this.write(
+        calls.flatMap((call) => call.entries),
+        !together,
+      )) &&
+      together
+    ) {
+      for (const call of calls) await this.write(call.entries, true);
+    }
+    for (const call of calls) call.done();
+  };
+
+  /** Whether the entries were written (a failure is logged when `logFailure`). */
+  private async write(entries: IndexEntry[], logFailure: boolean): Promise<boolean> {
     try {
-      const ids: number[] = [];
-      for (const entry of entries) if (entry.content.trim()) ids.push(await this.deps.store.upsert(entry));
-      if (this.semantic && ids.length) {
+      const ids = await this.deps.store.upsertAll(entries);
+      if (this.semantic) {
         await this.deps.store.queueJobs(ids, this.now());
         this.wake();
       }
+      return true;
     } catch (error) {
-      this.deps.warn(`search: could not index ${entries.length} text(s): ${(error as Error).message}`);
+      if (logFailure) this.deps.warn(`search: could not index ${entries.length} text(s): ${(error as Error).message}`);
+      return false;
     }
   }
 

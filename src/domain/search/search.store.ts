@@ -95,8 +95,21 @@ export class SearchStore {
     return rows.length > 0;
   }
 
-  /** Inserts or replaces an entry (its vector is dropped: the text may have changed); returns the row id. */
-  async upsert(entry: IndexEntry): Promise<number> {
+  /**
+   * Adds or replaces entries, all in one transaction; returns their index ids. One commit for many
+   * entries matters: each commit costs SQLite's full-text index a segment of its own.
+   */
+  async upsertAll(entries: IndexEntry[]): Promise<number[]> {
+    // Read before the transaction: on SQLite it holds the one connection until it ends.
+    const vectors = this.dialect === 'sqlite' && (await this.vectorTableDimensions()) !== undefined;
+    return this.db.transaction().execute(async (trx) => {
+      const ids: number[] = [];
+      for (const entry of entries) ids.push(await this.upsertIn(trx, entry, vectors));
+      return ids;
+    });
+  }
+
+  private async upsertIn(db: Kysely<Database>, entry: IndexEntry, vectors: boolean): Promise<number> {
     const values = {
       kind: entry.kind,
       source_id: entry.sourceId,
@@ -110,7 +123,7 @@ export class SearchStore {
       this.dialect === 'postgres'
         ? { document: sql`to_tsvector('simple', ${indexedWords(entry.content)})`, embedding: null }
         : {};
-    const row = await this.db
+    const row = await db
       .insertInto('search_index')
       .values({ ...values, ...extra } as typeof values)
       .onConflict((oc) =>
@@ -121,9 +134,7 @@ export class SearchStore {
       )
       .returning('id')
       .executeTakeFirstOrThrow();
-    if (this.dialect === 'sqlite' && (await this.vectorTableDimensions()) !== undefined) {
-      await sql`DELETE FROM search_vectors WHERE rowid = CAST(${row.id} AS INTEGER)`.execute(this.db);
-    }
+    if (vectors) await sql`DELETE FROM search_vectors WHERE rowid = CAST(${row.id} AS INTEGER)`.execute(db);
     return row.id;
   }
 
