@@ -17,6 +17,7 @@ import { startScriptedUpstream, type ScriptedUpstream } from '../../src/provider
 import type { StreamEvent } from '../../src/providers/provider.ts';
 import { openDatabase, type SqlStore } from '../../src/stores/sql/database.ts';
 import { ManualClock, createPostgresDatabase, dialects } from '../helpers/server.ts';
+import { insertUser } from '../helpers/store-fixtures.ts';
 import { eventually } from '../e2e/models-helpers.ts';
 
 /** A gate that admits everything and remembers what it was asked and told. */
@@ -83,22 +84,7 @@ for (const dialect of dialects) {
       const config = loadConfig(env);
       sql = await openDatabase({ databaseUrl: config.databaseUrl, sqlitePath: join(dir, 'causerie.sqlite') });
       const clock = new ManualClock();
-      const user = await sql.db
-        .insertInto('users')
-        .values({
-          uuid: crypto.randomUUID(),
-          username: 'u',
-          username_key: 'u',
-          password_hash: 'x',
-          role: 'user',
-          disabled: 0,
-          plan_id: null,
-          created_at: '2026-01-01T00:00:00.000Z',
-          updated_at: '2026-01-01T00:00:00.000Z',
-        })
-        .returning('id')
-        .executeTakeFirstOrThrow();
-      userId = user.id;
+      userId = await insertUser(sql.db, '2026-01-01T00:00:00.000Z');
       models = new ModelsService({
         ...modelProviders(config),
         listLocalFiles: async () => [],

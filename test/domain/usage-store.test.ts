@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { UsageStore } from '../../src/domain/usage/usage.store.ts';
 import { openDatabase, type SqlStore } from '../../src/stores/sql/database.ts';
 import { createTestDatabase, dialects } from '../helpers/server.ts';
+import { insertUser } from '../helpers/store-fixtures.ts';
 
 for (const dialect of dialects) {
   describe(`usage ledger group commit (${dialect})`, () => {
@@ -17,23 +18,7 @@ for (const dialect of dialects) {
         databaseUrl: database.env.DATABASE_URL,
         sqlitePath: join(database.env.CAUSERIE_DATA_DIR!, 'causerie.sqlite'),
       });
-      const now = new Date().toISOString();
-      const user = await sql.db
-        .insertInto('users')
-        .values({
-          uuid: crypto.randomUUID(),
-          username: 'u',
-          username_key: 'u',
-          password_hash: 'x',
-          role: 'user',
-          disabled: 0,
-          plan_id: null,
-          created_at: now,
-          updated_at: now,
-        })
-        .returning('id')
-        .executeTakeFirstOrThrow();
-      userId = user.id;
+      userId = await insertUser(sql.db);
     });
     after(async () => {
       await sql.close();

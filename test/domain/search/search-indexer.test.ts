@@ -5,6 +5,7 @@ import { SearchIndexer } from '../../../src/domain/search/search-indexer.ts';
 import { SearchStore } from '../../../src/domain/search/search.store.ts';
 import { openDatabase, type SqlStore } from '../../../src/stores/sql/database.ts';
 import { createTestDatabase, dialects } from '../../helpers/server.ts';
+import { insertUser } from '../../helpers/store-fixtures.ts';
 
 for (const dialect of dialects) {
   describe(`search indexer: the entries of one turn written together (${dialect})`, () => {
@@ -20,23 +21,7 @@ for (const dialect of dialects) {
         databaseUrl: database.env.DATABASE_URL,
         sqlitePath: join(database.env.CAUSERIE_DATA_DIR!, 'causerie.sqlite'),
       });
-      const now = new Date().toISOString();
-      const user = await sql.db
-        .insertInto('users')
-        .values({
-          uuid: crypto.randomUUID(),
-          username: 'u',
-          username_key: 'u',
-          password_hash: 'x',
-          role: 'user',
-          disabled: 0,
-          plan_id: null,
-          created_at: now,
-          updated_at: now,
-        })
-        .returning('id')
-        .executeTakeFirstOrThrow();
-      userId = user.id;
+      userId = await insertUser(sql.db);
       indexer = new SearchIndexer({
         store: new SearchStore(sql.db, sql.dialect),
         clock: { now: () => Date.now() },
