@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { UsageStore } from '../../src/domain/usage/usage.store.ts';
-import { openDatabase, type SqlStore } from '../../src/stores/sql/database.ts';
-import { createTestDatabase, dialects } from '../helpers/server.ts';
-import { insertUser } from '../helpers/store-fixtures.ts';
+import type { SqlStore } from '../../src/stores/sql/database.ts';
+import { dialects } from '../helpers/server.ts';
+import { insertUser, openTestStore } from '../helpers/store-fixtures.ts';
 
 for (const dialect of dialects) {
   describe(`usage ledger group commit (${dialect})`, () => {
@@ -12,12 +11,7 @@ for (const dialect of dialects) {
     let drop: () => Promise<void>;
     let userId: number;
     before(async () => {
-      const database = await createTestDatabase(dialect);
-      drop = database.drop;
-      sql = await openDatabase({
-        databaseUrl: database.env.DATABASE_URL,
-        sqlitePath: join(database.env.CAUSERIE_DATA_DIR!, 'causerie.sqlite'),
-      });
+      ({ sql, drop } = await openTestStore(dialect));
       userId = await insertUser(sql.db);
     });
     after(async () => {

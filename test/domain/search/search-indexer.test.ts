@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SearchIndexer } from '../../../src/domain/search/search-indexer.ts';
 import { SearchStore } from '../../../src/domain/search/search.store.ts';
-import { openDatabase, type SqlStore } from '../../../src/stores/sql/database.ts';
-import { createTestDatabase, dialects } from '../../helpers/server.ts';
-import { insertUser } from '../../helpers/store-fixtures.ts';
+import type { SqlStore } from '../../../src/stores/sql/database.ts';
+import { dialects } from '../../helpers/server.ts';
+import { insertUser, openTestStore } from '../../helpers/store-fixtures.ts';
 
 for (const dialect of dialects) {
   describe(`search indexer: the entries of one turn written together (${dialect})`, () => {
@@ -15,12 +14,7 @@ for (const dialect of dialects) {
     let userId: number;
     const warnings: string[] = [];
     before(async () => {
-      const database = await createTestDatabase(dialect);
-      drop = database.drop;
-      sql = await openDatabase({
-        databaseUrl: database.env.DATABASE_URL,
-        sqlitePath: join(database.env.CAUSERIE_DATA_DIR!, 'causerie.sqlite'),
-      });
+      ({ sql, drop } = await openTestStore(dialect));
       userId = await insertUser(sql.db);
       indexer = new SearchIndexer({
         store: new SearchStore(sql.db, sql.dialect),
