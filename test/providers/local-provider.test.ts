@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -205,6 +206,20 @@ describe('local GGUF provider (tiny random-weight llama built by the test)', () 
     } finally {
       await single.close();
     }
+  });
+
+  test("answers read to the end or left early keep no listener on the caller's signal", async () => {
+    const shared = new AbortController();
+    for (let i = 0; i < 3; i++) await collect(provider, tiny('hello', { max_tokens: 4 }), { signal: shared.signal });
+    const left = await provider.stream(tiny('Once upon a time', { max_tokens: 40 }), { signal: shared.signal });
+    for await (const event of left) if (event.type === 'text-delta') break;
+    assert.equal(getEventListeners(shared.signal, 'abort').length, 0);
+    // Still followed while an answer runs: aborting the caller's signal stops it.
+    const running = collect(provider, tiny('Once upon a time', { max_tokens: 400 }), {
+      signal: shared.signal,
+      onDelta: (_text, index) => index === 2 && shared.abort(),
+    });
+    assert.equal((await running).finish, 'cancelled');
   });
 
   test('two concurrent requests run side by side on the loaded model', async () => {

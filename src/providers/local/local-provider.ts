@@ -204,18 +204,22 @@ export function createLocalProvider(options: LocalProviderOptions): LocalProvide
         promptTokens,
         maxTokens: Math.min(Math.floor(request.max_tokens ?? room), room),
       };
-      const consumerLeft = new AbortController();
-      const stop = AbortSignal.any([signal, consumerLeft.signal]);
+      const stop = abortedWith(signal);
       const channel: AsyncQueue<ProviderStreamEvent> = new AsyncQueue<ProviderStreamEvent>({
         start: () =>
-          void generate(model, request, prepared, stop, channel).catch((error: unknown) => {
-            channel.push({
-              type: 'error',
-              error: new ProviderError(id, 'failed', 'The local generation could not start', { cause: error }),
-            });
-            channel.end();
-          }),
-        onClose: () => consumerLeft.abort(new Error('the stream was closed by its reader')),
+          void generate(model, request, prepared, stop.signal, channel)
+            .catch((error: unknown) => {
+              channel.push({
+                type: 'error',
+                error: new ProviderError(id, 'failed', 'The local generation could not start', { cause: error }),
+              });
+              channel.end();
+            })
+            .finally(stop.detach),
+        onClose: () => {
+          stop.abort(new Error('the stream was closed by its reader'));
+          stop.detach();
+        },
       });
       return channel;
     },
@@ -260,5 +264,24 @@ export function createLocalProvider(options: LocalProviderOptions): LocalProvide
       paths.clear();
       for (const result of models) if (result.status === 'fulfilled') await result.value.dispose();
     },
+  };
+}
+
+/**
+ * A plain signal that aborts with `source` or when told to. node-llama-cpp reads `aborted` several
+ * times per token, and a signal made by `AbortSignal.any` walks its sources on every read (0.1 µs
+ * against 0.005 on Node 24, more when a source is itself combined): about 1 % of the main thread's
+ * time per token in a profile of a tiny model, for nothing.
+ */
+function abortedWith(source: AbortSignal) {
+  const controller = new AbortController();
+  const follow = () => controller.abort(source.reason);
+  if (source.aborted) follow();
+  else source.addEventListener('abort', follow, { once: true });
+  return {
+    signal: controller.signal,
+    abort: (reason: Error) => controller.abort(reason),
+    /** Stops following the source (the request's signal outlives the generation). */
+    detach: () => source.removeEventListener('abort', follow),
   };
 }
