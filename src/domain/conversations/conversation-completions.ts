@@ -225,12 +225,38 @@ export class ConversationCompletions {
     let release = () => {};
     let appended: MessageRow[] = [];
     try {
+      let now = this.now();
+      // What this request appends to the history, and what the model would see; it must end with a user message.
+      let toAppend = input.messages;
+      let context: ChatMessage[] = [];
+      const answerable = (systemPrompt: string | null, history: MessageRow[]) => {
+        toAppend = input.skipStoredPrefix ? afterStoredPrefix(history, input.messages) : input.messages;
+        context = contextOf(systemPrompt, [
+          ...history,
+          ...toAppend.map((m) => ({ ...m, status: 'complete' as const })),
+        ]);
+        return context.at(-1)?.role === 'user';
+      };
+      const rowsOf = (conversationId: number) =>
+        toAppend.map((m) => newMessageRow(conversationId, { role: m.role, content: m.content }, now));
+      let stored: MessageRow[] = [];
+      let ready: boolean;
       if (conversation) {
         // Waiting for the conversation is inside the clean-up path: a client that leaves while it
         // waits leaves nothing behind.
         release = await this.locks.acquire(conversation.id, options.signal);
-        leased = await store.acquireStreamLease(conversation.id, owner, leaseUntil(), this.now());
-        if (!leased) {
+        now = this.now();
+        // The lease, the history and the new messages in one transaction; nothing is stored for a
+        // request that has no user message to answer (refused below, after the model is checked).
+        let answers = false;
+        const taken = await store.leaseAndAppend(
+          { id: conversation.id, owner, until: leaseUntil(), now },
+          (row, history) => {
+            answers = answerable(row.system_prompt, history);
+            return answers ? rowsOf(row.id) : [];
+          },
+        );
+        if (!taken) {
           // Gone meanwhile (deleted while this request waited), or held by another process (this one
           // queues its own callers on the lock above).
           if (!(await store.findConversationById(conversation.id))) throw notFound('Conversation');
@@ -241,27 +267,25 @@ export class ConversationCompletions {
         }
         // The row as the lease left it, read by the same statement: what a completion or a
         // switch-model changed while we waited is in it.
-        conversation = leased;
+        conversation = leased = taken.conversation;
+        stored = taken.history;
+        appended = taken.appended;
+        ready = answers;
+      } else {
+        ready = answerable(newRow!.system_prompt ?? null, []);
       }
-      const settings = (conversation ?? newRow)!;
-      const model = input.model ?? settings.model ?? input.fallbackModel ?? (await this.deps.models.defaultModel());
+      const model =
+        input.model ??
+        (conversation ?? newRow)!.model ??
+        input.fallbackModel ??
+        (await this.deps.models.defaultModel());
       if (!model)
         throw invalid('model', 'is required: this conversation has no model yet and no default model is configured');
       // An unknown model is a bad request (the chat-API dialect lists 400, not 404), whichever surface asks.
       await this.deps.conversations.requireModel(model, 'model');
-      const now = this.now();
-      const stored = conversation ? await store.listMessages(conversation.id) : [];
-      const toAppend = input.skipStoredPrefix ? afterStoredPrefix(stored, input.messages) : input.messages;
-      // Checked before anything is stored: a refused request leaves no trace.
-      const context = contextOf(settings.system_prompt ?? null, [
-        ...stored,
-        ...toAppend.map((m) => ({ ...m, status: 'complete' as const })),
-      ]);
-      if (context.at(-1)?.role !== 'user') {
+      if (!ready) {
         throw invalid('messages', 'there is no user message to answer: the conversation must end with a user message');
       }
-      const rowsOf = (conversationId: number) =>
-        toAppend.map((m) => newMessageRow(conversationId, { role: m.role, content: m.content }, now));
       let replyRow: MessageRow | undefined;
       if (!conversation) {
         // A new conversation is stored with its messages and the reply about to stream, in one
@@ -277,8 +301,6 @@ export class ConversationCompletions {
         appended = inserted.messages.slice(0, -1);
         replyRow = inserted.messages.at(-1)!;
         release = await this.locks.acquire(conversation.id, options.signal);
-      } else {
-        appended = await store.insertMessages(rowsOf(conversation.id));
       }
       await this.deps.searchIndex?.messagesStored(conversation.user_id, appended);
       const enriched = await this.enrich(actor, conversation, created, model, context, input, controller.signal);

@@ -181,6 +181,24 @@ export class ConversationsStore {
     return acquireLeaseStatement.first(this.db, { id, owner, until, now });
   }
 
+  /**
+   * Takes the stream lease (as acquireStreamLease), reads the history and stores the messages
+   * `append` makes of them, in one transaction: one commit instead of two before the first token.
+   * Undefined (nothing written) when another owner holds the lease or the conversation is gone.
+   */
+  leaseAndAppend(
+    lease: { id: number; owner: string; until: string; now: string },
+    append: (conversation: ConversationRow, history: MessageRow[]) => Insertable<MessagesTable>[],
+  ): Promise<{ conversation: ConversationRow; history: MessageRow[]; appended: MessageRow[] } | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      const inTransaction = new ConversationsStore(trx);
+      const conversation = await inTransaction.acquireStreamLease(lease.id, lease.owner, lease.until, lease.now);
+      if (!conversation) return undefined;
+      const history = await inTransaction.listMessages(conversation.id);
+      return { conversation, history, appended: await inTransaction.insertMessages(append(conversation, history)) };
+    });
+  }
+
   async renewStreamLease(id: number, owner: string, until: string): Promise<void> {
     await renewLeaseStatement.execute(this.db, { id, owner, until });
   }
