@@ -23,7 +23,8 @@ interface Built {
  *
  * `build` receives its values as placeholders: it must pass each one to Kysely as a value (never
  * read it), and build the same statement for the same shape. The shape is the names of the values
- * given (a row with a column more is another statement), or what the caller names.
+ * given (a row with a column more is another statement), or what the caller names. Kysely's
+ * plugins do not see these statements (Causerie's databases use none).
  */
 export class BuiltOnce<Values extends object, Row> {
   private readonly build: (db: Kysely<Database>, values: Values) => Compilable<Row>;
