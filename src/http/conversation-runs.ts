@@ -40,6 +40,9 @@ export const answerLost = () =>
     'The server generating this answer stopped before it finished; the partial answer is stored',
   );
 
+/** One error for every stream's prepared ending, made the first time one is prepared (an error per stream cost its stack trace). */
+let lostAnswer: AppError | undefined;
+
 /** Writes how a stream ends after a failure, in the surface's dialect. */
 function sendFailure(sse: SseSink, rendering: StreamRendering, failure: AppError, requestId: string) {
   if (rendering.error) rendering.error(sse, failure, requestId);
@@ -60,7 +63,8 @@ export async function streamReply(
 ): Promise<void> {
   const recorder = recordAnswer(request, () => {
     const lost = new FrameCollector();
-    sendFailure(lost, rendering, answerLost(), String(request.id));
+    lostAnswer ??= answerLost();
+    sendFailure(lost, rendering, lostAnswer, String(request.id));
     return {
       lostFrames: lost.frames,
       conversationId: run.conversation.id,

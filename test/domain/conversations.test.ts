@@ -464,6 +464,59 @@ for (const dialect of dialects) {
       );
     });
 
+    test('in a conversation the request creates, enrichers are told it is new and their metadata is stored with the reply', async () => {
+      reset();
+      const told: Array<boolean | undefined> = [];
+      const enriched = new ConversationCompletions({
+        store,
+        conversations,
+        completions,
+        models,
+        clock: systemClock,
+        timings: { leaseMs: 30_000, flushMs: 20 },
+        enrichers: [
+          {
+            name: 'notes',
+            async enrich({ created }) {
+              told.push(created);
+              return { metadata: { notes: ['sky'] } };
+            },
+          },
+        ],
+      });
+      const ask = async (conversation?: number) => {
+        const run = await enriched.complete(
+          alice,
+          {
+            conversation,
+            create: conversation === undefined ? {} : undefined,
+            messages: [{ role: 'user', content: 'What colour is the sky?' }],
+            stream: false,
+          },
+          { signal: new AbortController().signal },
+        );
+        await drain(run.events);
+        return { run, reply: await run.done };
+      };
+      const first = await ask();
+      assert.equal(first.run.created, true);
+      assert.equal(first.run.conversation.title, 'What colour is the sky?');
+      assert.deepEqual(first.run.reply.metadata, { notes: ['sky'] });
+      assert.deepEqual(first.reply.metadata, { notes: ['sky'] });
+      await ask(first.run.conversation.id);
+      assert.deepEqual(told, [true, false]);
+      const stored = (await conversations.listMessages(alice, first.run.conversation.id)).items;
+      assert.deepEqual(
+        stored.map((m) => [m.role, m.metadata]),
+        [
+          ['user', null],
+          ['assistant', { notes: ['sky'] }],
+          ['user', null],
+          ['assistant', { notes: ['sky'] }],
+        ],
+      );
+    });
+
     test('replies a dead process left streaming are settled: all at embedded start-up, only stale ones in cluster mode', async () => {
       const conversation = await conversations.create(alice);
       const insert = (updatedAt: string) =>

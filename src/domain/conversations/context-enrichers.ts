@@ -6,6 +6,8 @@ import type { ConversationRow } from './conversations.store.ts';
 export interface EnrichmentInput {
   actor: Actor;
   conversation: ConversationRow;
+  /** Whether this request created the conversation: nothing (documents, say) is attached to it yet. */
+  created?: boolean;
   /** The public model id that will answer. */
   model: string;
   /** The messages the model would see so far: system prompt, then history ending with the user's message. */

@@ -5,8 +5,10 @@ import { isoAt, type Clock } from '../clock.ts';
 import { newUuid } from '../ids.ts';
 import type { Actor } from '../users/users.service.ts';
 import { ConversationLocks } from './conversation-locks.ts';
-import type { ConversationsService, CreateConversationInput } from './conversations.service.ts';
+import { titleFrom, type ConversationsService, type CreateConversationInput } from './conversations.service.ts';
 import type { ConversationRow, ConversationsStore, MessageRow, MessageStatus } from './conversations.store.ts';
+import type { ConversationsTable } from '../../stores/sql/schema.ts';
+import type { Insertable } from 'kysely';
 import {
   newMessageRow,
   toConversation,
@@ -116,10 +118,13 @@ export function afterStoredPrefix<T extends { role: string; content: string }>(s
   return same ? given.slice(comparable.length) : given;
 }
 
-/** The messages a model sees: the system prompt, then the stored history it can use. */
-function contextOf(conversation: ConversationRow, history: MessageRow[]): ChatMessage[] {
+/** The messages a model sees: the system prompt, then the history it can use. */
+function contextOf(
+  systemPrompt: string | null,
+  history: Array<Pick<MessageRow, 'role' | 'content' | 'status'>>,
+): ChatMessage[] {
   const messages: ChatMessage[] = [];
-  if (conversation.system_prompt) messages.push({ role: 'system', content: conversation.system_prompt });
+  if (systemPrompt) messages.push({ role: 'system', content: systemPrompt });
   for (const row of history) {
     // A reply still streaming elsewhere, or one that failed before any text, is not context.
     if (row.status === 'streaming' || row.content === '') continue;
@@ -190,18 +195,18 @@ export class ConversationCompletions {
       keyId = claim.id;
     }
     let created = false;
-    let conversation: ConversationRow;
+    let conversation: ConversationRow | undefined;
+    let newRow: Insertable<ConversationsTable> | undefined;
     const owner = newUuid();
     const leaseUntil = () => isoAt(this.deps.clock.now() + this.deps.timings.leaseMs);
     try {
       if (input.conversation === undefined) {
-        // Created with this request's stream lease already on it: one statement fewer, and nobody
-        // else knows its id yet.
-        conversation = await this.deps.conversations.createRow(actor, input.create, {
+        // Checked now, stored below with its first messages. Nobody else knows its id yet: it is
+        // created holding this request's stream lease, with no history to read.
+        newRow = await this.deps.conversations.newRow(actor, input.create, {
           metered: false,
           streamLease: { owner, until: leaseUntil() },
         });
-        created = true;
       } else {
         conversation = await this.deps.conversations.findRow(actor, input.conversation);
       }
@@ -218,50 +223,87 @@ export class ConversationCompletions {
     let leased: ConversationRow | undefined;
     let handedOver = false;
     let release = () => {};
-    const appended: MessageRow[] = [];
+    let appended: MessageRow[] = [];
     try {
-      // Waiting for the conversation is inside the clean-up path: a client that leaves while it
-      // waits (or before) leaves no conversation behind that this request created.
-      release = await this.locks.acquire(conversation.id, options.signal);
-      leased = created
-        ? conversation
-        : await store.acquireStreamLease(conversation.id, owner, leaseUntil(), this.now());
-      if (!leased) {
-        // Gone meanwhile (deleted while this request waited), or held by another process (this one
-        // queues its own callers on the lock above).
-        if (!(await store.findConversationById(conversation.id))) throw notFound('Conversation');
-        throw new AppError(
-          'conflict',
-          'Another completion is running in this conversation; retry when it has finished',
+      let now = this.now();
+      // What this request appends to the history, and what the model would see; it must end with a user message.
+      let toAppend = input.messages;
+      let context: ChatMessage[] = [];
+      const answerable = (systemPrompt: string | null, history: MessageRow[]) => {
+        toAppend = input.skipStoredPrefix ? afterStoredPrefix(history, input.messages) : input.messages;
+        context = contextOf(systemPrompt, [
+          ...history,
+          ...toAppend.map((m) => ({ ...m, status: 'complete' as const })),
+        ]);
+        return context.at(-1)?.role === 'user';
+      };
+      const rowsOf = (conversationId: number) =>
+        toAppend.map((m) => newMessageRow(conversationId, { role: m.role, content: m.content }, now));
+      let stored: MessageRow[] = [];
+      let ready: boolean;
+      if (conversation) {
+        // Waiting for the conversation is inside the clean-up path: a client that leaves while it
+        // waits leaves nothing behind.
+        release = await this.locks.acquire(conversation.id, options.signal);
+        now = this.now();
+        // The lease, the history and the new messages in one transaction; nothing is stored for a
+        // request that has no user message to answer (refused below, after the model is checked).
+        let answers = false;
+        const taken = await store.leaseAndAppend(
+          { id: conversation.id, owner, until: leaseUntil(), now },
+          (row, history) => {
+            answers = answerable(row.system_prompt, history);
+            return answers ? rowsOf(row.id) : [];
+          },
         );
+        if (!taken) {
+          // Gone meanwhile (deleted while this request waited), or held by another process (this one
+          // queues its own callers on the lock above).
+          if (!(await store.findConversationById(conversation.id))) throw notFound('Conversation');
+          throw new AppError(
+            'conflict',
+            'Another completion is running in this conversation; retry when it has finished',
+          );
+        }
+        // The row as the lease left it, read by the same statement: what a completion or a
+        // switch-model changed while we waited is in it.
+        conversation = leased = taken.conversation;
+        stored = taken.history;
+        appended = taken.appended;
+        ready = answers;
+      } else {
+        ready = answerable(newRow!.system_prompt ?? null, []);
       }
-      // The row as the lease left it, read by the same statement: what a completion or a
-      // switch-model changed while we waited is in it.
-      conversation = leased;
-      const model = input.model ?? conversation.model ?? input.fallbackModel ?? (await this.deps.models.defaultModel());
+      const model =
+        input.model ??
+        (conversation ?? newRow)!.model ??
+        input.fallbackModel ??
+        (await this.deps.models.defaultModel());
       if (!model)
         throw invalid('model', 'is required: this conversation has no model yet and no default model is configured');
       // An unknown model is a bad request (the chat-API dialect lists 400, not 404), whichever surface asks.
       await this.deps.conversations.requireModel(model, 'model');
-      const now = this.now();
-      // A conversation this request just created has no history to read.
-      const stored = created ? [] : await store.listMessages(conversation.id);
-      const toAppend = input.skipStoredPrefix ? afterStoredPrefix(stored, input.messages) : input.messages;
-      for (const message of toAppend) {
-        appended.push(
-          await store.insertMessage(
-            newMessageRow(conversation.id, { role: message.role, content: message.content }, now),
-          ),
-        );
-      }
-      await this.deps.searchIndex?.messagesStored(conversation.user_id, appended);
-      const history = [...stored, ...appended];
-      const context = contextOf(conversation, history);
-      const last = context.at(-1);
-      if (last?.role !== 'user') {
+      if (!ready) {
         throw invalid('messages', 'there is no user message to answer: the conversation must end with a user message');
       }
-      const enriched = await this.enrich(actor, conversation, model, context, input, controller.signal);
+      let replyRow: MessageRow | undefined;
+      if (!conversation) {
+        // A new conversation is stored with its messages and the reply about to stream, in one
+        // transaction; titled and given its model now (a refused request deletes it whole).
+        const firstUser = toAppend.find((m) => m.role === 'user');
+        const title = newRow!.title ?? (firstUser ? titleFrom(firstUser.content) : null);
+        const inserted = await store.insertConversationWithMessages({ ...newRow!, title, model }, (id) => [
+          ...rowsOf(id),
+          newMessageRow(id, { role: 'assistant', content: '', model, status: 'streaming' }, now),
+        ]);
+        created = true;
+        conversation = leased = inserted.conversation;
+        appended = inserted.messages.slice(0, -1);
+        replyRow = inserted.messages.at(-1)!;
+        release = await this.locks.acquire(conversation.id, options.signal);
+      }
+      await this.deps.searchIndex?.messagesStored(conversation.user_id, appended);
+      const enriched = await this.enrich(actor, conversation, created, model, context, input, controller.signal);
       const maxTokens = input.max_tokens ?? enriched.settings.max_tokens;
       const fitted = await fitToContext(enriched.messages, {
         contextWindow: await this.deps.models.contextWindow(model),
@@ -288,30 +330,16 @@ export class ConversationCompletions {
         },
         { signal: controller.signal },
       );
-      // Admitted: the conversation now uses this model, and is titled after its first user message.
-      const firstUser =
-        toAppend.find((m) => m.role === 'user') ??
-        (conversation.title === null ? history.find((m) => m.role === 'user') : undefined);
-      const started = await store.touchAndInsertReply(
-        conversation.id,
-        this.deps.conversations.touchChanges(
-          conversation,
-          firstUser?.content,
-          now,
-          conversation.model !== run.model ? run.model : undefined,
-        ),
-        newMessageRow(
-          conversation.id,
-          { role: 'assistant', content: '', model: run.model, status: 'streaming', metadata: enriched.metadata },
-          this.now(),
-        ),
-      );
-      const replyRow = started.reply;
+      const started = replyRow
+        ? await this.settleNewReply(conversation, replyRow, run.model, enriched.metadata)
+        : await this.insertReply(conversation, toAppend, [...stored, ...appended], now, run.model, enriched.metadata);
+      replyRow = started.reply;
       const updated = toConversation(started.conversation ?? conversation);
+      const reply = replyRow;
       const persister = new StreamPersister({
         store,
         clock: this.deps.clock,
-        messageId: replyRow.id,
+        messageId: reply.id,
         conversationId: conversation.id,
         owner,
         timings: this.deps.timings,
@@ -319,7 +347,7 @@ export class ConversationCompletions {
       if (keyId !== undefined) {
         await this.deps.idempotency!.record(keyId, {
           conversationId: conversation.id,
-          replyId: replyRow.id,
+          replyId: reply.id,
           messageIds: appended.map((m) => m.id),
         });
       }
@@ -331,13 +359,9 @@ export class ConversationCompletions {
         if (this.running.get(conversationId) === controller) this.running.delete(conversationId);
         release();
       };
-      const userId = conversation.user_id;
-      const indexReply = (final: Partial<MessageRow>) =>
-        this.deps.searchIndex?.messagesStored(userId, [{ ...replyRow, ...final }]);
-      const done = this.pump(run, persister, queue, controller.signal, forget, indexReply).then((final) => ({
-        ...toMessage(replyRow),
-        ...final,
-      }));
+      const done = this.pump(run, persister, queue, controller.signal, forget, conversation.user_id, reply).then(
+        (final) => ({ ...toMessage(reply), ...final }),
+      );
       done.catch(() => {});
       this.deps.running?.finish(done);
       return {
@@ -346,7 +370,7 @@ export class ConversationCompletions {
         model: run.model,
         headers: run.headers,
         appended: appended.map(toMessage),
-        reply: toMessage(replyRow),
+        reply: toMessage(reply),
         events: queue,
         done,
         leaseOwner: owner,
@@ -358,12 +382,12 @@ export class ConversationCompletions {
         void drain(run.events);
       }
       await store.deleteMessages(appended.map((m) => m.id)).catch(() => {});
-      if (created) await store.deleteConversation(conversation.id).catch(() => {});
+      if (created) await store.deleteConversation(conversation!.id).catch(() => {});
       if (keyId !== undefined) await this.deps.idempotency!.release(keyId).catch(() => {});
       throw error;
     } finally {
       if (!handedOver) {
-        if (leased) await store.releaseStreamLease(conversation.id, owner, this.now()).catch(() => {});
+        if (leased) await store.releaseStreamLease(leased.id, owner, this.now()).catch(() => {});
         release();
       }
     }
@@ -389,10 +413,62 @@ export class ConversationCompletions {
     return replayedRun(conversation, appended, reply);
   }
 
+  /**
+   * Admitted in an existing conversation: it now uses this model and is titled after its first
+   * user message, and the reply about to stream is stored (one transaction).
+   */
+  private insertReply(
+    conversation: ConversationRow,
+    appended: Array<{ role: MessageRole; content: string }>,
+    history: MessageRow[],
+    now: string,
+    model: string,
+    metadata: Record<string, unknown> | undefined,
+  ) {
+    const firstUser =
+      appended.find((m) => m.role === 'user') ??
+      (conversation.title === null ? history.find((m) => m.role === 'user') : undefined);
+    return this.deps.store.touchAndInsertReply(
+      conversation.id,
+      this.deps.conversations.touchChanges(
+        conversation,
+        firstUser?.content,
+        now,
+        conversation.model !== model ? model : undefined,
+      ),
+      newMessageRow(
+        conversation.id,
+        { role: 'assistant', content: '', model, status: 'streaming', metadata },
+        this.now(),
+      ),
+    );
+  }
+
+  /**
+   * Admitted in a conversation this request created, whose reply is stored already: what admission
+   * and the enrichers decided that it does not say yet (another name of the model, an enricher's
+   * metadata) is written now, which most completions skip.
+   */
+  private async settleNewReply(
+    conversation: ConversationRow,
+    reply: MessageRow,
+    model: string,
+    metadata: Record<string, unknown> | undefined,
+  ): Promise<{ conversation: ConversationRow | undefined; reply: MessageRow }> {
+    const { store } = this.deps;
+    let updated: ConversationRow | undefined;
+    if (conversation.model !== model) updated = await store.updateConversation(conversation.id, { model });
+    if (reply.model === model && !metadata) return { conversation: updated, reply };
+    const changes = { model, metadata: metadata ? JSON.stringify(metadata) : null };
+    await store.updateMessage(reply.id, changes);
+    return { conversation: updated, reply: { ...reply, ...changes } };
+  }
+
   /** Runs the enrichers in order; their metadata is merged, the first to set a setting wins. */
   private async enrich(
     actor: Actor,
     conversation: ConversationRow,
+    created: boolean,
     model: string,
     messages: ChatMessage[],
     input: CompleteInput,
@@ -406,6 +482,7 @@ export class ConversationCompletions {
       const result = await enricher.enrich({
         actor,
         conversation,
+        created,
         model,
         messages,
         options: input.options ?? {},
@@ -435,7 +512,8 @@ export class ConversationCompletions {
     queue: AsyncQueue<StreamEvent>,
     signal: AbortSignal,
     release: () => void,
-    stored: (final: Partial<MessageRow>) => Promise<void> | undefined,
+    userId: number,
+    reply: MessageRow,
   ) {
     let finish: FinishReason | undefined;
     let failed = false;
@@ -474,7 +552,7 @@ export class ConversationCompletions {
         completionTokens: final.completion_tokens,
       });
       // Before the stream ends: a client that searches right after the answer finds it.
-      await stored({ ...final, model: run.model, updated_at: at });
+      await this.deps.searchIndex?.messagesStored(userId, [{ ...reply, ...final, model: run.model, updated_at: at }]);
       return { ...final, updated_at: at };
     } finally {
       queue.end();

@@ -1,3 +1,5 @@
+import type { Insertable } from 'kysely';
+import type { ConversationsTable } from '../../stores/sql/schema.ts';
 import { AppError, invalid, notFound } from '../errors.ts';
 import { isoAt, type Clock } from '../clock.ts';
 import { maxId, newUuid, parseReference } from '../ids.ts';
@@ -126,6 +128,15 @@ export class ConversationsService {
     input: CreateConversationInput = {},
     options: { metered?: boolean; streamLease?: { owner: string; until: string } } = {},
   ): Promise<ConversationRow> {
+    return this.deps.store.insertConversation(await this.newRow(actor, input, options));
+  }
+
+  /** The row createRow() stores, checked (owner, model, allowance of writes) but not stored yet. */
+  async newRow(
+    actor: Actor,
+    input: CreateConversationInput = {},
+    options: { metered?: boolean; streamLease?: { owner: string; until: string } } = {},
+  ): Promise<Insertable<ConversationsTable>> {
     const userId = await this.ownerId(actor, input.owner);
     if (input.model) await this.requireModel(input.model, 'model');
     const metadata = JSON.stringify(input.metadata ?? {});
@@ -135,7 +146,7 @@ export class ConversationsService {
         (input.title?.length ?? 0) + (input.system_prompt?.length ?? 0) + metadata.length,
       );
     const now = this.now();
-    const row = await this.deps.store.insertConversation({
+    return {
       uuid: newUuid(),
       user_id: userId,
       api_key_id: actor.apiKeyId ?? null,
@@ -149,8 +160,7 @@ export class ConversationsService {
       ...(options.streamLease
         ? { stream_owner: options.streamLease.owner, stream_lease_until: options.streamLease.until }
         : {}),
-    });
-    return row;
+    };
   }
 
   async get(actor: Actor, reference: string | number): Promise<Conversation> {

@@ -1,5 +1,6 @@
 import { sql, type Insertable, type Kysely, type Selectable, type Updateable } from 'kysely';
 import type { ConversationsTable, Database, MessagesTable } from '../../stores/sql/schema.ts';
+import { BuiltOnce } from '../../stores/sql/built-once.ts';
 
 export type ConversationRow = Selectable<ConversationsTable>;
 export type MessageRow = Selectable<MessagesTable>;
@@ -13,6 +14,76 @@ export interface ConversationFilter {
   createdTo?: string;
 }
 
+// The statements of a stored completion, built once (BuiltOnce): see decision 019.
+const insertConversationStatement = new BuiltOnce((db, row: Insertable<ConversationsTable>) =>
+  db.insertInto('conversations').values(row).returningAll(),
+);
+const conversationByIdStatement = new BuiltOnce((db, v: { id: number }) =>
+  db.selectFrom('conversations').selectAll().where('id', '=', v.id),
+);
+const updateConversationStatement = new BuiltOnce((db, v: Updateable<ConversationsTable> & { id: number }) => {
+  const { id, ...changes } = v;
+  return db.updateTable('conversations').set(changes).where('id', '=', id).returningAll();
+});
+const touchStatement = new BuiltOnce(
+  (db, v: { id: number; updatedAt: string; titleIfEmpty?: string; model?: string }) =>
+    db
+      .updateTable('conversations')
+      .set((eb) => ({
+        updated_at: v.updatedAt,
+        ...('titleIfEmpty' in v ? { title: eb.fn.coalesce('title', eb.val(v.titleIfEmpty!)) } : {}),
+        ...('model' in v ? { model: v.model } : {}),
+      }))
+      .where('id', '=', v.id)
+      .returningAll(),
+);
+const acquireLeaseStatement = new BuiltOnce((db, v: { id: number; owner: string; until: string; now: string }) =>
+  db
+    .updateTable('conversations')
+    .set({ stream_owner: v.owner, stream_lease_until: v.until })
+    .where('id', '=', v.id)
+    .where((eb) =>
+      eb.or([
+        eb('stream_lease_until', 'is', null),
+        eb('stream_lease_until', '<', v.now),
+        eb('stream_owner', '=', v.owner),
+      ]),
+    )
+    .returningAll(),
+);
+const renewLeaseStatement = new BuiltOnce((db, v: { id: number; owner: string; until: string }) =>
+  db
+    .updateTable('conversations')
+    .set({ stream_lease_until: v.until })
+    .where('id', '=', v.id)
+    .where('stream_owner', '=', v.owner),
+);
+const releaseLeaseStatement = new BuiltOnce((db, v: { id: number; owner: string; updatedAt: string }) =>
+  db
+    .updateTable('conversations')
+    .set({ stream_owner: null, stream_lease_until: null, updated_at: v.updatedAt })
+    .where('id', '=', v.id)
+    .where('stream_owner', '=', v.owner),
+);
+const insertMessageStatement = new BuiltOnce((db, row: Insertable<MessagesTable>) =>
+  db.insertInto('messages').values(row).returningAll(),
+);
+const updateMessageStatement = new BuiltOnce((db, v: Updateable<MessagesTable> & { id: number }) => {
+  const { id, ...changes } = v;
+  return db.updateTable('messages').set(changes).where('id', '=', id);
+});
+const messagesStatement = new BuiltOnce((db, v: { conversationId: number }) =>
+  db.selectFrom('messages').selectAll().where('conversation_id', '=', v.conversationId).orderBy('id'),
+);
+
+/** Without the fields left undefined: Kysely leaves those out of a statement, a built one would write null. */
+function defined<T extends object>(values: T): T {
+  for (const value of Object.values(values)) {
+    if (value === undefined) return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as T;
+  }
+  return values;
+}
+
 /** Conversations and their messages: one method per query, no rules. */
 export class ConversationsStore {
   private readonly db: Kysely<Database>;
@@ -21,12 +92,36 @@ export class ConversationsStore {
     this.db = db;
   }
 
-  insertConversation(row: Insertable<ConversationsTable>): Promise<ConversationRow> {
-    return this.db.insertInto('conversations').values(row).returningAll().executeTakeFirstOrThrow();
+  async insertConversation(row: Insertable<ConversationsTable>): Promise<ConversationRow> {
+    return (await insertConversationStatement.first(this.db, defined(row))) as ConversationRow;
+  }
+
+  /**
+   * Creates a conversation with its first messages (`messagesOf` gets its id) in one transaction:
+   * one commit on the way to the first token.
+   */
+  insertConversationWithMessages(
+    row: Insertable<ConversationsTable>,
+    messagesOf: (conversationId: number) => Insertable<MessagesTable>[],
+  ): Promise<{ conversation: ConversationRow; messages: MessageRow[] }> {
+    return this.db.transaction().execute(async (trx) => {
+      const inTransaction = new ConversationsStore(trx);
+      const conversation = await inTransaction.insertConversation(row);
+      return { conversation, messages: await inTransaction.insertMessages(messagesOf(conversation.id)) };
+    });
+  }
+
+  /** Stores messages in order; several in one transaction. */
+  async insertMessages(rows: Insertable<MessagesTable>[]): Promise<MessageRow[]> {
+    if (rows.length > 1 && !this.db.isTransaction)
+      return this.db.transaction().execute((trx) => new ConversationsStore(trx).insertMessages(rows));
+    const messages: MessageRow[] = [];
+    for (const row of rows) messages.push(await this.insertMessage(row));
+    return messages;
   }
 
   findConversationById(id: number): Promise<ConversationRow | undefined> {
-    return this.db.selectFrom('conversations').selectAll().where('id', '=', id).executeTakeFirst();
+    return conversationByIdStatement.first(this.db, { id });
   }
 
   findConversationByUuid(uuid: string): Promise<ConversationRow | undefined> {
@@ -60,7 +155,7 @@ export class ConversationsStore {
   }
 
   updateConversation(id: number, changes: Updateable<ConversationsTable>): Promise<ConversationRow | undefined> {
-    return this.db.updateTable('conversations').set(changes).where('id', '=', id).returningAll().executeTakeFirst();
+    return updateConversationStatement.first(this.db, defined({ ...changes, id }));
   }
 
   /**
@@ -71,16 +166,7 @@ export class ConversationsStore {
     id: number,
     changes: { updatedAt: string; titleIfEmpty?: string; model?: string },
   ): Promise<ConversationRow | undefined> {
-    return this.db
-      .updateTable('conversations')
-      .set((eb) => ({
-        updated_at: changes.updatedAt,
-        ...(changes.titleIfEmpty === undefined ? {} : { title: eb.fn.coalesce('title', eb.val(changes.titleIfEmpty)) }),
-        ...(changes.model === undefined ? {} : { model: changes.model }),
-      }))
-      .where('id', '=', id)
-      .returningAll()
-      .executeTakeFirst();
+    return touchStatement.first(this.db, defined({ id, ...changes }));
   }
 
   async deleteConversation(id: number): Promise<void> {
@@ -92,37 +178,33 @@ export class ConversationsStore {
    * owner holds it (one statement: no second read), or undefined when another owner holds it.
    */
   acquireStreamLease(id: number, owner: string, until: string, now: string): Promise<ConversationRow | undefined> {
-    return this.db
-      .updateTable('conversations')
-      .set({ stream_owner: owner, stream_lease_until: until })
-      .where('id', '=', id)
-      .where((eb) =>
-        eb.or([
-          eb('stream_lease_until', 'is', null),
-          eb('stream_lease_until', '<', now),
-          eb('stream_owner', '=', owner),
-        ]),
-      )
-      .returningAll()
-      .executeTakeFirst();
+    return acquireLeaseStatement.first(this.db, { id, owner, until, now });
+  }
+
+  /**
+   * Takes the stream lease (as acquireStreamLease), reads the history and stores the messages
+   * `append` makes of them, in one transaction: one commit instead of two before the first token.
+   * Undefined (nothing written) when another owner holds the lease or the conversation is gone.
+   */
+  leaseAndAppend(
+    lease: { id: number; owner: string; until: string; now: string },
+    append: (conversation: ConversationRow, history: MessageRow[]) => Insertable<MessagesTable>[],
+  ): Promise<{ conversation: ConversationRow; history: MessageRow[]; appended: MessageRow[] } | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      const inTransaction = new ConversationsStore(trx);
+      const conversation = await inTransaction.acquireStreamLease(lease.id, lease.owner, lease.until, lease.now);
+      if (!conversation) return undefined;
+      const history = await inTransaction.listMessages(conversation.id);
+      return { conversation, history, appended: await inTransaction.insertMessages(append(conversation, history)) };
+    });
   }
 
   async renewStreamLease(id: number, owner: string, until: string): Promise<void> {
-    await this.db
-      .updateTable('conversations')
-      .set({ stream_lease_until: until })
-      .where('id', '=', id)
-      .where('stream_owner', '=', owner)
-      .execute();
+    await renewLeaseStatement.execute(this.db, { id, owner, until });
   }
 
   async releaseStreamLease(id: number, owner: string, updatedAt: string): Promise<void> {
-    await this.db
-      .updateTable('conversations')
-      .set({ stream_owner: null, stream_lease_until: null, updated_at: updatedAt })
-      .where('id', '=', id)
-      .where('stream_owner', '=', owner)
-      .execute();
+    await releaseLeaseStatement.execute(this.db, { id, owner, updatedAt });
   }
 
   /** Embedded mode at start-up: no other process can hold a lease on this database. */
@@ -163,8 +245,8 @@ export class ConversationsStore {
     });
   }
 
-  insertMessage(row: Insertable<MessagesTable>): Promise<MessageRow> {
-    return this.db.insertInto('messages').values(row).returningAll().executeTakeFirstOrThrow();
+  async insertMessage(row: Insertable<MessagesTable>): Promise<MessageRow> {
+    return (await insertMessageStatement.first(this.db, defined(row))) as MessageRow;
   }
 
   findMessageById(id: number): Promise<MessageRow | undefined> {
@@ -197,9 +279,15 @@ export class ConversationsStore {
 
   /** A conversation's messages in the order they were written. */
   listMessages(conversationId: number, page?: { limit: number; offset: number }): Promise<MessageRow[]> {
-    let query = this.db.selectFrom('messages').selectAll().where('conversation_id', '=', conversationId).orderBy('id');
-    if (page) query = query.limit(page.limit).offset(page.offset);
-    return query.execute();
+    if (!page) return messagesStatement.rows(this.db, { conversationId });
+    return this.db
+      .selectFrom('messages')
+      .selectAll()
+      .where('conversation_id', '=', conversationId)
+      .orderBy('id')
+      .limit(page.limit)
+      .offset(page.offset)
+      .execute();
   }
 
   async countMessages(conversationId: number): Promise<number> {
@@ -253,7 +341,7 @@ export class ConversationsStore {
   }
 
   async updateMessage(id: number, changes: Updateable<MessagesTable>): Promise<void> {
-    await this.db.updateTable('messages').set(changes).where('id', '=', id).execute();
+    await updateMessageStatement.execute(this.db, defined({ ...changes, id }));
   }
 
   async deleteMessages(ids: number[]): Promise<void> {

@@ -1,6 +1,7 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../../stores/sql/schema.ts';
 import type { Dialect } from '../../stores/sql/database.ts';
+import { BuiltOnce } from '../../stores/sql/built-once.ts';
 import { ftsQuery, indexedWords, tsQuery } from './search-text.ts';
 
 /** A text to index: what it is, whose it is, where it belongs. */
@@ -56,6 +57,31 @@ export interface ChunkHitRow {
   conversation_id: number;
   conversation_uuid: string;
   title: string | null;
+}
+
+/** An index row written or replaced (built once: every stored message writes one); `words` on PostgreSQL only. */
+const upsertStatement = new BuiltOnce((db, v: Omit<IndexEntryRow, 'words'> & { words?: string }) => {
+  const { words, ...row } = v;
+  const extra = 'words' in v ? { document: sql`to_tsvector('simple', ${words})`, embedding: null } : {};
+  const changes = { content: row.content, embedding_model: null, ...extra } as {
+    content: string;
+    embedding_model: null;
+  };
+  return db
+    .insertInto('search_index')
+    .values({ ...row, embedding_model: null, ...extra } as typeof row & { embedding_model: null })
+    .onConflict((oc) => oc.columns(['kind', 'source_id']).doUpdateSet(changes))
+    .returning('id');
+});
+
+interface IndexEntryRow {
+  kind: IndexEntry['kind'];
+  source_id: number;
+  user_id: number;
+  conversation_id: number | null;
+  content: string;
+  created_at: string;
+  words: string;
 }
 
 const vectorBlob = (vector: Float32Array) => new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength);
@@ -117,23 +143,9 @@ export class SearchStore {
       conversation_id: entry.conversationId,
       content: entry.content,
       created_at: entry.createdAt,
-      embedding_model: null,
+      ...(this.dialect === 'postgres' ? { words: indexedWords(entry.content) } : {}),
     };
-    const extra =
-      this.dialect === 'postgres'
-        ? { document: sql`to_tsvector('simple', ${indexedWords(entry.content)})`, embedding: null }
-        : {};
-    const row = await db
-      .insertInto('search_index')
-      .values({ ...values, ...extra } as typeof values)
-      .onConflict((oc) =>
-        oc.columns(['kind', 'source_id']).doUpdateSet({ content: values.content, embedding_model: null, ...extra } as {
-          content: string;
-          embedding_model: null;
-        }),
-      )
-      .returning('id')
-      .executeTakeFirstOrThrow();
+    const row = (await upsertStatement.first(db, values))!;
     if (vectors) await sql`DELETE FROM search_vectors WHERE rowid = CAST(${row.id} AS INTEGER)`.execute(db);
     return row.id;
   }
