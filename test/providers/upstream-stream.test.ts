@@ -15,7 +15,7 @@ describe('a streamed upstream body read by its own dispatch handler', () => {
       res.on('close', () => closed.push(req.url!));
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
       // "é" is two bytes: chunks cut through characters, which must come out whole.
-      const line = 'é'.repeat(511) + '\n';
+      const line = `${'é'.repeat(511)}\n`;
       let sent = 0;
       const step = () => {
         while (sent < size) {
@@ -50,7 +50,7 @@ describe('a streamed upstream body read by its own dispatch handler', () => {
       // A slow reader: the upstream is paused meanwhile, and resumed.
       if (text.length % 7 === 0) await new Promise((resolve) => setImmediate(resolve));
     }
-    const line = 'é'.repeat(511) + '\n';
+    const line = `${'é'.repeat(511)}\n`;
     const expected = line.repeat(Math.ceil((2048 * 1024) / Buffer.byteLength(line)));
     assert.equal(text.length, expected.length);
     assert.ok(text === expected, 'the text as sent');

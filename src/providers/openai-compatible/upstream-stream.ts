@@ -105,7 +105,10 @@ export class UpstreamBody implements AsyncIterable<string>, AsyncIterator<string
     this.finish();
     const started = this.started;
     this.started = undefined;
-    if (started) return started.reject(error);
+    if (started) {
+      started.reject(error);
+      return;
+    }
     const waiting = this.waiting;
     if (waiting) {
       this.waiting = undefined;
