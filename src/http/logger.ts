@@ -1,5 +1,4 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { fstatSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
 import { prettyStream } from './pretty-log.ts';
 
@@ -37,73 +36,17 @@ export function createLogger(
 const pendingLogBytes = 16 * 1024 * 1024;
 
 /**
- * Standard output. The lines logged during one event-loop turn leave together at its end
- * (setImmediate), in one write. To a pipe or socket (a service manager, a container runtime, a
- * log collector) that write is asynchronous: lines logged while one is in flight leave with the
- * next, so a slow reader never blocks the event loop, and one that stops reading holds at most
- * 16 MiB before new lines are dropped. To a regular file it is synchronous: it lands in the page
- * cache, and an asynchronous write there cost four times as much CPU (a hop to libuv's thread
- * pool and back per write; by CPU profile of JSON completions at 50 connections, the request line
- * was 9.4 % of the process's time written asynchronously line by line, 3.6 % so). What is
- * waiting is written synchronously when the process exits, so a normal shutdown (and an uncaught
- * error) loses no line; only a process killed outright (SIGKILL, out of memory) can lose the few
- * lines of its last turn.
+ * Standard output, written asynchronously: a line leaves at once when no write is in flight, and
+ * the lines logged meanwhile leave together in the next write, so a slow disk or pipe never
+ * blocks the event loop (a synchronous write per line did, two per request). Batching lines into
+ * large buffers first was tried and cost more CPU than it saved (string building and the garbage
+ * collector). pino writes what is left synchronously when the process exits, so a normal shutdown
+ * (and an uncaught error) loses no line; only a process killed outright (SIGKILL, out of memory)
+ * can lose the few lines still waiting. A reader that stops reading holds at most 16 MiB before
+ * new lines are dropped.
  */
 function stdoutLines() {
-  return linesOfOneTurnTogether(pino.destination({ dest: 1, sync: isRegularFile(1), maxLength: pendingLogBytes }));
-}
-
-function isRegularFile(fd: number): boolean {
-  try {
-    return fstatSync(fd).isFile();
-  } catch {
-    return false;
-  }
-}
-
-type Destination = ReturnType<typeof pino.destination>;
-
-/** Destinations holding lines of the current turn, written out if the process exits first. */
-const heldAtExit = new Set<WeakRef<{ writeHeld(): void }>>();
-let exitHookSet = false;
-
-function writeHeldLinesAtExit(): void {
-  for (const ref of heldAtExit) ref.deref()?.writeHeld();
-}
-
-/** Hands `target` the lines of one event-loop turn in one write, at the end of the turn. */
-function linesOfOneTurnTogether(target: Destination) {
-  let pending = '';
-  const handOver = () => {
-    if (pending === '') return;
-    const lines = pending;
-    pending = '';
-    target.write(lines);
-  };
-  const lines = {
-    write(line: string) {
-      if (pending === '') setImmediate(handOver);
-      pending += line;
-    },
-    flush(callback?: (error?: Error) => void) {
-      handOver();
-      target.flush(callback);
-    },
-    writeHeld() {
-      handOver();
-      try {
-        target.flushSync();
-      } catch {
-        // A destination already closed has nothing left to write.
-      }
-    },
-  };
-  heldAtExit.add(new WeakRef(lines));
-  if (!exitHookSet) {
-    exitHookSet = true;
-    process.on('exit', writeHeldLinesAtExit);
-  }
-  return lines;
+  return pino.destination({ dest: 1, sync: false, maxLength: pendingLogBytes });
 }
 
 /** A logger that writes nothing (tests that do not read logs). */

@@ -45,7 +45,7 @@ describe('logs written to a file', () => {
         );
         assert.ok(statuses.every((status) => status === 401));
       }
-      // Stopped at once: the lines of the last turn are written by the exit.
+      // Stopped at once: lines still waiting for their write are written by the exit.
       child.kill('SIGTERM');
       assert.equal(await exited, 0);
       const lines = readFileSync(logPath, 'utf8')
