@@ -59,6 +59,13 @@ describe('principal cache', () => {
     assert.equal(cache.size, 2);
     assert.equal(get('b'), undefined);
     assert.ok(get('a') && get('c'));
+    // Used several times in a row, then another: the order still follows the last use.
+    get('a');
+    get('a');
+    get('c');
+    put('d', principal(4, 'api_key', 4));
+    assert.equal(get('a'), undefined);
+    assert.ok(get('c') && get('d'));
   });
 
   test('events drop what they concern: revoked or changed keys, a disabled user, ended sign-ins, everything on resync', () => {

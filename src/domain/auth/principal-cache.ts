@@ -25,6 +25,8 @@ export class PrincipalCache {
   private readonly options: { maxEntries: number; ttlMs: number; clock: Clock; trusted: () => boolean };
   /** Bumped by every drop: a lookup that began before one must not store what it read. */
   private generation = 0;
+  /** The digest used or stored last: the entry already at the end of the map. */
+  private newest: string | undefined;
 
   constructor(options: PrincipalCache['options']) {
     this.options = options;
@@ -46,9 +48,14 @@ export class PrincipalCache {
       this.entries.delete(digest);
       return undefined;
     }
-    // Most recently used last, so the oldest is the first to go when full.
-    this.entries.delete(digest);
-    this.entries.set(digest, entry);
+    // Most recently used last, so the oldest is the first to go when full. A client's requests
+    // mostly follow one another: the entry is then already last, and moving it (a delete and a set
+    // of the map) cost more than the lookup.
+    if (digest !== this.newest) {
+      this.entries.delete(digest);
+      this.entries.set(digest, entry);
+      this.newest = digest;
+    }
     return entry.principal;
   }
 
@@ -64,6 +71,7 @@ export class PrincipalCache {
     this.entries.delete(digest);
     if (this.entries.size >= this.options.maxEntries) this.entries.delete(this.entries.keys().next().value!);
     this.entries.set(digest, { principal, until });
+    this.newest = digest;
   }
 
   get size(): number {

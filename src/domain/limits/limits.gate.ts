@@ -12,7 +12,7 @@ import {
   type PlanLimits,
   type Subject,
 } from './limit-definitions.ts';
-import type { LimitsResolver } from './limits.resolver.ts';
+import type { ApplicableLimits, LimitsResolver } from './limits.resolver.ts';
 import type { Admission, LimitRequest, LimitsGate } from './limits.types.ts';
 import { secondsUntil, type Window } from './windows.ts';
 
@@ -38,7 +38,8 @@ function rateLimitHeaders(info: ItemInfo, remaining: number, now: number): Recor
 
 export interface GateDeps {
   counters: LimitCounters;
-  resolver: Pick<LimitsResolver, 'resolve'>;
+  /** `resolveNow`, when given, answers from what is cached without a promise (the hot path). */
+  resolver: Pick<LimitsResolver, 'resolve'> & Partial<Pick<LimitsResolver, 'resolveNow'>>;
   clock: Clock;
   /** Prefix of every counter key (CAUSERIE_REDIS_PREFIX). */
   prefix: string;
@@ -47,6 +48,7 @@ export interface GateDeps {
 }
 
 const unlimitedAdmission: Admission = { headers: {}, async settle() {} };
+const admittedUnlimited = Promise.resolve(unlimitedAdmission);
 
 /**
  * The limits gate: resolves the limits that apply to the caller (their plan, their
@@ -56,9 +58,17 @@ const unlimitedAdmission: Admission = { headers: {}, async settle() {} };
  */
 export class CountersGate implements LimitsGate {
   private readonly deps: GateDeps & { ready: Promise<void> };
+  /** Set once `ready` resolved: admissions then skip awaiting it. */
+  private isReady = false;
 
   constructor(deps: GateDeps) {
     this.deps = { ...deps, ready: deps.ready ?? Promise.resolve() };
+    this.deps.ready.then(
+      () => {
+        this.isReady = true;
+      },
+      () => {},
+    );
   }
 
   /** Admits one web search (searches_per_day, and its price against the budget); throws a 429 when refused. */
@@ -66,9 +76,19 @@ export class CountersGate implements LimitsGate {
     return admitSearchWith(this.deps, { actor, costMicros });
   }
 
-  async admit(request: LimitRequest): Promise<Admission> {
+  admit(request: LimitRequest): Promise<Admission> {
+    const known = this.isReady ? this.deps.resolver.resolveNow?.(request.actor) : undefined;
+    // A caller no limit applies to (their plan's and keys' already read): admitted without a promise chain.
+    if (known && !known.user && !known.key && known.ancestors.length === 0) return admittedUnlimited;
+    return known ? this.reserve(request, known) : this.admitAfterReading(request);
+  }
+
+  private async admitAfterReading(request: LimitRequest): Promise<Admission> {
     await this.deps.ready;
-    const applicable = await this.deps.resolver.resolve(request.actor);
+    return this.reserve(request, await this.deps.resolver.resolve(request.actor));
+  }
+
+  private async reserve(request: LimitRequest, applicable: ApplicableLimits): Promise<Admission> {
     const { userId, apiKeyId } = request.actor;
     const sets: Array<[Subject, PlanLimits | null]> = [[{ scope: 'user', userId }, applicable.user]];
     if (apiKeyId !== undefined) sets.push([{ scope: 'key', userId, keyId: apiKeyId }, applicable.key]);

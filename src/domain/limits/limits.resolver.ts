@@ -25,8 +25,28 @@ export interface ResolverDeps {
 
 interface KeyRecord {
   limits: KeyLimits | null;
+  /** Whether `limits` sets any limit (worked out once per read, not per request). */
+  hasLimits: boolean;
   parentId: number | null;
 }
+
+interface UserRecord {
+  plan: ApplicableLimits['plan'];
+  limits: PlanLimits | null;
+  hasLimits: boolean;
+}
+
+/** A read kept for `cacheMs`: its promise, and its value once it came. */
+interface Cached<T> {
+  at: number;
+  value: Promise<T>;
+  settled?: T;
+}
+
+const noAncestors: ApplicableLimits['ancestors'] = [];
+/** The answer for a caller with no plan and no key limits (shared: nothing may modify it). */
+const nothingApplies: ApplicableLimits = Object.freeze({ plan: null, user: null, key: null, ancestors: noAncestors });
+Object.freeze(noAncestors);
 
 // Keys created with keys form short chains; a longer one is cut here rather than walked for ever.
 const maxChain = 16;
@@ -42,18 +62,50 @@ const hasAny = (limits: object | null | undefined) =>
 export class LimitsResolver {
   private readonly deps: ResolverDeps;
   private readonly cacheMs: number;
-  private readonly users = new Map<
-    number,
-    { at: number; value: Promise<{ plan: ApplicableLimits['plan']; limits: PlanLimits | null }> }
-  >();
-  private readonly keys = new Map<number, { at: number; value: Promise<KeyRecord> }>();
+  private readonly users = new Map<number, Cached<UserRecord>>();
+  private readonly keys = new Map<number, Cached<KeyRecord>>();
 
   constructor(deps: ResolverDeps) {
     this.deps = deps;
     this.cacheMs = deps.cacheMs ?? 1000;
   }
 
-  async resolve(actor: Actor): Promise<ApplicableLimits> {
+  resolve(actor: Actor): Promise<ApplicableLimits> {
+    const known = this.resolveNow(actor);
+    return known ? Promise.resolve(known) : this.resolveRead(actor);
+  }
+
+  /**
+   * What resolve() would answer, when every part of it is already cached and read: the hot path
+   * (a client's requests after its first) then takes no promise, and an unlimited caller's no
+   * allocation at all. Undefined when something still has to be read.
+   */
+  resolveNow(actor: Actor): ApplicableLimits | undefined {
+    const now = performance.now();
+    const userSide = this.fresh(this.users, actor.userId, now);
+    if (!userSide) return undefined;
+    let key: KeyRecord | null = null;
+    if (actor.apiKeyId !== undefined) {
+      key = this.fresh(this.keys, actor.apiKeyId, now) ?? null;
+      if (!key) return undefined;
+    }
+    let ancestors: ApplicableLimits['ancestors'] = noAncestors;
+    for (let parentId = key?.parentId ?? null, depth = 0; parentId !== null && depth < maxChain; depth++) {
+      const parent = this.fresh(this.keys, parentId, now);
+      if (!parent) return undefined;
+      if (hasAny(parent.limits)) {
+        if (ancestors === noAncestors) ancestors = [];
+        ancestors.push({ keyId: parentId, limits: parent.limits! });
+      }
+      parentId = parent.parentId;
+    }
+    const user = userSide.hasLimits ? userSide.limits : null;
+    const keyLimits = key?.hasLimits ? key.limits : null;
+    if (!user && !keyLimits && ancestors === noAncestors && !userSide.plan) return nothingApplies;
+    return { plan: userSide.plan, user, key: keyLimits, ancestors };
+  }
+
+  private async resolveRead(actor: Actor): Promise<ApplicableLimits> {
     const [userSide, key] = await Promise.all([
       this.cached(this.users, actor.userId, () => this.loadUser(actor.userId)),
       actor.apiKeyId === undefined ? null : this.key(actor.apiKeyId),
@@ -66,8 +118,8 @@ export class LimitsResolver {
     }
     return {
       plan: userSide.plan,
-      user: hasAny(userSide.limits) ? userSide.limits : null,
-      key: hasAny(key?.limits) ? key!.limits : null,
+      user: userSide.hasLimits ? userSide.limits : null,
+      key: key?.hasLimits ? key.limits : null,
       ancestors,
     };
   }
@@ -82,31 +134,42 @@ export class LimitsResolver {
     this.keys.clear();
   }
 
-  private cached<T>(
-    map: Map<number, { at: number; value: Promise<T> }>,
-    id: number,
-    load: () => Promise<T>,
-  ): Promise<T> {
+  private cached<T>(map: Map<number, Cached<T>>, id: number, load: () => Promise<T>): Promise<T> {
     const now = performance.now();
     const hit = map.get(id);
     if (hit && now - hit.at < this.cacheMs) return hit.value;
     const value = load();
-    map.set(id, { at: now, value });
-    // A failed read must not stick.
-    value.catch(() => map.get(id)?.value === value && map.delete(id));
+    const entry: Cached<T> = { at: now, value };
+    map.set(id, entry);
+    value.then(
+      (settled) => {
+        entry.settled = settled;
+      },
+      // A failed read must not stick.
+      () => map.get(id) === entry && map.delete(id),
+    );
     if (map.size > 10_000) map.delete(map.keys().next().value!);
     return value;
   }
 
-  private async loadUser(userId: number) {
+  /** A cached value already read and still fresh, if there is one. */
+  private fresh<T>(map: Map<number, Cached<T>>, id: number, now: number): T | undefined {
+    const hit = map.get(id);
+    return hit && now - hit.at < this.cacheMs ? hit.settled : undefined;
+  }
+
+  private async loadUser(userId: number): Promise<UserRecord> {
     const row =
       (await this.deps.plans.findByUser(userId)) ??
       (this.deps.defaultPlan ? await this.deps.plans.findByName(this.deps.defaultPlan) : undefined);
-    return row ? { plan: { id: row.id, name: row.name }, limits: planLimitsOf(row) } : { plan: null, limits: null };
+    if (!row) return { plan: null, limits: null, hasLimits: false };
+    const limits = planLimitsOf(row);
+    return { plan: { id: row.id, name: row.name }, limits, hasLimits: hasAny(limits) };
   }
 
   private async loadKey(keyId: number): Promise<KeyRecord> {
     const row = await this.deps.apiKeys.findById(keyId);
-    return { limits: row?.limits ? (JSON.parse(row.limits) as KeyLimits) : null, parentId: row?.parent_key_id ?? null };
+    const limits = row?.limits ? (JSON.parse(row.limits) as KeyLimits) : null;
+    return { limits, hasLimits: hasAny(limits), parentId: row?.parent_key_id ?? null };
   }
 }

@@ -20,6 +20,7 @@ import {
 } from './upstream-errors.ts';
 import { eventsOfCompletion, eventsOfSse } from './wire-events.ts';
 import { ConnectionSlots, type ConnectionStats } from './connection-slots.ts';
+import { UpstreamBody } from './upstream-stream.ts';
 import { defaultOutboundPolicy, guardedConnector, type OutboundPolicy } from '../web/connect-guard.ts';
 
 export interface ProviderTimeouts {
@@ -191,8 +192,7 @@ export class OpenAiCompatibleProvider implements Provider {
         });
     const path = viaAgent ? '/agents/completions' : '/chat/completions';
     if (!streamed) return toAsync(eventsOfCompletion(await this.completionOf(path, body, signal), this.who));
-    const response = await this.call('POST', path, body, signal);
-    return eventsOfSse(response.body, this.who, signal, this.options.timeouts);
+    return eventsOfSse(await this.callStreamed(path, body, signal), this.who, signal, this.options.timeouts);
   }
 
   /**
@@ -296,6 +296,45 @@ export class OpenAiCompatibleProvider implements Provider {
         continue;
       }
       throw upstreamStatusError(this.who, response.statusCode, response.headers, response.text);
+    }
+  }
+
+  /**
+   * call() for a streamed answer: the same slots, retries and errors, returning a 2xx's body as
+   * text chunks read from a dispatch handler of its own (see UpstreamBody), not a Node stream.
+   */
+  private async callStreamed(path: string, body: string, signal: AbortSignal): Promise<UpstreamBody> {
+    for (let attempt = 0; ; attempt++) {
+      // Held until the answer is read to its end (or abandoned): that is when its connection is free.
+      const release = await this.slots.acquire(signal);
+      let response: UpstreamBody;
+      try {
+        response = await UpstreamBody.open(
+          this.pool,
+          { method: 'POST', path: this.pathPrefix + path, headers: this.headers, body },
+          signal,
+          release,
+        );
+      } catch (error) {
+        release();
+        if (signal.aborted) throw signal.reason;
+        if (attempt < this.options.retries && isRetryableTransportError(error)) {
+          await sleep(backoffMs(attempt), undefined, { signal });
+          continue;
+        }
+        throw transportError(this.who, error, this.options.timeouts);
+      }
+      if (response.statusCode < 300) return response;
+      let text = '';
+      try {
+        text = await response.text();
+      } catch {}
+      release();
+      if (attempt < this.options.retries && retryableStatuses.has(response.statusCode)) {
+        await sleep(backoffMs(attempt), undefined, { signal });
+        continue;
+      }
+      throw upstreamStatusError(this.who, response.statusCode, response.headers, text);
     }
   }
 
