@@ -56,3 +56,24 @@ test('under NODE_OPTIONS=--jitless they stay off (turning them on there would cr
     rmSync(folder, { recursive: true, force: true });
   }
 });
+
+/** Bytes of bytecode space given back by `releaseStartupMemory` after a large function ran once. */
+function bytecodeDropped(flags: string[] = []): number {
+  const script = `
+    const { releaseStartupMemory } = await import(${JSON.stringify(memory)});
+    const { getHeapSpaceStatistics } = await import('node:v8');
+    const bytecode = () => getHeapSpaceStatistics().find((space) => space.space_name === 'trusted_space').space_used_size;
+    const body = Array.from({ length: 20000 }, (_, i) => 'x += ' + i + ' * y;').join('\\n');
+    const startUpOnly = new Function('y', 'let x = 0;\\n' + body + '\\nreturn x;');
+    startUpOnly(1);
+    const before = bytecode();
+    releaseStartupMemory();
+    console.log(before - bytecode());`;
+  return Number(execFileSync(process.execPath, [...flags, '--input-type=module', '-e', script], { encoding: 'utf8' }));
+}
+
+test("start-up's bytecode is dropped once the server is ready, unless the operator set its age", () => {
+  // 20,000 statements are ~200 KB of bytecode.
+  assert.ok(bytecodeDropped() > 150_000, 'the bytecode of code that ran only at start-up is dropped');
+  assert.ok(bytecodeDropped(['--bytecode-old-age=5']) < 150_000, "an operator's own setting is left alone");
+});
