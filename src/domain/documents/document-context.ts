@@ -57,6 +57,8 @@ export class DocumentContextEnricher implements ContextEnricher {
   }
 
   async enrich(input: EnrichmentInput): Promise<Enrichment | undefined> {
+    // Documents are uploaded to an existing conversation: one this request created has none.
+    if (input.created) return undefined;
     if (!(await this.deps.store.hasChunks(input.conversation.id))) return undefined;
     const chunks = await this.deps.store.chunksOfConversation(input.conversation.id);
     const budget = await this.budget(input.model, input.messages);

@@ -1,7 +1,16 @@
 import type { Insertable, Kysely, Selectable, Updateable } from 'kysely';
+import { BuiltOnce } from '../../stores/sql/built-once.ts';
 import type { Database, PlansTable } from '../../stores/sql/schema.ts';
 
 export type PlanRow = Selectable<PlansTable>;
+
+const planOfUser = new BuiltOnce((db, v: { userId: number }) =>
+  db
+    .selectFrom('users')
+    .innerJoin('plans', 'plans.id', 'users.plan_id')
+    .selectAll('plans')
+    .where('users.id', '=', v.userId),
+);
 
 export class PlansStore {
   private readonly db: Kysely<Database>;
@@ -48,12 +57,8 @@ export class PlansStore {
   }
 
   /** The plan a user is on, if any, in one query. */
-  async findByUser(userId: number): Promise<PlanRow | undefined> {
-    return this.db
-      .selectFrom('users')
-      .innerJoin('plans', 'plans.id', 'users.plan_id')
-      .selectAll('plans')
-      .where('users.id', '=', userId)
-      .executeTakeFirst();
+  /** On the limits resolver's path: built once (decision 019). */
+  findByUser(userId: number): Promise<PlanRow | undefined> {
+    return planOfUser.first(this.db, { userId });
   }
 }
