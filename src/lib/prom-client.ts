@@ -17,13 +17,13 @@ export const Gauge = load('prom-client/lib/gauge.js') as typeof Prom.Gauge;
 export const Histogram = load('prom-client/lib/histogram.js') as typeof Prom.Histogram;
 
 type DefaultMetric = (registry: Registry, config: object) => void;
-// prom-client's default metrics but its process CPU counters (below, the same without exemplars).
+// prom-client's default metrics but its process CPU counters (below, the same without exemplars)
+// and its event-loop lag (served from Causerie's own delay monitor, src/http/metrics.ts).
 const defaults = [
   'processStartTime',
   'osMemoryHeap',
   'processOpenFileDescriptors',
   'processMaxFileDescriptors',
-  'eventLoopLag',
   'processResources',
   'processHandles',
   'processRequests',
@@ -33,7 +33,7 @@ const defaults = [
   'gc',
 ];
 
-/** prom-client's `collectDefaultMetrics({ register })`: the same metrics, names and help texts. */
+/** prom-client's `collectDefaultMetrics({ register })`: the same metrics, names and help texts (event-loop lag aside). */
 export function collectDefaultMetrics({ register }: { register: Registry }): void {
   processCpuTotal(register);
   for (const name of defaults)
