@@ -35,7 +35,7 @@ const data = resolve(dataDir());
 const compileCache = existsSync(data) ? join(data, 'compile-cache') : undefined;
 
 const cli = fileURLToPath(new URL('../src/cli/cli.ts', import.meta.url));
-// Node 22.18+ strips types; 22.13–22.17 need the flag (--experimental-sqlite is harmless there).
+// Node 22.18+ strips types; 22.13-22.17 need the flag (--experimental-sqlite is harmless there).
 const needsFlags = major === 22 && minor < 18;
 if (needsFlags) {
   const child = spawn(

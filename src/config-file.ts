@@ -73,7 +73,7 @@ const hints: Record<string, string> = {
   headers: 'must be an object of strings',
   capabilities: 'must be an array of strings',
   prices: 'must be {"input": n, "output": n} per million tokens',
-  max_connections: 'must be a whole number ≥ 1 (leave it out for no cap)',
+  max_connections: 'must be a whole number \u2265 1 (leave it out for no cap)',
   http2: 'must be true or false',
 };
 
@@ -88,7 +88,9 @@ function describe(error: { keyword: string; instancePath: string; params: Record
     case 'boolean': // the schema "false" of a field no entry may have
       return `${path} is not a known field`;
     case 'minimum':
-      return last in hints ? `${path} ${hints[last]}` : `${path} must be a number ≥ ${String(error.params.limit ?? 0)}`;
+      return last in hints
+        ? `${path} ${hints[last]}`
+        : `${path} must be a number \u2265 ${String(error.params.limit ?? 0)}`;
     case 'minLength':
       return `${path} must be a non-empty string`;
     default: {

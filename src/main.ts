@@ -55,8 +55,9 @@ async function bootstrapAdmin(services: Services): Promise<((url: string) => str
       `Try: curl -H "Authorization: Bearer ${key}" ${url}/api/v1/me`,
     ];
     const width = Math.max(...lines.map((l) => l.length));
-    const bar = '─'.repeat(width + 2);
-    return `┌${bar}┐\n${lines.map((l) => `│ ${l.padEnd(width)} │`).join('\n')}\n└${bar}┘\n`;
+    // A box drawn with Unicode box-drawing characters (escaped: sources stay Latin-1).
+    const bar = '\u2500'.repeat(width + 2);
+    return `\u250c${bar}\u2510\n${lines.map((l) => `\u2502 ${l.padEnd(width)} \u2502`).join('\n')}\n\u2514${bar}\u2518\n`;
   };
 }
 

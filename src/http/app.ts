@@ -46,7 +46,7 @@ export type App = FastifyInstance<
   TypeBoxTypeProvider
 >;
 
-// Not `import … from 'node:http'`: an ES import of node:http reads every export, and its WebSocket
+// Not `import ... from 'node:http'`: an ES import of node:http reads every export, and its WebSocket
 // getters load Node's bundled undici (~8 MiB resident, decision 026).
 const { STATUS_CODES } = process.getBuiltinModule('node:http');
 

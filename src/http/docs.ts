@@ -33,7 +33,7 @@ function withSwaggerUiPage(document: OpenApiDocument): OpenApiDocument {
 }
 
 const redocPage = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Causerie API — Redoc</title>
+<html lang="en"><head><meta charset="utf-8"><title>Causerie API \u2014 Redoc</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
 <body><redoc spec-url="/api/v1/openapi.json"></redoc>
 <script src="/api/v1/redoc/redoc.standalone.js"></script></body></html>`;
@@ -117,13 +117,13 @@ const swaggerOptions = {
         bearerAuth: {
           type: 'http',
           scheme: 'bearer',
-          description: 'An API key (API_…) or an OAuth access token from POST /oauth/token.',
+          description: 'An API key (API_\u2026) or an OAuth access token from POST /oauth/token.',
         },
         basicAuth: { type: 'http', scheme: 'basic', description: 'Username and password.' },
         publicKeyAuth: {
           type: 'http',
           scheme: 'bearer',
-          description: "An agent's public key (PUB_…): it only gets client tokens (the public-agents dialect).",
+          description: "An agent's public key (PUB_\u2026): it only gets client tokens (the public-agents dialect).",
         },
       },
     },

@@ -1,6 +1,6 @@
 /**
  * Human-readable log lines for a terminal: pino's JSON lines rewritten as
- * "12:04:05 INFO  [req-id] message  key=value …". Used only when stdout is a TTY (or
+ * "12:04:05 INFO  [req-id] message  key=value ...". Used only when stdout is a TTY (or
  * CAUSERIE_LOG_FORMAT=pretty); files, pipes and log collectors keep one JSON object per line.
  */
 
@@ -32,7 +32,7 @@ export function prettyLine(line: string, colour = false): string {
   if (entry.reqId) parts.push(`[${entry.reqId}]`);
   parts.push(String(entry.msg ?? ''));
   if (entry.req) parts.push(`${entry.req.method} ${entry.req.url}`);
-  if (entry.res) parts.push(`→ ${entry.res.statusCode}`);
+  if (entry.res) parts.push(`\u2192 ${entry.res.statusCode}`);
   if (typeof entry.responseTime === 'number') parts.push(`${entry.responseTime.toFixed(1)} ms`);
   const extra = Object.entries(entry).filter(([key]) => !shown.has(key));
   if (extra.length)

@@ -5,7 +5,7 @@ import type { SseSink } from './sse.ts';
 /** The sources a reply cites as [n], as every surface shows them. */
 export const SourcesBody = Type.Array(
   Type.Object({
-    index: Type.Integer({ description: 'The number the answer cites it by: [1], [2] …' }),
+    index: Type.Integer({ description: 'The number the answer cites it by: [1], [2] \u2026' }),
     title: Type.String(),
     url: Type.String(),
   }),
@@ -20,7 +20,7 @@ export function sourcesOf(message: Pick<Message, 'metadata'>): SourceBody[] | un
   return Array.isArray(sources) ? (sources as SourceBody[]) : undefined;
 }
 
-/** Sends `event: sources` with `{"sources":[…]}` before the text, when the reply has sources. */
+/** Sends `event: sources` with `{"sources":[...]}` before the text, when the reply has sources. */
 export function sendSourcesEvent(sse: SseSink, message: Pick<Message, 'metadata'>): void {
   const sources = sourcesOf(message);
   if (sources) sse.sendJson({ sources }, 'sources');

@@ -1,7 +1,7 @@
 /**
  * The TypeBox builders Causerie's schemas use, as plain functions that return the same JSON
  * Schema objects TypeBox's do (key order included, so the OpenAPI document is unchanged). The
- * types are TypeBox's own, so `Static<…>` reads these schemas as before. Why not TypeBox's
+ * types are TypeBox's own, so `Static<...>` reads these schemas as before. Why not TypeBox's
  * `Type`: its entry point loads all of TypeBox, ~370 modules and ~6 MiB held by the server for
  * its whole life, to build a few hundred objects once at start-up (decision 026).
  */

@@ -44,7 +44,7 @@ export const toApiKey = (row: ApiKeyRow): ApiKey => ({
   revoked_at: row.revoked_at,
 });
 
-/** The sessions dialect's form, API_1234_5678_…: eight groups of four base32 characters, 160 random bits. */
+/** The sessions dialect's form, API_1234_5678_...: eight groups of four base32 characters, 160 random bits. */
 export function generateKey(): string {
   return `API_${randomBase32().match(/.{4}/g)!.join('_')}`;
 }

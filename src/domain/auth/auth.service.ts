@@ -125,7 +125,7 @@ export class AuthService {
       const user = await this.checkPassword(decoded.slice(0, colon), decoded.slice(colon + 1), address);
       return { user, userId: user.id, role: user.role, via: 'basic' };
     }
-    // The scheme is echoed only when it looks like one: a misplaced key or token ("Authorization: API_…") never is.
+    // The scheme is echoed only when it looks like one: a misplaced key or token ("Authorization: API_...") never is.
     const named = /^[a-z][a-z-]{0,19}$/.test(scheme) ? ` "${scheme}"` : '';
     throw unauthorized(`Unsupported authorization scheme${named}`);
   }

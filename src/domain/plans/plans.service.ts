@@ -26,7 +26,7 @@ export function normalizeLimits(limits: PlanLimits): PlanLimits {
     const value = limits[name];
     if (value === undefined || value === null) continue;
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
-      throw invalid(`limits.${name}`, 'must be a number ≥ 0');
+      throw invalid(`limits.${name}`, 'must be a number \u2265 0');
     if (name !== 'budget_per_month' && !Number.isInteger(value)) throw invalid(`limits.${name}`, 'must be an integer');
     clean[name] = name === 'budget_per_month' ? Math.round(value * 1e6) / 1e6 : value;
   }

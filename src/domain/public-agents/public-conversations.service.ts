@@ -84,7 +84,7 @@ export class PublicConversationsService {
     return this.deps.store.originAllowedByAnyKey(origin);
   }
 
-  /** GET …/public/message/token/:modelId — 401 without a header, 404 for an unknown key or model. */
+  /** GET .../public/message/token/:modelId - 401 without a header, 404 for an unknown key or model. */
   async mintToken(authorization: string | undefined, modelId: string, client: PublicClient): Promise<ClientToken> {
     const credential = bearer(authorization);
     const key = looksLikePublicKey(credential) ? await this.deps.apiKeys.findByHash(sha256(credential)) : undefined;
@@ -131,7 +131,7 @@ export class PublicConversationsService {
     return { token, expires_at: expiresAt, conversation_id: conversation.uuid };
   }
 
-  /** GET …/public/messages/:token — 403 for a bad token, 404 when the conversation is gone. */
+  /** GET .../public/messages/:token - 403 for a bad token, 404 when the conversation is gone. */
   async messages(token: string, client: PublicClient): Promise<PublicMessage[]> {
     const valid = await this.validate(token, client);
     const page = await this.deps.conversations.listMessages(valid.owner, valid.token.conversation_id, {
@@ -144,7 +144,7 @@ export class PublicConversationsService {
   }
 
   /**
-   * POST …/public/message — appends the visitor's message and starts the agent's answer. 403 for a
+   * POST .../public/message - appends the visitor's message and starts the agent's answer. 403 for a
    * bad token (or a conversation that is gone), 429 beyond a visitor's, the key's or the owner's limits.
    */
   async send(
@@ -261,7 +261,7 @@ export class PublicConversationsService {
  */
 const ownerOf = (key: ApiKeyRow): Actor => ({ userId: key.user_id, role: 'user', apiKeyId: key.id });
 
-/** The credential of an `Authorization: Bearer …` header; 401 when there is none. */
+/** The credential of an `Authorization: Bearer ...` header; 401 when there is none. */
 function bearer(header: string | undefined): string {
   const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
   if (!match) throw new AppError('unauthorized', 'Authorization: Bearer <public key> is required');

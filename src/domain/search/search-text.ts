@@ -45,7 +45,7 @@ const snippetRadius = 80;
 
 /**
  * A short excerpt around the first matched word, HTML-escaped, with every matched word wrapped in
- * <mark>…</mark>. Without a match (a semantic hit), the start of the text.
+ * <mark>...</mark>. Without a match (a semantic hit), the start of the text.
  */
 export function snippet(content: string, words: string[]): string {
   const wanted = new Set(words);
@@ -61,7 +61,7 @@ export function snippet(content: string, words: string[]): string {
   // Cut at spaces so no word is halved.
   if (start > 0) start = text.indexOf(' ', start) + 1 || start;
   if (end < text.length) end = text.lastIndexOf(' ', end) > start ? text.lastIndexOf(' ', end) : end;
-  let out = start > 0 ? '…' : '';
+  let out = start > 0 ? '\u2026' : '';
   let at = start;
   for (const [from, to] of spans) {
     if (from < start || to > end) continue;
@@ -69,7 +69,7 @@ export function snippet(content: string, words: string[]): string {
     at = to;
   }
   out += escapeHtml(text.slice(at, end));
-  if (end < content.length) out += '…';
+  if (end < content.length) out += '\u2026';
   return out.replace(/\s+/g, ' ').trim();
 }
 

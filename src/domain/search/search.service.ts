@@ -41,7 +41,7 @@ export interface SearchHit {
   role: string | null;
   model: string | null;
   document: DocumentHit | null;
-  /** HTML-escaped excerpt; the query's words are wrapped in <mark>…</mark>. */
+  /** HTML-escaped excerpt; the query's words are wrapped in <mark>...</mark>. */
   snippet: string;
   created_at: string;
   /** Higher is better: BM25-like (keyword), cosine similarity (semantic), fused reciprocal ranks (hybrid). */

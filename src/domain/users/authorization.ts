@@ -4,7 +4,7 @@ import type { Actor } from './users.service.ts';
 /** Whether the actor is an administrator. */
 export const isAdmin = (actor: Actor | undefined): boolean => actor?.role === 'admin';
 
-/** Refuses (403) what only an administrator may do; `action` completes "Only an administrator can …". */
+/** Refuses (403) what only an administrator may do; `action` completes "Only an administrator can ...". */
 export function assertAdmin(actor: Actor | undefined, action: string): void {
   if (!isAdmin(actor)) throw new AppError('forbidden', `Only an administrator can ${action}`);
 }

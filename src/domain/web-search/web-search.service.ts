@@ -122,7 +122,7 @@ export class WebSearch {
       let block = `[${i + 1}] ${result.title}\nURL: ${result.url}`;
       if (result.snippet) block += `\nSnippet: ${result.snippet}`;
       if (page?.ok) {
-        const text = page.text.length > perPage ? `${page.text.slice(0, perPage).trimEnd()} …` : page.text;
+        const text = page.text.length > perPage ? `${page.text.slice(0, perPage).trimEnd()} \u2026` : page.text;
         block += `\nPage text:\n${text}`;
       }
       return block;

@@ -2,7 +2,7 @@ import type { Actor } from '../users/users.service.ts';
 
 /** A source the answer may cite as [n]: kept in the reply's metadata (`metadata.sources`). */
 export interface Source {
-  /** The number the model cites it by: [1], [2] … */
+  /** The number the model cites it by: [1], [2] ... */
   index: number;
   title: string;
   url: string;

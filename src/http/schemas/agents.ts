@@ -69,7 +69,7 @@ const agentFields = {
   metadata: Type.Optional(Metadata),
 };
 
-/** The optional body of POST /api/v1/models/agents?name=…; the name may also come here. */
+/** The optional body of POST /api/v1/models/agents?name=...; the name may also come here. */
 export const CreateAgentBody = Type.Object(
   { name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })), ...agentFields },
   { additionalProperties: false },

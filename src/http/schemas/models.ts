@@ -28,7 +28,7 @@ export const ModelBody = Type.Object({
   reason: Nullable(Type.String({ description: 'When not available: why, and what to do' })),
   context_window: Nullable(Type.Integer({ description: 'Tokens of context (prompt + answer), when known' })),
   capabilities: Type.Array(Type.String(), {
-    description: 'chat, embeddings, tools, … (informational: from the config, or guessed for discovered models)',
+    description: 'chat, embeddings, tools, \u2026 (informational: from the config, or guessed for discovered models)',
   }),
   prices: Nullable(
     Type.Object({

@@ -40,7 +40,7 @@ const ChatMessageBody = Type.Object(
       Type.Literal('tool'),
     ]),
     content: Type.Optional(
-      Type.Unknown({ description: 'A string, null, or an array of {"type": "text", "text": …} parts' }),
+      Type.Unknown({ description: 'A string, null, or an array of {"type": "text", "text": \u2026} parts' }),
     ),
     name: Type.Optional(Type.String({ maxLength: 256 })),
     tool_call_id: Type.Optional(Type.String({ maxLength: 256 })),

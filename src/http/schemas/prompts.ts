@@ -14,7 +14,7 @@ const Scenario = Type.String({
   description: 'A free label to group prompts by, e.g. "summarization"',
 });
 const Description = Type.String({ maxLength: 2000 });
-const Metadata = Type.Record(Type.String(), Type.Unknown(), { description: 'Any JSON object (tags, …)' });
+const Metadata = Type.Record(Type.String(), Type.Unknown(), { description: 'Any JSON object (tags, \u2026)' });
 const Variables = Type.Record(Type.String(), Type.String({ maxLength: 1_000_000 }), {
   description: 'Values of the {name} variables, by name',
 });

@@ -49,7 +49,7 @@ export const PublicKeyBody = Type.Object({
 
 export const CreatedPublicKeyBody = Type.Intersect([
   PublicKeyBody,
-  Type.Object({ key: Type.String({ description: 'The public key (PUB_…), for the page snippet. Shown once.' }) }),
+  Type.Object({ key: Type.String({ description: 'The public key (PUB_\u2026), for the page snippet. Shown once.' }) }),
 ]);
 
 export const PublicKeyEventBody = Type.Object({

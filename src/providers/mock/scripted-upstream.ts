@@ -32,7 +32,7 @@ export interface ScriptedUpstreamOptions {
   models?: string[];
   /** When set, every request must carry `Authorization: Bearer <apiKey>` or gets 401. */
   apiKey?: string;
-  /** The answer when the message has no [[reply:…]]; default: the message echoed back. */
+  /** The answer when the message has no [[reply:...]]; default: the message echoed back. */
   reply?: (body: ChatBody) => string | undefined;
   /** Keep requests in `requests` (default true; the benchmark turns it off). */
   record?: boolean;
@@ -62,7 +62,7 @@ export interface ScriptedUpstream {
   requests: RecordedRequest[];
   /** The chat requests only (POST /v1/chat/completions). */
   chatRequests(): RecordedRequest[];
-  /** Requests to Mistral's Agents API (/v1/agents…, completions included). */
+  /** Requests to Mistral's Agents API (/v1/agents..., completions included). */
   agentRequests(): RecordedRequest[];
   /** The agents created on it (Mistral's Agents API), by id; deleted ones are gone. */
   agents: Map<string, ScriptedAgent>;

@@ -41,7 +41,7 @@ export interface OpenAiCompatibleOptions {
   apiKey?: string;
   /** The variable holding the key, named when the upstream refuses it. */
   keyVariable?: string;
-  /** Extra headers on every call (OpenRouter's HTTP-Referer, …). */
+  /** Extra headers on every call (OpenRouter's HTTP-Referer, ...). */
   headers?: Record<string, string>;
   timeouts: ProviderTimeouts;
   /** Retries before the first byte (connection errors, 502, 503, 504). */

@@ -29,7 +29,7 @@ function upstreamMessage(bodyText: string): string {
     if (typeof message !== 'string') message = JSON.stringify(message);
   } catch {}
   const text = String(message).replace(/\s+/g, ' ').trim();
-  return text.length > maxMessageLength ? `${text.slice(0, maxMessageLength)}…` : text || '(empty body)';
+  return text.length > maxMessageLength ? `${text.slice(0, maxMessageLength)}\u2026` : text || '(empty body)';
 }
 
 /** The text with the provider's key masked, should an upstream echo it. */

@@ -48,7 +48,7 @@ const upstreamErrorMessage = (error: WireBody['error'], who: UpstreamIdentity) =
     String((typeof error === 'string' ? error : error?.message) || 'the provider reported an error mid-answer'),
     who.secret,
   );
-  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
+  return text.length > 300 ? `${text.slice(0, 300)}\u2026` : text;
 };
 
 /** The events of a non-streamed chat.completion body, in stream order (usage, then finish, last). */

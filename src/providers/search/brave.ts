@@ -1,7 +1,7 @@
 import { KeyedSearch, itemsAt, ranked, type SearchResult } from './search-provider.ts';
 
 /**
- * Brave Search API: GET {base}/res/v1/web/search?q=…&count=N with the key in `X-Subscription-Token`.
+ * Brave Search API: GET {base}/res/v1/web/search?q=...&count=N with the key in `X-Subscription-Token`.
  * Answer: `{ web: { results: [{ title, url, description }] } }`.
  */
 export class BraveSearch extends KeyedSearch {

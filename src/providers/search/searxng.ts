@@ -11,7 +11,7 @@ import {
 } from './search-provider.ts';
 
 /**
- * SearXNG (or its predecessor searx): GET {base}/search?q=…&format=json, no key. The JSON format
+ * SearXNG (or its predecessor searx): GET {base}/search?q=...&format=json, no key. The JSON format
  * must be enabled on the instance (`search.formats: [html, json]` in its settings.yml).
  * Answer: `{ results: [{ url, title, content, engine, score }] }`.
  */

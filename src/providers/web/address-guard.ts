@@ -94,7 +94,7 @@ function check6(g: number[]): string | undefined {
   return undefined;
 }
 
-/** Why an IP address may not be fetched ("loopback", "private" …), or undefined when it is public. */
+/** Why an IP address may not be fetched ("loopback", "private" ...), or undefined when it is public. */
 export function blockedReason(address: string): string | undefined {
   const bare = address.replace(/^\[|\]$/g, '');
   const family = isIP(bare.split('%')[0]!);
@@ -150,7 +150,7 @@ export function linkLocalOrMetadata(address: string, allowlist: AllowEntry[]): s
   return reason?.startsWith('link-local') ? reason : undefined;
 }
 
-/** Whether a host name is a cloud metadata service's (metadata.google.internal …), trailing dot or not. */
+/** Whether a host name is a cloud metadata service's (metadata.google.internal ...), trailing dot or not. */
 export const isMetadataName = (host: string) => metadataNames.has(host.replace(/\.$/, '').toLowerCase());
 
 /**

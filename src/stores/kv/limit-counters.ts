@@ -8,7 +8,7 @@
 
 /**
  * One limit a reservation must fit in.
- * - `counter`: a windowed counter (requests, tokens, cost); fits when current + amount ≤ limit.
+ * - `counter`: a windowed counter (requests, tokens, cost); fits when current + amount <= limit.
  * - `flexible`: a token counter whose amount is the shared grant: the largest amount up to the
  *   requested worst case that fits in every flexible item (at least `flexibleMin`).
  * - `lease`: a set of live leases (concurrent streams); fits when fewer than `limit` are live.
@@ -38,7 +38,7 @@ export type ReserveResult =
   | { ok: false; failures: Array<{ index: number; current: number }> };
 
 export interface SettleRequest {
-  /** Counter corrections (actual − reserved); a key that has expired is left alone. */
+  /** Counter corrections (actual - reserved); a key that has expired is left alone. */
   adjust: Array<{ key: string; delta: number }>;
   /** Lease sets this reservation holds a lease in. */
   leases: string[];

@@ -55,7 +55,7 @@ function toAgentInput(body: AgentFields): Partial<AgentInput> {
   };
 }
 
-/** `curl -X POST -H 'Content-Type: application/json' …` with no data is a request without a body, not malformed JSON. */
+/** `curl -X POST -H 'Content-Type: application/json' ...` with no data is a request without a body, not malformed JSON. */
 async function emptyBodyIsNoBody(request: FastifyRequest) {
   if (request.headers['content-length'] === '0') delete request.headers['content-type'];
 }
@@ -78,7 +78,7 @@ export function registerAgentsRoutes(app: App, services: Services) {
       schema: {
         tags,
         security,
-        summary: 'List your agents, oldest first (admins: everyone’s); X-Total-Count says how many',
+        summary: 'List your agents, oldest first (admins: everyone\u2019s); X-Total-Count says how many',
         querystring: PageQuery,
         response: { 200: Type.Array(AgentBody), ...authErrors },
       },

@@ -12,7 +12,7 @@ import { sourcesOf } from '../../web-sources.ts';
 
 /**
  * The sessions dialect's answer to a completion without a session (POST /api/v1/models/completions, and a
- * prompt to an agent): one JSON object, or Server-Sent Events start → delta… → end, then [DONE].
+ * prompt to an agent): one JSON object, or Server-Sent Events start -> delta... -> end, then [DONE].
  */
 export async function sendNativeCompletion(
   request: FastifyRequest,
@@ -46,7 +46,7 @@ export async function sendNativeCompletion(
 
 /**
  * The sessions dialect's answer to a completion inside a session: the stored prompt and reply as JSON, or
- * Server-Sent Events start → delta… → end (the stored reply), then [DONE].
+ * Server-Sent Events start -> delta... -> end (the stored reply), then [DONE].
  */
 export async function sendSessionRun(
   request: FastifyRequest,

@@ -184,8 +184,8 @@ export function registerSessionsRoutes(app: App, services: Services) {
         security,
         summary: 'Send a prompt to a model within a session; the prompt and the reply are stored in its history',
         description:
-          'With "stream": true the answer is Server-Sent Events: {"type":"start",…}, then {"type":"delta","content":…} per token, ' +
-          '{"type":"end","message":…} (or {"type":"error","detail","code"}), then [DONE]. With "web_search": true, {"type":"sources","sources":[{"index","title","url"}]} ' +
+          'With "stream": true the answer is Server-Sent Events: {"type":"start",\u2026}, then {"type":"delta","content":\u2026} per token, ' +
+          '{"type":"end","message":\u2026} (or {"type":"error","detail","code"}), then [DONE]. With "web_search": true, {"type":"sources","sources":[{"index","title","url"}]} ' +
           'follows the start event, and the stored reply carries the same `sources`.',
         params: SessionParams,
         body: SessionCompletionBody,

@@ -26,7 +26,7 @@ function contentText(content: unknown, index: number): string | null {
         (part as { type?: unknown }).type !== 'text' ||
         typeof (part as { text?: unknown }).text !== 'string'
       ) {
-        throw invalid(`messages.${index}.content`, 'only text parts ({"type": "text", "text": …}) are supported');
+        throw invalid(`messages.${index}.content`, 'only text parts ({"type": "text", "text": \u2026}) are supported');
       }
       text += (part as { text: string }).text;
     }

@@ -75,7 +75,7 @@ export function registerPublicRoutes(app: App, services: Services) {
         summary: "Start a public conversation with the public key's agent and get its client token",
         security: [{ publicKeyAuth: [] }],
         description:
-          "Authorization: Bearer <public key> (PUB_…), from a page whose Origin the key allows. :modelId is the agent's id or UUID, or the model it answers with.",
+          "Authorization: Bearer <public key> (PUB_\u2026), from a page whose Origin the key allows. :modelId is the agent's id or UUID, or the model it answers with.",
         params: Type.Object({ modelId: Type.String({ minLength: 1, maxLength: 200 }) }),
         response: { 200: ClientTokenBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 429: ErrorBody },
       },
