@@ -57,6 +57,19 @@ describe('a streamed upstream body read by its own dispatch handler', () => {
     assert.equal(done(), 1);
   });
 
+  test('once its signal aborts, a paused body yields nothing more of what it had received', async () => {
+    const controller = new AbortController();
+    const { body, done } = open(2048, controller.signal);
+    const response = await body;
+    const first = await response.next();
+    assert.equal(first.done, false);
+    // The reader is slow: the handler holds what arrived meanwhile (up to its pause threshold).
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    controller.abort(new Error('stopped'));
+    await assert.rejects(response.next(), /stopped/);
+    assert.equal(done(), 1);
+  });
+
   test('a reader that stops early aborts the request and frees its connection', async () => {
     const { body, done } = open(4096);
     for await (const _chunk of await body) break;

@@ -102,6 +102,10 @@ export class UpstreamBody implements AsyncIterable<string>, AsyncIterator<string
 
   onResponseError(_controller: unknown, error: unknown): void {
     this.failure = error;
+    // What was received but not read is dropped, as a destroyed stream drops it: a stopped answer
+    // (revoked key, duration cap, client gone) must not go on yielding up to 64 KiB of text.
+    this.queue.length = 0;
+    this.queued = 0;
     this.finish();
     const started = this.started;
     this.started = undefined;
