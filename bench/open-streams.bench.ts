@@ -38,6 +38,8 @@ const settleMs = Number(process.env.OPEN_STREAMS_SETTLE_MS ?? 10_000);
 interface OpenRun {
   firstBytes: number[];
   failures: number;
+  /** What failed, by error code or status: a busy machine times connections out. */
+  failedBy: Map<string, number>;
   /** RSS growth per open stream: at the peak of the burst, and once all were open and had settled. */
   peakKib: number;
   openKib: number;
@@ -57,14 +59,17 @@ async function openAtOnce(
   count: number,
   pid: number,
 ): Promise<OpenRun> {
-  const pool = new Pool(url, { connections: count });
+  // Connections wait in the listen backlog while the server works through the burst: undici's 10 s
+  // connect timeout failed hundreds of them on a busy machine, which then were not measured.
+  const pool = new Pool(url, { connections: count, connect: { timeout: 60_000 } });
   const body = JSON.stringify({ model, stream: true, messages: [{ role: 'user', content: heldAnswer }] });
   const before = rssKiB(pid);
   let peak = before;
   const sampler = setInterval(() => (peak = Math.max(peak, rssKiB(pid))), 100);
   const firstBytes: number[] = [];
   const open: Array<{ destroy(): unknown }> = [];
-  let failures = 0;
+  const failedBy = new Map<string, number>();
+  const fail = (why: string) => failedBy.set(why, (failedBy.get(why) ?? 0) + 1);
   const started = performance.now();
   let openKib = Number.NaN;
   try {
@@ -80,15 +85,15 @@ async function openAtOnce(
             response.body.once('close', () => resolve(undefined));
           });
           if (response.statusCode !== 200 || !first?.toString().includes('data:')) {
-            failures++;
+            fail(response.statusCode !== 200 ? String(response.statusCode) : 'no first event');
             response.body.destroy();
             return;
           }
           firstBytes.push(performance.now() - t0);
           response.body.resume();
           open.push(response.body);
-        } catch {
-          failures++;
+        } catch (error) {
+          fail((error as { code?: string }).code ?? (error as Error).name);
         }
       }),
     );
@@ -101,7 +106,8 @@ async function openAtOnce(
   }
   return {
     firstBytes: firstBytes.sort((a, b) => a - b),
-    failures,
+    failures: [...failedBy.values()].reduce((sum, n) => sum + n, 0),
+    failedBy,
     peakKib: (peak - before) / Math.max(1, open.length),
     openKib,
     seconds: (performance.now() - started) / 1000,
@@ -162,7 +168,7 @@ export async function runOpenStreamsBench(options: { streams?: number } = {}): P
       const p99 = percentile(run.firstBytes, 99);
       results.set(target.name, { p50, p99, kib: run.openKib });
       lines.push(
-        `  ${target.name.padEnd(9)} | ${p50.toFixed(0).padStart(17)} ${p99.toFixed(0).padStart(7)} | ${run.openKib.toFixed(1).padStart(29)} ${run.peakKib.toFixed(1).padStart(11)} | ${run.seconds.toFixed(1).padStart(6)} | ${run.failures}`,
+        `  ${target.name.padEnd(9)} | ${p50.toFixed(0).padStart(17)} ${p99.toFixed(0).padStart(7)} | ${run.openKib.toFixed(1).padStart(29)} ${run.peakKib.toFixed(1).padStart(11)} | ${run.seconds.toFixed(1).padStart(6)} | ${run.failures}${run.failures ? ` (${[...run.failedBy].map(([why, n]) => `${why} ${n}`).join(', ')})` : ''}`,
       );
     }
     const direct = results.get('direct')!;
