@@ -16,6 +16,24 @@ export const usageBody = (usage: Usage) => ({ ...usage, total_tokens: usage.prom
 /** The same for every answer: built once (an Error's stack trace costs more than the rest of a stream's set-up). */
 const lostAnswer = answerLost();
 
+/**
+ * The frames a resumed stream ends with if its generator dies, by their error event: the same for
+ * every answer of a surface, so every open answer's log shares one copy instead of keeping its own.
+ */
+const lostFramesByError = new Map<string, string[]>();
+function lostFrames(errorEvent: string): string[] {
+  let frames = lostFramesByError.get(errorEvent);
+  if (!frames) {
+    const lost = new FrameCollector();
+    lost.send(errorEvent);
+    lost.send('[DONE]');
+    frames = lost.frames;
+    // Bounded: an error event that named its request would make one per answer.
+    if (lostFramesByError.size < 64) lostFramesByError.set(errorEvent, frames);
+  }
+  return frames;
+}
+
 /** How a surface writes a run's events as SSE frames. */
 export interface SseRendering {
   start?(sse: SseSink): void;
@@ -42,12 +60,7 @@ export async function streamRun(
 ): Promise<void> {
   const errorFrame = (error: AppError) =>
     JSON.stringify(rendering.errorFrame(renderError(error, rendering.surface, String(request.id))));
-  const recorder = recordAnswer(request, () => {
-    const lost = new FrameCollector();
-    lost.send(errorFrame(lostAnswer));
-    lost.send('[DONE]');
-    return { lostFrames: lost.frames };
-  });
+  const recorder = recordAnswer(request, () => ({ lostFrames: lostFrames(errorFrame(lostAnswer)) }));
   const sse = new SseStream(request, reply, { headers: run.headers, recorder });
   rendering.start?.(sse);
   let usage: Usage = { prompt_tokens: 0, completion_tokens: 0 };

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type AnswerRecorder, eventId } from '../domain/streams/answer-streams.ts';
+import { DeadlineQueue } from '../domain/streams/deadline-queue.ts';
 import { deferClientGone } from './client-gone.ts';
 
 declare module 'fastify' {
@@ -51,11 +52,13 @@ export class FrameCollector implements SseSink {
 export class SseStream implements SseSink {
   private readonly reply: FastifyReply;
   private readonly recorder: AnswerRecorder | undefined;
-  private heartbeat: NodeJS.Timeout | undefined;
+  /** The streams with this one's heartbeat delay: one timer for all of them. */
+  private readonly heartbeats: DeadlineQueue<SseStream>;
   /** The socket is gone or the response ended: nothing more is written to it. */
   private closed = false;
   private ended = false;
-  private detach: (() => void) | undefined;
+  /** The request's socket, while this stream listens for its close. */
+  private socket: NodeJS.EventEmitter | undefined;
   /** Corked until the end of this turn (true) or until the loop's check phase (the immediate). */
   private corked: NodeJS.Immediate | boolean = false;
   private firstBytesSent = false;
@@ -67,6 +70,8 @@ export class SseStream implements SseSink {
   ) {
     this.reply = reply;
     this.recorder = options.recorder;
+    // Set by every write, starting with the headers'.
+    this.heartbeats = SseStream.heartbeatsEvery(options.heartbeatMs ?? request.server.sseHeartbeatMs ?? 15_000);
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, {
@@ -84,15 +89,23 @@ export class SseStream implements SseSink {
     // A recorded answer may outlive its client for a grace period, so someone can resume it.
     const recorder = this.recorder;
     if (recorder) deferClientGone(reply, (stop) => recorder.clientLeft(stop));
-    const onClose = () => this.stop();
-    const socket = request.raw.socket;
-    socket.on('close', onClose);
-    raw.on('close', onClose);
-    // A keep-alive socket serves many requests: leaving the listener would pile one up per stream.
-    this.detach = () => socket.off('close', onClose);
-    const heartbeatMs = options.heartbeatMs ?? request.server.sseHeartbeatMs ?? 15_000;
-    this.heartbeat = setInterval(() => this.write(': keep-alive\n\n'), heartbeatMs);
-    this.heartbeat.unref();
+    this.socket = request.raw.socket;
+    this.socket.on('close', this.onClose);
+    raw.on('close', this.onClose);
+  }
+
+  private readonly onClose = () => this.stop();
+
+  private static readonly heartbeatQueues = new Map<number, DeadlineQueue<SseStream>>();
+
+  /** A comment after `ms` of silence (every write sets the stream's deadline again). */
+  private static heartbeatsEvery(ms: number): DeadlineQueue<SseStream> {
+    let queue = SseStream.heartbeatQueues.get(ms);
+    if (!queue) {
+      queue = new DeadlineQueue(ms, (stream) => stream.write(': keep-alive\n\n'));
+      SseStream.heartbeatQueues.set(ms, queue);
+    }
+    return queue;
   }
 
   /** Whether the client is gone (or the stream ended): a producer with nothing to record can stop. */
@@ -142,7 +155,7 @@ export class SseStream implements SseSink {
 
   private write(chunk: string): void {
     if (this.closed) return;
-    this.heartbeat?.refresh();
+    this.heartbeats.set(this);
     const raw = this.reply.raw;
     // Frames written in one turn of the event loop (an upstream packet often holds several tokens)
     // leave in one syscall: cork now, uncork once this turn's callbacks have run. The first bytes
@@ -183,7 +196,9 @@ export class SseStream implements SseSink {
   private stop(): void {
     this.uncork();
     this.closed = true;
-    clearInterval(this.heartbeat);
-    this.detach?.();
+    this.heartbeats.delete(this);
+    // A keep-alive socket serves many requests: leaving the listener would pile one up per stream.
+    this.socket?.off('close', this.onClose);
+    this.socket = undefined;
   }
 }

@@ -1,11 +1,4 @@
-import type {
-  ChatRequest,
-  FinishReason,
-  Provider,
-  ProviderStreamEvent,
-  StreamEvent,
-  Usage,
-} from '../../providers/provider.ts';
+import type { ChatRequest, Provider, ProviderStreamEvent, StreamEvent, Usage } from '../../providers/provider.ts';
 import { isoAt, type Clock } from '../clock.ts';
 import { AppError, invalid } from '../errors.ts';
 import type { Admission, LimitsGate } from '../limits/limits.types.ts';
@@ -175,7 +168,7 @@ export class CompletionsService implements Completions {
 class Ledger {
   usage: Usage | undefined;
   private readonly deps: CompletionsDeps;
-  private readonly run: {
+  readonly run: {
     actor: Actor;
     entry: ModelEntry;
     provider: Provider;
@@ -183,7 +176,8 @@ class Ledger {
     conversationId?: number;
     onRecorded?: () => void;
   };
-  private recorded = false;
+  /** The row is written (or being written): exactly once. */
+  recorded = false;
 
   constructor(deps: CompletionsDeps, run: Ledger['run']) {
     this.deps = deps;
@@ -224,75 +218,171 @@ class Ledger {
   /**
    * Passes the provider's events through, and always ends with "usage, finish" or "error" (usage
    * counted when the upstream reported none). The row is written before those last events are
-   * yielded, so a consumer that stops there (or leaves early: finally) still leaves one row.
+   * given out, so a consumer that stops there (or leaves early: return()) still leaves one row.
    */
-  async *track(
-    source: AsyncIterable<ProviderStreamEvent>,
-    promptEstimate: number,
-    signal: AbortSignal,
-  ): AsyncGenerator<StreamEvent> {
-    const { provider, entry } = this.run;
-    const produced = new ProducedText(provider.countTokens ? tokenCounterOf(provider, entry.upstream) : undefined);
-    let reported: Usage | undefined;
-    const usageNow = async (): Promise<Usage> =>
-      reported ?? { prompt_tokens: promptEstimate, completion_tokens: await produced.tokens() };
+  track(source: AsyncIterable<ProviderStreamEvent>, promptEstimate: number, signal: AbortSignal): TrackedEvents {
+    return new TrackedEvents(this, source, promptEstimate, signal);
+  }
+}
+
+const iterationDone: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+
+/**
+ * Ledger.track's events. An iterator written out rather than an async generator: an open stream
+ * spends nearly all its life waiting for the provider's next event, and a generator waiting holds
+ * its frame, registers, contexts and request queue (~0.9 KiB per stream); this holds its fields and
+ * the one pending promise. Read sequentially, as `for await` does.
+ */
+class TrackedEvents implements AsyncIterableIterator<StreamEvent> {
+  private readonly ledger: Ledger;
+  private readonly source: AsyncIterable<ProviderStreamEvent>;
+  private readonly promptEstimate: number;
+  private readonly signal: AbortSignal;
+  private readonly produced: ProducedText;
+  private reported: Usage | undefined;
+  private iterator: AsyncIterator<ProviderStreamEvent> | undefined;
+  /** The source is neither done nor failed: leaving early closes it. */
+  private sourceOpen = false;
+  /** The last events, once the source has ended: given out before the end. */
+  private ending: StreamEvent[] | undefined;
+  private closed = false;
+
+  constructor(ledger: Ledger, source: AsyncIterable<ProviderStreamEvent>, promptEstimate: number, signal: AbortSignal) {
+    this.ledger = ledger;
+    this.source = source;
+    this.promptEstimate = promptEstimate;
+    this.signal = signal;
+    const { provider, entry } = ledger.run;
+    this.produced = new ProducedText(provider.countTokens ? tokenCounterOf(provider, entry.upstream) : undefined);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<StreamEvent>> {
+    if (this.closed) return Promise.resolve(iterationDone);
+    if (this.ending) {
+      const event = this.ending.shift();
+      return event ? Promise.resolve({ value: event, done: false }) : this.close();
+    }
+    if (!this.iterator) {
+      this.iterator = this.source[Symbol.asyncIterator]();
+      this.sourceOpen = true;
+    }
+    return this.iterator.next().then(this.onResult, this.onFailure);
+  }
+
+  /** The consumer left before the end (break, or return() on abort): what was produced is charged. */
+  async return(): Promise<IteratorResult<StreamEvent>> {
+    if (this.closed) return iterationDone;
+    const started = this.iterator !== undefined;
     try {
-      for await (const event of source) {
-        switch (event.type) {
-          case 'text-delta':
-            produced.add(event.text);
-            yield event;
-            break;
-          case 'tool-call-delta':
-            produced.add((event.name ?? '') + (event.arguments ?? ''));
-            yield event;
-            break;
-          case 'usage':
-            reported = event.usage;
-            break;
-          case 'finish': {
-            const usage = await usageNow();
-            await this.record(
-              event.reason === 'cancelled' ? 'cancelled' : event.reason === 'error' ? 'error' : 'complete',
-              usage,
-            );
-            yield { type: 'usage', usage };
-            yield event;
-            return;
-          }
-          case 'error':
-            await this.record('error', await usageNow());
-            yield { type: 'error', error: fromProvider(event.error) };
-            return;
-        }
-      }
-      // The source ended without a finish: the caller aborted (or the adapter stopped early).
-      const reason: FinishReason = signal.aborted ? 'cancelled' : 'error';
-      await this.record(signal.aborted ? 'cancelled' : 'error', await usageNow());
-      if (reason === 'error')
-        yield {
-          type: 'error',
-          error: new AppError('upstream_error', `Provider "${provider.id}" ended the answer without finishing it`),
-        };
-      else yield { type: 'finish', reason };
-    } catch (error) {
-      await this.record(signal.aborted ? 'cancelled' : 'error', await usageNow());
-      if (signal.aborted) return;
-      yield {
-        type: 'error',
-        error:
-          error instanceof AppError || error instanceof ProviderError
-            ? fromProvider(error)
-            : new AppError('upstream_error', `Provider "${provider.id}" failed mid-answer`, { cause: error }),
-      };
+      await this.close();
     } finally {
-      // The consumer left before the end (break, or return() on abort): what was produced is charged.
-      if (!this.recorded)
-        await this.record(
+      if (started && !this.ledger.recorded)
+        await this.ledger.record(
           'cancelled',
-          await usageNow().catch(() => ({ prompt_tokens: promptEstimate, completion_tokens: 0 })),
+          await this.usageNow().catch(() => ({ prompt_tokens: this.promptEstimate, completion_tokens: 0 })),
         );
     }
+    return iterationDone;
+  }
+
+  private async usageNow(): Promise<Usage> {
+    return this.reported ?? { prompt_tokens: this.promptEstimate, completion_tokens: await this.produced.tokens() };
+  }
+
+  private readonly onResult = async (
+    result: IteratorResult<ProviderStreamEvent>,
+  ): Promise<IteratorResult<StreamEvent>> => {
+    if (result.done) {
+      // The source ended without a finish: the caller aborted (or the adapter stopped early).
+      this.sourceOpen = false;
+      const aborted = this.signal.aborted;
+      await this.ledger.record(aborted ? 'cancelled' : 'error', await this.usageNow());
+      const { provider } = this.ledger.run;
+      return this.end(
+        aborted
+          ? { type: 'finish', reason: 'cancelled' }
+          : {
+              type: 'error',
+              error: new AppError('upstream_error', `Provider "${provider.id}" ended the answer without finishing it`),
+            },
+      );
+    }
+    const event = result.value;
+    try {
+      switch (event.type) {
+        case 'text-delta':
+          this.produced.add(event.text);
+          return { value: event, done: false };
+        case 'tool-call-delta':
+          this.produced.add((event.name ?? '') + (event.arguments ?? ''));
+          return { value: event, done: false };
+        case 'usage':
+          this.reported = event.usage;
+          return this.next();
+        case 'finish': {
+          const usage = await this.usageNow();
+          await this.ledger.record(
+            event.reason === 'cancelled' ? 'cancelled' : event.reason === 'error' ? 'error' : 'complete',
+            usage,
+          );
+          return this.end({ type: 'usage', usage }, event);
+        }
+        case 'error':
+          await this.ledger.record('error', await this.usageNow());
+          return this.end({ type: 'error', error: fromProvider(event.error) });
+      }
+    } catch (error) {
+      // Our own step failed, not the source: it is closed, as leaving a `for await` by a throw does.
+      await this.closeSource();
+      return this.onFailure(error);
+    }
+    return this.next();
+  };
+
+  /** The source failed (or a step did): charged, then an error event unless the caller aborted. */
+  private readonly onFailure = async (error: unknown): Promise<IteratorResult<StreamEvent>> => {
+    this.sourceOpen = false;
+    try {
+      await this.ledger.record(this.signal.aborted ? 'cancelled' : 'error', await this.usageNow());
+    } finally {
+      if (!this.ledger.recorded)
+        await this.ledger.record(
+          'cancelled',
+          await this.usageNow().catch(() => ({ prompt_tokens: this.promptEstimate, completion_tokens: 0 })),
+        );
+    }
+    if (this.signal.aborted) return this.close();
+    const { provider } = this.ledger.run;
+    return this.end({
+      type: 'error',
+      error:
+        error instanceof AppError || error instanceof ProviderError
+          ? fromProvider(error)
+          : new AppError('upstream_error', `Provider "${provider.id}" failed mid-answer`, { cause: error }),
+    });
+  };
+
+  /** The source is done with: the events left go out, then the end. */
+  private end(...events: StreamEvent[]): Promise<IteratorResult<StreamEvent>> {
+    this.ending = events;
+    return this.next();
+  }
+
+  private async close(): Promise<IteratorResult<StreamEvent>> {
+    this.closed = true;
+    this.ending = undefined;
+    await this.closeSource();
+    return iterationDone;
+  }
+
+  private async closeSource(): Promise<void> {
+    if (!this.sourceOpen) return;
+    this.sourceOpen = false;
+    await this.iterator?.return?.();
   }
 }
 

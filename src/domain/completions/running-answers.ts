@@ -1,4 +1,5 @@
 import { AppError } from '../errors.ts';
+import { DeadlineQueue } from '../streams/deadline-queue.ts';
 
 /** Whose answer is running: the user, and the key the request came with. */
 export interface AnswerOwner {
@@ -6,8 +7,22 @@ export interface AnswerOwner {
   apiKeyId?: number;
 }
 
-interface Run extends AnswerOwner {
-  controller: AbortController;
+/** A running answer; it is also the listener of its caller's signal (no closure per answer). */
+class Run implements AnswerOwner {
+  readonly userId: number;
+  readonly apiKeyId: number | undefined;
+  readonly controller = new AbortController();
+  readonly callerSignal: AbortSignal;
+
+  constructor(owner: AnswerOwner, callerSignal: AbortSignal) {
+    this.userId = owner.userId;
+    this.apiKeyId = owner.apiKeyId;
+    this.callerSignal = callerSignal;
+  }
+
+  handleEvent(): void {
+    this.controller.abort(this.callerSignal.reason);
+  }
 }
 
 /**
@@ -20,34 +35,32 @@ export class RunningAnswers {
   private readonly runs = new Set<Run>();
   /** Writes that finish an answer after its model call ended (its stored reply); a shutdown waits for them. */
   private readonly finishing = new Set<Promise<unknown>>();
-  private readonly maxAnswerMs: number;
+  /** The longest an answer runs: one timer for every running one. */
+  private readonly tooLong: DeadlineQueue<Run>;
   private emptied: (() => void) | undefined;
 
   constructor(options: { maxAnswerMs: number }) {
-    this.maxAnswerMs = options.maxAnswerMs;
-  }
-
-  /** Registers an answer: its signal aborts with the caller's, when stopped, or when too long. Call done() when it ends. */
-  start(owner: AnswerOwner, callerSignal: AbortSignal): { signal: AbortSignal; done(): void } {
-    const run: Run = { ...owner, controller: new AbortController() };
-    const onCaller = () => run.controller.abort(callerSignal.reason);
-    if (callerSignal.aborted) onCaller();
-    else callerSignal.addEventListener('abort', onCaller, { once: true });
-    const timer = setTimeout(() => {
+    this.tooLong = new DeadlineQueue(options.maxAnswerMs, (run) => {
       // An AppError, so an answer not yet begun is a 504 in the caller's shape rather than a 500.
       run.controller.abort(
         new AppError('upstream_timeout', 'The answer ran longer than CAUSERIE_MAX_ANSWER_SECONDS allows'),
       );
       // Even a run whose events were never read leaves the registry here.
       this.remove(run);
-    }, this.maxAnswerMs);
-    timer.unref();
+    });
+  }
+
+  /** Registers an answer: its signal aborts with the caller's, when stopped, or when too long. Call done() when it ends. */
+  start(owner: AnswerOwner, callerSignal: AbortSignal): { signal: AbortSignal; done(): void } {
+    const run = new Run(owner, callerSignal);
+    if (callerSignal.aborted) run.handleEvent();
+    else callerSignal.addEventListener('abort', run, { once: true });
+    this.tooLong.set(run);
     this.runs.add(run);
     return {
       signal: run.controller.signal,
       done: () => {
-        clearTimeout(timer);
-        callerSignal.removeEventListener('abort', onCaller);
+        callerSignal.removeEventListener('abort', run);
         this.remove(run);
       },
     };
@@ -79,6 +92,7 @@ export class RunningAnswers {
   }
 
   private remove(run: Run): void {
+    this.tooLong.delete(run);
     this.runs.delete(run);
     this.notifyIfIdle();
   }

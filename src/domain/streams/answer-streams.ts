@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../errors.ts';
+import { DeadlineQueue } from './deadline-queue.ts';
 import { type AnswerMeta, type EventLog, flatText, type LoggedEvent } from './event-log.ts';
 
 export interface AnswerStreamsOptions {
@@ -28,6 +29,9 @@ export function parseEventId(text: string): { answerId: string; seq: number } | 
   return match ? { answerId: match[1]!, seq: Number(match[2]) } : undefined;
 }
 
+/** How often a generator refreshes its presence mark (and a reader checks it): three times per mark's life. */
+const presenceEveryMs = (livenessMs: number) => Math.max(50, Math.floor(livenessMs / 3));
+
 /** What the rest of a resumed answer is: logged events, then possibly the frames that say its generator died. */
 export type ResumedItem = { kind: 'event'; event: LoggedEvent } | { kind: 'lost'; frames: string[] };
 
@@ -41,9 +45,12 @@ export type ResumedItem = { kind: 'event'; event: LoggedEvent } | { kind: 'lost'
  */
 export class AnswerStreams {
   private readonly options: AnswerStreamsOptions;
+  /** The presence beats of the answers being recorded: one timer for all. */
+  private readonly beats: DeadlineQueue<AnswerRecorder>;
 
   constructor(options: AnswerStreamsOptions) {
     this.options = options;
+    this.beats = new DeadlineQueue(presenceEveryMs(options.livenessMs), (recorder) => recorder.beat());
   }
 
   get log(): EventLog {
@@ -52,7 +59,7 @@ export class AnswerStreams {
 
   /** Starts recording a new answer. */
   begin(meta: AnswerMeta): AnswerRecorder {
-    return new AnswerRecorder(this.options, meta);
+    return new AnswerRecorder(this.options, meta, this.beats);
   }
 
   /**
@@ -82,7 +89,7 @@ export class AnswerStreams {
     first: Awaited<ReturnType<EventLog['read']>>,
   ): AsyncGenerator<ResumedItem> {
     const { log, livenessMs } = this.options;
-    const waitMs = Math.max(50, Math.floor(livenessMs / 3));
+    const waitMs = presenceEveryMs(livenessMs);
     let read = first;
     let after = afterSeq;
     // Two checks in a row without the generator's mark, a wait apart: one missed refresh (a busy
@@ -130,18 +137,18 @@ export class AnswerRecorder {
   readonly answerId = flatText(randomUUID());
   private readonly options: AnswerStreamsOptions;
   private seq = 0;
-  private readonly presence: NodeJS.Timeout;
+  private readonly beats: DeadlineQueue<AnswerRecorder>;
   private unattendedSince: number | undefined;
   private stopAnswer: (() => void) | undefined;
   private ended = false;
 
-  constructor(options: AnswerStreamsOptions, meta: AnswerMeta) {
+  constructor(options: AnswerStreamsOptions, meta: AnswerMeta, beats: DeadlineQueue<AnswerRecorder>) {
     this.options = options;
+    this.beats = beats;
     const { log, livenessMs } = options;
     log.open(this.answerId, meta, options.maxAnswerMs + options.keepMs);
     log.mark(this.answerId, 'generator', livenessMs);
-    this.presence = setInterval(() => this.beat(), Math.max(50, Math.floor(livenessMs / 3)));
-    this.presence.unref();
+    beats.set(this);
   }
 
   /** Logs an event and returns its number. */
@@ -165,7 +172,10 @@ export class AnswerRecorder {
     this.unattendedSince = Date.now();
   }
 
-  private beat() {
+  /** Refreshes the presence mark (and, once the client left, checks whether anyone still reads). */
+  beat(): void {
+    if (this.ended) return;
+    this.beats.set(this);
     const { log, livenessMs, graceMs } = this.options;
     log.mark(this.answerId, 'generator', livenessMs);
     if (!this.stopAnswer) return;
@@ -183,7 +193,7 @@ export class AnswerRecorder {
   async finish(): Promise<void> {
     if (this.ended) return;
     this.ended = true;
-    clearInterval(this.presence);
+    this.beats.delete(this);
     await this.options.log
       .end(this.answerId, this.options.keepMs)
       .catch((error: Error) => this.options.warn?.(`answer streams: cannot end an answer's log: ${error.message}`));

@@ -6,6 +6,7 @@ import {
   flatText,
   maxLoggedEvents,
 } from '../../domain/streams/event-log.ts';
+import { DeadlineQueue } from '../../domain/streams/deadline-queue.ts';
 
 interface Entry {
   /** The answer's id, one flat string shared by the map key and the ended set. */
@@ -15,8 +16,8 @@ interface Entry {
   /** What the entry costs the heap, as counted against the budget once it ended. */
   bytes: number;
   ended: boolean;
-  /** While it runs: the timer that forgets it after its longest life. Ended answers share one timer. */
-  expiry: NodeJS.Timeout | undefined;
+  /** While it runs: the deadlines that forget it after its longest life (one timer per life). */
+  expiry: DeadlineQueue<string> | undefined;
   /** performance.now() after which an ended answer is forgotten. */
   endedUntil: number;
   /** Presence marks (performance.now() until which each holds). */
@@ -73,6 +74,8 @@ export class MemoryEventLog implements EventLog {
   private endedBytes = 0;
   private readonly endedBudgetBytes: number;
   private sweeper: NodeJS.Timeout | undefined;
+  /** Running answers by their longest life: one timer for all of them (ended ones share the sweeper). */
+  private readonly expiries = new Map<number, DeadlineQueue<string>>();
 
   constructor(options: { endedBudgetBytes?: number } = {}) {
     this.endedBudgetBytes = options.endedBudgetBytes ?? defaultEndedBudgetBytes;
@@ -90,15 +93,20 @@ export class MemoryEventLog implements EventLog {
   open(answerId: string, meta: AnswerMeta, ttlMs: number): void {
     const id = flatText(answerId);
     const kept = flatMeta(meta);
-    const timer = setTimeout(() => this.forget(id), ttlMs);
-    timer.unref();
+    let expiry = this.expiries.get(ttlMs);
+    if (!expiry) {
+      expiry = new DeadlineQueue(ttlMs, (expired) => this.forget(expired));
+      this.expiries.set(ttlMs, expiry);
+    }
+    this.forget(id);
+    expiry.set(id);
     this.answers.set(id, {
       id,
       meta: kept,
       events: [],
       bytes: answerOverheadBytes + id.length + metaBytes(kept),
       ended: false,
-      expiry: timer,
+      expiry,
       endedUntil: Number.POSITIVE_INFINITY,
       generatorUntil: 0,
       readerUntil: 0,
@@ -119,7 +127,7 @@ export class MemoryEventLog implements EventLog {
   private forget(answerId: string) {
     const entry = this.answers.get(answerId);
     if (!entry) return;
-    clearTimeout(entry.expiry);
+    entry.expiry?.delete(answerId);
     this.answers.delete(answerId);
     if (this.ended.delete(answerId)) this.endedBytes -= entry.bytes;
   }
@@ -137,7 +145,7 @@ export class MemoryEventLog implements EventLog {
     const entry = this.answers.get(answerId);
     if (!entry || entry.ended) return;
     entry.ended = true;
-    clearTimeout(entry.expiry);
+    entry.expiry?.delete(entry.id);
     entry.expiry = undefined;
     entry.endedUntil = performance.now() + keepMs;
     this.wake(entry);
@@ -218,7 +226,7 @@ export class MemoryEventLog implements EventLog {
   }
 
   async close(): Promise<void> {
-    for (const entry of this.answers.values()) clearTimeout(entry.expiry);
+    for (const entry of this.answers.values()) entry.expiry?.delete(entry.id);
     clearTimeout(this.sweeper);
     this.sweeper = undefined;
     this.answers.clear();
