@@ -84,13 +84,14 @@ for (const dialect of dialects) {
     let completions: ScriptedCompletions;
     let alice: Actor;
     let bob: Actor;
+    let users: UsersService;
     const admin: Actor = { userId: 0, role: 'admin' };
 
     before(async () => {
       const opened = await openTestSql(dialect);
       sql = opened.sql;
       cleanup = opened.close;
-      const users = new UsersService({ store: new UsersStore(sql.db), clock: systemClock, allowSignup: true });
+      users = new UsersService({ store: new UsersStore(sql.db), clock: systemClock, allowSignup: true });
       const a = await users.create(admin, { username: 'alice', password: 'alice-password' });
       const b = await users.create(admin, { username: 'bob', password: 'bob-password-1' });
       alice = { userId: a.id, role: 'user' };
@@ -267,6 +268,116 @@ for (const dialect of dialects) {
       );
       await drain(run.events);
       assert.equal((await run.done).status, 'complete');
+    });
+
+    const stored = async (conversationId: number) =>
+      (await store.listMessages(conversationId)).map((m) => `${m.role}:${m.status}:${m.content}`);
+    const newest = async () => (await conversations.list(alice, { limit: 1, offset: 0 })).items[0]!;
+
+    test('a new conversation holds only its messages until the model accepts: no reply yet, a cancel stops nothing, a refusal leaves nothing', async () => {
+      reset();
+      let cancelled: { cancelled: boolean } | undefined;
+      completions.onStart = async () => {
+        const conversation = await newest();
+        cancelled = await chat.cancel(alice, conversation.id);
+        return stored(conversation.id);
+      };
+      const run = await chat.complete(
+        alice,
+        { messages: [{ role: 'user', content: 'Before admission' }], stream: true },
+        { signal: new AbortController().signal },
+      );
+      assert.deepEqual(completions.calls.at(-1)!.storedBefore, ['user:complete:Before admission']);
+      // No answer was running yet: nothing to stop, and the answer that follows runs to its end.
+      assert.deepEqual(cancelled, { cancelled: false });
+      assert.equal(run.reply.status, 'streaming');
+      assert.equal(await drain(run.events), 'Hello there');
+      assert.equal((await run.done).status, 'complete');
+      assert.deepEqual(await stored(run.conversation.id), [
+        'user:complete:Before admission',
+        'assistant:complete:Hello there',
+      ]);
+
+      reset();
+      completions.onStart = async () => stored((await newest()).id);
+      completions.refuse = new AppError('rate_limited', 'over quota');
+      const before = (await conversations.list(alice, { limit: 1, offset: 0 })).total;
+      await assert.rejects(
+        chat.complete(
+          alice,
+          { messages: [{ role: 'user', content: 'Refused' }], stream: true },
+          { signal: new AbortController().signal },
+        ),
+        { code: 'rate_limited' },
+      );
+      assert.deepEqual(completions.calls.at(-1)!.storedBefore, ['user:complete:Refused']);
+      assert.equal((await conversations.list(alice, { limit: 1, offset: 0 })).total, before);
+    });
+
+    test('an unknown model stores nothing in an existing conversation, not even while it is checked', async () => {
+      reset();
+      let onCheck: ((model: string) => Promise<void>) | undefined;
+      const checking: ModelCatalog = {
+        ...models,
+        exists: async (model) => {
+          await onCheck?.(model);
+          return models.exists(model);
+        },
+      };
+      const checked = new ConversationCompletions({
+        store,
+        conversations: new ConversationsService({ store, users, models: checking, clock: systemClock }),
+        completions,
+        models: checking,
+        clock: systemClock,
+        timings: { leaseMs: 30_000, flushMs: 20 },
+      });
+      const ask = (conversation: number, content: string, model?: string) =>
+        checked.complete(
+          alice,
+          { conversation, model, messages: [{ role: 'user', content }], stream: true },
+          { signal: new AbortController().signal },
+        );
+      const conversation = await conversations.create(alice);
+      const seen: string[][] = [];
+      onCheck = async () => {
+        seen.push(await stored(conversation.id));
+      };
+      // Named by the request.
+      await assert.rejects(ask(conversation.id, 'q', 'no-such-model'), { code: 'validation_failed' });
+      assert.deepEqual(seen.splice(0), [[]]);
+      assert.deepEqual(await stored(conversation.id), []);
+
+      // The conversation's own model, switched to one since removed while the request waited for the one before it.
+      let open = () => {};
+      const opened = new Promise<void>((resolve) => {
+        open = resolve;
+      });
+      completions.gate = () => opened;
+      onCheck = undefined;
+      const first = await ask(conversation.id, 'one');
+      let waiting = () => {};
+      const checkedBeforeWaiting = new Promise<void>((resolve) => {
+        waiting = resolve;
+      });
+      onCheck = async (model) => {
+        if (model === 'gpt-4') waiting();
+        else seen.push(await stored(conversation.id));
+      };
+      const second = ask(conversation.id, 'two');
+      await checkedBeforeWaiting;
+      await store.updateConversation(conversation.id, { model: 'removed-since' });
+      open();
+      assert.equal(await drain(first.events), 'Hello there');
+      await assert.rejects(second, { code: 'validation_failed' });
+      assert.deepEqual(seen, [['user:complete:one', 'assistant:complete:Hello there']]);
+      assert.deepEqual(await stored(conversation.id), ['user:complete:one', 'assistant:complete:Hello there']);
+      // The lease was released: a request naming a known model runs.
+      reset();
+      onCheck = undefined;
+      const third = await ask(conversation.id, 'three', 'gpt-4');
+      await drain(third.events);
+      assert.equal((await third.done).status, 'complete');
     });
 
     test('completions racing in one conversation are serialized, never interleaved', async () => {

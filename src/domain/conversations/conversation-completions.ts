@@ -239,21 +239,36 @@ export class ConversationCompletions {
       };
       const rowsOf = (conversationId: number) =>
         toAppend.map((m) => newMessageRow(conversationId, { role: m.role, content: m.content }, now));
+      // The model is checked before anything is locked or stored: an unknown one leaves nothing behind.
+      const named = (row: { model?: string | null }) => input.model ?? row.model ?? input.fallbackModel;
+      const checkedModel = async (row: { model?: string | null }) => {
+        const model = named(row) ?? (await this.deps.models.defaultModel());
+        if (!model)
+          throw invalid('model', 'is required: this conversation has no model yet and no default model is configured');
+        // An unknown model is a bad request (the chat-API dialect lists 400, not 404), whichever surface asks.
+        await this.deps.conversations.requireModel(model, 'model');
+        return model;
+      };
+      let model = await checkedModel((conversation ?? newRow)!);
       let stored: MessageRow[] = [];
       let ready: boolean;
       if (conversation) {
+        const checked = named(conversation);
         // Waiting for the conversation is inside the clean-up path: a client that leaves while it
         // waits leaves nothing behind.
         release = await this.locks.acquire(conversation.id, options.signal);
         now = this.now();
         // The lease, the history and the new messages in one transaction; nothing is stored for a
-        // request that has no user message to answer (refused below, after the model is checked).
+        // request that has no user message to answer (refused below), nor before a model that
+        // changed while this request waited is checked.
         let answers = false;
+        let switched = false;
         const taken = await store.leaseAndAppend(
           { id: conversation.id, owner, until: leaseUntil(), now },
           (row, history) => {
             answers = answerable(row.system_prompt, history);
-            return answers ? rowsOf(row.id) : [];
+            switched = named(row) !== checked;
+            return answers && !switched ? rowsOf(row.id) : [];
           },
         );
         if (!taken) {
@@ -271,35 +286,26 @@ export class ConversationCompletions {
         stored = taken.history;
         appended = taken.appended;
         ready = answers;
+        if (switched) {
+          // Rare: checked now, and the messages stored after it, in a transaction of their own.
+          model = await checkedModel(conversation);
+          if (ready) appended = await store.insertMessages(rowsOf(conversation.id));
+        }
       } else {
         ready = answerable(newRow!.system_prompt ?? null, []);
       }
-      const model =
-        input.model ??
-        (conversation ?? newRow)!.model ??
-        input.fallbackModel ??
-        (await this.deps.models.defaultModel());
-      if (!model)
-        throw invalid('model', 'is required: this conversation has no model yet and no default model is configured');
-      // An unknown model is a bad request (the chat-API dialect lists 400, not 404), whichever surface asks.
-      await this.deps.conversations.requireModel(model, 'model');
       if (!ready) {
         throw invalid('messages', 'there is no user message to answer: the conversation must end with a user message');
       }
-      let replyRow: MessageRow | undefined;
       if (!conversation) {
-        // A new conversation is stored with its messages and the reply about to stream, in one
-        // transaction; titled and given its model now (a refused request deletes it whole).
+        // A new conversation is stored with its messages in one transaction, titled and given its
+        // model now; its reply is stored once the model has accepted (a refused request deletes it whole).
         const firstUser = toAppend.find((m) => m.role === 'user');
         const title = newRow!.title ?? (firstUser ? titleFrom(firstUser.content) : null);
-        const inserted = await store.insertConversationWithMessages({ ...newRow!, title, model }, (id) => [
-          ...rowsOf(id),
-          newMessageRow(id, { role: 'assistant', content: '', model, status: 'streaming' }, now),
-        ]);
+        const inserted = await store.insertConversationWithMessages({ ...newRow!, title, model }, rowsOf);
         created = true;
         conversation = leased = inserted.conversation;
-        appended = inserted.messages.slice(0, -1);
-        replyRow = inserted.messages.at(-1)!;
+        appended = inserted.messages;
         release = await this.locks.acquire(conversation.id, options.signal);
       }
       await this.deps.searchIndex?.messagesStored(conversation.user_id, appended);
@@ -330,12 +336,11 @@ export class ConversationCompletions {
         },
         { signal: controller.signal },
       );
-      const started = replyRow
-        ? await this.settleNewReply(conversation, replyRow, run.model, enriched.metadata)
+      const started = created
+        ? await this.insertNewReply(conversation, now, run.model, enriched.metadata)
         : await this.insertReply(conversation, toAppend, [...stored, ...appended], now, run.model, enriched.metadata);
-      replyRow = started.reply;
       const updated = toConversation(started.conversation ?? conversation);
-      const reply = replyRow;
+      const reply = started.reply;
       const persister = new StreamPersister({
         store,
         clock: this.deps.clock,
@@ -445,23 +450,23 @@ export class ConversationCompletions {
   }
 
   /**
-   * Admitted in a conversation this request created, whose reply is stored already: what admission
-   * and the enrichers decided that it does not say yet (another name of the model, an enricher's
-   * metadata) is written now, which most completions skip.
+   * Admitted in a conversation this request created (titled already): the reply about to stream is
+   * stored, alone in the usual case, along with the model when admission named it otherwise.
    */
-  private async settleNewReply(
+  private async insertNewReply(
     conversation: ConversationRow,
-    reply: MessageRow,
+    now: string,
     model: string,
     metadata: Record<string, unknown> | undefined,
   ): Promise<{ conversation: ConversationRow | undefined; reply: MessageRow }> {
-    const { store } = this.deps;
-    let updated: ConversationRow | undefined;
-    if (conversation.model !== model) updated = await store.updateConversation(conversation.id, { model });
-    if (reply.model === model && !metadata) return { conversation: updated, reply };
-    const changes = { model, metadata: metadata ? JSON.stringify(metadata) : null };
-    await store.updateMessage(reply.id, changes);
-    return { conversation: updated, reply: { ...reply, ...changes } };
+    const reply = newMessageRow(
+      conversation.id,
+      { role: 'assistant', content: '', model, status: 'streaming', metadata },
+      this.now(),
+    );
+    if (conversation.model === model)
+      return { conversation: undefined, reply: await this.deps.store.insertMessage(reply) };
+    return this.deps.store.touchAndInsertReply(conversation.id, { updatedAt: now, model }, reply);
   }
 
   /** Runs the enrichers in order; their metadata is merged, the first to set a setting wins. */

@@ -76,14 +76,6 @@ const messagesStatement = new BuiltOnce((db, v: { conversationId: number }) =>
   db.selectFrom('messages').selectAll().where('conversation_id', '=', v.conversationId).orderBy('id'),
 );
 
-/** Without the fields left undefined: Kysely leaves those out of a statement, a built one would write null. */
-function defined<T extends object>(values: T): T {
-  for (const value of Object.values(values)) {
-    if (value === undefined) return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as T;
-  }
-  return values;
-}
-
 /** Conversations and their messages: one method per query, no rules. */
 export class ConversationsStore {
   private readonly db: Kysely<Database>;
@@ -93,7 +85,7 @@ export class ConversationsStore {
   }
 
   async insertConversation(row: Insertable<ConversationsTable>): Promise<ConversationRow> {
-    return (await insertConversationStatement.first(this.db, defined(row))) as ConversationRow;
+    return (await insertConversationStatement.first(this.db, row)) as ConversationRow;
   }
 
   /**
@@ -155,7 +147,7 @@ export class ConversationsStore {
   }
 
   updateConversation(id: number, changes: Updateable<ConversationsTable>): Promise<ConversationRow | undefined> {
-    return updateConversationStatement.first(this.db, defined({ ...changes, id }));
+    return updateConversationStatement.first(this.db, { ...changes, id });
   }
 
   /**
@@ -166,7 +158,7 @@ export class ConversationsStore {
     id: number,
     changes: { updatedAt: string; titleIfEmpty?: string; model?: string },
   ): Promise<ConversationRow | undefined> {
-    return touchStatement.first(this.db, defined({ id, ...changes }));
+    return touchStatement.first(this.db, { id, ...changes });
   }
 
   async deleteConversation(id: number): Promise<void> {
@@ -246,7 +238,7 @@ export class ConversationsStore {
   }
 
   async insertMessage(row: Insertable<MessagesTable>): Promise<MessageRow> {
-    return (await insertMessageStatement.first(this.db, defined(row))) as MessageRow;
+    return (await insertMessageStatement.first(this.db, row)) as MessageRow;
   }
 
   findMessageById(id: number): Promise<MessageRow | undefined> {
@@ -341,7 +333,7 @@ export class ConversationsStore {
   }
 
   async updateMessage(id: number, changes: Updateable<MessagesTable>): Promise<void> {
-    await updateMessageStatement.execute(this.db, defined({ ...changes, id }));
+    await updateMessageStatement.execute(this.db, { ...changes, id });
   }
 
   async deleteMessages(ids: number[]): Promise<void> {

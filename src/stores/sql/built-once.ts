@@ -9,6 +9,16 @@ class Slot {
   }
 }
 
+/** The names of the values given, those left undefined aside. */
+function given(values: object): string[] {
+  const names = Object.keys(values);
+  for (const name of names) {
+    if ((values as Record<string, unknown>)[name] === undefined)
+      return names.filter((n) => (values as Record<string, unknown>)[n] !== undefined);
+  }
+  return names;
+}
+
 type Parameter = { slot: string } | { value: unknown };
 
 interface Built {
@@ -23,8 +33,10 @@ interface Built {
  *
  * `build` receives its values as placeholders: it must pass each one to Kysely as a value (never
  * read it), and build the same statement for the same shape. The shape is the names of the values
- * given (a row with a column more is another statement), or what the caller names. Kysely's
- * plugins do not see these statements (Causerie's databases use none).
+ * given (a row with a column more is another statement), or what the caller names. A value left
+ * undefined is not given, as Kysely leaves it out of a statement (`'key' in values` is false while
+ * building): run in its slot it would write null. Kysely's plugins do not see these statements
+ * (Causerie's databases use none).
  */
 export class BuiltOnce<Values extends object, Row> {
   private readonly build: (db: Kysely<Database>, values: Values) => Compilable<Row>;
@@ -44,7 +56,7 @@ export class BuiltOnce<Values extends object, Row> {
     }
     let built = shapes.get(shape);
     if (!built) {
-      const slots = Object.fromEntries(Object.keys(values).map((name) => [name, new Slot(name)])) as Values;
+      const slots = Object.fromEntries(given(values).map((name) => [name, new Slot(name)])) as Values;
       const compiled = this.build(db, slots).compile();
       built = {
         sql: compiled.sql,
@@ -57,7 +69,7 @@ export class BuiltOnce<Values extends object, Row> {
 
   /** Runs the statement on `db` (a database or a transaction) with these values. */
   execute(db: Kysely<Database>, values: Values, shape?: string): Promise<QueryResult<Row>> {
-    const built = this.builtFor(db, values, shape ?? Object.keys(values).join());
+    const built = this.builtFor(db, values, shape ?? given(values).join());
     const parameters = built.parameters.map((p) =>
       'slot' in p ? (values as Record<string, unknown>)[p.slot] : p.value,
     );
