@@ -42,7 +42,7 @@ export interface SseRendering {
   end(sse: SseSink, finish: FinishReason, usage: Usage): void;
   /** After the first byte a failure is a last event, in the surface's error shape. */
   surface: Surface;
-  /** How the error event is framed (OpenAI: a bare data line; native: {"type": "error", …}). */
+  /** How the error event is framed (OpenAI: a bare data line; native: {"type": "error", ...}). */
   errorFrame(rendered: unknown): unknown;
 }
 

@@ -64,3 +64,19 @@ test('no source imports prom-client or jose as values at start-up', () => {
   }
   assert.deepEqual(offending, []);
 });
+
+// V8 keeps every module's source for the life of the process, at two bytes per character when a
+// single one is beyond Latin-1 (decision 026): comments say it in ASCII, strings with \u escapes.
+test('runtime sources hold no character beyond Latin-1', () => {
+  const bin = resolve(import.meta.dirname, '../../bin');
+  const runtime = [...filesUnder(src), ...readdirSync(bin).map((name) => join(bin, name))];
+  const offending: string[] = [];
+  for (const file of runtime)
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .forEach((line, index) => {
+        const wide = [...line].find((character) => character.codePointAt(0)! > 0xff);
+        if (wide) offending.push(`${relative(resolve(src, '..'), file)}:${index + 1}: ${wide}`);
+      });
+  assert.deepEqual(offending, []);
+});

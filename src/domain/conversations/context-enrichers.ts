@@ -12,7 +12,7 @@ export interface EnrichmentInput {
   model: string;
   /** The messages the model would see so far: system prompt, then history ending with the user's message. */
   messages: ChatMessage[];
-  /** Per-request options a surface passed through (`web_search`, `prompt_id`, …), by name. */
+  /** Per-request options a surface passed through (`web_search`, `prompt_id`, ...), by name. */
   options: Readonly<Record<string, unknown>>;
   /** The generation settings the request itself gave (an enricher's settings only fill the others). */
   requested?: Readonly<EnrichedSettings>;

@@ -71,7 +71,7 @@ export interface CompleteInput {
   presence_penalty?: number;
   frequency_penalty?: number;
   stream: boolean;
-  /** Per-request options for the context enrichers (`web_search`, `prompt_id`, …), by name. */
+  /** Per-request options for the context enrichers (`web_search`, `prompt_id`, ...), by name. */
   options?: Record<string, unknown>;
   /** The request's Idempotency-Key: a request repeated with it gets the first one's answer back. */
   idempotency?: IdempotencyRequest;

@@ -59,7 +59,7 @@ export function titleFrom(content: string): string | null {
   if (line.length <= titleLength) return line;
   const cut = line.slice(0, titleLength - 1);
   const space = cut.lastIndexOf(' ');
-  return `${space > titleLength / 2 ? cut.slice(0, space) : cut}…`;
+  return `${space > titleLength / 2 ? cut.slice(0, space) : cut}\u2026`;
 }
 
 /**

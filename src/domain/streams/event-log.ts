@@ -3,7 +3,7 @@
  * that lost its connection can resume on any node. Two implementations share these semantics
  * exactly: in process (embedded mode) and Redis Streams (cluster mode).
  *
- * An answer's events are numbered 1, 2, 3… in the order they were sent; each holds the SSE frame
+ * An answer's events are numbered 1, 2, 3... in the order they were sent; each holds the SSE frame
  * exactly as it was written (event and data lines, no id), so a resumed client reads the very
  * bytes it missed, whatever the surface's dialect.
  */
@@ -12,7 +12,7 @@
 export interface AnswerMeta {
   /** The principal that asked (`user:<id>`, or a public conversation's token digest). */
   owner: string;
-  /** Frames that end the stream when the process generating it is gone (an error event, [DONE]…). */
+  /** Frames that end the stream when the process generating it is gone (an error event, [DONE]...). */
   lostFrames: string[];
   /** The conversation reply being generated, settled as error if its generator dies. */
   conversationId?: number;
