@@ -38,3 +38,26 @@ test('an item set again when it is due comes back after another delay, as a repe
   });
   assert.equal(beats, 3);
 });
+
+test('an item set after the first is due its own delay later, even when the first is set again as it falls due', async () => {
+  // As the SSE heartbeat and the presence beat use the queue: onDue sets the item again.
+  const setAt = new Map<string, number>();
+  const waited = new Map<string, number>();
+  await new Promise<void>((resolve) => {
+    const queue = new DeadlineQueue<string>(1000, (item) => {
+      if (!waited.has(item)) waited.set(item, performance.now() - setAt.get(item)!);
+      if (waited.size < 2) return queue.set(item);
+      queue.delete('a');
+      queue.delete('b');
+      resolve();
+    });
+    setAt.set('a', performance.now());
+    queue.set('a');
+    setTimeout(() => {
+      setAt.set('b', performance.now());
+      queue.set('b');
+    }, 500);
+  });
+  // Waiting for the first item's next beat would have made it 1,500 ms.
+  assert.ok(waited.get('b')! < 1250, `b waited ${waited.get('b')!.toFixed(0)} ms for a 1,000 ms deadline`);
+});

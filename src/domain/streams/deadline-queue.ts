@@ -44,7 +44,8 @@ export class DeadlineQueue<T> {
   }
 
   private readonly fire = () => {
-    this.timer = undefined;
+    // `timer` stays set while firing: an item set again by onDue must not arm a timer a whole delay
+    // away while earlier items still wait (they would be due up to a delay late).
     // A timer may fire a fraction of a millisecond before performance.now() says the delay is over.
     const now = performance.now() + 1;
     try {
@@ -55,8 +56,10 @@ export class DeadlineQueue<T> {
         this.onDue(item);
       }
     } finally {
+      clearTimeout(this.timer);
+      this.timer = undefined;
       const next = this.due.values().next();
-      if (!next.done && !this.timer) this.wait(next.value - performance.now());
+      if (!next.done) this.wait(next.value - performance.now());
     }
   };
 }
