@@ -17,7 +17,7 @@ import { startScriptedUpstream, type ScriptedUpstream } from '../../src/provider
 import type { StreamEvent } from '../../src/providers/provider.ts';
 import { openDatabase, type SqlStore } from '../../src/stores/sql/database.ts';
 import { ManualClock, createPostgresDatabase, dialects } from '../helpers/server.ts';
-import { insertUser } from '../helpers/store-fixtures.ts';
+import { insertUser, openTestStore } from '../helpers/store-fixtures.ts';
 import { eventually } from '../e2e/models-helpers.ts';
 
 /** A gate that admits everything and remembers what it was asked and told. */
@@ -243,4 +243,56 @@ test('the token estimate counts characters outside ASCII one token each', async 
   assert.equal(estimateTextTokens('你好世界'), 4, 'four Chinese characters are at least four tokens, not one');
   assert.equal(estimateTextTokens('café'), 2, 'three ASCII letters (3/4) and one accented (1), rounded up');
   assert.equal(estimateTextTokens(''), 0);
+});
+
+test('an answer that stops without finishing while its provider can no longer count tokens is still charged and settled', async () => {
+  const { sql, drop } = await openTestStore('sqlite');
+  try {
+    const userId = await insertUser(sql.db);
+    let counting = true;
+    // A provider shutting down: its stream ends without a finish, and its tokenizer has gone.
+    const provider = {
+      id: 'closing',
+      kind: 'mock',
+      async countTokens(text: string) {
+        if (!counting) throw new Error('shutting down');
+        return text.length;
+      },
+      async stream() {
+        return (async function* () {
+          yield { type: 'text-delta' as const, text: 'partial' };
+        })();
+      },
+    };
+    const entry = { id: 'm', provider: 'closing', upstream: 'm', capabilities: ['chat'], source: 'config' };
+    const gate = new RecordingGate();
+    const running = new RunningAnswers({ maxAnswerMs: 60_000 });
+    const service = new CompletionsService({
+      models: { resolve: async () => ({ entry, provider }) } as never,
+      limits: gate,
+      usage: new UsageStore(sql.db),
+      clock: new ManualClock(),
+      running,
+    });
+    const run = await service.start(
+      { userId, role: 'user' },
+      { model: 'm', messages: [{ role: 'user', content: 'hi' }], stream: true },
+      { signal: new AbortController().signal },
+    );
+    counting = false;
+    const seen: string[] = [];
+    for await (const event of run.events) seen.push(event.type);
+    assert.deepEqual(seen, ['text-delta', 'error']);
+    const rows = await sql.db.selectFrom('usage_records').select(['status', 'completion_tokens']).execute();
+    assert.deepEqual(
+      rows.map((row) => ({ ...row })),
+      [{ status: 'error', completion_tokens: 0 }],
+      'one row, the prompt estimate charged',
+    );
+    assert.equal(gate.settled.length, 1);
+    assert.equal(running.size, 0, 'the answer is no longer running');
+  } finally {
+    await sql.close();
+    await drop();
+  }
 });

@@ -280,17 +280,18 @@ class TrackedEvents implements AsyncIterableIterator<StreamEvent> {
     try {
       await this.close();
     } finally {
-      if (started && !this.ledger.recorded)
-        await this.ledger.record(
-          'cancelled',
-          await this.usageNow().catch(() => ({ prompt_tokens: this.promptEstimate, completion_tokens: 0 })),
-        );
+      if (started && !this.ledger.recorded) await this.ledger.record('cancelled', await this.usageOrEstimate());
     }
     return iterationDone;
   }
 
   private async usageNow(): Promise<Usage> {
     return this.reported ?? { prompt_tokens: this.promptEstimate, completion_tokens: await this.produced.tokens() };
+  }
+
+  /** What to charge when the answer is over anyway: the prompt's estimate if counting fails (a provider shutting down). */
+  private usageOrEstimate(): Promise<Usage> {
+    return this.usageNow().catch(() => ({ prompt_tokens: this.promptEstimate, completion_tokens: 0 }));
   }
 
   private readonly onResult = async (
@@ -300,7 +301,7 @@ class TrackedEvents implements AsyncIterableIterator<StreamEvent> {
       // The source ended without a finish: the caller aborted (or the adapter stopped early).
       this.sourceOpen = false;
       const aborted = this.signal.aborted;
-      await this.ledger.record(aborted ? 'cancelled' : 'error', await this.usageNow());
+      await this.ledger.record(aborted ? 'cancelled' : 'error', await this.usageOrEstimate());
       const { provider } = this.ledger.run;
       return this.end(
         aborted
@@ -336,8 +337,9 @@ class TrackedEvents implements AsyncIterableIterator<StreamEvent> {
           return this.end({ type: 'error', error: fromProvider(event.error) });
       }
     } catch (error) {
-      // Our own step failed, not the source: it is closed, as leaving a `for await` by a throw does.
-      await this.closeSource();
+      // Our own step failed, not the source: it is closed, as leaving a `for await` by a throw does
+      // (which ignores an error from closing it).
+      await this.closeSource().catch(() => {});
       return this.onFailure(error);
     }
     return this.next();
@@ -349,11 +351,7 @@ class TrackedEvents implements AsyncIterableIterator<StreamEvent> {
     try {
       await this.ledger.record(this.signal.aborted ? 'cancelled' : 'error', await this.usageNow());
     } finally {
-      if (!this.ledger.recorded)
-        await this.ledger.record(
-          'cancelled',
-          await this.usageNow().catch(() => ({ prompt_tokens: this.promptEstimate, completion_tokens: 0 })),
-        );
+      if (!this.ledger.recorded) await this.ledger.record('cancelled', await this.usageOrEstimate());
     }
     if (this.signal.aborted) return this.close();
     const { provider } = this.ledger.run;

@@ -7,7 +7,7 @@ export interface AnswerOwner {
   apiKeyId?: number;
 }
 
-/** A running answer; it is also the listener of its caller's signal (no closure per answer). */
+/** A running answer; it is also the listener of its caller's signal (handleEvent: no closure and context of ours per answer). */
 class Run implements AnswerOwner {
   readonly userId: number;
   readonly apiKeyId: number | undefined;
