@@ -171,7 +171,7 @@ export async function buildApp({ services, logger }: AppOptions): Promise<App> {
   app.setErrorHandler((error, request, reply) => {
     // A client that hung up is not a server failure: nobody reads the answer, so it is noted, not alarmed on.
     if (clientLeft(reply)) {
-      request.log.info({ reqId: request.id, reason: (error as Error).message }, 'client left before the answer');
+      request.log.info({ reason: (error as Error).message }, 'client left before the answer');
       return reply.code(499).send();
     }
     return sendError(request, reply, error as Error);

@@ -57,6 +57,7 @@ test('a client gone before the first byte is logged at info with its request id,
     await server.waitForOutput(/\{[^\n]*"reqId":"early-leaver-1"[^\n]*client left before the answer[^\n]*\}/)
   )[0];
   assert.equal(JSON.parse(line).level, 30, 'info level');
+  assert.equal(line.split('"reqId"').length, 2, 'the request id once (JSON with a key twice is ambiguous)');
   holder.abort();
   assert.doesNotMatch(server.stdout(), /unhandled error/);
 });
