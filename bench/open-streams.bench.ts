@@ -176,7 +176,7 @@ export async function runOpenStreamsBench(options: { streams?: number } = {}): P
     const relay = results.get('relay')!;
     lines.push(
       `  Causerie first byte ÷ direct: p50 ${(causerie.p50 / direct.p50).toFixed(2)}×, p99 ${(causerie.p99 / direct.p99).toFixed(2)}× (aim ≤ 1.5×); ` +
-        `memory per stream ${causerie.kib.toFixed(1)} KiB vs the relay's ${relay.kib.toFixed(1)} (aim ≤ 36 at 10,000 streams)`,
+        `memory per stream ${causerie.kib.toFixed(1)} KiB vs the relay's ${relay.kib.toFixed(1)} (aim ≤ 40 at 10,000 streams)`,
     );
     const pools = await poolDispatchCpuMs(count);
     lines.push(
