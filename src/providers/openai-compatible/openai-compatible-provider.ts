@@ -262,13 +262,9 @@ export class OpenAiCompatibleProvider implements Provider {
     await this.pool.close();
   }
 
-  /**
-   * call() for an answer read whole: the same slots, retries and errors, returning a 2xx's body as
-   * text. A body that fails once a 2xx's headers came is not retried (the upstream answered).
-   */
-  private async callWhole(method: 'POST', path: string, body: string, signal: AbortSignal): Promise<string> {
-    for (let attempt = 0; ; attempt++) {
-      const release = await this.slots.acquire(signal);
+  /** An answer read whole: a 2xx's body as text. A body that fails after a 2xx's headers is not retried (the upstream answered). */
+  private callWhole(method: 'POST', path: string, body: string, signal: AbortSignal): Promise<string> {
+    return this.withRetries<string>(signal, async (release) => {
       let response: WholeResponse;
       try {
         response = await readWhole(
@@ -277,118 +273,93 @@ export class OpenAiCompatibleProvider implements Provider {
           signal,
         );
       } catch (error) {
-        release();
-        if (signal.aborted) throw signal.reason;
-        if (error instanceof BodyFailure) {
-          if (error.statusCode < 300) throw transportError(this.who, error.cause, this.options.timeouts);
-          response = { statusCode: error.statusCode, headers: error.headers, text: '' };
-        } else if (attempt < this.options.retries && isRetryableTransportError(error)) {
-          await sleep(backoffMs(attempt), undefined, { signal });
-          continue;
-        } else {
-          throw transportError(this.who, error, this.options.timeouts);
-        }
+        if (!(error instanceof BodyFailure) || signal.aborted) throw error;
+        if (error.statusCode < 300) throw transportError(this.who, error.cause, this.options.timeouts);
+        response = { statusCode: error.statusCode, headers: error.headers, text: '' };
       }
       release();
-      if (response.statusCode < 300) return response.text;
-      if (attempt < this.options.retries && retryableStatuses.has(response.statusCode)) {
-        await sleep(backoffMs(attempt), undefined, { signal });
-        continue;
-      }
-      throw upstreamStatusError(this.who, response.statusCode, response.headers, response.text);
-    }
+      return response.statusCode < 300 ? { ok: response.text } : { ...response, text: async () => response.text };
+    });
   }
 
-  /**
-   * call() for a streamed answer: the same slots, retries and errors, returning a 2xx's body as
-   * text chunks read from a dispatch handler of its own (see UpstreamBody), not a Node stream.
-   */
-  private async callStreamed(path: string, body: string, signal: AbortSignal): Promise<UpstreamBody> {
-    for (let attempt = 0; ; attempt++) {
-      // Held until the answer is read to its end (or abandoned): that is when its connection is free.
-      const release = await this.slots.acquire(signal);
-      let response: UpstreamBody;
-      try {
-        response = await UpstreamBody.open(
-          this.pool,
-          { method: 'POST', path: this.pathPrefix + path, headers: this.headers, body },
-          signal,
-          release,
-        );
-      } catch (error) {
-        release();
-        if (signal.aborted) throw signal.reason;
-        if (attempt < this.options.retries && isRetryableTransportError(error)) {
-          await sleep(backoffMs(attempt), undefined, { signal });
-          continue;
-        }
-        throw transportError(this.who, error, this.options.timeouts);
-      }
-      if (response.statusCode < 300) return response;
-      let text = '';
-      try {
-        text = await response.text();
-      } catch {}
-      release();
-      if (attempt < this.options.retries && retryableStatuses.has(response.statusCode)) {
-        await sleep(backoffMs(attempt), undefined, { signal });
-        continue;
-      }
-      throw upstreamStatusError(this.who, response.statusCode, response.headers, text);
-    }
+  /** A streamed answer: a 2xx's body as text chunks read by a dispatch handler of its own (see UpstreamBody). */
+  private callStreamed(path: string, body: string, signal: AbortSignal): Promise<UpstreamBody> {
+    return this.withRetries<UpstreamBody>(signal, async (release) => {
+      const request = { method: 'POST' as const, path: this.pathPrefix + path, headers: this.headers, body };
+      const response = await UpstreamBody.open(this.pool, request, signal, release);
+      return response.statusCode < 300 ? { ok: response } : { ...statusOf(response), text: () => response.text() };
+    });
   }
 
-  /**
-   * Sends one request and returns a 2xx response with its body unread. Transport errors and
-   * 502/503/504 are retried with backoff; everything else becomes a ProviderError at once.
-   */
-  private async call(
+  /** Sends one request and returns a 2xx response with its body unread. */
+  private call(
     method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
     path: string,
     body: string | undefined,
     signal: AbortSignal,
   ): Promise<Dispatcher.ResponseData> {
+    return this.withRetries<Dispatcher.ResponseData>(signal, async (release) => {
+      const response = await this.pool.request({
+        method,
+        path: this.pathPrefix + path,
+        headers: this.headers,
+        body,
+        signal,
+      });
+      if (response.statusCode >= 300) return { ...statusOf(response), text: () => response.body.text() };
+      // 'end' when read to the end (before a json() or text() resolves), 'close' when abandoned.
+      response.body.once('end', release).once('close', release);
+      return { ok: response };
+    });
+  }
+
+  /**
+   * Sends a request under the provider's rules: a connection slot per attempt, transport errors
+   * and 502/503/504 retried with backoff, every other failure a ProviderError at once. `send`
+   * makes one attempt; a 2xx's value frees the slot when `send` says (when its body is read), and
+   * a ProviderError it throws is final.
+   */
+  private async withRetries<T>(signal: AbortSignal, send: (release: () => void) => Promise<Attempt<T>>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       // Held until the answer is read to its end (or abandoned): that is when its connection is free.
       const release = await this.slots.acquire(signal);
-      let response: Dispatcher.ResponseData;
+      let outcome: Attempt<T>;
       try {
-        response = await this.pool.request({
-          method,
-          path: this.pathPrefix + path,
-          headers: this.headers,
-          body,
-          signal,
-        });
+        outcome = await send(release);
       } catch (error) {
         release();
         if (signal.aborted) throw signal.reason;
+        if (error instanceof ProviderError) throw error;
         if (attempt < this.options.retries && isRetryableTransportError(error)) {
           await sleep(backoffMs(attempt), undefined, { signal });
           continue;
         }
         throw transportError(this.who, error, this.options.timeouts);
       }
-      if (response.statusCode < 300) {
-        // 'end' when read to the end (before a json() or text() resolves), 'close' when abandoned.
-        response.body.once('end', release).once('close', release);
-        return response;
-      }
+      if ('ok' in outcome) return outcome.ok;
       let text = '';
       try {
-        text = await response.body.text();
+        text = await outcome.text();
       } catch {}
       release();
-      if (attempt < this.options.retries && retryableStatuses.has(response.statusCode)) {
+      if (attempt < this.options.retries && retryableStatuses.has(outcome.statusCode)) {
         await sleep(backoffMs(attempt), undefined, { signal });
         continue;
       }
-      throw upstreamStatusError(this.who, response.statusCode, response.headers, text);
+      throw upstreamStatusError(this.who, outcome.statusCode, outcome.headers, text);
     }
   }
 }
 
 type ResponseHeaders = Dispatcher.ResponseData['headers'];
+
+/** One attempt: a 2xx's value, or another status and a way to read its explanation. */
+type Attempt<T> = { ok: T } | { statusCode: number; headers: ResponseHeaders; text: () => Promise<string> };
+
+const statusOf = (response: { statusCode: number; headers: ResponseHeaders }) => ({
+  statusCode: response.statusCode,
+  headers: response.headers,
+});
 
 /** A response read to its end. */
 interface WholeResponse {
