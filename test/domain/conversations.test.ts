@@ -99,16 +99,21 @@ for (const dialect of dialects) {
       store = new ConversationsStore(sql.db);
       conversations = new ConversationsService({ store, users, models, clock: systemClock });
       completions = new ScriptedCompletions();
-      chat = new ConversationCompletions({
+      chat = completionsWith({});
+    });
+    after(() => cleanup());
+
+    /** The completions under test, on this suite's stores, with what a test changes. */
+    const completionsWith = (changes: Partial<ConstructorParameters<typeof ConversationCompletions>[0]>) =>
+      new ConversationCompletions({
         store,
         conversations,
         completions,
         models,
         clock: systemClock,
         timings: { leaseMs: 30_000, flushMs: 20 },
+        ...changes,
       });
-    });
-    after(() => cleanup());
 
     const reset = () => {
       completions.refuse = undefined;
@@ -324,13 +329,9 @@ for (const dialect of dialects) {
           return models.exists(model);
         },
       };
-      const checked = new ConversationCompletions({
-        store,
+      const checked = completionsWith({
         conversations: new ConversationsService({ store, users, models: checking, clock: systemClock }),
-        completions,
         models: checking,
-        clock: systemClock,
-        timings: { leaseMs: 30_000, flushMs: 20 },
       });
       const ask = (conversation: number, content: string, model?: string) =>
         checked.complete(
@@ -521,13 +522,7 @@ for (const dialect of dialects) {
     test('context enrichers add to what the model sees, fill unset settings, and their metadata is stored with the reply', async () => {
       reset();
       const seen: Array<Record<string, unknown>> = [];
-      const enriched = new ConversationCompletions({
-        store,
-        conversations,
-        completions,
-        models,
-        clock: systemClock,
-        timings: { leaseMs: 30_000, flushMs: 20 },
+      const enriched = completionsWith({
         enrichers: [
           {
             name: 'notes',
@@ -578,13 +573,7 @@ for (const dialect of dialects) {
     test('in a conversation the request creates, enrichers are told it is new and their metadata is stored with the reply', async () => {
       reset();
       const told: Array<boolean | undefined> = [];
-      const enriched = new ConversationCompletions({
-        store,
-        conversations,
-        completions,
-        models,
-        clock: systemClock,
-        timings: { leaseMs: 30_000, flushMs: 20 },
+      const enriched = completionsWith({
         enrichers: [
           {
             name: 'notes',
