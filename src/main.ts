@@ -142,7 +142,7 @@ export async function startServer(
       // Routes are registered at `ready`: collect once they are, so the first request finds the heap at rest.
       await app.ready();
       releaseStartupMemory();
-      uncap = capYoungGeneration(16);
+      uncap = capYoungGeneration(32);
     }
     // The box is printed as the socket starts listening, with the real address: before the
     // "listening" line and before any request is read (they wait for the next turn of the loop).

@@ -66,9 +66,11 @@ export function releaseStartupMemory(): void {
  * maximum can only be set on Node's command line, which `node bin/causerie.js start` does not
  * take; its growth factor can be changed at run time. After each collection: growth is allowed
  * while one more doubling stays within the cap, stopped otherwise (V8 shrinks the space again
- * when allocation slows down, and growth resumes from there).
+ * when allocation slows down, and growth resumes from there). An operator who sizes the young
+ * generation on Node's command line or in NODE_OPTIONS keeps their setting.
  */
 export function capYoungGeneration(capMiB: number): () => void {
+  if (/--(max|min)[-_]semi[-_]space[-_]size|--semi[-_]space[-_]growth[-_]factor/.test(operatorFlags())) return () => {};
   let growing = true;
   const check = () => {
     const young = getHeapSpaceStatistics().find((space) => space.space_name === 'new_space');

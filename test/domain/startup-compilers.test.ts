@@ -77,3 +77,28 @@ test("start-up's bytecode is dropped once the server is ready, unless the operat
   assert.ok(bytecodeDropped() > 150_000, 'the bytecode of code that ran only at start-up is dropped');
   assert.ok(bytecodeDropped(['--bytecode-old-age=5']) < 150_000, "an operator's own setting is left alone");
 });
+
+/** The largest young generation (MiB, both semi-spaces) seen while objects outlive a few scavenges, as requests in flight do. */
+function youngGenerationPeak(capMiB: number, flags: string[] = []): number {
+  const script = `
+    const { capYoungGeneration } = await import(${JSON.stringify(memory)});
+    const { getHeapSpaceStatistics } = await import('node:v8');
+    const young = () => getHeapSpaceStatistics().find((space) => space.space_name === 'new_space').space_size;
+    const uncap = capYoungGeneration(${capMiB});
+    const recent = new Array(300_000);
+    let peak = 0;
+    for (let round = 0; round < 600; round++) {
+      for (let i = 0; i < 20_000; i++) recent[(round * 20_000 + i) % recent.length] = { i, text: 'x' + i };
+      await new Promise((resolve) => setImmediate(resolve));
+      peak = Math.max(peak, young());
+    }
+    uncap();
+    console.log(peak / 1048576);`;
+  return Number(execFileSync(process.execPath, [...flags, '--input-type=module', '-e', script], { encoding: 'utf8' }));
+}
+
+test('the young generation stays within its cap, unless the operator sized it', () => {
+  // Uncapped, V8 grows it to 128 MiB under this load.
+  assert.ok(youngGenerationPeak(32) <= 32, 'capped at 32 MiB');
+  assert.ok(youngGenerationPeak(32, ['--max-semi-space-size=64']) > 32, "an operator's own size is left alone");
+});
