@@ -61,3 +61,18 @@ test('an item set after the first is due its own delay later, even when the firs
   // Waiting for the first item's next beat would have made it 1,500 ms.
   assert.ok(waited.get('b')! < 1250, `b waited ${waited.get('b')!.toFixed(0)} ms for a 1,000 ms deadline`);
 });
+
+test('an item set again within a 64th of its delay keeps its deadline (and its place before later items)', async () => {
+  const order: string[] = [];
+  await new Promise<void>((resolve) => {
+    // A 640 ms delay: set again within 10 ms, the deadline stays.
+    const queue = new DeadlineQueue<string>(640, (item) => {
+      order.push(item);
+      if (order.length === 2) resolve();
+    });
+    queue.set('a');
+    queue.set('b');
+    queue.set('a');
+  });
+  assert.deepEqual(order, ['a', 'b']);
+});
