@@ -4,6 +4,9 @@
 # Prints, per target, mode and connections: requests/s, latency percentiles, CPU ms per request, RSS.
 # Usage (from the project root): bash bench/wrk/proxy.sh [seconds=10] [conns="50 200"] [targets="relay causerie"] (or base, below)
 # MODES="json stream" picks the modes ("models": GET /v1/models, a route without upstream call).
+# ROUNDS=n measures every target n times, taking turns in a rotating order, then prints each target's
+#   median CPU ms per request and the median of its per-round ratio to the first target: the host's speed
+#   can drift within minutes, and a ratio between runs a few seconds apart drifts least.
 # PROFILE=<dir>: Causerie runs with --cpu-prof into that folder. VERBOSE=1: wrk's own output and TCP counters.
 # LOG_TO=<file>: where Causerie's stdout goes (default: a file in the data folder, as a service manager would).
 # HOLD=<seconds>: start everything, print URLs and keys, wait (for another client), then stop.
@@ -48,9 +51,12 @@ HZ=$(getconf CLK_TCK)
 # HOLD=1: start everything, print the URLs and keys, and wait (for other clients) until killed.
 if [ -n "${HOLD:-}" ]; then echo "upstream http://127.0.0.1:$UP_PORT relay http://127.0.0.1:$RELAY_PORT key relay-key causerie http://127.0.0.1:$C_PORT key $KEY base http://127.0.0.1:$((C_PORT + 1)) key ${BASE_KEY:-}"; sleep "$HOLD"; exit 0; fi
 printf '%-9s %-6s %5s | %7s %7s %7s %7s | %9s | %8s\n' target mode conns req/s p50 p90 p99 'CPU ms/r' 'RSS MiB'
+ROUNDS=${ROUNDS:-1}; read -r -a TLIST <<< "$TARGETS"; : > "$DATA/rounds.txt"
+for round in $(seq 0 $((ROUNDS - 1))); do
 for mode in ${MODES:-json stream}; do
   for c in $CONNS; do
-    for t in $TARGETS; do
+    for i in "${!TLIST[@]}"; do
+      t=${TLIST[$(( (i + round) % ${#TLIST[@]} ))]}
       if [ "$t" = relay ]; then url=http://127.0.0.1:$RELAY_PORT/v1/chat/completions; key=relay-key; pid=$RELAY_PID
       elif [ "$t" = base ]; then url=http://127.0.0.1:$((C_PORT + 1))/v1/chat/completions; key=$BASE_KEY; pid=$B_PID
       else url=http://127.0.0.1:$C_PORT/v1/chat/completions; key=$KEY; pid=$C_PID; fi
@@ -67,8 +73,25 @@ for mode in ${MODES:-json stream}; do
       n=$(echo "$out" | awk '/requests in/ { print $1 }')
       non2xx=$(echo "$out" | awk '/Non-2xx/ { print $NF }')
       lat() { echo "$out" | awk -v q="$1" '$1 == q { v = $2; if (v ~ /us$/) { sub(/us/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms/, "", v) } else if (v ~ /s$/) { sub(/s/, "", v); v *= 1000 }; print v }'; }
+      cpu=$(echo "($t1 - $t0) * 1000 / $HZ / $n" | bc -l)
       printf '%-9s %-6s %5s | %7.0f %7s %7s %7s | %9.3f | %8.0f %s\n' "$t" "$mode" "$c" "$(echo "$out" | awk '/Requests\/sec/ { print $2 }')" \
-        "$(lat 50%)" "$(lat 90%)" "$(lat 99%)" "$(echo "($t1 - $t0) * 1000 / $HZ / $n" | bc -l)" "$(( $(rss $pid) / 1024 ))" "${non2xx:+non-2xx=$non2xx}"
+        "$(lat 50%)" "$(lat 90%)" "$(lat 99%)" "$cpu" "$(( $(rss $pid) / 1024 ))" "${non2xx:+non-2xx=$non2xx}"
+      echo "$round $mode $c $t $cpu" >> "$DATA/rounds.txt"
     done
   done
 done
+done
+if [ "$ROUNDS" -gt 1 ]; then
+  echo "medians over $ROUNDS rounds (CPU ms per request; ratio: the median of each round's own ratio to ${TLIST[0]})"
+  node -e '
+    const lines = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map((l) => l.split(" "));
+    const base = process.argv[2];
+    const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+    const cpu = new Map(lines.map(([r, m, c, t, v]) => [`${r} ${m} ${c} ${t}`, Number(v)]));
+    for (const key of new Set(lines.map(([, m, c, t]) => `${m} ${c} ${t}`))) {
+      const [m, c, t] = key.split(" ");
+      const rounds = lines.filter((l) => l[1] === m && l[2] === c && l[3] === t).map((l) => l[0]);
+      const ratios = rounds.map((r) => cpu.get(`${r} ${m} ${c} ${t}`) / cpu.get(`${r} ${m} ${c} ${base}`));
+      console.log(`${t.padEnd(9)} ${m.padEnd(6)} ${c.padStart(5)} | ${median(rounds.map((r) => cpu.get(`${r} ${m} ${c} ${t}`))).toFixed(3)} ms | ${median(ratios).toFixed(2)}x ${base} (rounds: ${ratios.map((x) => x.toFixed(2)).join(", ")})`);
+    }' "$DATA/rounds.txt" "${TLIST[0]}"
+fi
