@@ -7,11 +7,12 @@
 # ROUNDS=n measures every target n times, taking turns in a rotating order, then prints each target's
 #   median CPU ms per request and the median of its per-round ratio to the first target: the host's speed
 #   can drift within minutes, and a ratio between runs a few seconds apart drifts least.
-# PROFILE=<dir>: Causerie runs with --cpu-prof into that folder. VERBOSE=1: wrk's own output and TCP counters.
+# MONOTONIC=1: bench/wrk/closed-loop.ts drives the load instead of wrk (latencies timed on the monotonic clock;
+#   on some machines wrk's break Little's law: trust its percentiles only where requests/s x mean latency is
+#   close to the connections). PROFILE=<dir>: Causerie runs with --cpu-prof into that folder.
+# VERBOSE=1: the client's own output and TCP counters.
 # LOG_TO=<file>: where Causerie's stdout goes (default: a file in the data folder, as a service manager would).
 # HOLD=<seconds>: start everything, print URLs and keys, wait (for another client), then stop.
-#   e.g. bench/wrk/closed-loop.ts, whose latencies use the monotonic clock: read wrk's percentiles only where
-#   its requests/s × mean latency ≈ connections (Little's law); on some machines it is far off.
 # Loopback only; every process started here is stopped at the end (and the data folder removed).
 set -euo pipefail
 DUR=${1:-10}; CONNS=${2:-"50 200"}; TARGETS=${3:-"relay causerie"}
@@ -63,19 +64,28 @@ for mode in ${MODES:-json stream}; do
       s=0; [ "$mode" = stream ] && s=1
       STREAM=$s KEY=$key taskset -c "$LOAD_CPU" wrk -t1 -c"$c" -d2s -s "$HERE/chat.lua" "$url" >/dev/null 2>&1
       t0=$(ticks $pid); [ -n "${VERBOSE:-}" ] && nstat -n >/dev/null
-      if [ "$mode" = models ]; then # a route with no upstream call, to tell the server's own tail from the proxy's
-        out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$c" -d"${DUR}s" --timeout 10s --latency -H "Authorization: Bearer $key" "${url%/chat/completions}/models")
+      if [ -n "${MONOTONIC:-}" ] && [ "$mode" != models ]; then
+        # The monotonic client (closed-loop.ts): latencies that obey Little's law where wrk's do not.
+        body="{\"model\":\"bench\",\"stream\":$([ $s = 1 ] && echo true || echo false),\"messages\":[{\"role\":\"user\",\"content\":\"Say hello in twenty tokens.\"}]}"
+        out=$(BODY=$body taskset -c "$LOAD_CPU" node "$HERE/closed-loop.ts" "${url%/v1/chat/completions}" "$key" "$c" "$DUR" /v1/chat/completions)
+        field() { echo "$out" | awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) { v = $(i + 1); gsub(/[()]/, "", v); print v; exit } }'; }
+        n=$(field requests); rps=$(field req/s); p50=$(field p50); p90=$(field p90); p99=$(field p99)
+        non2xx=$(field '(failed'); if [ "${non2xx:-0}" = 0 ]; then non2xx=; fi
       else
-        out=$(STREAM=$s KEY=$key taskset -c "$LOAD_CPU" wrk -t1 -c"$c" -d"${DUR}s" --timeout 10s --latency -s "$HERE/chat.lua" "$url")
+        if [ "$mode" = models ]; then # a route with no upstream call, to tell the server's own tail from the proxy's
+          out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$c" -d"${DUR}s" --timeout 10s --latency -H "Authorization: Bearer $key" "${url%/chat/completions}/models")
+        else
+          out=$(STREAM=$s KEY=$key taskset -c "$LOAD_CPU" wrk -t1 -c"$c" -d"${DUR}s" --timeout 10s --latency -s "$HERE/chat.lua" "$url")
+        fi
+        lat() { echo "$out" | awk -v q="$1" '$1 == q { v = $2; if (v ~ /us$/) { sub(/us/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms/, "", v) } else if (v ~ /s$/) { sub(/s/, "", v); v *= 1000 }; print v }'; }
+        n=$(echo "$out" | awk '/requests in/ { print $1 }'); rps=$(echo "$out" | awk '/Requests\/sec/ { print $2 }')
+        p50=$(lat 50%); p90=$(lat 90%); p99=$(lat 99%); non2xx=$(echo "$out" | awk '/Non-2xx/ { print $NF }')
       fi
       t1=$(ticks $pid)
       [ -n "${VERBOSE:-}" ] && { echo "$out"; nstat | grep -iE "retrans|drop|prune|collapse|overflow|PassiveOpens|Timeouts" ; } >&2
-      n=$(echo "$out" | awk '/requests in/ { print $1 }')
-      non2xx=$(echo "$out" | awk '/Non-2xx/ { print $NF }')
-      lat() { echo "$out" | awk -v q="$1" '$1 == q { v = $2; if (v ~ /us$/) { sub(/us/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms/, "", v) } else if (v ~ /s$/) { sub(/s/, "", v); v *= 1000 }; print v }'; }
       cpu=$(echo "($t1 - $t0) * 1000 / $HZ / $n" | bc -l)
-      printf '%-9s %-6s %5s | %7.0f %7s %7s %7s | %9.3f | %8.0f %s\n' "$t" "$mode" "$c" "$(echo "$out" | awk '/Requests\/sec/ { print $2 }')" \
-        "$(lat 50%)" "$(lat 90%)" "$(lat 99%)" "$cpu" "$(( $(rss $pid) / 1024 ))" "${non2xx:+non-2xx=$non2xx}"
+      printf '%-9s %-6s %5s | %7.0f %7s %7s %7s | %9.3f | %8.0f %s\n' "$t" "$mode" "$c" "$rps" \
+        "$p50" "$p90" "$p99" "$cpu" "$(( $(rss $pid) / 1024 ))" "${non2xx:+non-2xx=$non2xx}"
       echo "$round $mode $c $t $cpu" >> "$DATA/rounds.txt"
     done
   done
